@@ -1,0 +1,75 @@
+/**
+ * The platform-wide error catalogue: every error a caller can see has a stable `BW_ERR_*` code,
+ * an HTTP status and a short title. Callers get the code, title and a safe detail; the internal
+ * cause stays in the server log (see `docs/errors.md`, kept in sync by a test).
+ */
+export const errorCatalogue = {
+  BW_ERR_VALIDATION: { status: 400, title: "The request is not valid" },
+  BW_ERR_CSR_MALFORMED: { status: 400, title: "The certificate signing request cannot be parsed" },
+  BW_ERR_CSR_SIGNATURE: { status: 400, title: "The certificate signing request signature does not verify" },
+  BW_ERR_CSR_POLICY: { status: 400, title: "The certificate signing request breaks the enrolment policy" },
+  BW_ERR_UNAUTHENTICATED: { status: 401, title: "Authentication is required" },
+  BW_ERR_ENROLMENT_TOKEN_INVALID: {
+    status: 401,
+    title: "The enrolment token is unknown, used up or expired",
+  },
+  BW_ERR_FORBIDDEN: { status: 403, title: "This action is not permitted for the caller" },
+  BW_ERR_PASSWORD_CHANGE_REQUIRED: { status: 403, title: "The password must be changed first" },
+  BW_ERR_NOT_FOUND: { status: 404, title: "The resource does not exist" },
+  BW_ERR_ROUTE_NOT_FOUND: { status: 404, title: "No such endpoint" },
+  BW_ERR_GROUP_NOT_FOUND: { status: 404, title: "The device group does not exist" },
+  BW_ERR_DEVICE_NOT_FOUND: { status: 404, title: "The device does not exist" },
+  BW_ERR_METHOD_NOT_ALLOWED: { status: 405, title: "The method is not allowed on this endpoint" },
+  BW_ERR_NOT_ACCEPTABLE: { status: 406, title: "No acceptable representation" },
+  BW_ERR_CONFLICT: { status: 409, title: "The request conflicts with the current state" },
+  BW_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is too large" },
+  BW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "The request content type is not supported" },
+  BW_ERR_RATE_LIMITED: { status: 429, title: "Too many requests" },
+  BW_ERR_INTERNAL: { status: 500, title: "Internal error" },
+  BW_ERR_UNAVAILABLE: { status: 503, title: "The service is not available" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** An error with a catalogue code. `detail` is safe to show the caller; `cause` is internal only. */
+export class BulwarkError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ?? errorCatalogue[code].title, options);
+    this.name = "BulwarkError";
+    this.code = code;
+    this.status = errorCatalogue[code].status;
+    this.detail = detail;
+  }
+}
+
+export function isBulwarkError(value: unknown): value is BulwarkError {
+  return value instanceof BulwarkError;
+}
+
+/** RFC 9457 §3.1 problem details members. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  code: ErrorCode;
+}
+
+/** RFC 9457 §3: the problem document for an error; `type` resolves to the catalogue docs. */
+export function toProblem(error: BulwarkError, instance?: string): ProblemDetails {
+  const entry = errorCatalogue[error.code];
+  const problem: ProblemDetails = {
+    type: `/problems/${error.code}`,
+    title: entry.title,
+    status: entry.status,
+    code: error.code,
+  };
+  if (error.detail !== undefined) problem.detail = error.detail;
+  if (instance !== undefined) problem.instance = instance;
+  return problem;
+}

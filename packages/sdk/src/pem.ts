@@ -1,0 +1,18 @@
+/** RFC 7468 textual encodings. */
+export function toPem(label: string, der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString("base64");
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
+}
+
+/** Every block with the given label, in order. */
+export function fromPemAll(label: string, pem: string): Buffer[] {
+  const re = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+?)-----END ${label}-----`, "g");
+  return [...pem.matchAll(re)].map((m) => Buffer.from(m[1]!.replace(/\s+/g, ""), "base64"));
+}
+
+export function fromPem(label: string, pem: string): Buffer {
+  const first = fromPemAll(label, pem)[0];
+  if (!first) throw new Error(`no ${label} block found`);
+  return first;
+}

@@ -1,0 +1,72 @@
+/**
+ * The minimal device metadata of the wire protocol. CRA Annex I Part I (2)(g) (data
+ * minimisation): only these fields are kept; anything else a device sends is dropped and counted.
+ */
+export interface DeviceMetadata {
+  model?: string;
+  hardwareRevision?: string;
+  osName?: string;
+  osVersion?: string;
+  agentVersion?: string;
+  firmwareVersion?: string;
+  mac?: string;
+  listeningPorts?: number[];
+  bootTime?: string;
+}
+
+const STRING_FIELDS = [
+  "model",
+  "hardwareRevision",
+  "osName",
+  "osVersion",
+  "agentVersion",
+  "firmwareVersion",
+  "bootTime",
+] as const;
+
+const MAX_STRING = 128;
+
+function hasControlCharacters(value: string): boolean {
+  for (let i = 0; i < value.length; i++)
+    if (value.charCodeAt(i) < 0x20 || value.charCodeAt(i) === 0x7f) return true;
+  return false;
+}
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+export interface SanitisedMetadata {
+  metadata: DeviceMetadata;
+  /** Names of fields that were not allow-listed or not valid, and so were dropped. */
+  dropped: string[];
+}
+
+/** Keeps allow-listed, well-formed fields; reports what was dropped. */
+export function sanitiseMetadata(input: unknown): SanitisedMetadata {
+  const metadata: DeviceMetadata = {};
+  const dropped: string[] = [];
+  if (typeof input !== "object" || input === null || Array.isArray(input))
+    return { metadata, dropped: ["(root)"] };
+  for (const [key, value] of Object.entries(input)) {
+    if ((STRING_FIELDS as readonly string[]).includes(key)) {
+      if (typeof value === "string" && value.length <= MAX_STRING && !hasControlCharacters(value)) {
+        metadata[key as (typeof STRING_FIELDS)[number]] = value;
+        continue;
+      }
+    } else if (key === "mac") {
+      if (typeof value === "string" && MAC.test(value.toLowerCase())) {
+        metadata.mac = value.toLowerCase();
+        continue;
+      }
+    } else if (key === "listeningPorts") {
+      if (
+        Array.isArray(value) &&
+        value.length <= 64 &&
+        value.every((p) => Number.isInteger(p) && p > 0 && p < 65536)
+      ) {
+        metadata.listeningPorts = value as number[];
+        continue;
+      }
+    }
+    dropped.push(key.slice(0, 64));
+  }
+  return { metadata, dropped };
+}

@@ -1,0 +1,101 @@
+import { createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
+import { oid, seq } from "../der/der.ts";
+import { OID } from "../der/oids.ts";
+
+/** Key algorithms Bulwark issues and accepts. */
+export type KeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "ml-dsa-44" | "ml-dsa-65" | "ml-dsa-87";
+
+export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = [
+  "ecdsa-p256",
+  "ecdsa-p384",
+  "ml-dsa-44",
+  "ml-dsa-65",
+  "ml-dsa-87",
+];
+
+export interface KeyPair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+export function generateKeyPair(algorithm: KeyAlgorithm): KeyPair {
+  switch (algorithm) {
+    case "ecdsa-p256":
+      return generateKeyPairSync("ec", { namedCurve: "P-256" });
+    case "ecdsa-p384":
+      return generateKeyPairSync("ec", { namedCurve: "P-384" });
+    case "ml-dsa-44":
+    case "ml-dsa-65":
+    case "ml-dsa-87":
+      return generateKeyPairSync(algorithm);
+  }
+}
+
+/** The Bulwark name of a key's algorithm, or undefined for anything we do not accept. */
+export function keyAlgorithmOf(key: KeyObject): KeyAlgorithm | undefined {
+  const type = key.asymmetricKeyType as string | undefined;
+  if (type === "ec") {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (curve === "prime256v1") return "ecdsa-p256";
+    if (curve === "secp384r1") return "ecdsa-p384";
+    return undefined;
+  }
+  if (type === "ml-dsa-44" || type === "ml-dsa-65" || type === "ml-dsa-87") return type;
+  return undefined;
+}
+
+interface SignatureScheme {
+  oid: string;
+  hash: "sha256" | "sha384" | null;
+}
+
+// RFC 5758 §3.2 (ECDSA, hash matched to the curve) and RFC 9881 §2 (ML-DSA, pure mode).
+const SCHEMES: Record<KeyAlgorithm, SignatureScheme> = {
+  "ecdsa-p256": { oid: OID.ecdsaWithSHA256, hash: "sha256" },
+  "ecdsa-p384": { oid: OID.ecdsaWithSHA384, hash: "sha384" },
+  "ml-dsa-44": { oid: OID.mlDsa44, hash: null },
+  "ml-dsa-65": { oid: OID.mlDsa65, hash: null },
+  "ml-dsa-87": { oid: OID.mlDsa87, hash: null },
+};
+
+const SCHEME_BY_OID = new Map(Object.values(SCHEMES).map((s) => [s.oid, s]));
+
+/** AlgorithmIdentifier DER for signatures made with this key algorithm (parameters absent). */
+export function signatureAlgorithmIdentifier(algorithm: KeyAlgorithm): Buffer {
+  return seq(oid(SCHEMES[algorithm].oid));
+}
+
+export function signatureAlgorithmOid(algorithm: KeyAlgorithm): string {
+  return SCHEMES[algorithm].oid;
+}
+
+export function signData(algorithm: KeyAlgorithm, privateKey: KeyObject, data: Uint8Array): Buffer {
+  const scheme = SCHEMES[algorithm];
+  if (scheme.hash === null) return sign(null, data, privateKey);
+  return sign(scheme.hash, data, { key: privateKey, dsaEncoding: "der" });
+}
+
+/** Verifies a signature given the signature AlgorithmIdentifier OID; unknown OIDs never verify. */
+export function verifySignature(
+  signatureOid: string,
+  publicKey: KeyObject,
+  data: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  const scheme = SCHEME_BY_OID.get(signatureOid);
+  if (!scheme) return false;
+  try {
+    if (scheme.hash === null) return verify(null, data, publicKey, signature);
+    return verify(scheme.hash, data, { key: publicKey, dsaEncoding: "der" }, signature);
+  } catch {
+    return false;
+  }
+}
+
+export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+}
+
+export function spkiOf(publicKey: KeyObject): Buffer {
+  return publicKey.export({ type: "spki", format: "der" });
+}

@@ -1,0 +1,90 @@
+import type { KeyObject } from "node:crypto";
+import {
+  bitString,
+  children,
+  decode,
+  expect,
+  explicit,
+  integer,
+  readBitString,
+  readOid,
+  readTime,
+  readUnsignedInteger,
+  seq,
+  Tag,
+  time,
+} from "../der/der.ts";
+import { type KeyAlgorithm, signatureAlgorithmIdentifier, signData } from "./algorithms.ts";
+
+export interface CertificateTemplate {
+  /** Unsigned serial magnitude; RFC 5280 §4.1.2.2 allows at most 20 octets. */
+  serial: Buffer;
+  issuerDer: Buffer;
+  subjectDer: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  spki: Buffer;
+  extensions: Buffer[];
+}
+
+export interface Signer {
+  algorithm: KeyAlgorithm;
+  privateKey: KeyObject;
+}
+
+/** RFC 5280 §4.1: builds TBSCertificate (v3) and signs it. */
+export function buildCertificate(template: CertificateTemplate, signer: Signer): Buffer {
+  const algorithm = signatureAlgorithmIdentifier(signer.algorithm);
+  const tbs = seq(
+    explicit(0, integer(2)),
+    integer(template.serial),
+    algorithm,
+    template.issuerDer,
+    seq(time(template.notBefore), time(template.notAfter)),
+    template.subjectDer,
+    template.spki,
+    explicit(3, seq(...template.extensions)),
+  );
+  return seq(tbs, algorithm, bitString(signData(signer.algorithm, signer.privateKey, tbs)));
+}
+
+export interface CertificateFields {
+  serialHex: string;
+  issuerDer: Buffer;
+  subjectDer: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  spki: Buffer;
+  subjectPublicKeyBits: Buffer;
+  signatureOid: string;
+  tbs: Buffer;
+  signature: Buffer;
+}
+
+/** The fields Bulwark needs from a certificate (issuer/subject as raw DER for exact chaining). */
+export function parseCertificate(der: Buffer): CertificateFields {
+  const [tbsNode, algNode, sigNode] = children(expect(decode(der), Tag.SEQUENCE, "Certificate"));
+  const fields = children(expect(tbsNode, Tag.SEQUENCE, "TBSCertificate"));
+  const offset = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const [serial, , issuer, validity, subject, spki] = fields.slice(offset);
+  const [notBefore, notAfter] = children(expect(validity, Tag.SEQUENCE, "Validity"));
+  const [, keyBits] = children(expect(spki, Tag.SEQUENCE, "SubjectPublicKeyInfo"));
+  return {
+    serialHex: readUnsignedInteger(serial!).toString("hex"),
+    issuerDer: expect(issuer, Tag.SEQUENCE, "issuer").bytes,
+    subjectDer: expect(subject, Tag.SEQUENCE, "subject").bytes,
+    notBefore: readTime(notBefore!),
+    notAfter: readTime(notAfter!),
+    spki: spki!.bytes,
+    subjectPublicKeyBits: readBitString(keyBits!),
+    signatureOid: readOid(children(expect(algNode, Tag.SEQUENCE, "signatureAlgorithm"))[0]!),
+    tbs: tbsNode!.bytes,
+    signature: readBitString(sigNode!),
+  };
+}
+
+/** RFC 5280 §4.1.2.7: the subjectPublicKey BIT STRING contents of a SubjectPublicKeyInfo. */
+export function spkiPublicKeyBits(spki: Buffer): Buffer {
+  const [, keyBits] = children(expect(decode(spki), Tag.SEQUENCE, "SubjectPublicKeyInfo"));
+  return readBitString(keyBits!);
+}

@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes, X509Certificate } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { OID } from "../der/oids.ts";
+import { toPem } from "../pem.ts";
+import { generateKeyPair, type KeyAlgorithm, spkiOf } from "./algorithms.ts";
+import { buildCertificate, spkiPublicKeyBits } from "./certificate.ts";
+import { buildCsr, CsrError, parseCsr, verifyCsr } from "./csr.ts";
+import {
+  authorityKeyIdentifier,
+  basicConstraints,
+  extKeyUsage,
+  keyIdentifier,
+  keyUsage,
+  subjectAltName,
+  subjectKeyIdentifier,
+} from "./extensions.ts";
+import { commonNameOf, commonNameOnly } from "./name.ts";
+import { certsOnly, parseCertsOnly } from "./pkcs7.ts";
+
+function selfSigned(algorithm: KeyAlgorithm) {
+  const keys = generateKeyPair(algorithm);
+  const spki = spkiOf(keys.publicKey);
+  const keyId = keyIdentifier(spkiPublicKeyBits(spki));
+  const name = commonNameOnly(`Test Root ${algorithm}`);
+  const der = buildCertificate(
+    {
+      serial: randomBytes(16),
+      issuerDer: name,
+      subjectDer: name,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+      spki,
+      extensions: [
+        basicConstraints(true, 1),
+        keyUsage(["keyCertSign", "cRLSign"]),
+        subjectKeyIdentifier(keyId),
+      ],
+    },
+    { algorithm, privateKey: keys.privateKey },
+  );
+  return { keys, der, keyId, name };
+}
+
+describe("PKCS#10", () => {
+  for (const algorithm of ["ecdsa-p256", "ecdsa-p384", "ml-dsa-65"] as const) {
+    it(`builds, parses and verifies a ${algorithm} request`, () => {
+      const keys = generateKeyPair(algorithm);
+      const der = buildCsr({
+        subjectDer: commonNameOnly("device-1"),
+        algorithm,
+        ...keys,
+        extensions: [subjectAltName({ uris: ["urn:uuid:1"] })],
+      });
+      const csr = parseCsr(der);
+      assert.equal(commonNameOf(csr.subject), "device-1");
+      assert.equal(csr.keyAlgorithm, algorithm);
+      assert.equal(csr.requestedExtensions[0]?.oid, OID.subjectAltName);
+      assert.ok(verifyCsr(csr));
+    });
+  }
+
+  it("openssl reads and verifies our request", () => {
+    const keys = generateKeyPair("ecdsa-p256");
+    const der = buildCsr({ subjectDer: commonNameOnly("device-openssl"), algorithm: "ecdsa-p256", ...keys });
+    const dir = mkdtempSync(join(tmpdir(), "bw-csr-"));
+    writeFileSync(join(dir, "r.der"), der);
+    const out = execFileSync(
+      "openssl",
+      ["req", "-inform", "DER", "-in", join(dir, "r.der"), "-noout", "-verify", "-subject"],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    assert.match(out, /CN ?= ?device-openssl/);
+  });
+
+  it("detects a tampered signature", () => {
+    const keys = generateKeyPair("ecdsa-p256");
+    const der = buildCsr({ subjectDer: commonNameOnly("device-1"), algorithm: "ecdsa-p256", ...keys });
+    const other = generateKeyPair("ecdsa-p256");
+    const forged = buildCsr({
+      subjectDer: commonNameOnly("device-1"),
+      algorithm: "ecdsa-p256",
+      privateKey: other.privateKey,
+      publicKey: keys.publicKey,
+    });
+    assert.ok(verifyCsr(parseCsr(der)));
+    assert.equal(verifyCsr(parseCsr(forged)), false);
+  });
+
+  it("refuses garbage, truncation and trailing data with CsrError", () => {
+    const keys = generateKeyPair("ecdsa-p256");
+    const der = buildCsr({ subjectDer: commonNameOnly("d"), algorithm: "ecdsa-p256", ...keys });
+    for (const bad of [
+      Buffer.from("hello"),
+      der.subarray(0, der.length - 3),
+      Buffer.concat([der, Buffer.from([0])]),
+      Buffer.alloc(0),
+    ]) {
+      assert.throws(() => parseCsr(bad), CsrError);
+    }
+  });
+});
+
+describe("certificates and PKCS#7", () => {
+  for (const algorithm of ["ecdsa-p256", "ml-dsa-65"] as const) {
+    it(`issues a ${algorithm} chain that node:crypto verifies`, () => {
+      const root = selfSigned(algorithm);
+      const leafKeys = generateKeyPair("ecdsa-p256");
+      const leaf = buildCertificate(
+        {
+          serial: randomBytes(16),
+          issuerDer: root.name,
+          subjectDer: commonNameOnly("leaf"),
+          notBefore: new Date(Date.now() - 1000),
+          notAfter: new Date(Date.now() + 3_600_000),
+          spki: spkiOf(leafKeys.publicKey),
+          extensions: [
+            basicConstraints(false),
+            keyUsage(["digitalSignature"]),
+            extKeyUsage([OID.clientAuth]),
+            authorityKeyIdentifier(root.keyId),
+            subjectAltName({ uris: ["urn:uuid:abc"], dns: ["localhost"], ips: ["127.0.0.1", "::1"] }),
+          ],
+        },
+        { algorithm, privateKey: root.keys.privateKey },
+      );
+      const rootX = new X509Certificate(root.der);
+      const leafX = new X509Certificate(leaf);
+      assert.ok(rootX.verify(rootX.publicKey));
+      assert.ok(leafX.checkIssued(rootX));
+      assert.ok(leafX.verify(rootX.publicKey));
+      assert.match(leafX.subjectAltName ?? "", /URI:urn:uuid:abc/);
+      assert.match(leafX.subjectAltName ?? "", /IP Address:127.0.0.1/);
+      const bundle = parseCertsOnly(certsOnly([leaf, root.der]));
+      assert.deepEqual(bundle, [leaf, root.der]);
+    });
+  }
+
+  it("openssl verifies an ECDSA chain and reads the PKCS#7 bundle", () => {
+    const root = selfSigned("ecdsa-p256");
+    const leafKeys = generateKeyPair("ecdsa-p256");
+    const leaf = buildCertificate(
+      {
+        serial: randomBytes(16),
+        issuerDer: root.name,
+        subjectDer: commonNameOnly("leaf"),
+        notBefore: new Date(Date.now() - 1000),
+        notAfter: new Date(Date.now() + 3_600_000),
+        spki: spkiOf(leafKeys.publicKey),
+        extensions: [
+          basicConstraints(false),
+          keyUsage(["digitalSignature"]),
+          extKeyUsage([OID.clientAuth]),
+          authorityKeyIdentifier(root.keyId),
+        ],
+      },
+      { algorithm: "ecdsa-p256", privateKey: root.keys.privateKey },
+    );
+    const dir = mkdtempSync(join(tmpdir(), "bw-chain-"));
+    writeFileSync(join(dir, "root.pem"), toPem("CERTIFICATE", root.der));
+    writeFileSync(join(dir, "leaf.pem"), toPem("CERTIFICATE", leaf));
+    writeFileSync(join(dir, "bundle.p7"), certsOnly([leaf, root.der]));
+    const verified = execFileSync(
+      "openssl",
+      ["verify", "-CAfile", join(dir, "root.pem"), "-purpose", "sslclient", join(dir, "leaf.pem")],
+      { encoding: "utf8" },
+    );
+    assert.match(verified, /OK/);
+    const printed = execFileSync(
+      "openssl",
+      ["pkcs7", "-inform", "DER", "-in", join(dir, "bundle.p7"), "-print_certs", "-noout"],
+      { encoding: "utf8" },
+    );
+    assert.match(printed, /subject=CN ?= ?leaf/);
+  });
+});
