@@ -27,9 +27,14 @@ export interface CertificateTemplate {
   extensions: Buffer[];
 }
 
+/** Anything that signs with a known algorithm: a custody key on the server, a local key elsewhere. */
 export interface Signer {
   algorithm: KeyAlgorithm;
-  privateKey: KeyObject;
+  sign(data: Buffer): Buffer;
+}
+
+export function keySigner(algorithm: KeyAlgorithm, privateKey: KeyObject): Signer {
+  return { algorithm, sign: (data) => signData(algorithm, privateKey, data) };
 }
 
 /** RFC 5280 §4.1: builds TBSCertificate (v3) and signs it. */
@@ -45,7 +50,7 @@ export function buildCertificate(template: CertificateTemplate, signer: Signer):
     template.spki,
     explicit(3, seq(...template.extensions)),
   );
-  return seq(tbs, algorithm, bitString(signData(signer.algorithm, signer.privateKey, tbs)));
+  return seq(tbs, algorithm, bitString(signer.sign(tbs)));
 }
 
 export interface CertificateFields {

@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { OID } from "../der/oids.ts";
 import { toPem } from "../pem.ts";
 import { generateKeyPair, type KeyAlgorithm, spkiOf } from "./algorithms.ts";
-import { buildCertificate, spkiPublicKeyBits } from "./certificate.ts";
+import { buildCertificate, keySigner, spkiPublicKeyBits } from "./certificate.ts";
 import { buildCsr, CsrError, parseCsr, verifyCsr } from "./csr.ts";
 import {
   authorityKeyIdentifier,
@@ -41,7 +41,7 @@ function selfSigned(algorithm: KeyAlgorithm) {
         subjectKeyIdentifier(keyId),
       ],
     },
-    { algorithm, privateKey: keys.privateKey },
+    keySigner(algorithm, keys.privateKey),
   );
   return { keys, der, keyId, name };
 }
@@ -129,7 +129,7 @@ describe("certificates and PKCS#7", () => {
             subjectAltName({ uris: ["urn:uuid:abc"], dns: ["localhost"], ips: ["127.0.0.1", "::1"] }),
           ],
         },
-        { algorithm, privateKey: root.keys.privateKey },
+        keySigner(algorithm, root.keys.privateKey),
       );
       const rootX = new X509Certificate(root.der);
       const leafX = new X509Certificate(leaf);
@@ -161,7 +161,7 @@ describe("certificates and PKCS#7", () => {
           authorityKeyIdentifier(root.keyId),
         ],
       },
-      { algorithm: "ecdsa-p256", privateKey: root.keys.privateKey },
+      keySigner("ecdsa-p256", root.keys.privateKey),
     );
     const dir = mkdtempSync(join(tmpdir(), "bw-chain-"));
     writeFileSync(join(dir, "root.pem"), toPem("CERTIFICATE", root.der));

@@ -1,0 +1,104 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { BulwarkError } from "@bulwark/sdk/errors";
+import type { Queryable } from "../store/store.ts";
+import type { Role } from "./permissions.ts";
+
+/**
+ * API keys: `bwk_<id>_<secret>`. The id (12 base32 characters) identifies the key in lists and
+ * logs; only SHA-256 of the 256-bit secret is stored and it is compared in constant time.
+ */
+const KEY = /^bwk_([a-z2-7]{12})_([A-Za-z0-9_-]{43})$/;
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest();
+
+function base32Id(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  return [...randomBytes(12)].map((b) => alphabet[b & 31]).join("");
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  ownerId: string;
+  role: Role;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  owner_id: string;
+  secret_hash: string;
+  role: Role;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+
+const toInfo = (row: ApiKeyRow): ApiKeyInfo => ({
+  id: row.id,
+  name: row.name,
+  ownerId: row.owner_id,
+  role: row.role,
+  createdAt: iso(row.created_at)!,
+  expiresAt: iso(row.expires_at),
+  lastUsedAt: iso(row.last_used_at),
+  revokedAt: iso(row.revoked_at),
+});
+
+export async function createApiKey(
+  db: Queryable,
+  options: { ownerId: string; name: string; role: Role; expiresAt: number | null },
+): Promise<{ key: string; info: ApiKeyInfo }> {
+  const id = base32Id();
+  const secret = randomBytes(32).toString("base64url");
+  const row: ApiKeyRow = {
+    id,
+    name: options.name,
+    owner_id: options.ownerId,
+    secret_hash: sha256(secret).toString("hex"),
+    role: options.role,
+    created_at: Date.now(),
+    expires_at: options.expiresAt,
+    last_used_at: null,
+    revoked_at: null,
+  };
+  await db.run(
+    `INSERT INTO api_keys (id, name, owner_id, secret_hash, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    [row.id, row.name, row.owner_id, row.secret_hash, row.role, row.created_at, row.expires_at],
+  );
+  return { key: `bwk_${id}_${secret}`, info: toInfo(row) };
+}
+
+/** The key's owner and role if the key is well-formed, known, unexpired and unrevoked. */
+export async function authenticateApiKey(db: Queryable, presented: string): Promise<ApiKeyInfo | undefined> {
+  const match = KEY.exec(presented);
+  if (!match) return undefined;
+  const row = await db.get<ApiKeyRow>(`SELECT * FROM api_keys WHERE id = ?`, [match[1]!]);
+  if (!row) return undefined;
+  const ok = timingSafeEqual(sha256(match[2]!), Buffer.from(row.secret_hash, "hex"));
+  if (!ok || row.revoked_at !== null || (row.expires_at !== null && Number(row.expires_at) <= Date.now()))
+    return undefined;
+  await db.run(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`, [Date.now(), row.id]);
+  return toInfo(row);
+}
+
+export async function listApiKeys(db: Queryable, ownerId: string): Promise<ApiKeyInfo[]> {
+  return (
+    await db.all<ApiKeyRow>(`SELECT * FROM api_keys WHERE owner_id = ? ORDER BY created_at`, [ownerId])
+  ).map(toInfo);
+}
+
+export async function revokeApiKey(db: Queryable, ownerId: string, id: string): Promise<void> {
+  const { changes } = await db.run(
+    `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND owner_id = ? AND revoked_at IS NULL`,
+    [Date.now(), id, ownerId],
+  );
+  if (changes !== 1) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such active API key");
+}

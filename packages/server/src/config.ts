@@ -1,0 +1,91 @@
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+/** Everything the server is configured with; built once from argv and the environment. */
+export interface Config {
+  dataDir: string;
+  http: { host: string; port: number };
+  mqtt: { host: string; port: number };
+  /** Names and addresses that the TLS server certificate covers and clients connect to. */
+  publicNames: { dns: string[]; ips: string[] };
+  publicUrl: string;
+  publicMqttUrl: string;
+  masterKey: string | undefined;
+  bootstrapAdminKeyFile: string | undefined;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+const USAGE = `Usage: bulwark-server [options]
+  --data DIR                       data directory (default ./data, env BULWARK_DATA)
+  --http-host HOST --http-port N   HTTPS listener (default 127.0.0.1:8443)
+  --mqtt-host HOST --mqtt-port N   MQTT/TLS listener (default 127.0.0.1:8883)
+  --public-name NAME               extra DNS name or IP for the TLS certificate (repeatable)
+  --public-url URL                 URL devices and clients use (default https://<http-host>:<http-port>)
+  --bootstrap-admin-key-file PATH  on first start, write an admin API key to PATH (mode 0600)
+  --log-level LEVEL                trace|debug|info|warn|error (default info, env BULWARK_LOG_LEVEL)
+Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64)`;
+
+function port(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new ConfigError(`${name} must be a port number, got ${value}`);
+  return n;
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      data: { type: "string" },
+      "http-host": { type: "string" },
+      "http-port": { type: "string" },
+      "mqtt-host": { type: "string" },
+      "mqtt-port": { type: "string" },
+      "public-name": { type: "string", multiple: true },
+      "public-url": { type: "string" },
+      "bootstrap-admin-key-file": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return "help";
+  const http = {
+    host: values["http-host"] ?? env.BULWARK_HTTP_HOST ?? "127.0.0.1",
+    port: port(values["http-port"] ?? env.BULWARK_HTTP_PORT, 8443, "--http-port"),
+  };
+  const mqtt = {
+    host: values["mqtt-host"] ?? env.BULWARK_MQTT_HOST ?? "127.0.0.1",
+    port: port(values["mqtt-port"] ?? env.BULWARK_MQTT_PORT, 8883, "--mqtt-port"),
+  };
+  const names = new Set(["localhost", "127.0.0.1", "::1", ...(values["public-name"] ?? [])]);
+  for (const host of [http.host, mqtt.host]) if (host !== "0.0.0.0" && host !== "::") names.add(host);
+  const publicNames = {
+    dns: [...names].filter((n) => !isIP(n)).sort(),
+    ips: [...names].filter((n) => isIP(n)).sort(),
+  };
+  const urlHost = (host: string) =>
+    host === "0.0.0.0" || host === "::" ? "localhost" : isIP(host) === 6 ? `[${host}]` : host;
+  const publicUrl =
+    values["public-url"] ?? env.BULWARK_PUBLIC_URL ?? `https://${urlHost(http.host)}:${http.port}`;
+  const level = values["log-level"] ?? env.BULWARK_LOG_LEVEL ?? "info";
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(level))
+    throw new ConfigError(`unknown log level ${level}`);
+  return {
+    dataDir: resolve(values.data ?? env.BULWARK_DATA ?? "data"),
+    http,
+    mqtt,
+    publicNames,
+    publicUrl,
+    publicMqttUrl: env.BULWARK_PUBLIC_MQTT_URL ?? `mqtts://${new URL(publicUrl).hostname}:${mqtt.port}`,
+    masterKey: env.BULWARK_MASTER_KEY,
+    bootstrapAdminKeyFile: values["bootstrap-admin-key-file"],
+    logLevel: level,
+  };
+}
+
+export { USAGE };

@@ -1,0 +1,39 @@
+import type { KeyObject } from "node:crypto";
+import type { KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
+
+/** A key held in custody: its id, algorithm and public half. The private half never leaves. */
+export interface CustodyKey {
+  id: string;
+  label: string;
+  algorithm: KeyAlgorithm;
+  publicKey: KeyObject;
+}
+
+/** A signing capability bound to one custody key. */
+export interface CustodySigner {
+  algorithm: KeyAlgorithm;
+  keyId: string;
+  sign(data: Buffer): Buffer;
+}
+
+/**
+ * The `KeyCustody` port (docs/architecture.md): CA and service keys are created and used here
+ * and stored encrypted at rest. Implementations: `FileKeyCustody` now; PKCS#11 later.
+ */
+export interface KeyCustody {
+  generate(label: string, algorithm: KeyAlgorithm, options?: { exportable?: boolean }): Promise<CustodyKey>;
+  get(id: string): Promise<CustodyKey>;
+  signer(id: string): Promise<CustodySigner>;
+  /**
+   * Only for keys generated `exportable` (TLS endpoint keys that OpenSSL must hold in memory);
+   * CA keys are never exportable.
+   */
+  exportPrivateKeyPem(id: string): Promise<string>;
+}
+
+/** Called on every custody operation so that key use can be audit-logged. */
+export type KeyUseListener = (event: {
+  keyId: string;
+  label: string;
+  operation: "generate" | "sign" | "export";
+}) => void;

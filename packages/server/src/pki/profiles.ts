@@ -1,0 +1,68 @@
+import { randomBytes } from "node:crypto";
+import { OID } from "@bulwark/sdk/oids";
+import { spkiPublicKeyBits } from "@bulwark/sdk/x509/certificate";
+import {
+  authorityKeyIdentifier,
+  basicConstraints,
+  extKeyUsage,
+  keyIdentifier,
+  keyUsage,
+  subjectAltName,
+  subjectKeyIdentifier,
+} from "@bulwark/sdk/x509/extensions";
+
+// RFC 5280 §4.1.2.2 + CA/B BR §7.1: ≥ 64 bits of CSPRNG output; 16 bytes, top bit clear (positive).
+export function randomSerial(): Buffer {
+  const serial = randomBytes(16);
+  serial[0] = (serial[0]! & 0x7f) | 0x01;
+  return serial;
+}
+
+/** Backdating that tolerates small clock skew on devices (RFC 5280 leaves notBefore to the CA). */
+export const BACKDATE_MS = 5 * 60 * 1000;
+
+export function caExtensions(spki: Buffer, issuerKeyId: Buffer | undefined, pathLength: number): Buffer[] {
+  const keyId = keyIdentifier(spkiPublicKeyBits(spki));
+  return [
+    basicConstraints(true, pathLength),
+    keyUsage(["keyCertSign", "cRLSign"]),
+    subjectKeyIdentifier(keyId),
+    ...(issuerKeyId ? [authorityKeyIdentifier(issuerKeyId)] : []),
+  ];
+}
+
+/** The stable device identity carried in the certificate: a URI SAN (RFC 5280 §4.2.1.6, RFC 4122 §3). */
+export const deviceUri = (deviceId: string): string => `urn:uuid:${deviceId}`;
+
+export function deviceIdFromUri(uri: string): string | undefined {
+  const match = /^urn:uuid:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(uri);
+  return match?.[1];
+}
+
+/** Device certificate profile: end entity, clientAuth only, URI SAN with the device id. */
+export function deviceExtensions(deviceId: string, spki: Buffer, issuerKeyId: Buffer): Buffer[] {
+  return [
+    basicConstraints(false),
+    keyUsage(["digitalSignature"]),
+    extKeyUsage([OID.clientAuth]),
+    subjectKeyIdentifier(keyIdentifier(spkiPublicKeyBits(spki))),
+    authorityKeyIdentifier(issuerKeyId),
+    subjectAltName({ uris: [deviceUri(deviceId)] }),
+  ];
+}
+
+/** TLS server certificate profile for the HTTPS and MQTT endpoints. */
+export function serverExtensions(
+  names: { dns: string[]; ips: string[] },
+  spki: Buffer,
+  issuerKeyId: Buffer,
+): Buffer[] {
+  return [
+    basicConstraints(false),
+    keyUsage(["digitalSignature"]),
+    extKeyUsage([OID.serverAuth]),
+    subjectKeyIdentifier(keyIdentifier(spkiPublicKeyBits(spki))),
+    authorityKeyIdentifier(issuerKeyId),
+    subjectAltName(names),
+  ];
+}

@@ -1,0 +1,49 @@
+/**
+ * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
+ * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
+ */
+export interface Migration {
+  id: number;
+  name: string;
+  statements: string[];
+}
+
+export const migrations: Migration[] = [
+  {
+    id: 1,
+    name: "foundation",
+    statements: [
+      `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+      `CREATE TABLE cas (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, algorithm TEXT NOT NULL,
+        key_id TEXT NOT NULL, parent_id TEXT, cert_pem TEXT NOT NULL, fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+      `CREATE TABLE device_groups (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, provisioning_policy TEXT NOT NULL,
+        created_at BIGINT NOT NULL)`,
+      `CREATE TABLE devices (
+        id TEXT PRIMARY KEY, group_id TEXT NOT NULL REFERENCES device_groups(id), status TEXT NOT NULL,
+        enrolled_via TEXT NOT NULL, metadata TEXT NOT NULL, dropped_fields BIGINT NOT NULL DEFAULT 0,
+        online INTEGER NOT NULL DEFAULT 0, last_seen_at BIGINT, created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL)`,
+      `CREATE INDEX devices_group ON devices(group_id)`,
+      `CREATE TABLE certificates (
+        serial TEXT PRIMARY KEY, ca_id TEXT NOT NULL REFERENCES cas(id), device_id TEXT, subject TEXT NOT NULL,
+        fingerprint TEXT NOT NULL UNIQUE, not_before BIGINT NOT NULL, not_after BIGINT NOT NULL,
+        pem TEXT NOT NULL, status TEXT NOT NULL, revoked_at BIGINT, revocation_reason TEXT,
+        created_at BIGINT NOT NULL)`,
+      `CREATE INDEX certificates_device ON certificates(device_id)`,
+      `CREATE TABLE enrolment_tokens (
+        id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, group_id TEXT NOT NULL REFERENCES device_groups(id),
+        max_uses INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0, expires_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+      `CREATE TABLE users (
+        id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+        must_change_password INTEGER NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)`,
+      `CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, owner_id TEXT NOT NULL REFERENCES users(id),
+        secret_hash TEXT NOT NULL, role TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT,
+        last_used_at BIGINT, revoked_at BIGINT)`,
+    ],
+  },
+];

@@ -1,0 +1,83 @@
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { Queryable, RunResult, SqlValue, Store } from "./store.ts";
+
+/**
+ * The embedded `Store`: one SQLite file through `node:sqlite`. SQLite is synchronous and has one
+ * writer, so a transaction holds a lock that other callers wait on, even across its awaits.
+ */
+export class SqliteStore implements Store {
+  readonly dialect = "sqlite" as const;
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+  #lock: Promise<void> = Promise.resolve();
+  #inTransaction = false;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;");
+  }
+
+  #statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #direct: Queryable = {
+    all: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+      this.#statement(sql).all(...params) as T[],
+    get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+      this.#statement(sql).get(...params) as T | undefined,
+    run: async (sql: string, params: readonly SqlValue[] = []): Promise<RunResult> => ({
+      changes: Number(this.#statement(sql).run(...params).changes),
+    }),
+  };
+
+  async #outside<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#inTransaction) await this.#lock;
+    return fn();
+  }
+
+  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.#outside(() => this.#direct.all<T>(sql, params));
+  }
+
+  get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return this.#outside(() => this.#direct.get<T>(sql, params));
+  }
+
+  run(sql: string, params?: readonly SqlValue[]): Promise<RunResult> {
+    return this.#outside(() => this.#direct.run(sql, params));
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const previous = this.#lock;
+    let release!: () => void;
+    this.#lock = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    this.#inTransaction = true;
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = await fn(this.#direct);
+        this.#db.exec("COMMIT");
+        return result;
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        throw error;
+      }
+    } finally {
+      this.#inTransaction = false;
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}

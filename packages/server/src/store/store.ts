@@ -1,0 +1,23 @@
+/**
+ * The `Store` port: a small async SQL surface that both implementations (`sqlite` embedded,
+ * `postgres` for production) provide. Domain queries are written once in a portable SQL subset
+ * with `?` placeholders; timestamps are epoch milliseconds, booleans 0/1, JSON as TEXT.
+ */
+export type SqlValue = string | number | bigint | null;
+
+export interface RunResult {
+  changes: number;
+}
+
+export interface Queryable {
+  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<RunResult>;
+}
+
+export interface Store extends Queryable {
+  readonly dialect: "sqlite" | "postgres";
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
