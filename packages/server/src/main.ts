@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { type RunningServer, startServer } from "./app.ts";
-import { ConfigError, parseConfig, USAGE } from "./config.ts";
+import { parseConfig, USAGE } from "./config.ts";
 
 /** `npm start`: runs the server until SIGINT/SIGTERM; prints first-run credentials once. */
 async function main(): Promise<number> {

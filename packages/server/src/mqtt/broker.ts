@@ -61,8 +61,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     async function certificateIsValid(_client, identity) {
       const cert = await certificateStatus(store, identity.serial);
       if (
-        !cert ||
-        cert.status !== "valid" ||
+        cert?.status !== "valid" ||
         cert.device_id !== identity.deviceId ||
         Number(cert.not_after) <= Date.now()
       )
@@ -70,7 +69,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     },
     async function deviceIsActive(_client, identity) {
       const device = await deviceById(store, identity.deviceId);
-      if (!device || device.status !== "active")
+      if (device?.status !== "active")
         throw new ConnectRefused(`device is ${device?.status ?? "unknown"}`, NOT_AUTHORIZED);
     },
   ];
@@ -163,8 +162,8 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   broker.on("clientReady", (client) => {
     const identity = identities.get(client);
     if (!identity) return;
-    let set = sessions.get(identity.deviceId);
-    if (!set) sessions.set(identity.deviceId, (set = new Set()));
+    const set = sessions.get(identity.deviceId) ?? new Set<Client>();
+    sessions.set(identity.deviceId, set);
     set.add(client);
     void setPresence(store, identity.deviceId, true).catch((err) =>
       log.error({ err }, "presence not stored"),
