@@ -120,7 +120,8 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
           { deviceId: identity?.deviceId, filter: subscription.topic.slice(0, 200), refusal },
           "mqtt subscribe refused",
         );
-        return done(new Error(refusal));
+        // MQTT 3.1.1 §3.9.3: a refused filter gets return code 0x80 in SUBACK; the session stays up.
+        return done(null, null);
       }
       done(null, subscription);
     },

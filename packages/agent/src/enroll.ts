@@ -1,0 +1,93 @@
+import { X509Certificate } from "node:crypto";
+import { existsSync } from "node:fs";
+import { fetchPinnedCaCertificates, simpleEnroll } from "@bulwark/sdk/est/client";
+import { normaliseFingerprint } from "@bulwark/sdk/fingerprint";
+import { httpsRequest } from "@bulwark/sdk/https";
+import { fromPemAll, toPem } from "@bulwark/sdk/pem";
+import { generateKeyPair } from "@bulwark/sdk/x509/algorithms";
+import { buildCsr } from "@bulwark/sdk/x509/csr";
+import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import type { AgentLog } from "./log.ts";
+import { type AgentState, ensureStateDir, statePaths, writeAtomic } from "./state.ts";
+
+export interface EnrolOptions {
+  serverUrl: string;
+  token: string;
+  caFingerprint: string;
+  stateDir: string;
+  /** A label for the request (e.g. a hardware serial); the server names the device itself. */
+  label?: string;
+  force?: boolean;
+}
+
+export class EnrolError extends Error {}
+
+function deviceIdOf(cert: X509Certificate): string {
+  const uri = /URI:urn:uuid:([0-9a-f-]{36})/.exec(cert.subjectAltName ?? "");
+  if (!uri) throw new EnrolError("the issued certificate carries no device URI");
+  return uri[1]!;
+}
+
+/**
+ * Enrolment as an ordered list of steps: pin the CA (RFC 7030 §4.1.1), make a key that never
+ * leaves the device, request a certificate (RFC 7030 §4.2.1), check it, learn the endpoints, save.
+ */
+export async function enroll(options: EnrolOptions, log: AgentLog): Promise<AgentState> {
+  const paths = statePaths(options.stateDir);
+  if (existsSync(paths.state) && !options.force)
+    throw new EnrolError(`already enrolled (${paths.state}); use --force to replace`);
+  const fingerprint = normaliseFingerprint(options.caFingerprint);
+  if (!fingerprint) throw new EnrolError("--ca-fingerprint must be the root CA's SHA-256 (64 hex digits)");
+  ensureStateDir(options.stateDir);
+
+  const caPem = await fetchPinnedCaCertificates(options.serverUrl, fingerprint);
+  log.info("CA certificates verified against the pinned fingerprint", {
+    certificates: fromPemAll("CERTIFICATE", caPem).length,
+  });
+
+  const keys = generateKeyPair("ecdsa-p256");
+  const csr = buildCsr({
+    subjectDer: commonNameOnly(options.label ?? "bulwark-device"),
+    algorithm: "ecdsa-p256",
+    ...keys,
+  });
+  const [leafPem] = await simpleEnroll({
+    serverUrl: options.serverUrl,
+    caPem,
+    csrDer: csr,
+    username: options.label ?? "device",
+    token: options.token,
+  });
+  if (!leafPem) throw new EnrolError("the server returned no certificate");
+
+  const leaf = new X509Certificate(leafPem);
+  if (!leaf.checkPrivateKey(keys.privateKey))
+    throw new EnrolError("the issued certificate is not for this device's key");
+  const issuers = fromPemAll("CERTIFICATE", caPem).map((der) => new X509Certificate(der));
+  const issuer = issuers.find((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey));
+  if (!issuer) throw new EnrolError("the issued certificate does not chain to the pinned CA");
+  const deviceId = deviceIdOf(leaf);
+
+  const endpoints = await httpsRequest({
+    url: new URL("/api/v1/endpoints", options.serverUrl).href,
+    ca: caPem,
+  });
+  if (endpoints.status !== 200)
+    throw new EnrolError(`cannot read the server's endpoints (HTTP ${endpoints.status})`);
+  const { mqtt } = JSON.parse(endpoints.body.toString("utf8")) as { mqtt: string };
+
+  writeAtomic(paths.key, keys.privateKey.export({ type: "pkcs8", format: "pem" }) as string, 0o600);
+  writeAtomic(paths.cert, leafPem);
+  writeAtomic(paths.chain, toPem("CERTIFICATE", issuer.raw));
+  writeAtomic(paths.ca, caPem);
+  const state: AgentState = {
+    serverUrl: options.serverUrl,
+    mqttUrl: mqtt,
+    deviceId,
+    rootFingerprint: fingerprint,
+    enrolledAt: new Date().toISOString(),
+  };
+  writeAtomic(paths.state, `${JSON.stringify(state, null, 2)}\n`, 0o600);
+  log.info("enrolled", { deviceId, serial: leaf.serialNumber, notAfter: leaf.validTo });
+  return state;
+}

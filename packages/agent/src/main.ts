@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { EnrolError, enroll } from "./enroll.ts";
+import { createLog, type Level } from "./log.ts";
+import { run } from "./run.ts";
+
+const USAGE = `Usage:
+  bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--force]
+  bulwark-agent run [--state-dir DIR] [--model NAME]
+Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      server: { type: "string" },
+      token: { type: "string" },
+      "ca-fingerprint": { type: "string" },
+      "state-dir": { type: "string" },
+      label: { type: "string" },
+      model: { type: "string" },
+      force: { type: "boolean" },
+    },
+  });
+  const log = createLog((process.env.BULWARK_AGENT_LOG_LEVEL as Level | undefined) ?? "info");
+  const stateDir = values["state-dir"] ?? process.env.BULWARK_AGENT_STATE ?? "bulwark-agent-state";
+  switch (command) {
+    case "enroll": {
+      if (!values.server || !values.token || !values["ca-fingerprint"])
+        throw new EnrolError("enroll needs --server, --token and --ca-fingerprint");
+      const state = await enroll(
+        {
+          serverUrl: values.server,
+          token: values.token,
+          caFingerprint: values["ca-fingerprint"],
+          stateDir,
+          label: values.label,
+          force: values.force,
+        },
+        log,
+      );
+      process.stderr.write(`enrolled as device ${state.deviceId}\n`);
+      return 0;
+    }
+    case "run": {
+      const controller = new AbortController();
+      process.once("SIGINT", () => controller.abort());
+      process.once("SIGTERM", () => controller.abort());
+      await run(
+        { stateDir, signal: controller.signal, metadata: values.model ? { model: values.model } : {} },
+        log,
+      );
+      return 0;
+    }
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return command === "help" || command === "--help" ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    // One readable line; exit 2 for bad usage or local state, 1 for a refusal or a failure to reach the server.
+    process.stderr.write(`bulwark-agent: ${error.message}\n`);
+    const usage =
+      error instanceof EnrolError || String((error as { code?: string }).code).startsWith("ERR_PARSE_ARGS");
+    process.exitCode = usage ? 2 : 1;
+  },
+);

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { apiClient, CliError } from "./client.ts";
+import { COMMANDS } from "./commands.ts";
+
+const USAGE = `Usage: bulwark <command> [options]
+  token create --group NAME [--ttl SECONDS] [--max-uses N] [--json]
+  device list [--group NAME] [--status STATUS] [--json]
+  device show ID
+  group list | group create NAME
+  password change            (BULWARK_USERNAME, BULWARK_PASSWORD, BULWARK_NEW_PASSWORD)
+  api-key create --name NAME [--role ROLE] [--expires-in-days N]
+Environment: BULWARK_URL (default https://127.0.0.1:8443), BULWARK_API_KEY,
+  BULWARK_CA_FILE or BULWARK_CA_FINGERPRINT (server trust; default ./data/root-ca.pem)`;
+
+/** Exit codes: 0 success, 1 refused or failed, 2 bad usage. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const name = argv.slice(0, 2).join(" ");
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`${USAGE}\n`);
+    return argv.length === 0 || argv[0] === "help" || argv[0] === "--help" ? 0 : 2;
+  }
+  try {
+    return await command(argv.slice(2), () => apiClient(env), {
+      stdout: (t) => process.stdout.write(t),
+      env,
+    });
+  } catch (error) {
+    const exitCode =
+      error instanceof CliError
+        ? error.exitCode
+        : String((error as { code?: string }).code).startsWith("ERR_PARSE_ARGS")
+          ? 2
+          : 1;
+    process.stderr.write(`bulwark: ${(error as Error).message}\n`);
+    return exitCode;
+  }
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

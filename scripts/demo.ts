@@ -1,0 +1,162 @@
+/**
+ * `npm run demo`: the whole platform on this machine. A server on a temporary data directory,
+ * three real agents that enrol over EST and connect over mutual TLS 1.3 MQTT, the device table,
+ * then a clean stop. Every step uses the same binaries a user runs.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const exec = promisify(execFile);
+const ROOT = new URL("..", import.meta.url).pathname;
+const SERVER = join(ROOT, "packages/server/src/main.ts");
+const AGENT = join(ROOT, "packages/agent/src/main.ts");
+const CLI = join(ROOT, "packages/cli/src/main.ts");
+const DEVICES = [
+  { label: "router-0001", model: "bw-router-r1" },
+  { label: "camera-0001", model: "bw-camera-c2" },
+  { label: "gateway-0001", model: "bw-gateway-g3" },
+];
+
+const step = (text: string) => process.stdout.write(`\n== ${text}\n`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+function waitForLine(
+  child: ChildProcess,
+  stream: "stdout" | "stderr",
+  pattern: RegExp,
+  timeoutMs = 60_000,
+): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let buffer = "";
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}`)), timeoutMs);
+    child[stream]!.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString("utf8");
+      const match = buffer.match(pattern);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`process exited with ${code}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  return exited;
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "bulwark-demo-"));
+  const [httpPort, mqttPort] = [await freePort(), await freePort()];
+  const keyFile = join(work, "admin.key");
+  const children: ChildProcess[] = [];
+  try {
+    step(`Starting the server (data in ${work}/data, HTTPS :${httpPort}, MQTT/TLS 1.3 :${mqttPort})`);
+    const server = spawn(
+      process.execPath,
+      [
+        SERVER,
+        "--data",
+        join(work, "data"),
+        "--http-port",
+        String(httpPort),
+        "--mqtt-port",
+        String(mqttPort),
+        "--bootstrap-admin-key-file",
+        keyFile,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.push(server);
+    const [, fingerprint] = await waitForLine(
+      server,
+      "stderr",
+      /fingerprint \(devices pin this\): ([0-9a-f]{64})/,
+    );
+    await waitForLine(server, "stdout", /Server listening/);
+    process.stdout.write(`root CA fingerprint ${fingerprint}\n`);
+    const env = {
+      ...process.env,
+      BULWARK_URL: `https://127.0.0.1:${httpPort}`,
+      BULWARK_API_KEY: readFileSync(keyFile, "utf8").trim(),
+      BULWARK_CA_FILE: join(work, "data", "root-ca.pem"),
+    };
+
+    step("Enrolling three devices: one-time token (CLI) → EST simpleenroll (agent)");
+    for (const device of DEVICES) {
+      const { stdout: token } = await exec(process.execPath, [CLI, "token", "create", "--group", "default"], {
+        env,
+      });
+      const stateDir = join(work, device.label);
+      const { stderr } = await exec(process.execPath, [
+        AGENT,
+        "enroll",
+        "--server",
+        env.BULWARK_URL,
+        "--token",
+        token.trim(),
+        "--ca-fingerprint",
+        fingerprint!,
+        "--state-dir",
+        stateDir,
+        "--label",
+        device.label,
+      ]);
+      process.stdout.write(`${device.label}: ${stderr.trim()}\n`);
+    }
+
+    step("Running the three agents: they connect out over MQTT with mutual TLS 1.3");
+    for (const device of DEVICES) {
+      const agent = spawn(
+        process.execPath,
+        [AGENT, "run", "--state-dir", join(work, device.label), "--model", device.model],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      children.push(agent);
+      await waitForLine(agent, "stdout", /"metadata published"/);
+      process.stdout.write(`${device.label}: connected, metadata published\n`);
+    }
+
+    step("Device table (bulwark device list)");
+    for (let attempt = 0; ; attempt++) {
+      const { stdout } = await exec(process.execPath, [CLI, "device", "list"], { env });
+      if ((stdout.match(/ online /g) ?? []).length === DEVICES.length || attempt > 100) {
+        process.stdout.write(stdout);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    step("Stopping agents and server");
+    for (const child of children.slice(1)) await stop(child);
+    const code = await stop(server);
+    process.stdout.write(`server exited with code ${code}\n`);
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`demo failed: ${error.message}\n`);
+  process.exitCode = 1;
+});
