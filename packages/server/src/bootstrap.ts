@@ -1,6 +1,7 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { createApiKey } from "./access/api-keys.ts";
 import { createFirstAdmin } from "./access/users.ts";
+import { appendAudit } from "./audit/audit-log.ts";
 import { createGroup } from "./fleet/groups.ts";
 import { bootstrapHierarchy } from "./pki/ca.ts";
 import type { KeyCustody } from "./pki/key-custody.ts";
@@ -28,6 +29,16 @@ export async function bootstrapIfEmpty(
     await createGroup(tx, "default");
     const admin = await createFirstAdmin(tx);
     const result: FirstRun = { adminUsername: admin.user.username, adminPassword: admin.password };
+    await appendAudit(tx, {
+      actor: { type: "system" },
+      action: "system.bootstrap",
+      outcome: "success",
+      details: {
+        cas: ["root", "device", "service"],
+        adminUser: admin.user.id,
+        bootstrapApiKey: Boolean(options.adminKeyFile),
+      },
+    });
     if (options.adminKeyFile) {
       const { key } = await createApiKey(tx, {
         ownerId: admin.user.id,

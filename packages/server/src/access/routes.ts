@@ -1,5 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { appendAudit } from "../audit/audit-log.ts";
+import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
 import { isRole, ROLE_PERMISSIONS, ROLES, type Role } from "./permissions.ts";
@@ -26,7 +28,15 @@ export function accessRoutes(store: Store) {
         },
       },
       async (request, reply) => {
-        await changePassword(store, request.principal!.user, request.body.newPassword);
+        await store.transaction(async (tx) => {
+          await changePassword(tx, request.principal!.user, request.body.newPassword);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "user.password-change",
+            target: { type: "user", id: request.principal!.user.id },
+            outcome: "success",
+          });
+        });
         request.log.info({ userId: request.principal!.user.id }, "password changed");
         reply.code(204);
       },
@@ -55,11 +65,21 @@ export function accessRoutes(store: Store) {
         if (!isRole(role) || !mayDelegate(principal.role, role))
           throw new BulwarkError("BW_ERR_FORBIDDEN", `a ${principal.role} cannot create a ${role} key`);
         const days = request.body.expiresInDays;
-        const created = await createApiKey(store, {
-          ownerId: principal.user.id,
-          name: request.body.name,
-          role,
-          expiresAt: days ? Date.now() + days * 24 * 3600 * 1000 : null,
+        const created = await store.transaction(async (tx) => {
+          const key = await createApiKey(tx, {
+            ownerId: principal.user.id,
+            name: request.body.name,
+            role,
+            expiresAt: days ? Date.now() + days * 24 * 3600 * 1000 : null,
+          });
+          await appendAudit(tx, {
+            actor: actorOf(principal),
+            action: "api-key.create",
+            target: { type: "api-key", id: key.info.id },
+            outcome: "success",
+            details: { role, name: request.body.name },
+          });
+          return key;
         });
         request.log.info({ apiKeyId: created.info.id, role }, "API key created");
         reply.code(201);
@@ -80,7 +100,15 @@ export function accessRoutes(store: Store) {
         },
       },
       async (request, reply) => {
-        await revokeApiKey(store, request.principal!.user.id, request.params.id);
+        await store.transaction(async (tx) => {
+          await revokeApiKey(tx, request.principal!.user.id, request.params.id);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "api-key.revoke",
+            target: { type: "api-key", id: request.params.id },
+            outcome: "success",
+          });
+        });
         request.log.info({ apiKeyId: request.params.id }, "API key revoked");
         reply.code(204);
       },

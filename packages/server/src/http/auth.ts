@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
 import { authenticateApiKey } from "../access/api-keys.ts";
 import { type Permission, type Role, roleAllows } from "../access/permissions.ts";
 import { checkPassword, type User, userById } from "../access/users.ts";
+import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { Store } from "../store/store.ts";
 
 /**
@@ -29,6 +30,14 @@ declare module "fastify" {
   interface FastifyRequest {
     principal: Principal | null;
   }
+}
+
+/** The audit actor for a principal. */
+export function actorOf(principal: Principal | null): AuditEntry["actor"] {
+  if (!principal) return { type: "anonymous" };
+  return principal.kind === "api-key"
+    ? { type: "api-key", id: principal.apiKeyId }
+    : { type: "user", id: principal.user.id };
 }
 
 /** Refuses to register any route that has no access rule. */
@@ -75,7 +84,18 @@ export function accessControl(app: FastifyInstance, store: Store): void {
   app.addHook("preHandler", async (request) => {
     const auth = request.routeOptions.config.auth;
     if (!auth || "public" in auth) return;
-    const principal = await principalOf(store, request, auth);
+    const principal = await principalOf(store, request, auth).catch(async (error: unknown) => {
+      // CRA Annex I Part I (2)(d): failed sign-ins are recorded (rate limits and alerts: issue #3).
+      await store.transaction((tx) =>
+        appendAudit(tx, {
+          actor: { type: "anonymous" },
+          action: "auth.sign-in",
+          outcome: "denied",
+          details: { route: request.routeOptions.url, remoteAddress: request.ip },
+        }),
+      );
+      throw error;
+    });
     if (!principal) throw new BulwarkError("BW_ERR_UNAUTHENTICATED");
     request.principal = principal;
     if ("password" in auth) return;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { CsrError, type ParsedCsr, parseCsr, verifyCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import { appendAudit } from "../audit/audit-log.ts";
 import { insertDevice } from "../fleet/devices.ts";
 import { type DeviceGroup, groupById } from "../fleet/groups.ts";
 import type { Store } from "../store/store.ts";
@@ -52,6 +53,18 @@ export async function enrolWithToken(
       extensions: deviceExtensions(deviceId, csr.spki, ca.keyIdentifier),
       validityMs: group.provisioningPolicy.validityDays * DAY_MS,
       deviceId,
+    });
+    await appendAudit(tx, {
+      actor: { type: "anonymous", id: `enrolment-token:${found.id}` },
+      action: "device.enrol",
+      target: { type: "device", id: deviceId },
+      outcome: "success",
+      details: {
+        method: "token",
+        group: group.name,
+        serial: certificate.serial,
+        keyAlgorithm: csr.keyAlgorithm,
+      },
     });
     return { deviceId, groupName: group.name, certificate };
   });

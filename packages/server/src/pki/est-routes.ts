@@ -1,6 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { certsOnly } from "@bulwark/sdk/x509/pkcs7";
 import type { FastifyInstance } from "fastify";
+import { appendAudit } from "../audit/audit-log.ts";
 import type { CertificateAuthority } from "./ca.ts";
 import { type EnrolmentContext, enrolWithToken } from "./enrol.ts";
 
@@ -55,7 +56,21 @@ export function estRoutes(ctx: EnrolmentContext & { cas: () => CertificateAuthor
             .startsWith(PKCS10)
         )
           throw new BulwarkError("BW_ERR_UNSUPPORTED_MEDIA_TYPE", `send ${PKCS10}`);
-        const result = await enrolWithToken(ctx, token, decodeBase64Body(request.body));
+        const result = await enrolWithToken(ctx, token, decodeBase64Body(request.body)).catch(
+          async (error: unknown) => {
+            // CRA Annex I Part I (2)(d): refused enrolments are recorded as possible unauthorised access.
+            if (error instanceof BulwarkError)
+              await ctx.store.transaction((tx) =>
+                appendAudit(tx, {
+                  actor: { type: "anonymous" },
+                  action: "device.enrol",
+                  outcome: error.status === 401 ? "denied" : "failure",
+                  details: { code: error.code, remoteAddress: request.ip },
+                }),
+              );
+            throw error;
+          },
+        );
         request.log.info(
           { deviceId: result.deviceId, group: result.groupName, serial: result.certificate.serial },
           "device enrolled",

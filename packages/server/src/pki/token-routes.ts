@@ -1,6 +1,8 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { appendAudit } from "../audit/audit-log.ts";
 import { groupByName } from "../fleet/groups.ts";
+import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createEnrolmentToken, MAX_TOKEN_TTL_SECONDS } from "./enrolment-tokens.ts";
 
@@ -32,11 +34,21 @@ export function tokenRoutes(store: Store) {
       async (request, reply) => {
         const group = await groupByName(store, request.body.group);
         if (!group) throw new BulwarkError("BW_ERR_GROUP_NOT_FOUND", `no group named ${request.body.group}`);
-        const token = await createEnrolmentToken(store, {
-          groupId: group.id,
-          ttlSeconds: request.body.ttlSeconds ?? 3600,
-          maxUses: request.body.maxUses ?? 1,
-          createdBy: request.principal!.user.id,
+        const token = await store.transaction(async (tx) => {
+          const created = await createEnrolmentToken(tx, {
+            groupId: group.id,
+            ttlSeconds: request.body.ttlSeconds ?? 3600,
+            maxUses: request.body.maxUses ?? 1,
+            createdBy: request.principal!.user.id,
+          });
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "enrolment-token.create",
+            target: { type: "enrolment-token", id: created.id },
+            outcome: "success",
+            details: { group: group.name, maxUses: created.maxUses, expiresAt: created.expiresAt },
+          });
+          return created;
         });
         request.log.info(
           { tokenId: token.id, group: group.name, maxUses: token.maxUses },

@@ -46,4 +46,17 @@ export const migrations: Migration[] = [
         last_used_at BIGINT, revoked_at BIGINT)`,
     ],
   },
+  {
+    id: 2,
+    name: "audit-log",
+    statements: [
+      `CREATE TABLE audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)`,
+      `INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '${"0".repeat(64)}')`,
+      `CREATE TABLE audit_log (
+        seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, actor_type TEXT NOT NULL, actor_id TEXT,
+        action TEXT NOT NULL, target_type TEXT, target_id TEXT, outcome TEXT NOT NULL, details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL, hash TEXT NOT NULL)`,
+      `CREATE INDEX audit_log_at ON audit_log(at)`,
+    ],
+  },
 ];
