@@ -113,9 +113,13 @@ function includedInRange(v: string, r: CompiledRange): boolean {
   return vulnerable;
 }
 
-/** OSV schema §Evaluation: affected if listed in `versions` or included in any range. */
-export function isAffectedCompiled(c: CompiledAffected, version: string): boolean {
-  if (c.versions.size > 0 && c.versions.has(normalizeVersion(c.ecosystem, version))) return true;
+/**
+ * OSV schema §Evaluation: affected if listed in `versions` or included in any range. `normalized` may pass
+ * normalizeVersion(ecosystem, version) when the caller already has it.
+ */
+export function isAffectedCompiled(c: CompiledAffected, version: string, normalized?: string): boolean {
+  if (c.versions.size > 0 && c.versions.has(normalized ?? normalizeVersion(c.ecosystem, version)))
+    return true;
   for (const r of c.ranges) if (includedInRange(version, r)) return true;
   return false;
 }

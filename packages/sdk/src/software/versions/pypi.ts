@@ -2,6 +2,7 @@
  * PyPI versions per PEP 440, with the pre-PEP 440 "legacy" fallback (setuptools LegacyVersion) for strings
  * that do not match the PEP 440 grammar; legacy versions sort before every valid version.
  */
+import { memoize } from "./memo.ts";
 import { compareComponentLists, compareDigits, compareStrings, isDigitChar, isDigits } from "./numeric.ts";
 
 // PEP 440 §Appendix B: the canonical version-parsing regular expression (case-insensitive, surrounding space).
@@ -66,7 +67,9 @@ export function parsePypiVersion(input: string): PyVersion {
 }
 
 /** PEP 440 §Normalization: the canonical text of a version (legacy versions are returned lower-cased). */
-export function normalizePypiVersion(input: string): string {
+export const normalizePypiVersion: (input: string) => string = memoize(normalizeUncached);
+
+function normalizeUncached(input: string): string {
   const v = parsePypiVersion(input);
   if (v.kind === "legacy") return input.trim().toLowerCase();
   let out = v.epoch.replace(/^0+(?=.)/, "") === "0" ? "" : `${v.epoch.replace(/^0+(?=.)/, "")}!`;
@@ -148,6 +151,8 @@ export function comparePypiParsed(x: PyVersion, y: PyVersion): -1 | 0 | 1 {
   );
 }
 
+const parseCached = memoize(parsePypiVersion);
+
 export function comparePypi(a: string, b: string): -1 | 0 | 1 {
-  return comparePypiParsed(parsePypiVersion(a), parsePypiVersion(b));
+  return comparePypiParsed(parseCached(a), parseCached(b));
 }
