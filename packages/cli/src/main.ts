@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { apiClient, CliError } from "./client.ts";
 import { COMMANDS } from "./commands.ts";
+import { runScan } from "./scan/run.ts";
 
 const USAGE = `Usage: bulwark <command> [options]
   token create --group NAME [--ttl SECONDS] [--max-uses N] [--json]
@@ -9,11 +10,14 @@ const USAGE = `Usage: bulwark <command> [options]
   group list | group create NAME
   password change            (BULWARK_USERNAME, BULWARK_PASSWORD, BULWARK_NEW_PASSWORD)
   api-key create --name NAME [--role ROLE] [--expires-in-days N]
+  scan SBOM --osv PATH [--osv PATH...] [--kev PATH] [--format json|table|sarif] [--fail-on SEVERITY]
 Environment: BULWARK_URL (default https://127.0.0.1:8443), BULWARK_API_KEY,
   BULWARK_CA_FILE or BULWARK_CA_FINGERPRINT (server trust; default ./data/root-ca.pem)`;
 
 /** Exit codes: 0 success, 1 refused or failed, 2 bad usage. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // `scan` works offline with no server (CI/CD use): it has its own argument parser and exit codes.
+  if (argv[0] === "scan") return runScan(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
   const name = argv.slice(0, 2).join(" ");
   const command = COMMANDS[name];
   if (!command) {

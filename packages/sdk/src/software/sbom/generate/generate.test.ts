@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { test } from "node:test";
+import { isSoftwareError } from "../../errors.ts";
+import { checkMinimumElements } from "../minimum-elements.ts";
+import { parseSbomText } from "../parse.ts";
+import { schemaErrors } from "../schema.ts";
+import { toCycloneDx } from "./cyclonedx.ts";
+import { inventoryFromDpkgStatus } from "./dpkg.ts";
+import { inventoryFromFirmwareManifest } from "./firmware.ts";
+import type { Inventory } from "./model.ts";
+import { inventoryFromPackageLock } from "./npm-lock.ts";
+import { inventoryFromPythonLock, inventoryFromRequirements } from "./python.ts";
+import { toSpdx } from "./spdx.ts";
+
+const OPTIONS = {
+  timestamp: "2026-01-02T03:04:05Z",
+  author: "ACME GmbH",
+  uuid: "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+};
+
+/** Both serialisations validate against the official schemas and parse back to the same purls. */
+function checkRoundTrip(inv: Inventory): void {
+  const cdx = toCycloneDx(inv, OPTIONS);
+  assert.equal(schemaErrors("cyclonedx-1.6", cdx), undefined);
+  const spdx = toSpdx(inv, OPTIONS);
+  assert.equal(schemaErrors("spdx-2.3", spdx), undefined);
+  const want = inv.packages.map((p) => p.purl).sort();
+  for (const doc of [cdx, spdx]) {
+    const parsed = parseSbomText(JSON.stringify(doc));
+    const got = parsed.components.filter((c) => c.ref !== parsed.subjectRef).map((c) => c.purl);
+    assert.deepEqual(got.sort(), want);
+    const deps = parsed.dependencies.reduce((n, d) => n + d.dependsOn.length, 0);
+    const expected =
+      inv.packages.reduce((n, p) => n + new Set(p.dependsOn).size, 0) +
+      new Set(inv.direct ?? inv.packages.map((p) => p.ref)).size;
+    assert.equal(deps, expected, `${parsed.format} keeps every dependency edge`);
+    assert.equal(parsed.timestamp, OPTIONS.timestamp);
+  }
+}
+
+test("npm package-lock.json v3 (this repository's own lock, with workspaces)", () => {
+  const text = readFileSync(new URL("../../../../../../package-lock.json", import.meta.url), "utf8");
+  const inv = inventoryFromPackageLock(text);
+  assert.ok(inv.packages.length > 50);
+  const ajv = inv.packages.find((p) => p.ref === "node_modules/ajv")!;
+  assert.match(ajv.purl!, /^pkg:npm\/ajv@8\./);
+  assert.equal(ajv.hashes["SHA-512"]?.length, 128, "integrity becomes a hex SHA-512");
+  const nested = "node_modules/ajv/node_modules/fast-uri";
+  const wantUri = JSON.parse(text).packages[nested] === undefined ? "node_modules/fast-uri" : nested;
+  assert.ok(ajv.dependsOn.includes(wantUri), "ajv's fast-uri resolves to the nearest copy");
+  const sdk = inv.packages.find((p) => p.ref === "packages/sdk")!;
+  assert.ok(sdk.dependsOn.includes("node_modules/yaml"), "workspace dependencies resolve");
+  assert.ok(
+    inv.packages.some((p) => p.name.startsWith("@types/") && p.purl!.startsWith("pkg:npm/%40types/")),
+  );
+  checkRoundTrip(inv);
+  const doc = parseSbomText(JSON.stringify(toCycloneDx(inv, OPTIONS)));
+  assert.equal(
+    checkMinimumElements(doc).gaps.filter(
+      (g) => g.standard === "NTIA" && g.element === "dependency relationship",
+    ).length,
+    0,
+  );
+});
+
+test("nested node_modules resolve to the nearest copy", () => {
+  const lock = {
+    name: "app",
+    version: "1.0.0",
+    lockfileVersion: 3,
+    packages: {
+      "": { name: "app", version: "1.0.0", dependencies: { a: "^1", b: "^2" } },
+      "node_modules/a": { version: "1.0.0", dependencies: { b: "^1" } },
+      "node_modules/a/node_modules/b": { version: "1.5.0" },
+      "node_modules/b": { version: "2.0.0", license: "MIT", dev: true },
+    },
+  };
+  const inv = inventoryFromPackageLock(JSON.stringify(lock));
+  assert.deepEqual(inv.direct, ["node_modules/a", "node_modules/b"]);
+  assert.deepEqual(inv.packages.find((p) => p.ref === "node_modules/a")!.dependsOn, [
+    "node_modules/a/node_modules/b",
+  ]);
+  assert.equal(inv.packages.find((p) => p.ref === "node_modules/b")!.development, true);
+  checkRoundTrip(inv);
+  assert.throws(
+    () => inventoryFromPackageLock(JSON.stringify({ lockfileVersion: 1, dependencies: {} })),
+    (e) => isSoftwareError(e, "BW_ERR_LOCKFILE_INVALID"),
+  );
+});
+
+test("requirements.txt with exact pins, extras, markers and hashes", () => {
+  const inv = inventoryFromRequirements(
+    [
+      "# pinned by pip-compile",
+      "--index-url https://pypi.org/simple",
+      "Django==4.2.1 ; python_version >= '3.8' \\",
+      "    --hash=sha256:7efa6b1f781a6119a10ac94b4794ded90db8accbe7802281cd26f8664ffed59c",
+      "requests[socks]===2.31.0  # http",
+      "zope.interface==6.0",
+    ].join("\n"),
+  );
+  assert.deepEqual(
+    inv.packages.map((p) => p.purl),
+    ["pkg:pypi/django@4.2.1", "pkg:pypi/requests@2.31.0", "pkg:pypi/zope-interface@6.0"],
+  );
+  assert.equal(
+    inv.packages[0]!.hashes["SHA-256"],
+    "7efa6b1f781a6119a10ac94b4794ded90db8accbe7802281cd26f8664ffed59c",
+  );
+  checkRoundTrip(inv);
+  assert.throws(
+    () => inventoryFromRequirements("flask==2.0\nrequests>=2\n"),
+    (e) => isSoftwareError(e, "BW_ERR_LOCKFILE_INVALID") && e.path === "requirements.txt:2",
+  );
+});
+
+test("poetry.lock and uv.lock", () => {
+  const poetry = inventoryFromPythonLock(
+    [
+      "[[package]]",
+      'name = "Flask"',
+      'version = "2.3.2"',
+      'groups = ["main"]',
+      'files = [{file = "flask-2.3.2.tar.gz", hash = "sha256:8c2f9abd47a9e8df7f0c3f091ce9497d011dc3b31effcf4c85a6e2b50f4114ef"}]',
+      "[package.dependencies]",
+      'Werkzeug = ">=2.3.3"',
+      "[[package]]",
+      'name = "werkzeug"',
+      'version = "2.3.6"',
+      'groups = ["main"]',
+      "[[package]]",
+      'name = "pytest"',
+      'version = "7.4.0"',
+      'groups = ["dev"]',
+      "[metadata]",
+      'lock-version = "2.1"',
+    ].join("\n"),
+  );
+  assert.deepEqual(poetry.packages.find((p) => p.ref === "flask")!.dependsOn, ["werkzeug"]);
+  assert.equal(poetry.packages.find((p) => p.ref === "pytest")!.development, true);
+  assert.equal(poetry.packages[0]!.hashes["SHA-256"]?.length, 64);
+  checkRoundTrip(poetry);
+  const uv = inventoryFromPythonLock(
+    [
+      "version = 1",
+      'requires-python = ">=3.12"',
+      "[[package]]",
+      'name = "demo"',
+      'version = "0.1.0"',
+      'source = { editable = "." }',
+      'dependencies = [{ name = "httpx" }]',
+      "[[package]]",
+      'name = "httpx"',
+      'version = "0.27.0"',
+      'source = { registry = "https://pypi.org/simple" }',
+      'dependencies = [{ name = "idna" }]',
+      'sdist = { url = "https://x/httpx-0.27.0.tar.gz", hash = "sha256:a0cb88a46f32dc874e04ee956e4c2764aba2aa228f650b06788ba6bda2962ab5", size = 1 }',
+      "[[package]]",
+      'name = "idna"',
+      'version = "3.7"',
+      'source = { registry = "https://pypi.org/simple" }',
+    ].join("\n"),
+    "uv.lock",
+  );
+  assert.equal(uv.subject.name, "demo");
+  assert.deepEqual(uv.direct, ["httpx"]);
+  assert.deepEqual(
+    uv.packages.map((p) => p.purl),
+    ["pkg:pypi/httpx@0.27.0", "pkg:pypi/idna@3.7"],
+  );
+  checkRoundTrip(uv);
+});
+
+const DPKG_STATUS = "/var/lib/dpkg/status";
+
+test("this machine's dpkg status database", {
+  skip: !existsSync(DPKG_STATUS) && "no dpkg status file here",
+}, () => {
+  const inv = inventoryFromDpkgStatus(readFileSync(DPKG_STATUS, "utf8"), {
+    distro: "debian-12",
+    source: DPKG_STATUS,
+  });
+  const installed = readFileSync(DPKG_STATUS, "utf8").match(/^Status: install ok installed$/gm)?.length ?? 0;
+  assert.equal(inv.packages.length, installed);
+  const dpkg = inv.packages.find((p) => p.name === "dpkg")!;
+  assert.match(dpkg.purl!, /^pkg:deb\/debian\/dpkg@[^?]+\?arch=[a-z0-9]+&distro=debian-12$/);
+  assert.ok(dpkg.supplier !== undefined);
+  assert.ok(inv.packages.filter((p) => p.dependsOn.length > 0).length > installed / 2);
+  checkRoundTrip(inv);
+  const doc = parseSbomText(JSON.stringify(toSpdx(inv, OPTIONS)));
+  assert.ok(doc.components.every((c) => c.ref === doc.subjectRef || c.ecosystem === "Debian:12"));
+});
+
+test("dpkg alternatives and virtual packages", () => {
+  const inv = inventoryFromDpkgStatus(
+    [
+      "Package: a",
+      "Status: install ok installed",
+      "Version: 1:2.0-1",
+      "Architecture: amd64",
+      "Maintainer: Jane <j@example.org>",
+      "Depends: missing | b (>= 1.0), mail-transport-agent, libc6:any",
+      "",
+      "Package: b",
+      "Status: install ok installed",
+      "Version: 1.0",
+      "Architecture: all",
+      "Provides: mail-transport-agent",
+      "",
+      "Package: c",
+      "Status: deinstall ok config-files",
+      "Version: 3",
+    ].join("\n"),
+  );
+  assert.deepEqual(
+    inv.packages.map((p) => p.ref),
+    ["a:amd64", "b"],
+  );
+  assert.deepEqual(inv.packages[0]!.dependsOn, ["b"]);
+  assert.equal(inv.packages[0]!.supplier, "Jane");
+  checkRoundTrip(inv);
+});
+
+test("firmware manifest", () => {
+  const manifest = {
+    bulwarkFirmwareManifest: 1,
+    product: { name: "gw-100", version: "4.2.0", supplier: "ACME GmbH" },
+    components: [
+      {
+        name: "openssl",
+        version: "3.0.13",
+        purl: "pkg:generic/openssl@3.0.13",
+        supplier: "OpenSSL Software Foundation",
+        licenses: ["Apache-2.0"],
+        hashes: { "SHA-512": "ab".repeat(64) },
+        dependsOn: ["zlib"],
+      },
+      { name: "zlib", version: "1.3.1", licenses: ["Zlib"], hashes: { "SHA-256": "cd".repeat(32) } },
+      { name: "busybox", version: "1.36.1", licenses: ["GPL-2.0-only OR MIT"] },
+    ],
+  };
+  const inv = inventoryFromFirmwareManifest(JSON.stringify(manifest));
+  assert.equal(inv.subject.supplier, "ACME GmbH");
+  const cdx = toCycloneDx(inv, OPTIONS);
+  assert.equal(schemaErrors("cyclonedx-1.6", cdx), undefined);
+  assert.equal(schemaErrors("spdx-2.3", toSpdx(inv, OPTIONS)), undefined);
+  const doc = parseSbomText(JSON.stringify(cdx));
+  const openssl = doc.components.find((c) => c.name === "openssl")!;
+  assert.deepEqual(openssl.licenses, ["Apache-2.0"]);
+  assert.equal(doc.components.find((c) => c.name === "busybox")!.licenses[0], "GPL-2.0-only OR MIT");
+  const report = checkMinimumElements(doc);
+  const bsiHash = report.gaps.find((g) => g.element === "hash value of the deliverable (SHA-512)")!;
+  assert.deepEqual(bsiHash.componentRefs.sort(), ["bulwark:subject", "busybox", "zlib"]);
+  for (const [broken, path] of [
+    [{ ...manifest, bulwarkFirmwareManifest: 2 }, "/bulwarkFirmwareManifest"],
+    [{ ...manifest, components: [{ name: "x" }] }, "/components/0/version"],
+    [
+      { ...manifest, components: [{ name: "x", version: "1", hashes: { MD5: "00" } }] },
+      "/components/0/hashes/MD5",
+    ],
+    [{ ...manifest, components: [{ name: "x", version: "1", dependsOn: ["y"] }] }, "/components/0/dependsOn"],
+    [{ ...manifest, components: [{ name: "x", version: "1", purl: "nope" }] }, "/components/0/purl"],
+  ] as const) {
+    assert.throws(
+      () => inventoryFromFirmwareManifest(JSON.stringify(broken), "m.json"),
+      (e) => isSoftwareError(e, "BW_ERR_MANIFEST_INVALID") && e.path === `m.json#${path}`,
+      path,
+    );
+  }
+});
