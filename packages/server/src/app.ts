@@ -21,6 +21,7 @@ import { productRoutes } from "./cra/products.ts";
 import { markAllOffline } from "./fleet/devices.ts";
 import { fleetRoutes } from "./fleet/routes.ts";
 import { accessControl, actorOf, type RouteRule, requireRouteAuth } from "./http/auth.ts";
+import { requestLogSerializer } from "./http/log-redaction.ts";
 import { problemDetails } from "./http/problems.ts";
 import { rateLimits } from "./http/rate-limits.ts";
 import { type EmbeddedBroker, startBroker } from "./mqtt/broker.ts";
@@ -92,7 +93,7 @@ export async function startServer(
 
   // Typed as a plain FastifyInstance so domain plugins need not know the server is HTTPS.
   const http = Fastify({
-    loggerInstance: log.child({ component: "http" }),
+    loggerInstance: log.child({ component: "http" }, { serializers: { req: requestLogSerializer } }),
     https: {
       key: identity.keyPem,
       cert: identity.certChainPem,
