@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { ACCESS_COMMANDS } from "./access-commands.ts";
 import { type ApiClient, CliError } from "./client.ts";
 import { table } from "./table.ts";
 
@@ -155,4 +156,5 @@ export const COMMANDS: Record<string, Command> = {
   "group create": groupCreate,
   "password change": passwordChange,
   "api-key create": apiKeyCreate,
+  ...ACCESS_COMMANDS,
 };
