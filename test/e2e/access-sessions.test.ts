@@ -282,4 +282,16 @@ describe("sessions, CSRF, second factor, lockout and scoped API keys", () => {
     const notes = await server.api<{ items: { kind: string }[] }>("GET", "/api/v1/notifications");
     assert.ok(notes.body.items.some((n) => n.kind === "rate-limited"));
   });
+
+  it("enrolment (EST) has its own per-IP limit", async () => {
+    await server.api("PUT", "/api/v1/policies/rate-limits", { enrolment: 2 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++)
+      statuses.push(
+        (await server.api("GET", "/.well-known/est/cacerts", undefined, { authorization: "" })).status,
+      );
+    await server.api("PUT", "/api/v1/policies/rate-limits", { enrolment: 600 });
+    assert.deepEqual(statuses.slice(0, 2), [200, 200]);
+    assert.equal(statuses[3], 429);
+  });
 });
