@@ -4,7 +4,7 @@
  * then a clean stop. Every step uses the same binaries a user runs.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -145,6 +145,25 @@ async function main(): Promise<void> {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+
+    step("Audit log: sign a checkpoint, export as JSON lines, verify offline (bulwark audit verify)");
+    await exec(process.execPath, [CLI, "audit", "export", "--out", join(work, "audit.jsonl")], { env });
+    const { stdout: checkpointKey } = await exec(process.execPath, [CLI, "audit", "key"], { env });
+    writeFileSync(join(work, "audit-checkpoint.pem"), checkpointKey);
+    const { stdout: verified } = await exec(
+      process.execPath,
+      [
+        CLI,
+        "audit",
+        "verify",
+        "--file",
+        join(work, "audit.jsonl"),
+        "--public-key",
+        join(work, "audit-checkpoint.pem"),
+      ],
+      { env },
+    );
+    process.stdout.write(verified);
 
     step("Stopping agents and server");
     for (const child of children.slice(1)) await stop(child);

@@ -4,6 +4,7 @@ import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import { generateKeyPair } from "../../packages/sdk/src/x509/algorithms.ts";
 import { buildCsr } from "../../packages/sdk/src/x509/csr.ts";
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
+import { Browser, totpCode } from "../access-helpers.ts";
 import { enrolDirect } from "../enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer } from "../helpers.ts";
 
@@ -218,37 +219,45 @@ describe("HTTP errors are RFC 9457 problem documents", () => {
     assert.equal(type.body.code, "BW_ERR_FORBIDDEN");
   });
 
-  it("the first-run admin must change the one-time password before using it", async () => {
-    const basic = (pw: string) => ({
-      authorization: `Basic ${Buffer.from(`admin:${pw}`).toString("base64")}`,
-    });
+  it("the first-run admin must change the one-time password, then enrol a second factor", async () => {
     const initial = server.firstRun!.adminPassword;
-    const refused = await server.api<Problem>("POST", "/api/v1/api-keys", { name: "x" }, basic(initial));
+    const browser = new Browser(server);
+    const signedIn = await browser.signIn("admin", initial);
+    assert.equal(signedIn.status, 201);
+    assert.equal(signedIn.body.mustChangePassword, true);
+    const refused = await browser.call<Problem>("POST", "/api/v1/api-keys", { name: "x" });
     assert.equal(refused.status, 403);
     assert.equal(refused.body.code, "BW_ERR_PASSWORD_CHANGE_REQUIRED");
-    const weak = await server.api<Problem>(
-      "POST",
-      "/api/v1/me/password",
-      { newPassword: "short" },
-      basic(initial),
-    );
+    const weak = await browser.call<Problem>("POST", "/api/v1/me/password", {
+      currentPassword: initial,
+      newPassword: "short",
+    });
     assert.equal(weak.status, 400);
-    const changed = await server.api(
-      "POST",
-      "/api/v1/me/password",
-      { newPassword: "correct horse battery staple" },
-      basic(initial),
-    );
+    const changed = await browser.call("POST", "/api/v1/me/password", {
+      currentPassword: initial,
+      newPassword: "correct horse battery staple",
+    });
     assert.equal(changed.status, 204);
-    const old = await server.api<Problem>("POST", "/api/v1/api-keys", { name: "x" }, basic(initial));
-    assert.equal(old.status, 401);
-    const created = await server.api<{ key: string }>(
-      "POST",
-      "/api/v1/api-keys",
-      { name: "x" },
-      basic("correct horse battery staple"),
-    );
+    // CRA Annex I Part I (2)(d): the admin role requires a second factor before anything else.
+    const noMfa = await browser.call<Problem>("POST", "/api/v1/api-keys", { name: "x" });
+    assert.equal(noMfa.status, 403);
+    assert.equal(noMfa.body.code, "BW_ERR_MFA_ENROLMENT_REQUIRED");
+    const enrol = await browser.call<{ secret: string; otpauthUri: string }>("POST", "/api/v1/me/totp");
+    assert.equal(enrol.status, 201);
+    assert.match(enrol.body.otpauthUri, /^otpauth:\/\/totp\/Bulwark:admin\?secret=/);
+    const confirmed = await browser.call("POST", "/api/v1/me/totp/confirm", {
+      code: totpCode(enrol.body.secret),
+    });
+    assert.equal(confirmed.status, 200);
+    const created = await browser.call<{ key: string }>("POST", "/api/v1/api-keys", { name: "x" });
     assert.equal(created.status, 201);
     assert.match(created.body.key, /^bwk_[a-z2-7]{12}_/);
+    const old = await new Browser(server).signIn("admin", initial);
+    assert.equal(old.status, 401);
+    // HTTP Basic passwords are no longer accepted on the API: sign in for a session instead.
+    const basic = await server.api<Problem>("GET", "/api/v1/api-keys", undefined, {
+      authorization: `Basic ${Buffer.from("admin:correct horse battery staple").toString("base64")}`,
+    });
+    assert.equal(basic.status, 401);
   });
 });

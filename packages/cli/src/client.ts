@@ -14,6 +14,22 @@ export class CliError extends Error {
 
 export interface ApiClient {
   call<T>(method: string, path: string, body?: unknown, auth?: string): Promise<T>;
+  /** Any headers in, the raw answer out (sign-in needs Set-Cookie); errors are not thrown. */
+  send(
+    method: string,
+    path: string,
+    options?: { body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>;
+}
+
+/** A problem document (RFC 9457) as one readable line. */
+export function problemMessage(status: number, text: string): string {
+  try {
+    const problem = JSON.parse(text) as { code?: string; detail?: string; title?: string };
+    return `${problem.detail ?? problem.title} (${problem.code})`;
+  } catch {
+    return `HTTP ${status}`;
+  }
 }
 
 /**
@@ -34,16 +50,39 @@ async function trustAnchors(url: string, env: NodeJS.ProcessEnv): Promise<string
 export async function apiClient(env: NodeJS.ProcessEnv): Promise<ApiClient> {
   const base = env.BULWARK_URL ?? "https://127.0.0.1:8443";
   const ca = await trustAnchors(base, env);
+  // An operator client certificate (issued by the server's Operator CA) signs in on its own.
+  const clientCert = env.BULWARK_CLIENT_CERT ? readFileSync(env.BULWARK_CLIENT_CERT, "utf8") : undefined;
+  const clientKey = env.BULWARK_CLIENT_KEY ? readFileSync(env.BULWARK_CLIENT_KEY, "utf8") : undefined;
+  const send: ApiClient["send"] = async (method, path, options = {}) => {
+    const res = await httpsRequest({
+      url: new URL(path, base).href,
+      method,
+      ca,
+      cert: clientCert,
+      key: clientKey,
+      headers: {
+        accept: "application/json",
+        ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+        ...options.headers,
+      },
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+    return { status: res.status, headers: res.headers, text: res.body.toString("utf8") };
+  };
   return {
+    send,
     async call<T>(method: string, path: string, body?: unknown, auth?: string): Promise<T> {
       const authorization = auth ?? (env.BULWARK_API_KEY ? `Bearer ${env.BULWARK_API_KEY}` : undefined);
-      if (!authorization) throw new CliError("set BULWARK_API_KEY (an API key from the server)", 2);
+      if (!authorization && !clientCert)
+        throw new CliError("set BULWARK_API_KEY (an API key from the server) or BULWARK_CLIENT_CERT/KEY", 2);
       const res = await httpsRequest({
         url: new URL(path, base).href,
         method,
         ca,
+        cert: clientCert,
+        key: clientKey,
         headers: {
-          authorization,
+          ...(authorization ? { authorization } : {}),
           accept: "application/json",
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { ACCESS_COMMANDS } from "./access-commands.ts";
 import { type ApiClient, CliError } from "./client.ts";
 import { table } from "./table.ts";
 
@@ -112,47 +113,11 @@ const groupCreate: Command = async (args, api, io) => {
   return 0;
 };
 
-function basicFromEnv(env: NodeJS.ProcessEnv): string {
-  if (!env.BULWARK_USERNAME || !env.BULWARK_PASSWORD)
-    throw new CliError("set BULWARK_USERNAME and BULWARK_PASSWORD", 2);
-  return `Basic ${Buffer.from(`${env.BULWARK_USERNAME}:${env.BULWARK_PASSWORD}`).toString("base64")}`;
-}
-
-const passwordChange: Command = async (_args, api, io) => {
-  if (!io.env.BULWARK_NEW_PASSWORD) throw new CliError("set BULWARK_NEW_PASSWORD", 2);
-  await (await api()).call(
-    "POST",
-    "/api/v1/me/password",
-    { newPassword: io.env.BULWARK_NEW_PASSWORD },
-    basicFromEnv(io.env),
-  );
-  io.stdout("password changed\n");
-  return 0;
-};
-
-const apiKeyCreate: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: { name: { type: "string" }, role: { type: "string" }, "expires-in-days": { type: "string" } },
-  });
-  if (!values.name) throw new CliError("api-key create needs --name", 2);
-  const auth = io.env.BULWARK_API_KEY ? undefined : basicFromEnv(io.env);
-  const body = {
-    name: values.name,
-    ...(values.role ? { role: values.role } : {}),
-    ...(values["expires-in-days"] ? { expiresInDays: Number(values["expires-in-days"]) } : {}),
-  };
-  const created = await (await api()).call<{ key: string }>("POST", "/api/v1/api-keys", body, auth);
-  io.stdout(`${created.key}\n`);
-  return 0;
-};
-
 export const COMMANDS: Record<string, Command> = {
   "token create": tokenCreate,
   "device list": deviceList,
   "device show": deviceShow,
   "group list": groupList,
   "group create": groupCreate,
-  "password change": passwordChange,
-  "api-key create": apiKeyCreate,
+  ...ACCESS_COMMANDS,
 };

@@ -9,9 +9,17 @@ const USAGE = `Usage: bulwark <command> [options]
   device show ID
   group list | group create NAME
   password change            (BULWARK_USERNAME, BULWARK_PASSWORD, BULWARK_NEW_PASSWORD)
-  api-key create --name NAME [--role ROLE] [--expires-in-days N]
+  api-key create --name NAME [--role ROLE | --permissions P,Q] [--expires-in-days N]
   scan SBOM --osv PATH [--osv PATH...] [--kev PATH] [--format json|table|sarif] [--fail-on SEVERITY]
-Environment: BULWARK_URL (default https://127.0.0.1:8443), BULWARK_API_KEY,
+  totp enrol | totp confirm CODE           (signs in with BULWARK_USERNAME/PASSWORD)
+  api-key list | api-key revoke ID
+  session list | session revoke ID|--all|--user USER_ID
+  user list | user create NAME [--role ROLE] | user role ID ROLE [--product PRODUCT_ID]
+  operator-cert issue --out-dir DIR [--user ID] [--days N] | operator-cert revoke SERIAL
+  audit export [--out FILE] | audit key | audit verify [--file FILE --public-key PEM] [--json]
+Environment: BULWARK_URL (default https://127.0.0.1:8443), BULWARK_API_KEY, or
+  BULWARK_CLIENT_CERT + BULWARK_CLIENT_KEY (operator certificate), or BULWARK_USERNAME +
+  BULWARK_PASSWORD [+ BULWARK_TOTP_CODE | BULWARK_RECOVERY_CODE] (a session per command),
   BULWARK_CA_FILE or BULWARK_CA_FINGERPRINT (server trust; default ./data/root-ca.pem)`;
 
 /** Exit codes: 0 success, 1 refused or failed, 2 bad usage. */

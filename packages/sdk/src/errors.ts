@@ -26,6 +26,14 @@ export const errorCatalogue = {
   BW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "The request content type is not supported" },
   BW_ERR_RATE_LIMITED: { status: 429, title: "Too many requests" },
   BW_ERR_INTERNAL: { status: 500, title: "Internal error" },
+  BW_ERR_ACCOUNT_LOCKED: { status: 429, title: "The account is locked after too many failed sign-ins" },
+  BW_ERR_MFA_REQUIRED: { status: 401, title: "A second factor is required" },
+  BW_ERR_MFA_INVALID: { status: 401, title: "The second factor is wrong or already used" },
+  BW_ERR_MFA_ENROLMENT_REQUIRED: {
+    status: 403,
+    title: "The role requires a second factor to be enrolled first",
+  },
+  BW_ERR_CSRF: { status: 403, title: "The CSRF token is missing or wrong" },
   BW_ERR_UNAVAILABLE: { status: 503, title: "The service is not available" },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -1,14 +1,29 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import cookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
+import { mfaRoutes } from "./access/mfa-routes.ts";
+import { oidcRoutes } from "./access/oidc-routes.ts";
+import { operatorCertificateRoutes } from "./access/operator-certificate-routes.ts";
+import { ensureOperatorCa } from "./access/operator-certificates.ts";
 import { accessRoutes } from "./access/routes.ts";
+import { SecretBox } from "./access/secret-box.ts";
+import { sessionRoutes } from "./access/session-routes.ts";
+import { userRoutes } from "./access/user-routes.ts";
+import { appendAudit } from "./audit/audit-log.ts";
+import { ensureCheckpointKey } from "./audit/checkpoints.ts";
+import { notificationRoutes } from "./audit/notifications.ts";
+import { auditRoutes, startAuditMaintenance } from "./audit/routes.ts";
 import { bootstrapIfEmpty, type FirstRun } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
+import { productRoutes } from "./cra/products.ts";
 import { markAllOffline } from "./fleet/devices.ts";
 import { fleetRoutes } from "./fleet/routes.ts";
-import { accessControl, requireRouteAuth } from "./http/auth.ts";
+import { accessControl, actorOf, type RouteRule, requireRouteAuth } from "./http/auth.ts";
+import { requestLogSerializer } from "./http/log-redaction.ts";
 import { problemDetails } from "./http/problems.ts";
+import { rateLimits } from "./http/rate-limits.ts";
 import { type EmbeddedBroker, startBroker } from "./mqtt/broker.ts";
 import { byRole, type CertificateAuthority, listCas } from "./pki/ca.ts";
 import { estRoutes } from "./pki/est-routes.ts";
@@ -33,6 +48,8 @@ export interface RunningServer {
   store: Store;
   broker: EmbeddedBroker;
   http: FastifyInstance;
+  /** Every registered route with its access rule (the access-matrix test walks it). */
+  routes: RouteRule[];
   log: Logger;
   stop(): Promise<void>;
 }
@@ -59,6 +76,9 @@ export async function startServer(
   writeFileSync(rootPemPath, root.pem);
   const identity = await ensureServerIdentity(store, custody, byRole(cas, "service"), config.publicNames);
   await markAllOffline(store);
+  const operatorCa = await ensureOperatorCa(store, custody);
+  const checkpointSigner = await ensureCheckpointKey(store, custody);
+  const box = new SecretBox(masterKey.key);
 
   const broker = await startBroker({
     store,
@@ -73,7 +93,7 @@ export async function startServer(
 
   // Typed as a plain FastifyInstance so domain plugins need not know the server is HTTPS.
   const http = Fastify({
-    loggerInstance: log.child({ component: "http" }),
+    loggerInstance: log.child({ component: "http" }, { serializers: { req: requestLogSerializer } }),
     https: {
       key: identity.keyPem,
       cert: identity.certChainPem,
@@ -87,9 +107,26 @@ export async function startServer(
     trustProxy: false,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
-  requireRouteAuth(http);
+  const routes: RouteRule[] = [];
+  requireRouteAuth(http, routes);
+  await http.register(cookie);
+  await rateLimits(http, store);
+  accessControl(http, {
+    store,
+    operatorCa: () => operatorCa,
+    // Key use is recorded at most hourly per key (CRA Annex I Part I (2)(l)) so reads do not flood the log.
+    onKeyUse: (keyId, request) =>
+      store.transaction(async (tx) => {
+        await appendAudit(tx, {
+          actor: actorOf(null),
+          action: "api-key.use",
+          target: { type: "api-key", id: keyId },
+          outcome: "success",
+          details: { remoteAddress: request.ip, route: request.routeOptions.url },
+        });
+      }),
+  });
   problemDetails(http);
-  accessControl(http, store);
   http.get("/healthz", { config: { auth: { public: true } } }, async () => {
     await store.get(`SELECT 1 AS ok`);
     return { status: "ok", devicesConnected: broker.connectedDevices() };
@@ -109,6 +146,20 @@ export async function startServer(
   await http.register(tokenRoutes(store));
   await http.register(fleetRoutes(store));
   await http.register(accessRoutes(store));
+  await http.register(sessionRoutes(store, box));
+  await http.register(mfaRoutes(store, box));
+  await http.register(userRoutes(store));
+  await http.register(oidcRoutes(store, box));
+  await http.register(operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa }));
+  await http.register(productRoutes(store));
+  await http.register(notificationRoutes(store));
+  const auditDeps = { store, custody, signer: checkpointSigner };
+  await http.register(auditRoutes(auditDeps));
+  const stopAuditMaintenance = startAuditMaintenance({
+    ...auditDeps,
+    intervalMs: 10 * 60 * 1000,
+    onError: (error) => log.error({ err: error }, "audit checkpoint or pruning failed"),
+  });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
@@ -127,9 +178,11 @@ export async function startServer(
     store,
     broker,
     http,
+    routes,
     log,
     stop() {
       stopping ??= (async () => {
+        stopAuditMaintenance();
         await http.close();
         await broker.close();
         await markAllOffline(store);

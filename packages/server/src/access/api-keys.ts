@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { Queryable } from "../store/store.ts";
-import type { Role } from "./permissions.ts";
+import { isPermission, type Permission, ROLE_PERMISSIONS, type Role } from "./permissions.ts";
 
 /**
  * API keys: `bwk_<id>_<secret>`. The id (12 base32 characters) identifies the key in lists and
@@ -18,9 +18,13 @@ function base32Id(): string {
 
 export interface ApiKeyInfo {
   id: string;
+  /** `bwk_<id>`: the part of the key that may be shown and searched for (e.g. by secret scanners). */
+  prefix: string;
   name: string;
   ownerId: string;
   role: Role;
+  /** The key's scope; at use it is further narrowed to what its owner currently holds. */
+  permissions: Permission[];
   createdAt: string;
   expiresAt: string | null;
   lastUsedAt: string | null;
@@ -33,6 +37,7 @@ interface ApiKeyRow {
   owner_id: string;
   secret_hash: string;
   role: Role;
+  permissions: string | null;
   created_at: number;
   expires_at: number | null;
   last_used_at: number | null;
@@ -41,9 +46,17 @@ interface ApiKeyRow {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 
+// Keys made before scoped keys existed carry their role's permissions.
+const permissionsOf = (row: ApiKeyRow): Permission[] =>
+  row.permissions === null
+    ? [...ROLE_PERMISSIONS[row.role]]
+    : (JSON.parse(row.permissions) as unknown[]).filter(isPermission);
+
 const toInfo = (row: ApiKeyRow): ApiKeyInfo => ({
   id: row.id,
+  prefix: `bwk_${row.id}`,
   name: row.name,
+  permissions: permissionsOf(row),
   ownerId: row.owner_id,
   role: row.role,
   createdAt: iso(row.created_at)!,
@@ -54,7 +67,13 @@ const toInfo = (row: ApiKeyRow): ApiKeyInfo => ({
 
 export async function createApiKey(
   db: Queryable,
-  options: { ownerId: string; name: string; role: Role; expiresAt: number | null },
+  options: {
+    ownerId: string;
+    name: string;
+    role: Role;
+    permissions?: Permission[];
+    expiresAt: number | null;
+  },
 ): Promise<{ key: string; info: ApiKeyInfo }> {
   const id = base32Id();
   const secret = randomBytes(32).toString("base64url");
@@ -64,19 +83,29 @@ export async function createApiKey(
     owner_id: options.ownerId,
     secret_hash: sha256(secret).toString("hex"),
     role: options.role,
+    permissions: JSON.stringify([...new Set(options.permissions ?? ROLE_PERMISSIONS[options.role])].sort()),
     created_at: Date.now(),
     expires_at: options.expiresAt,
     last_used_at: null,
     revoked_at: null,
   };
   await db.run(
-    `INSERT INTO api_keys (id, name, owner_id, secret_hash, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    [row.id, row.name, row.owner_id, row.secret_hash, row.role, row.created_at, row.expires_at],
+    `INSERT INTO api_keys (id, name, owner_id, secret_hash, role, permissions, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      row.id,
+      row.name,
+      row.owner_id,
+      row.secret_hash,
+      row.role,
+      row.permissions,
+      row.created_at,
+      row.expires_at,
+    ],
   );
   return { key: `bwk_${id}_${secret}`, info: toInfo(row) };
 }
 
-/** The key's owner and role if the key is well-formed, known, unexpired and unrevoked. */
+/** The key if it is well-formed, known, unexpired and unrevoked (with its previous last use). */
 export async function authenticateApiKey(db: Queryable, presented: string): Promise<ApiKeyInfo | undefined> {
   const match = KEY.exec(presented);
   if (!match) return undefined;
@@ -89,16 +118,26 @@ export async function authenticateApiKey(db: Queryable, presented: string): Prom
   return toInfo(row);
 }
 
-export async function listApiKeys(db: Queryable, ownerId: string): Promise<ApiKeyInfo[]> {
-  return (
-    await db.all<ApiKeyRow>(`SELECT * FROM api_keys WHERE owner_id = ? ORDER BY created_at`, [ownerId])
-  ).map(toInfo);
+/** One owner's keys, or every key when `ownerId` is null (administrators). */
+export async function listApiKeys(db: Queryable, ownerId: string | null): Promise<ApiKeyInfo[]> {
+  const rows =
+    ownerId === null
+      ? await db.all<ApiKeyRow>(`SELECT * FROM api_keys ORDER BY created_at`)
+      : await db.all<ApiKeyRow>(`SELECT * FROM api_keys WHERE owner_id = ? ORDER BY created_at`, [ownerId]);
+  return rows.map(toInfo);
 }
 
-export async function revokeApiKey(db: Queryable, ownerId: string, id: string): Promise<void> {
-  const { changes } = await db.run(
-    `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND owner_id = ? AND revoked_at IS NULL`,
-    [Date.now(), id, ownerId],
-  );
+/** Revokes one of the owner's keys, or any key when `ownerId` is null (administrators). */
+export async function revokeApiKey(db: Queryable, ownerId: string | null, id: string): Promise<void> {
+  const { changes } =
+    ownerId === null
+      ? await db.run(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, [
+          Date.now(),
+          id,
+        ])
+      : await db.run(
+          `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND owner_id = ? AND revoked_at IS NULL`,
+          [Date.now(), id, ownerId],
+        );
   if (changes !== 1) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such active API key");
 }

@@ -11,6 +11,18 @@ export const PERMISSIONS = [
   "enrolment-tokens:create",
   "api-keys:manage",
   "pki:read",
+  // Issue #3: access control and audit.
+  "users:read",
+  "users:manage",
+  "roles:manage",
+  "sessions:manage",
+  "products:read",
+  "products:write",
+  "audit:read",
+  "audit:manage",
+  "policies:write",
+  "notifications:read",
+  "operator-certificates:issue",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -29,9 +41,20 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "enrolment-tokens:create",
     "api-keys:manage",
     "pki:read",
+    "products:read",
+    "notifications:read",
+    "operator-certificates:issue",
   ],
-  "release-manager": ["devices:read", "groups:read", "api-keys:manage", "pki:read"],
-  "security-analyst": ["devices:read", "groups:read", "api-keys:manage", "pki:read"],
+  "release-manager": ["devices:read", "groups:read", "api-keys:manage", "pki:read", "products:read"],
+  "security-analyst": [
+    "devices:read",
+    "groups:read",
+    "api-keys:manage",
+    "pki:read",
+    "products:read",
+    "audit:read",
+    "notifications:read",
+  ],
   auditor: [...READ_ONLY, "api-keys:manage"],
 };
 
@@ -41,3 +64,6 @@ export function roleAllows(role: Role, permission: Permission): boolean {
 
 export const isRole = (value: unknown): value is Role =>
   typeof value === "string" && (ROLES as readonly string[]).includes(value);
+
+export const isPermission = (value: unknown): value is Permission =>
+  typeof value === "string" && (PERMISSIONS as readonly string[]).includes(value);

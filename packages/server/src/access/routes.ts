@@ -1,51 +1,81 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf } from "../http/auth.ts";
+import { actorOf, type Principal } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
-import { isRole, ROLE_PERMISSIONS, ROLES, type Role } from "./permissions.ts";
-import { changePassword } from "./users.ts";
+import { allPermissions, grantsAllow } from "./grants.ts";
+import { isRole, PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from "./permissions.ts";
+import { revokeAllSessions } from "./sessions.ts";
+import { changePassword, checkPassword } from "./users.ts";
 
-/** A key may carry the owner's role or one whose permissions are a subset of it (no escalation). */
-function mayDelegate(owner: Role, requested: Role): boolean {
-  return ROLE_PERMISSIONS[requested].every((p) => ROLE_PERMISSIONS[owner].includes(p));
+const DAY_MS = 24 * 3600 * 1000;
+const DEFAULT_KEY_DAYS = 90;
+
+/** The permissions a new key asks for; each must be held by the caller now (no escalation). */
+function keyPermissions(principal: Principal, body: { role?: string; permissions?: string[] }): Permission[] {
+  const requested = body.permissions
+    ? (body.permissions as Permission[])
+    : isRole(body.role)
+      ? [...ROLE_PERMISSIONS[body.role]]
+      : [...allPermissions(principal.grants)];
+  const held = allPermissions(principal.grants);
+  const missing = requested.filter((p) => !held.has(p));
+  if (missing.length)
+    throw new BulwarkError("BW_ERR_FORBIDDEN", `the caller does not hold ${missing.join(", ")}`);
+  if (requested.length === 0)
+    throw new BulwarkError("BW_ERR_VALIDATION", "a key needs at least one permission");
+  return requested;
 }
+
+const keyRole = (principal: Principal, body: { role?: string }): Role =>
+  isRole(body.role) ? body.role : (principal.user.role ?? principal.grants[0]?.role ?? "auditor");
 
 export function accessRoutes(store: Store) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.post<{ Body: { newPassword: string } }>(
+    app.post<{ Body: { currentPassword: string; newPassword: string } }>(
       "/api/v1/me/password",
       {
-        config: { auth: { password: true } },
+        config: { auth: { signedIn: true } },
         schema: {
           body: {
             type: "object",
             additionalProperties: false,
-            required: ["newPassword"],
-            properties: { newPassword: { type: "string", minLength: 1, maxLength: 1024 } },
+            required: ["currentPassword", "newPassword"],
+            properties: {
+              currentPassword: { type: "string", minLength: 1, maxLength: 1024 },
+              newPassword: { type: "string", minLength: 1, maxLength: 1024 },
+            },
           },
         },
       },
       async (request, reply) => {
+        const principal = request.principal!;
+        // OWASP: re-authenticate before a password change, whatever credential made the request.
+        const checked = await checkPassword(store, principal.user.username, request.body.currentPassword);
+        if (!checked || checked.id !== principal.user.id)
+          throw new BulwarkError("BW_ERR_FORBIDDEN", "the current password is wrong");
         await store.transaction(async (tx) => {
-          await changePassword(tx, request.principal!.user, request.body.newPassword);
+          await changePassword(tx, principal.user, request.body.newPassword);
+          // Other sessions may have been opened with the old password: end them.
+          const ended = await revokeAllSessions(tx, principal.user.id, principal.sessionId);
           await appendAudit(tx, {
-            actor: actorOf(request.principal),
+            actor: actorOf(principal),
             action: "user.password-change",
-            target: { type: "user", id: request.principal!.user.id },
+            target: { type: "user", id: principal.user.id },
             outcome: "success",
+            details: { sessionsEnded: ended },
           });
         });
-        request.log.info({ userId: request.principal!.user.id }, "password changed");
+        request.log.info({ userId: principal.user.id }, "password changed");
         reply.code(204);
       },
     );
 
-    app.post<{ Body: { name: string; role?: string; expiresInDays?: number } }>(
+    app.post<{ Body: { name: string; role?: string; permissions?: string[]; expiresInDays?: number } }>(
       "/api/v1/api-keys",
       {
-        config: { auth: { permission: "api-keys:manage", allowPassword: true } },
+        config: { auth: { permission: "api-keys:manage" } },
         schema: {
           body: {
             type: "object",
@@ -54,6 +84,12 @@ export function accessRoutes(store: Store) {
             properties: {
               name: { type: "string", minLength: 1, maxLength: 100 },
               role: { type: "string", enum: [...ROLES] },
+              permissions: {
+                type: "array",
+                items: { type: "string", enum: [...PERMISSIONS] },
+                maxItems: PERMISSIONS.length,
+                uniqueItems: true,
+              },
               expiresInDays: { type: "integer", minimum: 1, maximum: 3650 },
             },
           },
@@ -61,35 +97,51 @@ export function accessRoutes(store: Store) {
       },
       async (request, reply) => {
         const principal = request.principal!;
-        const role = request.body.role ?? principal.role;
-        if (!isRole(role) || !mayDelegate(principal.role, role))
-          throw new BulwarkError("BW_ERR_FORBIDDEN", `a ${principal.role} cannot create a ${role} key`);
-        const days = request.body.expiresInDays;
+        const permissions = keyPermissions(principal, request.body);
+        const role = keyRole(principal, request.body);
+        const days = request.body.expiresInDays ?? DEFAULT_KEY_DAYS;
         const created = await store.transaction(async (tx) => {
           const key = await createApiKey(tx, {
             ownerId: principal.user.id,
             name: request.body.name,
             role,
-            expiresAt: days ? Date.now() + days * 24 * 3600 * 1000 : null,
+            permissions,
+            expiresAt: Date.now() + days * DAY_MS,
           });
           await appendAudit(tx, {
             actor: actorOf(principal),
             action: "api-key.create",
             target: { type: "api-key", id: key.info.id },
             outcome: "success",
-            details: { role, name: request.body.name },
+            details: { permissions, name: request.body.name, expiresAt: key.info.expiresAt },
           });
           return key;
         });
-        request.log.info({ apiKeyId: created.info.id, role }, "API key created");
+        request.log.info({ apiKeyId: created.info.id }, "API key created");
         reply.code(201);
         return { ...created.info, key: created.key };
       },
     );
 
-    app.get("/api/v1/api-keys", { config: { auth: { permission: "api-keys:manage" } } }, async (request) => ({
-      items: await listApiKeys(store, request.principal!.user.id),
-    }));
+    app.get<{ Querystring: { all?: boolean } }>(
+      "/api/v1/api-keys",
+      {
+        config: { auth: { permission: "api-keys:manage" } },
+        schema: {
+          querystring: {
+            type: "object",
+            additionalProperties: false,
+            properties: { all: { type: "boolean" } },
+          },
+        },
+      },
+      async (request) => {
+        const principal = request.principal!;
+        if (request.query.all && !grantsAllow(principal.grants, "users:manage"))
+          throw new BulwarkError("BW_ERR_FORBIDDEN", "listing every key needs users:manage");
+        return { items: await listApiKeys(store, request.query.all ? null : principal.user.id) };
+      },
+    );
 
     app.delete<{ Params: { id: string } }>(
       "/api/v1/api-keys/:id",
@@ -100,10 +152,13 @@ export function accessRoutes(store: Store) {
         },
       },
       async (request, reply) => {
+        const principal = request.principal!;
+        // Administrators may revoke anyone's key; everyone else only their own.
+        const owner = grantsAllow(principal.grants, "users:manage") ? null : principal.user.id;
         await store.transaction(async (tx) => {
-          await revokeApiKey(tx, request.principal!.user.id, request.params.id);
+          await revokeApiKey(tx, owner, request.params.id);
           await appendAudit(tx, {
-            actor: actorOf(request.principal),
+            actor: actorOf(principal),
             action: "api-key.revoke",
             target: { type: "api-key", id: request.params.id },
             outcome: "success",

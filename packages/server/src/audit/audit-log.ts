@@ -1,6 +1,9 @@
-import { createHash } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { type ChainResult, ChainVerifier, entryHash, GENESIS_HASH } from "@bulwark/sdk/audit/chain";
 import type { Queryable } from "../store/store.ts";
-import { canonicalJson } from "./canonical.ts";
+import { auditAnchor, listCheckpoints } from "./checkpoints.ts";
+
+export { entryHash, GENESIS_HASH };
 
 /**
  * The append-only, hash-chained audit log (CRA Annex I Part I (2)(l)): every security-relevant
@@ -31,14 +34,6 @@ export interface StoredAuditEntry {
   details: Record<string, unknown>;
   prevHash: string;
   hash: string;
-}
-
-export const GENESIS_HASH = "0".repeat(64);
-
-/** The hashed content of an entry: everything but the hash itself. */
-export function entryHash(entry: Omit<StoredAuditEntry, "hash">): string {
-  const { prevHash, ...content } = entry;
-  return createHash("sha256").update(prevHash).update("\n").update(canonicalJson(content)).digest("hex");
 }
 
 /**
@@ -130,34 +125,25 @@ export async function listAudit(
   return rows.map(toStoredEntry);
 }
 
-export interface ChainProblem {
-  seq: number;
-  problem: "hash-mismatch" | "broken-link" | "gap" | "head-mismatch";
+export async function auditHead(db: Queryable): Promise<{ seq: number; hash: string }> {
+  const head = await db.get<{ seq: number; hash: string }>(`SELECT seq, hash FROM audit_head WHERE id = 1`);
+  if (!head) throw new Error("audit log head is missing");
+  return { seq: Number(head.seq), hash: head.hash };
 }
 
-/** Walks the whole chain in pages; returns the first problem found, or none. */
-export async function verifyAuditChain(db: Queryable): Promise<{ entries: number; problem?: ChainProblem }> {
-  let prevHash = GENESIS_HASH;
-  let expectedSeq = 1;
-  let count = 0;
-  for (let afterSeq = 0; ; ) {
+/**
+ * Walks the whole chain in pages from the retention anchor (or genesis), then checks every signed
+ * checkpoint (signature, when a public key is given, and hash at its seq) and the head row.
+ */
+export async function verifyAuditChain(db: Queryable, publicKey?: KeyObject): Promise<ChainResult> {
+  const anchor = await auditAnchor(db);
+  const verifier = new ChainVerifier(anchor);
+  for (let afterSeq = anchor?.seq ?? 0; ; ) {
     const page = await listAudit(db, { afterSeq, limit: 1000 });
     if (page.length === 0) break;
-    for (const entry of page) {
-      if (entry.seq !== expectedSeq) return { entries: count, problem: { seq: entry.seq, problem: "gap" } };
-      if (entry.prevHash !== prevHash)
-        return { entries: count, problem: { seq: entry.seq, problem: "broken-link" } };
-      const { hash, ...rest } = entry;
-      if (entryHash(rest) !== hash)
-        return { entries: count, problem: { seq: entry.seq, problem: "hash-mismatch" } };
-      prevHash = hash;
-      expectedSeq++;
-      count++;
-    }
+    for (const entry of page) if (!verifier.push(entry)) break;
+    if (verifier.problem) break;
     afterSeq = page[page.length - 1]!.seq;
   }
-  const head = await db.get<{ seq: number; hash: string }>(`SELECT seq, hash FROM audit_head WHERE id = 1`);
-  if (!head || Number(head.seq) !== count || head.hash !== prevHash)
-    return { entries: count, problem: { seq: count + 1, problem: "head-mismatch" } };
-  return { entries: count };
+  return verifier.finish({ checkpoints: await listCheckpoints(db), publicKey, head: await auditHead(db) });
 }

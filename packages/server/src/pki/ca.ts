@@ -11,7 +11,7 @@ import type { CustodySigner, KeyCustody } from "./key-custody.ts";
 import { BACKDATE_MS, caExtensions, randomSerial } from "./profiles.ts";
 
 /** What a CA is for: the root anchors; `device` issues device identities; `service` issues endpoint certificates. */
-export type CaRole = "root" | "device" | "service";
+export type CaRole = "root" | "device" | "service" | "operator";
 
 export interface CertificateAuthority {
   id: string;

@@ -59,4 +59,43 @@ export const migrations: Migration[] = [
       `CREATE INDEX audit_log_at ON audit_log(at)`,
     ],
   },
+  {
+    id: 300,
+    name: "access-and-audit",
+    statements: [
+      `CREATE TABLE products (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)`,
+      `CREATE TABLE role_assignments (
+        id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), role TEXT NOT NULL,
+        product_id TEXT REFERENCES products(id), created_by TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+      `CREATE INDEX role_assignments_user ON role_assignments(user_id)`,
+      `ALTER TABLE users ADD COLUMN oidc_subject TEXT`,
+      `ALTER TABLE api_keys ADD COLUMN permissions TEXT`,
+      `CREATE TABLE sessions (
+        id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL REFERENCES users(id),
+        via TEXT NOT NULL, created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+        revoked_at BIGINT, remote_address TEXT, user_agent TEXT)`,
+      `CREATE INDEX sessions_user ON sessions(user_id)`,
+      `CREATE TABLE user_totp (
+        user_id TEXT PRIMARY KEY REFERENCES users(id), secret_sealed TEXT NOT NULL, enabled INTEGER NOT NULL,
+        last_step BIGINT NOT NULL, created_at BIGINT NOT NULL)`,
+      `CREATE TABLE recovery_codes (
+        id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), code_mac TEXT NOT NULL,
+        used_at BIGINT, created_at BIGINT NOT NULL)`,
+      `CREATE INDEX recovery_codes_user ON recovery_codes(user_id)`,
+      `CREATE TABLE sign_in_failures (
+        account TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until BIGINT, updated_at BIGINT NOT NULL)`,
+      `CREATE TABLE notifications (
+        id TEXT PRIMARY KEY, at BIGINT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
+        message TEXT NOT NULL, details TEXT NOT NULL)`,
+      `CREATE INDEX notifications_at ON notifications(at)`,
+      `CREATE TABLE audit_checkpoints (
+        seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at BIGINT NOT NULL, key_id TEXT NOT NULL,
+        signature TEXT NOT NULL)`,
+      `CREATE TABLE operator_certificates (
+        serial TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL)`,
+      `CREATE TABLE oidc_logins (
+        state_hash TEXT PRIMARY KEY, sealed TEXT NOT NULL, expires_at BIGINT NOT NULL)`,
+    ],
+  },
 ];

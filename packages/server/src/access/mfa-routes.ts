@@ -1,0 +1,202 @@
+import { BulwarkError } from "@bulwark/sdk/errors";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { appendAudit } from "../audit/audit-log.ts";
+import { actorOf, type Principal } from "../http/auth.ts";
+import { RATE_LIMITS } from "../http/rate-limits.ts";
+import type { Queryable, Store } from "../store/store.ts";
+import {
+  beginTotpEnrolment,
+  confirmTotpEnrolment,
+  disableTotp,
+  mfaRequiredRoles,
+  replaceRecoveryCodes,
+  setMfaRequiredRoles,
+  verifySecondFactor,
+} from "./mfa.ts";
+import { ROLES, type Role } from "./permissions.ts";
+import type { SecretBox } from "./secret-box.ts";
+
+const FACTOR_BODY = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    code: { type: "string", pattern: "^[0-9]{6}$" },
+    recoveryCode: { type: "string", minLength: 10, maxLength: 20 },
+  },
+} as const;
+
+/** Account security settings belong to the person: a signed-in session or certificate, not an API key. */
+function person(request: FastifyRequest): Principal {
+  const principal = request.principal!;
+  if (principal.kind === "api-key")
+    throw new BulwarkError(
+      "BW_ERR_FORBIDDEN",
+      "second-factor settings need a signed-in session, not an API key",
+    );
+  return principal;
+}
+
+async function audit(
+  tx: Queryable,
+  principal: Principal,
+  action: string,
+  userId: string,
+  outcome: "success" | "failure" = "success",
+) {
+  await appendAudit(tx, { actor: actorOf(principal), action, target: { type: "user", id: userId }, outcome });
+}
+
+async function requireFactor(
+  store: Store,
+  box: SecretBox,
+  principal: Principal,
+  body: { code?: string; recoveryCode?: string },
+) {
+  const factor = body.code
+    ? { code: body.code }
+    : body.recoveryCode
+      ? { recoveryCode: body.recoveryCode }
+      : undefined;
+  if (!factor || !(await verifySecondFactor(store, box, principal.user.id, factor))) {
+    await store.transaction((tx) => audit(tx, principal, "user.totp-check", principal.user.id, "failure"));
+    throw new BulwarkError(
+      "BW_ERR_MFA_INVALID",
+      "a current TOTP code or an unused recovery code is required",
+    );
+  }
+}
+
+export function mfaRoutes(store: Store, box: SecretBox) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    // RFC 6238 enrolment, step 1: a new seed and its otpauth URI (not active until confirmed).
+    app.post(
+      "/api/v1/me/totp",
+      { config: { auth: { signedIn: true }, rateLimit: RATE_LIMITS.secondFactor } },
+      async (request, reply) => {
+        const principal = person(request);
+        const started = await store.transaction(async (tx) => {
+          const result = await beginTotpEnrolment(tx, box, principal.user);
+          await audit(tx, principal, "user.totp-enrol-start", principal.user.id);
+          return result;
+        });
+        reply.code(201);
+        return started;
+      },
+    );
+
+    // Step 2: the first code proves the authenticator holds the seed; recovery codes are shown once.
+    app.post<{ Body: { code: string } }>(
+      "/api/v1/me/totp/confirm",
+      {
+        config: { auth: { signedIn: true }, rateLimit: RATE_LIMITS.secondFactor },
+        schema: {
+          body: {
+            type: "object",
+            additionalProperties: false,
+            required: ["code"],
+            properties: { code: { type: "string", pattern: "^[0-9]{6}$" } },
+          },
+        },
+      },
+      async (request) => {
+        const principal = person(request);
+        const recoveryCodes = await store.transaction(async (tx) => {
+          const codes = await confirmTotpEnrolment(tx, box, principal.user.id, request.body.code);
+          await audit(tx, principal, "user.totp-enable", principal.user.id);
+          return codes;
+        });
+        return { recoveryCodes };
+      },
+    );
+
+    app.post<{ Body: { code?: string; recoveryCode?: string } }>(
+      "/api/v1/me/recovery-codes",
+      {
+        config: { auth: { signedIn: true }, rateLimit: RATE_LIMITS.secondFactor },
+        schema: { body: FACTOR_BODY },
+      },
+      async (request) => {
+        const principal = person(request);
+        await requireFactor(store, box, principal, request.body);
+        const recoveryCodes = await store.transaction(async (tx) => {
+          const codes = await replaceRecoveryCodes(tx, box, principal.user.id);
+          await audit(tx, principal, "user.recovery-codes-replace", principal.user.id);
+          return codes;
+        });
+        return { recoveryCodes };
+      },
+    );
+
+    app.delete<{ Body: { code?: string; recoveryCode?: string } }>(
+      "/api/v1/me/totp",
+      {
+        config: { auth: { signedIn: true }, rateLimit: RATE_LIMITS.secondFactor },
+        schema: { body: FACTOR_BODY },
+      },
+      async (request, reply) => {
+        const principal = person(request);
+        await requireFactor(store, box, principal, request.body);
+        await store.transaction(async (tx) => {
+          await disableTotp(tx, principal.user.id);
+          await audit(tx, principal, "user.totp-disable", principal.user.id);
+        });
+        reply.code(204);
+      },
+    );
+
+    // An administrator resets a user's lost authenticator; the user must enrol again if the policy requires.
+    app.delete<{ Params: { id: string } }>(
+      "/api/v1/users/:id/totp",
+      {
+        config: { auth: { permission: "users:manage" } },
+        schema: { params: { type: "object", properties: { id: { type: "string", format: "uuid" } } } },
+      },
+      async (request, reply) => {
+        await store.transaction(async (tx) => {
+          await disableTotp(tx, request.params.id);
+          await audit(tx, request.principal!, "user.totp-reset", request.params.id);
+        });
+        reply.code(204);
+      },
+    );
+
+    app.get("/api/v1/policies/mfa", { config: { auth: { permission: "users:read" } } }, async () => ({
+      requiredRoles: await mfaRequiredRoles(store),
+    }));
+
+    app.put<{ Body: { requiredRoles: Role[] } }>(
+      "/api/v1/policies/mfa",
+      {
+        config: { auth: { permission: "policies:write" } },
+        schema: {
+          body: {
+            type: "object",
+            additionalProperties: false,
+            required: ["requiredRoles"],
+            properties: {
+              requiredRoles: {
+                type: "array",
+                items: { type: "string", enum: [...ROLES] },
+                uniqueItems: true,
+              },
+            },
+          },
+        },
+      },
+      async (request) => {
+        await store.transaction(async (tx) => {
+          const before = await mfaRequiredRoles(tx);
+          await setMfaRequiredRoles(tx, request.body.requiredRoles);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "policy.mfa-change",
+            target: { type: "policy", id: "mfa" },
+            outcome: "success",
+            details: { before, after: request.body.requiredRoles },
+          });
+        });
+        return { requiredRoles: await mfaRequiredRoles(store) };
+      },
+    );
+  };
+}

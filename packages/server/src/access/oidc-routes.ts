@@ -1,0 +1,159 @@
+import { BulwarkError } from "@bulwark/sdk/errors";
+import type { FastifyInstance } from "fastify";
+import { appendAudit } from "../audit/audit-log.ts";
+import { notify } from "../audit/notifications.ts";
+import { actorOf } from "../http/auth.ts";
+import { RATE_LIMITS } from "../http/rate-limits.ts";
+import type { Store } from "../store/store.ts";
+import {
+  beginOidcLogin,
+  completeOidcLogin,
+  type OidcSettings,
+  oidcSettings,
+  saveOidcSettings,
+} from "./oidc.ts";
+import { ROLES } from "./permissions.ts";
+import type { SecretBox } from "./secret-box.ts";
+import { setSessionCookie } from "./session-routes.ts";
+import { createSession, csrfTokenFor } from "./sessions.ts";
+import { upsertOidcUser } from "./users.ts";
+
+const SETTINGS_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["issuer", "clientId", "clientSecret", "redirectUri", "groupRoles"],
+  properties: {
+    issuer: { type: "string", pattern: "^https://", maxLength: 500 },
+    clientId: { type: "string", minLength: 1, maxLength: 200 },
+    clientSecret: { type: "string", minLength: 1, maxLength: 500 },
+    redirectUri: { type: "string", pattern: "^https://", maxLength: 500 },
+    scopes: { type: "string", maxLength: 200 },
+    groupsClaim: { type: "string", minLength: 1, maxLength: 100 },
+    groupRoles: {
+      type: "array",
+      maxItems: 100,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["group", "role"],
+        properties: {
+          group: { type: "string", minLength: 1, maxLength: 200 },
+          role: { type: "string", enum: [...ROLES] },
+        },
+      },
+    },
+    caPem: { anyOf: [{ type: "string", maxLength: 100_000 }, { type: "null" }] },
+  },
+} as const;
+
+type SettingsBody = Omit<OidcSettings, "scopes" | "groupsClaim" | "caPem"> &
+  Partial<Pick<OidcSettings, "scopes" | "groupsClaim" | "caPem">> & { clientSecret: string };
+
+export function oidcRoutes(store: Store, box: SecretBox) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get("/api/v1/oidc/config", { config: { auth: { permission: "users:read" } } }, async () => {
+      const settings = await oidcSettings(store);
+      if (!settings) throw new BulwarkError("BW_ERR_NOT_FOUND", "OpenID Connect sign-in is not configured");
+      return settings;
+    });
+
+    app.put<{ Body: SettingsBody }>(
+      "/api/v1/oidc/config",
+      { config: { auth: { permission: "policies:write" } }, schema: { body: SETTINGS_SCHEMA } },
+      async (request) => {
+        const body = request.body;
+        const settings = {
+          ...body,
+          scopes: body.scopes ?? "openid profile groups",
+          groupsClaim: body.groupsClaim ?? "groups",
+          caPem: body.caPem ?? null,
+        };
+        await store.transaction(async (tx) => {
+          await saveOidcSettings(tx, box, settings);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "policy.oidc-change",
+            target: { type: "policy", id: "oidc" },
+            outcome: "success",
+            details: {
+              issuer: settings.issuer,
+              clientId: settings.clientId,
+              groupRoles: settings.groupRoles,
+            },
+          });
+        });
+        return oidcSettings(store);
+      },
+    );
+
+    app.get(
+      "/api/v1/oidc/login",
+      { config: { auth: { public: true }, rateLimit: RATE_LIMITS.signIn } },
+      async (_request, reply) => {
+        const url = await beginOidcLogin(store, box);
+        return reply.redirect(url.href, 302);
+      },
+    );
+
+    app.get(
+      "/api/v1/oidc/callback",
+      { config: { auth: { public: true }, rateLimit: RATE_LIMITS.signIn } },
+      async (request, reply) => {
+        const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?") + 1) : "";
+        const identity = await completeOidcLogin(store, box, query).catch(async (error: unknown) => {
+          await refused(store, request.ip, "provider-refused", undefined);
+          throw error;
+        });
+        if (!identity.role) {
+          await refused(store, request.ip, "no-mapped-group", identity.subject);
+          throw new BulwarkError("BW_ERR_FORBIDDEN", "none of your groups is mapped to a Bulwark role");
+        }
+        const signedIn = await store.transaction(async (tx) => {
+          const user = await upsertOidcUser(tx, {
+            subject: identity.subject,
+            username: identity.username,
+            role: identity.role!,
+          });
+          const created = await createSession(tx, {
+            userId: user.id,
+            via: "oidc",
+            remoteAddress: request.ip,
+            userAgent: request.headers["user-agent"],
+          });
+          await appendAudit(tx, {
+            actor: { type: "user", id: user.id },
+            action: "auth.sign-in",
+            target: { type: "session", id: created.session.id },
+            outcome: "success",
+            details: { via: "oidc", role: identity.role, groups: identity.groups, remoteAddress: request.ip },
+          });
+          return { ...created, user };
+        });
+        setSessionCookie(reply, signedIn.token);
+        return {
+          session: signedIn.session,
+          csrfToken: csrfTokenFor(signedIn.token),
+          user: { id: signedIn.user.id, username: signedIn.user.username, role: identity.role },
+        };
+      },
+    );
+  };
+}
+
+async function refused(store: Store, remoteAddress: string, reason: string, subject: string | undefined) {
+  await store.transaction(async (tx) => {
+    const details = { via: "oidc", reason, subject, remoteAddress };
+    await appendAudit(tx, {
+      actor: { type: "anonymous" },
+      action: "auth.sign-in",
+      outcome: "failure",
+      details,
+    });
+    await notify(tx, {
+      kind: "oidc-refused",
+      severity: "warning",
+      message: `OpenID Connect sign-in refused (${reason})`,
+      details,
+    });
+  });
+}

@@ -1,0 +1,117 @@
+import { BulwarkError } from "@bulwark/sdk/errors";
+import { appendAudit } from "../audit/audit-log.ts";
+import { notify } from "../audit/notifications.ts";
+import type { Store } from "../store/store.ts";
+import { assertNotLocked, clearFailures, MAX_FAILURES, recordFailure } from "./lockout.ts";
+import { type SecondFactor, totpEnabled, verifySecondFactor } from "./mfa.ts";
+import type { SecretBox } from "./secret-box.ts";
+import { createSession, type SessionInfo } from "./sessions.ts";
+import { checkPassword, type User } from "./users.ts";
+
+export interface SignInRequest {
+  username: string;
+  password: string;
+  code?: string;
+  recoveryCode?: string;
+}
+
+export interface SignInMeta {
+  remoteAddress: string;
+  userAgent?: string;
+}
+
+export interface SignedIn {
+  token: string;
+  session: SessionInfo;
+  user: User;
+}
+
+/**
+ * Password sign-in as ordered steps: lockout → password → second factor → new session. Every
+ * refusal is counted toward the account lockout and recorded (CRA Annex I Part I (2)(d)).
+ */
+export async function signInWithPassword(
+  store: Store,
+  box: SecretBox,
+  input: SignInRequest,
+  meta: SignInMeta,
+): Promise<SignedIn> {
+  await assertNotLocked(store, input.username);
+  const user = await checkPassword(store, input.username, input.password);
+  if (!user)
+    return refuse(store, input.username, meta, "wrong-password", "the username or password is wrong");
+  if (await totpEnabled(store, user.id)) {
+    const factor = secondFactorOf(input);
+    if (!factor) throw new BulwarkError("BW_ERR_MFA_REQUIRED", "send a TOTP code or a recovery code");
+    if (!(await verifySecondFactor(store, box, user.id, factor)))
+      return refuse(
+        store,
+        input.username,
+        meta,
+        "wrong-second-factor",
+        "the second factor is wrong or already used",
+      );
+  }
+  return store.transaction(async (tx) => {
+    await clearFailures(tx, input.username);
+    const created = await createSession(tx, {
+      userId: user.id,
+      via: "password",
+      remoteAddress: meta.remoteAddress,
+      userAgent: meta.userAgent,
+    });
+    await appendAudit(tx, {
+      actor: { type: "user", id: user.id },
+      action: "auth.sign-in",
+      target: { type: "session", id: created.session.id },
+      outcome: "success",
+      details: { via: "password", remoteAddress: meta.remoteAddress },
+    });
+    return { ...created, user };
+  });
+}
+
+function secondFactorOf(input: SignInRequest): SecondFactor | undefined {
+  if (input.code) return { code: input.code };
+  if (input.recoveryCode) return { recoveryCode: input.recoveryCode };
+  return undefined;
+}
+
+async function refuse(
+  store: Store,
+  username: string,
+  meta: SignInMeta,
+  reason: "wrong-password" | "wrong-second-factor",
+  message: string,
+): Promise<never> {
+  await store.transaction(async (tx) => {
+    const locked = await recordFailure(tx, username);
+    // The attempted name is kept (truncated) so that a targeted account can be recognised.
+    const details = { username: username.slice(0, 64), reason, remoteAddress: meta.remoteAddress };
+    await appendAudit(tx, {
+      actor: { type: "anonymous" },
+      action: "auth.sign-in",
+      outcome: "failure",
+      details,
+    });
+    if (locked) {
+      await appendAudit(tx, {
+        actor: { type: "system" },
+        action: "auth.lockout",
+        target: { type: "account", id: username.slice(0, 64) },
+        outcome: "success",
+        details: { failures: MAX_FAILURES, remoteAddress: meta.remoteAddress },
+      });
+      await notify(tx, {
+        kind: "account-locked",
+        severity: "warning",
+        message: `account ${username.slice(0, 64)} locked after ${MAX_FAILURES} failed sign-ins`,
+        details,
+      });
+    }
+  });
+  throw new BulwarkError(
+    reason === "wrong-password" ? "BW_ERR_UNAUTHENTICATED" : "BW_ERR_MFA_INVALID",
+    message,
+  );
+}

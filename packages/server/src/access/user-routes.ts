@@ -1,0 +1,209 @@
+import { randomUUID } from "node:crypto";
+import { BulwarkError } from "@bulwark/sdk/errors";
+import type { FastifyInstance } from "fastify";
+import { appendAudit } from "../audit/audit-log.ts";
+import { productById } from "../cra/products.ts";
+import { actorOf } from "../http/auth.ts";
+import { currentRateLimits, type RateLimitPolicy, saveRateLimits } from "../http/rate-limits.ts";
+import type { Store } from "../store/store.ts";
+import { grantsOf } from "./grants.ts";
+import { totpEnabled } from "./mfa.ts";
+import { generatePassword } from "./password.ts";
+import { ROLES, type Role } from "./permissions.ts";
+import { createUser, listUsers, setGlobalRole, userById } from "./users.ts";
+
+const ID = { type: "string", format: "uuid" } as const;
+const ROLE_OR_NULL = { anyOf: [{ type: "string", enum: [...ROLES] }, { type: "null" }] } as const;
+
+/** Users and their roles: global role plus product-scoped role assignments. */
+export function userRoutes(store: Store) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get("/api/v1/users", { config: { auth: { permission: "users:read" } } }, async () => {
+      const users = await listUsers(store);
+      return {
+        items: await Promise.all(
+          users.map(async (u) => ({
+            ...u,
+            totpEnabled: await totpEnabled(store, u.id),
+            roleAssignments: await store.all<{ id: string; role: string; product_id: string | null }>(
+              `SELECT id, role, product_id FROM role_assignments WHERE user_id = ? ORDER BY created_at`,
+              [u.id],
+            ),
+          })),
+        ),
+      };
+    });
+
+    // A new account gets a one-time password, shown once, that must be changed at first sign-in.
+    app.post<{ Body: { username: string; role: Role | null } }>(
+      "/api/v1/users",
+      {
+        config: { auth: { permission: "users:manage" } },
+        schema: {
+          body: {
+            type: "object",
+            additionalProperties: false,
+            required: ["username", "role"],
+            properties: {
+              username: { type: "string", pattern: "^[a-z0-9][a-z0-9._-]{1,62}$" },
+              role: ROLE_OR_NULL,
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const password = generatePassword();
+        const user = await store.transaction(async (tx) => {
+          const created = await createUser(tx, { ...request.body, password, mustChangePassword: true });
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "user.create",
+            target: { type: "user", id: created.id },
+            outcome: "success",
+            details: { username: created.username, role: created.role },
+          });
+          return created;
+        });
+        reply.code(201);
+        return { ...user, oneTimePassword: password };
+      },
+    );
+
+    app.put<{ Params: { id: string }; Body: { role: Role | null } }>(
+      "/api/v1/users/:id/role",
+      {
+        config: { auth: { permission: "roles:manage" } },
+        schema: {
+          params: { type: "object", properties: { id: ID } },
+          body: {
+            type: "object",
+            additionalProperties: false,
+            required: ["role"],
+            properties: { role: ROLE_OR_NULL },
+          },
+        },
+      },
+      async (request) => {
+        await store.transaction(async (tx) => {
+          const before = await userById(tx, request.params.id);
+          await setGlobalRole(tx, request.params.id, request.body.role);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "role.change",
+            target: { type: "user", id: request.params.id },
+            outcome: "success",
+            details: { before: before?.role ?? null, after: request.body.role },
+          });
+        });
+        const user = (await userById(store, request.params.id))!;
+        return {
+          ...user,
+          grants: (await grantsOf(store, user)).map((g) => ({ role: g.role, productId: g.productId })),
+        };
+      },
+    );
+
+    app.post<{ Params: { id: string }; Body: { role: Role; productId: string } }>(
+      "/api/v1/users/:id/role-assignments",
+      {
+        config: { auth: { permission: "roles:manage" } },
+        schema: {
+          params: { type: "object", properties: { id: ID } },
+          body: {
+            type: "object",
+            additionalProperties: false,
+            required: ["role", "productId"],
+            properties: { role: { type: "string", enum: [...ROLES] }, productId: ID },
+          },
+        },
+      },
+      async (request, reply) => {
+        const id = randomUUID();
+        await store.transaction(async (tx) => {
+          if (!(await userById(tx, request.params.id)))
+            throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
+          if (!(await productById(tx, request.body.productId)))
+            throw new BulwarkError("BW_ERR_NOT_FOUND", "no such product");
+          await tx.run(
+            `INSERT INTO role_assignments (id, user_id, role, product_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+            [
+              id,
+              request.params.id,
+              request.body.role,
+              request.body.productId,
+              request.principal!.user.id,
+              Date.now(),
+            ],
+          );
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "role.assign",
+            target: { type: "user", id: request.params.id },
+            outcome: "success",
+            details: { assignment: id, role: request.body.role, productId: request.body.productId },
+          });
+        });
+        reply.code(201);
+        return { id, userId: request.params.id, role: request.body.role, productId: request.body.productId };
+      },
+    );
+
+    app.delete<{ Params: { id: string } }>(
+      "/api/v1/role-assignments/:id",
+      {
+        config: { auth: { permission: "roles:manage" } },
+        schema: { params: { type: "object", properties: { id: ID } } },
+      },
+      async (request, reply) => {
+        await store.transaction(async (tx) => {
+          const { changes } = await tx.run(`DELETE FROM role_assignments WHERE id = ?`, [request.params.id]);
+          if (changes !== 1) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such role assignment");
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "role.unassign",
+            target: { type: "role-assignment", id: request.params.id },
+            outcome: "success",
+          });
+        });
+        reply.code(204);
+      },
+    );
+
+    app.get("/api/v1/policies/rate-limits", { config: { auth: { permission: "users:read" } } }, async () =>
+      currentRateLimits(),
+    );
+
+    app.put<{ Body: Partial<RateLimitPolicy> }>(
+      "/api/v1/policies/rate-limits",
+      {
+        config: { auth: { permission: "policies:write" } },
+        schema: {
+          body: {
+            type: "object",
+            additionalProperties: false,
+            minProperties: 1,
+            properties: Object.fromEntries(
+              ["signIn", "secondFactor", "enrolment", "public", "authenticated"].map((k) => [
+                k,
+                { type: "integer", minimum: 1, maximum: 1_000_000 },
+              ]),
+            ),
+          },
+        },
+      },
+      async (request) =>
+        store.transaction(async (tx) => {
+          const before = currentRateLimits();
+          const after = await saveRateLimits(tx, request.body);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "policy.rate-limits-change",
+            target: { type: "policy", id: "rate-limits" },
+            outcome: "success",
+            details: { before, after },
+          });
+          return after;
+        }),
+    );
+  };
+}
