@@ -5,8 +5,14 @@ import pino, { type Logger } from "pino";
 import { accessRoutes } from "./access/routes.ts";
 import { bootstrapIfEmpty, type FirstRun } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
+import { deviceActionRoutes } from "./fleet/action-routes.ts";
+import { configSigner } from "./fleet/config-signer.ts";
+import { lateBoundChannel } from "./fleet/device-channel.ts";
 import { markAllOffline } from "./fleet/devices.ts";
+import { fleetService } from "./fleet/fleet-service.ts";
+import { policyRoutes } from "./fleet/policy-routes.ts";
 import { fleetRoutes } from "./fleet/routes.ts";
+import { securityEventRoutes } from "./fleet/security-event-routes.ts";
 import { accessControl, requireRouteAuth } from "./http/auth.ts";
 import { problemDetails } from "./http/problems.ts";
 import { type EmbeddedBroker, startBroker } from "./mqtt/broker.ts";
@@ -60,14 +66,24 @@ export async function startServer(
   const identity = await ensureServerIdentity(store, custody, byRole(cas, "service"), config.publicNames);
   await markAllOffline(store);
 
+  // The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker.
+  const deviceChannel = lateBoundChannel();
+  const fleet = fleetService({
+    store,
+    signer: await configSigner(store, custody, byRole(cas, "service")),
+    channel: deviceChannel.channel,
+    log: log.child({ component: "fleet" }),
+  });
   const broker = await startBroker({
     store,
     log: log.child({ component: "mqtt" }),
+    hooks: fleet.brokerHooks,
     host: config.mqtt.host,
     port: config.mqtt.port,
     tls: { keyPem: identity.keyPem, certChainPem: identity.certChainPem, trustedCaPems: [root.pem] },
     deviceCas: () => cas.filter((ca) => ca.role === "device"),
   });
+  deviceChannel.bind(broker);
   const mqttUrl =
     config.mqtt.port === 0 ? config.publicMqttUrl.replace(/:0$/, `:${broker.port}`) : config.publicMqttUrl;
 
@@ -107,7 +123,10 @@ export async function startServer(
     }),
   );
   await http.register(tokenRoutes(store));
-  await http.register(fleetRoutes(store));
+  await http.register(fleetRoutes(store, fleet.delivery));
+  await http.register(deviceActionRoutes(fleet.incidents));
+  await http.register(policyRoutes(store, fleet.delivery));
+  await http.register(securityEventRoutes(store));
   await http.register(accessRoutes(store));
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();

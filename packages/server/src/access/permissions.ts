@@ -11,6 +11,11 @@ export const PERMISSIONS = [
   "enrolment-tokens:create",
   "api-keys:manage",
   "pki:read",
+  "devices:incident",
+  "devices:decommission",
+  "policies:read",
+  "policies:write",
+  "security-events:read",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -29,9 +34,22 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "enrolment-tokens:create",
     "api-keys:manage",
     "pki:read",
+    "devices:incident",
+    "devices:decommission",
+    "policies:read",
+    "policies:write",
+    "security-events:read",
   ],
-  "release-manager": ["devices:read", "groups:read", "api-keys:manage", "pki:read"],
-  "security-analyst": ["devices:read", "groups:read", "api-keys:manage", "pki:read"],
+  "release-manager": ["devices:read", "groups:read", "api-keys:manage", "pki:read", "policies:read"],
+  "security-analyst": [
+    "devices:read",
+    "groups:read",
+    "api-keys:manage",
+    "pki:read",
+    "devices:incident",
+    "policies:read",
+    "security-events:read",
+  ],
   auditor: [...READ_ONLY, "api-keys:manage"],
 };
 

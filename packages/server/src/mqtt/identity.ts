@@ -24,14 +24,16 @@ function uriSans(peer: PeerCertificate): string[] {
  * insist that the direct issuer is a device-issuing CA (not the service CA) and read the URI SAN.
  */
 export function identityOf(
-  socket: TLSSocket,
+  socket: Pick<TLSSocket, "authorized" | "getPeerCertificate">,
   deviceCas: () => CertificateAuthority[],
 ): DeviceIdentity | IdentityFailure {
   if (!socket.authorized) return "no-certificate";
   const peer = socket.getPeerCertificate(false);
   if (!peer?.raw) return "no-certificate";
   const leaf = new X509Certificate(peer.raw);
-  if (leaf.ca || !deviceCas().some((ca) => leaf.checkIssued(ca.x509))) return "not-a-device-certificate";
+  // Defence in depth over the TLS check: the signature itself must verify under a device CA.
+  if (leaf.ca || !deviceCas().some((ca) => leaf.checkIssued(ca.x509) && leaf.verify(ca.x509.publicKey)))
+    return "not-a-device-certificate";
   const ids = uriSans(peer)
     .map(deviceIdFromUri)
     .filter((id): id is string => id !== undefined);
