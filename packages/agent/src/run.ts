@@ -55,6 +55,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   let reconnectTimer: NodeJS.Timeout | undefined;
   let telemetryTimer: NodeJS.Timeout | undefined;
   let lastLogging: string | undefined;
+  let stopping = false;
   let finish!: (outcome: RunOutcome) => void;
   const finished = new Promise<RunOutcome>((resolve) => {
     finish = resolve;
@@ -175,7 +176,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   client.on("error", (error) => log.warn("connection error", { reason: error.message }));
 
   client.on("close", () => {
-    if (options.signal?.aborted) return;
+    if (stopping || options.signal?.aborted) return;
     const delay = backoffMs(attempt++);
     log.info("disconnected; reconnecting", { inMs: delay, attempt });
     clearTimeout(reconnectTimer);
@@ -191,10 +192,11 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   options.signal?.addEventListener("abort", stop, { once: true });
 
   const outcome = await finished;
+  stopping = true;
   clearInterval(poll);
   clearInterval(telemetryTimer);
   clearTimeout(reconnectTimer);
-  await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));
   log.info(outcome);
   return outcome;
 }
