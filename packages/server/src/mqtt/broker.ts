@@ -190,10 +190,14 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
 
   broker.on("clientReady", (client) => {
     const session = sessions.get(client);
-    if (!session) return;
+    // A connection that closed while CONNECT was being checked never becomes a live session.
+    if (!session || client.closed || client.conn.destroyed) return;
     const { deviceId } = session.identity;
     if (sessions.ready(client))
       void setPresence(store, deviceId, true).catch((err) => log.error({ err }, "presence not stored"));
+    // The transport's close, not aedes' clientDisconnect: a session taken over by a newer one with
+    // the same client id ([MQTT-3.1.4-2]) is closed without that event.
+    client.conn.once("close", () => sessionClosed(client));
     // An action may have committed between the CONNECT checks and now: follow the stored status.
     void deviceById(store, deviceId).then((device) => {
       if (!device || !mayConnect(device.status)) client.close();
@@ -214,7 +218,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     }
   });
 
-  broker.on("clientDisconnect", (client) => {
+  function sessionClosed(client: Client): void {
     const session = sessions.get(client);
     if (!session) return;
     if (sessions.gone(client))
@@ -222,7 +226,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
         log.error({ err }, "presence not stored"),
       );
     log.info({ deviceId: session.identity.deviceId }, "device disconnected");
-  });
+  }
 
   broker.on("keepaliveTimeout", (client) => {
     log.info({ deviceId: sessions.get(client)?.identity.deviceId }, "mqtt keepalive expired, closed");
