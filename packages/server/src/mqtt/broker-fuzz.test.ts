@@ -156,7 +156,8 @@ function hostileSequence(rng: Rng, attacker: string, victim: string): Buffer {
     for (let i = 0; i < count; i++)
       parts.push(
         rng.pick([
-          () => subscribe(1 + rng.int(65535), rng.pick(filters.filter((f) => typeof f === "string")), rng.int(3)),
+          () =>
+            subscribe(1 + rng.int(65535), rng.pick(filters.filter((f) => typeof f === "string")), rng.int(3)),
           () => packet(0xa2, Buffer.concat([Buffer.from([0, 9]), str(rng.pick(filters))])),
           () => Buffer.from([0xc0, 0x00]),
         ])(),
