@@ -150,9 +150,9 @@ function hostileSequence(rng: Rng, attacker: string, victim: string): Buffer {
   const { a, filters, topics } = targets(rng, attacker, victim);
   const parts: Buffer[] = [];
   const count = 1 + rng.int(6);
-  // Two in three streams only probe (refused filters, unsubscribes, pings): the session survives
+  // Four in five streams only probe (refused filters, unsubscribes, pings): the session survives
   // them, so one connection carries several; the rest try something that must close it.
-  if (rng.chance(0.66)) {
+  if (rng.chance(0.8)) {
     for (let i = 0; i < count; i++)
       parts.push(
         rng.pick([
