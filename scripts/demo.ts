@@ -165,6 +165,27 @@ async function main(): Promise<void> {
     );
     process.stdout.write(verified);
 
+    step("Incident response: quarantine the camera, disable the gateway (bulwark device ...)");
+    const ids = new Map<string, string>();
+    const { stdout: listed } = await exec(process.execPath, [CLI, "device", "list", "--json"], { env });
+    for (const d of (JSON.parse(listed) as { items: { id: string; metadata: { model?: string } }[] }).items)
+      ids.set(d.metadata.model ?? "", d.id);
+    for (const [action, model] of [
+      ["quarantine", "bw-camera-c2"],
+      ["disable", "bw-gateway-g3"],
+    ] as const) {
+      const { stdout } = await exec(
+        process.execPath,
+        [CLI, "device", action, ids.get(model)!, "--reason", "demo incident"],
+        { env },
+      );
+      process.stdout.write(stdout);
+    }
+    const { stdout: afterIncident } = await exec(process.execPath, [CLI, "device", "list", "--sort=status"], {
+      env,
+    });
+    process.stdout.write(afterIncident);
+
     step("Stopping agents and server");
     for (const child of children.slice(1)) await stop(child);
     const code = await stop(server);

@@ -9,6 +9,7 @@ import { buildCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
 import type { AgentLog } from "./log.ts";
 import { type AgentState, ensureStateDir, statePaths, writeAtomic } from "./state.ts";
+import { ensureDataKey, sealPrivateKeyPem } from "./vault.ts";
 
 export interface EnrolOptions {
   serverUrl: string;
@@ -76,7 +77,8 @@ export async function enroll(options: EnrolOptions, log: AgentLog): Promise<Agen
     throw new EnrolError(`cannot read the server's endpoints (HTTP ${endpoints.status})`);
   const { mqtt } = JSON.parse(endpoints.body.toString("utf8")) as { mqtt: string };
 
-  writeAtomic(paths.key, keys.privateKey.export({ type: "pkcs8", format: "pem" }) as string, 0o600);
+  // The private key is stored encrypted under the data key, so a wipe can crypto-erase it.
+  writeAtomic(paths.key, sealPrivateKeyPem(keys.privateKey, ensureDataKey(options.stateDir)), 0o600);
   writeAtomic(paths.cert, leafPem);
   writeAtomic(paths.chain, toPem("CERTIFICATE", issuer.raw));
   writeAtomic(paths.ca, caPem);

@@ -1,17 +1,22 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { SECURITY_EVENT_KINDS, type SecurityEventKind } from "@bulwark/sdk/wire/reports";
 import { EnrolError, enroll } from "./enroll.ts";
 import { createLog, type Level } from "./log.ts";
 import { run } from "./run.ts";
+import { setLocalLogging, spoolEvent } from "./security-events.ts";
 
 const USAGE = `Usage:
   bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--force]
   bulwark-agent run [--state-dir DIR] [--model NAME]
+  bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
+      KIND: login-failed | integrity-failure | update-verification-failed | config-changed
+  bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
 Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     strict: true,
     options: {
@@ -22,7 +27,10 @@ async function main(argv: string[]): Promise<number> {
       label: { type: "string" },
       model: { type: "string" },
       force: { type: "boolean" },
+      kind: { type: "string" },
+      detail: { type: "string" },
     },
+    allowPositionals: true,
   });
   const log = createLog((process.env.BULWARK_AGENT_LOG_LEVEL as Level | undefined) ?? "info");
   const stateDir = values["state-dir"] ?? process.env.BULWARK_AGENT_STATE ?? "bulwark-agent-state";
@@ -48,10 +56,27 @@ async function main(argv: string[]): Promise<number> {
       const controller = new AbortController();
       process.once("SIGINT", () => controller.abort());
       process.once("SIGTERM", () => controller.abort());
-      await run(
+      const outcome = await run(
         { stateDir, signal: controller.signal, metadata: values.model ? { model: values.model } : {} },
         log,
       );
+      if (outcome === "wiped") process.stderr.write("device wiped: local data crypto-erased\n");
+      return 0;
+    }
+    case "report-event": {
+      const kind = values.kind as SecurityEventKind | undefined;
+      if (!kind || !SECURITY_EVENT_KINDS.includes(kind))
+        throw new EnrolError(`report-event needs --kind ${SECURITY_EVENT_KINDS.join("|")}`);
+      if (values.detail !== undefined && (values.detail.length > 256 || /[\n\r\t]/.test(values.detail)))
+        throw new EnrolError("--detail must be one line of at most 256 characters");
+      spoolEvent(stateDir, kind, values.detail);
+      return 0;
+    }
+    case "event-logging": {
+      const [choice] = positionals;
+      if (choice !== "on" && choice !== "off") throw new EnrolError("event-logging needs on or off");
+      setLocalLogging(stateDir, choice === "on");
+      process.stderr.write(`security-event logging ${choice}\n`);
       return 0;
     }
     default:

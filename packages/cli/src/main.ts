@@ -5,9 +5,14 @@ import { runScan } from "./scan/run.ts";
 
 const USAGE = `Usage: bulwark <command> [options]
   token create --group NAME [--ttl SECONDS] [--max-uses N] [--json]
-  device list [--group NAME] [--status STATUS] [--json]
-  device show ID
-  group list | group create NAME
+  device list [--group NAME] [--status STATUS] [--online true|false] [--product P] [--serial S]
+              [--sort KEY|-KEY] [--limit N] [--offset N] [--json]
+              (KEY: createdAt lastSeenAt status group id serial product)
+  device show ID | device set ID [--serial S] [--product P]
+  device disable|enable|quarantine|compromise|decommission ID [--reason TEXT]
+  group list | group create NAME | group set-policy GROUP POLICY|--none
+  policy list | policy show NAME | policy publish NAME --file SETTINGS.json|-
+  security-events list [--device ID] [--kind KIND] [--limit N] [--json]
   password change            (BULWARK_USERNAME, BULWARK_PASSWORD, BULWARK_NEW_PASSWORD)
   api-key create --name NAME [--role ROLE | --permissions P,Q] [--expires-in-days N]
   scan SBOM --osv PATH [--osv PATH...] [--kev PATH] [--format json|table|sarif] [--fail-on SEVERITY]

@@ -35,6 +35,9 @@ export const errorCatalogue = {
   },
   BW_ERR_CSRF: { status: 403, title: "The CSRF token is missing or wrong" },
   BW_ERR_UNAVAILABLE: { status: 503, title: "The service is not available" },
+  BW_ERR_DEVICE_TRANSITION: { status: 409, title: "The device cannot make this status change" },
+  BW_ERR_DEVICE_NOT_ALLOWED: { status: 403, title: "The device may not do this in its current status" },
+  BW_ERR_POLICY_NOT_FOUND: { status: 404, title: "The device policy does not exist" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -18,8 +18,14 @@ import { auditRoutes, startAuditMaintenance } from "./audit/routes.ts";
 import { bootstrapIfEmpty, type FirstRun } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
 import { productRoutes } from "./cra/products.ts";
+import { deviceActionRoutes } from "./fleet/action-routes.ts";
+import { configSigner } from "./fleet/config-signer.ts";
+import { lateBoundChannel } from "./fleet/device-channel.ts";
 import { markAllOffline } from "./fleet/devices.ts";
+import { fleetService } from "./fleet/fleet-service.ts";
+import { policyRoutes } from "./fleet/policy-routes.ts";
 import { fleetRoutes } from "./fleet/routes.ts";
+import { securityEventRoutes } from "./fleet/security-event-routes.ts";
 import { accessControl, actorOf, type RouteRule, requireRouteAuth } from "./http/auth.ts";
 import { requestLogSerializer } from "./http/log-redaction.ts";
 import { problemDetails } from "./http/problems.ts";
@@ -80,14 +86,24 @@ export async function startServer(
   const checkpointSigner = await ensureCheckpointKey(store, custody);
   const box = new SecretBox(masterKey.key);
 
+  // The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker.
+  const deviceChannel = lateBoundChannel();
+  const fleet = fleetService({
+    store,
+    signer: await configSigner(store, custody, byRole(cas, "service")),
+    channel: deviceChannel.channel,
+    log: log.child({ component: "fleet" }),
+  });
   const broker = await startBroker({
     store,
     log: log.child({ component: "mqtt" }),
+    hooks: fleet.brokerHooks,
     host: config.mqtt.host,
     port: config.mqtt.port,
     tls: { keyPem: identity.keyPem, certChainPem: identity.certChainPem, trustedCaPems: [root.pem] },
     deviceCas: () => cas.filter((ca) => ca.role === "device"),
   });
+  deviceChannel.bind(broker);
   const mqttUrl =
     config.mqtt.port === 0 ? config.publicMqttUrl.replace(/:0$/, `:${broker.port}`) : config.publicMqttUrl;
 
@@ -144,7 +160,10 @@ export async function startServer(
     }),
   );
   await http.register(tokenRoutes(store));
-  await http.register(fleetRoutes(store));
+  await http.register(fleetRoutes(store, fleet.delivery));
+  await http.register(deviceActionRoutes(fleet.incidents));
+  await http.register(policyRoutes(store, fleet.delivery));
+  await http.register(securityEventRoutes(store));
   await http.register(accessRoutes(store));
   await http.register(sessionRoutes(store, box));
   await http.register(mfaRoutes(store, box));

@@ -42,3 +42,9 @@ export function deviceSubscribeKind(deviceId: string, filter: string): DeviceSub
   if (filter === topics.cmd) return "cmd";
   return undefined;
 }
+
+/** The job id of a device's own `jobs/{jobId}/status` topic, if `topic` is one. */
+export function jobIdOfStatusTopic(deviceId: string, topic: string): string | undefined {
+  if (devicePublishKind(deviceId, topic) !== "jobStatus") return undefined;
+  return topic.split("/")[5];
+}

@@ -23,6 +23,10 @@ export const PERMISSIONS = [
   "policies:write",
   "notifications:read",
   "operator-certificates:issue",
+  "devices:incident",
+  "devices:decommission",
+  "policies:read",
+  "security-events:read",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -44,8 +48,20 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "products:read",
     "notifications:read",
     "operator-certificates:issue",
+    "devices:incident",
+    "devices:decommission",
+    "policies:read",
+    "policies:write",
+    "security-events:read",
   ],
-  "release-manager": ["devices:read", "groups:read", "api-keys:manage", "pki:read", "products:read"],
+  "release-manager": [
+    "devices:read",
+    "groups:read",
+    "api-keys:manage",
+    "pki:read",
+    "products:read",
+    "policies:read",
+  ],
   "security-analyst": [
     "devices:read",
     "groups:read",
@@ -54,6 +70,9 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "products:read",
     "audit:read",
     "notifications:read",
+    "devices:incident",
+    "policies:read",
+    "security-events:read",
   ],
   auditor: [...READ_ONLY, "api-keys:manage"],
 };

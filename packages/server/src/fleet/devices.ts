@@ -1,7 +1,7 @@
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import type { Queryable } from "../store/store.ts";
 
-/** Device lifecycle states (issue #5 adds the incident transitions). */
+/** Device lifecycle states; transitions live in `lifecycle.ts`. */
 export type DeviceStatus =
   | "pending"
   | "active"
@@ -10,64 +10,129 @@ export type DeviceStatus =
   | "compromised"
   | "decommissioned";
 
+export const DEVICE_STATUSES: readonly DeviceStatus[] = [
+  "pending",
+  "active",
+  "disabled",
+  "quarantined",
+  "compromised",
+  "decommissioned",
+];
+
+/** Whether the device records security events: on, or off by its user or by its policy. */
+export type EventLogging = "on" | "off-device" | "off-policy";
+
 export interface Device {
   id: string;
+  /** The hardware serial the device was enrolled with, when known. */
+  serial: string | null;
+  product: string | null;
   groupId: string;
   groupName: string;
   status: DeviceStatus;
+  statusReason: string | null;
+  statusChangedAt: string | null;
   enrolledVia: string;
   metadata: DeviceMetadata;
   droppedFields: number;
+  droppedReports: number;
   online: boolean;
   lastSeenAt: string | null;
   createdAt: string;
+  /** The policy version the device last acknowledged. */
+  config: { policy: string; version: number; acknowledgedAt: string } | null;
+  eventLogging: EventLogging;
 }
 
-interface DeviceRow {
+export interface DeviceRow {
   id: string;
+  serial: string | null;
+  product: string | null;
   group_id: string;
   group_name: string;
   status: DeviceStatus;
+  status_reason: string | null;
+  status_changed_at: number | null;
   enrolled_via: string;
   metadata: string;
   dropped_fields: number;
+  dropped_reports: number;
   online: number;
   last_seen_at: number | null;
   created_at: number;
+  config_policy: string | null;
+  config_version: number | null;
+  config_acked_at: number | null;
+  event_logging: EventLogging;
+  pending_wipe_id: string | null;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 
 const toDevice = (row: DeviceRow): Device => ({
   id: row.id,
+  serial: row.serial,
+  product: row.product,
   groupId: row.group_id,
   groupName: row.group_name,
   status: row.status,
+  statusReason: row.status_reason,
+  statusChangedAt: iso(row.status_changed_at),
   enrolledVia: row.enrolled_via,
   metadata: JSON.parse(row.metadata) as DeviceMetadata,
   droppedFields: Number(row.dropped_fields),
+  droppedReports: Number(row.dropped_reports),
   online: Number(row.online) === 1,
   lastSeenAt: iso(row.last_seen_at),
   createdAt: iso(row.created_at)!,
+  config:
+    row.config_policy === null || row.config_version === null
+      ? null
+      : {
+          policy: row.config_policy,
+          version: Number(row.config_version),
+          acknowledgedAt: iso(row.config_acked_at)!,
+        },
+  eventLogging: row.event_logging,
 });
 
-const SELECT = `SELECT d.*, g.name AS group_name FROM devices d JOIN device_groups g ON g.id = d.group_id`;
+const FROM = `FROM devices d JOIN device_groups g ON g.id = d.group_id`;
+const SELECT = `SELECT d.*, g.name AS group_name ${FROM}`;
 
 export async function insertDevice(
   db: Queryable,
-  device: { id: string; groupId: string; enrolledVia: string },
+  device: { id: string; groupId: string; enrolledVia: string; serial?: string | null },
 ): Promise<void> {
   const now = Date.now();
   await db.run(
-    `INSERT INTO devices (id, group_id, status, enrolled_via, metadata, created_at, updated_at) VALUES (?, ?, 'active', ?, '{}', ?, ?)`,
-    [device.id, device.groupId, device.enrolledVia, now, now],
+    `INSERT INTO devices (id, serial, group_id, status, enrolled_via, metadata, created_at, updated_at, status_changed_at)
+     VALUES (?, ?, ?, 'active', ?, '{}', ?, ?, ?)`,
+    [device.id, device.serial ?? null, device.groupId, device.enrolledVia, now, now, now],
   );
 }
 
+export async function deviceRowById(db: Queryable, id: string): Promise<DeviceRow | undefined> {
+  return db.get<DeviceRow>(`${SELECT} WHERE d.id = ?`, [id]);
+}
+
 export async function deviceById(db: Queryable, id: string): Promise<Device | undefined> {
-  const row = await db.get<DeviceRow>(`${SELECT} WHERE d.id = ?`, [id]);
+  const row = await deviceRowById(db, id);
   return row && toDevice(row);
 }
+
+/** Sort keys the API accepts, each mapped to a fixed column (never interpolated from input). */
+export const SORT_KEYS = {
+  createdAt: "d.created_at",
+  lastSeenAt: "d.last_seen_at",
+  status: "d.status",
+  group: "g.name",
+  id: "d.id",
+  serial: "d.serial",
+  product: "d.product",
+} as const;
+export type SortKey = keyof typeof SORT_KEYS;
+
+export const SORT_PATTERN = `^-?(${Object.keys(SORT_KEYS).join("|")})$`;
 
 export interface DeviceQuery {
   limit: number;
@@ -75,6 +140,20 @@ export interface DeviceQuery {
   status?: DeviceStatus;
   group?: string;
   online?: boolean;
+  product?: string;
+  serial?: string;
+  /** A sort key, `-` in front for descending. */
+  sort?: string;
+}
+
+function orderBy(sort: string | undefined): string {
+  const descending = sort?.startsWith("-") ?? false;
+  const key = (descending ? sort!.slice(1) : (sort ?? "createdAt")) as SortKey;
+  const column = SORT_KEYS[key];
+  if (!column) throw new Error(`unknown sort key ${key}`);
+  const direction = descending ? "DESC" : "ASC";
+  // NULLs last in both directions on SQLite and PostgreSQL alike; id breaks ties for stable pages.
+  return ` ORDER BY (${column} IS NULL), ${column} ${direction}, d.id ${direction}`;
 }
 
 export async function listDevices(
@@ -83,24 +162,18 @@ export async function listDevices(
 ): Promise<{ items: Device[]; total: number }> {
   const where: string[] = [];
   const params: (string | number)[] = [];
-  if (query.status) {
-    where.push("d.status = ?");
-    params.push(query.status);
-  }
-  if (query.group) {
-    where.push("g.name = ?");
-    params.push(query.group);
-  }
-  if (query.online !== undefined) {
-    where.push("d.online = ?");
-    params.push(query.online ? 1 : 0);
-  }
+  const filter = (sql: string, value: string | number) => {
+    where.push(sql);
+    params.push(value);
+  };
+  if (query.status) filter("d.status = ?", query.status);
+  if (query.group) filter("g.name = ?", query.group);
+  if (query.online !== undefined) filter("d.online = ?", query.online ? 1 : 0);
+  if (query.product) filter("d.product = ?", query.product);
+  if (query.serial) filter("d.serial = ?", query.serial);
   const clause = where.length ? ` WHERE ${where.join(" AND ")}` : "";
-  const total = await db.get<{ n: number }>(
-    `SELECT COUNT(*) AS n FROM devices d JOIN device_groups g ON g.id = d.group_id${clause}`,
-    params,
-  );
-  const rows = await db.all<DeviceRow>(`${SELECT}${clause} ORDER BY d.created_at, d.id LIMIT ? OFFSET ?`, [
+  const total = await db.get<{ n: number }>(`SELECT COUNT(*) AS n ${FROM}${clause}`, params);
+  const rows = await db.all<DeviceRow>(`${SELECT}${clause}${orderBy(query.sort)} LIMIT ? OFFSET ?`, [
     ...params,
     query.limit,
     query.offset,
@@ -129,7 +202,56 @@ export async function recordMetadata(
   );
 }
 
+/** Counts a device report (events topic) that was not valid and so was dropped. */
+export async function countDroppedReport(db: Queryable, id: string): Promise<void> {
+  await db.run(`UPDATE devices SET dropped_reports = dropped_reports + 1 WHERE id = ?`, [id]);
+}
+
+/** Records the policy version a device acknowledged. */
+export async function recordConfigAck(
+  db: Queryable,
+  id: string,
+  ack: { policy: string; version: number },
+): Promise<void> {
+  await db.run(`UPDATE devices SET config_policy = ?, config_version = ?, config_acked_at = ? WHERE id = ?`, [
+    ack.policy,
+    ack.version,
+    Date.now(),
+    id,
+  ]);
+}
+
+export async function setProduct(db: Queryable, id: string, product: string | null): Promise<void> {
+  await db.run(`UPDATE devices SET product = ?, updated_at = ? WHERE id = ?`, [product, Date.now(), id]);
+}
+
 /** On start no device is connected to this process yet. */
 export async function markAllOffline(db: Queryable): Promise<void> {
   await db.run(`UPDATE devices SET online = 0 WHERE online = 1`);
+}
+
+/** The certificates of a device, newest first (status and revocation as the PKI records them). */
+export async function deviceCertificates(db: Queryable, id: string) {
+  const rows = await db.all<{
+    serial: string;
+    fingerprint: string;
+    not_before: number;
+    not_after: number;
+    status: string;
+    revoked_at: number | null;
+    revocation_reason: string | null;
+  }>(
+    `SELECT serial, fingerprint, not_before, not_after, status, revoked_at, revocation_reason
+     FROM certificates WHERE device_id = ? ORDER BY created_at DESC`,
+    [id],
+  );
+  return rows.map((r) => ({
+    serial: r.serial,
+    fingerprint: r.fingerprint,
+    notBefore: iso(r.not_before),
+    notAfter: iso(r.not_after),
+    status: r.status,
+    revokedAt: iso(r.revoked_at),
+    revocationReason: r.revocation_reason,
+  }));
 }

@@ -18,6 +18,8 @@ export interface DeviceGroup {
   id: string;
   name: string;
   provisioningPolicy: ProvisioningPolicy;
+  /** The device policy (by name, latest version) its devices are configured with. */
+  policyName: string | null;
   createdAt: number;
 }
 
@@ -25,6 +27,7 @@ interface GroupRow {
   id: string;
   name: string;
   provisioning_policy: string;
+  policy_name?: string | null;
   created_at: number;
 }
 
@@ -32,6 +35,7 @@ const toGroup = (row: GroupRow): DeviceGroup => ({
   id: row.id,
   name: row.name,
   provisioningPolicy: JSON.parse(row.provisioning_policy) as ProvisioningPolicy,
+  policyName: row.policy_name ?? null,
   createdAt: Number(row.created_at),
 });
 

@@ -1,17 +1,19 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { appendAudit } from "../audit/audit-log.ts";
+import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
-import { type DeviceStatus, deviceById, listDevices } from "./devices.ts";
-import { createGroup, listGroups } from "./groups.ts";
-
-const STATUSES: DeviceStatus[] = [
-  "pending",
-  "active",
-  "disabled",
-  "quarantined",
-  "compromised",
-  "decommissioned",
-];
+import type { ConfigDelivery } from "./config-delivery.ts";
+import {
+  DEVICE_STATUSES,
+  type DeviceStatus,
+  deviceById,
+  deviceCertificates,
+  listDevices,
+  SORT_PATTERN,
+} from "./devices.ts";
+import { createGroup, groupByName, listGroups } from "./groups.ts";
+import { assignPolicyToGroup, devicesInGroup, latestPolicy } from "./policies.ts";
 
 interface DeviceListQuery {
   limit?: number;
@@ -19,9 +21,25 @@ interface DeviceListQuery {
   status?: DeviceStatus;
   group?: string;
   online?: boolean;
+  product?: string;
+  serial?: string;
+  sort?: string;
 }
 
-export function fleetRoutes(store: Store) {
+const ID_PARAMS = {
+  type: "object",
+  properties: { id: { type: "string", format: "uuid" } },
+  required: ["id"],
+} as const;
+
+const INVENTORY_TEXT = {
+  type: ["string", "null"],
+  minLength: 1,
+  maxLength: 128,
+  pattern: "^[\\x20-\\x7e]+$",
+};
+
+export function fleetRoutes(store: Store, delivery: ConfigDelivery) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get<{ Querystring: DeviceListQuery }>(
       "/api/v1/devices",
@@ -34,42 +52,70 @@ export function fleetRoutes(store: Store) {
             properties: {
               limit: { type: "integer", minimum: 1, maximum: 1000 },
               offset: { type: "integer", minimum: 0 },
-              status: { type: "string", enum: STATUSES },
+              status: { type: "string", enum: DEVICE_STATUSES },
               group: { type: "string", maxLength: 63 },
               online: { type: "boolean" },
+              product: { type: "string", maxLength: 128 },
+              serial: { type: "string", maxLength: 128 },
+              // Only the fixed sort keys of devices.ts; "-" prefix for descending.
+              sort: { type: "string", pattern: SORT_PATTERN },
             },
           },
         },
       },
       async (request) => {
         const q = request.query;
-        const page = await listDevices(store, {
-          limit: q.limit ?? 100,
-          offset: q.offset ?? 0,
-          status: q.status,
-          group: q.group,
-          online: q.online,
-        });
-        return { ...page, limit: q.limit ?? 100, offset: q.offset ?? 0 };
+        const limit = q.limit ?? 100;
+        const offset = q.offset ?? 0;
+        const page = await listDevices(store, { ...q, limit, offset });
+        return { ...page, limit, offset, sort: q.sort ?? "createdAt" };
       },
     );
 
     app.get<{ Params: { id: string } }>(
       "/api/v1/devices/:id",
+      { config: { auth: { permission: "devices:read" } }, schema: { params: ID_PARAMS } },
+      async (request) => {
+        const device = await deviceById(store, request.params.id);
+        if (!device) throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND");
+        return { ...device, certificates: await deviceCertificates(store, device.id) };
+      },
+    );
+
+    // Inventory fields an operator keeps: hardware serial (when the device did not bring one) and product.
+    app.patch<{ Params: { id: string }; Body: { serial?: string | null; product?: string | null } }>(
+      "/api/v1/devices/:id",
       {
-        config: { auth: { permission: "devices:read" } },
+        config: { auth: { permission: "devices:write" } },
         schema: {
-          params: {
+          params: ID_PARAMS,
+          body: {
             type: "object",
-            properties: { id: { type: "string", format: "uuid" } },
-            required: ["id"],
+            additionalProperties: false,
+            minProperties: 1,
+            properties: { serial: INVENTORY_TEXT, product: INVENTORY_TEXT },
           },
         },
       },
       async (request) => {
-        const device = await deviceById(store, request.params.id);
-        if (!device) throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND");
-        return device;
+        const { id } = request.params;
+        await store.transaction(async (tx) => {
+          const found = await tx.get<{ id: string }>(`SELECT id FROM devices WHERE id = ?`, [id]);
+          if (!found) throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND");
+          for (const [field, value] of Object.entries(request.body))
+            await tx.run(`UPDATE devices SET ${field === "serial" ? "serial" : "product"} = ? WHERE id = ?`, [
+              value ?? null,
+              id,
+            ]);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "device.update",
+            target: { type: "device", id },
+            outcome: "success",
+            details: request.body,
+          });
+        });
+        return deviceById(store, id);
       },
     );
 
@@ -91,10 +137,60 @@ export function fleetRoutes(store: Store) {
         },
       },
       async (request, reply) => {
-        const group = await createGroup(store, request.body.name);
-        request.log.info({ group: group.name }, "group created");
+        const group = await store.transaction(async (tx) => {
+          const created = await createGroup(tx, request.body.name);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "group.create",
+            target: { type: "group", id: created.id },
+            outcome: "success",
+            details: { name: created.name },
+          });
+          return created;
+        });
         reply.code(201);
         return group;
+      },
+    );
+
+    // Assigns a device policy (by name; its devices get the latest version) and pushes it.
+    app.put<{ Params: { name: string }; Body: { policy: string | null } }>(
+      "/api/v1/groups/:name/policy",
+      {
+        config: { auth: { permission: "policies:write" } },
+        schema: {
+          params: {
+            type: "object",
+            properties: { name: { type: "string", maxLength: 63 } },
+            required: ["name"],
+          },
+          body: {
+            type: "object",
+            additionalProperties: false,
+            required: ["policy"],
+            properties: { policy: { type: ["string", "null"], minLength: 1, maxLength: 63 } },
+          },
+        },
+      },
+      async (request) => {
+        const { policy } = request.body;
+        const group = await store.transaction(async (tx) => {
+          const found = await groupByName(tx, request.params.name);
+          if (!found) throw new BulwarkError("BW_ERR_GROUP_NOT_FOUND");
+          if (policy !== null && !(await latestPolicy(tx, policy)))
+            throw new BulwarkError("BW_ERR_POLICY_NOT_FOUND");
+          await assignPolicyToGroup(tx, found.id, policy);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "group.policy.assign",
+            target: { type: "group", id: found.id },
+            outcome: "success",
+            details: { group: found.name, from: found.policyName, to: policy },
+          });
+          return found;
+        });
+        const pushed = await delivery.pushAll(await devicesInGroup(store, group.id));
+        return { ...(await groupByName(store, group.name)), pushed };
       },
     );
   };

@@ -1,14 +1,35 @@
+import type { Duplex } from "node:stream";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { sanitiseMetadata } from "@bulwark/sdk/wire/metadata";
-import { deviceTopics } from "@bulwark/sdk/wire/topics";
+import {
+  type DeviceSubscribeKind,
+  devicePublishKind,
+  deviceSubscribeKind,
+  deviceTopics,
+  jobIdOfStatusTopic,
+} from "@bulwark/sdk/wire/topics";
 import { Aedes, type AedesPublishPacket, type Client } from "aedes";
 import type { Logger } from "pino";
-import { deviceById, recordMetadata, setPresence } from "../fleet/devices.ts";
+import type { DeviceChannel } from "../fleet/device-channel.ts";
+import { type DeviceStatus, deviceById, recordMetadata, setPresence } from "../fleet/devices.ts";
+import { mayConnect, sessionEffect } from "../fleet/lifecycle.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
-import { certificateStatus } from "../pki/issue.ts";
 import type { Store } from "../store/store.ts";
 import { checkPublish, checkSubscribe, mayReceive } from "./acl.ts";
-import { type DeviceIdentity, identityOf } from "./identity.ts";
+import { ConnectRefused, connectSteps, NOT_AUTHORIZED } from "./connect-steps.ts";
+import { identityOf } from "./identity.ts";
+import { type BrokerLimits, capPacketSize, DEFAULT_LIMITS, RateLimiter } from "./limits.ts";
+import { SessionRegistry } from "./sessions.ts";
+
+/** What the fleet domain does with device traffic; wired by the composition root. */
+export interface BrokerHooks {
+  /** A device subscribed to one of its server → device topics (push its config, a pending wipe). */
+  subscribed(deviceId: string, kind: DeviceSubscribeKind, status: DeviceStatus): Promise<void>;
+  /** A device published on its `events` topic. */
+  report(deviceId: string, payload: Buffer): Promise<void>;
+  /** A device published on `jobs/{jobId}/status`. */
+  jobStatus(deviceId: string, jobId: string, payload: Buffer): Promise<void>;
+}
 
 export interface BrokerOptions {
   store: Store;
@@ -17,65 +38,48 @@ export interface BrokerOptions {
   port: number;
   tls: { keyPem: string; certChainPem: string; trustedCaPems: string[] };
   deviceCas: () => CertificateAuthority[];
-  /** Largest keepalive a device may ask for, seconds (MQTT-3.1.2-24: the server enforces 1.5×). */
-  keepaliveLimit?: number;
+  limits?: Partial<BrokerLimits>;
+  hooks?: BrokerHooks;
 }
 
-export interface EmbeddedBroker {
+export interface EmbeddedBroker extends DeviceChannel {
   port: number;
   connectedDevices(): number;
-  /** Closes every live session of a device (used by disable / compromise). */
-  disconnect(deviceId: string): number;
+  /** Same as `publish`, kept for callers of the first slice. */
   publishToDevice(deviceId: string, kind: "config" | "cmd" | "jobsNotify", payload: unknown): Promise<void>;
+  /**
+   * Serves one MQTT connection on an already-established transport. The identity is still read
+   * from the transport's verified peer certificate (`authorized`, `getPeerCertificate`); the TLS
+   * listener uses this for every socket, tests use it to drive the broker without a handshake.
+   */
+  handle(stream: Duplex & Pick<TLSSocket, "authorized" | "getPeerCertificate">): void;
   close(): Promise<void>;
 }
 
-// MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
-const IDENTIFIER_REJECTED = 2;
-const NOT_AUTHORIZED = 5;
 const MAX_META_BYTES = 16 * 1024;
-
-class ConnectRefused extends Error {
-  readonly returnCode: number;
-  constructor(message: string, returnCode: number) {
-    super(message);
-    this.returnCode = returnCode;
-  }
-}
 
 /**
  * The embedded MQTT broker: Aedes on a TLS 1.3-only server that requires a client certificate.
- * Identity comes from the certificate alone; every CONNECT runs the steps in `connectSteps`.
+ * Identity comes from the certificate alone; every CONNECT runs the steps in `connect-steps.ts`;
+ * publish, subscribe and delivery are checked against the ACL for the device's live status.
  */
 export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroker> {
   const { store, log } = options;
-  const identities = new WeakMap<Client, DeviceIdentity>();
-  const sessions = new Map<string, Set<Client>>();
-
-  // The CONNECT checks, in order (cf. Aedes' own connectActions).
-  const connectSteps: ((client: Client, identity: DeviceIdentity) => Promise<void>)[] = [
-    async function clientIdIsDeviceId(client, identity) {
-      if (client.id !== identity.deviceId)
-        throw new ConnectRefused("client id must be the device id", IDENTIFIER_REJECTED);
-    },
-    async function certificateIsValid(_client, identity) {
-      const cert = await certificateStatus(store, identity.serial);
-      if (
-        cert?.status !== "valid" ||
-        cert.device_id !== identity.deviceId ||
-        Number(cert.not_after) <= Date.now()
-      )
-        throw new ConnectRefused("certificate is not valid", NOT_AUTHORIZED);
-    },
-    async function deviceIsActive(_client, identity) {
-      const device = await deviceById(store, identity.deviceId);
-      if (device?.status !== "active")
-        throw new ConnectRefused(`device is ${device?.status ?? "unknown"}`, NOT_AUTHORIZED);
-    },
-  ];
+  const limits: BrokerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const sessions = new SessionRegistry();
+  const publishRate = new RateLimiter(limits.publishPerSecond, limits.publishBurst);
+  const connectionRate = new RateLimiter(limits.connectionsPerSecond, limits.connectionBurst);
+  const keepalives = new WeakMap<Client, number>();
+  const steps = connectSteps({ store, limits, keepaliveOf: (client) => keepalives.get(client) });
 
   const broker = await Aedes.createBroker({
-    keepaliveLimit: options.keepaliveLimit ?? 1200,
+    // Keepalive is checked in our CONNECT steps (refused with a 3.1.1 return code, not aedes' 6).
+    keepaliveLimit: 0,
+    connectTimeout: limits.connectTimeoutMs,
+    preConnect(client, packet, done) {
+      keepalives.set(client, packet.keepalive ?? 0);
+      done(null, true);
+    },
     authenticate(client, _username, _password, done) {
       // The username and password are ignored: identity is the certificate (CRA Annex I Part I (2)(d)).
       const identity = identityOf(client.conn as TLSSocket, options.deviceCas);
@@ -85,110 +89,160 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
         return;
       }
       (async () => {
-        for (const step of connectSteps) await step(client, identity);
+        let status: DeviceStatus = "active";
+        for (const step of steps) status = (await step(client, identity)) ?? status;
+        return status;
       })().then(
-        () => {
-          identities.set(client, identity);
+        (status) => {
+          sessions.authenticate(client, identity, status);
           done(null, true);
         },
-        (error: Error & { returnCode?: number }) => {
+        (error: Error) => {
           log.warn({ deviceId: identity.deviceId, reason: error.message }, "mqtt connect refused");
-          done(Object.assign(error, { returnCode: error.returnCode ?? NOT_AUTHORIZED }), false);
+          const returnCode = error instanceof ConnectRefused ? error.returnCode : NOT_AUTHORIZED;
+          done(Object.assign(error, { returnCode }), false);
         },
       );
     },
     authorizePublish(client, packet, done) {
-      const identity = client && identities.get(client);
-      if (!identity) return done(new Error("not authenticated"));
-      const refusal = checkPublish(identity.deviceId, packet);
+      const session = sessions.get(client);
+      if (!session) return done(new Error("not authenticated"));
+      const { deviceId } = session.identity;
+      // A flood closes the connection: MQTT 3.1.1 has no way to tell a client to slow down.
+      if (!publishRate.take(deviceId)) {
+        log.warn({ deviceId }, "mqtt publish rate exceeded, closing");
+        return done(new Error("rate-limited"));
+      }
+      const refusal = checkPublish(deviceId, packet, session.status);
       if (refusal) {
-        log.warn(
-          { deviceId: identity.deviceId, topic: packet.topic.slice(0, 200), refusal },
-          "mqtt publish refused",
-        );
+        log.warn({ deviceId, topic: packet.topic.slice(0, 200), refusal }, "mqtt publish refused");
+        // [MQTT-3.3.5-2]: a refused PUBLISH closes the connection (3.1.1 has no negative PUBACK).
         return done(new Error(refusal));
       }
       done(null);
     },
     authorizeSubscribe(client, subscription, done) {
-      const identity = identities.get(client);
-      const refusal = identity
-        ? checkSubscribe(identity.deviceId, subscription.topic)
+      const session = sessions.get(client);
+      const refusal = session
+        ? checkSubscribe(session.identity.deviceId, subscription.topic)
         : "wildcard-or-foreign-filter";
       if (refusal) {
         log.warn(
-          { deviceId: identity?.deviceId, filter: subscription.topic.slice(0, 200), refusal },
+          { deviceId: session?.identity.deviceId, filter: subscription.topic.slice(0, 200), refusal },
           "mqtt subscribe refused",
         );
+        // [MQTT-1.5.3-1]: ill-formed UTF-8 closes the connection.
+        if (refusal === "malformed-utf8") return done(new Error(refusal));
         // MQTT 3.1.1 §3.9.3: a refused filter gets return code 0x80 in SUBACK; the session stays up.
         return done(null, null);
       }
       done(null, subscription);
     },
     authorizeForward(client, packet) {
-      const identity = identities.get(client);
-      return identity && mayReceive(identity.deviceId, packet.topic) ? packet : null;
+      const session = sessions.get(client);
+      return session && mayReceive(session.identity.deviceId, packet.topic, session.status) ? packet : null;
     },
     published(packet: AedesPublishPacket, client: Client, done) {
-      const identity = client && identities.get(client);
-      if (!identity || packet.topic !== deviceTopics(identity.deviceId).meta) return done(null);
-      handleMetadata(identity, packet.payload as Buffer).then(
+      const session = sessions.get(client);
+      if (!session) return done(null);
+      route(session.identity.deviceId, packet).then(
         () => done(null),
         (error) => {
-          log.error({ err: error, deviceId: identity.deviceId }, "metadata not stored");
+          log.error({ err: error, deviceId: session.identity.deviceId }, "device message not handled");
           done(null);
         },
       );
     },
   });
 
-  async function handleMetadata(identity: DeviceIdentity, payload: Buffer): Promise<void> {
+  /** Sends what a device published to the handler of its topic kind. */
+  async function route(deviceId: string, packet: AedesPublishPacket): Promise<void> {
+    const payload = packet.payload as Buffer;
+    switch (devicePublishKind(deviceId, packet.topic)) {
+      case "meta":
+        return handleMetadata(deviceId, payload);
+      case "events":
+        return options.hooks?.report(deviceId, payload);
+      case "jobStatus":
+        return options.hooks?.jobStatus(deviceId, jobIdOfStatusTopic(deviceId, packet.topic)!, payload);
+      case undefined:
+        return;
+    }
+  }
+
+  async function handleMetadata(deviceId: string, payload: Buffer): Promise<void> {
     if (payload.length > MAX_META_BYTES) {
-      log.warn({ deviceId: identity.deviceId, bytes: payload.length }, "metadata too large, dropped");
+      log.warn({ deviceId, bytes: payload.length }, "metadata too large, dropped");
       return;
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(payload.toString("utf8"));
     } catch {
-      log.warn({ deviceId: identity.deviceId }, "metadata is not JSON, dropped");
+      log.warn({ deviceId }, "metadata is not JSON, dropped");
       return;
     }
     // CRA Annex I Part I (2)(g): keep only allow-listed fields, count what was dropped.
     const { metadata, dropped } = sanitiseMetadata(parsed);
-    if (dropped.length) log.info({ deviceId: identity.deviceId, dropped }, "metadata fields dropped");
-    await recordMetadata(store, identity.deviceId, metadata, dropped.length);
+    if (dropped.length) log.info({ deviceId, dropped }, "metadata fields dropped");
+    await recordMetadata(store, deviceId, metadata, dropped.length);
   }
 
   broker.on("clientReady", (client) => {
-    const identity = identities.get(client);
-    if (!identity) return;
-    const set = sessions.get(identity.deviceId) ?? new Set<Client>();
-    sessions.set(identity.deviceId, set);
-    set.add(client);
-    void setPresence(store, identity.deviceId, true).catch((err) =>
-      log.error({ err }, "presence not stored"),
-    );
-    log.info({ deviceId: identity.deviceId }, "device connected");
+    const session = sessions.get(client);
+    // A connection that closed while CONNECT was being checked never becomes a live session.
+    if (!session || client.closed || client.conn.destroyed) return;
+    const { deviceId } = session.identity;
+    if (sessions.ready(client))
+      void setPresence(store, deviceId, true).catch((err) => log.error({ err }, "presence not stored"));
+    // The transport's close, not aedes' clientDisconnect: a session taken over by a newer one with
+    // the same client id ([MQTT-3.1.4-2]) is closed without that event.
+    client.conn.once("close", () => sessionClosed(client));
+    // An action may have committed between the CONNECT checks and now: follow the stored status.
+    void deviceById(store, deviceId).then((device) => {
+      if (!device || !mayConnect(device.status)) client.close();
+      else if (device.status !== session.status) session.status = device.status;
+    });
+    log.info({ deviceId }, "device connected");
   });
 
-  broker.on("clientDisconnect", (client) => {
-    const identity = identities.get(client);
-    if (!identity) return;
-    const set = sessions.get(identity.deviceId);
-    set?.delete(client);
-    if (set && set.size === 0) {
-      sessions.delete(identity.deviceId);
-      void setPresence(store, identity.deviceId, false).catch((err) =>
+  broker.on("subscribe", (subscriptions, client) => {
+    const session = sessions.get(client);
+    if (!session || !options.hooks) return;
+    for (const { topic } of subscriptions) {
+      const kind = deviceSubscribeKind(session.identity.deviceId, topic);
+      if (kind)
+        void options.hooks
+          .subscribed(session.identity.deviceId, kind, session.status)
+          .catch((err) => log.error({ err }, "subscribe follow-up failed"));
+    }
+  });
+
+  function sessionClosed(client: Client): void {
+    const session = sessions.get(client);
+    if (!session) return;
+    if (sessions.gone(client))
+      void setPresence(store, session.identity.deviceId, false).catch((err) =>
         log.error({ err }, "presence not stored"),
       );
-    }
-    log.info({ deviceId: identity.deviceId }, "device disconnected");
+    log.info({ deviceId: session.identity.deviceId }, "device disconnected");
+  }
+
+  broker.on("keepaliveTimeout", (client) => {
+    log.info({ deviceId: sessions.get(client)?.identity.deviceId }, "mqtt keepalive expired, closed");
   });
 
   broker.on("clientError", (client, error) => {
-    log.debug({ deviceId: identities.get(client)?.deviceId, reason: error.message }, "mqtt client error");
+    log.debug(
+      { deviceId: sessions.get(client)?.identity.deviceId, reason: error.message },
+      "mqtt client error",
+    );
   });
+
+  function handle(stream: Duplex & Pick<TLSSocket, "authorized" | "getPeerCertificate">): void {
+    const client = broker.handle(stream);
+    capPacketSize(client, limits.maxPacketBytes);
+  }
 
   // TLS 1.3 only, client certificate required (alert 116 certificate_required without one).
   const server: Server = createServer(
@@ -201,8 +255,15 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       minVersion: "TLSv1.3",
       maxVersion: "TLSv1.3",
     },
-    (socket) => broker.handle(socket),
+    (socket) => handle(socket),
   );
+  // Connection-rate limit per source address, before any TLS work is spent on the socket.
+  server.on("connection", (socket) => {
+    if (!connectionRate.take(socket.remoteAddress ?? "unknown")) {
+      log.warn({ remoteAddress: socket.remoteAddress }, "mqtt connection rate exceeded");
+      socket.destroy();
+    }
+  });
   server.on("tlsClientError", (error) => log.debug({ reason: error.message }, "mqtt tls handshake failed"));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -211,31 +272,46 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
 
+  function disconnect(deviceId: string): number {
+    const live = sessions.of(deviceId);
+    for (const session of live) session.client.close();
+    return live.length;
+  }
+
+  function publish(deviceId: string, kind: "config" | "cmd" | "jobsNotify", payload: unknown): Promise<void> {
+    const topic = deviceTopics(deviceId)[kind];
+    return new Promise((resolve, reject) =>
+      broker.publish(
+        {
+          cmd: "publish",
+          topic,
+          payload: Buffer.from(JSON.stringify(payload)),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        (error) => (error ? reject(error) : resolve()),
+      ),
+    );
+  }
+
   return {
     port,
-    connectedDevices: () => sessions.size,
-    disconnect(deviceId) {
-      const set = sessions.get(deviceId);
-      if (!set) return 0;
-      for (const client of set) client.close();
-      return set.size;
+    connectedDevices: () => sessions.deviceCount,
+    disconnect,
+    applyStatus(deviceId, status) {
+      switch (sessionEffect(status)) {
+        case "close":
+          return disconnect(deviceId);
+        case "none":
+        case "restrict":
+        case "wipe":
+          return sessions.setStatus(deviceId, status);
+      }
     },
-    publishToDevice(deviceId, kind, payload) {
-      const topic = deviceTopics(deviceId)[kind];
-      return new Promise((resolve, reject) =>
-        broker.publish(
-          {
-            cmd: "publish",
-            topic,
-            payload: Buffer.from(JSON.stringify(payload)),
-            qos: 1,
-            retain: false,
-            dup: false,
-          },
-          (error) => (error ? reject(error) : resolve()),
-        ),
-      );
-    },
+    publish,
+    publishToDevice: publish,
+    handle,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -98,4 +98,31 @@ export const migrations: Migration[] = [
         state_hash TEXT PRIMARY KEY, sealed TEXT NOT NULL, expires_at BIGINT NOT NULL)`,
     ],
   },
+  {
+    id: 500,
+    name: "fleet-registry-policies-incidents",
+    statements: [
+      `ALTER TABLE devices ADD COLUMN serial TEXT`,
+      `ALTER TABLE devices ADD COLUMN product TEXT`,
+      `ALTER TABLE devices ADD COLUMN status_reason TEXT`,
+      `ALTER TABLE devices ADD COLUMN status_changed_at BIGINT`,
+      `ALTER TABLE devices ADD COLUMN config_policy TEXT`,
+      `ALTER TABLE devices ADD COLUMN config_version INTEGER`,
+      `ALTER TABLE devices ADD COLUMN config_acked_at BIGINT`,
+      `ALTER TABLE devices ADD COLUMN event_logging TEXT NOT NULL DEFAULT 'on'`,
+      `ALTER TABLE devices ADD COLUMN pending_wipe_id TEXT`,
+      `ALTER TABLE devices ADD COLUMN dropped_reports BIGINT NOT NULL DEFAULT 0`,
+      `CREATE INDEX devices_status ON devices(status)`,
+      `CREATE INDEX devices_last_seen ON devices(last_seen_at)`,
+      `CREATE TABLE device_policies (
+        name TEXT NOT NULL, version INTEGER NOT NULL, settings TEXT NOT NULL, created_by TEXT,
+        created_at BIGINT NOT NULL, PRIMARY KEY (name, version))`,
+      `ALTER TABLE device_groups ADD COLUMN policy_name TEXT`,
+      `CREATE TABLE device_security_events (
+        id TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL, occurred_at BIGINT NOT NULL,
+        received_at BIGINT NOT NULL, detail TEXT)`,
+      `CREATE INDEX device_security_events_device ON device_security_events(device_id, received_at)`,
+      `CREATE INDEX device_security_events_received ON device_security_events(received_at)`,
+    ],
+  },
 ];

@@ -1,0 +1,243 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { type ApiClient, CliError } from "./client.ts";
+import type { Io } from "./commands.ts";
+import { table } from "./table.ts";
+
+type Command = (args: string[], api: () => Promise<ApiClient>, io: Io) => Promise<number>;
+
+interface Device {
+  id: string;
+  groupName: string;
+  status: string;
+  online: boolean;
+  lastSeenAt: string | null;
+  serial: string | null;
+  config: { policy: string; version: number } | null;
+  metadata: { model?: string; osName?: string; agentVersion?: string; mac?: string };
+}
+
+export function deviceTable(devices: Device[]): string {
+  return table(
+    ["DEVICE", "GROUP", "STATUS", "PRESENCE", "MODEL", "OS", "AGENT", "MAC", "CONFIG", "LAST SEEN"],
+    devices.map((d) => [
+      d.id,
+      d.groupName,
+      d.status,
+      d.online ? "online" : "offline",
+      d.metadata.model ?? "-",
+      d.metadata.osName ?? "-",
+      d.metadata.agentVersion ?? "-",
+      d.metadata.mac ?? "-",
+      d.config ? `${d.config.policy}@${d.config.version}` : "-",
+      d.lastSeenAt ?? "-",
+    ]),
+  );
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function deviceIdArg(args: string[], usage: string): string {
+  const id = args[0];
+  if (!id || !UUID.test(id)) throw new CliError(`${usage} needs a device ID (a UUID)`, 2);
+  return id;
+}
+
+const deviceList: Command = async (args, api, io) => {
+  const { values } = parseArgs({
+    args,
+    options: {
+      group: { type: "string" },
+      status: { type: "string" },
+      online: { type: "string" },
+      product: { type: "string" },
+      serial: { type: "string" },
+      sort: { type: "string" },
+      limit: { type: "string" },
+      offset: { type: "string" },
+      json: { type: "boolean" },
+    },
+  });
+  if (values.online !== undefined && values.online !== "true" && values.online !== "false")
+    throw new CliError("--online must be true or false", 2);
+  const query = new URLSearchParams();
+  for (const key of ["group", "status", "online", "product", "serial", "sort", "offset"] as const)
+    if (values[key] !== undefined) query.set(key, values[key]!);
+  query.set("limit", values.limit ?? "1000");
+  const page = await (await api()).call<{ items: Device[]; total: number }>(
+    "GET",
+    `/api/v1/devices?${query}`,
+  );
+  io.stdout(
+    values.json ? `${JSON.stringify(page)}\n` : `${deviceTable(page.items)}\n${page.total} device(s)\n`,
+  );
+  return 0;
+};
+
+const deviceShow: Command = async (args, api, io) => {
+  const id = deviceIdArg(args, "device show");
+  io.stdout(`${JSON.stringify(await (await api()).call("GET", `/api/v1/devices/${id}`), null, 2)}\n`);
+  return 0;
+};
+
+const deviceSet: Command = async (args, api, io) => {
+  const id = deviceIdArg(args, "device set");
+  const { values } = parseArgs({
+    args: args.slice(1),
+    options: { serial: { type: "string" }, product: { type: "string" } },
+  });
+  if (values.serial === undefined && values.product === undefined)
+    throw new CliError("device set needs --serial and/or --product", 2);
+  await (await api()).call("PATCH", `/api/v1/devices/${id}`, values);
+  io.stdout("updated\n");
+  return 0;
+};
+
+/** `bulwark device disable|enable|quarantine|compromise|decommission ID [--reason TEXT]`. */
+function deviceAction(action: string): Command {
+  return async (args, api, io) => {
+    const id = deviceIdArg(args, `device ${action}`);
+    const { values } = parseArgs({ args: args.slice(1), options: { reason: { type: "string" } } });
+    const result = await (await api()).call<{
+      from: string;
+      device: { status: string };
+      sessionsAffected: number;
+      certificatesRevoked: number;
+    }>("POST", `/api/v1/devices/${id}/${action}`, values.reason ? { reason: values.reason } : {});
+    const extra = [
+      result.sessionsAffected ? `${result.sessionsAffected} session(s) affected` : "",
+      result.certificatesRevoked ? `${result.certificatesRevoked} certificate(s) revoked` : "",
+      action === "decommission" ? "wipe sent; the record is deleted when the device confirms" : "",
+    ].filter(Boolean);
+    io.stdout(
+      `${id}: ${result.from} -> ${result.device.status}${extra.length ? ` (${extra.join(", ")})` : ""}\n`,
+    );
+    return 0;
+  };
+}
+
+const groupList: Command = async (_args, api, io) => {
+  const groups = await (await api()).call<{
+    items: { name: string; id: string; policyName: string | null }[];
+  }>("GET", "/api/v1/groups");
+  io.stdout(
+    `${table(
+      ["GROUP", "POLICY", "ID"],
+      groups.items.map((g) => [g.name, g.policyName ?? "-", g.id]),
+    )}\n`,
+  );
+  return 0;
+};
+
+const groupCreate: Command = async (args, api, io) => {
+  const [name] = args;
+  if (!name) throw new CliError("group create needs a NAME", 2);
+  const group = await (await api()).call<{ id: string }>("POST", "/api/v1/groups", { name });
+  io.stdout(`${group.id}\n`);
+  return 0;
+};
+
+const groupSetPolicy: Command = async (args, api, io) => {
+  const [group, policy] = args;
+  if (!group || !policy) throw new CliError("group set-policy needs GROUP and POLICY (or --none)", 2);
+  const result = await (await api()).call<{ pushed: number }>(
+    "PUT",
+    `/api/v1/groups/${encodeURIComponent(group)}/policy`,
+    { policy: policy === "--none" ? null : policy },
+  );
+  io.stdout(
+    `group ${group}: policy ${policy === "--none" ? "none" : policy} (pushed to ${result.pushed} device(s))\n`,
+  );
+  return 0;
+};
+
+const policyList: Command = async (_args, api, io) => {
+  const list = await (await api()).call<{ items: { name: string; version: number; createdAt: string }[] }>(
+    "GET",
+    "/api/v1/policies",
+  );
+  io.stdout(
+    `${table(
+      ["POLICY", "VERSION", "CREATED"],
+      list.items.map((p) => [p.name, String(p.version), p.createdAt]),
+    )}\n`,
+  );
+  return 0;
+};
+
+const policyShow: Command = async (args, api, io) => {
+  const [name] = args;
+  if (!name) throw new CliError("policy show needs a NAME", 2);
+  io.stdout(
+    `${JSON.stringify(await (await api()).call("GET", `/api/v1/policies/${encodeURIComponent(name)}`), null, 2)}\n`,
+  );
+  return 0;
+};
+
+/** `bulwark policy publish NAME --file settings.json` (`-` reads stdin): makes the next version. */
+const policyPublish: Command = async (args, api, io) => {
+  const [name] = args;
+  const { values } = parseArgs({ args: args.slice(1), options: { file: { type: "string" } } });
+  if (!name || !values.file) throw new CliError("policy publish needs NAME --file SETTINGS.json", 2);
+  let settings: unknown;
+  try {
+    settings = JSON.parse(readFileSync(values.file === "-" ? 0 : values.file, "utf8"));
+  } catch (error) {
+    throw new CliError(`cannot read the settings: ${(error as Error).message}`, 2);
+  }
+  const created = await (await api()).call<{ version: number; pushed: number }>(
+    "POST",
+    `/api/v1/policies/${encodeURIComponent(name)}/versions`,
+    { settings },
+  );
+  io.stdout(`policy ${name} version ${created.version} (pushed to ${created.pushed} device(s))\n`);
+  return 0;
+};
+
+const securityEvents: Command = async (args, api, io) => {
+  const { values } = parseArgs({
+    args,
+    options: {
+      device: { type: "string" },
+      kind: { type: "string" },
+      limit: { type: "string" },
+      json: { type: "boolean" },
+    },
+  });
+  const query = new URLSearchParams();
+  if (values.device) query.set("device", values.device);
+  if (values.kind) query.set("kind", values.kind);
+  query.set("limit", values.limit ?? "100");
+  const page = await (await api()).call<{
+    items: { receivedAt: string; deviceId: string; kind: string; detail: string | null }[];
+    total: number;
+  }>("GET", `/api/v1/security-events?${query}`);
+  io.stdout(
+    values.json
+      ? `${JSON.stringify(page)}\n`
+      : `${table(
+          ["RECEIVED", "DEVICE", "KIND", "DETAIL"],
+          page.items.map((e) => [e.receivedAt, e.deviceId, e.kind, e.detail ?? "-"]),
+        )}\n${page.total} event(s)\n`,
+  );
+  return 0;
+};
+
+/** The fleet commands, spread into the CLI's command table by `commands.ts`. */
+export const FLEET_COMMANDS: Record<string, Command> = {
+  "device list": deviceList,
+  "device show": deviceShow,
+  "device set": deviceSet,
+  "device disable": deviceAction("disable"),
+  "device enable": deviceAction("enable"),
+  "device quarantine": deviceAction("quarantine"),
+  "device compromise": deviceAction("compromise"),
+  "device decommission": deviceAction("decommission"),
+  "group list": groupList,
+  "group create": groupCreate,
+  "group set-policy": groupSetPolicy,
+  "policy list": policyList,
+  "policy show": policyShow,
+  "policy publish": policyPublish,
+  "security-events list": securityEvents,
+};

@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { DEFAULT_POLICY_SETTINGS, type PolicySettings } from "../../packages/sdk/src/wire/policy.ts";
+import {
+  AGENT,
+  createToken,
+  runCli,
+  spawnAgent,
+  startTestServer,
+  stopChild,
+  type TestServer,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
+
+interface DeviceView {
+  status: string;
+  online: boolean;
+  config: { policy: string; version: number } | null;
+  eventLogging: string;
+  droppedReports: number;
+}
+interface EventPage {
+  items: { kind: string; detail: string | null; deviceId: string }[];
+  total: number;
+}
+
+describe("fleet with the real agent: signed policy, security events with opt-out, decommission", () => {
+  let server: TestServer;
+  let stateDir: string;
+  let deviceId: string;
+  let agent: ReturnType<typeof spawnAgent>;
+  let agentLog = "";
+  const device = async () => (await server.api<DeviceView>("GET", `/api/v1/devices/${deviceId}`)).body;
+  const events = async (kind?: string) =>
+    (
+      await server.api<EventPage>(
+        "GET",
+        `/api/v1/security-events?device=${deviceId}${kind ? `&kind=${kind}` : ""}`,
+      )
+    ).body;
+  const publish = (settings: PolicySettings) =>
+    server.api<{ version: number; pushed: number }>("POST", "/api/v1/policies/baseline/versions", {
+      settings,
+    });
+  const agentCli = (...args: string[]) => runCli(AGENT, [...args, "--state-dir", stateDir]);
+
+  before(async () => {
+    server = await startTestServer();
+    await server.api("POST", "/api/v1/groups", { name: "cams" });
+    assert.equal((await publish(DEFAULT_POLICY_SETTINGS)).status, 201);
+    const assigned = await server.api("PUT", "/api/v1/groups/cams/policy", { policy: "baseline" });
+    assert.equal(assigned.status, 200);
+    stateDir = tempDir("bulwark-fleet-agent-");
+    const enrolled = await agentCli(
+      "enroll",
+      "--server",
+      server.httpUrl,
+      "--token",
+      await createToken(server, "cams"),
+      "--ca-fingerprint",
+      server.rootFingerprint,
+    );
+    assert.equal(enrolled.code, 0, enrolled.stderr);
+    deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stderr)![1]!;
+    agent = spawnAgent(stateDir);
+    agent.stdout!.on("data", (chunk: Buffer) => {
+      agentLog += chunk.toString("utf8");
+    });
+  });
+  after(async () => {
+    await stopChild(agent);
+    await server.close();
+  });
+
+  it("keeps its private key encrypted under the data key", () => {
+    const pem = readFileSync(join(stateDir, "device.key.pem"), "utf8");
+    assert.match(pem, /BEGIN ENCRYPTED PRIVATE KEY/);
+    assert.ok(existsSync(join(stateDir, "data.key")));
+  });
+
+  it("verifies, applies and acknowledges its policy on connect and on each new version", async () => {
+    await waitFor("v1 acknowledged", async () => (await device()).config?.version === 1);
+    assert.equal((await device()).config?.policy, "baseline");
+    const v2 = await publish({ ...DEFAULT_POLICY_SETTINGS, telemetryIntervalSeconds: 600 });
+    assert.equal(v2.body.version, 2);
+    assert.equal(v2.body.pushed, 1);
+    await waitFor("v2 acknowledged", async () => (await device()).config?.version === 2);
+    await waitFor("config change recorded", async () => (await events("config-changed")).total >= 2);
+  });
+
+  it("refuses a configuration whose signature does not verify, and reports an integrity failure", async () => {
+    await server.broker.publish(deviceId, "config", {
+      v: 1,
+      payload: Buffer.from(JSON.stringify({ type: "config", deviceId })).toString("base64"),
+      sig: Buffer.alloc(70).toString("base64"),
+      alg: "ecdsa-p256",
+      chain: ["AAAA", "AAAA"],
+    });
+    await waitFor("integrity failure recorded", async () => (await events("integrity-failure")).total === 1);
+    assert.equal((await device()).config?.version, 2);
+  });
+
+  it("forwards security events from local components; after the user opts out nothing is sent", async () => {
+    const reported = await agentCli(
+      "report-event",
+      "--kind",
+      "login-failed",
+      "--detail",
+      "3 failed ssh logins",
+    );
+    assert.equal(reported.code, 0, reported.stderr);
+    await waitFor("login failure stored", async () => (await events("login-failed")).total === 1);
+    assert.equal((await events("login-failed")).items[0]!.detail, "3 failed ssh logins");
+
+    assert.equal((await agentCli("event-logging", "off")).code, 0);
+    await waitFor("opt-out recorded", async () => (await device()).eventLogging === "off-device");
+    assert.equal((await events("logging-opted-out")).items[0]!.detail, "by device");
+    assert.equal((await agentCli("report-event", "--kind", "login-failed")).code, 0);
+    // The agent takes the spooled event and discards it: nothing leaves the device.
+    await waitFor("spool drained", async () => readdirSync(join(stateDir, "spool")).length === 0);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await events("login-failed")).total, 1);
+    assert.equal((await device()).droppedReports, 0, "the opted-out agent sent nothing");
+
+    assert.equal((await agentCli("event-logging", "on")).code, 0);
+    await waitFor("opt-in recorded", async () => (await device()).eventLogging === "on");
+  });
+
+  it("a policy can turn logging off; the device records that the policy opted it out", async () => {
+    await publish({ ...DEFAULT_POLICY_SETTINGS, securityEventLogging: false });
+    await waitFor("policy opt-out recorded", async () => (await device()).eventLogging === "off-policy");
+    const optOuts = await events("logging-opted-out");
+    assert.ok(optOuts.items.some((e) => e.detail === "by policy"));
+    assert.equal((await device()).config?.version, 3);
+  });
+
+  it("decommission: the agent crypto-erases its data and confirms; the record goes, the audit trail stays", async () => {
+    const res = await server.api<{ device: { status: string } }>(
+      "POST",
+      `/api/v1/devices/${deviceId}/decommission`,
+      {
+        reason: "end of life",
+      },
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.body.device.status, "decommissioned");
+    const exitCode = await new Promise<number | null>((resolve) =>
+      agent.exitCode !== null ? resolve(agent.exitCode) : agent.once("exit", resolve),
+    );
+    assert.equal(exitCode, 0, agentLog.slice(-2000));
+    assert.deepEqual(readdirSync(stateDir), [], "nothing is left in the state directory");
+    await waitFor("record deleted", async () => {
+      const r = await server.api("GET", `/api/v1/devices/${deviceId}`);
+      return r.status === 404;
+    });
+    const audit = await server.store.all<{ action: string }>(
+      `SELECT action FROM audit_log WHERE target_id = ? ORDER BY seq`,
+      [deviceId],
+    );
+    assert.deepEqual(
+      audit
+        .map((a) => a.action)
+        .filter((a) => a.startsWith("device.") && !a.startsWith("device.event-logging")),
+      ["device.enrol", "device.decommission", "device.wiped"],
+    );
+    const certs = await server.store.all<{ status: string; revocation_reason: string }>(
+      `SELECT status, revocation_reason FROM certificates WHERE device_id = ?`,
+      [deviceId],
+    );
+    assert.deepEqual(
+      certs.map((c) => ({ ...c })),
+      [{ status: "revoked", revocation_reason: "cessationOfOperation" }],
+    );
+    assert.equal((await events()).total, 0);
+  });
+});
