@@ -261,3 +261,20 @@ describe("HTTP errors are RFC 9457 problem documents", () => {
     assert.equal(basic.status, 401);
   });
 });
+
+describe("input validation at the edge", () => {
+  it("unknown body fields are refused with 400, not silently dropped", async () => {
+    const server = await startTestServer();
+    try {
+      const res = await server.api<Problem>("POST", "/api/v1/enrolment-tokens", {
+        group: "default",
+        admin: true,
+      });
+      assert.equal(res.status, 400);
+      assert.equal(res.body.code, "BW_ERR_VALIDATION");
+      assert.match(res.body.detail ?? "", /additional properties/i);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -120,6 +120,8 @@ export async function startServer(
       minVersion: "TLSv1.3",
     },
     bodyLimit: 1024 * 1024,
+    // Unknown fields are refused (400), not silently dropped: every input is validated at the edge.
+    ajv: { customOptions: { removeAdditional: false } },
     trustProxy: false,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
