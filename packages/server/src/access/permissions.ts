@@ -11,6 +11,10 @@ export const PERMISSIONS = [
   "enrolment-tokens:create",
   "api-keys:manage",
   "pki:read",
+  "certificates:read",
+  "certificates:revoke",
+  "cas:manage",
+  "provisioning:manage",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -29,9 +33,19 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "enrolment-tokens:create",
     "api-keys:manage",
     "pki:read",
+    "certificates:read",
+    "certificates:revoke",
+    "provisioning:manage",
   ],
   "release-manager": ["devices:read", "groups:read", "api-keys:manage", "pki:read"],
-  "security-analyst": ["devices:read", "groups:read", "api-keys:manage", "pki:read"],
+  "security-analyst": [
+    "devices:read",
+    "groups:read",
+    "api-keys:manage",
+    "pki:read",
+    "certificates:read",
+    "certificates:revoke",
+  ],
   auditor: [...READ_ONLY, "api-keys:manage"],
 };
 

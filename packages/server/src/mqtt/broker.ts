@@ -26,6 +26,8 @@ export interface EmbeddedBroker {
   connectedDevices(): number;
   /** Closes every live session of a device (used by disable / compromise). */
   disconnect(deviceId: string): number;
+  /** Closes the live sessions of a device that authenticated with this certificate serial (revocation). */
+  disconnectCertificate(deviceId: string, serial: string): number;
   publishToDevice(deviceId: string, kind: "config" | "cmd" | "jobsNotify", payload: unknown): Promise<void>;
   close(): Promise<void>;
 }
@@ -219,6 +221,13 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       if (!set) return 0;
       for (const client of set) client.close();
       return set.size;
+    },
+    disconnectCertificate(deviceId, serial) {
+      const matching = [...(sessions.get(deviceId) ?? [])].filter(
+        (c) => identities.get(c)?.serial === serial,
+      );
+      for (const client of matching) client.close();
+      return matching.length;
     },
     publishToDevice(deviceId, kind, payload) {
       const topic = deviceTopics(deviceId)[kind];

@@ -5,6 +5,7 @@ import { buildCertificate } from "@bulwark/sdk/x509/certificate";
 import type { Queryable } from "../store/store.ts";
 import type { CertificateAuthority } from "./ca.ts";
 import type { KeyCustody } from "./key-custody.ts";
+import { recordKeyUse } from "./key-use.ts";
 import { BACKDATE_MS, randomSerial } from "./profiles.ts";
 
 export interface IssueRequest {
@@ -58,6 +59,13 @@ export async function issueCertificate(
     notBefore,
     notAfter,
   };
+  await recordKeyUse(tx, {
+    keyId: request.ca.keyId,
+    caName: request.ca.name,
+    purpose: "certificate",
+    subject: request.subjectText,
+    serial: issued.serial,
+  });
   await tx.run(
     `INSERT INTO certificates (serial, ca_id, device_id, subject, fingerprint, not_before, not_after, pem, status, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?)`,
@@ -83,9 +91,13 @@ export function serialOf(x509: X509Certificate): string {
 
 export interface CertificateStatusRow {
   serial: string;
+  ca_id: string;
   device_id: string | null;
   status: "valid" | "revoked";
+  not_before: number;
   not_after: number;
+  revoked_at: number | null;
+  revocation_reason: string | null;
 }
 
 export async function certificateStatus(
@@ -93,7 +105,8 @@ export async function certificateStatus(
   serial: string,
 ): Promise<CertificateStatusRow | undefined> {
   return db.get<CertificateStatusRow>(
-    `SELECT serial, device_id, status, not_after FROM certificates WHERE serial = ?`,
+    `SELECT serial, ca_id, device_id, status, not_before, not_after, revoked_at, revocation_reason
+     FROM certificates WHERE serial = ?`,
     [serial],
   );
 }

@@ -2,11 +2,14 @@ import { randomBytes } from "node:crypto";
 import { OID } from "@bulwark/sdk/oids";
 import { spkiPublicKeyBits } from "@bulwark/sdk/x509/certificate";
 import {
+  authorityInfoAccess,
   authorityKeyIdentifier,
   basicConstraints,
+  crlDistributionPoints,
   extKeyUsage,
   keyIdentifier,
   keyUsage,
+  ocspNoCheck,
   subjectAltName,
   subjectKeyIdentifier,
 } from "@bulwark/sdk/x509/extensions";
@@ -39,15 +42,54 @@ export function deviceIdFromUri(uri: string): string | undefined {
   return match?.[1];
 }
 
-/** Device certificate profile: end entity, clientAuth only, URI SAN with the device id. */
-export function deviceExtensions(deviceId: string, spki: Buffer, issuerKeyId: Buffer): Buffer[] {
+/** Where relying parties find an issuing CA's certificate, CRL and OCSP responder (served by pki/distribution-routes.ts). */
+export interface PkiUrls {
+  ocsp: string;
+  caIssuers(caId: string): string;
+  crl(caId: string): string;
+}
+
+/** `publicUrl` is read on each use: with an ephemeral port it is known only once the listener is up. */
+export function pkiUrls(publicUrl: () => string): PkiUrls {
+  const at = (path: string) => new URL(path, publicUrl()).href;
+  return {
+    get ocsp() {
+      return at("/pki/ocsp");
+    },
+    caIssuers: (caId) => at(`/pki/ca/${caId}.cer`),
+    crl: (caId) => at(`/pki/crl/${caId}.crl`),
+  };
+}
+
+/** Device certificate profile: end entity, clientAuth only, URI SAN with the device id, AIA and CRL DP. */
+export function deviceExtensions(
+  deviceId: string,
+  spki: Buffer,
+  issuer: { id: string; keyIdentifier: Buffer },
+  urls: PkiUrls,
+): Buffer[] {
   return [
     basicConstraints(false),
     keyUsage(["digitalSignature"]),
     extKeyUsage([OID.clientAuth]),
     subjectKeyIdentifier(keyIdentifier(spkiPublicKeyBits(spki))),
-    authorityKeyIdentifier(issuerKeyId),
+    authorityKeyIdentifier(issuer.keyIdentifier),
     subjectAltName({ uris: [deviceUri(deviceId)] }),
+    // RFC 5280 §4.2.2.1 (AIA: OCSP + caIssuers) and §4.2.1.13 (CRL distribution point).
+    authorityInfoAccess({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers(issuer.id)] }),
+    crlDistributionPoints([urls.crl(issuer.id)]),
+  ];
+}
+
+/** RFC 6960 §4.2.2.2: a delegated OCSP responder, id-kp-OCSPSigning, not itself checked (no-check). */
+export function ocspResponderExtensions(spki: Buffer, issuerKeyId: Buffer): Buffer[] {
+  return [
+    basicConstraints(false),
+    keyUsage(["digitalSignature"]),
+    extKeyUsage([OID.ocspSigning]),
+    subjectKeyIdentifier(keyIdentifier(spkiPublicKeyBits(spki))),
+    authorityKeyIdentifier(issuerKeyId),
+    ocspNoCheck(),
   ];
 }
 
