@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { type ApiClient, CliError } from "./client.ts";
+import { PKI_COMMANDS } from "./pki-commands.ts";
 import { table } from "./table.ts";
 
 export interface Io {
@@ -155,4 +156,5 @@ export const COMMANDS: Record<string, Command> = {
   "group create": groupCreate,
   "password change": passwordChange,
   "api-key create": apiKeyCreate,
+  ...PKI_COMMANDS,
 };
