@@ -46,20 +46,56 @@ describe("interoperability with the system openssl and curl", () => {
     const issuers = /CA Issuers - URI:(\S+)/.exec(text)?.[1];
     const crl = /Full Name:\s+URI:(\S+)/.exec(text)?.[1];
     assert.ok(ocsp && issuers && crl, text);
-    assert.ok(ocsp.startsWith(server.httpUrl) && issuers.startsWith(server.httpUrl) && crl.startsWith(server.httpUrl));
-    const caCert = await tool("curl", ["-sS", "--fail", "--cacert", file("root.pem"), "-o", file("issuer.cer"), issuers]);
+    assert.ok(
+      ocsp.startsWith(server.httpUrl) && issuers.startsWith(server.httpUrl) && crl.startsWith(server.httpUrl),
+    );
+    const caCert = await tool("curl", [
+      "-sS",
+      "--fail",
+      "--cacert",
+      file("root.pem"),
+      "-o",
+      file("issuer.cer"),
+      issuers,
+    ]);
     assert.equal(caCert.code, 0, caCert.out);
-    const der = await tool("openssl", ["x509", "-inform", "DER", "-in", file("issuer.cer"), "-noout", "-subject"]);
+    const der = await tool("openssl", [
+      "x509",
+      "-inform",
+      "DER",
+      "-in",
+      file("issuer.cer"),
+      "-noout",
+      "-subject",
+    ]);
     assert.match(der.out, /Device Issuing CA/);
     // Serial numbers: 128 random bits (≥ 64 required).
     assert.ok(new X509Certificate(device.certPem).serialNumber.length >= 16);
   });
 
   it("openssl verifies the issued ECDSA chain, with the served CRL checked", async () => {
-    const crlUrl = /Full Name:\s+URI:(\S+)/.exec((await tool("openssl", ["x509", "-in", file("leaf.pem"), "-noout", "-text"])).out)![1]!;
-    const fetched = await tool("curl", ["-sS", "--fail", "--cacert", file("root.pem"), "-o", file("crl.der"), crlUrl]);
+    const crlUrl = /Full Name:\s+URI:(\S+)/.exec(
+      (await tool("openssl", ["x509", "-in", file("leaf.pem"), "-noout", "-text"])).out,
+    )![1]!;
+    const fetched = await tool("curl", [
+      "-sS",
+      "--fail",
+      "--cacert",
+      file("root.pem"),
+      "-o",
+      file("crl.der"),
+      crlUrl,
+    ]);
     assert.equal(fetched.code, 0, fetched.out);
-    const pem = await tool("openssl", ["crl", "-inform", "DER", "-in", file("crl.der"), "-out", file("crl.pem")]);
+    const pem = await tool("openssl", [
+      "crl",
+      "-inform",
+      "DER",
+      "-in",
+      file("crl.der"),
+      "-out",
+      file("crl.pem"),
+    ]);
     assert.equal(pem.code, 0, pem.out);
     const verified = await tool("openssl", [
       "verify",
@@ -79,14 +115,26 @@ describe("interoperability with the system openssl and curl", () => {
   });
 
   it("openssl ocsp gets good, then revoked after revocation, and the re-signed CRL lists it", async () => {
-    const ocspArgs = ["ocsp", "-issuer", file("issuer.pem"), "-cert", file("leaf.pem"), "-url", new URL("/pki/ocsp", server.httpUrl).href, "-CAfile", file("root.pem")];
+    const ocspArgs = [
+      "ocsp",
+      "-issuer",
+      file("issuer.pem"),
+      "-cert",
+      file("leaf.pem"),
+      "-url",
+      new URL("/pki/ocsp", server.httpUrl).href,
+      "-CAfile",
+      file("root.pem"),
+    ];
     const good = await tool("openssl", ocspArgs);
     assert.equal(good.code, 0, good.out);
     assert.match(good.out, /Response verify OK/);
     assert.match(good.out, /leaf\.pem: good/);
 
     const serial = new X509Certificate(device.certPem).serialNumber.toLowerCase();
-    const revoked = await server.api("POST", `/api/v1/certificates/${serial}/revoke`, { reason: "keyCompromise" });
+    const revoked = await server.api("POST", `/api/v1/certificates/${serial}/revoke`, {
+      reason: "keyCompromise",
+    });
     assert.equal(revoked.status, 200);
 
     const after = await tool("openssl", ocspArgs);
@@ -94,9 +142,21 @@ describe("interoperability with the system openssl and curl", () => {
     assert.match(after.out, /leaf\.pem: revoked/);
     assert.match(after.out, /Reason: keyCompromise/);
 
-    const crlUrl = /Full Name:\s+URI:(\S+)/.exec((await tool("openssl", ["x509", "-in", file("leaf.pem"), "-noout", "-text"])).out)![1]!;
+    const crlUrl = /Full Name:\s+URI:(\S+)/.exec(
+      (await tool("openssl", ["x509", "-in", file("leaf.pem"), "-noout", "-text"])).out,
+    )![1]!;
     await tool("curl", ["-sS", "--fail", "--cacert", file("root.pem"), "-o", file("crl2.der"), crlUrl]);
-    const crl = await tool("openssl", ["crl", "-inform", "DER", "-in", file("crl2.der"), "-CAfile", file("issuer.pem"), "-noout", "-text"]);
+    const crl = await tool("openssl", [
+      "crl",
+      "-inform",
+      "DER",
+      "-in",
+      file("crl2.der"),
+      "-CAfile",
+      file("issuer.pem"),
+      "-noout",
+      "-text",
+    ]);
     assert.match(crl.out, /verify OK/);
     assert.match(crl.out, new RegExp(`Serial Number: ${serial.toUpperCase()}`));
     assert.match(crl.out, /Key Compromise/);
@@ -105,9 +165,28 @@ describe("interoperability with the system openssl and curl", () => {
 
   it("curl enrols through EST with a token and openssl pkcs7 -print_certs reads the reply", async () => {
     const token = await createToken(server);
-    const key = await tool("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", file("dev.key")]);
+    const key = await tool("openssl", [
+      "genpkey",
+      "-algorithm",
+      "EC",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-out",
+      file("dev.key"),
+    ]);
     assert.equal(key.code, 0, key.out);
-    await tool("openssl", ["req", "-new", "-key", file("dev.key"), "-subj", "/CN=curl-device", "-outform", "DER", "-out", file("dev.csr")]);
+    await tool("openssl", [
+      "req",
+      "-new",
+      "-key",
+      file("dev.key"),
+      "-subj",
+      "/CN=curl-device",
+      "-outform",
+      "DER",
+      "-out",
+      file("dev.csr"),
+    ]);
     await tool("sh", ["-c", `base64 < '${file("dev.csr")}' > '${file("dev.csr.b64")}'`]);
     const enrolled = await tool("curl", [
       "-sS",
@@ -132,18 +211,52 @@ describe("interoperability with the system openssl and curl", () => {
     assert.match(headers, /content-type: application\/pkcs7-mime; smime-type=certs-only/i);
     assert.match(headers, /content-transfer-encoding: base64/i);
     await tool("sh", ["-c", `base64 -d < '${file("cert.p7.b64")}' > '${file("cert.p7")}'`]);
-    const printed = await tool("openssl", ["pkcs7", "-inform", "DER", "-in", file("cert.p7"), "-print_certs", "-noout"]);
+    const printed = await tool("openssl", [
+      "pkcs7",
+      "-inform",
+      "DER",
+      "-in",
+      file("cert.p7"),
+      "-print_certs",
+      "-noout",
+    ]);
     assert.equal(printed.code, 0, printed.out);
     assert.match(printed.out, /subject=CN ?= ?[0-9a-f-]{36}/);
     assert.match(printed.out, /issuer=O ?= ?Bulwark, CN ?= ?Bulwark Device Issuing CA/);
 
     // cacerts and csrattrs read the same way.
-    await tool("curl", ["-sS", "--fail", "--cacert", file("root.pem"), "-o", file("cacerts.b64"), new URL("/.well-known/est/cacerts", server.httpUrl).href]);
+    await tool("curl", [
+      "-sS",
+      "--fail",
+      "--cacert",
+      file("root.pem"),
+      "-o",
+      file("cacerts.b64"),
+      new URL("/.well-known/est/cacerts", server.httpUrl).href,
+    ]);
     await tool("sh", ["-c", `base64 -d < '${file("cacerts.b64")}' > '${file("cacerts.p7")}'`]);
-    const cas = await tool("openssl", ["pkcs7", "-inform", "DER", "-in", file("cacerts.p7"), "-print_certs", "-noout"]);
+    const cas = await tool("openssl", [
+      "pkcs7",
+      "-inform",
+      "DER",
+      "-in",
+      file("cacerts.p7"),
+      "-print_certs",
+      "-noout",
+    ]);
     assert.match(cas.out, /Bulwark Root CA/);
     assert.match(cas.out, /ML-DSA-65 Root CA/);
-    await tool("curl", ["-sS", "--fail", "--cacert", file("root.pem"), "-D", file("attr-headers.txt"), "-o", file("attrs.b64"), new URL("/.well-known/est/csrattrs", server.httpUrl).href]);
+    await tool("curl", [
+      "-sS",
+      "--fail",
+      "--cacert",
+      file("root.pem"),
+      "-D",
+      file("attr-headers.txt"),
+      "-o",
+      file("attrs.b64"),
+      new URL("/.well-known/est/csrattrs", server.httpUrl).href,
+    ]);
     assert.match((await tool("cat", [file("attr-headers.txt")])).out, /content-type: application\/csrattrs/i);
     await tool("sh", ["-c", `base64 -d < '${file("attrs.b64")}' > '${file("attrs.der")}'`]);
     const attrs = await tool("openssl", ["asn1parse", "-inform", "DER", "-in", file("attrs.der")]);

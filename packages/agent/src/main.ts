@@ -1,13 +1,29 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { KEY_ALGORITHMS, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { EnrolError, enroll } from "./enroll.ts";
 import { createLog, type Level } from "./log.ts";
 import { run } from "./run.ts";
 
 const USAGE = `Usage:
-  bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--force]
-  bulwark-agent run [--state-dir DIR] [--model NAME]
-Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL`;
+  bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
+  bulwark-agent run [--state-dir DIR] [--model NAME] [--rekey]
+Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL,
+  BULWARK_AGENT_RENEW_FRACTION (renew after this fraction of the certificate lifetime, default 0.667)`;
+
+function keyAlgorithmArg(value: string | undefined): KeyAlgorithm | undefined {
+  if (value === undefined) return undefined;
+  if (!KEY_ALGORITHMS.includes(value as KeyAlgorithm))
+    throw new EnrolError(`--key-algorithm must be one of ${KEY_ALGORITHMS.join(", ")}`);
+  return value as KeyAlgorithm;
+}
+
+function renewFraction(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(n > 0 && n < 1)) throw new EnrolError("BULWARK_AGENT_RENEW_FRACTION must be between 0 and 1");
+  return n;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -22,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       label: { type: "string" },
       model: { type: "string" },
       force: { type: "boolean" },
+      "key-algorithm": { type: "string" },
+      rekey: { type: "boolean" },
     },
   });
   const log = createLog((process.env.BULWARK_AGENT_LOG_LEVEL as Level | undefined) ?? "info");
@@ -38,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
           stateDir,
           label: values.label,
           force: values.force,
+          keyAlgorithm: keyAlgorithmArg(values["key-algorithm"]),
         },
         log,
       );
@@ -49,7 +68,15 @@ async function main(argv: string[]): Promise<number> {
       process.once("SIGINT", () => controller.abort());
       process.once("SIGTERM", () => controller.abort());
       await run(
-        { stateDir, signal: controller.signal, metadata: values.model ? { model: values.model } : {} },
+        {
+          stateDir,
+          signal: controller.signal,
+          metadata: values.model ? { model: values.model } : {},
+          renewal: {
+            newKey: values.rekey === true,
+            fraction: renewFraction(process.env.BULWARK_AGENT_RENEW_FRACTION),
+          },
+        },
         log,
       );
       return 0;

@@ -4,10 +4,12 @@ import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import mqtt, { type MqttClient } from "mqtt";
 import type { AgentLog } from "./log.ts";
 import { collectMetadata } from "./metadata.ts";
+import { startRenewal } from "./renew.ts";
 import { readState, statePaths } from "./state.ts";
 
 export interface RunOptions {
   stateDir: string;
+  renewal?: { newKey?: boolean; fraction?: number };
   metadata?: Partial<DeviceMetadata>;
   signal?: AbortSignal;
 }
@@ -55,6 +57,13 @@ export async function run(options: RunOptions, log: AgentLog): Promise<void> {
     });
   });
 
+  // Issue #4: renew inside the window; reconnect with the new certificate once it is saved.
+  const renewal = startRenewal({ stateDir: options.stateDir, ...options.renewal }, log, () => {
+    client.options.key = readFileSync(paths.key);
+    client.options.cert = readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8");
+    client.stream?.destroy();
+  });
+
   client.on("message", (topic, payload) => {
     log.info("message", { topic, bytes: payload.length });
   });
@@ -72,6 +81,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = () => {
       clearTimeout(timer);
+      renewal.stop();
       client.end(false, {}, () => resolve());
     };
     if (options.signal?.aborted) stop();

@@ -8,6 +8,7 @@ import { buildCertificate, parseCertificate, spkiPublicKeyBits } from "@bulwark/
 import { keyIdentifier } from "@bulwark/sdk/x509/extensions";
 import { encodeName } from "@bulwark/sdk/x509/name";
 import type { Queryable } from "../store/store.ts";
+import { ensureCrossCertificate } from "./cross-certificate.ts";
 import type { CustodySigner, KeyCustody } from "./key-custody.ts";
 import { recordKeyUse } from "./key-use.ts";
 import { BACKDATE_MS, caExtensions, randomSerial } from "./profiles.ts";
@@ -207,6 +208,7 @@ export const PQ_DEVICE_CA_NAME = "Bulwark ML-DSA-65 Device Issuing CA";
  */
 export async function ensurePostQuantumHierarchy(store: Queryable, custody: KeyCustody): Promise<boolean> {
   if (await store.get(`SELECT id FROM cas WHERE name = ?`, [PQ_ROOT_NAME])) return false;
+  const classical = byRole(await listCas(store), "root");
   const root = await createCa(store, custody, {
     name: PQ_ROOT_NAME,
     role: "root",
@@ -222,6 +224,7 @@ export async function ensurePostQuantumHierarchy(store: Queryable, custody: KeyC
     pathLength: 0,
     parent: root,
   });
+  await ensureCrossCertificate(store, custody, root, classical);
   return true;
 }
 

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
 import { groupByName } from "../fleet/groups.ts";
 import { enrolWithClaim } from "./claim.ts";
+import { crossCertificates } from "./cross-certificate.ts";
 import { type EnrolmentContext, type EnrolmentResult, enrolWithToken } from "./enrol.ts";
 import { RenewalNotDue, reenrol } from "./reenrol.ts";
 import { enrolWithSerial } from "./registered-devices.ts";
@@ -118,10 +119,11 @@ export function estRoutes(ctx: EnrolmentContext) {
       done(null, body),
     );
 
-    // RFC 7030 §4.1: distribution of CA certificates, no authentication required (§4.1.1).
+    // RFC 7030 §4.1: distribution of CA certificates (and cross-certificates), no authentication required (§4.1.1).
     app.get("/.well-known/est/cacerts", { config: { auth: { public: true } } }, async (_request, reply) => {
+      const certificates = [...ctx.cas().map((ca) => ca.der), ...(await crossCertificates(ctx.store))];
       reply.header("content-transfer-encoding", "base64").type("application/pkcs7-mime");
-      return certsOnly(ctx.cas().map((ca) => ca.der)).toString("base64");
+      return certsOnly(certificates).toString("base64");
     });
 
     // RFC 7030 §4.2.1: simple enrolment by token, registered serial + bootstrap secret, or claim certificate.
