@@ -18,6 +18,7 @@ import { refreshCrls } from "./pki/crl-publisher.ts";
 import { distributionRoutes } from "./pki/distribution-routes.ts";
 import { estRoutes } from "./pki/est-routes.ts";
 import { FileKeyCustody } from "./pki/file-key-custody.ts";
+import { GroupCommit } from "./pki/group-commit.ts";
 import { loadMasterKey, type MasterKey } from "./pki/master-key.ts";
 import { ensureOcspResponders, type Responder } from "./pki/ocsp-responder.ts";
 import { policyRoutes } from "./pki/policy-routes.ts";
@@ -132,7 +133,9 @@ export async function startServer(
   }));
   let publicUrl = config.publicUrl;
   const urls = pkiUrls(() => publicUrl);
-  await http.register(estRoutes({ store, custody, cas: () => cas, urls }));
+  // Concurrent enrolments share one commit (each in its own savepoint); see pki/group-commit.ts.
+  const enrolments = new GroupCommit(store);
+  await http.register(estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact }));
   await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
   await http.register(
     certificateRoutes({

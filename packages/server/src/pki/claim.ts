@@ -93,7 +93,7 @@ export async function enrolWithClaim(
   const csr = parseAndVerify(csrDer);
   checkCsrPolicy(group, csr);
   const claimFingerprint = leaf.fingerprint256.replace(/:/g, "").toLowerCase();
-  return ctx.store.transaction(async (tx) => {
+  return ctx.transact(async (tx) => {
     const existing = await tx.get<{ device_id: string }>(
       `SELECT device_id FROM device_claims WHERE claim_fingerprint = ?`,
       [claimFingerprint],

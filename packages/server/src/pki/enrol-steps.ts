@@ -7,6 +7,7 @@ import type { DeviceGroup, EnrolmentMethod } from "../fleet/groups.ts";
 import { groupById } from "../fleet/groups.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { type CertificateAuthority, deviceCaFor } from "./ca.ts";
+import type { Transact } from "./group-commit.ts";
 import { type IssuedCertificate, issueCertificate } from "./issue.ts";
 import type { KeyCustody } from "./key-custody.ts";
 import { deviceExtensions, type PkiUrls } from "./profiles.ts";
@@ -18,6 +19,8 @@ export interface EnrolmentContext {
   custody: KeyCustody;
   cas: () => CertificateAuthority[];
   urls: PkiUrls;
+  /** The transaction an enrolment commits in (a GroupCommit shares one fsync among concurrent ones). */
+  transact: Transact;
 }
 
 export interface EnrolmentResult {

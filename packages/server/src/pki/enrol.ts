@@ -28,7 +28,7 @@ export async function enrolWithToken(
   requireMethod(group, "token");
   const csr = parseAndVerify(csrDer);
   checkCsrPolicy(group, csr);
-  return ctx.store.transaction(async (tx) => {
+  return ctx.transact(async (tx) => {
     await consumeToken(tx, found.id);
     const deviceId = randomUUID();
     await insertDevice(tx, { id: deviceId, groupId: group.id, enrolledVia: "token" });

@@ -51,7 +51,18 @@ export interface PkiUrls {
 
 /** `publicUrl` is read on each use: with an ephemeral port it is known only once the listener is up. */
 export function pkiUrls(publicUrl: () => string): PkiUrls {
-  const at = (path: string) => new URL(path, publicUrl()).href;
+  // Resolved once per base URL and path: URL parsing is measurable on the issuance hot path.
+  const resolved = new Map<string, string>();
+  const at = (path: string) => {
+    const key = `${publicUrl()}|${path}`;
+    let url = resolved.get(key);
+    if (!url) {
+      url = new URL(path, publicUrl()).href;
+      if (resolved.size > 1024) resolved.clear();
+      resolved.set(key, url);
+    }
+    return url;
+  };
   return {
     get ocsp() {
       return at("/pki/ocsp");
@@ -61,6 +72,11 @@ export function pkiUrls(publicUrl: () => string): PkiUrls {
   };
 }
 
+// The fixed parts of the device profile, encoded once.
+const END_ENTITY = basicConstraints(false);
+const DIGITAL_SIGNATURE = keyUsage(["digitalSignature"]);
+const CLIENT_AUTH = extKeyUsage([OID.clientAuth]);
+
 /** Device certificate profile: end entity, clientAuth only, URI SAN with the device id, AIA and CRL DP. */
 export function deviceExtensions(
   deviceId: string,
@@ -69,9 +85,9 @@ export function deviceExtensions(
   urls: PkiUrls,
 ): Buffer[] {
   return [
-    basicConstraints(false),
-    keyUsage(["digitalSignature"]),
-    extKeyUsage([OID.clientAuth]),
+    END_ENTITY,
+    DIGITAL_SIGNATURE,
+    CLIENT_AUTH,
     subjectKeyIdentifier(keyIdentifier(spkiPublicKeyBits(spki))),
     authorityKeyIdentifier(issuer.keyIdentifier),
     subjectAltName({ uris: [deviceUri(deviceId)] }),

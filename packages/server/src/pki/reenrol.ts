@@ -107,7 +107,7 @@ export async function reenrol(
   checkWindow(group, current);
   const csr = parseAndVerify(csrDer);
   checkCsrPolicy(group, csr);
-  return ctx.store.transaction(async (tx) => {
+  return ctx.transact(async (tx) => {
     const { certificate, ca } = await issueDeviceCertificate(tx, ctx, group, current.deviceId, csr);
     await appendAudit(tx, {
       actor: { type: "device", id: current.deviceId },

@@ -78,7 +78,7 @@ export async function enrolWithSerial(
   requireMethod(group, "registered-serial");
   const csr = parseAndVerify(csrDer);
   checkCsrPolicy(group, csr);
-  return ctx.store.transaction(async (tx) => {
+  return ctx.transact(async (tx) => {
     const deviceId = registered.device_id ?? randomUUID();
     if (registered.device_id) {
       const device = await deviceById(tx, deviceId);
