@@ -17,7 +17,7 @@ import { FileKeyCustody } from "../../packages/server/src/pki/file-key-custody.t
 import { issueCertificate } from "../../packages/server/src/pki/issue.ts";
 import { loadMasterKey } from "../../packages/server/src/pki/master-key.ts";
 import { deviceExtensions, pkiUrls } from "../../packages/server/src/pki/profiles.ts";
-import { type EnrolledDevice, enrolDirect } from "../enrol-helpers.ts";
+import { enrolDirect } from "../enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer, tempDir } from "../helpers.ts";
 
 async function reenroll(

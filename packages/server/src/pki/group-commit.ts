@@ -52,9 +52,11 @@ export class GroupCommit {
           for (const unit of batch) unit.reject(error);
           continue;
         }
-        batch.forEach((unit, i) =>
-          outcomes[i]!.ok ? unit.resolve(outcomes[i]!.value) : unit.reject(outcomes[i]!.value),
-        );
+        for (const [i, unit] of batch.entries()) {
+          const outcome = outcomes[i]!;
+          if (outcome.ok) unit.resolve(outcome.value);
+          else unit.reject(outcome.value);
+        }
       }
     } finally {
       this.#flushing = false;
