@@ -156,8 +156,8 @@ describe("revocation: CLI, CRL, OCSP, live sessions closed", () => {
     const uses = await server.store.all<{ details: string }>(
       `SELECT details FROM audit_log WHERE action = 'key.use'`,
     );
-    const details = uses.map((u) => JSON.parse(u.details) as { purpose: string; serial?: string });
-    assert.ok(details.some((d) => d.purpose === "certificate" && d.serial === serial));
+    const details = uses.map((u) => JSON.parse(u.details) as { purpose: string; serials?: string[] });
+    assert.ok(details.some((d) => d.purpose === "certificate" && d.serials?.includes(serial)));
     assert.ok(details.some((d) => d.purpose === "crl"));
     assert.ok(details.some((d) => d.purpose === "ca-certificate"));
     await waitFor("revocation recorded", async () => {

@@ -218,9 +218,20 @@ export function expect(node: Node | undefined, tag: number, what: string): Node 
   return node;
 }
 
+// Decoded OIDs repeat (algorithms, attribute types, extensions): cache them, bounded.
+const READ_OID_CACHE = new Map<string, string>();
+
 export function readOid(node: Node): string {
   expect(node, Tag.OID, "OBJECT IDENTIFIER");
-  const v = node.value;
+  const key = node.value.toString("latin1");
+  const cached = READ_OID_CACHE.get(key);
+  if (cached !== undefined) return cached;
+  const dotted = decodeOid(node.value);
+  if (READ_OID_CACHE.size < OID_CACHE_LIMIT) READ_OID_CACHE.set(key, dotted);
+  return dotted;
+}
+
+function decodeOid(v: Buffer): string {
   if (v.length === 0 || (v[v.length - 1]! & 0x80) !== 0) throw new DerError("bad OID");
   const arcs: bigint[] = [];
   let acc = 0n;

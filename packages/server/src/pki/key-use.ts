@@ -10,7 +10,7 @@ export type KeyUsePurpose = "certificate" | "ca-certificate" | "crl" | "ca-reque
  */
 export async function recordKeyUse(
   tx: Queryable,
-  use: { keyId: string; caName: string; purpose: KeyUsePurpose; subject: string; serial?: string },
+  use: { keyId: string; caName: string; purpose: KeyUsePurpose; subject: string; serials?: string[] },
 ): Promise<void> {
   await appendAudit(tx, {
     actor: { type: "system" },
@@ -22,7 +22,7 @@ export async function recordKeyUse(
       ca: use.caName,
       purpose: use.purpose,
       subject: use.subject,
-      ...(use.serial ? { serial: use.serial } : {}),
+      ...(use.serials ? { serials: use.serials } : {}),
     },
   });
 }

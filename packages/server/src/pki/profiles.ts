@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { OID } from "@bulwark/sdk/oids";
 import { spkiPublicKeyBits } from "@bulwark/sdk/x509/certificate";
 import {
@@ -14,9 +14,19 @@ import {
   subjectKeyIdentifier,
 } from "@bulwark/sdk/x509/extensions";
 
+// CSPRNG output drawn in blocks: one randomFillSync per 256 serials instead of one call each.
+const SERIAL_POOL = Buffer.alloc(16 * 256);
+let poolOffset = SERIAL_POOL.length;
+
 // RFC 5280 §4.1.2.2 + CA/B BR §7.1: ≥ 64 bits of CSPRNG output; 16 bytes, top bit clear (positive).
 export function randomSerial(): Buffer {
-  const serial = randomBytes(16);
+  if (poolOffset === SERIAL_POOL.length) {
+    randomFillSync(SERIAL_POOL);
+    poolOffset = 0;
+  }
+  const serial = Buffer.from(SERIAL_POOL.subarray(poolOffset, poolOffset + 16));
+  SERIAL_POOL.fill(0, poolOffset, poolOffset + 16);
+  poolOffset += 16;
   serial[0] = (serial[0]! & 0x7f) | 0x01;
   return serial;
 }
@@ -91,10 +101,26 @@ export function deviceExtensions(
     subjectKeyIdentifier(keyIdentifier(spkiPublicKeyBits(spki))),
     authorityKeyIdentifier(issuer.keyIdentifier),
     subjectAltName({ uris: [deviceUri(deviceId)] }),
-    // RFC 5280 §4.2.2.1 (AIA: OCSP + caIssuers) and §4.2.1.13 (CRL distribution point).
-    authorityInfoAccess({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers(issuer.id)] }),
-    crlDistributionPoints([urls.crl(issuer.id)]),
+    ...issuerPointers(issuer.id, urls),
   ];
+}
+
+// The AIA and CRL DP of an issuer are the same in every certificate it issues: encoded once per URL set.
+const POINTERS = new Map<string, Buffer[]>();
+
+function issuerPointers(caId: string, urls: PkiUrls): Buffer[] {
+  const key = `${caId}|${urls.ocsp}`;
+  let pointers = POINTERS.get(key);
+  if (!pointers) {
+    pointers = [
+      // RFC 5280 §4.2.2.1 (AIA: OCSP + caIssuers) and §4.2.1.13 (CRL distribution point).
+      authorityInfoAccess({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers(caId)] }),
+      crlDistributionPoints([urls.crl(caId)]),
+    ];
+    if (POINTERS.size > 256) POINTERS.clear();
+    POINTERS.set(key, pointers);
+  }
+  return pointers;
 }
 
 /** RFC 6960 §4.2.2.2: a delegated OCSP responder, id-kp-OCSPSigning, not itself checked (no-check). */
