@@ -45,8 +45,14 @@ async function listCertificates(
 ) {
   const where: string[] = [];
   const params: (string | number)[] = [];
-  if (q.device) where.push("c.device_id = ?") && params.push(q.device);
-  if (q.status) where.push("c.status = ?") && params.push(q.status);
+  for (const [column, value] of [
+    ["c.device_id", q.device],
+    ["c.status", q.status],
+  ] as const) {
+    if (value === undefined) continue;
+    where.push(`${column} = ?`);
+    params.push(value);
+  }
   const clause = where.length ? ` WHERE ${where.join(" AND ")}` : "";
   const rows = await db.all<CertificateRow>(
     `${SELECT}${clause} ORDER BY c.created_at, c.serial LIMIT ? OFFSET ?`,
