@@ -3,7 +3,9 @@
  * three real agents that enrol over EST and connect over mutual TLS 1.3 MQTT, the device table,
  * then a clean stop. Every step uses the same binaries a user runs.
  */
+
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -185,6 +187,33 @@ async function main(): Promise<void> {
       env,
     });
     process.stdout.write(afterIncident);
+
+    step("Revocation: bulwark cert revoke → the live session closes; OCSP (openssl ocsp) says revoked");
+    const first = join(work, DEVICES[0]!.label);
+    const serial = new X509Certificate(
+      readFileSync(join(first, "device.cert.pem")),
+    ).serialNumber.toLowerCase();
+    const ocsp = async () => {
+      const args = ["ocsp", "-issuer", join(first, "chain.pem"), "-cert", join(first, "device.cert.pem")];
+      const url = `${env.BULWARK_URL}/pki/ocsp`;
+      const result = await exec("openssl", [...args, "-url", url, "-CAfile", env.BULWARK_CA_FILE]).catch(
+        (error: { stdout?: string }) => ({ stdout: error.stdout ?? "openssl not available\n" }),
+      );
+      return result.stdout.split("\n").find((l) => l.includes("device.cert.pem")) ?? result.stdout.trim();
+    };
+    process.stdout.write(`before: ${await ocsp()}\n`);
+    const disconnected = waitForLine(children[1]!, "stdout", /"disconnected; reconnecting"/);
+    const { stdout: revoked } = await exec(
+      process.execPath,
+      [CLI, "cert", "revoke", serial, "--reason", "keyCompromise"],
+      {
+        env,
+      },
+    );
+    process.stdout.write(revoked);
+    await disconnected;
+    process.stdout.write(`${DEVICES[0]!.label}: session closed by the server\n`);
+    process.stdout.write(`after:  ${await ocsp()}\n`);
 
     step("Stopping agents and server");
     for (const child of children.slice(1)) await stop(child);

@@ -23,6 +23,14 @@ const PUBLIC_ROUTES = new Set([
   "POST /api/v1/sessions",
   "GET /api/v1/oidc/login",
   "GET /api/v1/oidc/callback",
+  // RFC 7030 §4.2.2 / §4.5: authenticated inside the handler by the client certificate, or public.
+  "POST /.well-known/est/simplereenroll",
+  "GET /.well-known/est/csrattrs",
+  // RFC 5280 §4.2.2.1 / §4.2.1.13 and RFC 6960 Appendix A: CA certificates, CRLs and OCSP are public.
+  "GET /pki/ca/:file",
+  "GET /pki/crl/:file",
+  "GET /pki/ocsp/*",
+  "POST /pki/ocsp",
 ]);
 
 const SAMPLE_PARAMS: Record<string, string> = { serial: "00ff", code: "BW_ERR_FORBIDDEN" };

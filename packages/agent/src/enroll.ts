@@ -4,7 +4,7 @@ import { fetchPinnedCaCertificates, simpleEnroll } from "@bulwark/sdk/est/client
 import { normaliseFingerprint } from "@bulwark/sdk/fingerprint";
 import { httpsRequest } from "@bulwark/sdk/https";
 import { fromPemAll, toPem } from "@bulwark/sdk/pem";
-import { generateKeyPair } from "@bulwark/sdk/x509/algorithms";
+import { generateKeyPair, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { buildCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
 import type { AgentLog } from "./log.ts";
@@ -19,6 +19,8 @@ export interface EnrolOptions {
   /** A label for the request (e.g. a hardware serial); the server names the device itself. */
   label?: string;
   force?: boolean;
+  /** Device key algorithm (default ECDSA P-256; ML-DSA-65 for a post-quantum group). */
+  keyAlgorithm?: KeyAlgorithm;
 }
 
 export class EnrolError extends Error {}
@@ -46,10 +48,11 @@ export async function enroll(options: EnrolOptions, log: AgentLog): Promise<Agen
     certificates: fromPemAll("CERTIFICATE", caPem).length,
   });
 
-  const keys = generateKeyPair("ecdsa-p256");
+  const algorithm = options.keyAlgorithm ?? "ecdsa-p256";
+  const keys = generateKeyPair(algorithm);
   const csr = buildCsr({
     subjectDer: commonNameOnly(options.label ?? "bulwark-device"),
-    algorithm: "ecdsa-p256",
+    algorithm,
     ...keys,
   });
   const [leafPem] = await simpleEnroll({

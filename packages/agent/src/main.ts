@@ -1,18 +1,34 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { SECURITY_EVENT_KINDS, type SecurityEventKind } from "@bulwark/sdk/wire/reports";
+import { KEY_ALGORITHMS, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { EnrolError, enroll } from "./enroll.ts";
 import { createLog, type Level } from "./log.ts";
 import { run } from "./run.ts";
 import { setLocalLogging, spoolEvent } from "./security-events.ts";
 
 const USAGE = `Usage:
-  bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--force]
-  bulwark-agent run [--state-dir DIR] [--model NAME]
+  bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
+  bulwark-agent run [--state-dir DIR] [--model NAME] [--rekey]
   bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
-Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL`;
+Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL,
+  BULWARK_AGENT_RENEW_FRACTION (renew after this fraction of the certificate lifetime, default 0.667)`;
+
+function keyAlgorithmArg(value: string | undefined): KeyAlgorithm | undefined {
+  if (value === undefined) return undefined;
+  if (!KEY_ALGORITHMS.includes(value as KeyAlgorithm))
+    throw new EnrolError(`--key-algorithm must be one of ${KEY_ALGORITHMS.join(", ")}`);
+  return value as KeyAlgorithm;
+}
+
+function renewFraction(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(n > 0 && n < 1)) throw new EnrolError("BULWARK_AGENT_RENEW_FRACTION must be between 0 and 1");
+  return n;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -29,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       force: { type: "boolean" },
       kind: { type: "string" },
       detail: { type: "string" },
+      "key-algorithm": { type: "string" },
+      rekey: { type: "boolean" },
     },
     allowPositionals: true,
   });
@@ -46,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
           stateDir,
           label: values.label,
           force: values.force,
+          keyAlgorithm: keyAlgorithmArg(values["key-algorithm"]),
         },
         log,
       );
@@ -57,7 +76,15 @@ async function main(argv: string[]): Promise<number> {
       process.once("SIGINT", () => controller.abort());
       process.once("SIGTERM", () => controller.abort());
       const outcome = await run(
-        { stateDir, signal: controller.signal, metadata: values.model ? { model: values.model } : {} },
+        {
+          stateDir,
+          signal: controller.signal,
+          metadata: values.model ? { model: values.model } : {},
+          renewal: {
+            newKey: values.rekey === true,
+            fraction: renewFraction(process.env.BULWARK_AGENT_RENEW_FRACTION),
+          },
+        },
         log,
       );
       if (outcome === "wiped") process.stderr.write("device wiped: local data crypto-erased\n");

@@ -7,6 +7,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { type AppliedConfig, acceptConfig, loadAppliedConfig } from "./device-config.ts";
 import type { AgentLog } from "./log.ts";
 import { collectMetadata } from "./metadata.ts";
+import { startRenewal } from "./renew.ts";
 import { drainSpool, effectiveLogging } from "./security-events.ts";
 import { readState, statePaths, writeAtomic } from "./state.ts";
 import { pinnedRoot } from "./trust.ts";
@@ -15,6 +16,7 @@ import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
 
 export interface RunOptions {
   stateDir: string;
+  renewal?: { newKey?: boolean; fraction?: number };
   metadata?: Partial<DeviceMetadata>;
   signal?: AbortSignal;
   /** How often the spool and the local opt-out are checked, ms. */
@@ -185,6 +187,13 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     }, delay);
   });
 
+  // Issue #4: renew inside the window; reconnect with the new certificate once it is saved.
+  const renewal = startRenewal({ stateDir: options.stateDir, dataKey, ...options.renewal }, log, () => {
+    client.options.key = readFileSync(paths.key, "utf8");
+    client.options.cert = readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8");
+    client.stream?.destroy();
+  });
+
   const poll = setInterval(() => pumpEvents(), options.pollMs ?? 1000);
   scheduleTelemetry();
   const stop = () => finish("stopped");
@@ -193,6 +202,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
 
   const outcome = await finished;
   stopping = true;
+  renewal.stop();
   clearInterval(poll);
   clearInterval(telemetryTimer);
   clearTimeout(reconnectTimer);

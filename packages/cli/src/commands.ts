@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { ACCESS_COMMANDS } from "./access-commands.ts";
 import { type ApiClient, CliError } from "./client.ts";
 import { FLEET_COMMANDS } from "./fleet-commands.ts";
+import { PKI_COMMANDS } from "./pki-commands.ts";
 
 export interface Io {
   stdout: (text: string) => void;
@@ -39,4 +40,5 @@ export const COMMANDS: Record<string, Command> = {
   "token create": tokenCreate,
   ...ACCESS_COMMANDS,
   ...FLEET_COMMANDS,
+  ...PKI_COMMANDS,
 };

@@ -25,6 +25,32 @@ export const errorCatalogue = {
   BW_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is too large" },
   BW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "The request content type is not supported" },
   BW_ERR_RATE_LIMITED: { status: 429, title: "Too many requests" },
+  BW_ERR_CLIENT_CERTIFICATE_REQUIRED: {
+    status: 401,
+    title: "A client certificate over mutual TLS is required",
+  },
+  BW_ERR_CERTIFICATE_INVALID: {
+    status: 401,
+    title: "The client certificate is expired, revoked or unknown",
+  },
+  BW_ERR_BOOTSTRAP_SECRET_INVALID: {
+    status: 401,
+    title: "The serial number is not registered or the bootstrap secret is wrong",
+  },
+  BW_ERR_CLAIM_CA_UNKNOWN: {
+    status: 401,
+    title: "The claim certificate is not from a registered manufacturing CA",
+  },
+  BW_ERR_ENROLMENT_METHOD_NOT_ALLOWED: {
+    status: 403,
+    title: "The group's provisioning policy does not allow this enrolment method",
+  },
+  BW_ERR_CERTIFICATE_NOT_FOUND: { status: 404, title: "The certificate does not exist" },
+  BW_ERR_CA_NOT_FOUND: { status: 404, title: "The certificate authority does not exist" },
+  BW_ERR_RENEWAL_NOT_DUE: {
+    status: 409,
+    title: "The certificate is not yet inside its renewal window",
+  },
   BW_ERR_INTERNAL: { status: 500, title: "Internal error" },
   BW_ERR_ACCOUNT_LOCKED: { status: 429, title: "The account is locked after too many failed sign-ins" },
   BW_ERR_MFA_REQUIRED: { status: 401, title: "A second factor is required" },

@@ -31,10 +31,18 @@ import { requestLogSerializer } from "./http/log-redaction.ts";
 import { problemDetails } from "./http/problems.ts";
 import { rateLimits } from "./http/rate-limits.ts";
 import { type EmbeddedBroker, startBroker } from "./mqtt/broker.ts";
-import { byRole, type CertificateAuthority, listCas } from "./pki/ca.ts";
+import { byRole, type CertificateAuthority, ensurePostQuantumHierarchy, listCas } from "./pki/ca.ts";
+import { caRoutes } from "./pki/ca-routes.ts";
+import { certificateRoutes } from "./pki/cert-routes.ts";
+import { refreshCrls } from "./pki/crl-publisher.ts";
+import { distributionRoutes } from "./pki/distribution-routes.ts";
 import { estRoutes } from "./pki/est-routes.ts";
 import { FileKeyCustody } from "./pki/file-key-custody.ts";
+import { GroupCommit } from "./pki/group-commit.ts";
 import { loadMasterKey, type MasterKey } from "./pki/master-key.ts";
+import { ensureOcspResponders, type Responder } from "./pki/ocsp-responder.ts";
+import { policyRoutes as provisioningPolicyRoutes } from "./pki/policy-routes.ts";
+import { pkiUrls } from "./pki/profiles.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
 import { migrate } from "./store/migrate.ts";
@@ -76,8 +84,32 @@ export async function startServer(
       log.debug({ keyId: use.keyId, label: use.label, operation: use.operation }, "custody key used"),
   });
   const firstRun = await bootstrapIfEmpty(store, custody, { adminKeyFile: config.bootstrapAdminKeyFile });
+  await store.transaction(async (tx) => {
+    if (await ensurePostQuantumHierarchy(tx, custody))
+      await appendAudit(tx, {
+        actor: { type: "system" },
+        action: "ca.create",
+        outcome: "success",
+        details: { cas: ["ml-dsa-65 root", "ml-dsa-65 device issuing"] },
+      });
+  });
   let cas: CertificateAuthority[] = await listCas(store);
+  let responders: Responder[] = [];
+  // Re-reads the CAs; re-signs missing or ageing CRLs (RFC 5280 §5.1.2.5) and keeps an OCSP responder per issuing CA.
+  const reloadPki = async () => {
+    cas = await listCas(store);
+    await refreshCrls(store, custody, cas);
+    responders = await ensureOcspResponders(store, custody, cas);
+  };
+  await reloadPki();
+  const pkiSchedule = setInterval(
+    () => void reloadPki().catch((err) => log.error({ err }, "CRL/OCSP refresh failed")),
+    10 * 60 * 1000,
+  );
+  pkiSchedule.unref();
   const root = byRole(cas, "root");
+  // TLS trusts every root (ECDSA and ML-DSA-65 chains); a root imported later is trusted from the next start.
+  const rootPems = cas.filter((c) => c.role === "root").map((c) => c.pem);
   const rootPemPath = join(config.dataDir, "root-ca.pem");
   writeFileSync(rootPemPath, root.pem);
   const identity = await ensureServerIdentity(store, custody, byRole(cas, "service"), config.publicNames);
@@ -100,7 +132,7 @@ export async function startServer(
     hooks: fleet.brokerHooks,
     host: config.mqtt.host,
     port: config.mqtt.port,
-    tls: { keyPem: identity.keyPem, certChainPem: identity.certChainPem, trustedCaPems: [root.pem] },
+    tls: { keyPem: identity.keyPem, certChainPem: identity.certChainPem, trustedCaPems: rootPems },
     deviceCas: () => cas.filter((ca) => ca.role === "device"),
   });
   deviceChannel.bind(broker);
@@ -113,7 +145,7 @@ export async function startServer(
     https: {
       key: identity.keyPem,
       cert: identity.certChainPem,
-      ca: [root.pem],
+      ca: rootPems,
       // Client certificates are asked for but optional: EST re-enrolment and operator sign-in use them.
       requestCert: true,
       rejectUnauthorized: false,
@@ -153,14 +185,25 @@ export async function startServer(
     mqtt: mqttUrl,
     est: new URL("/.well-known/est/", config.publicUrl).href,
   }));
+  let publicUrl = config.publicUrl;
+  const urls = pkiUrls(() => publicUrl);
+  // Concurrent enrolments share one commit (each in its own savepoint); see pki/group-commit.ts.
+  const enrolments = new GroupCommit(store);
+  await http.register(estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact }));
+  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
   await http.register(
-    estRoutes({
+    certificateRoutes({
       store,
       custody,
-      deviceCa: () => byRole(cas, "device"),
       cas: () => cas,
+      // Issue #4: a revoked certificate's live MQTT sessions are closed at once.
+      onRevoked: ({ serial, deviceId }) => {
+        if (deviceId) broker.disconnectCertificate(deviceId, serial);
+      },
     }),
   );
+  await http.register(caRoutes({ store, custody, cas: () => cas, reload: reloadPki }));
+  await http.register(provisioningPolicyRoutes({ store, cas: () => cas }));
   await http.register(tokenRoutes(store));
   await http.register(fleetRoutes(store, fleet.delivery));
   await http.register(deviceActionRoutes(fleet.incidents));
@@ -185,6 +228,7 @@ export async function startServer(
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
   const httpUrl = config.http.port === 0 ? config.publicUrl.replace(/:0$/, `:${httpPort}`) : config.publicUrl;
+  publicUrl = httpUrl;
 
   let stopping: Promise<void> | undefined;
   return {
@@ -204,6 +248,7 @@ export async function startServer(
     stop() {
       stopping ??= (async () => {
         stopAuditMaintenance();
+        clearInterval(pkiSchedule);
         await http.close();
         await broker.close();
         await markAllOffline(store);

@@ -28,18 +28,32 @@ export class DerError extends Error {
   }
 }
 
-// X.690 §8.1.3: definite-form length octets.
-function encodeLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
+// X.690 §8.1.3: definite-form length octets (short form below 128, else minimal long form).
+function lengthOctets(length: number): number {
+  if (length < 0x80) return 1;
+  let n = 1;
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) n++;
+  return n;
 }
 
-/** One TLV with a single-octet tag. */
+/** One TLV with a single-octet tag, written into one buffer (this is the issuance hot path). */
 export function tlv(tag: number, ...contents: Uint8Array[]): Buffer {
-  const body = contents.length === 1 ? contents[0]! : Buffer.concat(contents);
-  return Buffer.concat([Buffer.from([tag]), encodeLength(body.length), body]);
+  let length = 0;
+  for (const c of contents) length += c.length;
+  const header = 1 + lengthOctets(length);
+  const out = Buffer.allocUnsafe(header + length);
+  out[0] = tag;
+  if (header === 2) out[1] = length;
+  else {
+    out[1] = 0x80 | (header - 2);
+    for (let i = header - 1, rest = length; i >= 2; i--, rest = Math.floor(rest / 256)) out[i] = rest & 0xff;
+  }
+  let offset = header;
+  for (const c of contents) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
 }
 
 export const seq = (...items: Uint8Array[]): Buffer => tlv(Tag.SEQUENCE, ...items);
@@ -98,8 +112,20 @@ export function namedBits(bits: number[]): Buffer {
   return bitString(bytes, unused);
 }
 
+// Encoded OIDs are few and fixed; caching them keeps BigInt arithmetic off the issuance hot path.
+const OID_CACHE = new Map<string, Buffer>();
+const OID_CACHE_LIMIT = 1024;
+
 // X.690 §8.19: OBJECT IDENTIFIER, base-128 sub-identifiers.
 export function oid(dotted: string): Buffer {
+  const cached = OID_CACHE.get(dotted);
+  if (cached) return cached;
+  const encoded = encodeOid(dotted);
+  if (OID_CACHE.size < OID_CACHE_LIMIT) OID_CACHE.set(dotted, encoded);
+  return encoded;
+}
+
+function encodeOid(dotted: string): Buffer {
   const parts = dotted.split(".").map((p) => BigInt(p));
   if (parts.length < 2) throw new DerError(`invalid OID ${dotted}`);
   const arcs = [parts[0]! * 40n + parts[1]!, ...parts.slice(2)];
@@ -192,9 +218,20 @@ export function expect(node: Node | undefined, tag: number, what: string): Node 
   return node;
 }
 
+// Decoded OIDs repeat (algorithms, attribute types, extensions): cache them, bounded.
+const READ_OID_CACHE = new Map<string, string>();
+
 export function readOid(node: Node): string {
   expect(node, Tag.OID, "OBJECT IDENTIFIER");
-  const v = node.value;
+  const key = node.value.toString("latin1");
+  const cached = READ_OID_CACHE.get(key);
+  if (cached !== undefined) return cached;
+  const dotted = decodeOid(node.value);
+  if (READ_OID_CACHE.size < OID_CACHE_LIMIT) READ_OID_CACHE.set(key, dotted);
+  return dotted;
+}
+
+function decodeOid(v: Buffer): string {
   if (v.length === 0 || (v[v.length - 1]! & 0x80) !== 0) throw new DerError("bad OID");
   const arcs: bigint[] = [];
   let acc = 0n;

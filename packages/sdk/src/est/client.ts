@@ -8,11 +8,14 @@ import { parseCertsOnly } from "../x509/pkcs7.ts";
 export class EstClientError extends Error {
   readonly code: string | undefined;
   readonly status: number | undefined;
-  constructor(message: string, code?: string, status?: number) {
+  /** RFC 9110 §10.2.3 Retry-After in seconds, when the server sent one. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, code?: string, status?: number, retryAfterSeconds?: number) {
     super(message);
     this.name = "EstClientError";
     this.code = code;
     this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -23,13 +26,15 @@ function decodeCertsOnlyBody(body: Buffer): Buffer[] {
   return parseCertsOnly(Buffer.from(body.toString("ascii").replace(/\s+/g, ""), "base64"));
 }
 
-function problemOf(status: number, body: Buffer): EstClientError {
+function problemOf(status: number, body: Buffer, retryAfter?: unknown): EstClientError {
+  const seconds = typeof retryAfter === "string" && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined;
   try {
     const problem = JSON.parse(body.toString("utf8")) as { code?: string; title?: string; detail?: string };
     return new EstClientError(
       `${problem.detail ?? problem.title ?? "request failed"} (HTTP ${status})`,
       problem.code,
       status,
+      seconds,
     );
   } catch {
     return new EstClientError(`request failed (HTTP ${status})`, undefined, status);
@@ -92,6 +97,32 @@ export async function simpleEnroll(options: {
     body: options.csrDer.toString("base64"),
   });
   if (res.status !== 200) throw problemOf(res.status, res.body);
+  if (!String(res.headers["content-type"] ?? "").startsWith(PKCS7))
+    throw new EstClientError("the server did not answer with a PKCS#7 certs-only body");
+  return decodeCertsOnlyBody(res.body).map((der) => toPem("CERTIFICATE", der));
+}
+
+/**
+ * RFC 7030 §4.2.2 simplereenroll: renew (same key) or rekey (new key in the CSR), authenticated by
+ * the current certificate and key over mutual TLS (§3.3.2). Returns the PEM certificates, leaf first.
+ */
+export async function simpleReenroll(options: {
+  serverUrl: string;
+  caPem: string;
+  csrDer: Buffer;
+  certPem: string;
+  keyPem: string;
+}): Promise<string[]> {
+  const res = await httpsRequest({
+    url: new URL("/.well-known/est/simplereenroll", options.serverUrl).href,
+    method: "POST",
+    ca: options.caPem,
+    cert: options.certPem,
+    key: options.keyPem,
+    headers: { "content-type": "application/pkcs10", "content-transfer-encoding": "base64" },
+    body: options.csrDer.toString("base64"),
+  });
+  if (res.status !== 200) throw problemOf(res.status, res.body, res.headers["retry-after"]);
   if (!String(res.headers["content-type"] ?? "").startsWith(PKCS7))
     throw new EstClientError("the server did not answer with a PKCS#7 certs-only body");
   return decodeCertsOnlyBody(res.body).map((der) => toPem("CERTIFICATE", der));

@@ -27,6 +27,7 @@ const HASH: Record<KeyAlgorithm, string | null> = {
   "ml-dsa-44": null,
   "ml-dsa-65": null,
   "ml-dsa-87": null,
+  "slh-dsa-sha2-128s": null,
 };
 
 export type EnvelopeFailure =

@@ -67,17 +67,38 @@ export function buildCsr(options: {
   publicKey: KeyObject;
   extensions?: Buffer[];
 }): Buffer {
+  return buildCsrWithSigner({
+    subjectDer: options.subjectDer,
+    spki: spkiOf(options.publicKey),
+    extensions: options.extensions,
+    signer: {
+      algorithm: options.algorithm,
+      sign: (data) => signData(options.algorithm, options.privateKey, data),
+    },
+  });
+}
+
+/** RFC 2986 §4 with any signer (e.g. a key held in custody that never leaves it). */
+export function buildCsrWithSigner(options: {
+  subjectDer: Buffer;
+  spki: Buffer;
+  signer: { algorithm: KeyAlgorithm; sign(data: Buffer): Buffer };
+  extensions?: Buffer[];
+}): Buffer {
   const attributes = options.extensions?.length
     ? [seq(oid(OID.extensionRequest), setOf(seq(...options.extensions)))]
     : [];
   const info = seq(
     integer(0),
     options.subjectDer,
-    spkiOf(options.publicKey),
+    options.spki,
     implicitConstructed(0, ...[...attributes].sort(Buffer.compare)),
   );
-  const signature = signData(options.algorithm, options.privateKey, info);
-  return seq(info, signatureAlgorithmIdentifier(options.algorithm), bitString(signature));
+  return seq(
+    info,
+    signatureAlgorithmIdentifier(options.signer.algorithm),
+    bitString(options.signer.sign(info)),
+  );
 }
 
 /** RFC 2986 §4: parses a DER CertificationRequest strictly; throws CsrError on anything malformed. */

@@ -9,6 +9,7 @@ import {
   implicitPrimitive,
   integer,
   namedBits,
+  nullValue,
   octetString,
   oid,
   seq,
@@ -107,6 +108,11 @@ export function authorityInfoAccess(access: { ocsp?: string[]; caIssuers?: strin
     ),
   ];
   return extension(OID.authorityInfoAccess, false, seq(...descriptions));
+}
+
+// RFC 6960 §4.2.2.2.1: a delegated responder's certificate is not itself checked by OCSP.
+export function ocspNoCheck(): Buffer {
+  return extension(OID.ocspNoCheck, false, nullValue());
 }
 
 export { ia5 };

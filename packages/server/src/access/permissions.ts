@@ -27,6 +27,11 @@ export const PERMISSIONS = [
   "devices:decommission",
   "policies:read",
   "security-events:read",
+  // Issue #4: PKI.
+  "certificates:read",
+  "certificates:revoke",
+  "cas:manage",
+  "provisioning:manage",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -53,6 +58,9 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "policies:read",
     "policies:write",
     "security-events:read",
+    "certificates:read",
+    "certificates:revoke",
+    "provisioning:manage",
   ],
   "release-manager": [
     "devices:read",
@@ -73,6 +81,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "devices:incident",
     "policies:read",
     "security-events:read",
+    "certificates:read",
+    "certificates:revoke",
   ],
   auditor: [...READ_ONLY, "api-keys:manage"],
 };

@@ -3,10 +3,20 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import type { KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import type { Queryable } from "../store/store.ts";
 
-/** Who may enrol into a group and what they get (issue #4 deepens this: methods, renewal window). */
+/** How a device proves it may join a group (see pki/provisioning-policy.ts). */
+export type EnrolmentMethod = "token" | "registered-serial" | "claim";
+
+/** Who may enrol into a group and what they get. Absent optional fields take the defaults in pki/provisioning-policy.ts. */
 export interface ProvisioningPolicy {
   keyAlgorithms: KeyAlgorithm[];
+  /** Certificate lifetime; fractions allowed (at least one minute). */
   validityDays: number;
+  /** `simplereenroll` is accepted this long before notAfter (default: a third of the lifetime). */
+  renewalWindowDays?: number;
+  /** Enrolment methods accepted for new devices (default: token only). */
+  methods?: EnrolmentMethod[];
+  /** Name of the device-issuing CA for this group (default: the ECDSA device issuing CA). */
+  issuingCa?: string;
 }
 
 export const DEFAULT_PROVISIONING_POLICY: ProvisioningPolicy = {

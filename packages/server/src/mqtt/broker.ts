@@ -45,6 +45,8 @@ export interface BrokerOptions {
 export interface EmbeddedBroker extends DeviceChannel {
   port: number;
   connectedDevices(): number;
+  /** Closes the live sessions of a device that authenticated with this certificate serial (revocation). */
+  disconnectCertificate(deviceId: string, serial: string): number;
   /** Same as `publish`, kept for callers of the first slice. */
   publishToDevice(deviceId: string, kind: "config" | "cmd" | "jobsNotify", payload: unknown): Promise<void>;
   /**
@@ -278,6 +280,13 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     return live.length;
   }
 
+  // Revocation (RFC 5280 §5.3.1): only the sessions that authenticated with the revoked certificate.
+  function disconnectCertificate(deviceId: string, serial: string): number {
+    const matching = sessions.of(deviceId).filter((session) => session.identity.serial === serial);
+    for (const session of matching) session.client.close();
+    return matching.length;
+  }
+
   function publish(deviceId: string, kind: "config" | "cmd" | "jobsNotify", payload: unknown): Promise<void> {
     const topic = deviceTopics(deviceId)[kind];
     return new Promise((resolve, reject) =>
@@ -299,6 +308,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     port,
     connectedDevices: () => sessions.deviceCount,
     disconnect,
+    disconnectCertificate,
     applyStatus(deviceId, status) {
       switch (sessionEffect(status)) {
         case "close":

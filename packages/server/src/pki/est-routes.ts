@@ -1,17 +1,33 @@
+import type { TLSSocket } from "node:tls";
+import { oid, seq, setOf } from "@bulwark/sdk/der";
 import { BulwarkError } from "@bulwark/sdk/errors";
+import { OID } from "@bulwark/sdk/oids";
+import { type KeyAlgorithm, signatureAlgorithmOid } from "@bulwark/sdk/x509/algorithms";
 import { certsOnly } from "@bulwark/sdk/x509/pkcs7";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
-import type { CertificateAuthority } from "./ca.ts";
-import { type EnrolmentContext, enrolWithToken } from "./enrol.ts";
+import { groupByName } from "../fleet/groups.ts";
+import { enrolWithClaim } from "./claim.ts";
+import { crossCertificates } from "./cross-certificate.ts";
+import { type EnrolmentContext, type EnrolmentResult, enrolWithToken } from "./enrol.ts";
+import { RenewalNotDue, reenrol } from "./reenrol.ts";
+import { enrolWithSerial } from "./registered-devices.ts";
 
 const PKCS10 = "application/pkcs10";
 const CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only";
 // Base64 of the 64 KiB DER limit (MAX_CSR_BYTES) plus line breaks.
 const BODY_LIMIT = 96 * 1024;
+const TOKEN_PREFIX = "bwet_";
 
 /** RFC 7030 §4.2.1: the base64 body, tolerant of line breaks, strict about everything else. */
-function decodeBase64Body(body: unknown): Buffer {
+function decodeBase64Body(request: FastifyRequest): Buffer {
+  if (
+    !String(request.headers["content-type"] ?? "")
+      .toLowerCase()
+      .startsWith(PKCS10)
+  )
+    throw new BulwarkError("BW_ERR_UNSUPPORTED_MEDIA_TYPE", `send ${PKCS10}`);
+  const body = request.body;
   if (typeof body !== "string")
     throw new BulwarkError("BW_ERR_CSR_MALFORMED", "the body must be a base64 PKCS#10 request");
   const compact = body.replace(/[\r\n\t ]+/g, "");
@@ -20,65 +36,142 @@ function decodeBase64Body(body: unknown): Buffer {
   return Buffer.from(compact, "base64");
 }
 
-// RFC 7030 §3.2.3: HTTP-based client authentication; the enrolment token is the Basic password.
-function tokenFrom(header: string | undefined): string {
-  if (!header || !/^Basic /i.test(header))
-    throw new BulwarkError("BW_ERR_UNAUTHENTICATED", "send the enrolment token as the HTTP Basic password");
-  const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  if (colon < 0) throw new BulwarkError("BW_ERR_UNAUTHENTICATED", "malformed Basic credentials");
-  return decoded.slice(colon + 1);
+/** The credentials of a simpleenroll, one per enrolment method of the provisioning policies. */
+type Credentials =
+  | { kind: "token"; token: string }
+  | { kind: "registered-serial"; serialNumber: string; secret: string }
+  | { kind: "claim"; certificate: Buffer };
+
+// RFC 7030 §3.2.3 HTTP Basic (token, or serial number + bootstrap secret); §3.3.2 TLS client certificate (claim).
+function credentialsOf(request: FastifyRequest): Credentials {
+  const header = request.headers.authorization;
+  if (header && /^Basic /i.test(header)) {
+    const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon < 0) throw new BulwarkError("BW_ERR_UNAUTHENTICATED", "malformed Basic credentials");
+    const [user, password] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    if (password.startsWith(TOKEN_PREFIX)) return { kind: "token", token: password };
+    return { kind: "registered-serial", serialNumber: user, secret: password };
+  }
+  const peer = (request.raw.socket as TLSSocket).getPeerCertificate?.(false);
+  if (!header && peer?.raw) return { kind: "claim", certificate: peer.raw };
+  throw new BulwarkError(
+    "BW_ERR_UNAUTHENTICATED",
+    "send the enrolment token (or serial number and bootstrap secret) as HTTP Basic, or a claim certificate over mutual TLS",
+  );
+}
+
+function enrol(ctx: EnrolmentContext, credentials: Credentials, csr: Buffer): Promise<EnrolmentResult> {
+  switch (credentials.kind) {
+    case "token":
+      return enrolWithToken(ctx, credentials.token, csr);
+    case "registered-serial":
+      return enrolWithSerial(ctx, credentials.serialNumber, credentials.secret, csr);
+    case "claim":
+      return enrolWithClaim(ctx, credentials.certificate, csr);
+  }
+}
+
+/** CRA Annex I Part I (2)(d): refused enrolments are recorded as possible unauthorised access. */
+async function auditRefusal(
+  ctx: EnrolmentContext,
+  request: FastifyRequest,
+  action: string,
+  error: unknown,
+): Promise<never> {
+  if (error instanceof BulwarkError)
+    await ctx.store.transaction((tx) =>
+      appendAudit(tx, {
+        actor: { type: "anonymous" },
+        action,
+        outcome: error.status === 401 ? "denied" : "failure",
+        details: { code: error.code, remoteAddress: request.ip },
+      }),
+    );
+  throw error;
+}
+
+// RFC 7030 §4.2.3: certs-only PKCS#7 with the issued certificate, base64.
+function sendCertificate(reply: FastifyReply, result: EnrolmentResult): string {
+  reply.header("content-transfer-encoding", "base64").type(CERTS_ONLY);
+  return certsOnly([result.certificate.der]).toString("base64");
+}
+
+/** RFC 7030 §4.5.2 CsrAttrs: the key type (with curve) and signature algorithm a group accepts. */
+function csrAttributes(algorithms: KeyAlgorithm[]): Buffer {
+  const curve: Partial<Record<KeyAlgorithm, string>> = {
+    "ecdsa-p256": OID.prime256v1,
+    "ecdsa-p384": OID.secp384r1,
+  };
+  const items = algorithms.flatMap((a) => {
+    const c = curve[a];
+    return c
+      ? [seq(oid(OID.ecPublicKey), setOf(oid(c))), oid(signatureAlgorithmOid(a))]
+      : [oid(signatureAlgorithmOid(a))];
+  });
+  return seq(...items);
 }
 
 /** EST (RFC 7030) under /.well-known/est/. */
-export function estRoutes(ctx: EnrolmentContext & { cas: () => CertificateAuthority[] }) {
+export function estRoutes(ctx: EnrolmentContext) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.addContentTypeParser(PKCS10, { parseAs: "string", bodyLimit: BODY_LIMIT }, (_req, body, done) =>
       done(null, body),
     );
 
-    // RFC 7030 §4.1: distribution of CA certificates, no authentication required (§4.1.1).
+    // RFC 7030 §4.1: distribution of CA certificates (and cross-certificates), no authentication required (§4.1.1).
     app.get("/.well-known/est/cacerts", { config: { auth: { public: true } } }, async (_request, reply) => {
-      const bundle = certsOnly(ctx.cas().map((ca) => ca.der));
+      const certificates = [...ctx.cas().map((ca) => ca.der), ...(await crossCertificates(ctx.store))];
       reply.header("content-transfer-encoding", "base64").type("application/pkcs7-mime");
-      return bundle.toString("base64");
+      return certsOnly(certificates).toString("base64");
     });
 
-    // RFC 7030 §4.2.1: simple enrolment of clients.
+    // RFC 7030 §4.2.1: simple enrolment by token, registered serial + bootstrap secret, or claim certificate.
     app.post(
       "/.well-known/est/simpleenroll",
       { config: { auth: { public: true } } },
       async (request, reply) => {
-        const token = tokenFrom(request.headers.authorization);
-        if (
-          !String(request.headers["content-type"] ?? "")
-            .toLowerCase()
-            .startsWith(PKCS10)
-        )
-          throw new BulwarkError("BW_ERR_UNSUPPORTED_MEDIA_TYPE", `send ${PKCS10}`);
-        const result = await enrolWithToken(ctx, token, decodeBase64Body(request.body)).catch(
-          async (error: unknown) => {
-            // CRA Annex I Part I (2)(d): refused enrolments are recorded as possible unauthorised access.
-            if (error instanceof BulwarkError)
-              await ctx.store.transaction((tx) =>
-                appendAudit(tx, {
-                  actor: { type: "anonymous" },
-                  action: "device.enrol",
-                  outcome: error.status === 401 ? "denied" : "failure",
-                  details: { code: error.code, remoteAddress: request.ip },
-                }),
-              );
-            throw error;
-          },
+        const result = await (async () =>
+          enrol(ctx, credentialsOf(request), decodeBase64Body(request)))().catch((error: unknown) =>
+          auditRefusal(ctx, request, "device.enrol", error),
         );
         request.log.info(
           { deviceId: result.deviceId, group: result.groupName, serial: result.certificate.serial },
           "device enrolled",
         );
-        // RFC 7030 §4.2.3: certs-only PKCS#7 with the issued certificate, base64.
-        reply.header("content-transfer-encoding", "base64").type(CERTS_ONLY);
-        return certsOnly([result.certificate.der]).toString("base64");
+        return sendCertificate(reply, result);
       },
     );
+
+    // RFC 7030 §4.2.2: re-enrolment authenticated by the current certificate (mutual TLS, §3.3.2).
+    app.post(
+      "/.well-known/est/simplereenroll",
+      { config: { auth: { public: true } } },
+      async (request, reply) => {
+        const result = await (async () =>
+          reenrol(ctx, request.raw.socket as TLSSocket, decodeBase64Body(request)))().catch(
+          (error: unknown) => {
+            if (error instanceof RenewalNotDue) {
+              reply.header("retry-after", String(error.retryAfterSeconds));
+              throw error;
+            }
+            return auditRefusal(ctx, request, "certificate.renew", error);
+          },
+        );
+        request.log.info(
+          { deviceId: result.deviceId, serial: result.certificate.serial },
+          "device certificate renewed",
+        );
+        return sendCertificate(reply, result);
+      },
+    );
+
+    // RFC 7030 §4.5: CSR attributes (the key types and signature algorithms of the `default` group).
+    app.get("/.well-known/est/csrattrs", { config: { auth: { public: true } } }, async (_request, reply) => {
+      const group = await groupByName(ctx.store, "default");
+      const algorithms = group?.provisioningPolicy.keyAlgorithms ?? ["ecdsa-p256"];
+      reply.header("content-transfer-encoding", "base64").type("application/csrattrs");
+      return csrAttributes(algorithms).toString("base64");
+    });
   };
 }

@@ -1,10 +1,11 @@
 import type { X509Certificate } from "node:crypto";
 import { sha256Fingerprint } from "@bulwark/sdk/fingerprint";
 import { toPem } from "@bulwark/sdk/pem";
-import { buildCertificate } from "@bulwark/sdk/x509/certificate";
+import { buildCertificate, type Signer } from "@bulwark/sdk/x509/certificate";
 import type { Queryable } from "../store/store.ts";
 import type { CertificateAuthority } from "./ca.ts";
 import type { KeyCustody } from "./key-custody.ts";
+import { recordKeyUse } from "./key-use.ts";
 import { BACKDATE_MS, randomSerial } from "./profiles.ts";
 
 export interface IssueRequest {
@@ -32,25 +33,76 @@ export async function issueCertificate(
   custody: KeyCustody,
   request: IssueRequest,
 ): Promise<IssuedCertificate> {
+  const [issued] = await issueCertificates(tx, custody, request.ca, [request]);
+  return issued!;
+}
+
+/**
+ * Bulk issuance from one CA inside the caller's transaction: each certificate is built, signed
+ * through custody and stored; the CA key's use is recorded as one `key.use` audit entry listing
+ * every serial it signed (the same record as one entry per certificate, written once).
+ */
+export async function issueCertificates(
+  tx: Queryable,
+  custody: KeyCustody,
+  ca: CertificateAuthority,
+  requests: Omit<IssueRequest, "ca">[],
+): Promise<IssuedCertificate[]> {
+  const signer = await custody.signer(ca.keyId);
+  // RFC 5280 §4.1.2.5: a certificate never outlives its issuer.
+  const caNotAfter = Date.parse(ca.x509.validTo);
+  const issued = requests.map((request) => build(ca, signer, caNotAfter, request));
+  await recordKeyUse(tx, {
+    keyId: ca.keyId,
+    caName: ca.name,
+    purpose: "certificate",
+    subject: requests.length === 1 ? requests[0]!.subjectText : `${requests.length} certificates`,
+    serials: issued.map((c) => c.serial),
+  });
+  for (const [i, certificate] of issued.entries()) {
+    const request = requests[i]!;
+    await tx.run(
+      `INSERT INTO certificates (serial, ca_id, device_id, subject, fingerprint, not_before, not_after, pem, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?)`,
+      [
+        certificate.serial,
+        ca.id,
+        request.deviceId,
+        request.subjectText,
+        certificate.fingerprint,
+        certificate.notBefore.getTime(),
+        certificate.notAfter.getTime(),
+        certificate.pem,
+        Date.now(),
+      ],
+    );
+  }
+  return issued;
+}
+
+function build(
+  ca: CertificateAuthority,
+  signer: Signer,
+  caNotAfter: number,
+  request: Omit<IssueRequest, "ca">,
+): IssuedCertificate {
   const now = Date.now();
   const notBefore = new Date(now - BACKDATE_MS);
-  // RFC 5280 §4.1.2.5: a certificate never outlives its issuer.
-  const caNotAfter = new Date(request.ca.x509.validTo).getTime();
   const notAfter = new Date(Math.min(now + request.validityMs, caNotAfter));
   const serial = randomSerial();
   const der = buildCertificate(
     {
       serial,
-      issuerDer: request.ca.subjectDer,
+      issuerDer: ca.subjectDer,
       subjectDer: request.subjectDer,
       notBefore,
       notAfter,
       spki: request.spki,
       extensions: request.extensions,
     },
-    await custody.signer(request.ca.keyId),
+    signer,
   );
-  const issued: IssuedCertificate = {
+  return {
     serial: serial.toString("hex"),
     der,
     pem: toPem("CERTIFICATE", der),
@@ -58,22 +110,6 @@ export async function issueCertificate(
     notBefore,
     notAfter,
   };
-  await tx.run(
-    `INSERT INTO certificates (serial, ca_id, device_id, subject, fingerprint, not_before, not_after, pem, status, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?)`,
-    [
-      issued.serial,
-      request.ca.id,
-      request.deviceId,
-      request.subjectText,
-      issued.fingerprint,
-      notBefore.getTime(),
-      notAfter.getTime(),
-      issued.pem,
-      now,
-    ],
-  );
-  return issued;
 }
 
 /** Serial as node:crypto prints it (uppercase hex, no leading zero byte) → our lowercase storage form. */
@@ -83,9 +119,13 @@ export function serialOf(x509: X509Certificate): string {
 
 export interface CertificateStatusRow {
   serial: string;
+  ca_id: string;
   device_id: string | null;
   status: "valid" | "revoked";
+  not_before: number;
   not_after: number;
+  revoked_at: number | null;
+  revocation_reason: string | null;
 }
 
 export async function certificateStatus(
@@ -93,7 +133,8 @@ export async function certificateStatus(
   serial: string,
 ): Promise<CertificateStatusRow | undefined> {
   return db.get<CertificateStatusRow>(
-    `SELECT serial, device_id, status, not_after FROM certificates WHERE serial = ?`,
+    `SELECT serial, ca_id, device_id, status, not_before, not_after, revoked_at, revocation_reason
+     FROM certificates WHERE serial = ?`,
     [serial],
   );
 }

@@ -1,19 +1,32 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { OID } from "@bulwark/sdk/oids";
 import { spkiPublicKeyBits } from "@bulwark/sdk/x509/certificate";
 import {
+  authorityInfoAccess,
   authorityKeyIdentifier,
   basicConstraints,
+  crlDistributionPoints,
   extKeyUsage,
   keyIdentifier,
   keyUsage,
+  ocspNoCheck,
   subjectAltName,
   subjectKeyIdentifier,
 } from "@bulwark/sdk/x509/extensions";
 
+// CSPRNG output drawn in blocks: one randomFillSync per 256 serials instead of one call each.
+const SERIAL_POOL = Buffer.alloc(16 * 256);
+let poolOffset = SERIAL_POOL.length;
+
 // RFC 5280 §4.1.2.2 + CA/B BR §7.1: ≥ 64 bits of CSPRNG output; 16 bytes, top bit clear (positive).
 export function randomSerial(): Buffer {
-  const serial = randomBytes(16);
+  if (poolOffset === SERIAL_POOL.length) {
+    randomFillSync(SERIAL_POOL);
+    poolOffset = 0;
+  }
+  const serial = Buffer.from(SERIAL_POOL.subarray(poolOffset, poolOffset + 16));
+  SERIAL_POOL.fill(0, poolOffset, poolOffset + 16);
+  poolOffset += 16;
   serial[0] = (serial[0]! & 0x7f) | 0x01;
   return serial;
 }
@@ -39,15 +52,86 @@ export function deviceIdFromUri(uri: string): string | undefined {
   return match?.[1];
 }
 
-/** Device certificate profile: end entity, clientAuth only, URI SAN with the device id. */
-export function deviceExtensions(deviceId: string, spki: Buffer, issuerKeyId: Buffer): Buffer[] {
+/** Where relying parties find an issuing CA's certificate, CRL and OCSP responder (served by pki/distribution-routes.ts). */
+export interface PkiUrls {
+  ocsp: string;
+  caIssuers(caId: string): string;
+  crl(caId: string): string;
+}
+
+/** `publicUrl` is read on each use: with an ephemeral port it is known only once the listener is up. */
+export function pkiUrls(publicUrl: () => string): PkiUrls {
+  // Resolved once per base URL and path: URL parsing is measurable on the issuance hot path.
+  const resolved = new Map<string, string>();
+  const at = (path: string) => {
+    const key = `${publicUrl()}|${path}`;
+    let url = resolved.get(key);
+    if (!url) {
+      url = new URL(path, publicUrl()).href;
+      if (resolved.size > 1024) resolved.clear();
+      resolved.set(key, url);
+    }
+    return url;
+  };
+  return {
+    get ocsp() {
+      return at("/pki/ocsp");
+    },
+    caIssuers: (caId) => at(`/pki/ca/${caId}.cer`),
+    crl: (caId) => at(`/pki/crl/${caId}.crl`),
+  };
+}
+
+// The fixed parts of the device profile, encoded once.
+const END_ENTITY = basicConstraints(false);
+const DIGITAL_SIGNATURE = keyUsage(["digitalSignature"]);
+const CLIENT_AUTH = extKeyUsage([OID.clientAuth]);
+
+/** Device certificate profile: end entity, clientAuth only, URI SAN with the device id, AIA and CRL DP. */
+export function deviceExtensions(
+  deviceId: string,
+  spki: Buffer,
+  issuer: { id: string; keyIdentifier: Buffer },
+  urls: PkiUrls,
+): Buffer[] {
+  return [
+    END_ENTITY,
+    DIGITAL_SIGNATURE,
+    CLIENT_AUTH,
+    subjectKeyIdentifier(keyIdentifier(spkiPublicKeyBits(spki))),
+    authorityKeyIdentifier(issuer.keyIdentifier),
+    subjectAltName({ uris: [deviceUri(deviceId)] }),
+    ...issuerPointers(issuer.id, urls),
+  ];
+}
+
+// The AIA and CRL DP of an issuer are the same in every certificate it issues: encoded once per URL set.
+const POINTERS = new Map<string, Buffer[]>();
+
+function issuerPointers(caId: string, urls: PkiUrls): Buffer[] {
+  const key = `${caId}|${urls.ocsp}`;
+  let pointers = POINTERS.get(key);
+  if (!pointers) {
+    pointers = [
+      // RFC 5280 §4.2.2.1 (AIA: OCSP + caIssuers) and §4.2.1.13 (CRL distribution point).
+      authorityInfoAccess({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers(caId)] }),
+      crlDistributionPoints([urls.crl(caId)]),
+    ];
+    if (POINTERS.size > 256) POINTERS.clear();
+    POINTERS.set(key, pointers);
+  }
+  return pointers;
+}
+
+/** RFC 6960 §4.2.2.2: a delegated OCSP responder, id-kp-OCSPSigning, not itself checked (no-check). */
+export function ocspResponderExtensions(spki: Buffer, issuerKeyId: Buffer): Buffer[] {
   return [
     basicConstraints(false),
     keyUsage(["digitalSignature"]),
-    extKeyUsage([OID.clientAuth]),
+    extKeyUsage([OID.ocspSigning]),
     subjectKeyIdentifier(keyIdentifier(spkiPublicKeyBits(spki))),
     authorityKeyIdentifier(issuerKeyId),
-    subjectAltName({ uris: [deviceUri(deviceId)] }),
+    ocspNoCheck(),
   ];
 }
 

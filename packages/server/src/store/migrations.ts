@@ -99,6 +99,28 @@ export const migrations: Migration[] = [
     ],
   },
   {
+    id: 400,
+    name: "pki-revocation-and-provisioning",
+    statements: [
+      `CREATE INDEX certificates_ca_status ON certificates(ca_id, status)`,
+      `CREATE TABLE crls (
+        ca_id TEXT PRIMARY KEY REFERENCES cas(id), crl_number BIGINT NOT NULL, this_update BIGINT NOT NULL,
+        next_update BIGINT NOT NULL, der TEXT NOT NULL)`,
+      `CREATE TABLE ca_requests (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, algorithm TEXT NOT NULL, key_id TEXT NOT NULL,
+        csr_pem TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+      `CREATE TABLE registered_devices (
+        serial_number TEXT PRIMARY KEY, group_id TEXT NOT NULL REFERENCES device_groups(id),
+        secret_hash TEXT NOT NULL, device_id TEXT, created_at BIGINT NOT NULL, enrolled_at BIGINT)`,
+      `CREATE TABLE claim_cas (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, group_id TEXT NOT NULL REFERENCES device_groups(id),
+        cert_pem TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)`,
+      `CREATE TABLE device_claims (
+        claim_fingerprint TEXT PRIMARY KEY, claim_ca_id TEXT NOT NULL REFERENCES claim_cas(id),
+        device_id TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+    ],
+  },
+  {
     id: 500,
     name: "fleet-registry-policies-incidents",
     statements: [

@@ -1,0 +1,81 @@
+import type { Queryable, Store } from "../store/store.ts";
+
+/** Runs a unit of work in a transaction: `store.transaction`, or a `GroupCommit`. */
+export type Transact = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+
+interface Pending {
+  fn: (tx: Queryable) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: units of work that arrive while a commit is in flight are run together in the
+ * next transaction, each inside its own SAVEPOINT (SQL:1999; SQLite and PostgreSQL), so each stays
+ * atomic and a failing one rolls back alone. Every caller is answered only after the shared COMMIT,
+ * so nothing is acknowledged before it is durable; one fsync then covers many enrolments.
+ */
+export class GroupCommit {
+  readonly #store: Store;
+  readonly #maxBatch: number;
+  readonly #windowMs: number;
+  #queue: Pending[] = [];
+  #flushing = false;
+
+  constructor(store: Store, options: { maxBatch?: number; windowMs?: number } = {}) {
+    this.#store = store;
+    this.#maxBatch = options.maxBatch ?? 256;
+    this.#windowMs = options.windowMs ?? 10;
+  }
+
+  readonly transact: Transact = <T>(fn: (tx: Queryable) => Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      // A short collection window: SQLite commits block the event loop, so without it every
+      // batch would hold one unit. The wait bounds the latency added to a lone enrolment.
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setTimeout(() => void this.#flush(), this.#windowMs);
+      }
+    });
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        const outcomes: { ok: boolean; value: unknown }[] = [];
+        try {
+          await this.#store.transaction(async (tx) => {
+            for (const unit of batch) outcomes.push(await runInSavepoint(tx, unit.fn));
+          });
+        } catch (error) {
+          for (const unit of batch) unit.reject(error);
+          continue;
+        }
+        for (const [i, unit] of batch.entries()) {
+          const outcome = outcomes[i]!;
+          if (outcome.ok) unit.resolve(outcome.value);
+          else unit.reject(outcome.value);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+}
+
+async function runInSavepoint(
+  tx: Queryable,
+  fn: (tx: Queryable) => Promise<unknown>,
+): Promise<{ ok: boolean; value: unknown }> {
+  await tx.run("SAVEPOINT bw_unit");
+  try {
+    const value = await fn(tx);
+    await tx.run("RELEASE SAVEPOINT bw_unit");
+    return { ok: true, value };
+  } catch (error) {
+    await tx.run("ROLLBACK TO SAVEPOINT bw_unit");
+    await tx.run("RELEASE SAVEPOINT bw_unit");
+    return { ok: false, value: error };
+  }
+}
