@@ -43,18 +43,24 @@ export async function needServices(t: TestContext, which: ("postgres" | "redis")
 }
 
 /** A fresh, uniquely named schema for one test run; `drop()` removes it and everything in it. */
-export function freshSchema(): { name: string; drop(): Promise<void> } {
+export function freshSchema(): { name: string; url: string; create(): Promise<void>; drop(): Promise<void> } {
   const name = `bw_test_${randomBytes(6).toString("hex")}`;
+  const url = new URL(DATABASE_URL);
+  // libpq-style startup options: every connection of the server under test uses this schema.
+  url.searchParams.set("options", `-c search_path=${name}`);
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
   return {
     name,
-    async drop() {
-      const client = new pg.Client({ connectionString: DATABASE_URL });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-      } finally {
-        await client.end();
-      }
-    },
+    url: url.href,
+    create: () => admin(`CREATE SCHEMA "${name}"`),
+    drop: () => admin(`DROP SCHEMA IF EXISTS "${name}" CASCADE`),
   };
 }

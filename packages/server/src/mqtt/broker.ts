@@ -19,6 +19,8 @@ export interface BrokerOptions {
   deviceCas: () => CertificateAuthority[];
   /** Largest keepalive a device may ask for, seconds (MQTT-3.1.2-24: the server enforces 1.5×). */
   keepaliveLimit?: number;
+  /** Scale-out: Aedes' pub/sub (`mq`) and session store (`persistence`) shared between processes. */
+  backends?: { mq: unknown; persistence: unknown };
 }
 
 export interface EmbeddedBroker {
@@ -75,6 +77,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   ];
 
   const broker = await Aedes.createBroker({
+    ...options.backends,
     keepaliveLimit: options.keepaliveLimit ?? 1200,
     authenticate(client, _username, _password, done) {
       // The username and password are ignored: identity is the certificate (CRA Annex I Part I (2)(d)).
