@@ -5,7 +5,7 @@ import mqemitterRedis from "mqemitter-redis";
 export interface BrokerBackends {
   mq: unknown;
   persistence: unknown;
-  /** Closes the session store's connection (Aedes closes `mq` itself when the broker closes). */
+  /** Closes the session store's connection; call after the broker closed (Aedes closes `mq` itself). */
   close(): Promise<void>;
 }
 
@@ -16,13 +16,15 @@ export interface BrokerBackends {
  * them. Checked against Aedes 1.2 on Node 26 (see docs/dependencies.md).
  */
 export function redisBrokerBackends(url: string): BrokerBackends {
-  const mq = mqemitterRedis({ connectionString: url });
-  const persistence = persistenceRedis({ conn: new Redis(url) }) as {
-    destroy(cb: (error?: Error) => void): void;
-  };
+  const conn = new Redis(url);
   return {
-    mq,
-    persistence,
-    close: () => new Promise<void>((resolve) => persistence.destroy(() => resolve())),
+    mq: mqemitterRedis({ connectionString: url }),
+    persistence: persistenceRedis({ conn }),
+    // Not `persistence.destroy()`: in aedes-persistence-redis 12 it first unsubscribes from the
+    // broker's mq, which never answers once Aedes has closed it, so shutdown would hang. The
+    // connection is ours, so we close it directly.
+    close: async () => {
+      conn.disconnect();
+    },
   };
 }
