@@ -42,7 +42,13 @@ export async function run(args: string[]): Promise<void> {
       const res = await setup.api(apiServer, "POST", `/api/v1/devices/${deviceId}/disconnect`);
       if (res.status !== 202)
         throw new Error(`disconnect answered ${res.status}: ${JSON.stringify(res.body)}`);
-      latencies.push((await closed) - started);
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`device ${deviceId} was not disconnected within 10 s`)),
+          10_000,
+        ).unref(),
+      );
+      latencies.push((await Promise.race([closed, timeout])) - started);
     }
     await fleet.close();
     latencies.sort((a, b) => a - b);
