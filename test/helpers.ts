@@ -29,7 +29,11 @@ export interface TestServer extends RunningServer {
 
 /** A real server on loopback: temporary data directory, ephemeral ports, real TLS and SQLite. */
 export async function startTestServer(
-  options: { dir?: string; logLines?: string[] } = {},
+  options: {
+    dir?: string;
+    logLines?: string[] /** extra server flags, e.g. --store postgres */;
+    args?: string[];
+  } = {},
 ): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "bulwark-test-"));
   const keyFile = join(dir, "admin.key");
@@ -43,6 +47,7 @@ export async function startTestServer(
       "0",
       "--bootstrap-admin-key-file",
       keyFile,
+      ...(options.args ?? []),
     ],
     {},
   );

@@ -17,6 +17,10 @@ import { notificationRoutes } from "./audit/notifications.ts";
 import { auditRoutes, startAuditMaintenance } from "./audit/routes.ts";
 import { bootstrapIfEmpty, type FirstRun } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
+import { type ControlBus, LocalControlBus } from "./control/bus.ts";
+import { clusterChannel } from "./control/cluster-channel.ts";
+import { RedisControlBus } from "./control/redis-bus.ts";
+import { controlRoutes } from "./control/routes.ts";
 import { productRoutes } from "./cra/products.ts";
 import { deviceActionRoutes } from "./fleet/action-routes.ts";
 import { configSigner } from "./fleet/config-signer.ts";
@@ -31,6 +35,7 @@ import { requestLogSerializer } from "./http/log-redaction.ts";
 import { problemDetails } from "./http/problems.ts";
 import { rateLimits } from "./http/rate-limits.ts";
 import { type EmbeddedBroker, startBroker } from "./mqtt/broker.ts";
+import { redisBrokerBackends } from "./mqtt/redis-backends.ts";
 import { byRole, type CertificateAuthority, ensurePostQuantumHierarchy, listCas } from "./pki/ca.ts";
 import { caRoutes } from "./pki/ca-routes.ts";
 import { certificateRoutes } from "./pki/cert-routes.ts";
@@ -47,7 +52,7 @@ import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
 import { migrate } from "./store/migrate.ts";
 import { migrations } from "./store/migrations.ts";
-import { SqliteStore } from "./store/sqlite.ts";
+import { openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 
 export interface RunningServer {
@@ -61,6 +66,7 @@ export interface RunningServer {
   masterKey: Pick<MasterKey, "source" | "path">;
   store: Store;
   broker: EmbeddedBroker;
+  control: ControlBus;
   http: FastifyInstance;
   /** Every registered route with its access rule (the access-matrix test walks it). */
   routes: RouteRule[];
@@ -74,26 +80,38 @@ export async function startServer(
   log: Logger = pino({ level: config.logLevel }),
 ): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const masterKey = loadMasterKey(config.dataDir, config.masterKey);
-  const store: Store = new SqliteStore(join(config.dataDir, "bulwark.db"));
-  await migrate(store, migrations);
-  const custody = new FileKeyCustody({
-    dir: join(config.dataDir, "keys"),
-    masterKey: masterKey.key,
-    onUse: (use) =>
-      log.debug({ keyId: use.keyId, label: use.label, operation: use.operation }, "custody key used"),
+  const store: Store = await openStore(config);
+  // Several processes may start at once over one PostgreSQL and one shared data dir: exactly one
+  // generates the master key, migrates, bootstraps and creates the standing keys; the others wait
+  // for it and then find everything done.
+  const startup = await store.exclusive("bulwark:startup", async () => {
+    const masterKey = loadMasterKey(config.dataDir, config.masterKey);
+    await migrate(store, migrations);
+    const custody = new FileKeyCustody({
+      dir: join(config.dataDir, "keys"),
+      masterKey: masterKey.key,
+      onUse: (use) =>
+        log.debug({ keyId: use.keyId, label: use.label, operation: use.operation }, "custody key used"),
+    });
+    const firstRun = await bootstrapIfEmpty(store, custody, { adminKeyFile: config.bootstrapAdminKeyFile });
+    await store.transaction(async (tx) => {
+      if (await ensurePostQuantumHierarchy(tx, custody))
+        await appendAudit(tx, {
+          actor: { type: "system" },
+          action: "ca.create",
+          outcome: "success",
+          details: { cas: ["ml-dsa-65 root", "ml-dsa-65 device issuing"] },
+        });
+    });
+    const cas = await listCas(store);
+    const identity = await ensureServerIdentity(store, custody, byRole(cas, "service"), config.publicNames);
+    const operatorCa = await ensureOperatorCa(store, custody);
+    const checkpointSigner = await ensureCheckpointKey(store, custody);
+    const signer = await configSigner(store, custody, byRole(cas, "service"));
+    return { masterKey, custody, firstRun, cas, identity, operatorCa, checkpointSigner, signer };
   });
-  const firstRun = await bootstrapIfEmpty(store, custody, { adminKeyFile: config.bootstrapAdminKeyFile });
-  await store.transaction(async (tx) => {
-    if (await ensurePostQuantumHierarchy(tx, custody))
-      await appendAudit(tx, {
-        actor: { type: "system" },
-        action: "ca.create",
-        outcome: "success",
-        details: { cas: ["ml-dsa-65 root", "ml-dsa-65 device issuing"] },
-      });
-  });
-  let cas: CertificateAuthority[] = await listCas(store);
+  const { masterKey, custody, firstRun, identity, operatorCa, checkpointSigner } = startup;
+  let cas: CertificateAuthority[] = startup.cas;
   let responders: Responder[] = [];
   // Re-reads the CAs; re-signs missing or ageing CRLs (RFC 5280 §5.1.2.5) and keeps an OCSP responder per issuing CA.
   const reloadPki = async () => {
@@ -112,17 +130,21 @@ export async function startServer(
   const rootPems = cas.filter((c) => c.role === "root").map((c) => c.pem);
   const rootPemPath = join(config.dataDir, "root-ca.pem");
   writeFileSync(rootPemPath, root.pem);
-  const identity = await ensureServerIdentity(store, custody, byRole(cas, "service"), config.publicNames);
-  await markAllOffline(store);
-  const operatorCa = await ensureOperatorCa(store, custody);
-  const checkpointSigner = await ensureCheckpointKey(store, custody);
+  // One process alone knows no device is connected yet; in scale-out the others hold live sessions.
+  const scaledOut = config.redisUrl !== undefined;
+  if (!scaledOut) await markAllOffline(store);
+  const onControlError = (error: unknown) => log.warn({ err: error }, "control bus");
+  const control: ControlBus = config.redisUrl
+    ? await RedisControlBus.connect(config.redisUrl, onControlError)
+    : new LocalControlBus(onControlError);
+  const backends = config.redisUrl ? redisBrokerBackends(config.redisUrl) : undefined;
   const box = new SecretBox(masterKey.key);
 
   // The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker.
   const deviceChannel = lateBoundChannel();
   const fleet = fleetService({
     store,
-    signer: await configSigner(store, custody, byRole(cas, "service")),
+    signer: startup.signer,
     channel: deviceChannel.channel,
     log: log.child({ component: "fleet" }),
   });
@@ -134,8 +156,10 @@ export async function startServer(
     port: config.mqtt.port,
     tls: { keyPem: identity.keyPem, certChainPem: identity.certChainPem, trustedCaPems: rootPems },
     deviceCas: () => cas.filter((ca) => ca.role === "device"),
+    backends,
   });
-  deviceChannel.bind(broker);
+  // Status changes and kicks reach the device's session on whichever process holds it.
+  deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));
   const mqttUrl =
     config.mqtt.port === 0 ? config.publicMqttUrl.replace(/:0$/, `:${broker.port}`) : config.publicMqttUrl;
 
@@ -217,6 +241,7 @@ export async function startServer(
   await http.register(operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa }));
   await http.register(productRoutes(store));
   await http.register(notificationRoutes(store));
+  await http.register(controlRoutes(store, control));
   const auditDeps = { store, custody, signer: checkpointSigner };
   await http.register(auditRoutes(auditDeps));
   const stopAuditMaintenance = startAuditMaintenance({
@@ -242,6 +267,7 @@ export async function startServer(
     masterKey: { source: masterKey.source, path: masterKey.path },
     store,
     broker,
+    control,
     http,
     routes,
     log,
@@ -251,7 +277,9 @@ export async function startServer(
         clearInterval(pkiSchedule);
         await http.close();
         await broker.close();
-        await markAllOffline(store);
+        await backends?.close();
+        await control.close();
+        if (!scaledOut) await markAllOffline(store);
         await store.close();
         cas = [];
       })();

@@ -14,6 +14,10 @@ export interface Config {
   masterKey: string | undefined;
   bootstrapAdminKeyFile: string | undefined;
   logLevel: string;
+  /** Where the data lives: the embedded SQLite file in the data dir, or a shared PostgreSQL. */
+  store: { kind: "sqlite" } | { kind: "postgres"; url: string };
+  /** Redis for the broker's pub/sub and sessions and the control bus (scale-out); none = in-process. */
+  redisUrl: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -26,6 +30,10 @@ const USAGE = `Usage: bulwark-server [options]
   --public-url URL                 URL devices and clients use (default https://<http-host>:<http-port>)
   --bootstrap-admin-key-file PATH  on first start, write an admin API key to PATH (mode 0600)
   --log-level LEVEL                trace|debug|info|warn|error (default info, env BULWARK_LOG_LEVEL)
+  --store sqlite|postgres          data store (default sqlite in the data dir, env BULWARK_STORE)
+  --database-url URL               PostgreSQL URL for --store postgres (env BULWARK_DATABASE_URL)
+  --redis-url URL                  Redis for broker pub/sub, sessions and control events between
+                                   processes (scale-out; env BULWARK_REDIS_URL)
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64)`;
 
 function port(value: string | undefined, fallback: number, name: string): number {
@@ -50,6 +58,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "public-url": { type: "string" },
       "bootstrap-admin-key-file": { type: "string" },
       "log-level": { type: "string" },
+      store: { type: "string" },
+      "database-url": { type: "string" },
+      "redis-url": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -85,7 +96,32 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     masterKey: env.BULWARK_MASTER_KEY,
     bootstrapAdminKeyFile: values["bootstrap-admin-key-file"],
     logLevel: level,
+    store: storeConfig(values.store ?? env.BULWARK_STORE, values["database-url"] ?? env.BULWARK_DATABASE_URL),
+    redisUrl: redisUrl(values["redis-url"] ?? env.BULWARK_REDIS_URL),
   };
+}
+
+function storeConfig(kind: string | undefined, url: string | undefined): Config["store"] {
+  const chosen = kind ?? (url ? "postgres" : "sqlite");
+  switch (chosen) {
+    case "sqlite":
+      if (url) throw new ConfigError("--database-url needs --store postgres");
+      return { kind: "sqlite" };
+    case "postgres":
+      if (!url) throw new ConfigError("--store postgres needs --database-url (or BULWARK_DATABASE_URL)");
+      if (!/^postgres(ql)?:\/\/[^/]/.test(url))
+        throw new ConfigError("--database-url must be a postgres:// URL");
+      return { kind: "postgres", url };
+    default:
+      throw new ConfigError(`--store must be sqlite or postgres, got ${chosen}`);
+  }
+}
+
+function redisUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  if (!/^rediss?:\/\/[^/]/.test(url))
+    throw new ConfigError("--redis-url must be a redis:// or rediss:// URL");
+  return url;
 }
 
 export { USAGE };

@@ -45,6 +45,9 @@ export async function appendAudit(
   entry: AuditEntry,
   at = Date.now(),
 ): Promise<StoredAuditEntry> {
+  // Take the head row's write lock before reading it: on PostgreSQL (READ COMMITTED) a concurrent
+  // writer waits here and then reads the committed head, instead of failing the conditional UPDATE.
+  await tx.run(`UPDATE audit_head SET seq = seq WHERE id = 1`);
   const head = await tx.get<{ seq: number; hash: string }>(`SELECT seq, hash FROM audit_head WHERE id = 1`);
   if (!head) throw new Error("audit log head is missing");
   const stored: Omit<StoredAuditEntry, "hash"> = {

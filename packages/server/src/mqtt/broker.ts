@@ -40,6 +40,8 @@ export interface BrokerOptions {
   deviceCas: () => CertificateAuthority[];
   limits?: Partial<BrokerLimits>;
   hooks?: BrokerHooks;
+  /** Scale-out: Aedes' pub/sub (`mq`) and session store (`persistence`) shared between processes. */
+  backends?: { mq: unknown; persistence: unknown };
 }
 
 export interface EmbeddedBroker extends DeviceChannel {
@@ -75,6 +77,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   const steps = connectSteps({ store, limits, keepaliveOf: (client) => keepalives.get(client) });
 
   const broker = await Aedes.createBroker({
+    ...options.backends,
     // Keepalive is checked in our CONNECT steps (refused with a 3.1.1 return code, not aedes' 6).
     keepaliveLimit: 0,
     connectTimeout: limits.connectTimeoutMs,

@@ -77,6 +77,15 @@ export class SqliteStore implements Store {
     }
   }
 
+  #exclusive: Promise<unknown> = Promise.resolve();
+
+  exclusive<T>(_name: string, fn: () => Promise<T>): Promise<T> {
+    // One process owns a SQLite file, so an in-process queue is the whole lock.
+    const next = this.#exclusive.then(fn, fn);
+    this.#exclusive = next.catch(() => undefined);
+    return next;
+  }
+
   async close(): Promise<void> {
     this.#db.close();
   }

@@ -19,5 +19,11 @@ export interface Store extends Queryable {
   readonly dialect: "sqlite" | "postgres";
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` while holding the named lock across every process sharing this store (start-up
+   * migrations and the first-run bootstrap). SQLite has one process; PostgreSQL uses an
+   * advisory lock.
+   */
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -1,0 +1,124 @@
+import { type ChildProcess, fork } from "node:child_process";
+import type { ConnectCommand, WorkerCommand, WorkerEvent } from "./worker.ts";
+
+export type { SimDevice } from "./identities.ts";
+export { issueSimDevices } from "./identities.ts";
+
+/** Each worker process may hold at most this many sockets (`ulimit -n` is 20,000 here). */
+export const MAX_PER_WORKER = 19_000;
+
+export interface FleetOptions {
+  /** JSON-lines file written by `issueSimDevices`. */
+  file: string;
+  /** How many devices (the first N lines of the file) to connect. */
+  devices: number;
+  host?: string;
+  /** Broker ports; devices are spread over them round-robin (one per server process). */
+  ports: number[];
+  caPem: string;
+  /** Default: enough processes for the devices, at least two when there are more than 5,000. */
+  workers?: number;
+  /** TLS key-exchange group the devices offer, e.g. "X25519" or "X25519MLKEM768". */
+  ecdhCurve?: string;
+  /** Connects in flight per worker. */
+  concurrency?: number;
+  keepaliveSeconds?: number;
+  onProgress?: (connected: number, failed: number) => void;
+}
+
+export interface Fleet {
+  connected: number;
+  failed: number;
+  firstError: string | undefined;
+  /** The key-exchange group negotiated (as the client saw it). */
+  group: string | undefined;
+  workers: number;
+  /** Resolves with the wall-clock time (ms, sub-ms precision) at which this device's connection closed. */
+  closedAt(deviceId: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * The fleet simulator: N devices with real keys and certificates over real mutual TLS 1.3 and
+ * MQTT 3.1.1, spread over several worker processes. Resolves when every device has connected
+ * or failed.
+ */
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  const workerCount =
+    options.workers ?? Math.max(Math.ceil(options.devices / MAX_PER_WORKER), options.devices > 5000 ? 2 : 1);
+  const perWorker = Math.ceil(options.devices / workerCount);
+  if (perWorker > MAX_PER_WORKER)
+    throw new Error(`${perWorker} devices per worker is over ${MAX_PER_WORKER}`);
+  const closes = new Map<string, number>();
+  const waiting = new Map<string, (at: number) => void>();
+  const progress = new Map<ChildProcess, [number, number]>();
+  const children: ChildProcess[] = [];
+  const results = await Promise.all(
+    Array.from({ length: workerCount }, (_, i) => {
+      const child = fork(new URL("./worker.ts", import.meta.url).pathname, [], { stdio: "inherit" });
+      children.push(child);
+      return new Promise<Extract<WorkerEvent, { ev: "connected" }>>((resolve, reject) => {
+        child.on("message", (event: WorkerEvent) => {
+          switch (event.ev) {
+            case "progress":
+              progress.set(child, [event.connected, event.failed]);
+              options.onProgress?.(
+                [...progress.values()].reduce((a, p) => a + p[0], 0),
+                [...progress.values()].reduce((a, p) => a + p[1], 0),
+              );
+              break;
+            case "connected":
+              resolve(event);
+              break;
+            case "closed":
+              closes.set(event.deviceId, event.at);
+              waiting.get(event.deviceId)?.(event.at);
+              break;
+            case "closed-all":
+              break;
+          }
+        });
+        child.once("exit", (code) => reject(new Error(`fleet worker exited with ${code}`)));
+        const command: ConnectCommand = {
+          cmd: "connect",
+          host: options.host ?? "127.0.0.1",
+          ports: options.ports,
+          caPem: options.caPem,
+          file: options.file,
+          start: i * perWorker,
+          count: Math.max(0, Math.min(perWorker, options.devices - i * perWorker)),
+          ecdhCurve: options.ecdhCurve ?? "X25519",
+          concurrency: options.concurrency ?? 16,
+          keepaliveSeconds: options.keepaliveSeconds ?? 600,
+        };
+        child.send(command satisfies WorkerCommand);
+      });
+    }),
+  );
+  return {
+    connected: results.reduce((a, r) => a + r.connected, 0),
+    failed: results.reduce((a, r) => a + r.failed, 0),
+    firstError: results.find((r) => r.firstError)?.firstError,
+    group: results.find((r) => r.group)?.group,
+    workers: workerCount,
+    closedAt(deviceId) {
+      const at = closes.get(deviceId);
+      if (at !== undefined) return Promise.resolve(at);
+      return new Promise((resolve) => waiting.set(deviceId, resolve));
+    },
+    async close() {
+      await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null) return resolve();
+              child.removeAllListeners("exit");
+              child.once("exit", () => resolve());
+              child.send({ cmd: "close-all" } satisfies WorkerCommand);
+              setTimeout(() => child.kill("SIGKILL"), 30_000).unref();
+            }),
+        ),
+      );
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { httpsRequest } from "../../packages/sdk/src/https.ts";
+import { byRole, listCas } from "../../packages/server/src/pki/ca.ts";
+import { FileKeyCustody } from "../../packages/server/src/pki/file-key-custody.ts";
+import { loadMasterKey } from "../../packages/server/src/pki/master-key.ts";
+import { PostgresStore } from "../../packages/server/src/store/postgres.ts";
+import { SqliteStore } from "../../packages/server/src/store/sqlite.ts";
+import type { Store } from "../../packages/server/src/store/store.ts";
+import { issueSimDevices } from "./identities.ts";
+import { type ServerProcess, startServerProcess } from "./processes.ts";
+
+const DATABASE_URL = process.env.BULWARK_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const REDIS_URL = process.env.BULWARK_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export interface BenchSetup {
+  dir: string;
+  servers: ServerProcess[];
+  rootPem: string;
+  adminKey: string;
+  /** The issued device identities (JSON lines). */
+  file: string;
+  /** The server's own TLS identity, for the peer broker. */
+  serverIdentity: { keyPem: string; certChainPem: string };
+  api(server: ServerProcess, method: string, path: string): Promise<{ status: number; body: unknown }>;
+  cleanup(): Promise<void>;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * Starts `processes` real server processes (one: embedded SQLite; two: scale-out over a fresh
+ * PostgreSQL schema and Redis) on a temporary data dir, and issues `devices` identities.
+ */
+export async function setUpBench(options: { devices: number; processes: number }): Promise<BenchSetup> {
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-"));
+  const dataDir = join(dir, "data");
+  const keyFile = join(dir, "admin.key");
+  process.env.BULWARK_MASTER_KEY ??= randomBytes(32).toString("hex");
+  const schema = `bw_bench_${randomBytes(6).toString("hex")}`;
+  const scaled = options.processes > 1;
+  const dbUrl = new URL(DATABASE_URL);
+  dbUrl.searchParams.set("options", `-c search_path=${schema}`);
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    await client.query(sql).finally(() => client.end());
+  };
+  if (scaled) await admin(`CREATE SCHEMA "${schema}"`);
+  const args = [
+    "--data",
+    dataDir,
+    "--http-port",
+    "0",
+    "--mqtt-port",
+    "0",
+    "--bootstrap-admin-key-file",
+    keyFile,
+    ...(scaled ? ["--store", "postgres", "--database-url", dbUrl.href, "--redis-url", REDIS_URL] : []),
+  ];
+  const servers: ServerProcess[] = [];
+  for (let i = 0; i < options.processes; i++) servers.push(await startServerProcess(args));
+  const store: Store = scaled
+    ? await PostgresStore.open({ url: DATABASE_URL, schema })
+    : new SqliteStore(join(dataDir, "bulwark.db"));
+  const file = join(dir, "devices.jsonl");
+  const started = Date.now();
+  await issueSimDevices({
+    store,
+    dataDir,
+    publicUrl: servers[0]!.httpUrl,
+    count: options.devices,
+    file,
+    onProgress: (n) => {
+      if (n % 5000 === 0) log(`  issued ${n} device identities`);
+    },
+  });
+  log(`issued ${options.devices} device identities in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const serverIdentity = await loadServerIdentity(store, dataDir);
+  await store.close();
+  const rootPem = readFileSync(join(dataDir, "root-ca.pem"), "utf8");
+  const adminKey = readFileSync(keyFile, "utf8").trim();
+  return {
+    dir,
+    servers,
+    rootPem,
+    adminKey,
+    file,
+    serverIdentity,
+    async api(server, method, path) {
+      const res = await httpsRequest({
+        url: new URL(path, server.httpUrl).href,
+        method,
+        ca: rootPem,
+        headers: { authorization: `Bearer ${adminKey}` },
+      });
+      const text = res.body.toString("utf8");
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async cleanup() {
+      for (const server of servers) await server.stop();
+      if (scaled) await admin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function loadServerIdentity(store: Store, dataDir: string) {
+  const row = await store.get<{ value: string }>(`SELECT value FROM settings WHERE key = 'tls.server'`);
+  const stored = JSON.parse(row!.value) as { keyId: string; serial: string };
+  const cert = await store.get<{ pem: string }>(`SELECT pem FROM certificates WHERE serial = ?`, [
+    stored.serial,
+  ]);
+  const master = loadMasterKey(dataDir, process.env.BULWARK_MASTER_KEY);
+  const custody = new FileKeyCustody({ dir: join(dataDir, "keys"), masterKey: master.key });
+  const service = byRole(await listCas(store), "service");
+  return { keyPem: await custody.exportPrivateKeyPem(stored.keyId), certChainPem: cert!.pem + service.pem };
+}
+
+export function intArg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const n = Number(args[i + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer`);
+  return n;
+}

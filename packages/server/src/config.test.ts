@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, parseConfig } from "./config.ts";
+
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+  const config = parseConfig(argv, env);
+  if (config === "help") throw new Error("unexpected help");
+  return config;
+};
+
+describe("store and scale-out configuration", () => {
+  it("defaults to the embedded SQLite store and no Redis", () => {
+    const config = parse([]);
+    assert.deepEqual(config.store, { kind: "sqlite" });
+    assert.equal(config.redisUrl, undefined);
+  });
+
+  it("takes PostgreSQL and Redis from flags or the environment", () => {
+    const url = "postgres://bulwark@db.example:5432/bulwark";
+    assert.deepEqual(parse(["--store", "postgres", "--database-url", url]).store, { kind: "postgres", url });
+    assert.deepEqual(parse([], { BULWARK_DATABASE_URL: url }).store, { kind: "postgres", url });
+    assert.equal(parse(["--redis-url", "redis://127.0.0.1:6379/2"]).redisUrl, "redis://127.0.0.1:6379/2");
+    assert.equal(parse([], { BULWARK_REDIS_URL: "rediss://r.example" }).redisUrl, "rediss://r.example");
+  });
+
+  it("refuses incomplete or contradictory settings with a clear message", () => {
+    assert.throws(
+      () => parse(["--store", "postgres"]),
+      (e) => e instanceof ConfigError && /needs --database-url/.test(e.message),
+    );
+    assert.throws(() => parse(["--store", "mysql"]), /must be sqlite or postgres/);
+    assert.throws(
+      () => parse(["--store", "sqlite", "--database-url", "postgres://x/y"]),
+      /needs --store postgres/,
+    );
+    assert.throws(() => parse(["--database-url", "mysql://x/y"]), /must be a postgres:\/\/ URL/);
+    assert.throws(() => parse(["--redis-url", "http://x"]), /must be a redis:\/\//);
+  });
+});

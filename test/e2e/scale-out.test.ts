@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import mqtt, { type MqttClient } from "mqtt";
+import { httpsRequest } from "../../packages/sdk/src/https.ts";
+import { enrolDirect } from "../enrol-helpers.ts";
+import { createToken, NODE, ROOT, stopChild, type TestServer, tempDir, waitFor } from "../helpers.ts";
+import { freshSchema, needServices, REDIS_URL } from "../services.ts";
+
+interface ServerProcess {
+  child: ChildProcess;
+  stderr: string[];
+  httpUrl: string;
+  mqttPort: number;
+  fingerprint: string;
+  firstStart: boolean;
+}
+
+/** `npm start`'s entry point as a real child process; resolves once its banner is printed. */
+async function startProcess(args: string[]): Promise<ServerProcess> {
+  const child = spawn(NODE, [join(ROOT, "packages/server/src/main.ts"), ...args], {
+    stdio: ["ignore", process.env.SCALE_DEBUG ? "inherit" : "ignore", "pipe"],
+    env: { ...process.env, BULWARK_LOG_LEVEL: process.env.SCALE_DEBUG ? "info" : "warn" },
+  });
+  const stderr: string[] = [];
+  child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk.toString("utf8")));
+  const banner = await waitFor(
+    "server banner",
+    async () => {
+      if (child.exitCode !== null) throw new Error(`server exited: ${stderr.join("")}`);
+      const text = stderr.join("");
+      return /Root CA SHA-256 fingerprint[^\n]*\n/.test(text) && text;
+    },
+    60_000,
+  );
+  return {
+    child,
+    stderr,
+    httpUrl: /HTTPS API\s+(\S+)/.exec(banner)![1]!,
+    mqttPort: Number(/MQTT\/TLS\s+\S+:(\d+)/.exec(banner)![1]),
+    fingerprint: /fingerprint \(devices pin this\): ([0-9a-f]{64})/.exec(banner)![1]!,
+    firstStart: banner.includes("First start"),
+  };
+}
+
+/** Enough of a TestServer for the EST helpers, talking to one process's API. */
+function apiOf(httpUrl: string, rootPem: string, adminKey: string): TestServer {
+  return {
+    httpUrl,
+    rootPem,
+    async api(method: string, path: string, body?: unknown) {
+      const res = await httpsRequest({
+        url: new URL(path, httpUrl).href,
+        method,
+        ca: rootPem,
+        headers: {
+          authorization: `Bearer ${adminKey}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = res.body.toString("utf8");
+      return {
+        status: res.status,
+        body: text.startsWith("{") ? JSON.parse(text) : text,
+        headers: res.headers,
+      };
+    },
+  } as unknown as TestServer;
+}
+
+async function connect(
+  port: number,
+  rootPem: string,
+  device: { deviceId: string; keyPem: string; certChainPem: string },
+) {
+  const client = mqtt.connect(`mqtts://127.0.0.1:${port}`, {
+    protocolVersion: 4,
+    clientId: device.deviceId,
+    reconnectPeriod: 0,
+    key: device.keyPem,
+    cert: device.certChainPem,
+    ca: rootPem,
+    minVersion: "TLSv1.3",
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once("connect", () => resolve());
+    client.once("error", reject);
+  });
+  return client;
+}
+
+/** Resolves when the client's connection closes; fails (rather than hangs) if that never happens. */
+const closed = (client: MqttClient, what: string) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: the session was not closed`)), 20_000);
+    client.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+describe("scale-out: two server processes over one PostgreSQL and Redis", () => {
+  it("start together safely, share devices, and a disconnect through A kicks the session on B", async (t) => {
+    if (!(await needServices(t, ["postgres", "redis"]))) return;
+    const schema = freshSchema();
+    await schema.create();
+    const dir = tempDir("bulwark-scale-");
+    const keyFile = join(dir, "admin.key");
+    const common = [
+      "--data",
+      join(dir, "data"),
+      "--store",
+      "postgres",
+      "--database-url",
+      schema.url,
+      "--redis-url",
+      REDIS_URL,
+      "--http-port",
+      "0",
+      "--mqtt-port",
+      "0",
+      "--bootstrap-admin-key-file",
+      keyFile,
+    ];
+    const started = await Promise.allSettled([startProcess(common), startProcess(common)]);
+    const servers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+    try {
+      assert.equal(
+        servers.length,
+        2,
+        String(started.map((s) => (s.status === "rejected" ? s.reason : "")).join(" ")),
+      );
+      const [a, b] = servers as [ServerProcess, ServerProcess];
+      // Started at the same moment: exactly one bootstrapped (one CA, one admin), both serve it.
+      assert.equal(servers.filter((s) => s.firstStart).length, 1);
+      assert.equal(a.fingerprint, b.fingerprint);
+      assert.ok(existsSync(keyFile));
+      const rootPem = readFileSync(join(dir, "data", "root-ca.pem"), "utf8");
+      const adminKey = readFileSync(keyFile, "utf8").trim();
+      const apiA = apiOf(a.httpUrl, rootPem, adminKey);
+      const apiB = apiOf(b.httpUrl, rootPem, adminKey);
+
+      // Enrol through A's EST, connect the device to B's broker, see it online through A.
+      const device = await enrolDirect(apiA, await createToken(apiA));
+      const onB = await connect(b.mqttPort, rootPem, device);
+      await waitFor("device online via A", async () => {
+        const res = await apiA.api<{ online: boolean }>("GET", `/api/v1/devices/${device.deviceId}`);
+        return res.body.online;
+      });
+
+      // The operator acts through A; the control bus carries it to B, which closes the session.
+      const kicked = closed(onB, "disconnect through A");
+      const res = await apiA.api("POST", `/api/v1/devices/${device.deviceId}/disconnect`);
+      assert.equal(res.status, 202);
+      await kicked;
+      onB.end(true);
+
+      // Broker pub/sub on Redis: the same device connecting to A takes over its session on B.
+      const again = await connect(b.mqttPort, rootPem, device);
+      const takenOver = closed(again, "takeover through A");
+      const onA = await connect(a.mqttPort, rootPem, device);
+      await takenOver;
+      onA.end(true);
+      again.end(true);
+      const health = await apiB.api<{ status: string }>("GET", "/healthz");
+      assert.equal(health.body.status, "ok");
+    } finally {
+      for (const server of servers) await stopChild(server.child);
+      await schema.drop();
+    }
+  });
+});
