@@ -103,7 +103,7 @@ const closed = (client: MqttClient, what: string) =>
   });
 
 describe("scale-out: two server processes over one PostgreSQL and Redis", () => {
-  it("start together safely, share devices, and a disconnect through A kicks the session on B", async (t) => {
+  it("start together safely, share devices, and a disconnect or disable through A kicks the session on B", async (t) => {
     if (!(await needServices(t, ["postgres", "redis"]))) return;
     const schema = freshSchema();
     await schema.create();
@@ -165,6 +165,19 @@ describe("scale-out: two server processes over one PostgreSQL and Redis", () => 
       await takenOver;
       onA.end(true);
       again.end(true);
+
+      // Issue #5 item 6: an operator disables the device through A while it is connected to B.
+      const live = await connect(b.mqttPort, rootPem, device);
+      const disabledKick = closed(live, "disable through A");
+      const disabled = await apiA.api("POST", `/api/v1/devices/${device.deviceId}/disable`, {
+        reason: "test",
+      });
+      assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+      await disabledKick;
+      live.end(true);
+      // ...and it cannot come back on either process.
+      await assert.rejects(connect(b.mqttPort, rootPem, device), /Not authorized|closed/i);
+      await assert.rejects(connect(a.mqttPort, rootPem, device), /Not authorized|closed/i);
       const health = await apiB.api<{ status: string }>("GET", "/healthz");
       assert.equal(health.body.status, "ok");
     } finally {
