@@ -4,7 +4,7 @@ import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
 import { assertDeviceMayDownload } from "../../packages/server/src/fleet/device-access.ts";
 import { type EnrolledDevice, enrolDirect } from "../enrol-helpers.ts";
 import { CLI, createToken, runCli, startTestServer, type TestServer, waitFor } from "../helpers.ts";
-import { closed, connectDevice, sleep } from "./fleet-helpers.ts";
+import { closed, connectDevice, sleep } from "../mqtt-helpers.ts";
 
 interface ActionResult {
   from: string;

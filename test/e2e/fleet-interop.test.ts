@@ -19,7 +19,7 @@ import {
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
 import { type EnrolledDevice, enrolDirect } from "../enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer, tempDir, waitFor } from "../helpers.ts";
-import { connectDevice } from "./fleet-helpers.ts";
+import { connectDevice } from "../mqtt-helpers.ts";
 
 const exec = promisify(execFile);
 

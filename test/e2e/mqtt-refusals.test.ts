@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { OID } from "../../packages/sdk/src/der/oids.ts";
 import { toPem } from "../../packages/sdk/src/pem.ts";
 import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
@@ -16,40 +15,14 @@ import {
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
 import { type EnrolledDevice, enrolDirect } from "../enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer, waitFor } from "../helpers.ts";
+import { connectWith, deviceOptions } from "../mqtt-helpers.ts";
 
-function options(
+const options = (
   server: TestServer,
   device: Partial<EnrolledDevice> & { deviceId: string },
   clientId = device.deviceId,
-): IClientOptions {
-  return {
-    protocolVersion: 4,
-    clientId,
-    reconnectPeriod: 0,
-    connectTimeout: 10_000,
-    key: device.keyPem,
-    cert: device.certChainPem,
-    ca: server.rootPem,
-    rejectUnauthorized: true,
-    minVersion: "TLSv1.3",
-  } as IClientOptions;
-}
-
-/** Connects and resolves with the client, or rejects with the connection error (TLS alert or CONNACK code). */
-async function connect(server: TestServer, opts: IClientOptions): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtts://127.0.0.1:${server.mqttPort}`, opts);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      client.once("connect", () => resolve());
-      client.once("error", reject);
-      client.once("close", () => reject(new Error("closed before CONNACK")));
-    });
-    return client;
-  } catch (error) {
-    client.end(true);
-    throw error;
-  }
-}
+) => deviceOptions(server, device, { clientId });
+const connect = connectWith;
 
 describe("MQTT: identity from the certificate only, confined to its own topics", () => {
   let server: TestServer;

@@ -4,9 +4,9 @@ import { after, before, describe, it } from "node:test";
 import { DEFAULT_POLICY_SETTINGS, isConfigMessage } from "@bulwark/sdk/wire/policy";
 import { DOCUMENT_SIGNING_EKU, openEnvelope, type SignedEnvelope } from "@bulwark/sdk/wire/signed";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
-import { connectDevice } from "../../../../test/e2e/fleet-helpers.ts";
 import { enrolDirect } from "../../../../test/enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer, waitFor } from "../../../../test/helpers.ts";
+import { connectDevice } from "../../../../test/mqtt-helpers.ts";
 
 describe("signed configuration: what a device receives verifies to its pinned root, and nothing else does", () => {
   let server: TestServer;

@@ -4,9 +4,9 @@ import { Duplex } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { MqttClient } from "mqtt";
-import { connectDevice } from "../../../../test/e2e/fleet-helpers.ts";
 import { type EnrolledDevice, enrolDirect } from "../../../../test/enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer, waitFor } from "../../../../test/helpers.ts";
+import { connectDevice } from "../../../../test/mqtt-helpers.ts";
 
 // Issue #5 item 9: ≥ 100,000 hostile MQTT packet streams straight into broker.handle (no TLS:
 // the streams carry a real device certificate as their verified peer, as a TLS socket would).

@@ -3,9 +3,9 @@ import { X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
-import { closed, connectDevice } from "../../../../test/e2e/fleet-helpers.ts";
 import { enrolDirect } from "../../../../test/enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer } from "../../../../test/helpers.ts";
+import { closed, connectDevice } from "../../../../test/mqtt-helpers.ts";
 import { DEFAULT_LIMITS, RateLimiter } from "./limits.ts";
 
 describe("RateLimiter", () => {
