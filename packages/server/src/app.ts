@@ -5,6 +5,7 @@ import pino, { type Logger } from "pino";
 import { accessRoutes } from "./access/routes.ts";
 import { bootstrapIfEmpty, type FirstRun } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
+import { productRoutes } from "./cra/products.ts";
 import { markAllOffline } from "./fleet/devices.ts";
 import { fleetRoutes } from "./fleet/routes.ts";
 import { accessControl, requireRouteAuth } from "./http/auth.ts";
@@ -16,6 +17,9 @@ import { FileKeyCustody } from "./pki/file-key-custody.ts";
 import { loadMasterKey, type MasterKey } from "./pki/master-key.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
+import { SoftwareMonitor } from "./software/monitor.ts";
+import { registerSoftwareRoutes } from "./software/routes.ts";
+import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
 import { migrate } from "./store/migrate.ts";
 import { migrations } from "./store/migrations.ts";
 import { SqliteStore } from "./store/sqlite.ts";
@@ -34,6 +38,7 @@ export interface RunningServer {
   broker: EmbeddedBroker;
   http: FastifyInstance;
   log: Logger;
+  software: { monitor: SoftwareMonitor; webhooks: WebhookDispatcher };
   stop(): Promise<void>;
 }
 
@@ -109,6 +114,14 @@ export async function startServer(
   await http.register(tokenRoutes(store));
   await http.register(fleetRoutes(store));
   await http.register(accessRoutes(store));
+  const webhooks = new WebhookDispatcher({
+    store,
+    masterKey: masterKey.key,
+    log: log.child({ component: "webhooks" }),
+  });
+  const monitor = new SoftwareMonitor(store, () => webhooks.wake());
+  await http.register(productRoutes(store));
+  await registerSoftwareRoutes(http, { store, monitor, custody, masterKey: masterKey.key });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
@@ -128,9 +141,11 @@ export async function startServer(
     broker,
     http,
     log,
+    software: { monitor, webhooks },
     stop() {
       stopping ??= (async () => {
         await http.close();
+        await webhooks.stop();
         await broker.close();
         await markAllOffline(store);
         await store.close();

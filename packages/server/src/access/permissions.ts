@@ -11,6 +11,15 @@ export const PERMISSIONS = [
   "enrolment-tokens:create",
   "api-keys:manage",
   "pki:read",
+  "products:read",
+  "products:write",
+  "vulnerabilities:read",
+  "vulnerabilities:import",
+  "findings:read",
+  "findings:triage",
+  "webhooks:manage",
+  "releases:sign",
+  "signing-keys:manage",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -30,8 +39,28 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "api-keys:manage",
     "pki:read",
   ],
-  "release-manager": ["devices:read", "groups:read", "api-keys:manage", "pki:read"],
-  "security-analyst": ["devices:read", "groups:read", "api-keys:manage", "pki:read"],
+  "release-manager": [
+    "devices:read",
+    "groups:read",
+    "api-keys:manage",
+    "pki:read",
+    "products:read",
+    "products:write",
+    "vulnerabilities:read",
+    "findings:read",
+    "releases:sign",
+  ],
+  "security-analyst": [
+    "devices:read",
+    "groups:read",
+    "api-keys:manage",
+    "pki:read",
+    "products:read",
+    "vulnerabilities:read",
+    "vulnerabilities:import",
+    "findings:read",
+    "findings:triage",
+  ],
   auditor: [...READ_ONLY, "api-keys:manage"],
 };
 
