@@ -14,6 +14,8 @@ export class CliError extends Error {
 
 export interface ApiClient {
   call<T>(method: string, path: string, body?: unknown, auth?: string): Promise<T>;
+  /** Sends a body as is (files: SBOMs, OSV bundles) with its content type. */
+  upload<T>(method: string, path: string, body: Buffer, contentType: string): Promise<T>;
 }
 
 /**
@@ -34,31 +36,48 @@ async function trustAnchors(url: string, env: NodeJS.ProcessEnv): Promise<string
 export async function apiClient(env: NodeJS.ProcessEnv): Promise<ApiClient> {
   const base = env.BULWARK_URL ?? "https://127.0.0.1:8443";
   const ca = await trustAnchors(base, env);
+  const send = async <T>(
+    method: string,
+    path: string,
+    body: string | Buffer | undefined,
+    contentType: string | undefined,
+    auth?: string,
+  ): Promise<T> => {
+    const authorization = auth ?? (env.BULWARK_API_KEY ? `Bearer ${env.BULWARK_API_KEY}` : undefined);
+    if (!authorization) throw new CliError("set BULWARK_API_KEY (an API key from the server)", 2);
+    const res = await httpsRequest({
+      url: new URL(path, base).href,
+      method,
+      ca,
+      timeoutMs: 600_000,
+      headers: {
+        authorization,
+        accept: "application/json",
+        ...(contentType === undefined ? {} : { "content-type": contentType }),
+      },
+      body,
+    });
+    const text = res.body.toString("utf8");
+    if (res.status >= 400) {
+      let message = `HTTP ${res.status}`;
+      try {
+        const problem = JSON.parse(text) as { code?: string; detail?: string; title?: string };
+        message = `${problem.detail ?? problem.title} (${problem.code})`;
+      } catch {}
+      throw new CliError(message, 1);
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
   return {
-    async call<T>(method: string, path: string, body?: unknown, auth?: string): Promise<T> {
-      const authorization = auth ?? (env.BULWARK_API_KEY ? `Bearer ${env.BULWARK_API_KEY}` : undefined);
-      if (!authorization) throw new CliError("set BULWARK_API_KEY (an API key from the server)", 2);
-      const res = await httpsRequest({
-        url: new URL(path, base).href,
+    call: <T>(method: string, path: string, body?: unknown, auth?: string) =>
+      send<T>(
         method,
-        ca,
-        headers: {
-          authorization,
-          accept: "application/json",
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = res.body.toString("utf8");
-      if (res.status >= 400) {
-        let message = `HTTP ${res.status}`;
-        try {
-          const problem = JSON.parse(text) as { code?: string; detail?: string; title?: string };
-          message = `${problem.detail ?? problem.title} (${problem.code})`;
-        } catch {}
-        throw new CliError(message, 1);
-      }
-      return (text ? JSON.parse(text) : undefined) as T;
-    },
+        path,
+        body === undefined ? undefined : JSON.stringify(body),
+        body === undefined ? undefined : "application/json",
+        auth,
+      ),
+    upload: <T>(method: string, path: string, body: Buffer, contentType: string) =>
+      send<T>(method, path, body, contentType),
   };
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { type ApiClient, CliError } from "./client.ts";
+import { SOFTWARE_COMMANDS } from "./software-commands.ts";
 import { table } from "./table.ts";
 
 export interface Io {
@@ -155,4 +156,5 @@ export const COMMANDS: Record<string, Command> = {
   "group create": groupCreate,
   "password change": passwordChange,
   "api-key create": apiKeyCreate,
+  ...SOFTWARE_COMMANDS,
 };
