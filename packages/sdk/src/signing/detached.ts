@@ -160,12 +160,15 @@ export function verifyDetached(
     digests[alg] = spkiSha256(spki);
   }
   const message = signedMessage(sig.artifact, sig.signedAt, sig.signingKey, digests);
-  // Hybrid rule: BOTH algorithms must be present and verify.
+  // Hybrid rule: BOTH algorithms must be present, made by the given keys, and verify.
   for (const alg of HYBRID_ALGORITHMS) {
     const entry = sig.signatures.find((s) => s.algorithm === alg);
     if (!entry) return fail("signature-invalid", `the ${alg} signature is missing`);
     if (entry.publicKeySha256 !== digests[alg])
       return fail("key-mismatch", `the ${alg} signature was made by another key`);
+  }
+  for (const alg of HYBRID_ALGORITHMS) {
+    const entry = sig.signatures.find((s) => s.algorithm === alg)!;
     const key = publicKeyFromSpki(keys.get(alg)!);
     if (!verifySignature(signatureAlgorithmOid(alg), key, message, Buffer.from(entry.value, "base64")))
       return fail("signature-invalid", `the ${alg} signature does not verify`);

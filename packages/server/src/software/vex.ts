@@ -11,7 +11,14 @@ export function releasePurl(release: Release): string {
 const aliasesOf = (f: Finding) => f.advisories.filter((a) => a !== f.vulnerability);
 
 // OpenVEX v0.2.0 §Statement fields per status.
-function openVexStatus(t: Triage): Record<string, string> {
+interface OpenVexStatus {
+  status: Triage["state"];
+  justification?: string;
+  impact_statement?: string;
+  action_statement?: string;
+}
+
+function openVexStatus(t: Triage): OpenVexStatus {
   switch (t.state) {
     case "under_investigation":
       return { status: "under_investigation" };
