@@ -20,7 +20,12 @@ import { enqueueEvents } from "./webhooks/webhooks.ts";
  * transaction: a refused input changes nothing; a committed one has its findings and its outbox.
  */
 export interface MonitorSummary {
-  rematch: Omit<RematchResult, "events" | "carriedOver"> & { carriedOver: number; notifications: number };
+  rematch: Omit<RematchResult, "events" | "carriedOver"> & {
+    carriedOver: number;
+    notifications: number;
+    /** Wall time of the re-match inside the import's transaction. */
+    ms: number;
+  };
 }
 
 export interface AdvisoryImportSummary extends MonitorSummary {
@@ -43,10 +48,13 @@ export interface SbomAttachSummary extends MonitorSummary {
 }
 
 /** Engine errors carry catalogue codes; anything else is internal. */
-export function asBulwarkError(error: unknown): unknown {
+export function asBulwarkError(error: unknown, shownPath?: { actual: string; shown: string }): unknown {
   if (!isSoftwareError(error)) return error;
   const code = (error.code in errorCatalogue ? error.code : "BW_ERR_VALIDATION") as ErrorCode;
-  const where = error.path === undefined ? "" : ` at ${error.path}`;
+  // Server-side temporary paths are replaced by the name the caller knows the input by.
+  const path =
+    shownPath && error.path ? error.path.split(shownPath.actual).join(shownPath.shown) : error.path;
+  const where = path === undefined ? "" : ` at ${path}`;
   return new BulwarkError(
     code,
     `${error.message.replace(/^BW_ERR_[A-Z_]+: /, "").replace(/ \(at .*\)$/, "")}${where}`,
@@ -73,7 +81,8 @@ export class SoftwareMonitor {
     actor: AuditEntry["actor"],
     options: { limits?: BundleLimits; source?: string } = {},
   ): Promise<AdvisoryImportSummary> {
-    return this.#run(async (tx) => {
+    const shown = options.source === undefined ? undefined : { actual: path, shown: options.source };
+    return this.#run(shown, async (tx) => {
       const seen = new Map<string, string>();
       const totals = { records: 0, inserted: 0, updated: 0, unchanged: 0, withdrawn: 0 };
       const keys = new Set<string>();
@@ -106,8 +115,9 @@ export class SoftwareMonitor {
   }
 
   /** Imports the CISA KEV catalogue; advisories naming a newly listed CVE are re-matched. */
-  async importKev(path: string, actor: AuditEntry["actor"]): Promise<KevImportSummary> {
-    return this.#run(async (tx) => {
+  async importKev(path: string, actor: AuditEntry["actor"], source?: string): Promise<KevImportSummary> {
+    const shown = source === undefined ? undefined : { actual: path, shown: source };
+    return this.#run(shown, async (tx) => {
       const catalog = await readKevCatalog(path);
       const known = new Set(
         (await tx.all<{ cve_id: string }>(`SELECT cve_id FROM known_exploited`)).map((r) => r.cve_id),
@@ -171,7 +181,7 @@ export class SoftwareMonitor {
     } catch (error) {
       throw asBulwarkError(error);
     }
-    return this.#run(async (tx) => {
+    return this.#run(undefined, async (tx) => {
       if (!(await releaseById(tx, releaseId))) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
       const sbom = await insertSbom(tx, releaseId, doc, text);
       const result = await this.#rematchAndNotify(tx, { kind: "releases", ids: [releaseId] }, actor);
@@ -193,19 +203,29 @@ export class SoftwareMonitor {
   }
 
   /** Runs a flow in one transaction, maps engine errors to catalogue errors, then wakes the notifier. */
-  async #run<T extends MonitorSummary>(flow: (tx: Queryable) => Promise<T>): Promise<T> {
+  async #run<T extends MonitorSummary>(
+    shown: { actual: string; shown: string } | undefined,
+    flow: (tx: Queryable) => Promise<T>,
+  ): Promise<T> {
     let summary: T;
     try {
       summary = await this.#store.transaction(flow);
     } catch (error) {
-      throw asBulwarkError(error);
+      throw asBulwarkError(error, shown);
     }
     if (summary.rematch.notifications > 0) this.#notify();
     return summary;
   }
 
   async #rematchAndNotify(tx: Queryable, scope: RematchScope, actor: AuditEntry["actor"]) {
-    const result = await rematch(tx, scope);
+    const started = performance.now();
+    let notifications = 0;
+    const result = await rematch(tx, scope, async (events) => {
+      notifications += await enqueueEvents(
+        tx,
+        events.map((e) => ({ type: e.type, payload: () => toFinding(e.row) })),
+      );
+    });
     // Carried-over triage is a triage change too: each one is audit-logged.
     for (const c of result.carriedOver)
       await appendAudit(tx, {
@@ -215,11 +235,8 @@ export class SoftwareMonitor {
         outcome: "success",
         details: { to: c.triage, source: `carried-over:${c.from}`, trigger: actor },
       });
-    const notifications = await enqueueEvents(
-      tx,
-      result.events.map((e) => ({ type: e.type, payload: toFinding(e.row) })),
-    );
     const { events: _events, carriedOver, ...counts } = result;
-    return { ...counts, carriedOver: carriedOver.length, notifications };
+    const ms = Math.round(performance.now() - started);
+    return { ...counts, carriedOver: carriedOver.length, notifications, ms };
   }
 }

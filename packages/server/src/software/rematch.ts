@@ -10,7 +10,7 @@ import {
 import type { Queryable, SqlValue } from "../store/store.ts";
 import { advisoriesFor } from "./advisories.ts";
 import { FINDING_COLUMNS, type FindingRow, rowValues } from "./findings.ts";
-import { insertMany, selectIn } from "./sql.ts";
+import { chunks, insertMany, selectIn } from "./sql.ts";
 import { type Triage, UNTRIAGED } from "./triage.ts";
 
 /**
@@ -122,6 +122,12 @@ function asSbomComponent(c: ComponentRow): SbomComponent {
   };
 }
 
+/** What one vulnerability means for one purl, whichever release holds it. */
+type PurlFinding = Pick<
+  FindingRow,
+  "vuln_id" | "advisory_ids" | "summary" | "severity" | "score_tenths" | "fixed_versions" | "known_exploited"
+>;
+
 // Step 3: match each distinct purl once with the engine, then fan out to the releases holding it.
 async function desiredFindings(
   db: Queryable,
@@ -135,68 +141,73 @@ async function desiredFindings(
     advisories.map((a) => a.record),
     await kevCatalog(db),
   );
-  const byPurl = new Map<string, ScanFinding[]>();
+  const byPurl = new Map<string, PurlFinding[]>();
   const desired = new Map<string, Desired>();
   for (const c of components) {
-    let hits = byPurl.get(c.purl);
-    if (hits === undefined) {
-      hits = [];
+    let found = byPurl.get(c.purl);
+    if (found === undefined) {
+      const hits: ScanFinding[] = [];
       scanComponent(asSbomComponent(c), index, hits);
-      byPurl.set(c.purl, hits);
+      found = foldAliases(hits, canonical);
+      byPurl.set(c.purl, found);
     }
-    for (const hit of hits) mergeHit(desired, c, hit, canonical.get(hit.vulnId) ?? hit.vulnId, now);
+    for (const f of found)
+      desired.set(findingKey(c.release_id, f.vuln_id, c.purl), {
+        productId: c.product_id,
+        row: {
+          ...f,
+          release_id: c.release_id,
+          purl: c.purl,
+          package_key: c.package_key,
+          component_name: c.name,
+          component_version: c.version,
+          article14_candidate: f.known_exploited,
+          status: "open",
+          resolution: null,
+          created_at: now,
+          updated_at: now,
+          resolved_at: null,
+        },
+      });
   }
   return desired;
 }
 
-/** Aliased advisories fold into one finding: ids united, the worst severity kept. */
-function mergeHit(
-  desired: Map<string, Desired>,
-  c: ComponentRow,
-  hit: ScanFinding,
-  vuln: string,
-  now: number,
-) {
-  const key = findingKey(c.release_id, vuln, c.purl);
-  const prev = desired.get(key);
-  const score = hit.score === undefined ? null : Math.round(hit.score * 10);
-  if (prev === undefined) {
-    desired.set(key, {
-      productId: c.product_id,
-      row: {
-        release_id: c.release_id,
-        vuln_id: vuln,
-        purl: c.purl,
-        package_key: c.package_key,
-        component_name: c.name,
-        component_version: c.version,
-        advisory_ids: JSON.stringify([hit.vulnId]),
-        summary: hit.summary ?? null,
-        severity: hit.severity,
-        score_tenths: score,
-        fixed_versions: JSON.stringify(hit.fixedVersions),
-        known_exploited: hit.knownExploited ? 1 : 0,
-        article14_candidate: hit.knownExploited ? 1 : 0,
-        status: "open",
-        resolution: null,
-        created_at: now,
-        updated_at: now,
-        resolved_at: null,
-      },
-    });
-    return;
+/** Aliased advisories fold into one finding per vulnerability: ids united, the worst severity kept. */
+function foldAliases(hits: readonly ScanFinding[], canonical: ReadonlyMap<string, string>): PurlFinding[] {
+  const byVuln = new Map<
+    string,
+    { ids: Set<string>; fixed: Set<string>; hit: ScanFinding; known: boolean }
+  >();
+  for (const hit of hits) {
+    const vuln = canonical.get(hit.vulnId) ?? hit.vulnId;
+    const prev = byVuln.get(vuln);
+    if (prev === undefined) {
+      byVuln.set(vuln, {
+        ids: new Set([hit.vulnId]),
+        fixed: new Set(hit.fixedVersions),
+        hit,
+        known: hit.knownExploited,
+      });
+      continue;
+    }
+    prev.ids.add(hit.vulnId);
+    for (const v of hit.fixedVersions) prev.fixed.add(v);
+    prev.known ||= hit.knownExploited;
+    const worse =
+      severityRank(hit.severity) > severityRank(prev.hit.severity) ||
+      (hit.score ?? 0) > (prev.hit.score ?? 0);
+    if (worse) prev.hit = { ...hit, summary: hit.summary ?? prev.hit.summary };
   }
-  const row = prev.row;
-  const ids = JSON.parse(row.advisory_ids) as string[];
-  if (!ids.includes(hit.vulnId)) row.advisory_ids = JSON.stringify([...ids, hit.vulnId].sort());
-  const fixed = new Set([...(JSON.parse(row.fixed_versions) as string[]), ...hit.fixedVersions]);
-  row.fixed_versions = JSON.stringify([...fixed]);
-  if (severityRank(hit.severity) > severityRank(row.severity) || (score ?? 0) > (row.score_tenths ?? 0)) {
-    row.severity = hit.severity;
-    row.score_tenths = score;
-  }
-  if (hit.knownExploited) row.known_exploited = row.article14_candidate = 1;
-  row.summary ??= hit.summary ?? null;
+  return [...byVuln].map(([vuln, v]) => ({
+    vuln_id: vuln,
+    advisory_ids: JSON.stringify([...v.ids].sort()),
+    summary: v.hit.summary ?? null,
+    severity: v.hit.severity,
+    score_tenths: v.hit.score === undefined ? null : Math.round(v.hit.score * 10),
+    fixed_versions: JSON.stringify([...v.fixed].sort()),
+    known_exploited: v.known ? 1 : 0,
+  }));
 }
 
 // Step 4: the findings already stored in the same scope.
@@ -234,8 +245,20 @@ async function carriedTriage(
   return best;
 }
 
-/** Re-matches the scope inside the caller's transaction and reconciles the stored findings. */
-export async function rematch(tx: Queryable, scope: RematchScope, now = Date.now()): Promise<RematchResult> {
+/** Package keys per re-match step: bounds memory whatever the size of an import. */
+const KEYS_PER_STEP = 250;
+
+/**
+ * Re-matches the scope inside the caller's transaction and reconciles the stored findings. A large
+ * package scope is worked through in steps of KEYS_PER_STEP keys, so memory stays bounded; events
+ * go to `onEvents` step by step.
+ */
+export async function rematch(
+  tx: Queryable,
+  scope: RematchScope,
+  onEvents: (events: RematchEvent[]) => Promise<void> = async () => {},
+  now = Date.now(),
+): Promise<RematchResult> {
   const result: RematchResult = {
     components: 0,
     created: 0,
@@ -245,8 +268,26 @@ export async function rematch(tx: Queryable, scope: RematchScope, now = Date.now
     carriedOver: [],
     events: [],
   };
+  const steps: RematchScope[] =
+    scope.kind === "packages"
+      ? chunks([...new Set(scope.keys)], KEYS_PER_STEP).map((keys) => ({ kind: "packages", keys }))
+      : [scope];
+  for (const step of steps) {
+    await rematchStep(tx, step, now, result);
+    await onEvents(result.events);
+    result.events = [];
+  }
+  return result;
+}
+
+async function rematchStep(
+  tx: Queryable,
+  scope: RematchScope,
+  now: number,
+  result: RematchResult,
+): Promise<void> {
   const components = await componentsInScope(tx, scope);
-  result.components = components.length;
+  result.components += components.length;
   const desired = components.length ? await desiredFindings(tx, components, now) : new Map<string, Desired>();
   const stored = new Map(
     (await storedInScope(tx, scope)).map((r) => [findingKey(r.release_id, r.vuln_id, r.purl), r]),
@@ -259,7 +300,6 @@ export async function rematch(tx: Queryable, scope: RematchScope, now = Date.now
       if (row.status === "open") await resolve(tx, row, now, result);
     } else await refresh(tx, row, want, now, result);
   }
-  return result;
 }
 
 async function insertFresh(tx: Queryable, fresh: readonly Desired[], result: RematchResult): Promise<void> {

@@ -41,7 +41,7 @@ export async function selectIn<T>(
 ): Promise<T[]> {
   const out: T[] = [];
   for (const batch of chunks([...new Set(keys)])) {
-    out.push(...(await db.all<T>(sql(placeholders(batch.length)), [...batch, ...extra])));
+    for (const row of await db.all<T>(sql(placeholders(batch.length)), [...batch, ...extra])) out.push(row);
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { createProduct, createRelease, type Release } from "../cra/products.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import { SqliteStore } from "../store/sqlite.ts";
-import type { Store } from "../store/store.ts";
+import type { Queryable, Store } from "../store/store.ts";
 
 /** Shared by the software tests: a real migrated SQLite store in a temporary directory. */
 export async function tempStore(): Promise<{ store: Store; dir: string; close(): Promise<void> }> {
@@ -22,12 +22,14 @@ export async function tempStore(): Promise<{ store: Store; dir: string; close():
   };
 }
 
-export async function release(store: Store, product: string, version: string): Promise<Release> {
-  return store.transaction(async (tx) => {
+/** Creates (or reuses) the product and a new release of it; inside `tx` when given a transaction. */
+export async function release(db: Store | Queryable, product: string, version: string): Promise<Release> {
+  const make = async (tx: Queryable) => {
     const existing = await tx.get<{ id: string }>(`SELECT id FROM products WHERE name = ?`, [product]);
     const id = existing?.id ?? (await createProduct(tx, product)).id;
     return createRelease(tx, id, version, "feature");
-  });
+  };
+  return "transaction" in db ? db.transaction(make) : make(db);
 }
 
 export interface MiniAdvisory {

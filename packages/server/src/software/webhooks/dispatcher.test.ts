@@ -27,6 +27,7 @@ async function receiver(script: number[]): Promise<{ server: Server; url: string
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  server.unref();
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
 }
 
@@ -42,6 +43,7 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
   let t: Awaited<ReturnType<typeof tempStore>>;
   const masterKey = randomBytes(32);
   let dispatcher: WebhookDispatcher;
+  const servers: Server[] = [];
   before(async () => {
     t = await tempStore();
     dispatcher = new WebhookDispatcher({
@@ -53,19 +55,23 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
     });
   });
   after(async () => {
+    for (const s of servers) s.close();
     await dispatcher.stop();
     await t.close();
   });
 
   it("signs with HMAC-SHA256 over timestamp + body, retries with backoff until delivered", async () => {
     const r = await receiver([500, 503]);
+    servers.push(r.server);
     const { webhook, secret } = await createWebhook(t.store, masterKey, { url: r.url });
     const stored = await t.store.get<{ secret_sealed: string }>(
       `SELECT secret_sealed FROM webhooks WHERE id = ?`,
       [webhook.id],
     );
     assert.ok(!stored!.secret_sealed.includes(secret), "the secret is sealed at rest");
-    await t.store.transaction((tx) => enqueueEvents(tx, [{ type: "finding.new", payload: { id: "f-1" } }]));
+    await t.store.transaction((tx) =>
+      enqueueEvents(tx, [{ type: "finding.new", payload: () => ({ id: "f-1" }) }]),
+    );
     dispatcher.wake();
     await until(async () => (await listDeliveries(t.store, webhook.id))[0]?.status === "delivered");
     const [delivery] = await listDeliveries(t.store, webhook.id);
@@ -82,19 +88,19 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
       assert.equal(got.headers["bulwark-event"], "finding.new");
       assert.deepEqual(JSON.parse(got.body).data, { id: "f-1" });
     }
-    r.server.close();
   });
 
   it("gives up after the last attempt and records the failure", async () => {
     const r = await receiver([500, 500, 500, 500, 500]);
+    servers.push(r.server);
     const { webhook } = await createWebhook(t.store, masterKey, {
       url: r.url,
       events: ["finding.known-exploited"],
     });
     await t.store.transaction((tx) =>
       enqueueEvents(tx, [
-        { type: "finding.known-exploited", payload: { id: "f-2" } },
-        { type: "finding.new", payload: { id: "not subscribed" } },
+        { type: "finding.known-exploited", payload: () => ({ id: "f-2" }) },
+        { type: "finding.new", payload: () => ({ id: "not subscribed" }) },
       ]),
     );
     dispatcher.wake();
@@ -104,6 +110,5 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
     assert.equal(deliveries[0]!.attempts, 4);
     assert.equal(deliveries[0]!.lastError, "HTTP 500");
     assert.equal(r.received.length, 4);
-    r.server.close();
   });
 });

@@ -93,11 +93,12 @@ export async function listWebhooks(db: Queryable): Promise<Webhook[]> {
 /** Queues one delivery per active subscribed webhook (the outbox, written in the event's transaction). */
 export async function enqueueEvents(
   tx: Queryable,
-  events: readonly { type: WebhookEvent; payload: unknown }[],
+  events: readonly { type: WebhookEvent; payload: () => unknown }[],
   now = Date.now(),
 ): Promise<number> {
   if (events.length === 0) return 0;
   const hooks = (await listWebhooks(tx)).filter((h) => h.active);
+  if (hooks.length === 0) return 0;
   const rows: SqlValue[][] = [];
   for (const e of events) {
     for (const h of hooks) {
@@ -107,7 +108,7 @@ export async function enqueueEvents(
         id,
         type: e.type,
         occurredAt: new Date(now).toISOString(),
-        data: e.payload,
+        data: e.payload(),
       });
       rows.push([id, h.id, e.type, body, "pending", 0, now, now]);
     }
