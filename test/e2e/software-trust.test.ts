@@ -46,7 +46,11 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
 
   before(async () => {
     server = await startTestServer();
-    env = { BULWARK_URL: server.httpUrl, BULWARK_API_KEY: server.adminKey, BULWARK_CA_FILE: server.rootPemPath };
+    env = {
+      BULWARK_URL: server.httpUrl,
+      BULWARK_API_KEY: server.adminKey,
+      BULWARK_CA_FILE: server.rootPemPath,
+    };
     await new Promise<void>((resolve) => hook.server.listen(0, "127.0.0.1", resolve));
   });
   after(async () => {
@@ -66,7 +70,11 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     const upload = await runCli(CLI, ["sbom", "upload", releaseId, CDXGEN], env);
     assert.equal(upload.code, 0, upload.stderr);
     const summary = JSON.parse(upload.stdout) as {
-      sbom: { components: number; specVersion: string; minimumElements: { ntiaConforms: boolean; gaps: unknown[] } };
+      sbom: {
+        components: number;
+        specVersion: string;
+        minimumElements: { ntiaConforms: boolean; gaps: unknown[] };
+      };
     };
     assert.equal(summary.sbom.specVersion, "1.6");
     assert.equal(summary.sbom.components, 176);
@@ -85,9 +93,17 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     );
     assert.equal(generated.status, 200);
     assert.equal(generated.body.bomFormat, "CycloneDX");
-    const spdx = await server.api<{ spdxVersion: string }>("POST", "/api/v1/sboms/generate?from=package-lock&format=spdx", lock);
+    const spdx = await server.api<{ spdxVersion: string }>(
+      "POST",
+      "/api/v1/sboms/generate?from=package-lock&format=spdx",
+      lock,
+    );
     assert.equal(spdx.body.spdxVersion, "SPDX-2.3");
-    const attached = await server.api("POST", `/api/v1/releases/${releaseId}/sboms`, JSON.stringify(generated.body));
+    const attached = await server.api(
+      "POST",
+      `/api/v1/releases/${releaseId}/sboms`,
+      JSON.stringify(generated.body),
+    );
     assert.equal(attached.status, 201);
   });
 
@@ -102,7 +118,9 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     const deep = await send(`${"[".repeat(100_000)}${"]".repeat(100_000)}`);
     assert.equal(deep.status, 400);
     assert.equal(deep.body.code, "BW_ERR_SBOM_TOO_DEEP");
-    const invalid = await send(JSON.stringify({ bomFormat: "CycloneDX", specVersion: "1.6", components: "x" }));
+    const invalid = await send(
+      JSON.stringify({ bomFormat: "CycloneDX", specVersion: "1.6", components: "x" }),
+    );
     assert.equal(invalid.body.code, "BW_ERR_SBOM_INVALID");
     const spdx3 = await send(JSON.stringify({ spdxVersion: "SPDX-9.9" }));
     assert.equal(spdx3.status, 415);
@@ -123,13 +141,20 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     const counts = await softwareCounts(server.store);
     const dir = join(work, "bad-osv");
     mkdirSync(dir);
-    writeFileSync(join(dir, "GHSA-good-0000-0001.json"), JSON.stringify(osvRecord({ id: "GHSA-good-0000-0001", name: "mqtt", fixed: "9.0.0" })));
+    writeFileSync(
+      join(dir, "GHSA-good-0000-0001.json"),
+      JSON.stringify(osvRecord({ id: "GHSA-good-0000-0001", name: "mqtt", fixed: "9.0.0" })),
+    );
     writeFileSync(join(dir, "PYSEC-bad.yaml"), "id: PYSEC-bad\nmodified: not-a-date\naffected: 7\n");
     const bad = await runCli(CLI, ["vuln", "import", dir], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /PYSEC-bad\.yaml/);
     assert.match(bad.stderr, /BW_ERR_OSV_INVALID/);
-    const big = await server.api<Problem>("POST", "/api/v1/vulnerabilities/osv", JSON.stringify({ id: "X", pad: "x".repeat(5 * 1024 * 1024) }));
+    const big = await server.api<Problem>(
+      "POST",
+      "/api/v1/vulnerabilities/osv",
+      JSON.stringify({ id: "X", pad: "x".repeat(5 * 1024 * 1024) }),
+    );
     assert.equal(big.status, 413);
     assert.equal(big.body.code, "BW_ERR_OSV_TOO_LARGE");
     assert.deepEqual(await softwareCounts(server.store), counts);
@@ -167,7 +192,9 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     assert.equal(imported.code, 0, imported.stderr);
     assert.equal(JSON.parse(imported.stdout).rematch.created, 1);
     const list = await runCli(CLI, ["findings", "list", "--release", releaseId, "--json"], env);
-    const page = JSON.parse(list.stdout) as { items: { id: string; vulnerability: string; severity: string }[] };
+    const page = JSON.parse(list.stdout) as {
+      items: { id: string; vulnerability: string; severity: string }[];
+    };
     const finding = page.items.find((f) => f.vulnerability === "CVE-2099-0001");
     assert.ok(finding);
     assert.equal(finding.severity, "critical");
@@ -175,12 +202,24 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
       hook.verified.find((v) => v.body.data.id === finding.id),
     );
     assert.equal(delivered.event, "finding.new");
-    const log = await server.api<{ items: { status: string }[] }>("GET", `/api/v1/webhooks/${created.body.id}/deliveries`);
+    const log = await server.api<{ items: { status: string }[] }>(
+      "GET",
+      `/api/v1/webhooks/${created.body.id}/deliveries`,
+    );
     assert.ok(log.body.items.some((d) => d.status === "delivered"));
 
     const triaged = await runCli(
       CLI,
-      ["triage", finding.id, "--state", "not_affected", "--justification", "code_not_reachable", "--detail", "MQTT v3 only"],
+      [
+        "triage",
+        finding.id,
+        "--state",
+        "not_affected",
+        "--justification",
+        "code_not_reachable",
+        "--detail",
+        "MQTT v3 only",
+      ],
       env,
     );
     assert.equal(triaged.code, 0, triaged.stderr);
@@ -189,17 +228,28 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
       [finding.id],
     );
     assert.equal(Number(audit?.n), 1);
-    const refused = await server.api<Problem>("POST", `/api/v1/findings/${finding.id}/triage`, { state: "affected" });
+    const refused = await server.api<Problem>("POST", `/api/v1/findings/${finding.id}/triage`, {
+      state: "affected",
+    });
     assert.equal(refused.status, 400, "affected needs an action statement");
 
     const vex = await runCli(CLI, ["vex", "export", releaseId, "--format", "cyclonedx"], env);
     assert.equal(vex.code, 0, vex.stderr);
-    const doc = JSON.parse(vex.stdout) as { vulnerabilities: { id: string; analysis: { state: string; justification: string } }[] };
+    const doc = JSON.parse(vex.stdout) as {
+      vulnerabilities: { id: string; analysis: { state: string; justification: string } }[];
+    };
     validateSchema("cyclonedx-1.6", doc, "vex");
     const entry = doc.vulnerabilities.find((v) => v.id === "CVE-2099-0001")!;
-    assert.deepEqual([entry.analysis.state, entry.analysis.justification], ["not_affected", "code_not_reachable"]);
+    assert.deepEqual(
+      [entry.analysis.state, entry.analysis.justification],
+      ["not_affected", "code_not_reachable"],
+    );
     const openvex = await runCli(CLI, ["vex", "export", releaseId], env);
-    const statements = (JSON.parse(openvex.stdout) as { statements: { vulnerability: { name: string }; justification?: string }[] }).statements;
+    const statements = (
+      JSON.parse(openvex.stdout) as {
+        statements: { vulnerability: { name: string }; justification?: string }[];
+      }
+    ).statements;
     assert.equal(
       statements.find((s) => s.vulnerability.name === "CVE-2099-0001")?.justification,
       "vulnerable_code_not_in_execute_path",
@@ -217,19 +267,27 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     assert.equal(signed.code, 0, signed.stderr);
     const sigPath = signed.stdout.trim();
     // Verification needs no server: no URL, no API key.
-    const ok = await runCli(CLI, ["verify", artifact, sigPath, "--key", pub], { BULWARK_URL: "", BULWARK_API_KEY: "" });
+    const ok = await runCli(CLI, ["verify", artifact, sigPath, "--key", pub], {
+      BULWARK_URL: "",
+      BULWARK_API_KEY: "",
+    });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /ECDSA P-256 and ML-DSA-65/);
     writeFileSync(artifact, Buffer.from("firmware image ".repeat(10_001)));
     const tampered = await runCli(CLI, ["verify", artifact, sigPath, "--key", pub]);
     assert.equal(tampered.code, 1);
     assert.match(tampered.stderr, /digest-mismatch/);
-    const published = await server.api("GET", `/api/v1/signing-keys/${keyId}/public-key`, undefined, { authorization: "" });
+    const published = await server.api("GET", `/api/v1/signing-keys/${keyId}/public-key`, undefined, {
+      authorization: "",
+    });
     assert.equal(published.body, readFileSync(pub, "utf8"));
   });
 
   it("signing is gated by role: a security analyst may not sign; the refusal changes nothing", async () => {
-    const key = await server.api<{ key: string }>("POST", "/api/v1/api-keys", { name: "analyst", role: "security-analyst" });
+    const key = await server.api<{ key: string }>("POST", "/api/v1/api-keys", {
+      name: "analyst",
+      role: "security-analyst",
+    });
     assert.equal(key.status, 201);
     const keys = await server.api<{ items: { id: string }[] }>("GET", "/api/v1/signing-keys");
     const before = await server.store.get<{ n: number }>(`SELECT COUNT(*) AS n FROM release_signatures`);

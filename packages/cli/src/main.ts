@@ -10,6 +10,7 @@ const USAGE = `Usage: bulwark <command> [options]
   group list | group create NAME
   password change            (BULWARK_USERNAME, BULWARK_PASSWORD, BULWARK_NEW_PASSWORD)
   api-key create --name NAME [--role ROLE] [--expires-in-days N]
+  product create NAME | release create PRODUCT_ID VERSION [--classification security|feature]
   sbom upload RELEASE_ID FILE | sbom generate --from KIND FILE [--format cyclonedx|spdx] [--name NAME]
   vuln import PATH (directory, .zip, .tar.gz, .json, .yaml) | kev import PATH
   findings list [--release ID] [--status open|resolved] [--known-exploited] [--article14] [--json]

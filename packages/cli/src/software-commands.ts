@@ -31,6 +31,34 @@ function readInput(path: string): Buffer {
   }
 }
 
+const productCreate: Command = async (args, api, io) => {
+  const [name] = args;
+  if (!name) throw new CliError("product create needs a NAME", 2);
+  io.stdout(`${(await (await api()).call<{ id: string }>("POST", "/api/v1/products", { name })).id}\n`);
+  return 0;
+};
+
+const releaseCreate: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { classification: { type: "string" } },
+  });
+  if (positionals.length !== 2)
+    throw new CliError("release create needs PRODUCT_ID VERSION [--classification security|feature]", 2);
+  const body = {
+    version: positionals[1],
+    ...(values.classification ? { classification: values.classification } : {}),
+  };
+  const release = await (await api()).call<{ id: string }>(
+    "POST",
+    `/api/v1/products/${encodeURIComponent(positionals[0]!)}/releases`,
+    body,
+  );
+  io.stdout(`${release.id}\n`);
+  return 0;
+};
+
 const sbomUpload: Command = async (args, api, io) => {
   const [release, file] = args;
   if (!release || !file) throw new CliError("sbom upload needs RELEASE_ID FILE", 2);
@@ -293,6 +321,8 @@ const verify: Command = async (args, _api, io) => {
 };
 
 export const SOFTWARE_COMMANDS: Record<string, Command> = {
+  "product create": productCreate,
+  "release create": releaseCreate,
   "sbom upload": sbomUpload,
   "sbom generate": sbomGenerate,
   "vuln import": vulnImport,

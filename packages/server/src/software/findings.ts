@@ -1,6 +1,6 @@
 import type { FindingSeverity } from "@bulwark/sdk/software/scan";
 import type { Queryable, SqlValue } from "../store/store.ts";
-import type { Triage, TriageState } from "./triage.ts";
+import { type Triage, type TriageState, UNTRIAGED } from "./triage.ts";
 
 /** Open while a release's components match the vulnerability; resolved when they no longer do. */
 export type FindingStatus = "open" | "resolved";
@@ -48,7 +48,8 @@ export interface FindingRow {
   status: FindingStatus;
   resolution: FindingResolution | null;
   triage_state: TriageState;
-  triage: string;
+  /** NULL until the first decision (under_investigation). */
+  triage: string | null;
   triage_source: string | null;
   triaged_at: number | null;
   created_at: number;
@@ -98,7 +99,7 @@ export const toFinding = (r: FindingRow): Finding => ({
   article14Candidate: Number(r.article14_candidate) === 1,
   status: r.status,
   resolution: r.resolution,
-  triage: JSON.parse(r.triage) as Triage,
+  triage: r.triage === null ? UNTRIAGED : (JSON.parse(r.triage) as Triage),
   triageSource: r.triage_source,
   triagedAt: r.triaged_at === null ? null : Number(r.triaged_at),
   createdAt: Number(r.created_at),

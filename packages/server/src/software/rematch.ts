@@ -226,13 +226,13 @@ async function carriedTriage(
     id: string;
     vuln_id: string;
     purl: string;
-    triage: string;
+    triage: string | null;
     product_id: string;
     triaged_at: number;
   }>(
     db,
     (list) => `SELECT f.id, f.vuln_id, f.purl, f.triage, r.product_id, f.triaged_at FROM findings f
-      JOIN releases r ON r.id = f.release_id WHERE f.triage_state <> 'under_investigation' AND f.vuln_id IN (${list})`,
+      JOIN releases r ON r.id = f.release_id WHERE f.triaged_at IS NOT NULL AND f.vuln_id IN (${list})`,
     fresh.map((d) => d.row.vuln_id),
   );
   const best = new Map<string, { from: string; triage: Triage; at: number }>();
@@ -240,7 +240,11 @@ async function carriedTriage(
     const key = `${r.product_id}\u0000${r.vuln_id}\u0000${r.purl}`;
     const at = Number(r.triaged_at ?? 0);
     if ((best.get(key)?.at ?? -1) < at)
-      best.set(key, { from: r.id, triage: JSON.parse(r.triage) as Triage, at });
+      best.set(key, {
+        from: r.id,
+        triage: r.triage === null ? UNTRIAGED : (JSON.parse(r.triage) as Triage),
+        at,
+      });
   }
   return best;
 }
@@ -312,7 +316,7 @@ async function insertFresh(tx: Queryable, fresh: readonly Desired[], result: Rem
       ...d.row,
       id: randomUUID(),
       triage_state: triage.state,
-      triage: JSON.stringify(triage),
+      triage: prior ? JSON.stringify(triage) : null,
       triage_source: prior ? `carried-over:${prior.from}` : null,
       triaged_at: prior ? d.row.created_at : null,
     };

@@ -134,7 +134,7 @@ export async function setTriage(
   source: string,
   now = Date.now(),
 ): Promise<void> {
-  const before = await tx.get<{ triage: string; release_id: string; vuln_id: string; purl: string }>(
+  const before = await tx.get<{ triage: string | null; release_id: string; vuln_id: string; purl: string }>(
     `SELECT triage, release_id, vuln_id, purl FROM findings WHERE id = ?`,
     [findingId],
   );
@@ -152,7 +152,7 @@ export async function setTriage(
       release: before.release_id,
       vulnerability: before.vuln_id,
       purl: before.purl,
-      from: JSON.parse(before.triage) as Triage,
+      from: before.triage === null ? UNTRIAGED : (JSON.parse(before.triage) as Triage),
       to: triage,
       source,
     },

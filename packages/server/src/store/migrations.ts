@@ -103,11 +103,11 @@ export const migrations: Migration[] = [
         purl TEXT NOT NULL, package_key TEXT NOT NULL, component_name TEXT NOT NULL, component_version TEXT NOT NULL,
         advisory_ids TEXT NOT NULL, summary TEXT, severity TEXT NOT NULL, score_tenths INTEGER,
         fixed_versions TEXT NOT NULL, known_exploited INTEGER NOT NULL, article14_candidate INTEGER NOT NULL,
-        status TEXT NOT NULL, resolution TEXT, triage_state TEXT NOT NULL, triage TEXT NOT NULL,
+        status TEXT NOT NULL, resolution TEXT, triage_state TEXT NOT NULL, triage TEXT,
         triage_source TEXT, triaged_at BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
         resolved_at BIGINT, UNIQUE (release_id, vuln_id, purl))`,
       `CREATE INDEX findings_package ON findings(package_key)`,
-      `CREATE INDEX findings_vuln_purl ON findings(vuln_id, purl)`,
+      `CREATE INDEX findings_triaged ON findings(vuln_id, purl) WHERE triaged_at IS NOT NULL`,
       `CREATE TABLE webhooks (
         id TEXT PRIMARY KEY, url TEXT NOT NULL, secret_sealed TEXT NOT NULL, events TEXT NOT NULL,
         active INTEGER NOT NULL, created_at BIGINT NOT NULL)`,
