@@ -41,9 +41,18 @@ function chooseCanonical(record: OsvRecord, known: readonly string[]): string {
   return cves[0] ?? record.id;
 }
 
+/**
+ * The stored package key: the engine's index key (base ecosystem + normalised name) with its NUL
+ * separator replaced by ":" (PostgreSQL TEXT holds no NUL; base ecosystem names hold no ":").
+ */
+export function storedPackageKey(ecosystem: string, name: string): string {
+  return packageKey(ecosystem, name).replace("\u0000", ":");
+}
+
 export function affectedPackageKeys(record: OsvRecord): string[] {
   const keys = new Set<string>();
-  for (const a of record.affected) if (a.package) keys.add(packageKey(a.package.ecosystem, a.package.name));
+  for (const a of record.affected)
+    if (a.package) keys.add(storedPackageKey(a.package.ecosystem, a.package.name));
   return [...keys];
 }
 

@@ -190,3 +190,27 @@ describe("monitoring: SBOM → findings, incremental re-match, triage carry-over
     assert.deepEqual(qs.products[0]!.subcomponents, [{ "@id": "pkg:npm/qs@6.10.1" }]);
   });
 });
+
+describe("stored values are portable to PostgreSQL", () => {
+  it("package keys hold no NUL byte (PostgreSQL TEXT cannot store one)", async () => {
+    const t = await tempStore();
+    try {
+      const monitor = new SoftwareMonitor(t.store);
+      await monitor.importAdvisories(
+        osvDir(t.dir, [osvRecord({ id: "GHSA-nul0-0000-0001", name: "minimist", fixed: "1.2.6" })]),
+        system,
+      );
+      await monitor.attachSbom((await release(t.store, "p", "1")).id, cyclonedx(["minimist@1.2.5"]), analyst);
+      const keys = await t.store.all<{ k: string }>(
+        `SELECT package_key AS k FROM vulnerability_packages UNION SELECT package_key AS k FROM sbom_components
+         WHERE package_key IS NOT NULL UNION SELECT package_key AS k FROM findings`,
+      );
+      assert.deepEqual(
+        keys.map((r) => r.k),
+        ["npm:minimist"],
+      );
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -15,6 +15,7 @@ import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { asBulwarkError, type SoftwareMonitor } from "./monitor.ts";
 import { listSboms } from "./sboms.ts";
+import { requireKeyBeforeBody } from "./upload.ts";
 
 export const SBOM_TYPES = ["application/json", "application/vnd.cyclonedx+json", "application/spdx+json"];
 
@@ -62,6 +63,7 @@ const RELEASE_PARAMS = {
  */
 export function sbomRoutes(store: Store, monitor: SoftwareMonitor, maxSbomBytes: number) {
   return async function plugin(app: FastifyInstance): Promise<void> {
+    requireKeyBeforeBody(app, store);
     app.removeContentTypeParser(["application/json", "text/plain"]);
     app.addContentTypeParser(
       [...SBOM_TYPES, "text/plain"],

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from "node:crypto";
-import { packageKey } from "@bulwark/sdk/software/osv/names";
 import {
   checkMinimumElements,
   type MinimumElementsReport,
 } from "@bulwark/sdk/software/sbom/minimum-elements";
 import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import type { Queryable, SqlValue } from "../store/store.ts";
+import { storedPackageKey } from "./advisories.ts";
 import { insertMany } from "./sql.ts";
 
 /** A stored SBOM: which release it belongs to, what it is, and its minimum-elements report. */
@@ -43,7 +43,7 @@ function componentRows(sbomId: string, releaseId: string, doc: SbomDocument): Sq
     seen.set(c.ref, n);
     const key =
       c.ecosystem !== undefined && c.packageName !== undefined
-        ? packageKey(c.ecosystem, c.packageName)
+        ? storedPackageKey(c.ecosystem, c.packageName)
         : null;
     return [
       sbomId,

@@ -6,6 +6,8 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { authenticateApiKey } from "../access/api-keys.ts";
+import type { Store } from "../store/store.ts";
 
 /**
  * Uploaded data files (OSV bundles, the KEV catalogue) are streamed to a private temporary file,
@@ -88,5 +90,21 @@ export function acceptUploads(app: FastifyInstance, maxBytes: number): void {
   });
   app.addHook("onResponse", async (request) => {
     if (request.upload) await rm(request.upload.dir, { recursive: true, force: true });
+  });
+}
+
+/**
+ * Bodies are read before the access-control preHandler runs, so upload routes check for a valid API
+ * key first (onRequest): an anonymous caller cannot make the server spool or buffer a large body.
+ * The full rule (role and permission) is still enforced by the preHandler.
+ */
+export function requireKeyBeforeBody(app: FastifyInstance, store: Store): void {
+  app.addHook("onRequest", async (request) => {
+    if (request.method !== "POST") return;
+    const header = request.headers.authorization ?? "";
+    const key = /^Bearer /i.test(header)
+      ? await authenticateApiKey(store, header.slice(7).trim())
+      : undefined;
+    if (!key) throw new BulwarkError("BW_ERR_UNAUTHENTICATED", "uploads need a valid API key");
   });
 }
