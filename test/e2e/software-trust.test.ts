@@ -157,10 +157,15 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     );
     assert.equal(big.status, 413);
     assert.equal(big.body.code, "BW_ERR_OSV_TOO_LARGE");
-    const anonymous = await server.api<Problem>("POST", "/api/v1/vulnerabilities/osv", readFileSync(GO_VULNDB), {
-      authorization: "",
-      "content-type": "application/gzip",
-    });
+    const anonymous = await server.api<Problem>(
+      "POST",
+      "/api/v1/vulnerabilities/osv",
+      readFileSync(GO_VULNDB),
+      {
+        authorization: "",
+        "content-type": "application/gzip",
+      },
+    );
     assert.equal(anonymous.status, 401, "no body is spooled for a caller without a key");
     assert.deepEqual(await softwareCounts(server.store), counts);
   });
