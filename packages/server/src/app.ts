@@ -120,6 +120,8 @@ export async function startServer(
     log: log.child({ component: "webhooks" }),
   });
   const monitor = new SoftwareMonitor(store, () => webhooks.wake());
+  // Deliveries still pending from before a restart are resumed.
+  webhooks.wake();
   await http.register(productRoutes(store));
   await registerSoftwareRoutes(http, { store, monitor, custody, masterKey: masterKey.key });
   await http.listen({ host: config.http.host, port: config.http.port });
