@@ -17,6 +17,8 @@ export interface AdvisoryBatchResult {
   withdrawn: number;
   /** Package keys whose advisories changed: the scope of the re-match. */
   packageKeys: Set<string>;
+  /** Canonical ids of the changed advisories: only their findings can change. */
+  vulnerabilities: Set<string>;
 }
 
 interface Existing {
@@ -122,6 +124,7 @@ export async function upsertAdvisories(
     unchanged: 0,
     withdrawn: 0,
     packageKeys: new Set(),
+    vulnerabilities: new Set(),
   };
   const records = latestPerId(batch);
   result.unchanged += batch.length - records.length;
@@ -158,9 +161,11 @@ export async function upsertAdvisories(
     else result.inserted++;
     if (r.withdrawn !== undefined) result.withdrawn++;
     const cvss = scoreOf(r);
+    const canonicalId = existing.get(r.id)?.canonical_id ?? canonical.get(r.id)!;
+    result.vulnerabilities.add(canonicalId);
     rows.push([
       r.id,
-      existing.get(r.id)?.canonical_id ?? canonical.get(r.id)!,
+      canonicalId,
       r.modified,
       r.withdrawn ?? null,
       r.published ?? null,

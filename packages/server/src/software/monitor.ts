@@ -86,6 +86,7 @@ export class SoftwareMonitor {
       const seen = new Map<string, string>();
       const totals = { records: 0, inserted: 0, updated: 0, unchanged: 0, withdrawn: 0 };
       const keys = new Set<string>();
+      const vulns = new Set<string>();
       let batch: OsvRecord[] = [];
       const flush = async () => {
         const r = await upsertAdvisories(tx, batch, seen);
@@ -94,6 +95,7 @@ export class SoftwareMonitor {
         totals.unchanged += r.unchanged;
         totals.withdrawn += r.withdrawn;
         for (const k of r.packageKeys) keys.add(k);
+        for (const v of r.vulnerabilities) vulns.add(v);
         batch = [];
       };
       for await (const { record } of readOsvBundle(path, options.limits)) {
@@ -102,7 +104,8 @@ export class SoftwareMonitor {
         if (batch.length >= IMPORT_BATCH) await flush();
       }
       await flush();
-      const result = await this.#rematchAndNotify(tx, { kind: "packages", keys: [...keys] }, actor);
+      const scope = { kind: "packages", keys: [...keys], vulns } as const;
+      const result = await this.#rematchAndNotify(tx, scope, actor);
       const summary = { ...totals, packages: keys.size, rematch: result };
       await appendAudit(tx, {
         actor,
@@ -142,17 +145,19 @@ export class SoftwareMonitor {
           ],
         );
       }
-      const keys = await selectIn<{ package_key: string }>(
+      const hit = await selectIn<{ package_key: string; canonical_id: string }>(
         tx,
-        (list) => `SELECT DISTINCT p.package_key FROM vulnerability_aliases a
-          JOIN vulnerability_packages p ON p.vuln_id = a.vuln_id WHERE a.alias IN (${list})`,
+        (list) => `SELECT DISTINCT p.package_key, v.canonical_id FROM vulnerability_aliases a
+          JOIN vulnerability_packages p ON p.vuln_id = a.vuln_id
+          JOIN vulnerabilities v ON v.id = a.vuln_id WHERE a.alias IN (${list})`,
         added,
       );
-      const result = await this.#rematchAndNotify(
-        tx,
-        { kind: "packages", keys: keys.map((k) => k.package_key) },
-        actor,
-      );
+      const scope = {
+        kind: "packages",
+        keys: hit.map((k) => k.package_key),
+        vulns: new Set(hit.map((k) => k.canonical_id)),
+      } as const;
+      const result = await this.#rematchAndNotify(tx, scope, actor);
       await appendAudit(tx, {
         actor,
         action: "kev.import",

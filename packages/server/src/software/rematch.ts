@@ -20,8 +20,9 @@ import { type Triage, UNTRIAGED } from "./triage.ts";
  * in that scope are reconciled: new ones created (with triage carried over), vanished ones resolved,
  * changed severity / known-exploited updated.
  */
+/** `vulns` narrows a package scope to the findings of those (canonical) vulnerabilities. */
 export type RematchScope =
-  | { kind: "packages"; keys: readonly string[] }
+  | { kind: "packages"; keys: readonly string[]; vulns?: ReadonlySet<string> }
   | { kind: "releases"; ids: readonly string[] };
 
 export interface RematchEvent {
@@ -133,6 +134,7 @@ async function desiredFindings(
   db: Queryable,
   components: readonly ComponentRow[],
   now: number,
+  vulns: ReadonlySet<string> | undefined,
 ): Promise<Map<string, Desired>> {
   const keys = [...new Set(components.map((c) => c.package_key))];
   const advisories = await advisoriesFor(db, keys);
@@ -148,7 +150,7 @@ async function desiredFindings(
     if (found === undefined) {
       const hits: ScanFinding[] = [];
       scanComponent(asSbomComponent(c), index, hits);
-      found = foldAliases(hits, canonical);
+      found = foldAliases(hits, canonical).filter((f) => vulns === undefined || vulns.has(f.vuln_id));
       byPurl.set(c.purl, found);
     }
     for (const f of found)
@@ -210,11 +212,33 @@ function foldAliases(hits: readonly ScanFinding[], canonical: ReadonlyMap<string
   }));
 }
 
+/** Up to this many changed vulnerabilities, stored findings are looked up by vulnerability. */
+const VULN_LOOKUP_MAX = 2000;
+
 // Step 4: the findings already stored in the same scope.
 async function storedInScope(db: Queryable, scope: RematchScope): Promise<FindingRow[]> {
-  return scope.kind === "packages"
-    ? selectIn<FindingRow>(db, (list) => `SELECT * FROM findings WHERE package_key IN (${list})`, scope.keys)
-    : selectIn<FindingRow>(db, (list) => `SELECT * FROM findings WHERE release_id IN (${list})`, scope.ids);
+  if (scope.kind === "releases")
+    return selectIn<FindingRow>(
+      db,
+      (list) => `SELECT * FROM findings WHERE release_id IN (${list})`,
+      scope.ids,
+    );
+  const keys = new Set(scope.keys);
+  const vulns = scope.vulns;
+  if (vulns !== undefined && vulns.size <= VULN_LOOKUP_MAX) {
+    const rows = await selectIn<FindingRow>(
+      db,
+      (list) => `SELECT * FROM findings WHERE vuln_id IN (${list})`,
+      [...vulns],
+    );
+    return rows.filter((r) => keys.has(r.package_key));
+  }
+  const rows = await selectIn<FindingRow>(
+    db,
+    (list) => `SELECT * FROM findings WHERE package_key IN (${list})`,
+    scope.keys,
+  );
+  return vulns === undefined ? rows : rows.filter((r) => vulns.has(r.vuln_id));
 }
 
 // Step 5: the latest triage decision on the same product, vulnerability and component version.
@@ -274,7 +298,11 @@ export async function rematch(
   };
   const steps: RematchScope[] =
     scope.kind === "packages"
-      ? chunks([...new Set(scope.keys)], KEYS_PER_STEP).map((keys) => ({ kind: "packages", keys }))
+      ? chunks([...new Set(scope.keys)], KEYS_PER_STEP).map((keys) => ({
+          kind: "packages",
+          keys,
+          vulns: scope.vulns,
+        }))
       : [scope];
   for (const step of steps) {
     await rematchStep(tx, step, now, result);
@@ -292,7 +320,10 @@ async function rematchStep(
 ): Promise<void> {
   const components = await componentsInScope(tx, scope);
   result.components += components.length;
-  const desired = components.length ? await desiredFindings(tx, components, now) : new Map<string, Desired>();
+  const vulns = scope.kind === "packages" ? scope.vulns : undefined;
+  const desired = components.length
+    ? await desiredFindings(tx, components, now, vulns)
+    : new Map<string, Desired>();
   const stored = new Map(
     (await storedInScope(tx, scope)).map((r) => [findingKey(r.release_id, r.vuln_id, r.purl), r]),
   );

@@ -105,9 +105,9 @@ export const migrations: Migration[] = [
         fixed_versions TEXT NOT NULL, known_exploited INTEGER NOT NULL, article14_candidate INTEGER NOT NULL,
         status TEXT NOT NULL, resolution TEXT, triage_state TEXT NOT NULL, triage TEXT,
         triage_source TEXT, triaged_at BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
-        resolved_at BIGINT, UNIQUE (release_id, vuln_id, purl))`,
+        resolved_at BIGINT, UNIQUE (vuln_id, purl, release_id))`,
       `CREATE INDEX findings_package ON findings(package_key)`,
-      `CREATE INDEX findings_triaged ON findings(vuln_id, purl) WHERE triaged_at IS NOT NULL`,
+      `CREATE INDEX findings_release ON findings(release_id)`,
       `CREATE TABLE webhooks (
         id TEXT PRIMARY KEY, url TEXT NOT NULL, secret_sealed TEXT NOT NULL, events TEXT NOT NULL,
         active INTEGER NOT NULL, created_at BIGINT NOT NULL)`,
