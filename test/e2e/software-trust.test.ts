@@ -266,6 +266,35 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     );
   });
 
+  it("imports the real CISA KEV catalogue and generates an SBOM offline with the CLI", async () => {
+    const kev = await runCli(
+      CLI,
+      ["kev", "import", join(ROOT, "../shared/testdata/kev/known_exploited_vulnerabilities.json.gz")],
+      env,
+    );
+    assert.equal(kev.code, 0, kev.stderr);
+    const summary = JSON.parse(kev.stdout) as { entries: number; added: number };
+    assert.ok(summary.entries > 1000);
+    assert.equal(summary.added, summary.entries);
+    const requirements = join(work, "requirements.txt");
+    writeFileSync(requirements, "jinja2==2.10\nurllib3==1.26.5\n");
+    const generated = await runCli(
+      CLI,
+      ["sbom", "generate", "--from", "requirements", "--format", "spdx", requirements],
+      {
+        BULWARK_URL: "",
+        BULWARK_API_KEY: "",
+      },
+    );
+    assert.equal(generated.code, 0, generated.stderr);
+    const doc = JSON.parse(generated.stdout) as { spdxVersion: string; packages: { name: string }[] };
+    assert.equal(doc.spdxVersion, "SPDX-2.3");
+    assert.ok(doc.packages.some((p) => p.name === "jinja2"));
+    const bad = await runCli(CLI, ["sbom", "generate", "--from", "requirements", CDXGEN]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /BW_ERR_LOCKFILE_INVALID/);
+  });
+
   it("signs a release artifact with custody keys and verifies it offline with the public keys only", async () => {
     const pub = join(work, "release.pub.pem");
     const created = await runCli(CLI, ["signing-key", "create", "gateway-releases", "--out", pub], env);
