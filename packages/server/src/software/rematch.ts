@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { KevCatalog, KevEntry } from "@bulwark/sdk/software/kev";
 import type { SbomComponent } from "@bulwark/sdk/software/sbom/model";
 import {
@@ -7,11 +6,12 @@ import {
   scanComponent,
   severityRank,
 } from "@bulwark/sdk/software/scan";
-import type { Queryable, SqlValue } from "../store/store.ts";
+import type { Queryable } from "../store/store.ts";
 import { advisoriesFor } from "./advisories.ts";
-import { FINDING_COLUMNS, type FindingRow, rowValues } from "./findings.ts";
-import { chunks, insertMany, selectIn } from "./sql.ts";
-import { type Triage, UNTRIAGED } from "./triage.ts";
+import type { FindingRow } from "./findings.ts";
+import { insertFresh, refresh, resolve } from "./reconcile.ts";
+import { chunks, selectIn } from "./sql.ts";
+import type { Triage } from "./triage.ts";
 
 /**
  * Incremental re-matching (CRA Annex I Part II (2), vulnerabilities handled without delay): only the
@@ -97,12 +97,13 @@ async function kevCatalog(db: Queryable): Promise<KevCatalog> {
   return { catalogVersion: "stored", dateReleased: "", entries };
 }
 
-interface Desired {
+export interface Desired {
   row: Omit<FindingRow, "id" | "triage_state" | "triage" | "triage_source" | "triaged_at">;
   productId: string;
 }
 
-const findingKey = (release: string, vuln: string, purl: string) => `${release}\u0000${vuln}\u0000${purl}`;
+export const findingKey = (release: string, vuln: string, purl: string) =>
+  `${release}\u0000${vuln}\u0000${purl}`;
 
 function asSbomComponent(c: ComponentRow): SbomComponent {
   return {
@@ -241,38 +242,6 @@ async function storedInScope(db: Queryable, scope: RematchScope): Promise<Findin
   return vulns === undefined ? rows : rows.filter((r) => vulns.has(r.vuln_id));
 }
 
-// Step 5: the latest triage decision on the same product, vulnerability and component version.
-async function carriedTriage(
-  db: Queryable,
-  fresh: readonly Desired[],
-): Promise<Map<string, { from: string; triage: Triage }>> {
-  const rows = await selectIn<{
-    id: string;
-    vuln_id: string;
-    purl: string;
-    triage: string | null;
-    product_id: string;
-    triaged_at: number;
-  }>(
-    db,
-    (list) => `SELECT f.id, f.vuln_id, f.purl, f.triage, r.product_id, f.triaged_at FROM findings f
-      JOIN releases r ON r.id = f.release_id WHERE f.triaged_at IS NOT NULL AND f.vuln_id IN (${list})`,
-    fresh.map((d) => d.row.vuln_id),
-  );
-  const best = new Map<string, { from: string; triage: Triage; at: number }>();
-  for (const r of rows) {
-    const key = `${r.product_id}\u0000${r.vuln_id}\u0000${r.purl}`;
-    const at = Number(r.triaged_at ?? 0);
-    if ((best.get(key)?.at ?? -1) < at)
-      best.set(key, {
-        from: r.id,
-        triage: r.triage === null ? UNTRIAGED : (JSON.parse(r.triage) as Triage),
-        at,
-      });
-  }
-  return best;
-}
-
 /** Package keys per re-match step: bounds memory whatever the size of an import. */
 const KEYS_PER_STEP = 250;
 
@@ -335,86 +304,4 @@ async function rematchStep(
       if (row.status === "open") await resolve(tx, row, now, result);
     } else await refresh(tx, row, want, now, result);
   }
-}
-
-async function insertFresh(tx: Queryable, fresh: readonly Desired[], result: RematchResult): Promise<void> {
-  if (fresh.length === 0) return;
-  const carried = await carriedTriage(tx, fresh);
-  const rows: FindingRow[] = fresh.map((d) => {
-    const prior = carried.get(`${d.productId}\u0000${d.row.vuln_id}\u0000${d.row.purl}`);
-    const triage = prior?.triage ?? UNTRIAGED;
-    const row: FindingRow = {
-      ...d.row,
-      id: randomUUID(),
-      triage_state: triage.state,
-      triage: prior ? JSON.stringify(triage) : null,
-      triage_source: prior ? `carried-over:${prior.from}` : null,
-      triaged_at: prior ? d.row.created_at : null,
-    };
-    if (prior) result.carriedOver.push({ findingId: row.id, from: prior.from, triage });
-    result.events.push({ type: "finding.new", findingId: row.id, row });
-    return row;
-  });
-  await insertMany(tx, "findings", FINDING_COLUMNS, rows.map(rowValues));
-  result.created += rows.length;
-}
-
-async function resolve(tx: Queryable, row: FindingRow, now: number, result: RematchResult): Promise<void> {
-  const ids = JSON.parse(row.advisory_ids) as string[];
-  const live = await selectIn<{ id: string }>(
-    tx,
-    (list) => `SELECT id FROM vulnerabilities WHERE id IN (${list}) AND withdrawn IS NULL`,
-    ids,
-  );
-  // OSV schema §withdrawn: a finding that only rested on withdrawn records is resolved as withdrawn.
-  const resolution = live.length === 0 ? "withdrawn" : "no-longer-affected";
-  await tx.run(
-    `UPDATE findings SET status = 'resolved', resolution = ?, resolved_at = ?, updated_at = ? WHERE id = ?`,
-    [resolution, now, now, row.id],
-  );
-  result.resolved++;
-}
-
-async function refresh(tx: Queryable, row: FindingRow, want: Desired, now: number, result: RematchResult) {
-  const w = want.row;
-  const reopened = row.status === "resolved";
-  const newlyExploited = Number(row.known_exploited) === 0 && w.known_exploited === 1;
-  const changed =
-    reopened ||
-    newlyExploited ||
-    row.severity !== w.severity ||
-    row.score_tenths !== w.score_tenths ||
-    row.advisory_ids !== w.advisory_ids ||
-    row.fixed_versions !== w.fixed_versions ||
-    Number(row.known_exploited) !== w.known_exploited;
-  if (!changed) return;
-  const article14 = Number(row.article14_candidate) === 1 || newlyExploited ? 1 : 0;
-  const params: SqlValue[] = [
-    w.severity,
-    w.score_tenths,
-    w.advisory_ids,
-    w.fixed_versions,
-    w.known_exploited,
-    article14,
-    now,
-    row.id,
-  ];
-  await tx.run(
-    `UPDATE findings SET severity = ?, score_tenths = ?, advisory_ids = ?, fixed_versions = ?, known_exploited = ?,
-      article14_candidate = ?, status = 'open', resolution = NULL, resolved_at = NULL, updated_at = ? WHERE id = ?`,
-    params,
-  );
-  const updated: FindingRow = {
-    ...row,
-    ...w,
-    id: row.id,
-    created_at: row.created_at,
-    article14_candidate: article14,
-  };
-  if (reopened) {
-    result.reopened++;
-    result.events.push({ type: "finding.new", findingId: row.id, row: updated });
-  } else result.updated++;
-  if (newlyExploited)
-    result.events.push({ type: "finding.known-exploited", findingId: row.id, row: updated });
 }
