@@ -1,16 +1,18 @@
 /**
  * `npm run demo`: the whole platform on this machine. A server on a temporary data directory,
  * three real agents that enrol over EST and connect over mutual TLS 1.3 MQTT, the device table,
- * then a clean stop. Every step uses the same binaries a user runs.
+ * an SBOM + offline advisory import giving a finding, then a clean stop. Every step uses the same binaries a user runs.
  */
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { readOsvBundle } from "../packages/sdk/src/software/osv/bundle.ts";
+import type { OsvRecord } from "../packages/sdk/src/software/osv/types.ts";
 
 const exec = promisify(execFile);
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -215,6 +217,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${DEVICES[0]!.label}: session closed by the server\n`);
     process.stdout.write(`after:  ${await ocsp()}\n`);
 
+    await softwareTrustStep(work, env);
+
     step("Stopping agents and server");
     for (const child of children.slice(1)) await stop(child);
     const code = await stop(server);
@@ -223,6 +227,63 @@ async function main(): Promise<void> {
     for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Real PyPA advisories for the packages of the demo SBOM, written as a small OSV directory. */
+async function demoAdvisories(dir: string, packages: readonly string[]): Promise<number> {
+  const bundle = join(ROOT, "../shared/testdata/osv/pypa-advisory-db-osv.tar.gz");
+  mkdirSync(dir);
+  let n = 0;
+  for await (const { path, record } of readOsvBundle(bundle)) {
+    if (!record.affected.some((a) => packages.includes(a.package?.name.toLowerCase() ?? ""))) continue;
+    const file = join(dir, path.split("/").join("_"));
+    writeFileSync(file, osvJson(record));
+    n++;
+  }
+  return n;
+}
+
+/** The validated record back as OSV JSON (the fields the importer reads). */
+function osvJson(r: OsvRecord): string {
+  return JSON.stringify({
+    id: r.id,
+    modified: r.modified,
+    aliases: r.aliases,
+    summary: r.summary,
+    severity: r.severity,
+    affected: r.affected.map((a) => ({
+      package: a.package && { ecosystem: a.package.ecosystem, name: a.package.name },
+      ranges: a.ranges.map((g) => ({
+        type: g.type,
+        repo: g.repo,
+        events: g.events.map((e) => ({ [e.kind]: e.version })),
+      })),
+      versions: a.versions,
+    })),
+  });
+}
+
+async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const cli = async (...args: string[]) =>
+    (await exec(process.execPath, [CLI, ...args], { env })).stdout.trim();
+  step("Software trust: an SBOM on a release, an offline OSV import, a finding (CRA Annex I Part II)");
+  const requirements = join(work, "requirements.txt");
+  writeFileSync(requirements, "jinja2==2.10\nurllib3==1.26.5\nrequests==2.31.0\n");
+  const sbom = join(work, "sbom.cdx.json");
+  writeFileSync(
+    sbom,
+    await cli("sbom", "generate", "--from", "requirements", "--name", "gateway-fw", requirements),
+  );
+  const product = await cli("product", "create", "gateway-fw");
+  const release = await cli("release", "create", product, "4.2.0");
+  const upload = JSON.parse(await cli("sbom", "upload", release, sbom)) as { sbom: { components: number } };
+  process.stdout.write(`release gateway-fw 4.2.0: SBOM with ${upload.sbom.components} components attached\n`);
+  const n = await demoAdvisories(join(work, "osv"), ["jinja2", "urllib3", "requests"]);
+  const imported = JSON.parse(await cli("vuln", "import", join(work, "osv"))) as {
+    rematch: { created: number };
+  };
+  process.stdout.write(`${n} real PyPA advisories imported → ${imported.rematch.created} new finding(s)\n`);
+  process.stdout.write(`${await cli("findings", "list", "--release", release)}\n`);
 }
 
 main().catch((error: Error) => {

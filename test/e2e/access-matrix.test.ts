@@ -31,6 +31,8 @@ const PUBLIC_ROUTES = new Set([
   "GET /pki/crl/:file",
   "GET /pki/ocsp/*",
   "POST /pki/ocsp",
+  // Release-signing public keys: devices and `bulwark verify` need them without credentials.
+  "GET /api/v1/signing-keys/:id/public-key",
 ]);
 
 const SAMPLE_PARAMS: Record<string, string> = { serial: "00ff", code: "BW_ERR_FORBIDDEN" };

@@ -20,6 +20,8 @@ export interface ApiClient {
     path: string,
     options?: { body?: unknown; headers?: Record<string, string> },
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>;
+  /** Sends a body as is (files: SBOMs, OSV bundles) with its content type. */
+  upload<T>(method: string, path: string, body: Buffer, contentType: string): Promise<T>;
 }
 
 /** A problem document (RFC 9457) as one readable line. */
@@ -69,35 +71,45 @@ export async function apiClient(env: NodeJS.ProcessEnv): Promise<ApiClient> {
     });
     return { status: res.status, headers: res.headers, text: res.body.toString("utf8") };
   };
+  // Authenticated request with a JSON answer; a problem document becomes a one-line CliError.
+  const request = async <T>(
+    method: string,
+    path: string,
+    body: string | Buffer | undefined,
+    contentType: string | undefined,
+    auth?: string,
+  ): Promise<T> => {
+    const authorization = auth ?? (env.BULWARK_API_KEY ? `Bearer ${env.BULWARK_API_KEY}` : undefined);
+    if (!authorization && !clientCert)
+      throw new CliError("set BULWARK_API_KEY (an API key from the server) or BULWARK_CLIENT_CERT/KEY", 2);
+    const res = await httpsRequest({
+      url: new URL(path, base).href,
+      method,
+      ca,
+      cert: clientCert,
+      key: clientKey,
+      headers: {
+        ...(authorization ? { authorization } : {}),
+        accept: "application/json",
+        ...(contentType === undefined ? {} : { "content-type": contentType }),
+      },
+      body,
+    });
+    const text = res.body.toString("utf8");
+    if (res.status >= 400) throw new CliError(problemMessage(res.status, text), 1);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
   return {
     send,
-    async call<T>(method: string, path: string, body?: unknown, auth?: string): Promise<T> {
-      const authorization = auth ?? (env.BULWARK_API_KEY ? `Bearer ${env.BULWARK_API_KEY}` : undefined);
-      if (!authorization && !clientCert)
-        throw new CliError("set BULWARK_API_KEY (an API key from the server) or BULWARK_CLIENT_CERT/KEY", 2);
-      const res = await httpsRequest({
-        url: new URL(path, base).href,
+    call: <T>(method: string, path: string, body?: unknown, auth?: string) =>
+      request<T>(
         method,
-        ca,
-        cert: clientCert,
-        key: clientKey,
-        headers: {
-          ...(authorization ? { authorization } : {}),
-          accept: "application/json",
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = res.body.toString("utf8");
-      if (res.status >= 400) {
-        let message = `HTTP ${res.status}`;
-        try {
-          const problem = JSON.parse(text) as { code?: string; detail?: string; title?: string };
-          message = `${problem.detail ?? problem.title} (${problem.code})`;
-        } catch {}
-        throw new CliError(message, 1);
-      }
-      return (text ? JSON.parse(text) : undefined) as T;
-    },
+        path,
+        body === undefined ? undefined : JSON.stringify(body),
+        body === undefined ? undefined : "application/json",
+        auth,
+      ),
+    upload: <T>(method: string, path: string, body: Buffer, contentType: string) =>
+      request<T>(method, path, body, contentType),
   };
 }

@@ -3,6 +3,7 @@ import { ACCESS_COMMANDS } from "./access-commands.ts";
 import { type ApiClient, CliError } from "./client.ts";
 import { FLEET_COMMANDS } from "./fleet-commands.ts";
 import { PKI_COMMANDS } from "./pki-commands.ts";
+import { SOFTWARE_COMMANDS } from "./software-commands.ts";
 
 export interface Io {
   stdout: (text: string) => void;
@@ -41,4 +42,5 @@ export const COMMANDS: Record<string, Command> = {
   ...ACCESS_COMMANDS,
   ...FLEET_COMMANDS,
   ...PKI_COMMANDS,
+  ...SOFTWARE_COMMANDS,
 };

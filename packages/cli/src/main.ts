@@ -15,6 +15,14 @@ const USAGE = `Usage: bulwark <command> [options]
   security-events list [--device ID] [--kind KIND] [--limit N] [--json]
   password change            (BULWARK_USERNAME, BULWARK_PASSWORD, BULWARK_NEW_PASSWORD)
   api-key create --name NAME [--role ROLE | --permissions P,Q] [--expires-in-days N]
+  product create NAME | release create PRODUCT_ID VERSION [--classification security|feature]
+  sbom upload RELEASE_ID FILE | sbom generate --from KIND FILE [--format cyclonedx|spdx] [--name NAME]
+  vuln import PATH (directory, .zip, .tar.gz, .json, .yaml) | kev import PATH
+  findings list [--release ID] [--status open|resolved] [--known-exploited] [--article14] [--json]
+  triage FINDING_ID --state STATE [--justification J] [--impact TEXT] [--action TEXT] [--detail TEXT]
+  vex export RELEASE_ID [--format openvex|cyclonedx]
+  signing-key create LABEL [--out PUBLIC.pem] | sign ARTIFACT --key SIGNING_KEY_ID [--out FILE]
+  verify ARTIFACT SIGNATURE --key PUBLIC.pem       (offline; both signatures must verify)
   scan SBOM --osv PATH [--osv PATH...] [--kev PATH] [--format json|table|sarif] [--fail-on SEVERITY]
   totp enrol | totp confirm CODE           (signs in with BULWARK_USERNAME/PASSWORD)
   api-key list | api-key revoke ID
@@ -31,14 +39,15 @@ Environment: BULWARK_URL (default https://127.0.0.1:8443), BULWARK_API_KEY, or
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // `scan` works offline with no server (CI/CD use): it has its own argument parser and exit codes.
   if (argv[0] === "scan") return runScan(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
-  const name = argv.slice(0, 2).join(" ");
-  const command = COMMANDS[name];
+  // Two-word commands ("device list") first, then one-word ones ("verify").
+  const twoWords = COMMANDS[argv.slice(0, 2).join(" ")];
+  const command = twoWords ?? COMMANDS[argv[0] ?? ""];
   if (!command) {
     process.stderr.write(`${USAGE}\n`);
     return argv.length === 0 || argv[0] === "help" || argv[0] === "--help" ? 0 : 2;
   }
   try {
-    return await command(argv.slice(2), () => apiClient(env), {
+    return await command(argv.slice(twoWords ? 2 : 1), () => apiClient(env), {
       stdout: (t) => process.stdout.write(t),
       env,
     });

@@ -64,6 +64,20 @@ export const errorCatalogue = {
   BW_ERR_DEVICE_TRANSITION: { status: 409, title: "The device cannot make this status change" },
   BW_ERR_DEVICE_NOT_ALLOWED: { status: 403, title: "The device may not do this in its current status" },
   BW_ERR_POLICY_NOT_FOUND: { status: 404, title: "The device policy does not exist" },
+  BW_ERR_SBOM_INVALID: { status: 400, title: "The SBOM is not valid" },
+  BW_ERR_SBOM_TOO_LARGE: { status: 413, title: "The SBOM is too large" },
+  BW_ERR_SBOM_TOO_DEEP: { status: 400, title: "The SBOM is nested too deeply" },
+  BW_ERR_SBOM_UNSUPPORTED: { status: 415, title: "The SBOM format or version is not supported" },
+  BW_ERR_LOCKFILE_INVALID: { status: 400, title: "The lock or requirements file is not valid" },
+  BW_ERR_MANIFEST_INVALID: { status: 400, title: "The firmware manifest is not valid" },
+  BW_ERR_OSV_INVALID: { status: 400, title: "An OSV record is not valid" },
+  BW_ERR_OSV_TOO_LARGE: { status: 413, title: "An OSV record or bundle is too large" },
+  BW_ERR_OSV_TOO_MANY: { status: 413, title: "The OSV bundle holds too many records" },
+  BW_ERR_BUNDLE_UNREADABLE: { status: 400, title: "The OSV bundle cannot be read" },
+  BW_ERR_KEV_INVALID: { status: 400, title: "The KEV catalogue is not valid" },
+  BW_ERR_VERSION_INVALID: { status: 400, title: "A version string is not valid in its ecosystem" },
+  BW_ERR_ECOSYSTEM_UNSUPPORTED: { status: 400, title: "The package ecosystem is not supported" },
+  BW_ERR_CVSS_INVALID: { status: 400, title: "A CVSS vector is not valid" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

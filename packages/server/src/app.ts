@@ -50,6 +50,9 @@ import { policyRoutes as provisioningPolicyRoutes } from "./pki/policy-routes.ts
 import { pkiUrls } from "./pki/profiles.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
+import { SoftwareMonitor } from "./software/monitor.ts";
+import { registerSoftwareRoutes } from "./software/routes.ts";
+import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
 import { migrate } from "./store/migrate.ts";
 import { migrations } from "./store/migrations.ts";
 import { openStore } from "./store/open.ts";
@@ -71,6 +74,7 @@ export interface RunningServer {
   /** Every registered route with its access rule (the access-matrix test walks it). */
   routes: RouteRule[];
   log: Logger;
+  software: { monitor: SoftwareMonitor; webhooks: WebhookDispatcher };
   stop(): Promise<void>;
 }
 
@@ -249,6 +253,15 @@ export async function startServer(
     intervalMs: 10 * 60 * 1000,
     onError: (error) => log.error({ err: error }, "audit checkpoint or pruning failed"),
   });
+  const webhooks = new WebhookDispatcher({
+    store,
+    masterKey: masterKey.key,
+    log: log.child({ component: "webhooks" }),
+  });
+  const monitor = new SoftwareMonitor(store, () => webhooks.wake());
+  // Deliveries still pending from before a restart are resumed.
+  webhooks.wake();
+  await registerSoftwareRoutes(http, { store, monitor, custody, masterKey: masterKey.key });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
@@ -271,11 +284,13 @@ export async function startServer(
     http,
     routes,
     log,
+    software: { monitor, webhooks },
     stop() {
       stopping ??= (async () => {
         stopAuditMaintenance();
         clearInterval(pkiSchedule);
         await http.close();
+        await webhooks.stop();
         await broker.close();
         await backends?.close();
         await control.close();

@@ -1,6 +1,6 @@
 /**
  * The one declarative permission table (CRA Annex I Part I (2)(d), least privilege). Every HTTP
- * route names exactly one permission, `public`, or `password` (see http/app.ts); a route without
+ * route names exactly one permission, `public`, or `signedIn` (see http/auth.ts); a route without
  * a rule fails at start-up.
  */
 export const PERMISSIONS = [
@@ -20,18 +20,27 @@ export const PERMISSIONS = [
   "products:write",
   "audit:read",
   "audit:manage",
-  "policies:write",
   "notifications:read",
   "operator-certificates:issue",
+  // Issue #5: fleet.
   "devices:incident",
   "devices:decommission",
   "policies:read",
+  "policies:write",
   "security-events:read",
   // Issue #4: PKI.
   "certificates:read",
   "certificates:revoke",
   "cas:manage",
   "provisioning:manage",
+  // Issue #6: software trust.
+  "vulnerabilities:read",
+  "vulnerabilities:import",
+  "findings:read",
+  "findings:triage",
+  "webhooks:manage",
+  "releases:sign",
+  "signing-keys:manage",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -43,6 +52,7 @@ const READ_ONLY: Permission[] = PERMISSIONS.filter((p) => p.endsWith(":read"));
 
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
+  // Runs the fleet: devices, enrolment, incidents, certificates.
   operator: [
     "devices:read",
     "devices:write",
@@ -62,14 +72,20 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "certificates:revoke",
     "provisioning:manage",
   ],
+  // Ships releases: products, SBOMs, signing.
   "release-manager": [
     "devices:read",
     "groups:read",
     "api-keys:manage",
     "pki:read",
     "products:read",
+    "products:write",
     "policies:read",
+    "vulnerabilities:read",
+    "findings:read",
+    "releases:sign",
   ],
+  // Handles vulnerabilities and incidents: findings, triage, audit, security events.
   "security-analyst": [
     "devices:read",
     "groups:read",
@@ -83,7 +99,12 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "security-events:read",
     "certificates:read",
     "certificates:revoke",
+    "vulnerabilities:read",
+    "vulnerabilities:import",
+    "findings:read",
+    "findings:triage",
   ],
+  // Read-only everywhere (plus its own API keys).
   auditor: [...READ_ONLY, "api-keys:manage"],
 };
 

@@ -147,4 +147,70 @@ export const migrations: Migration[] = [
       `CREATE INDEX device_security_events_received ON device_security_events(received_at)`,
     ],
   },
+  {
+    id: 600,
+    name: "cra-releases",
+    statements: [
+      // \`products\` comes from migration 300.
+      `CREATE TABLE releases (
+        id TEXT PRIMARY KEY, product_id TEXT NOT NULL REFERENCES products(id), version TEXT NOT NULL,
+        classification TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (product_id, version))`,
+    ],
+  },
+  {
+    id: 601,
+    name: "software-trust",
+    statements: [
+      `CREATE TABLE sboms (
+        id TEXT PRIMARY KEY, release_id TEXT NOT NULL REFERENCES releases(id), format TEXT NOT NULL,
+        spec_version TEXT NOT NULL, document_id TEXT, name TEXT, sha256 TEXT NOT NULL, components INTEGER NOT NULL,
+        minimum_elements TEXT NOT NULL, ntia_conforms INTEGER NOT NULL, bsi_conforms INTEGER NOT NULL,
+        created_at BIGINT NOT NULL)`,
+      `CREATE INDEX sboms_release ON sboms(release_id)`,
+      `CREATE TABLE sbom_components (
+        sbom_id TEXT NOT NULL REFERENCES sboms(id), release_id TEXT NOT NULL, ref TEXT NOT NULL, parent_ref TEXT,
+        name TEXT NOT NULL, version TEXT, purl TEXT, ecosystem TEXT, package_name TEXT, package_key TEXT,
+        PRIMARY KEY (sbom_id, ref))`,
+      `CREATE INDEX sbom_components_package ON sbom_components(package_key)`,
+      `CREATE INDEX sbom_components_release ON sbom_components(release_id)`,
+      `CREATE TABLE vulnerabilities (
+        id TEXT PRIMARY KEY, canonical_id TEXT NOT NULL, modified TEXT NOT NULL, withdrawn TEXT, published TEXT,
+        summary TEXT, severity TEXT NOT NULL, score_tenths INTEGER, cvss_vector TEXT, record TEXT NOT NULL,
+        imported_at BIGINT NOT NULL)`,
+      `CREATE INDEX vulnerabilities_canonical ON vulnerabilities(canonical_id)`,
+      `CREATE TABLE vulnerability_aliases (alias TEXT NOT NULL, vuln_id TEXT NOT NULL, PRIMARY KEY (alias, vuln_id))`,
+      `CREATE INDEX vulnerability_aliases_vuln ON vulnerability_aliases(vuln_id)`,
+      `CREATE TABLE vulnerability_packages (
+        vuln_id TEXT NOT NULL, package_key TEXT NOT NULL, PRIMARY KEY (vuln_id, package_key))`,
+      `CREATE INDEX vulnerability_packages_key ON vulnerability_packages(package_key)`,
+      `CREATE TABLE known_exploited (
+        cve_id TEXT PRIMARY KEY, date_added TEXT NOT NULL, due_date TEXT NOT NULL, vendor_project TEXT NOT NULL,
+        product TEXT NOT NULL, vulnerability_name TEXT NOT NULL, ransomware TEXT NOT NULL, imported_at BIGINT NOT NULL)`,
+      `CREATE TABLE findings (
+        id TEXT PRIMARY KEY, release_id TEXT NOT NULL REFERENCES releases(id), vuln_id TEXT NOT NULL,
+        purl TEXT NOT NULL, package_key TEXT NOT NULL, component_name TEXT NOT NULL, component_version TEXT NOT NULL,
+        advisory_ids TEXT NOT NULL, summary TEXT, severity TEXT NOT NULL, score_tenths INTEGER,
+        fixed_versions TEXT NOT NULL, known_exploited INTEGER NOT NULL, article14_candidate INTEGER NOT NULL,
+        status TEXT NOT NULL, resolution TEXT, triage_state TEXT NOT NULL, triage TEXT,
+        triage_source TEXT, triaged_at BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+        resolved_at BIGINT, UNIQUE (vuln_id, purl, release_id))`,
+      `CREATE INDEX findings_package ON findings(package_key)`,
+      `CREATE INDEX findings_release ON findings(release_id)`,
+      `CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY, url TEXT NOT NULL, secret_sealed TEXT NOT NULL, events TEXT NOT NULL,
+        active INTEGER NOT NULL, created_at BIGINT NOT NULL)`,
+      `CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL REFERENCES webhooks(id), event_type TEXT NOT NULL,
+        payload TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at BIGINT NOT NULL,
+        last_status INTEGER, last_error TEXT, created_at BIGINT NOT NULL, delivered_at BIGINT)`,
+      `CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at)`,
+      `CREATE TABLE signing_keys (
+        id TEXT PRIMARY KEY, label TEXT NOT NULL UNIQUE, ecdsa_key_id TEXT NOT NULL, mldsa_key_id TEXT NOT NULL,
+        public_pem TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+      `CREATE TABLE release_signatures (
+        id TEXT PRIMARY KEY, signing_key_id TEXT NOT NULL REFERENCES signing_keys(id), artifact_name TEXT NOT NULL,
+        sha256 TEXT NOT NULL, sha512 TEXT NOT NULL, size BIGINT NOT NULL, signature TEXT NOT NULL,
+        created_at BIGINT NOT NULL)`,
+    ],
+  },
 ];

@@ -1,0 +1,247 @@
+import { BulwarkError, type ErrorCode, errorCatalogue } from "@bulwark/sdk/errors";
+import { isSoftwareError } from "@bulwark/sdk/software/errors";
+import { readKevCatalog } from "@bulwark/sdk/software/kev";
+import { type BundleLimits, readOsvBundle } from "@bulwark/sdk/software/osv/bundle";
+import type { OsvRecord } from "@bulwark/sdk/software/osv/types";
+import { parseSbomText } from "@bulwark/sdk/software/sbom/parse";
+import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
+import { releaseById } from "../cra/products.ts";
+import type { Queryable, Store } from "../store/store.ts";
+import { upsertAdvisories } from "./advisories.ts";
+import { toFinding } from "./findings.ts";
+import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
+import { insertSbom, type StoredSbom } from "./sboms.ts";
+import { selectIn } from "./sql.ts";
+import { enqueueEvents } from "./webhooks/webhooks.ts";
+
+/**
+ * The monitoring flows (CRA Annex I Part II (2)): each input — an advisory bundle, the KEV
+ * catalogue, an SBOM — is stored, re-matched incrementally and turned into notifications in ONE
+ * transaction: a refused input changes nothing; a committed one has its findings and its outbox.
+ */
+export interface MonitorSummary {
+  rematch: Omit<RematchResult, "events" | "carriedOver"> & {
+    carriedOver: number;
+    notifications: number;
+    /** Wall time of the re-match inside the import's transaction. */
+    ms: number;
+  };
+}
+
+export interface AdvisoryImportSummary extends MonitorSummary {
+  records: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  withdrawn: number;
+  packages: number;
+}
+
+export interface KevImportSummary extends MonitorSummary {
+  catalogVersion: string;
+  entries: number;
+  added: number;
+}
+
+export interface SbomAttachSummary extends MonitorSummary {
+  sbom: StoredSbom;
+}
+
+/** Engine errors carry catalogue codes; anything else is internal. */
+export function asBulwarkError(error: unknown, shownPath?: { actual: string; shown: string }): unknown {
+  if (!isSoftwareError(error)) return error;
+  const code = (error.code in errorCatalogue ? error.code : "BW_ERR_VALIDATION") as ErrorCode;
+  // Server-side temporary paths are replaced by the name the caller knows the input by.
+  const path =
+    shownPath && error.path ? error.path.split(shownPath.actual).join(shownPath.shown) : error.path;
+  const where = path === undefined ? "" : ` at ${path}`;
+  return new BulwarkError(
+    code,
+    `${error.message.replace(/^BW_ERR_[A-Z_]+: /, "").replace(/ \(at .*\)$/, "")}${where}`,
+    {
+      cause: error,
+    },
+  );
+}
+
+const IMPORT_BATCH = 400;
+
+export class SoftwareMonitor {
+  readonly #store: Store;
+  readonly #notify: () => void;
+
+  constructor(store: Store, notify: () => void = () => {}) {
+    this.#store = store;
+    this.#notify = notify;
+  }
+
+  /** Imports an OSV directory / zip / tar(.gz): all or nothing, upsert by id and `modified`. */
+  async importAdvisories(
+    path: string,
+    actor: AuditEntry["actor"],
+    options: { limits?: BundleLimits; source?: string } = {},
+  ): Promise<AdvisoryImportSummary> {
+    const shown = options.source === undefined ? undefined : { actual: path, shown: options.source };
+    return this.#run(shown, async (tx) => {
+      const seen = new Map<string, string>();
+      const totals = { records: 0, inserted: 0, updated: 0, unchanged: 0, withdrawn: 0 };
+      const keys = new Set<string>();
+      const vulns = new Set<string>();
+      let batch: OsvRecord[] = [];
+      const flush = async () => {
+        const r = await upsertAdvisories(tx, batch, seen);
+        totals.inserted += r.inserted;
+        totals.updated += r.updated;
+        totals.unchanged += r.unchanged;
+        totals.withdrawn += r.withdrawn;
+        for (const k of r.packageKeys) keys.add(k);
+        for (const v of r.vulnerabilities) vulns.add(v);
+        batch = [];
+      };
+      for await (const { record } of readOsvBundle(path, options.limits)) {
+        totals.records++;
+        batch.push(record);
+        if (batch.length >= IMPORT_BATCH) await flush();
+      }
+      await flush();
+      const scope = { kind: "packages", keys: [...keys], vulns } as const;
+      const result = await this.#rematchAndNotify(tx, scope, actor);
+      const summary = { ...totals, packages: keys.size, rematch: result };
+      await appendAudit(tx, {
+        actor,
+        action: "vulnerabilities.import",
+        outcome: "success",
+        details: { source: options.source ?? "osv", ...totals, packages: keys.size, findings: result },
+      });
+      return summary;
+    });
+  }
+
+  /** Imports the CISA KEV catalogue; advisories naming a newly listed CVE are re-matched. */
+  async importKev(path: string, actor: AuditEntry["actor"], source?: string): Promise<KevImportSummary> {
+    const shown = source === undefined ? undefined : { actual: path, shown: source };
+    return this.#run(shown, async (tx) => {
+      const catalog = await readKevCatalog(path);
+      const known = new Set(
+        (await tx.all<{ cve_id: string }>(`SELECT cve_id FROM known_exploited`)).map((r) => r.cve_id),
+      );
+      const now = Date.now();
+      const added: string[] = [];
+      for (const e of catalog.entries.values()) {
+        if (!known.has(e.cveId)) added.push(e.cveId);
+        await tx.run(
+          `INSERT INTO known_exploited (cve_id, date_added, due_date, vendor_project, product, vulnerability_name,
+            ransomware, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cve_id) DO UPDATE SET
+            date_added = excluded.date_added, due_date = excluded.due_date, ransomware = excluded.ransomware`,
+          [
+            e.cveId,
+            e.dateAdded,
+            e.dueDate,
+            e.vendorProject,
+            e.product,
+            e.vulnerabilityName,
+            e.knownRansomwareCampaignUse,
+            now,
+          ],
+        );
+      }
+      const hit = await selectIn<{ package_key: string; canonical_id: string }>(
+        tx,
+        (list) => `SELECT DISTINCT p.package_key, v.canonical_id FROM vulnerability_aliases a
+          JOIN vulnerability_packages p ON p.vuln_id = a.vuln_id
+          JOIN vulnerabilities v ON v.id = a.vuln_id WHERE a.alias IN (${list})`,
+        added,
+      );
+      const scope = {
+        kind: "packages",
+        keys: hit.map((k) => k.package_key),
+        vulns: new Set(hit.map((k) => k.canonical_id)),
+      } as const;
+      const result = await this.#rematchAndNotify(tx, scope, actor);
+      await appendAudit(tx, {
+        actor,
+        action: "kev.import",
+        outcome: "success",
+        details: {
+          catalogVersion: catalog.catalogVersion,
+          entries: catalog.entries.size,
+          added: added.length,
+          findings: result,
+        },
+      });
+      return {
+        catalogVersion: catalog.catalogVersion,
+        entries: catalog.entries.size,
+        added: added.length,
+        rematch: result,
+      };
+    });
+  }
+
+  /** Validates an SBOM, stores it against a release with its minimum-elements report, and matches it. */
+  async attachSbom(releaseId: string, text: string, actor: AuditEntry["actor"]): Promise<SbomAttachSummary> {
+    let doc: ReturnType<typeof parseSbomText>;
+    try {
+      doc = parseSbomText(text, { source: "sbom", maxBytes: Number.MAX_SAFE_INTEGER });
+    } catch (error) {
+      throw asBulwarkError(error);
+    }
+    return this.#run(undefined, async (tx) => {
+      if (!(await releaseById(tx, releaseId))) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
+      const sbom = await insertSbom(tx, releaseId, doc, text);
+      const result = await this.#rematchAndNotify(tx, { kind: "releases", ids: [releaseId] }, actor);
+      await appendAudit(tx, {
+        actor,
+        action: "sbom.attach",
+        target: { type: "release", id: releaseId },
+        outcome: "success",
+        details: {
+          sbom: sbom.id,
+          format: sbom.format,
+          specVersion: sbom.specVersion,
+          components: sbom.components,
+          findings: result,
+        },
+      });
+      return { sbom, rematch: result };
+    });
+  }
+
+  /** Runs a flow in one transaction, maps engine errors to catalogue errors, then wakes the notifier. */
+  async #run<T extends MonitorSummary>(
+    shown: { actual: string; shown: string } | undefined,
+    flow: (tx: Queryable) => Promise<T>,
+  ): Promise<T> {
+    let summary: T;
+    try {
+      summary = await this.#store.transaction(flow);
+    } catch (error) {
+      throw asBulwarkError(error, shown);
+    }
+    if (summary.rematch.notifications > 0) this.#notify();
+    return summary;
+  }
+
+  async #rematchAndNotify(tx: Queryable, scope: RematchScope, actor: AuditEntry["actor"]) {
+    const started = performance.now();
+    let notifications = 0;
+    const result = await rematch(tx, scope, async (events) => {
+      notifications += await enqueueEvents(
+        tx,
+        events.map((e) => ({ type: e.type, payload: () => toFinding(e.row) })),
+      );
+    });
+    // Carried-over triage is a triage change too: each one is audit-logged.
+    for (const c of result.carriedOver)
+      await appendAudit(tx, {
+        actor: { type: "system" },
+        action: "finding.triage",
+        target: { type: "finding", id: c.findingId },
+        outcome: "success",
+        details: { to: c.triage, source: `carried-over:${c.from}`, trigger: actor },
+      });
+    const { events: _events, carriedOver, ...counts } = result;
+    const ms = Math.round(performance.now() - started);
+    return { ...counts, carriedOver: carriedOver.length, notifications, ms };
+  }
+}

@@ -1,0 +1,29 @@
+import type { FastifyInstance } from "fastify";
+import type { KeyCustody } from "../pki/key-custody.ts";
+import type { Store } from "../store/store.ts";
+import { findingRoutes } from "./finding-routes.ts";
+import type { SoftwareMonitor } from "./monitor.ts";
+import { sbomRoutes } from "./sbom-routes.ts";
+import { signingRoutes } from "./signing-routes.ts";
+import { vulnerabilityRoutes } from "./vulnerability-routes.ts";
+import { webhookRoutes } from "./webhook-routes.ts";
+
+export interface SoftwareRouteOptions {
+  store: Store;
+  monitor: SoftwareMonitor;
+  custody: KeyCustody;
+  masterKey: Buffer;
+  /** Largest SBOM accepted by upload (default 16 MiB). */
+  maxSbomBytes?: number;
+  /** Largest OSV bundle / KEV upload (default 256 MiB). */
+  maxUploadBytes?: number;
+}
+
+/** The software-trust HTTP surface; each plugin is encapsulated (own body parsers where needed). */
+export async function registerSoftwareRoutes(app: FastifyInstance, o: SoftwareRouteOptions): Promise<void> {
+  await app.register(sbomRoutes(o.store, o.monitor, o.maxSbomBytes ?? 16 * 1024 * 1024));
+  await app.register(vulnerabilityRoutes(o.store, o.monitor, o.maxUploadBytes ?? 256 * 1024 * 1024));
+  await app.register(findingRoutes(o.store));
+  await app.register(webhookRoutes(o.store, o.masterKey));
+  await app.register(signingRoutes(o.store, o.custody));
+}

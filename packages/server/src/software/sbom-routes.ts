@@ -1,0 +1,133 @@
+import { BulwarkError } from "@bulwark/sdk/errors";
+import { toCycloneDx } from "@bulwark/sdk/software/sbom/generate/cyclonedx";
+import { inventoryFromDpkgStatus } from "@bulwark/sdk/software/sbom/generate/dpkg";
+import { inventoryFromFirmwareManifest } from "@bulwark/sdk/software/sbom/generate/firmware";
+import type { Inventory } from "@bulwark/sdk/software/sbom/generate/model";
+import { inventoryFromPackageLock } from "@bulwark/sdk/software/sbom/generate/npm-lock";
+import {
+  inventoryFromPythonLock,
+  inventoryFromRequirements,
+} from "@bulwark/sdk/software/sbom/generate/python";
+import { toSpdx } from "@bulwark/sdk/software/sbom/generate/spdx";
+import type { FastifyInstance } from "fastify";
+import { releaseById } from "../cra/products.ts";
+import { actorOf } from "../http/auth.ts";
+import type { Store } from "../store/store.ts";
+import { asBulwarkError, type SoftwareMonitor } from "./monitor.ts";
+import { listSboms } from "./sboms.ts";
+import { requireKeyBeforeBody } from "./upload.ts";
+
+export const SBOM_TYPES = ["application/json", "application/vnd.cyclonedx+json", "application/spdx+json"];
+
+export const GENERATOR_INPUTS = [
+  "package-lock",
+  "requirements",
+  "poetry-lock",
+  "uv-lock",
+  "dpkg-status",
+  "firmware-manifest",
+] as const;
+export type GeneratorInput = (typeof GENERATOR_INPUTS)[number];
+
+/** Builds an inventory with the engine's generator for the named input kind. */
+export function inventoryOf(from: GeneratorInput, text: string, subject: string): Inventory {
+  switch (from) {
+    case "package-lock":
+      return inventoryFromPackageLock(text);
+    case "requirements":
+      return inventoryFromRequirements(text, "requirements.txt", subject);
+    case "poetry-lock":
+      return inventoryFromPythonLock(text, "poetry.lock", subject);
+    case "uv-lock":
+      return inventoryFromPythonLock(text, "uv.lock", subject);
+    case "dpkg-status":
+      return inventoryFromDpkgStatus(text, { subjectName: subject });
+    case "firmware-manifest":
+      return inventoryFromFirmwareManifest(text);
+    default: {
+      const never: never = from;
+      throw new Error(`unreachable generator input ${String(never)}`);
+    }
+  }
+}
+
+const RELEASE_PARAMS = {
+  type: "object",
+  properties: { id: { type: "string", format: "uuid" } },
+  required: ["id"],
+};
+
+/**
+ * SBOM upload (raw CycloneDX / SPDX JSON text, so the engine bounds size and nesting BEFORE parsing)
+ * and generation. Its own plugin: JSON bodies here are taken as text, not parsed by Fastify.
+ */
+export function sbomRoutes(store: Store, monitor: SoftwareMonitor, maxSbomBytes: number) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    requireKeyBeforeBody(app, store);
+    app.removeContentTypeParser(["application/json", "text/plain"]);
+    app.addContentTypeParser(
+      [...SBOM_TYPES, "text/plain"],
+      { parseAs: "string", bodyLimit: maxSbomBytes },
+      (_req, body, done) => done(null, body),
+    );
+
+    app.post<{ Params: { id: string }; Body: string }>(
+      "/api/v1/releases/:id/sboms",
+      {
+        config: { auth: { permission: "products:write" } },
+        bodyLimit: maxSbomBytes,
+        schema: { params: RELEASE_PARAMS },
+      },
+      async (request, reply) => {
+        if (typeof request.body !== "string")
+          throw new BulwarkError("BW_ERR_UNSUPPORTED_MEDIA_TYPE", "send the SBOM as JSON");
+        const summary = await monitor.attachSbom(request.params.id, request.body, actorOf(request.principal));
+        reply.code(201);
+        return summary;
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      "/api/v1/releases/:id/sboms",
+      { config: { auth: { permission: "products:read" } }, schema: { params: RELEASE_PARAMS } },
+      async (request) => {
+        if (!(await releaseById(store, request.params.id)))
+          throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
+        return { items: await listSboms(store, request.params.id) };
+      },
+    );
+
+    app.post<{
+      Querystring: { from: GeneratorInput; format?: "cyclonedx" | "spdx"; name?: string };
+      Body: string;
+    }>(
+      "/api/v1/sboms/generate",
+      {
+        config: { auth: { permission: "products:read" } },
+        bodyLimit: maxSbomBytes,
+        schema: {
+          querystring: {
+            type: "object",
+            additionalProperties: false,
+            required: ["from"],
+            properties: {
+              from: { type: "string", enum: [...GENERATOR_INPUTS] },
+              format: { type: "string", enum: ["cyclonedx", "spdx"] },
+              name: { type: "string", minLength: 1, maxLength: 128 },
+            },
+          },
+        },
+      },
+      async (request) => {
+        if (typeof request.body !== "string")
+          throw new BulwarkError("BW_ERR_VALIDATION", "send the input file as the body");
+        try {
+          const inventory = inventoryOf(request.query.from, request.body, request.query.name ?? "project");
+          return request.query.format === "spdx" ? toSpdx(inventory) : toCycloneDx(inventory);
+        } catch (error) {
+          throw asBulwarkError(error);
+        }
+      },
+    );
+  };
+}

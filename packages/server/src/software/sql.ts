@@ -1,0 +1,61 @@
+import type { Queryable, SqlValue } from "../store/store.ts";
+
+/** Rows per multi-row INSERT / keys per IN list: well under SQLite's and PostgreSQL's parameter limits. */
+export const BATCH = 400;
+
+export function chunks<T>(items: readonly T[], size = BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(", ");
+
+/**
+ * Inserts many rows with multi-row VALUES lists (portable SQLite/PostgreSQL); `suffix` may add an
+ * `ON CONFLICT` clause.
+ */
+export async function insertMany(
+  tx: Queryable,
+  table: string,
+  columns: readonly string[],
+  rows: readonly SqlValue[][],
+  suffix = "",
+): Promise<void> {
+  const per = Math.max(1, Math.floor((BATCH * 2) / columns.length));
+  const tuple = `(${placeholders(columns.length)})`;
+  for (const batch of chunks(rows, per)) {
+    await tx.run(
+      `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${batch.map(() => tuple).join(", ")} ${suffix}`,
+      batch.flat(),
+    );
+  }
+}
+
+/** Runs `SELECT … WHERE column IN (…)` over any number of keys, in chunks. */
+export async function selectIn<T>(
+  db: Queryable,
+  sql: (inList: string) => string,
+  keys: readonly string[],
+  extra: readonly SqlValue[] = [],
+): Promise<T[]> {
+  const out: T[] = [];
+  for (const batch of chunks([...new Set(keys)])) {
+    for (const row of await db.all<T>(sql(placeholders(batch.length)), [...batch, ...extra])) out.push(row);
+  }
+  return out;
+}
+
+/** Runs a statement with `IN (…)` over any number of keys, in chunks; returns the rows changed. */
+export async function runIn(
+  db: Queryable,
+  sql: (inList: string) => string,
+  keys: readonly string[],
+  extra: readonly SqlValue[] = [],
+): Promise<number> {
+  let changes = 0;
+  for (const batch of chunks([...new Set(keys)])) {
+    changes += (await db.run(sql(placeholders(batch.length)), [...extra, ...batch])).changes;
+  }
+  return changes;
+}

@@ -1,0 +1,68 @@
+import type { FastifyInstance } from "fastify";
+import { appendAudit } from "../audit/audit-log.ts";
+import { actorOf } from "../http/auth.ts";
+import type { Store } from "../store/store.ts";
+import {
+  createWebhook,
+  listDeliveries,
+  listWebhooks,
+  WEBHOOK_EVENTS,
+  type WebhookEvent,
+} from "./webhooks/webhooks.ts";
+
+export function webhookRoutes(store: Store, masterKey: Buffer) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get("/api/v1/webhooks", { config: { auth: { permission: "webhooks:manage" } } }, async () => ({
+      items: await listWebhooks(store),
+    }));
+
+    app.post<{ Body: { url: string; events?: WebhookEvent[] } }>(
+      "/api/v1/webhooks",
+      {
+        config: { auth: { permission: "webhooks:manage" } },
+        schema: {
+          body: {
+            type: "object",
+            additionalProperties: false,
+            required: ["url"],
+            properties: {
+              url: { type: "string", minLength: 8, maxLength: 2048 },
+              events: { type: "array", maxItems: 10, items: { type: "string", enum: [...WEBHOOK_EVENTS] } },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const created = await store.transaction(async (tx) => {
+          const made = await createWebhook(tx, masterKey, request.body);
+          await appendAudit(tx, {
+            actor: actorOf(request.principal),
+            action: "webhook.create",
+            target: { type: "webhook", id: made.webhook.id },
+            outcome: "success",
+            details: { url: made.webhook.url, events: made.webhook.events },
+          });
+          return made;
+        });
+        reply.code(201);
+        // The secret is shown once; only its sealed form is stored.
+        return { ...created.webhook, secret: created.secret };
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      "/api/v1/webhooks/:id/deliveries",
+      {
+        config: { auth: { permission: "webhooks:manage" } },
+        schema: {
+          params: {
+            type: "object",
+            properties: { id: { type: "string", format: "uuid" } },
+            required: ["id"],
+          },
+        },
+      },
+      async (request) => ({ items: await listDeliveries(store, request.params.id) }),
+    );
+  };
+}

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { createHmac, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { verifyWebhookSignature } from "@bulwark/sdk/signing/webhook";
+import pino from "pino";
+import { tempStore } from "../test-fixtures.ts";
+import { WebhookDispatcher } from "./dispatcher.ts";
+import { createWebhook, enqueueEvents, listDeliveries } from "./webhooks.ts";
+
+interface Received {
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+/** A real HTTP receiver on loopback answering with the scripted statuses, then 204. */
+async function receiver(script: number[]): Promise<{ server: Server; url: string; received: Received[] }> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      res.statusCode = script.shift() ?? 204;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  server.unref();
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
+}
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("webhooks: signed deliveries with retries and a delivery log", () => {
+  let t: Awaited<ReturnType<typeof tempStore>>;
+  const masterKey = randomBytes(32);
+  let dispatcher: WebhookDispatcher;
+  const servers: Server[] = [];
+  before(async () => {
+    t = await tempStore();
+    dispatcher = new WebhookDispatcher({
+      store: t.store,
+      masterKey,
+      log: pino({ level: "silent" }),
+      baseDelayMs: 20,
+      maxAttempts: 4,
+    });
+  });
+  after(async () => {
+    for (const s of servers) s.close();
+    await dispatcher.stop();
+    await t.close();
+  });
+
+  it("signs with HMAC-SHA256 over timestamp + body, retries with backoff until delivered", async () => {
+    const r = await receiver([500, 503]);
+    servers.push(r.server);
+    const { webhook, secret } = await createWebhook(t.store, masterKey, { url: r.url });
+    const stored = await t.store.get<{ secret_sealed: string }>(
+      `SELECT secret_sealed FROM webhooks WHERE id = ?`,
+      [webhook.id],
+    );
+    assert.ok(!stored!.secret_sealed.includes(secret), "the secret is sealed at rest");
+    await t.store.transaction((tx) =>
+      enqueueEvents(tx, [{ type: "finding.new", payload: () => ({ id: "f-1" }) }]),
+    );
+    dispatcher.wake();
+    await until(async () => (await listDeliveries(t.store, webhook.id))[0]?.status === "delivered");
+    const [delivery] = await listDeliveries(t.store, webhook.id);
+    assert.equal(delivery!.attempts, 3);
+    assert.equal(delivery!.lastStatus, 204);
+    assert.equal(r.received.length, 3);
+    for (const got of r.received) {
+      const header = String(got.headers["bulwark-signature"]);
+      const [, ts, mac] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header)!;
+      // Verified independently of our helper: HMAC-SHA256(secret, "<t>.<body>").
+      assert.equal(createHmac("sha256", secret).update(`${ts}.${got.body}`).digest("hex"), mac);
+      assert.ok(verifyWebhookSignature(secret, header, got.body));
+      assert.ok(!verifyWebhookSignature(secret, header, `${got.body} `), "a changed body fails");
+      assert.equal(got.headers["bulwark-event"], "finding.new");
+      assert.deepEqual(JSON.parse(got.body).data, { id: "f-1" });
+    }
+  });
+
+  it("gives up after the last attempt and records the failure", async () => {
+    const r = await receiver([500, 500, 500, 500, 500]);
+    servers.push(r.server);
+    const { webhook } = await createWebhook(t.store, masterKey, {
+      url: r.url,
+      events: ["finding.known-exploited"],
+    });
+    await t.store.transaction((tx) =>
+      enqueueEvents(tx, [
+        { type: "finding.known-exploited", payload: () => ({ id: "f-2" }) },
+        { type: "finding.new", payload: () => ({ id: "not subscribed" }) },
+      ]),
+    );
+    dispatcher.wake();
+    await until(async () => (await listDeliveries(t.store, webhook.id))[0]?.status === "failed");
+    const deliveries = await listDeliveries(t.store, webhook.id);
+    assert.equal(deliveries.length, 1, "only subscribed events are queued");
+    assert.equal(deliveries[0]!.attempts, 4);
+    assert.equal(deliveries[0]!.lastError, "HTTP 500");
+    assert.equal(r.received.length, 4);
+  });
+});

@@ -1,0 +1,137 @@
+import { webhookSignature } from "@bulwark/sdk/signing/webhook";
+import type { Logger } from "pino";
+import type { Store } from "../../store/store.ts";
+import { openSecret } from "./secret.ts";
+
+export interface DispatcherOptions {
+  store: Store;
+  masterKey: Buffer;
+  log: Logger;
+  /** First retry delay; attempt n waits base × 2^(n-1), capped at one hour. */
+  baseDelayMs?: number;
+  maxAttempts?: number;
+  timeoutMs?: number;
+}
+
+interface Due {
+  id: string;
+  webhook_id: string;
+  event_type: string;
+  payload: string;
+  attempts: number;
+  url: string;
+  secret_sealed: string;
+}
+
+const MAX_DELAY_MS = 3_600_000;
+
+/**
+ * Delivers queued webhook events: POST with the HMAC signature header, retries with exponential
+ * backoff, every attempt's outcome recorded in `webhook_deliveries` (the delivery log).
+ */
+export class WebhookDispatcher {
+  readonly #o: Required<DispatcherOptions>;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(options: DispatcherOptions) {
+    this.#o = { baseDelayMs: 1000, maxAttempts: 8, timeoutMs: 10_000, ...options };
+  }
+
+  /** Runs a pass now (or right after the current one). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#running = this.#pass()
+      .catch((error: unknown) => this.#o.log.error({ err: error }, "webhook dispatch failed"))
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.wake();
+        } else void this.#schedule();
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  async #schedule(): Promise<void> {
+    if (this.#stopped) return;
+    const next = await this.#o.store.get<{ at: number | null }>(
+      `SELECT MIN(next_attempt_at) AS at FROM webhook_deliveries WHERE status = 'pending'`,
+    );
+    if (next?.at === null || next?.at === undefined || this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.wake(), Math.max(0, Number(next.at) - Date.now()));
+    this.#timer.unref();
+  }
+
+  async #pass(): Promise<void> {
+    for (;;) {
+      const due = await this.#o.store.all<Due>(
+        `SELECT d.id, d.webhook_id, d.event_type, d.payload, d.attempts, w.url, w.secret_sealed
+         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT 50`,
+        [Date.now()],
+      );
+      if (due.length === 0 || this.#stopped) return;
+      await Promise.all(due.map((d) => this.#deliver(d)));
+    }
+  }
+
+  async #deliver(d: Due): Promise<void> {
+    const attempt = Number(d.attempts) + 1;
+    const outcome = await this.#post(d);
+    const now = Date.now();
+    if (outcome.ok) {
+      await this.#o.store.run(
+        `UPDATE webhook_deliveries SET status = 'delivered', attempts = ?, last_status = ?, last_error = NULL,
+          delivered_at = ? WHERE id = ?`,
+        [attempt, outcome.status, now, d.id],
+      );
+      return;
+    }
+    const failed = attempt >= this.#o.maxAttempts;
+    const delay = Math.min(MAX_DELAY_MS, this.#o.baseDelayMs * 2 ** (attempt - 1));
+    await this.#o.store.run(
+      `UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?, last_error = ?, next_attempt_at = ?
+        WHERE id = ?`,
+      [failed ? "failed" : "pending", attempt, outcome.status ?? null, outcome.error, now + delay, d.id],
+    );
+    this.#o.log.info({ delivery: d.id, attempt, status: outcome.status, failed }, "webhook delivery failed");
+  }
+
+  async #post(d: Due): Promise<{ ok: true; status: number } | { ok: false; status?: number; error: string }> {
+    try {
+      const secret = openSecret(this.#o.masterKey, d.webhook_id, d.secret_sealed);
+      const res = await fetch(d.url, {
+        method: "POST",
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.#o.timeoutMs),
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "bulwark-webhooks/1",
+          "bulwark-event": d.event_type,
+          "bulwark-delivery": d.id,
+          "bulwark-signature": webhookSignature(secret, Math.floor(Date.now() / 1000), d.payload),
+        },
+        body: d.payload,
+      });
+      await res.body?.cancel();
+      if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+      return { ok: false, status: res.status, error: `HTTP ${res.status}` };
+    } catch (error) {
+      return { ok: false, error: (error as Error).message.slice(0, 200) };
+    }
+  }
+}
