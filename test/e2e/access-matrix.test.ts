@@ -26,6 +26,7 @@ const PUBLIC_ROUTES = new Set([
   // RFC 7030 §4.2.2 / §4.5: authenticated inside the handler by the client certificate, or public.
   "POST /.well-known/est/simplereenroll",
   "GET /.well-known/est/csrattrs",
+  "GET /.well-known/est/:label/csrattrs",
   // RFC 5280 §4.2.2.1 / §4.2.1.13 and RFC 6960 Appendix A: CA certificates, CRLs and OCSP are public.
   "GET /pki/ca/:file",
   "GET /pki/crl/:file",

@@ -6,10 +6,11 @@ import { type KeyAlgorithm, signatureAlgorithmOid } from "@bulwark/sdk/x509/algo
 import { certsOnly } from "@bulwark/sdk/x509/pkcs7";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
-import { groupByName } from "../fleet/groups.ts";
+import { type DeviceGroup, GROUP_NAME, groupById, groupByName } from "../fleet/groups.ts";
 import { enrolWithClaim } from "./claim.ts";
 import { crossCertificates } from "./cross-certificate.ts";
 import { type EnrolmentContext, type EnrolmentResult, enrolWithToken } from "./enrol.ts";
+import { findUsableToken } from "./enrolment-tokens.ts";
 import { RenewalNotDue, reenrol } from "./reenrol.ts";
 import { enrolWithSerial } from "./registered-devices.ts";
 
@@ -112,6 +113,12 @@ function csrAttributes(algorithms: KeyAlgorithm[]): Buffer {
   return seq(...items);
 }
 
+function sendCsrAttributes(reply: FastifyReply, group: DeviceGroup | undefined): string {
+  const algorithms = group?.provisioningPolicy.keyAlgorithms ?? ["ecdsa-p256"];
+  reply.header("content-transfer-encoding", "base64").type("application/csrattrs");
+  return csrAttributes(algorithms).toString("base64");
+}
+
 /** EST (RFC 7030) under /.well-known/est/. */
 export function estRoutes(ctx: EnrolmentContext) {
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -166,12 +173,32 @@ export function estRoutes(ctx: EnrolmentContext) {
       },
     );
 
-    // RFC 7030 §4.5: CSR attributes (the key types and signature algorithms of the `default` group).
-    app.get("/.well-known/est/csrattrs", { config: { auth: { public: true } } }, async (_request, reply) => {
-      const group = await groupByName(ctx.store, "default");
-      const algorithms = group?.provisioningPolicy.keyAlgorithms ?? ["ecdsa-p256"];
-      reply.header("content-transfer-encoding", "base64").type("application/csrattrs");
-      return csrAttributes(algorithms).toString("base64");
+    // RFC 7030 §4.5: CSR attributes, i.e. the key types and signature algorithms a group's policy accepts.
+    // The group is the token's, when the client sends its enrolment token (§3.2.3), else `default`.
+    app.get("/.well-known/est/csrattrs", { config: { auth: { public: true } } }, async (request, reply) => {
+      const credentials = request.headers.authorization ? credentialsOf(request) : undefined;
+      const group =
+        credentials?.kind === "token"
+          ? await groupById(ctx.store, (await findUsableToken(ctx.store, credentials.token)).groupId)
+          : await groupByName(ctx.store, "default");
+      return sendCsrAttributes(reply, group);
     });
+
+    // RFC 7030 §3.2.2: an arbitrary label selects the group (`/.well-known/est/<group>/csrattrs`).
+    app.get<{ Params: { label: string } }>(
+      "/.well-known/est/:label/csrattrs",
+      {
+        config: { auth: { public: true } },
+        schema: {
+          params: { type: "object", properties: { label: { type: "string", pattern: GROUP_NAME.source } } },
+        },
+      },
+      async (request, reply) => {
+        const group = await groupByName(ctx.store, request.params.label);
+        if (!group)
+          throw new BulwarkError("BW_ERR_GROUP_NOT_FOUND", `no group named ${request.params.label}`);
+        return sendCsrAttributes(reply, group);
+      },
+    );
   };
 }
