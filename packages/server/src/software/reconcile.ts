@@ -1,8 +1,9 @@
 import type { Queryable, SqlValue } from "../store/store.ts";
-import { FINDING_COLUMNS, type FindingRow, rowValues } from "./findings.ts";
+import { insertFindings } from "./finding-insert.ts";
+import type { FindingRow } from "./findings.ts";
 import { timeOrderedUuid } from "./ids.ts";
 import type { Desired, RematchResult } from "./rematch.ts";
-import { insertMany, selectIn } from "./sql.ts";
+import { selectIn } from "./sql.ts";
 import { type Triage, UNTRIAGED } from "./triage.ts";
 
 /**
@@ -74,7 +75,7 @@ export async function insertFresh(
     result.events.push({ type: "finding.new", findingId: row.id, row });
     return row;
   });
-  await insertMany(tx, "findings", FINDING_COLUMNS, rows.map(rowValues));
+  await insertFindings(tx, rows);
   result.created += rows.length;
 }
 
