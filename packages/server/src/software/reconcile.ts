@@ -1,8 +1,9 @@
-import { randomUUID } from "node:crypto";
 import type { Queryable, SqlValue } from "../store/store.ts";
-import { FINDING_COLUMNS, type FindingRow, rowValues } from "./findings.ts";
+import { insertFindings } from "./finding-insert.ts";
+import type { FindingRow } from "./findings.ts";
+import { timeOrderedUuid } from "./ids.ts";
 import type { Desired, RematchResult } from "./rematch.ts";
-import { insertMany, selectIn } from "./sql.ts";
+import { selectIn } from "./sql.ts";
 import { type Triage, UNTRIAGED } from "./triage.ts";
 
 /**
@@ -42,6 +43,13 @@ async function carriedTriage(
   return best;
 }
 
+const byFindingKey = (a: Desired, b: Desired): number =>
+  compare(a.row.vuln_id, b.row.vuln_id) ||
+  compare(a.row.purl, b.row.purl) ||
+  compare(a.row.release_id, b.row.release_id);
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 export async function insertFresh(
   tx: Queryable,
   fresh: readonly Desired[],
@@ -49,12 +57,15 @@ export async function insertFresh(
 ): Promise<void> {
   if (fresh.length === 0) return;
   const carried = await carriedTriage(tx, fresh);
-  const rows: FindingRow[] = fresh.map((d) => {
+  // Inserted in the order of the (vuln_id, purl, release_id) unique index, with time-ordered ids
+  // (UUIDv7, RFC 9562 §5.7): each index grows at few places instead of at random pages.
+  const ordered = [...fresh].sort(byFindingKey);
+  const rows: FindingRow[] = ordered.map((d) => {
     const prior = carried.get(`${d.productId}\u0000${d.row.vuln_id}\u0000${d.row.purl}`);
     const triage = prior?.triage ?? UNTRIAGED;
     const row: FindingRow = {
       ...d.row,
-      id: randomUUID(),
+      id: timeOrderedUuid(),
       triage_state: triage.state,
       triage: prior ? JSON.stringify(triage) : null,
       triage_source: prior ? `carried-over:${prior.from}` : null,
@@ -64,7 +75,7 @@ export async function insertFresh(
     result.events.push({ type: "finding.new", findingId: row.id, row });
     return row;
   });
-  await insertMany(tx, "findings", FINDING_COLUMNS, rows.map(rowValues));
+  await insertFindings(tx, rows);
   result.created += rows.length;
 }
 

@@ -267,7 +267,7 @@ export async function rematch(
   };
   const steps: RematchScope[] =
     scope.kind === "packages"
-      ? chunks([...new Set(scope.keys)], KEYS_PER_STEP).map((keys) => ({
+      ? chunks([...new Set(scope.keys)].sort(), KEYS_PER_STEP).map((keys) => ({
           kind: "packages",
           keys,
           vulns: scope.vulns,
