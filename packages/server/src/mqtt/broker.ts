@@ -1,3 +1,4 @@
+import { constants } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { sanitiseMetadata } from "@bulwark/sdk/wire/metadata";
@@ -258,6 +259,9 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       rejectUnauthorized: true,
       minVersion: "TLSv1.3",
       maxVersion: "TLSv1.3",
+      // No stateless session tickets (RFC 8446 §4.6.1): sealing two per handshake cost CPU and
+      // ~12 KiB of resident memory per held connection (measured); devices do full handshakes.
+      secureOptions: constants.SSL_OP_NO_TICKET,
     },
     (socket) => handle(socket),
   );
