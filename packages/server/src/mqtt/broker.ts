@@ -332,7 +332,9 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await closed;
-      await presence.flush();
+      // The transports' close events of the sessions just ended come in first.
+      await new Promise((resolve) => setImmediate(resolve));
+      await presence.close();
     },
   };
 }

@@ -56,4 +56,14 @@ describe("presence writer: coalesced per device, one transaction per flush", () 
       await new Promise((r) => setTimeout(r, 20));
     assert.equal((await online(ids[0]!)).online, 1);
   });
+
+  it("close writes what is pending and ignores later changes", async () => {
+    const writer = new PresenceWriter(store, pino({ level: "silent" }), 60_000);
+    writer.set(ids[2]!, false);
+    await writer.close();
+    assert.equal((await online(ids[2]!)).online, 0);
+    writer.set(ids[2]!, true);
+    await writer.flush();
+    assert.equal((await online(ids[2]!)).online, 0, "a change after close is not written");
+  });
 });

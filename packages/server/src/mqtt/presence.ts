@@ -17,6 +17,7 @@ export class PresenceWriter {
   #pending = new Map<string, { online: boolean; at: number }>();
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
+  #closed = false;
 
   constructor(store: Store, log: Logger, intervalMs = PRESENCE_FLUSH_MS) {
     this.#store = store;
@@ -26,11 +27,12 @@ export class PresenceWriter {
 
   /** Records that a device came online or went offline now; written by the next flush. */
   set(deviceId: string, online: boolean): void {
+    if (this.#closed) return;
     this.#pending.set(deviceId, { online, at: Date.now() });
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       void this.flush();
-    }, this.#intervalMs);
+    }, this.#intervalMs).unref();
   }
 
   /** Writes every pending change in one transaction; flushes run one after another. */
@@ -48,5 +50,11 @@ export class PresenceWriter {
         .catch((err: unknown) => this.#log.error({ err, devices: batch.size }, "presence not stored")),
     );
     return this.#writing;
+  }
+
+  /** Writes what is pending; later changes are ignored (the store is about to close). */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
   }
 }
