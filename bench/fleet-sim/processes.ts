@@ -61,7 +61,9 @@ export async function startServerProcess(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(ROOT, "packages/server/src/main.ts"), ...args], {
+  // e.g. BULWARK_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+  const nodeArgs = (process.env.BULWARK_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "packages/server/src/main.ts"), ...args], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, BULWARK_LOG_LEVEL: "warn", ...env },
   });

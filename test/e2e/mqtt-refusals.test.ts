@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { OID } from "../../packages/sdk/src/der/oids.ts";
 import { toPem } from "../../packages/sdk/src/pem.ts";
@@ -13,6 +14,11 @@ import {
   subjectAltName,
 } from "../../packages/sdk/src/x509/extensions.ts";
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
+import { byRole, listCas } from "../../packages/server/src/pki/ca.ts";
+import { FileKeyCustody } from "../../packages/server/src/pki/file-key-custody.ts";
+import { issueCertificate } from "../../packages/server/src/pki/issue.ts";
+import { loadMasterKey } from "../../packages/server/src/pki/master-key.ts";
+import { deviceExtensions, pkiUrls } from "../../packages/server/src/pki/profiles.ts";
 import { type EnrolledDevice, enrolDirect } from "../enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer, waitFor } from "../helpers.ts";
 import { connectWith, deviceOptions } from "../mqtt-helpers.ts";
@@ -73,6 +79,40 @@ describe("MQTT: identity from the certificate only, confined to its own topics",
       connect(server, options(server, forged)),
       /unknown ca|alert|socket hang up|ECONNRESET|closed/i,
     );
+  });
+
+  it("a device certificate issued by the service CA (TLS accepts its chain) is refused (CONNACK 5)", async () => {
+    const dataDir = join(server.dir, "data");
+    const custody = new FileKeyCustody({
+      dir: join(dataDir, "keys"),
+      masterKey: loadMasterKey(dataDir, undefined).key,
+    });
+    const serviceCa = byRole(await listCas(server.store), "service");
+    const keys = generateKeyPair("ecdsa-p256");
+    const spki = spkiOf(keys.publicKey);
+    // Recorded as a valid certificate of alice's: only the direct-issuer check can refuse it.
+    const issued = await server.store.transaction((tx) =>
+      issueCertificate(tx, custody, {
+        ca: serviceCa,
+        subjectDer: commonNameOnly(alice.deviceId),
+        subjectText: `CN=${alice.deviceId}`,
+        spki,
+        extensions: deviceExtensions(
+          alice.deviceId,
+          spki,
+          serviceCa,
+          pkiUrls(() => server.httpUrl),
+        ),
+        validityMs: 3_600_000,
+        deviceId: alice.deviceId,
+      }),
+    );
+    const misissued = {
+      deviceId: alice.deviceId,
+      keyPem: keys.privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+      certChainPem: issued.pem + serviceCa.pem,
+    };
+    await assert.rejects(connect(server, options(server, misissued)), /Not authorized/i);
   });
 
   it("a client id other than the certificate's device id is rejected (CONNACK 2)", async () => {

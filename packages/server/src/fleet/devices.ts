@@ -120,6 +120,11 @@ export async function deviceById(db: Queryable, id: string): Promise<Device | un
   return row && toDevice(row);
 }
 
+/** The stored status of a device alone (the broker's re-check after CONNECT). */
+export async function deviceStatusById(db: Queryable, id: string): Promise<DeviceStatus | undefined> {
+  return (await db.get<{ status: DeviceStatus }>(`SELECT status FROM devices WHERE id = ?`, [id]))?.status;
+}
+
 /** Sort keys the API accepts, each mapped to a fixed column (never interpolated from input). */
 export const SORT_KEYS = {
   createdAt: "d.created_at",
@@ -181,12 +186,13 @@ export async function listDevices(
   return { items: rows.map(toDevice), total: Number(total?.n ?? 0) };
 }
 
-export async function setPresence(db: Queryable, id: string, online: boolean): Promise<void> {
-  await db.run(`UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?`, [
-    online ? 1 : 0,
-    Date.now(),
-    id,
-  ]);
+export async function setPresence(
+  db: Queryable,
+  id: string,
+  online: boolean,
+  at = Date.now(),
+): Promise<void> {
+  await db.run(`UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?`, [online ? 1 : 0, at, id]);
 }
 
 export async function recordMetadata(

@@ -211,8 +211,8 @@ class HostileStream extends Duplex {
     this.#answer();
     done();
   }
-  getPeerCertificate() {
-    return this.#peer as never;
+  getPeerX509Certificate() {
+    return new X509Certificate(this.#peer.raw);
   }
 }
 

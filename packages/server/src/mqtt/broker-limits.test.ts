@@ -77,8 +77,8 @@ describe("broker limits over real mutual TLS", () => {
         answers.push(chunk);
         done();
       }
-      getPeerCertificate() {
-        return { raw: new X509Certificate(device.certPem).raw } as never;
+      getPeerX509Certificate() {
+        return new X509Certificate(device.certPem);
       }
     })();
     const id = Buffer.from(device.deviceId);

@@ -1,8 +1,7 @@
 import type { Client } from "aedes";
-import { type DeviceStatus, deviceById } from "../fleet/devices.ts";
+import type { DeviceStatus } from "../fleet/devices.ts";
 import { mayConnect } from "../fleet/lifecycle.ts";
-import { certificateStatus } from "../pki/issue.ts";
-import type { Store } from "../store/store.ts";
+import type { Queryable, Store } from "../store/store.ts";
 import type { DeviceIdentity } from "./identity.ts";
 import type { BrokerLimits } from "./limits.ts";
 
@@ -18,12 +17,43 @@ export class ConnectRefused extends Error {
   }
 }
 
+/** What the registry holds about a presented certificate and its device, read in one query. */
+export interface RegistryRecord {
+  cert_status: string;
+  cert_device_id: string | null;
+  not_after: number;
+  device_status: DeviceStatus | null;
+}
+
+export function registryRecord(db: Queryable, serial: string): Promise<RegistryRecord | undefined> {
+  return db.get<RegistryRecord>(
+    `SELECT c.status AS cert_status, c.device_id AS cert_device_id, c.not_after, d.status AS device_status
+     FROM certificates c LEFT JOIN devices d ON d.id = c.device_id WHERE c.serial = ?`,
+    [serial],
+  );
+}
+
+/** The registry record of one CONNECT, read at most once and shared by the steps. */
+export type RecordOf = () => Promise<RegistryRecord | undefined>;
+
 /** One CONNECT check; may return the device status the session will run under. */
-export type ConnectStep = (client: Client, identity: DeviceIdentity) => Promise<DeviceStatus | undefined>;
+export type ConnectStep = (
+  client: Client,
+  identity: DeviceIdentity,
+  record: RecordOf,
+) => Promise<DeviceStatus | undefined>;
+
+/** A `RecordOf` for one CONNECT: the first step that needs the record reads it. */
+export function recordOnce(store: Store, serial: string): RecordOf {
+  let read: Promise<RegistryRecord | undefined> | undefined;
+  return () => {
+    read ??= registryRecord(store, serial);
+    return read;
+  };
+}
 
 /** The CONNECT checks, in order (cf. Aedes' own connectActions). */
 export function connectSteps(deps: {
-  store: Store;
   limits: BrokerLimits;
   keepaliveOf: (client: Client) => number | undefined;
 }): ConnectStep[] {
@@ -43,21 +73,22 @@ export function connectSteps(deps: {
         );
       return undefined;
     },
-    async function certificateIsValid(_client, identity) {
-      const cert = await certificateStatus(deps.store, identity.serial);
+    // RFC 5280 §5.3.1: a revoked (or superseded, or expired) certificate is refused.
+    async function certificateIsValid(_client, identity, record) {
+      const cert = await record();
       if (
-        cert?.status !== "valid" ||
-        cert.device_id !== identity.deviceId ||
+        cert?.cert_status !== "valid" ||
+        cert.cert_device_id !== identity.deviceId ||
         Number(cert.not_after) <= Date.now()
       )
         throw new ConnectRefused("certificate is not valid", NOT_AUTHORIZED);
       return undefined;
     },
-    async function deviceMayConnect(_client, identity) {
-      const device = await deviceById(deps.store, identity.deviceId);
-      if (!device || !mayConnect(device.status))
-        throw new ConnectRefused(`device is ${device?.status ?? "unknown"}`, NOT_AUTHORIZED);
-      return device.status;
+    async function deviceMayConnect(_client, _identity, record) {
+      const status = (await record())?.device_status;
+      if (!status || !mayConnect(status))
+        throw new ConnectRefused(`device is ${status ?? "unknown"}`, NOT_AUTHORIZED);
+      return status;
     },
   ];
 }
