@@ -8,24 +8,17 @@ import { UNTRIAGED } from "./triage.ts";
  * triage is open and untriaged, so those columns are SQL literals (or left NULL) instead of bound
  * values: 16 values per row instead of 23. Rows carrying triage go through the full column list.
  */
-const BOUND = [
-  "id",
-  "release_id",
-  "vuln_id",
-  "purl",
-  "package_key",
-  "component_name",
-  "component_version",
-  "advisory_ids",
-  "summary",
-  "severity",
-  "score_tenths",
-  "fixed_versions",
-  "known_exploited",
-  "article14_candidate",
-  "created_at",
-  "updated_at",
-] as const satisfies readonly (keyof FindingRow)[];
+// Written as SQL literals (status, triage_state) or left NULL for an untriaged new finding.
+const NOT_BOUND: readonly (keyof FindingRow)[] = [
+  "status",
+  "resolution",
+  "triage_state",
+  "triage",
+  "triage_source",
+  "triaged_at",
+  "resolved_at",
+];
+const BOUND = FINDING_COLUMNS.filter((c) => !NOT_BOUND.includes(c));
 
 /** Rows per statement: 250 × 16 = 4,000 parameters, under SQLite's 32,766 and PostgreSQL's 65,535. */
 const ROWS_PER_STATEMENT = 250;
