@@ -108,29 +108,40 @@ describe("PKCS#10", () => {
   });
 });
 
+/** A clientAuth leaf signed by `root`, with optional extra extensions (e.g. a SAN). */
+function clientLeaf(
+  root: ReturnType<typeof selfSigned>,
+  algorithm: KeyAlgorithm,
+  extra: Buffer[] = [],
+): Buffer {
+  const leafKeys = generateKeyPair("ecdsa-p256");
+  return buildCertificate(
+    {
+      serial: randomBytes(16),
+      issuerDer: root.name,
+      subjectDer: commonNameOnly("leaf"),
+      notBefore: new Date(Date.now() - 1000),
+      notAfter: new Date(Date.now() + 3_600_000),
+      spki: spkiOf(leafKeys.publicKey),
+      extensions: [
+        basicConstraints(false),
+        keyUsage(["digitalSignature"]),
+        extKeyUsage([OID.clientAuth]),
+        authorityKeyIdentifier(root.keyId),
+        ...extra,
+      ],
+    },
+    keySigner(algorithm, root.keys.privateKey),
+  );
+}
+
 describe("certificates and PKCS#7", () => {
   for (const algorithm of ["ecdsa-p256", "ml-dsa-65"] as const) {
     it(`issues a ${algorithm} chain that node:crypto verifies`, () => {
       const root = selfSigned(algorithm);
-      const leafKeys = generateKeyPair("ecdsa-p256");
-      const leaf = buildCertificate(
-        {
-          serial: randomBytes(16),
-          issuerDer: root.name,
-          subjectDer: commonNameOnly("leaf"),
-          notBefore: new Date(Date.now() - 1000),
-          notAfter: new Date(Date.now() + 3_600_000),
-          spki: spkiOf(leafKeys.publicKey),
-          extensions: [
-            basicConstraints(false),
-            keyUsage(["digitalSignature"]),
-            extKeyUsage([OID.clientAuth]),
-            authorityKeyIdentifier(root.keyId),
-            subjectAltName({ uris: ["urn:uuid:abc"], dns: ["localhost"], ips: ["127.0.0.1", "::1"] }),
-          ],
-        },
-        keySigner(algorithm, root.keys.privateKey),
-      );
+      const leaf = clientLeaf(root, algorithm, [
+        subjectAltName({ uris: ["urn:uuid:abc"], dns: ["localhost"], ips: ["127.0.0.1", "::1"] }),
+      ]);
       const rootX = new X509Certificate(root.der);
       const leafX = new X509Certificate(leaf);
       assert.ok(rootX.verify(rootX.publicKey));
@@ -145,24 +156,7 @@ describe("certificates and PKCS#7", () => {
 
   it("openssl verifies an ECDSA chain and reads the PKCS#7 bundle", () => {
     const root = selfSigned("ecdsa-p256");
-    const leafKeys = generateKeyPair("ecdsa-p256");
-    const leaf = buildCertificate(
-      {
-        serial: randomBytes(16),
-        issuerDer: root.name,
-        subjectDer: commonNameOnly("leaf"),
-        notBefore: new Date(Date.now() - 1000),
-        notAfter: new Date(Date.now() + 3_600_000),
-        spki: spkiOf(leafKeys.publicKey),
-        extensions: [
-          basicConstraints(false),
-          keyUsage(["digitalSignature"]),
-          extKeyUsage([OID.clientAuth]),
-          authorityKeyIdentifier(root.keyId),
-        ],
-      },
-      keySigner("ecdsa-p256", root.keys.privateKey),
-    );
+    const leaf = clientLeaf(root, "ecdsa-p256");
     const dir = mkdtempSync(join(tmpdir(), "bw-chain-"));
     writeFileSync(join(dir, "root.pem"), toPem("CERTIFICATE", root.der));
     writeFileSync(join(dir, "leaf.pem"), toPem("CERTIFICATE", leaf));
