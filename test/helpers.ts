@@ -156,3 +156,28 @@ export async function waitFor<T>(
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/** Enrols the real agent CLI (`bulwark-agent enroll`) with a token; returns its state dir and device id. */
+export async function enrolAgent(
+  server: TestServer,
+  token: string,
+  options: { stateDir?: string; args?: string[] } = {},
+): Promise<{ stateDir: string; deviceId: string; stderr: string }> {
+  const stateDir = options.stateDir ?? tempDir("bulwark-agent-");
+  const enrolled = await runCli(AGENT, [
+    "enroll",
+    "--server",
+    server.httpUrl,
+    "--token",
+    token,
+    "--ca-fingerprint",
+    server.rootFingerprint,
+    "--state-dir",
+    stateDir,
+    ...(options.args ?? []),
+  ]);
+  if (enrolled.code !== 0) throw new Error(`agent enrol failed (exit ${enrolled.code}): ${enrolled.stderr}`);
+  const deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stderr)?.[1];
+  if (!deviceId) throw new Error(`agent enrol printed no device id: ${enrolled.stderr}`);
+  return { stateDir, deviceId, stderr: enrolled.stderr };
+}

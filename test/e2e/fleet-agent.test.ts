@@ -6,6 +6,7 @@ import { DEFAULT_POLICY_SETTINGS, type PolicySettings } from "../../packages/sdk
 import {
   AGENT,
   createToken,
+  enrolAgent,
   runCli,
   spawnAgent,
   startTestServer,
@@ -54,17 +55,7 @@ describe("fleet with the real agent: signed policy, security events with opt-out
     const assigned = await server.api("PUT", "/api/v1/groups/cams/policy", { policy: "baseline" });
     assert.equal(assigned.status, 200);
     stateDir = tempDir("bulwark-fleet-agent-");
-    const enrolled = await agentCli(
-      "enroll",
-      "--server",
-      server.httpUrl,
-      "--token",
-      await createToken(server, "cams"),
-      "--ca-fingerprint",
-      server.rootFingerprint,
-    );
-    assert.equal(enrolled.code, 0, enrolled.stderr);
-    deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stderr)![1]!;
+    ({ deviceId } = await enrolAgent(server, await createToken(server, "cams"), { stateDir }));
     agent = spawnAgent(stateDir);
     agent.stdout!.on("data", (chunk: Buffer) => {
       agentLog += chunk.toString("utf8");

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import {
   AGENT,
   CLI,
+  enrolAgent,
   runCli,
   spawnAgent,
   startTestServer,
@@ -60,21 +61,8 @@ describe("foundation: enrol with the real agent and see it online", () => {
     assert.equal(token.code, 0, token.stderr);
     assert.match(token.stdout.trim(), /^bwet_/);
 
-    const stateDir = tempDir("bulwark-agent-");
-    const enrolled = await runCli(AGENT, [
-      "enroll",
-      "--server",
-      server.httpUrl,
-      "--token",
-      token.stdout.trim(),
-      "--ca-fingerprint",
-      server.rootFingerprint,
-      "--state-dir",
-      stateDir,
-    ]);
-    assert.equal(enrolled.code, 0, enrolled.stderr);
+    const { stateDir, deviceId } = await enrolAgent(server, token.stdout.trim());
     assert.equal(statSync(join(stateDir, "device.key.pem")).mode & 0o777, 0o600);
-    const deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stderr)![1]!;
 
     const agent = spawnAgent(stateDir, ["--model", "router-x1"]);
     try {

@@ -8,6 +8,7 @@ import {
   AGENT,
   CLI,
   createToken,
+  enrolAgent,
   NODE,
   runCli,
   startTestServer,
@@ -90,22 +91,10 @@ describe("post-quantum device identity: an ML-DSA-65 chain next to the ECDSA one
       BULWARK_CA_FILE: server.rootPemPath,
     };
     const token = await runCli(CLI, ["token", "create", "--group", "pq"], env);
-    const stateDir = tempDir("bulwark-pq-agent-");
-    const enrolled = await runCli(AGENT, [
-      "enroll",
-      "--server",
-      server.httpUrl,
-      "--token",
-      token.stdout.trim(),
-      "--ca-fingerprint",
-      server.rootFingerprint,
-      "--state-dir",
-      stateDir,
-      "--key-algorithm",
-      "ml-dsa-65",
-    ]);
-    assert.equal(enrolled.code, 0, enrolled.stderr);
-    const deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stderr)![1]!;
+    const { stateDir, deviceId } = await enrolAgent(server, token.stdout.trim(), {
+      stateDir: tempDir("bulwark-pq-agent-"),
+      args: ["--key-algorithm", "ml-dsa-65"],
+    });
     const agent = spawn(NODE, [AGENT, "run", "--state-dir", stateDir, "--rekey"], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, BULWARK_AGENT_LOG_LEVEL: "debug", BULWARK_AGENT_RENEW_FRACTION: "0.05" },
