@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** SHA-256 of a DER certificate as lowercase hex, the form Bulwark prints and pins. */
 export function sha256Fingerprint(der: Uint8Array): string {
-  return createHash("sha256").update(der).digest("hex");
+  return hash("sha256", der, "hex");
 }
 
 /** Accepts `AB:CD:…`, `abcd…` or `sha256:abcd…`; returns lowercase hex or undefined if malformed. */

@@ -138,8 +138,24 @@ function encodeOid(dotted: string): Buffer {
   return tlv(Tag.OID, Buffer.from(out));
 }
 
+// Issuance encodes the same few seconds over and over (notBefore of a batch, a CA's notAfter).
+const TIME_CACHE = new Map<number, Buffer>();
+const TIME_CACHE_LIMIT = 64;
+
 // RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always Zulu, no fractions.
 export function time(date: Date): Buffer {
+  const second = Math.floor(date.getTime() / 1000);
+  let encoded = TIME_CACHE.get(second);
+  if (!encoded) {
+    encoded = encodeTime(date);
+    if (TIME_CACHE.size >= TIME_CACHE_LIMIT) TIME_CACHE.clear();
+    TIME_CACHE.set(second, encoded);
+  }
+  // A copy: callers own what they get (tlv copies it anyway, but a caller may not).
+  return Buffer.from(encoded);
+}
+
+function encodeTime(date: Date): Buffer {
   const iso = date.toISOString();
   const compact = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
   const year = date.getUTCFullYear();

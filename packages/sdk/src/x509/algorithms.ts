@@ -1,5 +1,5 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
-import { oid, seq } from "../der/der.ts";
+import { children, decode, expect, oid, readOid, seq, Tag } from "../der/der.ts";
 import { OID } from "../der/oids.ts";
 
 /** Key algorithms Bulwark issues and accepts (SLH-DSA only for root CAs, RFC 9909). */
@@ -55,6 +55,32 @@ export function keyAlgorithmOf(key: KeyObject): KeyAlgorithm | undefined {
   if (type === "ml-dsa-44" || type === "ml-dsa-65" || type === "ml-dsa-87" || type === "slh-dsa-sha2-128s")
     return type;
   return undefined;
+}
+
+// RFC 5480 §2.1.1 (id-ecPublicKey with a namedCurve), RFC 9881 §2 and RFC 9909 §3 (parameters absent).
+const SPKI_ALGORITHMS = new Map<string, KeyAlgorithm>([
+  [`${OID.ecPublicKey}|${OID.prime256v1}`, "ecdsa-p256"],
+  [`${OID.ecPublicKey}|${OID.secp384r1}`, "ecdsa-p384"],
+  [OID.mlDsa44, "ml-dsa-44"],
+  [OID.mlDsa65, "ml-dsa-65"],
+  [OID.mlDsa87, "ml-dsa-87"],
+  [OID.slhDsaSha2_128s, "slh-dsa-sha2-128s"],
+]);
+
+/**
+ * The Bulwark name of the algorithm a DER SubjectPublicKeyInfo declares, read from its
+ * AlgorithmIdentifier (no key object needed), or undefined for anything we do not accept: other
+ * curves, explicit EC parameters, parameters where they must be absent. The key bits themselves
+ * are validated by whoever loads the key (createPublicKey).
+ */
+export function keyAlgorithmOfSpki(spki: Buffer): KeyAlgorithm | undefined {
+  const [algorithm] = children(expect(decode(spki), Tag.SEQUENCE, "SubjectPublicKeyInfo"));
+  const [algorithmOid, parameters, ...extra] = children(expect(algorithm, Tag.SEQUENCE, "algorithm"));
+  if (extra.length) return undefined;
+  const type = readOid(expect(algorithmOid, Tag.OID, "algorithm"));
+  if (type !== OID.ecPublicKey) return parameters ? undefined : SPKI_ALGORITHMS.get(type);
+  if (parameters?.tag !== Tag.OID) return undefined;
+  return SPKI_ALGORITHMS.get(`${type}|${readOid(parameters)}`);
 }
 
 interface SignatureScheme {

@@ -39,18 +39,30 @@ export function keySigner(algorithm: KeyAlgorithm, privateKey: KeyObject): Signe
 
 /** RFC 5280 §4.1: builds TBSCertificate (v3) and signs it. */
 export function buildCertificate(template: CertificateTemplate, signer: Signer): Buffer {
-  const algorithm = signatureAlgorithmIdentifier(signer.algorithm);
-  const tbs = seq(
+  const tbs = buildTbsCertificate(template, signer.algorithm);
+  return signedCertificate(tbs, signer.algorithm, signer.sign(tbs));
+}
+
+/** RFC 5280 §4.1.2: the TBSCertificate (v3) that `algorithm` will sign. */
+export function buildTbsCertificate(template: CertificateTemplate, algorithm: KeyAlgorithm): Buffer {
+  return seq(
     explicit(0, integer(2)),
     integer(template.serial),
-    algorithm,
+    signatureAlgorithmIdentifier(algorithm),
     template.issuerDer,
     seq(time(template.notBefore), time(template.notAfter)),
     template.subjectDer,
     template.spki,
     explicit(3, seq(...template.extensions)),
   );
-  return seq(tbs, algorithm, bitString(signer.sign(tbs)));
+}
+
+/**
+ * RFC 5280 §4.1.1: Certificate = TBSCertificate, signatureAlgorithm (the same identifier as inside
+ * the TBS, §4.1.1.2), signatureValue. Split from building so a batch can sign all its TBS in a row.
+ */
+export function signedCertificate(tbs: Buffer, algorithm: KeyAlgorithm, signature: Buffer): Buffer {
+  return seq(tbs, signatureAlgorithmIdentifier(algorithm), bitString(signature));
 }
 
 export interface CertificateFields {

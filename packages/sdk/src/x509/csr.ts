@@ -19,7 +19,7 @@ import {
 import { OID } from "../der/oids.ts";
 import {
   type KeyAlgorithm,
-  keyAlgorithmOf,
+  keyAlgorithmOfSpki,
   publicKeyFromSpki,
   signatureAlgorithmIdentifier,
   signData,
@@ -140,7 +140,7 @@ function parseStrict(der: Buffer): ParsedCsr {
     spki: spki.bytes,
     subjectPublicKeyBits: readBitString(keyBits!),
     publicKey,
-    keyAlgorithm: keyAlgorithmOf(publicKey),
+    keyAlgorithm: keyAlgorithmOfSpki(spki.bytes),
     signatureOid: readOid(sigOidNode!),
     requestedExtensions: attributes.extensions,
     attributeOids: attributes.oids,

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { isIP } from "node:net";
 import {
   bitString,
@@ -51,7 +51,7 @@ export function extKeyUsage(purposes: string[]): Buffer {
 
 // RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING value.
 export function keyIdentifier(subjectPublicKeyBits: Buffer): Buffer {
-  return createHash("sha1").update(subjectPublicKeyBits).digest();
+  return hash("sha1", subjectPublicKeyBits, "buffer");
 }
 
 export function subjectKeyIdentifier(keyId: Buffer): Buffer {

@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { randomBytes, X509Certificate } from "node:crypto";
+import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { children, decode, integer, nullValue, seq } from "../der/der.ts";
 import { OID } from "../der/oids.ts";
 import { toPem } from "../pem.ts";
-import { generateKeyPair, type KeyAlgorithm, spkiOf } from "./algorithms.ts";
+import {
+  generateKeyPair,
+  type KeyAlgorithm,
+  keyAlgorithmOf,
+  keyAlgorithmOfSpki,
+  spkiOf,
+} from "./algorithms.ts";
 import { buildCertificate, keySigner, spkiPublicKeyBits } from "./certificate.ts";
 import { buildCsr, CsrError, parseCsr, verifyCsr } from "./csr.ts";
 import {
@@ -92,6 +99,31 @@ describe("PKCS#10", () => {
     });
     assert.ok(verifyCsr(parseCsr(der)));
     assert.equal(verifyCsr(parseCsr(forged)), false);
+  });
+
+  it("names the key algorithm from the SPKI exactly as from the key, and refuses other curves", () => {
+    for (const algorithm of ["ecdsa-p256", "ecdsa-p384", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87"] as const) {
+      const { publicKey } = generateKeyPair(algorithm);
+      assert.equal(keyAlgorithmOfSpki(spkiOf(publicKey)), algorithm);
+      assert.equal(keyAlgorithmOf(publicKey), algorithm);
+    }
+    // RFC 5480 §2.1.1: only namedCurve; a P-521, secp256k1 or Ed25519 key is not one we accept.
+    for (const other of [
+      generateKeyPairSync("ec", { namedCurve: "P-521" }).publicKey,
+      generateKeyPairSync("ec", { namedCurve: "secp256k1" }).publicKey,
+      generateKeyPairSync("ed25519").publicKey,
+    ])
+      assert.equal(keyAlgorithmOfSpki(spkiOf(other)), undefined);
+    // ML-DSA with parameters present (RFC 9881 §2 says absent): not accepted.
+    const mlDsa = spkiOf(generateKeyPair("ml-dsa-44").publicKey);
+    const [algorithm, bits] = children(decode(mlDsa));
+    const withParameters = seq(seq(...children(algorithm!).map((n) => n.bytes), nullValue()), bits!.bytes);
+    assert.equal(keyAlgorithmOfSpki(withParameters), undefined);
+    // A P-256 key whose parameters are not a curve OID (e.g. explicit parameters): not accepted.
+    const p256 = spkiOf(generateKeyPair("ecdsa-p256").publicKey);
+    const [ecAlgorithm, ecBits] = children(decode(p256));
+    const [ecOid] = children(ecAlgorithm!);
+    assert.equal(keyAlgorithmOfSpki(seq(seq(ecOid!.bytes, seq(integer(1))), ecBits!.bytes)), undefined);
   });
 
   it("refuses garbage, truncation and trailing data with CsrError", () => {

@@ -99,10 +99,24 @@ export function deviceExtensions(
     DIGITAL_SIGNATURE,
     CLIENT_AUTH,
     subjectKeyIdentifier(keyIdentifier(spkiPublicKeyBits(spki))),
-    authorityKeyIdentifier(issuer.keyIdentifier),
+    issuerKeyIdentifier(issuer),
     subjectAltName({ uris: [deviceUri(deviceId)] }),
     ...issuerPointers(issuer.id, urls),
   ];
+}
+
+// An issuer's AKI is the same in every certificate it issues: encoded once per CA key.
+const AUTHORITY_KEY_IDS = new Map<string, Buffer>();
+
+function issuerKeyIdentifier(issuer: { keyIdentifier: Buffer }): Buffer {
+  const key = issuer.keyIdentifier.toString("hex");
+  let encoded = AUTHORITY_KEY_IDS.get(key);
+  if (!encoded) {
+    encoded = authorityKeyIdentifier(issuer.keyIdentifier);
+    if (AUTHORITY_KEY_IDS.size > 256) AUTHORITY_KEY_IDS.clear();
+    AUTHORITY_KEY_IDS.set(key, encoded);
+  }
+  return encoded;
 }
 
 // The AIA and CRL DP of an issuer are the same in every certificate it issues: encoded once per URL set.
