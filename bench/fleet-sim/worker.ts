@@ -41,8 +41,24 @@ function loadDevices(file: string, start: number, count: number): SimDevice[] {
   return lines.slice(start, start + count).map((line) => JSON.parse(line) as SimDevice);
 }
 
+/**
+ * The loopback source address of the device with this fleet-wide index: a real fleet arrives from
+ * many addresses, so the simulated one is spread over 127.16.0.0/12 (all of 127/8 is loopback on
+ * Linux), 64 devices per address. The broker's per-address connection-rate limit stays on and
+ * applies to the simulator as it would to a NAT gateway of 64 devices.
+ */
+export function sourceAddress(index: number): string {
+  const group = Math.floor(index / 64);
+  return `127.${16 + (Math.floor(group / 64_000) % 16)}.${Math.floor(group / 250) % 256}.${(group % 250) + 1}`;
+}
+
 /** Connects one device; resolves true on CONNACK 0, false (with the reason) otherwise. */
-function connectDevice(device: SimDevice, port: number, command: ConnectCommand): Promise<string | true> {
+function connectDevice(
+  device: SimDevice,
+  port: number,
+  localAddress: string,
+  command: ConnectCommand,
+): Promise<string | true> {
   return new Promise((resolve) => {
     const secureContext = createSecureContext({
       key: device.keyPem,
@@ -52,7 +68,13 @@ function connectDevice(device: SimDevice, port: number, command: ConnectCommand)
       maxVersion: "TLSv1.3",
       ecdhCurve: command.ecdhCurve,
     });
-    const socket = connect({ host: command.host, port, secureContext, servername: "localhost" });
+    const socket = connect({
+      host: command.host,
+      port,
+      localAddress,
+      secureContext,
+      servername: "localhost",
+    });
     let settled = false;
     const settle = (result: string | true) => {
       if (settled) return;
@@ -98,6 +120,7 @@ async function connectAll(command: ConnectCommand): Promise<void> {
       const result = await connectDevice(
         devices[index]!,
         command.ports[index % command.ports.length]!,
+        sourceAddress(command.start + index),
         command,
       );
       if (result === true) {
