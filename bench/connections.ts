@@ -8,10 +8,13 @@
  * `--processes 2` the devices are spread over two server processes in scale-out mode
  * (PostgreSQL + Redis); the peer then holds min(N, 19,000). X25519MLKEM768 handshakes are
  * measured on our broker only (Debian's Mosquitto links OpenSSL 3.0, which lacks ML-KEM).
+ * For context the same devices are also held by a bare `node:tls` server with the broker's TLS
+ * settings (`fleet-sim/tls-floor.ts`): the memory and CPU the Node.js runtime itself costs per
+ * mutual-TLS connection, which no broker on Node.js can go below.
  */
 import { type Fleet, MAX_PER_WORKER, startFleet } from "./fleet-sim/fleet.ts";
 import { type BenchSetup, intArg, setUpBench } from "./fleet-sim/harness.ts";
-import { type ProcStats, procStats, startMosquitto, sumStats } from "./fleet-sim/processes.ts";
+import { type ProcStats, procStats, startMosquitto, startTlsFloor, sumStats } from "./fleet-sim/processes.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -108,6 +111,28 @@ export async function run(args: string[]): Promise<void> {
       await mosquitto.stop();
     }
 
+    // The runtime's own floor: bare node:tls with the broker's TLS settings, same devices.
+    const floorServer = await startTlsFloor({
+      port: 18_000 + Math.floor(Math.random() * 10_000),
+      caPem: setup.rootPem,
+      ...setup.serverIdentity,
+    });
+    let floor: Phase;
+    try {
+      const measured = await measure(
+        setup,
+        [floorServer.pid],
+        [floorServer.port],
+        peerDevices,
+        "X25519",
+        "node:tls floor",
+      );
+      floor = measured.phase;
+      await measured.fleet.close();
+    } finally {
+      await floorServer.stop();
+    }
+
     const pids = setup.servers.map((s) => s.pid);
     const ports = setup.servers.map((s) => s.mqttPort);
     const ours = await measure(setup, pids, ports, devices, "X25519", "bulwark");
@@ -129,6 +154,7 @@ export async function run(args: string[]): Promise<void> {
       held,
       bulwark: ours.phase,
       mosquitto: peer,
+      node_tls_floor: floor,
       bulwark_x25519mlkem768: pqc.phase,
     };
     log(JSON.stringify(detail));
@@ -150,6 +176,9 @@ export async function run(args: string[]): Promise<void> {
         held,
         rss_per_device_kib: Number(ours.phase.rssPerDeviceKiB.toFixed(1)),
         peer_rss_per_device_kib: Number(peer.rssPerDeviceKiB.toFixed(1)),
+        // Bare node:tls with the same TLS settings and devices: the Node.js runtime's own cost.
+        node_tls_floor_rss_per_device_kib: Number(floor.rssPerDeviceKiB.toFixed(1)),
+        node_tls_floor_handshakes_per_cpu_second: Math.round(floor.handshakesPerCpuSecond),
         mlkem_handshakes_per_cpu_second: Math.round(pqc.phase.handshakesPerCpuSecond),
       })}\n`,
     );

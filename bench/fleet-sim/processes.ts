@@ -56,13 +56,25 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
+/** The `--flags` that package.json's `start` script passes to node, so the bench runs the server as `npm start` does. */
+function startScriptNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
+  const [command, ...words] = pkg.scripts.start.split(/\s+/);
+  if (command !== "node") throw new Error(`unexpected start script: ${pkg.scripts.start}`);
+  return words.filter((word) => word.startsWith("--"));
+}
+
 /** `npm start` as a child process (what an operator runs); resolves once its banner is out. */
 export async function startServerProcess(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
-  // e.g. BULWARK_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
-  const nodeArgs = (process.env.BULWARK_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  // The runtime flags `npm start` gives Node, then any extra ones, e.g.
+  // BULWARK_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+  const nodeArgs = [
+    ...startScriptNodeFlags(),
+    ...(process.env.BULWARK_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
+  ];
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "packages/server/src/main.ts"), ...args], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, BULWARK_LOG_LEVEL: "warn", ...env },
@@ -88,7 +100,7 @@ export async function startServerProcess(
   };
 }
 
-export interface MosquittoProcess {
+export interface PeerProcess {
   pid: number;
   port: number;
   stop(): Promise<void>;
@@ -101,7 +113,7 @@ export async function startMosquitto(options: {
   caPem: string;
   certChainPem: string;
   keyPem: string;
-}): Promise<MosquittoProcess> {
+}): Promise<PeerProcess> {
   const template = readFileSync("/work/shared/bench/mosquitto-mtls.conf.template", "utf8");
   const dir = join(options.dir, "mosquitto");
   mkdirSync(dir, { mode: 0o700 });
@@ -151,4 +163,33 @@ function mosquittoUid(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The bare `node:tls` floor server (`tls-floor.ts`) with the broker's TLS settings. */
+export async function startTlsFloor(options: {
+  port: number;
+  caPem: string;
+  certChainPem: string;
+  keyPem: string;
+}): Promise<PeerProcess> {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, "bench/fleet-sim/tls-floor.ts"), JSON.stringify(options)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+  });
+  await until(
+    "tls floor server",
+    () => {
+      if (child.exitCode !== null) throw new Error("tls floor server exited");
+      return output.includes("ready") ? true : undefined;
+    },
+    30_000,
+  );
+  return { pid: child.pid!, port: options.port, stop: stopper(child) };
 }

@@ -4,8 +4,9 @@
  * MQTT 3.1.1 CONNECT. Talks to its parent over IPC (see `WorkerCommand` / `WorkerEvent`).
  */
 import { readFileSync } from "node:fs";
+import type { TcpNetConnectOpts } from "node:net";
 import { performance } from "node:perf_hooks";
-import { connect, createSecureContext, type TLSSocket } from "node:tls";
+import { type ConnectionOptions, connect, createSecureContext, type TLSSocket } from "node:tls";
 import type { SimDevice } from "./identities.ts";
 import { connackCode, connectPacket, DISCONNECT, PINGREQ } from "./mqtt-wire.ts";
 
@@ -68,13 +69,15 @@ function connectDevice(
       maxVersion: "TLSv1.3",
       ecdhCurve: command.ecdhCurve,
     });
-    const socket = connect({
+    // node:tls hands `localAddress` on to net.connect; its ConnectionOptions type does not list it.
+    const options: ConnectionOptions & Pick<TcpNetConnectOpts, "localAddress"> = {
       host: command.host,
       port,
       localAddress,
       secureContext,
       servername: "localhost",
-    });
+    };
+    const socket = connect(options);
     let settled = false;
     const settle = (result: string | true) => {
       if (settled) return;
