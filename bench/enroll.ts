@@ -174,6 +174,11 @@ export async function run(args: string[]): Promise<void> {
   try {
     const adminKey = readFileSync(join(dir, "admin.key"), "utf8").trim();
     const ca = readFileSync(server.rootPemPath, "utf8");
+    // The load generator is one address, like a factory provisioning station: its operator raises
+    // the per-IP EST rate limit (600/min by default) through the audited policy API.
+    await fetchJson(server.httpUrl, adminKey, ca, "PUT", "/api/v1/policies/rate-limits", {
+      enrolment: 1_000_000,
+    });
     await fetchJson(server.httpUrl, adminKey, ca, "POST", "/api/v1/groups", { name: "pq" });
     await fetchJson(server.httpUrl, adminKey, ca, "PUT", "/api/v1/groups/pq/provisioning-policy", {
       keyAlgorithms: ["ml-dsa-65"],
