@@ -132,7 +132,7 @@ export function spawnAgent(stateDir: string, extra: string[] = []): ChildProcess
 }
 
 export async function stopChild(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   child.kill("SIGTERM");
   return exited;

@@ -22,7 +22,12 @@ interface ServerProcess {
 async function startProcess(args: string[]): Promise<ServerProcess> {
   const child = spawn(NODE, [join(ROOT, "packages/server/src/main.ts"), ...args], {
     stdio: ["ignore", process.env.SCALE_DEBUG ? "inherit" : "ignore", "pipe"],
-    env: { ...process.env, BULWARK_LOG_LEVEL: process.env.SCALE_DEBUG ? "info" : "warn" },
+    env: {
+      ...process.env,
+      BULWARK_LOG_LEVEL: process.env.SCALE_DEBUG ? "info" : "warn",
+      // Short heartbeats, so a killed process is found dead within about a second.
+      BULWARK_HEARTBEAT_MS: "300",
+    },
   });
   const stderr: string[] = [];
   child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk.toString("utf8")));
@@ -180,6 +185,23 @@ describe("scale-out: two server processes over one PostgreSQL and Redis", () => 
       await assert.rejects(connect(a.mqttPort, rootPem, device), /Not authorized|closed/i);
       const health = await apiB.api<{ status: string }>("GET", "/healthz");
       assert.equal(health.body.status, "ok");
+
+      // Process B dies without a word (SIGKILL) while a device is connected to it: A stops
+      // showing that device online once B has missed three heartbeats.
+      const survivor = await enrolDirect(apiA, await createToken(apiA));
+      const stranded = await connect(b.mqttPort, rootPem, survivor);
+      const onlineVia = async (api: TestServer) =>
+        (await api.api<{ online: boolean }>("GET", `/api/v1/devices/${survivor.deviceId}`)).body.online;
+      await waitFor("device on B online via A", async () => onlineVia(apiA));
+      const dead = new Promise((resolve) => b.child.once("exit", resolve));
+      b.child.kill("SIGKILL");
+      await dead;
+      stranded.end(true);
+      await waitFor("device of the killed process offline via A", async () => !(await onlineVia(apiA)));
+      // ...and it comes back online when it reconnects to the surviving process.
+      const rescued = await connect(a.mqttPort, rootPem, survivor);
+      await waitFor("device online again via A", async () => onlineVia(apiA));
+      rescued.end(true);
     } finally {
       for (const server of servers) await stopChild(server.child);
       await schema.drop();

@@ -161,6 +161,7 @@ export async function startServer(
     tls: { keyPem: identity.keyPem, certChainPem: identity.certChainPem, trustedCaPems: rootPems },
     deviceCas: () => cas.filter((ca) => ca.role === "device"),
     backends,
+    instance: { heartbeatMs: config.heartbeatMs },
   });
   // Status changes and kicks reach the device's session on whichever process holds it.
   deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));

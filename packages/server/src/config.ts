@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_HEARTBEAT_MS } from "./mqtt/instance-liveness.ts";
 
 /** Everything the server is configured with; built once from argv and the environment. */
 export interface Config {
@@ -18,6 +19,8 @@ export interface Config {
   store: { kind: "sqlite" } | { kind: "postgres"; url: string };
   /** Redis for the broker's pub/sub and sessions and the control bus (scale-out); none = in-process. */
   redisUrl: string | undefined;
+  /** How often this process writes its heartbeat; its devices are shown offline after 3 missed beats. */
+  heartbeatMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -34,7 +37,17 @@ const USAGE = `Usage: bulwark-server [options]
   --database-url URL               PostgreSQL URL for --store postgres (env BULWARK_DATABASE_URL)
   --redis-url URL                  Redis for broker pub/sub, sessions and control events between
                                    processes (scale-out; env BULWARK_REDIS_URL)
-Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64)`;
+Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
+  BULWARK_HEARTBEAT_MS (server process heartbeat, default 10000: in scale-out, the devices of a
+  process that missed 3 beats are shown offline by the others)`;
+
+function heartbeat(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_HEARTBEAT_MS;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 100 || n > 600_000)
+    throw new ConfigError(`BULWARK_HEARTBEAT_MS must be an integer from 100 to 600000, got ${value}`);
+  return n;
+}
 
 function port(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -98,6 +111,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     logLevel: level,
     store: storeConfig(values.store ?? env.BULWARK_STORE, values["database-url"] ?? env.BULWARK_DATABASE_URL),
     redisUrl: redisUrl(values["redis-url"] ?? env.BULWARK_REDIS_URL),
+    heartbeatMs: heartbeat(env.BULWARK_HEARTBEAT_MS),
   };
 }
 

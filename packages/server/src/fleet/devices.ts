@@ -186,13 +186,30 @@ export async function listDevices(
   return { items: rows.map(toDevice), total: Number(total?.n ?? 0) };
 }
 
+/**
+ * Presence as seen by the server process `instance`. Online records which process holds the
+ * session; offline only clears a device this process holds (or nobody does), so the late close
+ * of a session on one process never overwrites the newer session the device opened on another.
+ */
 export async function setPresence(
   db: Queryable,
   id: string,
   online: boolean,
+  instance: string,
   at = Date.now(),
 ): Promise<void> {
-  await db.run(`UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?`, [online ? 1 : 0, at, id]);
+  if (online)
+    await db.run(`UPDATE devices SET online = 1, connected_to = ?, last_seen_at = ? WHERE id = ?`, [
+      instance,
+      at,
+      id,
+    ]);
+  else
+    await db.run(
+      `UPDATE devices SET online = 0, connected_to = NULL, last_seen_at = ?
+       WHERE id = ? AND (connected_to = ? OR connected_to IS NULL)`,
+      [at, id, instance],
+    );
 }
 
 export async function recordMetadata(
@@ -233,7 +250,7 @@ export async function setProduct(db: Queryable, id: string, product: string | nu
 
 /** On start no device is connected to this process yet. */
 export async function markAllOffline(db: Queryable): Promise<void> {
-  await db.run(`UPDATE devices SET online = 0 WHERE online = 1`);
+  await db.run(`UPDATE devices SET online = 0, connected_to = NULL WHERE online = 1`);
 }
 
 /** The certificates of a device, newest first (status and revocation as the PKI records them). */

@@ -1,4 +1,4 @@
-import { constants } from "node:crypto";
+import { constants, randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { sanitiseMetadata } from "@bulwark/sdk/wire/metadata";
@@ -19,6 +19,7 @@ import type { Store } from "../store/store.ts";
 import { checkPublish, checkSubscribe, mayReceive } from "./acl.ts";
 import { ConnectRefused, connectSteps, NOT_AUTHORIZED, recordOnce } from "./connect-steps.ts";
 import { identityOf, type PeerTransport } from "./identity.ts";
+import { InstanceLiveness } from "./instance-liveness.ts";
 import { type BrokerLimits, capPacketSize, DEFAULT_LIMITS, RateLimiter } from "./limits.ts";
 import { PresenceWriter } from "./presence.ts";
 import { SessionRegistry } from "./sessions.ts";
@@ -44,6 +45,8 @@ export interface BrokerOptions {
   hooks?: BrokerHooks;
   /** Scale-out: Aedes' pub/sub (`mq`) and session store (`persistence`) shared between processes. */
   backends?: { mq: unknown; persistence: unknown };
+  /** This server process: its id (recorded as the holder of its sessions) and heartbeat interval. */
+  instance?: { id?: string; heartbeatMs?: number };
 }
 
 export interface EmbeddedBroker extends DeviceChannel {
@@ -77,7 +80,19 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   const connectionRate = new RateLimiter(limits.connectionsPerSecond, limits.connectionBurst);
   const keepalives = new WeakMap<Client, number>();
   const steps = connectSteps({ limits, keepaliveOf: (client) => keepalives.get(client) });
-  const presence = new PresenceWriter(store, log);
+  const instanceId = options.instance?.id ?? randomUUID();
+  const presence = new PresenceWriter(store, log, instanceId);
+  const liveness = new InstanceLiveness({
+    id: instanceId,
+    store,
+    log,
+    heartbeatMs: options.instance?.heartbeatMs,
+    liveDevices: () => sessions.deviceIds(),
+    reassert: async (deviceIds) => {
+      for (const deviceId of deviceIds) presence.set(deviceId, true);
+      await presence.flush();
+    },
+  });
 
   const broker = await Aedes.createBroker({
     ...options.backends,
@@ -279,6 +294,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
+  await liveness.start();
 
   function disconnect(deviceId: string): number {
     const live = sessions.of(deviceId);
@@ -335,6 +351,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       // The transports' close events of the sessions just ended come in first.
       await new Promise((resolve) => setImmediate(resolve));
       await presence.close();
+      await liveness.stop();
     },
   };
 }

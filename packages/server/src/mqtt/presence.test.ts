@@ -9,6 +9,7 @@ import { insertDevice } from "../fleet/devices.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import { SqliteStore } from "../store/sqlite.ts";
+import { InstanceLiveness } from "./instance-liveness.ts";
 import { PresenceWriter } from "./presence.ts";
 
 describe("presence writer: coalesced per device, one transaction per flush", () => {
@@ -33,7 +34,7 @@ describe("presence writer: coalesced per device, one transaction per flush", () 
   after(() => store.close());
 
   it("writes nothing until the flush, then the last change of each device", async () => {
-    const writer = new PresenceWriter(store, pino({ level: "silent" }), 60_000);
+    const writer = new PresenceWriter(store, pino({ level: "silent" }), "instance-a", 60_000);
     writer.set(ids[0]!, true);
     writer.set(ids[1]!, true);
     writer.set(ids[1]!, false);
@@ -47,7 +48,7 @@ describe("presence writer: coalesced per device, one transaction per flush", () 
   });
 
   it("flushes by itself after its interval, and later changes win over earlier flushes", async () => {
-    const writer = new PresenceWriter(store, pino({ level: "silent" }), 20);
+    const writer = new PresenceWriter(store, pino({ level: "silent" }), "instance-a", 20);
     writer.set(ids[0]!, false);
     const first = writer.flush();
     writer.set(ids[0]!, true);
@@ -58,12 +59,106 @@ describe("presence writer: coalesced per device, one transaction per flush", () 
   });
 
   it("close writes what is pending and ignores later changes", async () => {
-    const writer = new PresenceWriter(store, pino({ level: "silent" }), 60_000);
+    const writer = new PresenceWriter(store, pino({ level: "silent" }), "instance-a", 60_000);
     writer.set(ids[2]!, false);
     await writer.close();
     assert.equal((await online(ids[2]!)).online, 0);
     writer.set(ids[2]!, true);
     await writer.flush();
     assert.equal((await online(ids[2]!)).online, 0, "a change after close is not written");
+  });
+});
+
+describe("presence across server processes: owner, heartbeat and sweep (scale-out)", () => {
+  let store: SqliteStore;
+  const groupId = randomUUID();
+  const [onA, onB, orphan, movedToB] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const quiet = pino({ level: "silent" });
+  const row = async (id: string) =>
+    (await store.get<{ online: number; connected_to: string | null }>(
+      `SELECT online, connected_to FROM devices WHERE id = ?`,
+      [id],
+    ))!;
+  const liveness = (id: string, live: string[] = []) => {
+    const presence = new PresenceWriter(store, quiet, id, 60_000);
+    const reasserted: string[] = [];
+    const instance = new InstanceLiveness({
+      id,
+      store,
+      log: quiet,
+      heartbeatMs: 1000,
+      liveDevices: () => live,
+      reassert: async (ids) => {
+        for (const d of ids) {
+          reasserted.push(d);
+          presence.set(d, true);
+        }
+        await presence.flush();
+      },
+    });
+    return { presence, instance, reasserted };
+  };
+
+  before(async () => {
+    store = new SqliteStore(join(mkdtempSync(join(tmpdir(), "bulwark-liveness-")), "t.db"));
+    await migrate(store, migrations);
+    await store.run(
+      `INSERT INTO device_groups (id, name, provisioning_policy, created_at) VALUES (?, ?, '{}', ?)`,
+      [groupId, `g-${groupId}`, Date.now()],
+    );
+    for (const id of [onA, onB, orphan, movedToB])
+      await insertDevice(store, { id, groupId, enrolledVia: "test" });
+  });
+  after(() => store.close());
+
+  it("a late close on the old process does not overwrite the session the device opened on another", async () => {
+    const a = new PresenceWriter(store, quiet, "A", 60_000);
+    const b = new PresenceWriter(store, quiet, "B", 60_000);
+    a.set(movedToB, true);
+    await a.flush();
+    b.set(movedToB, true);
+    await b.flush();
+    a.set(movedToB, false); // A learns of the old session's close after B took the device over
+    await a.flush();
+    assert.deepEqual({ ...(await row(movedToB)) }, { online: 1, connected_to: "B" });
+  });
+
+  it("the devices of a process that stopped beating, and of none, are shown offline; a live one's are kept", async () => {
+    const t0 = Date.now();
+    const a = liveness("A", [onA]);
+    const b = liveness("B", [onB]);
+    await a.instance.start();
+    await b.instance.start();
+    a.presence.set(onA, true);
+    await a.presence.flush();
+    b.presence.set(onB, true);
+    await b.presence.flush();
+    // A device online with no holder (written before this migration) is an orphan.
+    await store.run(`UPDATE devices SET online = 1, connected_to = NULL WHERE id = ?`, [orphan]);
+
+    // B is killed: it never beats again. A beats on; 3 beats later B is dead.
+    await a.instance.beat(t0 + 1000);
+    assert.equal((await row(onB)).online, 1, "not yet: B missed fewer than 3 beats");
+    assert.equal((await row(orphan)).online, 0, "an orphan is swept at once");
+    await a.instance.beat(t0 + 3500);
+    assert.deepEqual({ ...(await row(onB)) }, { online: 0, connected_to: null });
+    assert.deepEqual({ ...(await row(onA)) }, { online: 1, connected_to: "A" });
+    assert.equal(
+      (await store.get<{ n: number }>(`SELECT COUNT(*) AS n FROM server_instances WHERE id = 'B'`))!.n,
+      0,
+      "the dead process is forgotten",
+    );
+
+    // B was only stalled: at its next beat it finds itself swept and shows its sessions again.
+    await b.instance.beat(t0 + 3600);
+    assert.deepEqual(b.reasserted, [onB]);
+    assert.deepEqual({ ...(await row(onB)) }, { online: 1, connected_to: "B" });
+
+    // A graceful stop takes A's devices offline and removes A, and leaves B's alone.
+    await a.instance.stop();
+    assert.equal((await row(onA)).online, 0);
+    assert.equal((await row(onB)).online, 1);
+    await b.instance.stop();
+    assert.equal((await row(onB)).online, 0);
   });
 });

@@ -13,15 +13,18 @@ export const PRESENCE_FLUSH_MS = 200;
 export class PresenceWriter {
   readonly #store: Store;
   readonly #log: Logger;
+  readonly #instance: string;
   readonly #intervalMs: number;
   #pending = new Map<string, { online: boolean; at: number }>();
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(store: Store, log: Logger, intervalMs = PRESENCE_FLUSH_MS) {
+  /** `instance`: the id of this server process, recorded as the holder of its devices' sessions. */
+  constructor(store: Store, log: Logger, instance: string, intervalMs = PRESENCE_FLUSH_MS) {
     this.#store = store;
     this.#log = log;
+    this.#instance = instance;
     this.#intervalMs = intervalMs;
   }
 
@@ -45,7 +48,8 @@ export class PresenceWriter {
     this.#writing = this.#writing.then(() =>
       this.#store
         .transaction(async (tx) => {
-          for (const [deviceId, change] of batch) await setPresence(tx, deviceId, change.online, change.at);
+          for (const [deviceId, change] of batch)
+            await setPresence(tx, deviceId, change.online, this.#instance, change.at);
         })
         .catch((err: unknown) => this.#log.error({ err, devices: batch.size }, "presence not stored")),
     );

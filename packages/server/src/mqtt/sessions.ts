@@ -55,6 +55,11 @@ export class SessionRegistry {
     return sessions.length;
   }
 
+  /** The devices with at least one live session. */
+  deviceIds(): IterableIterator<string> {
+    return this.#byDevice.keys();
+  }
+
   get deviceCount(): number {
     return this.#byDevice.size;
   }

@@ -213,4 +213,15 @@ export const migrations: Migration[] = [
         created_at BIGINT NOT NULL)`,
     ],
   },
+  {
+    // Issue #5 (scale-out): which server process holds a device's session, and each process's
+    // heartbeat, so the devices of a process that died are shown offline by the others.
+    id: 700,
+    name: "fleet-presence-owner",
+    statements: [
+      `ALTER TABLE devices ADD COLUMN connected_to TEXT`,
+      `CREATE TABLE server_instances (
+        id TEXT PRIMARY KEY, started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL)`,
+    ],
+  },
 ];
