@@ -14,7 +14,14 @@
  */
 import { type Fleet, MAX_PER_WORKER, startFleet } from "./fleet-sim/fleet.ts";
 import { type BenchSetup, intArg, setUpBench } from "./fleet-sim/harness.ts";
-import { type ProcStats, procStats, startMosquitto, startTlsFloor, sumStats } from "./fleet-sim/processes.ts";
+import {
+  type PeerProcess,
+  type ProcStats,
+  procStats,
+  startMosquitto,
+  startTlsFloor,
+  sumStats,
+} from "./fleet-sim/processes.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -78,6 +85,23 @@ async function measure(
   return { phase, fleet };
 }
 
+/** Starts a peer server, holds `devices` on it (X25519), measures it, and stops it. */
+async function measurePeer(
+  setup: BenchSetup,
+  start: () => Promise<PeerProcess>,
+  devices: number,
+  label: string,
+): Promise<Phase> {
+  const server = await start();
+  try {
+    const measured = await measure(setup, [server.pid], [server.port], devices, "X25519", label);
+    await measured.fleet.close();
+    return measured.phase;
+  } finally {
+    await server.stop();
+  }
+}
+
 export async function run(args: string[]): Promise<void> {
   const processes = intArg(args, "--processes", 1);
   const devices = intArg(args, "--devices", 19_000 * processes);
@@ -87,51 +111,21 @@ export async function run(args: string[]): Promise<void> {
   log(`setting up ${processes} server process(es) and ${devices} device identities`);
   const setup = await setUpBench({ devices, processes });
   try {
-    // Peer: Mosquitto with the same CA and the server's own certificate.
     const peerDevices = Math.min(devices, MAX_PER_WORKER);
-    const mosquitto = await startMosquitto({
-      dir: setup.dir,
+    const peerOptions = {
       port: 18_000 + Math.floor(Math.random() * 10_000),
       caPem: setup.rootPem,
       ...setup.serverIdentity,
-    });
-    let peer: Phase;
-    try {
-      const measured = await measure(
-        setup,
-        [mosquitto.pid],
-        [mosquitto.port],
-        peerDevices,
-        "X25519",
-        "mosquitto",
-      );
-      peer = measured.phase;
-      await measured.fleet.close();
-    } finally {
-      await mosquitto.stop();
-    }
-
+    };
+    // Peer: Mosquitto with the same CA and the server's own certificate.
+    const peer = await measurePeer(
+      setup,
+      () => startMosquitto({ dir: setup.dir, ...peerOptions }),
+      peerDevices,
+      "mosquitto",
+    );
     // The runtime's own floor: bare node:tls with the broker's TLS settings, same devices.
-    const floorServer = await startTlsFloor({
-      port: 18_000 + Math.floor(Math.random() * 10_000),
-      caPem: setup.rootPem,
-      ...setup.serverIdentity,
-    });
-    let floor: Phase;
-    try {
-      const measured = await measure(
-        setup,
-        [floorServer.pid],
-        [floorServer.port],
-        peerDevices,
-        "X25519",
-        "node:tls floor",
-      );
-      floor = measured.phase;
-      await measured.fleet.close();
-    } finally {
-      await floorServer.stop();
-    }
+    const floor = await measurePeer(setup, () => startTlsFloor(peerOptions), peerDevices, "node:tls floor");
 
     const pids = setup.servers.map((s) => s.pid);
     const ports = setup.servers.map((s) => s.mqttPort);

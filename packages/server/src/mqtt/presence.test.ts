@@ -12,9 +12,21 @@ import { SqliteStore } from "../store/sqlite.ts";
 import { InstanceLiveness } from "./instance-liveness.ts";
 import { PresenceWriter } from "./presence.ts";
 
+/** A fresh migrated SQLite store with one group holding these devices. */
+async function storeWithDevices(ids: string[]): Promise<SqliteStore> {
+  const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), "bulwark-presence-")), "t.db"));
+  await migrate(store, migrations);
+  const groupId = randomUUID();
+  await store.run(
+    `INSERT INTO device_groups (id, name, provisioning_policy, created_at) VALUES (?, ?, '{}', ?)`,
+    [groupId, `g-${groupId}`, Date.now()],
+  );
+  for (const id of ids) await insertDevice(store, { id, groupId, enrolledVia: "test" });
+  return store;
+}
+
 describe("presence writer: coalesced per device, one transaction per flush", () => {
   let store: SqliteStore;
-  const groupId = randomUUID();
   const ids = [randomUUID(), randomUUID(), randomUUID()];
   const online = async (id: string) =>
     (await store.get<{ online: number; last_seen_at: number | null }>(
@@ -23,13 +35,7 @@ describe("presence writer: coalesced per device, one transaction per flush", () 
     ))!;
 
   before(async () => {
-    store = new SqliteStore(join(mkdtempSync(join(tmpdir(), "bulwark-presence-")), "t.db"));
-    await migrate(store, migrations);
-    await store.run(
-      `INSERT INTO device_groups (id, name, provisioning_policy, created_at) VALUES (?, ?, '{}', ?)`,
-      [groupId, `g-${groupId}`, Date.now()],
-    );
-    for (const id of ids) await insertDevice(store, { id, groupId, enrolledVia: "test" });
+    store = await storeWithDevices(ids);
   });
   after(() => store.close());
 
@@ -71,7 +77,6 @@ describe("presence writer: coalesced per device, one transaction per flush", () 
 
 describe("presence across server processes: owner, heartbeat and sweep (scale-out)", () => {
   let store: SqliteStore;
-  const groupId = randomUUID();
   const [onA, onB, orphan, movedToB] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   const quiet = pino({ level: "silent" });
   const row = async (id: string) =>
@@ -100,14 +105,7 @@ describe("presence across server processes: owner, heartbeat and sweep (scale-ou
   };
 
   before(async () => {
-    store = new SqliteStore(join(mkdtempSync(join(tmpdir(), "bulwark-liveness-")), "t.db"));
-    await migrate(store, migrations);
-    await store.run(
-      `INSERT INTO device_groups (id, name, provisioning_policy, created_at) VALUES (?, ?, '{}', ?)`,
-      [groupId, `g-${groupId}`, Date.now()],
-    );
-    for (const id of [onA, onB, orphan, movedToB])
-      await insertDevice(store, { id, groupId, enrolledVia: "test" });
+    store = await storeWithDevices([onA, onB, orphan, movedToB]);
   });
   after(() => store.close());
 
