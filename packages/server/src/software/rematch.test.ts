@@ -203,7 +203,7 @@ describe("stored values are portable to PostgreSQL", () => {
       await monitor.attachSbom((await release(t.store, "p", "1")).id, cyclonedx(["minimist@1.2.5"]), analyst);
       const keys = await t.store.all<{ k: string }>(
         `SELECT package_key AS k FROM vulnerability_packages UNION SELECT package_key AS k FROM sbom_components
-         WHERE package_key IS NOT NULL UNION SELECT package_key AS k FROM findings`,
+         WHERE package_key IS NOT NULL UNION SELECT package_key AS k FROM component_purls`,
       );
       assert.deepEqual(
         keys.map((r) => r.k),
