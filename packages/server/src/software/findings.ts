@@ -1,6 +1,7 @@
 import type { FindingSeverity } from "@bulwark/sdk/software/scan";
 import type { Queryable, SqlValue } from "../store/store.ts";
 import { findingId, findingKey, findingKeySql, parseFindingId } from "./ids.ts";
+import { placeholders } from "./sql.ts";
 import { type Triage, type TriageState, UNTRIAGED } from "./triage.ts";
 
 /** Open while a release's components match the vulnerability; resolved when they no longer do. */
@@ -157,23 +158,30 @@ export async function listFindings(
     where.push(clause);
     params.push(value);
   };
+  // Every filter is on `findings` itself (known-exploited through the matches), so the count and
+  // the page are found without the join; only the page's rows are read through it.
   if (filter.releaseId !== undefined) add(RELEASE_FINDINGS, filter.releaseId);
   if (filter.status !== undefined) add("f.status = ?", filter.status);
-  if (filter.knownExploited !== undefined) add("d.known_exploited = ?", filter.knownExploited ? 1 : 0);
+  if (filter.knownExploited !== undefined)
+    add(
+      `f.match_no IN (SELECT km.match_no FROM finding_matches km
+        JOIN finding_details kd ON kd.detail_no = km.detail_no WHERE kd.known_exploited = ?)`,
+      filter.knownExploited ? 1 : 0,
+    );
   if (filter.article14Candidate !== undefined)
     add("f.article14_candidate = ?", filter.article14Candidate ? 1 : 0);
   if (filter.triageState !== undefined) add("f.triage_state = ?", filter.triageState);
   const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
-  const total = await db.get<{ n: number }>(
-    `SELECT COUNT(*) AS n FROM findings f JOIN finding_matches m ON m.match_no = f.match_no
-      JOIN finding_details d ON d.detail_no = m.detail_no ${clause}`,
-    params,
-  );
-  const rows = await selectFindings(db, `${clause} ORDER BY f.created_at, f.n LIMIT ? OFFSET ?`, [
-    ...params,
-    filter.limit,
-    filter.offset,
-  ]);
+  const total = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM findings f ${clause}`, params);
+  const page = (
+    await db.all<{ n: number }>(
+      `SELECT f.n FROM findings f ${clause} ORDER BY f.created_at, f.n LIMIT ? OFFSET ?`,
+      [...params, filter.limit, filter.offset],
+    )
+  ).map((r) => Number(r.n));
+  const rows = page.length
+    ? await selectFindings(db, `WHERE f.n IN (${placeholders(page.length)}) ORDER BY f.created_at, f.n`, page)
+    : [];
   return { items: rows.map(toFinding), total: Number(total?.n ?? 0) };
 }
 

@@ -154,6 +154,7 @@ async function desiredMatches(
   db: Queryable,
   purls: readonly PurlRow[],
   vulns: ReadonlySet<string> | undefined,
+  keyOf: (v: DetailValues) => string,
 ): Promise<Map<string, DesiredMatch>> {
   const desired = new Map<string, DesiredMatch>();
   if (purls.length === 0) return desired;
@@ -163,7 +164,6 @@ async function desiredMatches(
     advisories.map((a) => a.record),
     await kevCatalog(db),
   );
-  const keyOf = contentKeys();
   for (const p of purls) {
     const hits: ScanFinding[] = [];
     scanComponent(asSbomComponent(p), index, hits);
@@ -238,23 +238,26 @@ function foldAliases(
   ]);
 }
 
-// Step 4: the matches already stored for the purls in scope.
+// Step 4: the matches already stored for the purls in scope, with their values' content key
+// computed here (a detail stored by migration 602 has another key for the same content).
 async function storedMatches(
   db: Queryable,
   scope: RematchScope,
   purls: readonly PurlRow[],
+  keyOf: (v: DetailValues) => string,
 ): Promise<StoredMatch[]> {
-  const columns = `m.match_no, m.purl, m.vuln_id, m.live, d.content_key, d.known_exploited, d.advisory_ids
-    FROM finding_matches m JOIN finding_details d ON d.detail_no = m.detail_no`;
+  const columns = `m.match_no, m.purl, m.vuln_id, m.live, d.advisory_ids, d.summary, d.severity, d.score_tenths,
+    d.fixed_versions, d.known_exploited FROM finding_matches m JOIN finding_details d ON d.detail_no = m.detail_no`;
+  type Row = Omit<StoredMatch, "content_key"> & DetailValues;
   const rows =
     scope.kind === "packages"
-      ? await selectIn<StoredMatch>(
+      ? await selectIn<Row>(
           db,
           (list) => `SELECT ${columns} JOIN component_purls p ON p.purl = m.purl
             WHERE p.package_key IN (${list}) AND p.ecosystem IS NOT NULL`,
           scope.keys,
         )
-      : await selectIn<StoredMatch>(
+      : await selectIn<Row>(
           db,
           (list) => `SELECT ${columns} WHERE m.purl IN (${list})`,
           purls.map((p) => p.purl),
@@ -262,12 +265,25 @@ async function storedMatches(
   const vulns = scope.kind === "packages" ? scope.vulns : undefined;
   return rows
     .filter((r) => vulns === undefined || vulns.has(r.vuln_id))
-    .map((r) => ({
-      ...r,
-      match_no: Number(r.match_no),
-      live: Number(r.live),
-      known_exploited: Number(r.known_exploited),
-    }));
+    .map((r) => {
+      const values: DetailValues = {
+        advisory_ids: r.advisory_ids,
+        summary: r.summary,
+        severity: r.severity,
+        score_tenths: r.score_tenths === null ? null : Number(r.score_tenths),
+        fixed_versions: r.fixed_versions,
+        known_exploited: Number(r.known_exploited),
+      };
+      return {
+        match_no: Number(r.match_no),
+        purl: r.purl,
+        vuln_id: r.vuln_id,
+        live: Number(r.live),
+        advisory_ids: r.advisory_ids,
+        known_exploited: values.known_exploited,
+        content_key: keyOf(values),
+      };
+    });
 }
 
 /** Package keys per re-match step: bounds memory whatever the size of an import. */
@@ -325,8 +341,9 @@ async function rematchStep(tx: Queryable, scope: RematchScope, run: Reconciled):
   if (scope.kind === "releases" && releaseNos.length === 0) return;
   const { purls, components } = await purlsInScope(tx, scope, releaseNos);
   run.result.components += components;
-  const desired = await desiredMatches(tx, purls, scope.kind === "packages" ? scope.vulns : undefined);
-  const stored = await storedMatches(tx, scope, purls);
+  const keyOf = contentKeys();
+  const desired = await desiredMatches(tx, purls, scope.kind === "packages" ? scope.vulns : undefined, keyOf);
+  const stored = await storedMatches(tx, scope, purls, keyOf);
   // Diff: vanished, changed (or revived), unchanged, new.
   const byKey = new Map(stored.map((s) => [matchKey(s.purl, s.vuln_id), s]));
   const vanished = stored.filter((s) => s.live === 1 && !desired.has(matchKey(s.purl, s.vuln_id)));
