@@ -80,10 +80,10 @@ export const FINDING_SELECT = `SELECT f.n, f.legacy_id, k.id_prefix, f.match_no,
   JOIN finding_details d ON d.detail_no = m.detail_no JOIN component_purls p ON p.purl = m.purl
   JOIN release_keys k ON k.release_no = f.release_no`;
 
-/** `f.n IN (…)`: one release's findings, found through its components and their matches. */
-export const RELEASE_FINDINGS = `f.n IN (SELECT ${findingKeySql("rm.match_no", "rc.release_no")}
-  FROM release_components rc JOIN finding_matches rm ON rm.purl = rc.purl
-  WHERE rc.release_no = (SELECT release_no FROM release_keys WHERE release_id = ?))`;
+/** `f.n IN (…)`: one release's findings, found through its SBOMs' components and their matches. */
+export const RELEASE_FINDINGS = `f.n IN (SELECT ${findingKeySql("rm.match_no", "rk.release_no")}
+  FROM sbom_components rc JOIN release_keys rk ON rk.release_id = rc.release_id
+  JOIN finding_matches rm ON rm.purl = rc.purl WHERE rc.release_id = ?)`;
 
 function withId(row: StoredFindingRow): FindingRow {
   const { legacy_id, id_prefix, match_no, ...rest } = row;

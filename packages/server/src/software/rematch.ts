@@ -76,7 +76,6 @@ const PURL_COLUMNS = `p.purl, p.package_key, p.ecosystem, p.package_name, p.name
 async function purlsInScope(
   db: Queryable,
   scope: RematchScope,
-  releaseNos: readonly number[],
 ): Promise<{ purls: PurlRow[]; components: number }> {
   if (scope.kind === "packages") {
     const purls = await selectIn<PurlRow>(
@@ -93,18 +92,19 @@ async function purlsInScope(
     );
     return { purls, components: counts.reduce((sum, r) => sum + Number(r.n), 0) };
   }
-  const list = releaseNos.map(String);
+  // A release's purls come from its SBOMs' components (indexed by release).
   const purls = await selectIn<PurlRow>(
     db,
-    (inList) => `SELECT DISTINCT ${PURL_COLUMNS} FROM release_components rc
-      JOIN component_purls p ON p.purl = rc.purl WHERE rc.release_no IN (${inList}) AND p.ecosystem IS NOT NULL`,
-    list,
+    (list) => `SELECT ${PURL_COLUMNS} FROM component_purls p
+      WHERE p.purl IN (SELECT c.purl FROM sbom_components c WHERE c.release_id IN (${list}))
+      AND p.ecosystem IS NOT NULL`,
+    scope.ids,
   );
   const counts = await selectIn<{ n: number }>(
     db,
-    (inList) => `SELECT COUNT(*) AS n FROM release_components rc JOIN component_purls p ON p.purl = rc.purl
-      WHERE rc.release_no IN (${inList}) AND p.ecosystem IS NOT NULL`,
-    list,
+    (list) => `SELECT COUNT(*) AS n FROM (SELECT DISTINCT c.release_id, c.purl FROM sbom_components c
+      JOIN component_purls p ON p.purl = c.purl WHERE c.release_id IN (${list}) AND p.ecosystem IS NOT NULL) h`,
+    scope.ids,
   );
   return { purls, components: counts.reduce((sum, r) => sum + Number(r.n), 0) };
 }
@@ -339,7 +339,7 @@ async function rematchStep(tx: Queryable, scope: RematchScope, run: Reconciled):
         ).map((r) => Number(r.release_no))
       : [];
   if (scope.kind === "releases" && releaseNos.length === 0) return;
-  const { purls, components } = await purlsInScope(tx, scope, releaseNos);
+  const { purls, components } = await purlsInScope(tx, scope);
   run.result.components += components;
   const keyOf = contentKeys();
   const desired = await desiredMatches(tx, purls, scope.kind === "packages" ? scope.vulns : undefined, keyOf);

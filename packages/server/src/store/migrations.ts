@@ -247,7 +247,6 @@ export const migrations: Migration[] = [
         WHERE NOT EXISTS (SELECT 1 FROM component_purls p WHERE p.purl = f.purl) GROUP BY purl`,
       `CREATE TABLE release_components (
         purl TEXT NOT NULL, release_no INTEGER NOT NULL, PRIMARY KEY (purl, release_no))`,
-      `CREATE INDEX release_components_release ON release_components(release_no)`,
       `INSERT INTO release_components (purl, release_no)
         SELECT c.purl, k.release_no FROM sbom_components c JOIN release_keys k ON k.release_id = c.release_id
         WHERE c.purl IS NOT NULL AND c.package_key IS NOT NULL AND c.version IS NOT NULL
