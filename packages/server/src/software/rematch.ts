@@ -21,7 +21,7 @@ import {
   type StoredMatch,
   storeDetails,
 } from "./reconcile.ts";
-import { chunks, selectIn } from "./sql.ts";
+import { chunks, placeholders, selectIn } from "./sql.ts";
 import type { Triage } from "./triage.ts";
 
 /**
@@ -249,13 +249,18 @@ async function storedMatches(
   const columns = `m.match_no, m.purl, m.vuln_id, m.live, d.advisory_ids, d.summary, d.severity, d.score_tenths,
     d.fixed_versions, d.known_exploited FROM finding_matches m JOIN finding_details d ON d.detail_no = m.detail_no`;
   type Row = Omit<StoredMatch, "content_key"> & DetailValues;
+  // A few changed vulnerabilities (an incremental import, KEV) are filtered in SQL too.
+  const few = scope.kind === "packages" && scope.vulns !== undefined && scope.vulns.size <= VULNS_IN_SQL;
+  const vulnList = few ? [...(scope.vulns ?? [])] : [];
+  const byVuln = few ? `AND m.vuln_id IN (${placeholders(vulnList.length)})` : "";
   const rows =
     scope.kind === "packages"
       ? await selectIn<Row>(
           db,
           (list) => `SELECT ${columns} JOIN component_purls p ON p.purl = m.purl
-            WHERE p.package_key IN (${list}) AND p.ecosystem IS NOT NULL`,
+            WHERE p.package_key IN (${list}) AND p.ecosystem IS NOT NULL ${byVuln}`,
           scope.keys,
+          vulnList,
         )
       : await selectIn<Row>(
           db,
@@ -285,6 +290,9 @@ async function storedMatches(
       };
     });
 }
+
+/** Up to this many changed vulnerabilities, stored matches are filtered by vulnerability in SQL. */
+const VULNS_IN_SQL = 400;
 
 /** Package keys per re-match step: bounds memory whatever the size of an import. */
 const KEYS_PER_STEP = 250;
