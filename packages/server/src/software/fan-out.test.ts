@@ -174,3 +174,46 @@ for (const backend of storeBackends)
       await t.close();
     }
   });
+
+for (const backend of storeBackends)
+  it(`an import changing more vulnerabilities than are filtered in SQL on ${backend.name}`, async (ctx) => {
+    const t = await backend.open(ctx);
+    if (!t) return;
+    try {
+      const monitor = new SoftwareMonitor(t.store);
+      // 450 advisories, one package each; the release holds two of the packages.
+      const records = (modified: string, fixedBulk1: string) =>
+        Array.from({ length: 450 }, (_, i) =>
+          osvRecord({
+            id: `GHSA-bulk-0000-${String(i).padStart(4, "0")}`,
+            name: `bulk-${i}`,
+            fixed: i === 1 ? fixedBulk1 : "2.0.0",
+            modified,
+          }),
+        );
+      const r = (await release(t.store, "bulk", "1.0")).id;
+      await monitor.attachSbom(r, cyclonedx(["bulk-0@1.0.0", "bulk-1@1.0.0", "other@1.0.0"]), analyst);
+      const first = await monitor.importAdvisories(
+        osvDir(t.dir, records("2024-01-01T00:00:00Z", "2.0.0")),
+        system,
+      );
+      assert.equal(first.rematch.created, 2);
+      // All 450 re-published; bulk-1's advisory now says 1.0.0 is fixed.
+      const again = await monitor.importAdvisories(
+        osvDir(t.dir, records("2024-02-01T00:00:00Z", "1.0.0")),
+        system,
+      );
+      assert.equal(again.updated, 450);
+      assert.deepEqual(
+        { created: again.rematch.created, updated: again.rematch.updated, resolved: again.rematch.resolved },
+        { created: 0, updated: 0, resolved: 1 },
+      );
+      const open = await listFindings(t.store, { releaseId: r, status: "open", limit: 10, offset: 0 });
+      assert.deepEqual(
+        open.items.map((f) => f.component.name),
+        ["bulk-0"],
+      );
+    } finally {
+      await t.close();
+    }
+  });
