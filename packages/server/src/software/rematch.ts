@@ -128,7 +128,7 @@ async function kevCatalog(db: Queryable): Promise<KevCatalog> {
   return { catalogVersion: "stored", dateReleased: "", entries };
 }
 
-export const matchKey = (purl: string, vuln: string) => `${purl}\u0000${vuln}`;
+const matchKey = (purl: string, vuln: string) => `${purl}\u0000${vuln}`;
 
 function asSbomComponent(c: PurlRow): SbomComponent {
   return {
