@@ -201,7 +201,7 @@ export async function refreshMatches(
 const MATCH_ROWS = 250;
 const MATCH_TUPLE = "(?, ?, ?, ?, 1)";
 
-// New matches: numbered in (purl, vulnerability) order, then fanned out to every holder in SQL.
+// New matches: numbered in the order given (purl order), then fanned out to every holder in SQL.
 export async function insertMatches(
   tx: Queryable,
   fresh: readonly DesiredMatch[],
@@ -209,7 +209,7 @@ export async function insertMatches(
   run: Reconciled,
 ): Promise<void> {
   if (fresh.length === 0) return;
-  const ordered = [...fresh].sort((a, b) => compare(a.purl, b.purl) || compare(a.vuln, b.vuln));
+  const ordered = fresh;
   const first = await allocate(tx, "match", ordered.length);
   const last = first + ordered.length - 1;
   if (last >= MATCH_LIMIT) throw new Error(`more than ${MATCH_LIMIT - 1} component matches`);
@@ -240,8 +240,6 @@ export async function insertMatches(
   run.result.created += changes;
   await emit(tx, run, "finding.new", `f.n >= ? AND f.n < ?`, [rangeOf(first)[0], rangeOf(last)[1]]);
 }
-
-const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 interface MissingHolder {
   match_no: number;

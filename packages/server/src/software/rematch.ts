@@ -81,7 +81,7 @@ async function purlsInScope(
     const purls = await selectIn<PurlRow>(
       db,
       (list) => `SELECT ${PURL_COLUMNS} FROM component_purls p
-        WHERE p.package_key IN (${list}) AND p.ecosystem IS NOT NULL`,
+        WHERE p.package_key IN (${list}) AND p.ecosystem IS NOT NULL ORDER BY p.purl`,
       scope.keys,
     );
     const counts = await selectIn<{ n: number }>(
@@ -97,7 +97,7 @@ async function purlsInScope(
     db,
     (list) => `SELECT ${PURL_COLUMNS} FROM component_purls p
       WHERE p.purl IN (SELECT c.purl FROM sbom_components c WHERE c.release_id IN (${list}))
-      AND p.ecosystem IS NOT NULL`,
+      AND p.ecosystem IS NOT NULL ORDER BY p.purl`,
     scope.ids,
   );
   const counts = await selectIn<{ n: number }>(
@@ -164,16 +164,31 @@ async function desiredMatches(
     advisories.map((a) => a.record),
     await kevCatalog(db),
   );
+  // Versions hitting the same advisory entries fold to the same values: folded once per hit list.
+  const folded = new Map<string, { vuln: string; values: DetailValues; contentKey: string }[]>();
   for (const p of purls) {
     const hits: ScanFinding[] = [];
     scanComponent(asSbomComponent(p), index, hits);
-    for (const [vuln, values] of foldAliases(hits, canonical)) {
-      if (vulns !== undefined && !vulns.has(vuln)) continue;
-      desired.set(matchKey(p.purl, vuln), { purl: p.purl, vuln, values, contentKey: keyOf(values) });
+    if (hits.length === 0) continue;
+    const signature = hits.map(hitSignature).join("\u0002");
+    let fold = folded.get(signature);
+    if (fold === undefined) {
+      fold = foldAliases(hits, canonical)
+        .filter(([vuln]) => vulns === undefined || vulns.has(vuln))
+        .map(([vuln, values]) => ({ vuln, values, contentKey: keyOf(values) }));
+      folded.set(signature, fold);
     }
+    for (const f of fold) desired.set(matchKey(p.purl, f.vuln), { purl: p.purl, ...f });
   }
   return desired;
 }
+
+/**
+ * What of a hit the folded values depend on: the advisory (id, summary, aliases) and the fields of
+ * the affected entry it matched (fixed versions, CVSS, known-exploited), never the version itself.
+ */
+const hitSignature = (h: ScanFinding): string =>
+  `${h.vulnId}\u0001${h.severity}\u0001${h.score}\u0001${h.knownExploited ? 1 : 0}\u0001${h.fixedVersions.join("\u0001")}`;
 
 /** Content addresses of detail values (SHA-256 of their JSON), memoised per step. */
 function contentKeys(): (v: DetailValues) => string {
@@ -350,6 +365,7 @@ async function rematchStep(tx: Queryable, scope: RematchScope, run: Reconciled):
   const { purls, components } = await purlsInScope(tx, scope);
   run.result.components += components;
   const keyOf = contentKeys();
+  // Desired matches come in purl order (new matches are numbered in it).
   const desired = await desiredMatches(tx, purls, scope.kind === "packages" ? scope.vulns : undefined, keyOf);
   const stored = await storedMatches(tx, scope, purls, keyOf);
   // Diff: vanished, changed (or revived), unchanged, new.
