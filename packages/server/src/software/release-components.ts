@@ -31,11 +31,13 @@ const MATCHABLE = `c.purl IS NOT NULL AND c.package_key IS NOT NULL AND c.versio
 /** Registers the matchable components of one stored SBOM (caller's transaction). */
 export async function registerComponents(tx: Queryable, releaseId: string, sbomId: string): Promise<void> {
   const releaseNo = await releaseNumber(tx, releaseId);
-  // The first SBOM naming a purl decides its name and version as shown on findings.
+  // The first SBOM naming a purl decides its name and version as shown on findings (a concurrent
+  // transaction may store the same purl first: ON CONFLICT keeps its row).
   await tx.run(
     `INSERT INTO component_purls (purl, package_key, ecosystem, package_name, name, version)
       SELECT c.purl, MIN(c.package_key), MIN(c.ecosystem), MIN(c.package_name), MIN(c.name), MIN(c.version)
-      FROM sbom_components c WHERE c.sbom_id = ? AND ${MATCHABLE} GROUP BY c.purl
+      FROM sbom_components c WHERE c.sbom_id = ? AND ${MATCHABLE}
+      AND NOT EXISTS (SELECT 1 FROM component_purls k WHERE k.purl = c.purl) GROUP BY c.purl
       ON CONFLICT (purl) DO NOTHING`,
     [sbomId],
   );
