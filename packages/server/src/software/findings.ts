@@ -1,5 +1,7 @@
 import type { FindingSeverity } from "@bulwark/sdk/software/scan";
 import type { Queryable, SqlValue } from "../store/store.ts";
+import { findingId, findingKey, findingKeySql, parseFindingId } from "./ids.ts";
+import { placeholders } from "./sql.ts";
 import { type Triage, type TriageState, UNTRIAGED } from "./triage.ts";
 
 /** Open while a release's components match the vulnerability; resolved when they no longer do. */
@@ -30,8 +32,11 @@ export interface Finding {
   resolvedAt: number | null;
 }
 
+/** A finding as read: the per-release row joined with its match, details, component and release. */
 export interface FindingRow {
   id: string;
+  /** The row key: match_no × RELEASE_SPAN + release_no (`ids.ts`). */
+  n: number;
   release_id: string;
   vuln_id: string;
   purl: string;
@@ -57,33 +62,59 @@ export interface FindingRow {
   resolved_at: number | null;
 }
 
-export const FINDING_COLUMNS = [
-  "id",
-  "release_id",
-  "vuln_id",
-  "purl",
-  "package_key",
-  "component_name",
-  "component_version",
-  "advisory_ids",
-  "summary",
-  "severity",
-  "score_tenths",
-  "fixed_versions",
-  "known_exploited",
-  "article14_candidate",
-  "status",
-  "resolution",
-  "triage_state",
-  "triage",
-  "triage_source",
-  "triaged_at",
-  "created_at",
-  "updated_at",
-  "resolved_at",
-] as const satisfies readonly (keyof FindingRow)[];
+type StoredFindingRow = Omit<FindingRow, "id"> & {
+  legacy_id: string | null;
+  id_prefix: string;
+  match_no: number;
+};
 
-export const rowValues = (row: FindingRow): SqlValue[] => FINDING_COLUMNS.map((c) => row[c]);
+/**
+ * Every read of findings goes through this join: the per-release row (`findings`), its match
+ * (component purl × vulnerability), the match's details, the component and the release key.
+ */
+export const FINDING_SELECT = `SELECT f.n, f.legacy_id, k.id_prefix, f.match_no, k.release_id, m.vuln_id, m.purl,
+  p.package_key, p.name AS component_name, p.version AS component_version, d.advisory_ids, d.summary, d.severity,
+  d.score_tenths, d.fixed_versions, d.known_exploited, f.article14_candidate, f.status, f.resolution,
+  f.triage_state, f.triage, f.triage_source, f.triaged_at, f.created_at, f.updated_at, f.resolved_at
+  FROM findings f JOIN finding_matches m ON m.match_no = f.match_no
+  JOIN finding_details d ON d.detail_no = m.detail_no JOIN component_purls p ON p.purl = m.purl
+  JOIN release_keys k ON k.release_no = f.release_no`;
+
+/** `f.n IN (…)`: one release's findings, found through its SBOMs' components and their matches. */
+export const RELEASE_FINDINGS = `f.n IN (SELECT ${findingKeySql("rm.match_no", "rk.release_no")}
+  FROM sbom_components rc JOIN release_keys rk ON rk.release_id = rc.release_id
+  JOIN finding_matches rm ON rm.purl = rc.purl WHERE rc.release_id = ?)`;
+
+function withId(row: StoredFindingRow): FindingRow {
+  const { legacy_id, id_prefix, match_no, ...rest } = row;
+  return { ...rest, id: legacy_id ?? findingId(id_prefix, Number(match_no)), n: Number(row.n) };
+}
+
+/** `FINDING_SELECT` followed by `clause` (WHERE / ORDER BY / LIMIT over the aliases f, m, d, p, k). */
+export async function selectFindings(
+  db: Queryable,
+  clause: string,
+  params: readonly SqlValue[] = [],
+): Promise<FindingRow[]> {
+  return (await db.all<StoredFindingRow>(`${FINDING_SELECT} ${clause}`, params)).map(withId);
+}
+
+/** The row key of a finding id (stored or composed); undefined when there is no such finding. */
+export async function findingNumber(db: Queryable, id: string): Promise<number | undefined> {
+  const legacy = await db.get<{ n: number }>(`SELECT n FROM findings WHERE legacy_id = ?`, [id]);
+  if (legacy) return Number(legacy.n);
+  const parsed = parseFindingId(id);
+  if (!parsed) return undefined;
+  const release = await db.get<{ release_no: number }>(
+    `SELECT release_no FROM release_keys WHERE id_prefix = ?`,
+    [parsed.prefix],
+  );
+  if (!release) return undefined;
+  const n = findingKey(parsed.matchNo, Number(release.release_no));
+  const row = await db.get<{ legacy_id: string | null }>(`SELECT legacy_id FROM findings WHERE n = ?`, [n]);
+  // A finding with a stored id answers to that id only.
+  return row && row.legacy_id === null ? n : undefined;
+}
 
 export const toFinding = (r: FindingRow): Finding => ({
   id: r.id,
@@ -127,31 +158,42 @@ export async function listFindings(
     where.push(clause);
     params.push(value);
   };
-  if (filter.releaseId !== undefined) add("release_id = ?", filter.releaseId);
-  if (filter.status !== undefined) add("status = ?", filter.status);
-  if (filter.knownExploited !== undefined) add("known_exploited = ?", filter.knownExploited ? 1 : 0);
+  // Every filter is on `findings` itself (known-exploited through the matches), so the count and
+  // the page are found without the join; only the page's rows are read through it.
+  if (filter.releaseId !== undefined) add(RELEASE_FINDINGS, filter.releaseId);
+  if (filter.status !== undefined) add("f.status = ?", filter.status);
+  if (filter.knownExploited !== undefined)
+    add(
+      `f.match_no IN (SELECT km.match_no FROM finding_matches km
+        JOIN finding_details kd ON kd.detail_no = km.detail_no WHERE kd.known_exploited = ?)`,
+      filter.knownExploited ? 1 : 0,
+    );
   if (filter.article14Candidate !== undefined)
-    add("article14_candidate = ?", filter.article14Candidate ? 1 : 0);
-  if (filter.triageState !== undefined) add("triage_state = ?", filter.triageState);
+    add("f.article14_candidate = ?", filter.article14Candidate ? 1 : 0);
+  if (filter.triageState !== undefined) add("f.triage_state = ?", filter.triageState);
   const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
-  const total = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM findings ${clause}`, params);
-  const rows = await db.all<FindingRow>(
-    `SELECT * FROM findings ${clause} ORDER BY created_at, id LIMIT ? OFFSET ?`,
-    [...params, filter.limit, filter.offset],
-  );
+  const total = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM findings f ${clause}`, params);
+  const page = (
+    await db.all<{ n: number }>(
+      `SELECT f.n FROM findings f ${clause} ORDER BY f.created_at, f.n LIMIT ? OFFSET ?`,
+      [...params, filter.limit, filter.offset],
+    )
+  ).map((r) => Number(r.n));
+  const rows = page.length
+    ? await selectFindings(db, `WHERE f.n IN (${placeholders(page.length)}) ORDER BY f.created_at, f.n`, page)
+    : [];
   return { items: rows.map(toFinding), total: Number(total?.n ?? 0) };
 }
 
 export async function findingById(db: Queryable, id: string): Promise<Finding | undefined> {
-  const row = await db.get<FindingRow>(`SELECT * FROM findings WHERE id = ?`, [id]);
+  const n = await findingNumber(db, id);
+  if (n === undefined) return undefined;
+  const [row] = await selectFindings(db, `WHERE f.n = ?`, [n]);
   return row && toFinding(row);
 }
 
 /** Every finding of a release (open and resolved), for VEX export. */
 export async function releaseFindings(db: Queryable, releaseId: string): Promise<Finding[]> {
-  const rows = await db.all<FindingRow>(
-    `SELECT * FROM findings WHERE release_id = ? ORDER BY vuln_id, purl`,
-    [releaseId],
-  );
+  const rows = await selectFindings(db, `WHERE ${RELEASE_FINDINGS} ORDER BY m.vuln_id, m.purl`, [releaseId]);
   return rows.map(toFinding);
 }

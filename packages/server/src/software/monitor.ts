@@ -12,7 +12,7 @@ import { toFinding } from "./findings.ts";
 import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
 import { selectIn } from "./sql.ts";
-import { enqueueEvents } from "./webhooks/webhooks.ts";
+import { enqueueEvents, listWebhooks } from "./webhooks/webhooks.ts";
 
 /**
  * The monitoring flows (CRA Annex I Part II (2)): each input — an advisory bundle, the KEV
@@ -225,12 +225,20 @@ export class SoftwareMonitor {
   async #rematchAndNotify(tx: Queryable, scope: RematchScope, actor: AuditEntry["actor"]) {
     const started = performance.now();
     let notifications = 0;
-    const result = await rematch(tx, scope, async (events) => {
-      notifications += await enqueueEvents(
-        tx,
-        events.map((e) => ({ type: e.type, payload: () => toFinding(e.row) })),
-      );
-    });
+    // Events are only built for the types some active webhook subscribes to.
+    const wanted = new Set((await listWebhooks(tx)).filter((h) => h.active).flatMap((h) => h.events));
+    const result = await rematch(
+      tx,
+      scope,
+      async (events) => {
+        notifications += await enqueueEvents(
+          tx,
+          events.map((e) => ({ type: e.type, payload: () => toFinding(e.row) })),
+        );
+      },
+      Date.now(),
+      wanted,
+    );
     // Carried-over triage is a triage change too: each one is audit-logged.
     for (const c of result.carriedOver)
       await appendAudit(tx, {

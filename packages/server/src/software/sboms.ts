@@ -6,6 +6,7 @@ import {
 import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import type { Queryable, SqlValue } from "../store/store.ts";
 import { storedPackageKey } from "./advisories.ts";
+import { registerComponents } from "./release-components.ts";
 import { insertMany } from "./sql.ts";
 
 /** A stored SBOM: which release it belongs to, what it is, and its minimum-elements report. */
@@ -100,6 +101,7 @@ export async function insertSbom(
     ],
   );
   await insertMany(tx, "sbom_components", COMPONENT_COLUMNS, componentRows(sbom.id, releaseId, doc));
+  await registerComponents(tx, releaseId, sbom.id);
   return sbom;
 }
 

@@ -59,3 +59,16 @@ export async function runIn(
   }
   return changes;
 }
+
+/**
+ * Takes `count` numbers from a named counter in `software_counters` and returns the first; the
+ * row lock held until commit serialises concurrent transactions on PostgreSQL (a portable sequence).
+ */
+export async function allocate(tx: Queryable, name: string, count: number): Promise<number> {
+  const row = await tx.get<{ value: number }>(
+    `UPDATE software_counters SET value = value + ? WHERE name = ? RETURNING value`,
+    [count, name],
+  );
+  if (row === undefined) throw new Error(`no counter ${name}`);
+  return Number(row.value) - count + 1;
+}

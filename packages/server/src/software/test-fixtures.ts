@@ -1,17 +1,30 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { DATABASE_URL, freshSchema, needServices } from "../../../../test/services.ts";
 import { createProduct, createRelease, type Release } from "../cra/products.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
+import { PostgresStore } from "../store/postgres.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { Queryable, Store } from "../store/store.ts";
 
+export interface TestStore {
+  store: Store;
+  /** A temporary directory for the test's files, removed by `close`. */
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** Migrations up to `upTo` (all by default): tests of a migration start from the schema before it. */
+const upToMigration = (upTo = Number.POSITIVE_INFINITY) => migrations.filter((m) => m.id <= upTo);
+
 /** Shared by the software tests: a real migrated SQLite store in a temporary directory. */
-export async function tempStore(): Promise<{ store: Store; dir: string; close(): Promise<void> }> {
+export async function tempStore(upTo?: number): Promise<TestStore> {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-software-"));
   const store = new SqliteStore(join(dir, "bulwark.db"));
-  await migrate(store, migrations);
+  await migrate(store, upToMigration(upTo));
   return {
     store,
     dir,
@@ -21,6 +34,33 @@ export async function tempStore(): Promise<{ store: Store; dir: string; close():
     },
   };
 }
+
+/** A real migrated PostgreSQL store in a fresh schema (undefined, test skipped, without PostgreSQL). */
+export async function tempPostgresStore(t: TestContext, upTo?: number): Promise<TestStore | undefined> {
+  if (!(await needServices(t, ["postgres"]))) return undefined;
+  const schema = freshSchema();
+  const store = await PostgresStore.open({ url: DATABASE_URL, schema: schema.name });
+  await migrate(store, upToMigration(upTo));
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-software-"));
+  return {
+    store,
+    dir,
+    async close() {
+      await store.close();
+      await schema.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Both stores, for tests of SQL that must behave the same on each. */
+export const storeBackends: {
+  name: string;
+  open(t: TestContext, upTo?: number): Promise<TestStore | undefined>;
+}[] = [
+  { name: "SqliteStore", open: (_t, upTo) => tempStore(upTo) },
+  { name: "PostgresStore", open: tempPostgresStore },
+];
 
 /** Creates (or reuses) the product and a new release of it; inside `tx` when given a transaction. */
 export async function release(db: Store | Queryable, product: string, version: string): Promise<Release> {
@@ -116,6 +156,11 @@ export async function softwareCounts(store: Store): Promise<Record<string, numbe
     "vulnerability_aliases",
     "vulnerability_packages",
     "known_exploited",
+    "component_purls",
+    "release_keys",
+    "release_components",
+    "finding_details",
+    "finding_matches",
     "findings",
     "webhook_deliveries",
     "audit_log",

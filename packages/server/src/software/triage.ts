@@ -1,6 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { Queryable } from "../store/store.ts";
+import { findingNumber, selectFindings } from "./findings.ts";
 
 // OpenVEX spec v0.2.0 §Status Justifications.
 export const OPENVEX_JUSTIFICATIONS = [
@@ -134,14 +135,12 @@ export async function setTriage(
   source: string,
   now = Date.now(),
 ): Promise<void> {
-  const before = await tx.get<{ triage: string | null; release_id: string; vuln_id: string; purl: string }>(
-    `SELECT triage, release_id, vuln_id, purl FROM findings WHERE id = ?`,
-    [findingId],
-  );
+  const n = await findingNumber(tx, findingId);
+  const [before] = n === undefined ? [] : await selectFindings(tx, `WHERE f.n = ?`, [n]);
   if (!before) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such finding");
   await tx.run(
-    `UPDATE findings SET triage_state = ?, triage = ?, triage_source = ?, triaged_at = ?, updated_at = ? WHERE id = ?`,
-    [triage.state, JSON.stringify(triage), source, now, now, findingId],
+    `UPDATE findings SET triage_state = ?, triage = ?, triage_source = ?, triaged_at = ?, updated_at = ? WHERE n = ?`,
+    [triage.state, JSON.stringify(triage), source, now, now, before.n],
   );
   await appendAudit(tx, {
     actor,

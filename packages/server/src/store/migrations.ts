@@ -214,6 +214,83 @@ export const migrations: Migration[] = [
     ],
   },
   {
+    id: 602,
+    name: "findings-by-match",
+    // A finding row held every matched value (advisories, summary, severity, fixed versions, the
+    // component) once per release, so a full re-match wrote ~600 bytes and four index entries per
+    // release × vulnerability × component. Now the values are stored once per (component purl,
+    // vulnerability) match (`finding_matches` → content-addressed `finding_details`), and a finding
+    // row is what is per release: status, triage, Art. 14 flag, timestamps. Its key `n` is
+    // match_no × 2^24 + release_no, so a match's findings are one key range. Existing findings keep
+    // their ids (`legacy_id`); new ones get ids composed from their release's prefix and match number.
+    statements: [
+      `CREATE TABLE software_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)`,
+      `CREATE TABLE release_keys (
+        release_id TEXT PRIMARY KEY REFERENCES releases(id), release_no INTEGER NOT NULL UNIQUE,
+        id_prefix TEXT NOT NULL UNIQUE)`,
+      // Existing releases (random v4 UUIDs): the prefix is the release id's first 26 characters,
+      // version nibble set to 8 (RFC 9562 §5.8); new releases get a random prefix.
+      `INSERT INTO release_keys (release_id, release_no, id_prefix)
+        SELECT id, ROW_NUMBER() OVER (ORDER BY created_at, id), substr(id, 1, 14) || '8' || substr(id, 16, 11)
+        FROM releases`,
+      `INSERT INTO software_counters (name, value) SELECT 'release', COALESCE(MAX(release_no), 0) FROM release_keys`,
+      `CREATE TABLE component_purls (
+        purl TEXT PRIMARY KEY, package_key TEXT NOT NULL, ecosystem TEXT, package_name TEXT, name TEXT NOT NULL,
+        version TEXT NOT NULL)`,
+      `CREATE INDEX component_purls_package ON component_purls(package_key)`,
+      `INSERT INTO component_purls (purl, package_key, ecosystem, package_name, name, version)
+        SELECT purl, MIN(package_key), MIN(ecosystem), MIN(package_name), MIN(name), MIN(version)
+        FROM sbom_components WHERE purl IS NOT NULL AND package_key IS NOT NULL AND version IS NOT NULL
+        GROUP BY purl`,
+      `INSERT INTO component_purls (purl, package_key, name, version)
+        SELECT purl, MIN(package_key), MIN(component_name), MIN(component_version) FROM findings f
+        WHERE NOT EXISTS (SELECT 1 FROM component_purls p WHERE p.purl = f.purl) GROUP BY purl`,
+      `CREATE TABLE release_components (
+        purl TEXT NOT NULL, release_no INTEGER NOT NULL, PRIMARY KEY (purl, release_no))`,
+      `INSERT INTO release_components (purl, release_no)
+        SELECT c.purl, k.release_no FROM sbom_components c JOIN release_keys k ON k.release_id = c.release_id
+        WHERE c.purl IS NOT NULL AND c.package_key IS NOT NULL AND c.version IS NOT NULL
+        UNION SELECT f.purl, k.release_no FROM findings f JOIN release_keys k ON k.release_id = f.release_id`,
+      `CREATE TABLE finding_details (
+        detail_no INTEGER PRIMARY KEY, content_key TEXT NOT NULL UNIQUE, advisory_ids TEXT NOT NULL, summary TEXT,
+        severity TEXT NOT NULL, score_tenths INTEGER, fixed_versions TEXT NOT NULL, known_exploited INTEGER NOT NULL)`,
+      `CREATE TABLE finding_matches (
+        match_no INTEGER PRIMARY KEY, purl TEXT NOT NULL, vuln_id TEXT NOT NULL,
+        detail_no INTEGER NOT NULL REFERENCES finding_details(detail_no), live INTEGER NOT NULL, UNIQUE (purl, vuln_id))`,
+      `CREATE TABLE finding_groups_602 AS SELECT ROW_NUMBER() OVER (ORDER BY purl, vuln_id) AS match_no, purl, vuln_id
+        FROM (SELECT DISTINCT purl, vuln_id FROM findings) g`,
+      // Each existing match keeps the values of its most recently updated finding.
+      `INSERT INTO finding_details (detail_no, content_key, advisory_ids, summary, severity, score_tenths, fixed_versions,
+        known_exploited)
+        SELECT g.match_no, 'legacy:' || g.match_no, f.advisory_ids, f.summary, f.severity, f.score_tenths, f.fixed_versions,
+          f.known_exploited
+        FROM finding_groups_602 g JOIN findings f ON f.id = (SELECT f2.id FROM findings f2
+          WHERE f2.purl = g.purl AND f2.vuln_id = g.vuln_id ORDER BY f2.updated_at DESC, f2.id LIMIT 1)`,
+      `INSERT INTO finding_matches (match_no, purl, vuln_id, detail_no, live)
+        SELECT g.match_no, g.purl, g.vuln_id, g.match_no, CASE WHEN EXISTS (SELECT 1 FROM findings f
+          WHERE f.purl = g.purl AND f.vuln_id = g.vuln_id AND f.status = 'open') THEN 1 ELSE 0 END
+        FROM finding_groups_602 g`,
+      `INSERT INTO software_counters (name, value) SELECT 'match', COALESCE(MAX(match_no), 0) FROM finding_matches`,
+      `INSERT INTO software_counters (name, value) SELECT 'detail', COALESCE(MAX(detail_no), 0) FROM finding_details`,
+      `CREATE TABLE findings_602 (
+        n BIGINT PRIMARY KEY, match_no INTEGER NOT NULL, release_no INTEGER NOT NULL, legacy_id TEXT,
+        status TEXT NOT NULL, resolution TEXT, triage_state TEXT NOT NULL, triage TEXT, triage_source TEXT,
+        triaged_at BIGINT, article14_candidate INTEGER NOT NULL, created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL, resolved_at BIGINT)`,
+      `INSERT INTO findings_602 (n, match_no, release_no, legacy_id, status, resolution, triage_state, triage,
+        triage_source, triaged_at, article14_candidate, created_at, updated_at, resolved_at)
+        SELECT CAST(g.match_no AS BIGINT) * 16777216 + k.release_no, g.match_no, k.release_no, f.id, f.status, f.resolution, f.triage_state,
+          f.triage, f.triage_source, f.triaged_at, f.article14_candidate, f.created_at, f.updated_at, f.resolved_at
+        FROM findings f JOIN finding_groups_602 g ON g.purl = f.purl AND g.vuln_id = f.vuln_id
+        JOIN release_keys k ON k.release_id = f.release_id`,
+      `DROP TABLE finding_groups_602`,
+      `DROP TABLE findings`,
+      `ALTER TABLE findings_602 RENAME TO findings`,
+      `CREATE UNIQUE INDEX findings_legacy_id ON findings(legacy_id) WHERE legacy_id IS NOT NULL`,
+      `CREATE INDEX findings_triaged ON findings(match_no) WHERE triaged_at IS NOT NULL`,
+    ],
+  },
+  {
     // Issue #5 (scale-out): which server process holds a device's session, and each process's
     // heartbeat, so the devices of a process that died are shown offline by the others.
     id: 700,
