@@ -134,7 +134,14 @@ for (const backend of storeBackends)
         return { gw10, gw11 };
       });
 
-      assert.deepEqual(await migrate(t.store, migrations), [602]);
+      // Exactly migration 602 on top of the 601 layout (later migrations are other domains').
+      assert.deepEqual(
+        await migrate(
+          t.store,
+          migrations.filter((m) => m.id <= 602),
+        ),
+        [602],
+      );
       assert.equal(await count(t.store, "findings"), 3);
       assert.equal(await count(t.store, "finding_matches"), 2, "two (purl, vulnerability) matches");
 
