@@ -111,4 +111,35 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
     assert.equal(deliveries[0]!.lastError, "HTTP 500");
     assert.equal(r.received.length, 4);
   });
+
+  it("two processes dispatching from one table deliver each event exactly once", async () => {
+    const r = await receiver([]);
+    servers.push(r.server);
+    const { webhook } = await createWebhook(t.store, masterKey, { url: r.url });
+    const other = new WebhookDispatcher({ store: t.store, masterKey, log: pino({ level: "silent" }) });
+    try {
+      await t.store.transaction((tx) =>
+        enqueueEvents(
+          tx,
+          Array.from({ length: 20 }, (_, i) => ({
+            type: "finding.new" as const,
+            payload: () => ({ id: `f-${i}` }),
+          })),
+        ),
+      );
+      // Both wake on the same due rows at once, as two server processes would.
+      dispatcher.wake();
+      other.wake();
+      await until(async () =>
+        (await listDeliveries(t.store, webhook.id)).every((d) => d.status === "delivered"),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const ids = r.received.map((x) => x.headers["bulwark-delivery"]);
+      assert.equal(ids.length, 20, "one POST per delivery, none twice");
+      assert.equal(new Set(ids).size, 20);
+      for (const d of await listDeliveries(t.store, webhook.id)) assert.equal(d.attempts, 1);
+    } finally {
+      await other.stop();
+    }
+  });
 });

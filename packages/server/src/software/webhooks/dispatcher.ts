@@ -19,11 +19,14 @@ interface Due {
   event_type: string;
   payload: string;
   attempts: number;
+  next_attempt_at: number | string;
   url: string;
   secret_sealed: string;
 }
 
 const MAX_DELAY_MS = 3_600_000;
+/** How much longer than the request timeout an attempt's claim lasts. */
+const CLAIM_MARGIN_MS = 5_000;
 
 /**
  * Delivers queued webhook events: POST with the HMAC signature header, retries with exponential
@@ -79,7 +82,7 @@ export class WebhookDispatcher {
   async #pass(): Promise<void> {
     for (;;) {
       const due = await this.#o.store.all<Due>(
-        `SELECT d.id, d.webhook_id, d.event_type, d.payload, d.attempts, w.url, w.secret_sealed
+        `SELECT d.id, d.webhook_id, d.event_type, d.payload, d.attempts, d.next_attempt_at, w.url, w.secret_sealed
          FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
          WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT 50`,
         [Date.now()],
@@ -89,7 +92,24 @@ export class WebhookDispatcher {
     }
   }
 
+  /**
+   * Claims one attempt of a due delivery for this process: the attempt time is moved past this
+   * attempt's timeout, only if nobody moved it since it was read (compare-and-set). In scale-out
+   * every process dispatches from the same table; exactly one of them wins each attempt. If the
+   * winner dies mid-attempt, the delivery is due again once the claim runs out (at-least-once:
+   * receivers de-duplicate by the `bulwark-delivery` id).
+   */
+  async #claim(d: Due): Promise<boolean> {
+    const { changes } = await this.#o.store.run(
+      `UPDATE webhook_deliveries SET next_attempt_at = ?
+       WHERE id = ? AND status = 'pending' AND next_attempt_at = ?`,
+      [Date.now() + this.#o.timeoutMs + CLAIM_MARGIN_MS, d.id, Number(d.next_attempt_at)],
+    );
+    return changes === 1;
+  }
+
   async #deliver(d: Due): Promise<void> {
+    if (!(await this.#claim(d))) return;
     const attempt = Number(d.attempts) + 1;
     const outcome = await this.#post(d);
     const now = Date.now();
