@@ -45,7 +45,8 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
   const work = tempDir("bulwark-software-e2e-");
 
   before(async () => {
-    server = await startTestServer();
+    // The test's webhook receiver listens on loopback, which webhooks may not reach by default.
+    server = await startTestServer({ args: ["--webhook-allow-local"] });
     env = {
       BULWARK_URL: server.httpUrl,
       BULWARK_API_KEY: server.adminKey,

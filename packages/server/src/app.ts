@@ -258,11 +258,18 @@ export async function startServer(
     store,
     masterKey: masterKey.key,
     log: log.child({ component: "webhooks" }),
+    allowLocal: config.webhookAllowLocal,
   });
   const monitor = new SoftwareMonitor(store, () => webhooks.wake());
   // Deliveries still pending from before a restart are resumed.
   webhooks.wake();
-  await registerSoftwareRoutes(http, { store, monitor, custody, masterKey: masterKey.key });
+  await registerSoftwareRoutes(http, {
+    store,
+    monitor,
+    custody,
+    masterKey: masterKey.key,
+    webhookAllowLocal: config.webhookAllowLocal,
+  });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;

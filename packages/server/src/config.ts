@@ -21,6 +21,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** How often this process writes its heartbeat; its devices are shown offline after 3 missed beats. */
   heartbeatMs: number;
+  /** Webhooks may POST to loopback and link-local addresses (refused by default: SSRF). */
+  webhookAllowLocal: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -35,6 +37,8 @@ const USAGE = `Usage: bulwark-server [options]
   --log-level LEVEL                trace|debug|info|warn|error (default info, env BULWARK_LOG_LEVEL)
   --store sqlite|postgres          data store (default sqlite in the data dir, env BULWARK_STORE)
   --database-url URL               PostgreSQL URL for --store postgres (env BULWARK_DATABASE_URL)
+  --webhook-allow-local            let webhooks reach loopback and link-local addresses (refused
+                                   by default; env BULWARK_WEBHOOK_ALLOW_LOCAL=1)
   --redis-url URL                  Redis for broker pub/sub, sessions and control events between
                                    processes (scale-out; env BULWARK_REDIS_URL)
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
@@ -71,6 +75,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "public-url": { type: "string" },
       "bootstrap-admin-key-file": { type: "string" },
       "log-level": { type: "string" },
+      "webhook-allow-local": { type: "boolean" },
       store: { type: "string" },
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
@@ -112,6 +117,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     store: storeConfig(values.store ?? env.BULWARK_STORE, values["database-url"] ?? env.BULWARK_DATABASE_URL),
     redisUrl: redisUrl(values["redis-url"] ?? env.BULWARK_REDIS_URL),
     heartbeatMs: heartbeat(env.BULWARK_HEARTBEAT_MS),
+    webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
   };
 }
 

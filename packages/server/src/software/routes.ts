@@ -13,6 +13,8 @@ export interface SoftwareRouteOptions {
   monitor: SoftwareMonitor;
   custody: KeyCustody;
   masterKey: Buffer;
+  /** Webhooks may target loopback and link-local addresses (`--webhook-allow-local`). */
+  webhookAllowLocal: boolean;
   /** Largest SBOM accepted by upload (default 16 MiB). */
   maxSbomBytes?: number;
   /** Largest OSV bundle / KEV upload (default 256 MiB). */
@@ -24,6 +26,6 @@ export async function registerSoftwareRoutes(app: FastifyInstance, o: SoftwareRo
   await app.register(sbomRoutes(o.store, o.monitor, o.maxSbomBytes ?? 16 * 1024 * 1024));
   await app.register(vulnerabilityRoutes(o.store, o.monitor, o.maxUploadBytes ?? 256 * 1024 * 1024));
   await app.register(findingRoutes(o.store));
-  await app.register(webhookRoutes(o.store, o.masterKey));
+  await app.register(webhookRoutes(o.store, o.masterKey, o.webhookAllowLocal));
   await app.register(signingRoutes(o.store, o.custody));
 }

@@ -10,7 +10,7 @@ import {
   type WebhookEvent,
 } from "./webhooks/webhooks.ts";
 
-export function webhookRoutes(store: Store, masterKey: Buffer) {
+export function webhookRoutes(store: Store, masterKey: Buffer, allowLocal: boolean) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get("/api/v1/webhooks", { config: { auth: { permission: "webhooks:manage" } } }, async () => ({
       items: await listWebhooks(store),
@@ -34,7 +34,7 @@ export function webhookRoutes(store: Store, masterKey: Buffer) {
       },
       async (request, reply) => {
         const created = await store.transaction(async (tx) => {
-          const made = await createWebhook(tx, masterKey, request.body);
+          const made = await createWebhook(tx, masterKey, request.body, allowLocal);
           await appendAudit(tx, {
             actor: actorOf(request.principal),
             action: "webhook.create",

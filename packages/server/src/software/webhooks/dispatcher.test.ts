@@ -52,6 +52,8 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
       log: pino({ level: "silent" }),
       baseDelayMs: 20,
       maxAttempts: 4,
+      // The receivers of these tests listen on loopback.
+      allowLocal: true,
     });
   });
   after(async () => {
@@ -63,7 +65,7 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
   it("signs with HMAC-SHA256 over timestamp + body, retries with backoff until delivered", async () => {
     const r = await receiver([500, 503]);
     servers.push(r.server);
-    const { webhook, secret } = await createWebhook(t.store, masterKey, { url: r.url });
+    const { webhook, secret } = await createWebhook(t.store, masterKey, { url: r.url }, true);
     const stored = await t.store.get<{ secret_sealed: string }>(
       `SELECT secret_sealed FROM webhooks WHERE id = ?`,
       [webhook.id],
@@ -93,10 +95,12 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
   it("gives up after the last attempt and records the failure", async () => {
     const r = await receiver([500, 500, 500, 500, 500]);
     servers.push(r.server);
-    const { webhook } = await createWebhook(t.store, masterKey, {
-      url: r.url,
-      events: ["finding.known-exploited"],
-    });
+    const { webhook } = await createWebhook(
+      t.store,
+      masterKey,
+      { url: r.url, events: ["finding.known-exploited"] },
+      true,
+    );
     await t.store.transaction((tx) =>
       enqueueEvents(tx, [
         { type: "finding.known-exploited", payload: () => ({ id: "f-2" }) },
@@ -115,8 +119,13 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
   it("two processes dispatching from one table deliver each event exactly once", async () => {
     const r = await receiver([]);
     servers.push(r.server);
-    const { webhook } = await createWebhook(t.store, masterKey, { url: r.url });
-    const other = new WebhookDispatcher({ store: t.store, masterKey, log: pino({ level: "silent" }) });
+    const { webhook } = await createWebhook(t.store, masterKey, { url: r.url }, true);
+    const other = new WebhookDispatcher({
+      store: t.store,
+      masterKey,
+      log: pino({ level: "silent" }),
+      allowLocal: true,
+    });
     try {
       await t.store.transaction((tx) =>
         enqueueEvents(
@@ -140,6 +149,50 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
       for (const d of await listDeliveries(t.store, webhook.id)) assert.equal(d.attempts, 1);
     } finally {
       await other.stop();
+    }
+  });
+
+  it("refuses local destinations by default: at registration, and at delivery after resolving the name", async () => {
+    for (const url of [
+      "http://169.254.169.254/latest/meta-data/",
+      "http://127.0.0.1:8080/hook",
+      "https://[::1]/hook",
+      "https://[::ffff:127.0.0.1]/hook",
+      "http://localhost:9000/hook",
+      "http://0.0.0.0/hook",
+    ])
+      await assert.rejects(createWebhook(t.store, masterKey, { url }), /local address/, url);
+    // Private networks are where a self-hosted platform's own systems live: allowed.
+    await createWebhook(t.store, masterKey, { url: "https://10.20.30.40/hook" });
+
+    // Only the strict dispatcher below may deliver from here on.
+    await dispatcher.stop();
+    // Stored while local destinations were allowed, delivered by a dispatcher that refuses them:
+    // by address literal, and by a name that resolves to loopback (checked at connect time).
+    const r = await receiver([]);
+    servers.push(r.server);
+    const port = new URL(r.url).port;
+    const strict = new WebhookDispatcher({
+      store: t.store,
+      masterKey,
+      log: pino({ level: "silent" }),
+      maxAttempts: 1,
+    });
+    try {
+      for (const url of [`http://127.0.0.1:${port}/hook`, `http://localhost:${port}/hook`]) {
+        await t.store.run(`UPDATE webhooks SET active = 0`);
+        const { webhook } = await createWebhook(t.store, masterKey, { url }, true);
+        await t.store.transaction((tx) =>
+          enqueueEvents(tx, [{ type: "finding.new", payload: () => ({ id: url }) }]),
+        );
+        strict.wake();
+        await until(async () => (await listDeliveries(t.store, webhook.id))[0]?.status === "failed");
+        const [delivery] = await listDeliveries(t.store, webhook.id);
+        assert.match(delivery!.lastError ?? "", /not allowed/, url);
+      }
+      assert.equal(r.received.length, 0, "nothing reached the loopback receiver");
+    } finally {
+      await strict.stop();
     }
   });
 });

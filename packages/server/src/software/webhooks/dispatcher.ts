@@ -1,6 +1,10 @@
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { LookupFunction } from "node:net";
 import { webhookSignature } from "@bulwark/sdk/signing/webhook";
 import type { Logger } from "pino";
 import type { Store } from "../../store/store.ts";
+import { guardedLookup, refusedLiteral } from "./destination.ts";
 import { openSecret } from "./secret.ts";
 
 export interface DispatcherOptions {
@@ -11,6 +15,8 @@ export interface DispatcherOptions {
   baseDelayMs?: number;
   maxAttempts?: number;
   timeoutMs?: number;
+  /** Allow loopback and link-local destinations (`--webhook-allow-local`); refused by default. */
+  allowLocal?: boolean;
 }
 
 interface Due {
@@ -40,7 +46,7 @@ export class WebhookDispatcher {
   #stopped = false;
 
   constructor(options: DispatcherOptions) {
-    this.#o = { baseDelayMs: 1000, maxAttempts: 8, timeoutMs: 10_000, ...options };
+    this.#o = { baseDelayMs: 1000, maxAttempts: 8, timeoutMs: 10_000, allowLocal: false, ...options };
   }
 
   /** Runs a pass now (or right after the current one). */
@@ -134,10 +140,13 @@ export class WebhookDispatcher {
   async #post(d: Due): Promise<{ ok: true; status: number } | { ok: false; status?: number; error: string }> {
     try {
       const secret = openSecret(this.#o.masterKey, d.webhook_id, d.secret_sealed);
-      const res = await fetch(d.url, {
-        method: "POST",
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.#o.timeoutMs),
+      const url = new URL(d.url);
+      const refused = refusedLiteral(url, this.#o.allowLocal);
+      if (refused) return { ok: false, error: refused };
+      const status = await postOnce(url, {
+        body: d.payload,
+        timeoutMs: this.#o.timeoutMs,
+        lookup: guardedLookup(this.#o.allowLocal),
         headers: {
           "content-type": "application/json",
           "user-agent": "bulwark-webhooks/1",
@@ -145,13 +154,37 @@ export class WebhookDispatcher {
           "bulwark-delivery": d.id,
           "bulwark-signature": webhookSignature(secret, Math.floor(Date.now() / 1000), d.payload),
         },
-        body: d.payload,
       });
-      await res.body?.cancel();
-      if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-      return { ok: false, status: res.status, error: `HTTP ${res.status}` };
+      if (status >= 200 && status < 300) return { ok: true, status };
+      return { ok: false, status, error: `HTTP ${status}` };
     } catch (error) {
       return { ok: false, error: (error as Error).message.slice(0, 200) };
     }
   }
+}
+
+/** One POST, no redirects followed (a 3xx is a failed attempt); resolves with the status code. */
+function postOnce(
+  url: URL,
+  o: { body: string; timeoutMs: number; lookup: LookupFunction; headers: Record<string, string> },
+): Promise<number> {
+  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method: "POST",
+        lookup: o.lookup,
+        signal: AbortSignal.timeout(o.timeoutMs),
+        headers: { ...o.headers, "content-length": String(Buffer.byteLength(o.body)) },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(o.body);
+  });
 }

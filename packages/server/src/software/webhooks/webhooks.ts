@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { Queryable, SqlValue } from "../../store/store.ts";
 import { insertMany } from "../sql.ts";
+import { checkWebhookDestination } from "./destination.ts";
 import { sealSecret } from "./secret.ts";
 
 /** Events a webhook can subscribe to. */
@@ -31,8 +32,8 @@ export interface Delivery {
   deliveredAt: number | null;
 }
 
-/** Only absolute http(s) URLs without credentials (the secret is the credential). */
-function checkUrl(text: string): string {
+/** Only absolute http(s) URLs without credentials (the secret is the credential), not local unless allowed. */
+function checkUrl(text: string, allowLocal: boolean): string {
   let url: URL;
   try {
     url = new URL(text);
@@ -43,6 +44,7 @@ function checkUrl(text: string): string {
     throw new BulwarkError("BW_ERR_VALIDATION", "webhook URLs are http or https");
   if (url.username || url.password)
     throw new BulwarkError("BW_ERR_VALIDATION", "webhook URLs carry no credentials");
+  checkWebhookDestination(url, allowLocal);
   return url.href;
 }
 
@@ -51,12 +53,13 @@ export async function createWebhook(
   db: Queryable,
   masterKey: Buffer,
   input: { url: string; events?: WebhookEvent[] },
+  allowLocal = false,
 ): Promise<{ webhook: Webhook; secret: string }> {
   const id = randomUUID();
   const secret = `bwhs_${randomBytes(32).toString("base64url")}`;
   const webhook: Webhook = {
     id,
-    url: checkUrl(input.url),
+    url: checkUrl(input.url, allowLocal),
     events: input.events?.length ? [...new Set(input.events)] : [...WEBHOOK_EVENTS],
     active: true,
     createdAt: Date.now(),
