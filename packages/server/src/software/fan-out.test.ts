@@ -6,7 +6,15 @@ import type { Store } from "../store/store.ts";
 import { findingById, listFindings, releaseFindings } from "./findings.ts";
 import { parseFindingId } from "./ids.ts";
 import { SoftwareMonitor } from "./monitor.ts";
-import { count, cyclonedx, osvDir, osvRecord, release, storeBackends } from "./test-fixtures.ts";
+import {
+  count,
+  cyclonedx,
+  minimistAdvisory,
+  osvDir,
+  osvRecord,
+  release,
+  storeBackends,
+} from "./test-fixtures.ts";
 import { setTriage } from "./triage.ts";
 import { cycloneDxVex } from "./vex.ts";
 import { createWebhook } from "./webhooks/webhooks.ts";
@@ -18,15 +26,7 @@ import { createWebhook } from "./webhooks/webhooks.ts";
 const system = { type: "system" } as const;
 const analyst = { type: "user", id: "analyst" } as const;
 
-const minimist = (modified: string, withdrawn?: string) =>
-  osvRecord({
-    id: "GHSA-mmmm-0000-0001",
-    aliases: ["CVE-2024-1001"],
-    name: "minimist",
-    fixed: "1.2.6",
-    modified,
-    ...(withdrawn ? { withdrawn } : {}),
-  });
+const minimist = minimistAdvisory;
 
 const deliveries = async (store: Store, type: string) =>
   Number(

@@ -32,8 +32,31 @@ export interface Finding {
   resolvedAt: number | null;
 }
 
+/** What a match says about its vulnerability; stored once per distinct content (`finding_details`). */
+export interface DetailValues {
+  advisory_ids: string;
+  summary: string | null;
+  severity: FindingSeverity;
+  score_tenths: number | null;
+  fixed_versions: string;
+  known_exploited: number;
+}
+
+/** The columns of `finding_details` after its key, in table order. */
+export const DETAIL_COLUMNS = [
+  "advisory_ids",
+  "summary",
+  "severity",
+  "score_tenths",
+  "fixed_versions",
+  "known_exploited",
+] as const satisfies readonly (keyof DetailValues)[];
+
+/** A match's values in `DETAIL_COLUMNS` order (for inserts and content keys). */
+export const detailTuple = (v: DetailValues): SqlValue[] => DETAIL_COLUMNS.map((c) => v[c]);
+
 /** A finding as read: the per-release row joined with its match, details, component and release. */
-export interface FindingRow {
+export interface FindingRow extends DetailValues {
   id: string;
   /** The row key: match_no × RELEASE_SPAN + release_no (`ids.ts`). */
   n: number;
@@ -43,12 +66,6 @@ export interface FindingRow {
   package_key: string;
   component_name: string;
   component_version: string;
-  advisory_ids: string;
-  summary: string | null;
-  severity: FindingSeverity;
-  score_tenths: number | null;
-  fixed_versions: string;
-  known_exploited: number;
   article14_candidate: number;
   status: FindingStatus;
   resolution: FindingResolution | null;

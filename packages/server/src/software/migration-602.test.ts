@@ -9,7 +9,15 @@ import { upsertAdvisories } from "./advisories.ts";
 import { findingById, listFindings, releaseFindings } from "./findings.ts";
 import { parseFindingId } from "./ids.ts";
 import { SoftwareMonitor } from "./monitor.ts";
-import { count, cyclonedx, osvDir, osvRecord, release, storeBackends } from "./test-fixtures.ts";
+import {
+  count,
+  cyclonedx,
+  minimistAdvisory,
+  osvDir,
+  osvRecord,
+  release,
+  storeBackends,
+} from "./test-fixtures.ts";
 import { setTriage } from "./triage.ts";
 
 /**
@@ -19,14 +27,7 @@ import { setTriage } from "./triage.ts";
 const system = { type: "system" } as const;
 const analyst = { type: "user", id: "analyst" } as const;
 
-const advisory = (modified: string) =>
-  osvRecord({
-    id: "GHSA-mmmm-0000-0001",
-    aliases: ["CVE-2024-1001"],
-    name: "minimist",
-    fixed: "1.2.6",
-    modified,
-  });
+const advisory = (modified: string) => minimistAdvisory(modified);
 
 /** An SBOM and its components as migration 601 stored them. */
 async function legacySbom(tx: Queryable, releaseId: string, id: string, purls: readonly string[]) {

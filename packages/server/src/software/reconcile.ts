@@ -1,6 +1,9 @@
 import type { FindingSeverity } from "@bulwark/sdk/software/scan";
 import type { Queryable, SqlValue } from "../store/store.ts";
-import { selectFindings } from "./findings.ts";
+import { DETAIL_COLUMNS, type DetailValues, detailTuple, selectFindings } from "./findings.ts";
+
+export type { DetailValues };
+
 import { findingId, findingKey, findingKeySql, MATCH_LIMIT, RELEASE_SPAN } from "./ids.ts";
 import type { RematchEventType, RematchResult } from "./rematch.ts";
 import { allocate, chunks, insertMany, placeholders, runIn, selectIn } from "./sql.ts";
@@ -12,16 +15,6 @@ import { type Triage, UNTRIAGED } from "./triage.ts";
  * new ones and fan them out to every release holding the purl in SQL, and give holders still
  * without a finding theirs (with triage carried over). Each records what it did in the result.
  */
-
-/** What a match says about its vulnerability; stored once per distinct content (`finding_details`). */
-export interface DetailValues {
-  advisory_ids: string;
-  summary: string | null;
-  severity: FindingSeverity;
-  score_tenths: number | null;
-  fixed_versions: string;
-  known_exploited: number;
-}
 
 export interface DesiredMatch {
   purl: string;
@@ -68,16 +61,7 @@ async function emitKeys(tx: Queryable, run: Reconciled, type: RematchEventType, 
     await emit(tx, run, type, `f.n IN (${placeholders(batch.length)})`, batch);
 }
 
-const DETAIL_COLUMNS = [
-  "detail_no",
-  "content_key",
-  "advisory_ids",
-  "summary",
-  "severity",
-  "score_tenths",
-  "fixed_versions",
-  "known_exploited",
-];
+const DETAIL_ROW_COLUMNS = ["detail_no", "content_key", ...DETAIL_COLUMNS];
 
 /** Stores the details the desired matches need (content-addressed); returns content key → number. */
 export async function storeDetails(
@@ -100,19 +84,10 @@ export async function storeDetails(
   const first = await allocate(tx, "detail", missing.length);
   const rows = missing.map((key, i): SqlValue[] => {
     const v = values.get(key)!;
-    return [
-      first + i,
-      key,
-      v.advisory_ids,
-      v.summary,
-      v.severity,
-      v.score_tenths,
-      v.fixed_versions,
-      v.known_exploited,
-    ];
+    return [first + i, key, ...detailTuple(v)];
   });
   // A concurrent transaction (PostgreSQL) may have stored the same content first: keep its row.
-  await insertMany(tx, "finding_details", DETAIL_COLUMNS, rows, "ON CONFLICT (content_key) DO NOTHING");
+  await insertMany(tx, "finding_details", DETAIL_ROW_COLUMNS, rows, "ON CONFLICT (content_key) DO NOTHING");
   await lookup(missing, numbers);
   return numbers;
 }

@@ -9,7 +9,7 @@ import {
 } from "@bulwark/sdk/software/scan";
 import type { Queryable } from "../store/store.ts";
 import { advisoriesFor } from "./advisories.ts";
-import type { FindingRow } from "./findings.ts";
+import { detailTuple, type FindingRow } from "./findings.ts";
 import {
   type DesiredMatch,
   type DetailValues,
@@ -194,14 +194,7 @@ const hitSignature = (h: ScanFinding): string =>
 function contentKeys(): (v: DetailValues) => string {
   const memo = new Map<string, string>();
   return (v) => {
-    const json = JSON.stringify([
-      v.advisory_ids,
-      v.summary,
-      v.severity,
-      v.score_tenths,
-      v.fixed_versions,
-      v.known_exploited,
-    ]);
+    const json = JSON.stringify(detailTuple(v));
     let key = memo.get(json);
     if (key === undefined) {
       key = createHash("sha256").update(json).digest("base64url");

@@ -110,6 +110,17 @@ export function osvRecord(a: MiniAdvisory): Record<string, unknown> {
 }
 
 /** Writes records as `<id>.json` files into a new directory (an OSV "directory bundle"). */
+/** The minimist prototype-pollution advisory (fixed in 1.2.6), at a given `modified` time. */
+export const minimistAdvisory = (modified: string, withdrawn?: string): Record<string, unknown> =>
+  osvRecord({
+    id: "GHSA-mmmm-0000-0001",
+    aliases: ["CVE-2024-1001"],
+    name: "minimist",
+    fixed: "1.2.6",
+    modified,
+    ...(withdrawn ? { withdrawn } : {}),
+  });
+
 export function osvDir(parent: string, records: readonly Record<string, unknown>[], name = "osv"): string {
   const dir = mkdtempSync(join(parent, `${name}-`));
   mkdirSync(dir, { recursive: true });
