@@ -1,4 +1,3 @@
-import type { FindingSeverity } from "@bulwark/sdk/software/scan";
 import type { Queryable, SqlValue } from "../store/store.ts";
 import { DETAIL_COLUMNS, type DetailValues, detailTuple, selectFindings } from "./findings.ts";
 
