@@ -4,6 +4,8 @@ import type { Store } from "../store/store.ts";
 /** How often a server process proves it is alive; it counts as dead after three missed beats. */
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 const MISSED_BEATS = 3;
+/** Every this many beats, a sweep also looks for online devices with no live holder. */
+const ORPHAN_SWEEP_EVERY = 30;
 
 /**
  * Liveness of the server processes that hold device sessions (issue #5, scale-out). Each process
@@ -21,6 +23,7 @@ export class InstanceLiveness {
   readonly #reassert: (deviceIds: Iterable<string>) => Promise<void>;
   #timer: NodeJS.Timeout | undefined;
   #beat: Promise<void> = Promise.resolve();
+  #beats = 0;
 
   constructor(options: {
     id: string;
@@ -51,7 +54,7 @@ export class InstanceLiveness {
       now,
       now,
     ]);
-    await this.sweep(now);
+    await this.sweep(now, true);
     this.#timer = setInterval(() => {
       this.#beat = this.#beat.then(() =>
         this.beat().catch((err: unknown) => this.#log.error({ err }, "server heartbeat failed")),
@@ -75,21 +78,37 @@ export class InstanceLiveness {
       await this.#reassert(this.#liveDevices());
       this.#log.warn({ instance: this.id }, "this server process was taken for dead; presence restored");
     }
-    await this.sweep(now);
+    this.#beats++;
+    await this.sweep(now, this.#beats % ORPHAN_SWEEP_EVERY === 0);
   }
 
-  /** Shows offline every device held by a dead process or by none; forgets dead processes. */
-  async sweep(now = Date.now()): Promise<number> {
+  /**
+   * Shows offline the devices held by processes that missed three beats, and forgets those
+   * processes (through the `connected_to` index: cost follows the dead processes' devices, not the
+   * fleet). At start and every `ORPHAN_SWEEP_EVERY` beats it also shows offline devices online
+   * with no live holder at all (a scan of the online devices).
+   */
+  async sweep(now = Date.now(), orphans = false): Promise<number> {
     const cutoff = now - this.staleAfterMs;
     const swept = await this.#store.transaction(async (tx) => {
-      const { changes } = await tx.run(
-        `UPDATE devices SET online = 0, connected_to = NULL
-         WHERE online = 1 AND (connected_to IS NULL OR connected_to NOT IN
-           (SELECT id FROM server_instances WHERE heartbeat_at >= ?))`,
-        [cutoff],
-      );
-      await tx.run(`DELETE FROM server_instances WHERE heartbeat_at < ?`, [cutoff]);
-      return changes;
+      let changed = 0;
+      const dead = await tx.all<{ id: string }>(`SELECT id FROM server_instances WHERE heartbeat_at < ?`, [
+        cutoff,
+      ]);
+      for (const { id } of dead) {
+        changed += (
+          await tx.run(`UPDATE devices SET online = 0, connected_to = NULL WHERE connected_to = ?`, [id])
+        ).changes;
+        await tx.run(`DELETE FROM server_instances WHERE id = ?`, [id]);
+      }
+      if (orphans)
+        changed += (
+          await tx.run(
+            `UPDATE devices SET online = 0, connected_to = NULL
+             WHERE online = 1 AND (connected_to IS NULL OR connected_to NOT IN (SELECT id FROM server_instances))`,
+          )
+        ).changes;
+      return changed;
     });
     if (swept > 0) this.#log.info({ devices: swept }, "devices of stopped server processes shown offline");
     return swept;

@@ -137,7 +137,9 @@ describe("presence across server processes: owner, heartbeat and sweep (scale-ou
     // B is killed: it never beats again. A beats on; 3 beats later B is dead.
     await a.instance.beat(t0 + 1000);
     assert.equal((await row(onB)).online, 1, "not yet: B missed fewer than 3 beats");
-    assert.equal((await row(orphan)).online, 0, "an orphan is swept at once");
+    assert.equal((await row(orphan)).online, 1, "orphans are looked for at start and now and then");
+    await a.instance.sweep(t0 + 1000, true);
+    assert.equal((await row(orphan)).online, 0, "an orphan is swept by the orphan sweep");
     await a.instance.beat(t0 + 3500);
     assert.deepEqual({ ...(await row(onB)) }, { online: 0, connected_to: null });
     assert.deepEqual({ ...(await row(onA)) }, { online: 1, connected_to: "A" });

@@ -297,6 +297,7 @@ export const migrations: Migration[] = [
     name: "fleet-presence-owner",
     statements: [
       `ALTER TABLE devices ADD COLUMN connected_to TEXT`,
+      `CREATE INDEX devices_connected_to ON devices(connected_to)`,
       `CREATE TABLE server_instances (
         id TEXT PRIMARY KEY, started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL)`,
     ],
