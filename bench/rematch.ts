@@ -18,49 +18,11 @@ import { buildOsvIndex, scanSbom } from "../packages/sdk/src/software/scan.ts";
 import { SoftwareMonitor } from "../packages/server/src/software/monitor.ts";
 import { insertSbom } from "../packages/server/src/software/sboms.ts";
 import { osvDir, release, tempStore } from "../packages/server/src/software/test-fixtures.ts";
+import { type Candidate, candidates, lcg } from "./software-data/candidates.ts";
 
 const TESTDATA = new URL("../../shared/testdata/osv/", import.meta.url);
 const DEFAULT_SBOMS = 1000;
 const GOAL_MS = 5000;
-
-/** Deterministic pseudo-random numbers (a 32-bit LCG, Numerical Recipes constants). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-interface Candidate {
-  purl: string;
-  name: string;
-  version: string;
-}
-
-/** Real (package, version) pairs named by the advisories: introduced, fixed and listed versions. */
-function candidates(records: readonly OsvRecord[]): Candidate[] {
-  const out = new Map<string, Candidate>();
-  for (const r of records)
-    for (const a of r.affected) {
-      const pkg = a.package;
-      if (pkg === undefined || pkg.name === "stdlib" || pkg.name === "toolchain") continue;
-      const versions = [...a.versions];
-      for (const range of a.ranges)
-        if (range.type !== "GIT")
-          for (const e of range.events) if (e.version !== "0" && e.kind !== "limit") versions.push(e.version);
-      for (const v of versions) {
-        const c =
-          pkg.ecosystem === "Go"
-            ? { purl: `pkg:golang/${pkg.name}@v${v}`, name: pkg.name, version: `v${v}` }
-            : pkg.ecosystem === "PyPI"
-              ? { purl: `pkg:pypi/${pkg.name.toLowerCase()}@${v}`, name: pkg.name, version: v }
-              : undefined;
-        if (c) out.set(c.purl, c);
-      }
-    }
-  return [...out.values()].sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
-}
 
 function sbom(pick: (rand: () => number) => Candidate, rand: () => number, n: number): string {
   const picked = new Map<string, Candidate>();

@@ -9,52 +9,13 @@ import { readOsvBundle } from "../packages/sdk/src/software/osv/bundle.ts";
 import type { OsvRecord } from "../packages/sdk/src/software/osv/types.ts";
 import { parseSbomText } from "../packages/sdk/src/software/sbom/parse.ts";
 import { buildOsvIndex, scanSbom } from "../packages/sdk/src/software/scan.ts";
+import { type Candidate, candidates, lcg } from "./software-data/candidates.ts";
 
 const TESTDATA = new URL("../../shared/testdata/", import.meta.url);
 const COMPONENTS = 5000;
 const RUNS = 25;
 const GOAL_MS = 100;
 const GOAL_RSS = 1024 * 1024 * 1024;
-
-/** Deterministic pseudo-random numbers (a 32-bit LCG, Numerical Recipes constants). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-interface Candidate {
-  purl: string;
-  name: string;
-  version: string;
-}
-
-function candidates(records: OsvRecord[]): Candidate[] {
-  const out = new Map<string, Candidate>();
-  for (const r of records) {
-    for (const a of r.affected) {
-      const pkg = a.package;
-      if (pkg === undefined) continue;
-      const versions = [...a.versions];
-      for (const range of a.ranges) {
-        if (range.type === "GIT") continue;
-        for (const e of range.events) if (e.version !== "0" && e.kind !== "limit") versions.push(e.version);
-      }
-      for (const v of versions) {
-        let purl: string;
-        if (pkg.ecosystem === "Go") {
-          if (pkg.name === "stdlib" || pkg.name === "toolchain") continue;
-          purl = `pkg:golang/${pkg.name}@v${v}`;
-        } else if (pkg.ecosystem === "PyPI") purl = `pkg:pypi/${pkg.name.toLowerCase()}@${v}`;
-        else continue;
-        out.set(purl, { purl, name: pkg.name, version: pkg.ecosystem === "Go" ? `v${v}` : v });
-      }
-    }
-  }
-  return [...out.values()].sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
-}
 
 function makeSbom(pool: Candidate[]): string {
   const rand = lcg(0xb01a);
