@@ -302,4 +302,27 @@ export const migrations: Migration[] = [
         id TEXT PRIMARY KEY, started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL)`,
     ],
   },
+  {
+    // Issue #4 (issuance rate): the UNIQUE index on certificates.fingerprint was never read and
+    // duplicated what the serial key already guarantees (a distinct serial gives distinct DER, so a
+    // distinct SHA-256), while each issuance wrote a random page of it. The table is rebuilt
+    // without it (portable: SQLite cannot drop a column constraint in place).
+    id: 701,
+    name: "certificates-drop-fingerprint-unique",
+    statements: [
+      `CREATE TABLE certificates_rebuilt (
+        serial TEXT PRIMARY KEY, ca_id TEXT NOT NULL REFERENCES cas(id), device_id TEXT, subject TEXT NOT NULL,
+        fingerprint TEXT NOT NULL, not_before BIGINT NOT NULL, not_after BIGINT NOT NULL,
+        pem TEXT NOT NULL, status TEXT NOT NULL, revoked_at BIGINT, revocation_reason TEXT,
+        created_at BIGINT NOT NULL)`,
+      `INSERT INTO certificates_rebuilt (serial, ca_id, device_id, subject, fingerprint, not_before, not_after,
+        pem, status, revoked_at, revocation_reason, created_at)
+        SELECT serial, ca_id, device_id, subject, fingerprint, not_before, not_after,
+        pem, status, revoked_at, revocation_reason, created_at FROM certificates`,
+      `DROP TABLE certificates`,
+      `ALTER TABLE certificates_rebuilt RENAME TO certificates`,
+      `CREATE INDEX certificates_device ON certificates(device_id)`,
+      `CREATE INDEX certificates_ca_status ON certificates(ca_id, status)`,
+    ],
+  },
 ];
