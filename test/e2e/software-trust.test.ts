@@ -45,8 +45,8 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
   const work = tempDir("bulwark-software-e2e-");
 
   before(async () => {
-    // The test's webhook receiver listens on loopback, which webhooks may not reach by default.
-    server = await startTestServer({ args: ["--webhook-allow-local"] });
+    // The test's webhook receiver listens on loopback over plain http; webhooks may do neither by default.
+    server = await startTestServer({ args: ["--webhook-allow-local", "--webhook-allow-http"] });
     env = {
       BULWARK_URL: server.httpUrl,
       BULWARK_API_KEY: server.adminKey,

@@ -78,6 +78,7 @@ export const errorCatalogue = {
   BW_ERR_VERSION_INVALID: { status: 400, title: "A version string is not valid in its ecosystem" },
   BW_ERR_ECOSYSTEM_UNSUPPORTED: { status: 400, title: "The package ecosystem is not supported" },
   BW_ERR_CVSS_INVALID: { status: 400, title: "A CVSS vector is not valid" },
+  BW_ERR_WEBHOOK_INSECURE_URL: { status: 400, title: "The webhook URL must use https" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

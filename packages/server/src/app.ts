@@ -254,11 +254,17 @@ export async function startServer(
     intervalMs: 10 * 60 * 1000,
     onError: (error) => log.error({ err: error }, "audit checkpoint or pruning failed"),
   });
+  if (config.webhookAllowLocal || config.webhookAllowHttp)
+    log.warn(
+      { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
+      "webhooks may reach local destinations or use plain http (meant for labs and tests)",
+    );
   const webhooks = new WebhookDispatcher({
     store,
     masterKey: masterKey.key,
     log: log.child({ component: "webhooks" }),
     allowLocal: config.webhookAllowLocal,
+    allowHttp: config.webhookAllowHttp,
   });
   const monitor = new SoftwareMonitor(store, () => webhooks.wake());
   // Deliveries still pending from before a restart are resumed.
@@ -268,7 +274,7 @@ export async function startServer(
     monitor,
     custody,
     masterKey: masterKey.key,
-    webhookAllowLocal: config.webhookAllowLocal,
+    webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
   });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();

@@ -37,3 +37,17 @@ describe("store and scale-out configuration", () => {
     assert.throws(() => parse(["--redis-url", "http://x"]), /must be a redis:\/\//);
   });
 });
+
+describe("webhook opt-ins", () => {
+  it("https only and no local destinations by default; each opt-in on its own", () => {
+    const strict = parse([]);
+    assert.equal(strict.webhookAllowLocal, false);
+    assert.equal(strict.webhookAllowHttp, false);
+    const local = parse(["--webhook-allow-local"]);
+    assert.equal(local.webhookAllowLocal, true);
+    assert.equal(local.webhookAllowHttp, false, "allow-local does not imply plain http");
+    assert.equal(parse(["--webhook-allow-http"]).webhookAllowHttp, true);
+    assert.equal(parse([], { BULWARK_WEBHOOK_ALLOW_HTTP: "1" }).webhookAllowHttp, true);
+    assert.equal(parse([], { BULWARK_WEBHOOK_ALLOW_HTTP: "yes" }).webhookAllowHttp, false);
+  });
+});

@@ -23,6 +23,8 @@ export interface Config {
   heartbeatMs: number;
   /** Webhooks may POST to loopback and link-local addresses (refused by default: SSRF). */
   webhookAllowLocal: boolean;
+  /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
+  webhookAllowHttp: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -39,6 +41,8 @@ const USAGE = `Usage: bulwark-server [options]
   --database-url URL               PostgreSQL URL for --store postgres (env BULWARK_DATABASE_URL)
   --webhook-allow-local            let webhooks reach loopback and link-local addresses (refused
                                    by default; env BULWARK_WEBHOOK_ALLOW_LOCAL=1)
+  --webhook-allow-http             let webhooks use plain http:// URLs (https only by default;
+                                   env BULWARK_WEBHOOK_ALLOW_HTTP=1); independent of allow-local
   --redis-url URL                  Redis for broker pub/sub, sessions and control events between
                                    processes (scale-out; env BULWARK_REDIS_URL)
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
@@ -76,6 +80,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "bootstrap-admin-key-file": { type: "string" },
       "log-level": { type: "string" },
       "webhook-allow-local": { type: "boolean" },
+      "webhook-allow-http": { type: "boolean" },
       store: { type: "string" },
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
@@ -118,6 +123,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     redisUrl: redisUrl(values["redis-url"] ?? env.BULWARK_REDIS_URL),
     heartbeatMs: heartbeat(env.BULWARK_HEARTBEAT_MS),
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
+    webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
   };
 }
 

@@ -7,14 +7,15 @@ import { sbomRoutes } from "./sbom-routes.ts";
 import { signingRoutes } from "./signing-routes.ts";
 import { vulnerabilityRoutes } from "./vulnerability-routes.ts";
 import { webhookRoutes } from "./webhook-routes.ts";
+import type { WebhookPolicy } from "./webhooks/destination.ts";
 
 export interface SoftwareRouteOptions {
   store: Store;
   monitor: SoftwareMonitor;
   custody: KeyCustody;
   masterKey: Buffer;
-  /** Webhooks may target loopback and link-local addresses (`--webhook-allow-local`). */
-  webhookAllowLocal: boolean;
+  /** Local destinations (`--webhook-allow-local`) and plain http (`--webhook-allow-http`) allowed? */
+  webhooks: WebhookPolicy;
   /** Largest SBOM accepted by upload (default 16 MiB). */
   maxSbomBytes?: number;
   /** Largest OSV bundle / KEV upload (default 256 MiB). */
@@ -26,6 +27,6 @@ export async function registerSoftwareRoutes(app: FastifyInstance, o: SoftwareRo
   await app.register(sbomRoutes(o.store, o.monitor, o.maxSbomBytes ?? 16 * 1024 * 1024));
   await app.register(vulnerabilityRoutes(o.store, o.monitor, o.maxUploadBytes ?? 256 * 1024 * 1024));
   await app.register(findingRoutes(o.store));
-  await app.register(webhookRoutes(o.store, o.masterKey, o.webhookAllowLocal));
+  await app.register(webhookRoutes(o.store, o.masterKey, o.webhooks));
   await app.register(signingRoutes(o.store, o.custody));
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
 import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
+import type { WebhookPolicy } from "./webhooks/destination.ts";
 import {
   createWebhook,
   listDeliveries,
@@ -10,7 +11,7 @@ import {
   type WebhookEvent,
 } from "./webhooks/webhooks.ts";
 
-export function webhookRoutes(store: Store, masterKey: Buffer, allowLocal: boolean) {
+export function webhookRoutes(store: Store, masterKey: Buffer, policy: WebhookPolicy) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get("/api/v1/webhooks", { config: { auth: { permission: "webhooks:manage" } } }, async () => ({
       items: await listWebhooks(store),
@@ -34,7 +35,7 @@ export function webhookRoutes(store: Store, masterKey: Buffer, allowLocal: boole
       },
       async (request, reply) => {
         const created = await store.transaction(async (tx) => {
-          const made = await createWebhook(tx, masterKey, request.body, allowLocal);
+          const made = await createWebhook(tx, masterKey, request.body, policy);
           await appendAudit(tx, {
             actor: actorOf(request.principal),
             action: "webhook.create",

@@ -3,6 +3,22 @@ import { BlockList, isIP, type LookupFunction } from "node:net";
 import { BulwarkError } from "@bulwark/sdk/errors";
 
 /**
+ * What the operator allowed beyond the defaults. Two separate opt-ins because they guard
+ * different things: `allowLocal` where a webhook may POST (server-side request forgery),
+ * `allowHttp` how (a webhook body names unfixed vulnerabilities of the operator's products, and
+ * its HMAC signature protects integrity only: over plain http anyone on the path reads it).
+ */
+export interface WebhookPolicy {
+  /** Loopback, link-local and other local destinations (`--webhook-allow-local`). */
+  allowLocal: boolean;
+  /** Plain `http://` URLs (`--webhook-allow-http`). */
+  allowHttp: boolean;
+}
+
+/** The defaults: https only, no local destinations. */
+export const STRICT_WEBHOOKS: WebhookPolicy = { allowLocal: false, allowHttp: false };
+
+/**
  * Where a webhook may not POST unless the operator allows local destinations
  * (`--webhook-allow-local`): this host itself, link-local addresses (cloud instance metadata at
  * 169.254.169.254 is the classic server-side request forgery target), unspecified, multicast and
@@ -53,6 +69,21 @@ export function checkWebhookDestination(url: URL, allowLocal: boolean): void {
       "BW_ERR_VALIDATION",
       `webhook destination ${url.hostname} is a local address (start the server with --webhook-allow-local to allow it)`,
     );
+}
+
+/** At registration: refuses a plain `http://` URL unless the operator allowed it. CRA Annex I Part I (2)(e). */
+export function checkWebhookScheme(url: URL, allowHttp: boolean): void {
+  if (url.protocol === "https:" || allowHttp) return;
+  throw new BulwarkError(
+    "BW_ERR_WEBHOOK_INSECURE_URL",
+    `webhook URLs must use https: ${url.protocol}// would send findings in clear text (start the server with --webhook-allow-http to allow plain http)`,
+  );
+}
+
+/** At delivery: why this URL may not be used under the current policy (scheme), if it may not. */
+export function refusedScheme(url: URL, allowHttp: boolean): string | undefined {
+  if (url.protocol === "https:" || (url.protocol === "http:" && allowHttp)) return undefined;
+  return `plain ${url.protocol.slice(0, -1)} is not allowed (start the server with --webhook-allow-http)`;
 }
 
 /** At delivery: why this URL's literal host may not be reached, if it may not. */

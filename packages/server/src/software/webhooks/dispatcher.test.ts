@@ -3,11 +3,15 @@ import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { BulwarkError } from "@bulwark/sdk/errors";
 import { verifyWebhookSignature } from "@bulwark/sdk/signing/webhook";
 import pino from "pino";
 import { tempStore } from "../test-fixtures.ts";
 import { WebhookDispatcher } from "./dispatcher.ts";
 import { createWebhook, enqueueEvents, listDeliveries } from "./webhooks.ts";
+
+/** The receivers of these tests are plain http on loopback: both opt-ins. */
+const LAB = { allowLocal: true, allowHttp: true };
 
 interface Received {
   headers: IncomingMessage["headers"];
@@ -52,8 +56,9 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
       log: pino({ level: "silent" }),
       baseDelayMs: 20,
       maxAttempts: 4,
-      // The receivers of these tests listen on loopback.
+      // The receivers of these tests listen on loopback, over plain http.
       allowLocal: true,
+      allowHttp: true,
     });
   });
   after(async () => {
@@ -65,7 +70,7 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
   it("signs with HMAC-SHA256 over timestamp + body, retries with backoff until delivered", async () => {
     const r = await receiver([500, 503]);
     servers.push(r.server);
-    const { webhook, secret } = await createWebhook(t.store, masterKey, { url: r.url }, true);
+    const { webhook, secret } = await createWebhook(t.store, masterKey, { url: r.url }, LAB);
     const stored = await t.store.get<{ secret_sealed: string }>(
       `SELECT secret_sealed FROM webhooks WHERE id = ?`,
       [webhook.id],
@@ -99,7 +104,7 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
       t.store,
       masterKey,
       { url: r.url, events: ["finding.known-exploited"] },
-      true,
+      LAB,
     );
     await t.store.transaction((tx) =>
       enqueueEvents(tx, [
@@ -119,12 +124,13 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
   it("two processes dispatching from one table deliver each event exactly once", async () => {
     const r = await receiver([]);
     servers.push(r.server);
-    const { webhook } = await createWebhook(t.store, masterKey, { url: r.url }, true);
+    const { webhook } = await createWebhook(t.store, masterKey, { url: r.url }, LAB);
     const other = new WebhookDispatcher({
       store: t.store,
       masterKey,
       log: pino({ level: "silent" }),
       allowLocal: true,
+      allowHttp: true,
     });
     try {
       await t.store.transaction((tx) =>
@@ -149,6 +155,61 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
       for (const d of await listDeliveries(t.store, webhook.id)) assert.equal(d.attempts, 1);
     } finally {
       await other.stop();
+    }
+  });
+
+  it("requires https by default: plain http refused at registration (allow-local does not imply it) and at delivery", async () => {
+    const insecure = (e: unknown) =>
+      e instanceof BulwarkError &&
+      e.code === "BW_ERR_WEBHOOK_INSECURE_URL" &&
+      /--webhook-allow-http/.test(e.message);
+    await assert.rejects(createWebhook(t.store, masterKey, { url: "http://hooks.example/x" }), insecure);
+    await assert.rejects(
+      createWebhook(
+        t.store,
+        masterKey,
+        { url: "http://127.0.0.1:8080/hook" },
+        { allowLocal: true, allowHttp: false },
+      ),
+      insecure,
+    );
+    await assert.rejects(
+      createWebhook(t.store, masterKey, { url: "ftp://hooks.example/x" }, LAB),
+      /http or https/,
+    );
+    await createWebhook(t.store, masterKey, { url: "https://hooks.example/x" });
+    const opted = await createWebhook(
+      t.store,
+      masterKey,
+      { url: "http://hooks.example/x" },
+      { allowLocal: false, allowHttp: true },
+    );
+    assert.equal(opted.webhook.url, "http://hooks.example/x");
+
+    // Stored while plain http was allowed, delivered by a server that no longer allows it.
+    await dispatcher.stop();
+    const r = await receiver([]);
+    servers.push(r.server);
+    const strict = new WebhookDispatcher({
+      store: t.store,
+      masterKey,
+      log: pino({ level: "silent" }),
+      maxAttempts: 1,
+      allowLocal: true,
+    });
+    try {
+      await t.store.run(`UPDATE webhooks SET active = 0`);
+      const { webhook } = await createWebhook(t.store, masterKey, { url: r.url }, LAB);
+      await t.store.transaction((tx) =>
+        enqueueEvents(tx, [{ type: "finding.new", payload: () => ({ id: "f-http" }) }]),
+      );
+      strict.wake();
+      await until(async () => (await listDeliveries(t.store, webhook.id))[0]?.status === "failed");
+      const [delivery] = await listDeliveries(t.store, webhook.id);
+      assert.match(delivery!.lastError ?? "", /plain http is not allowed/);
+      assert.equal(r.received.length, 0, "nothing was sent in clear text");
+    } finally {
+      await strict.stop();
     }
   });
 
@@ -177,11 +238,13 @@ describe("webhooks: signed deliveries with retries and a delivery log", () => {
       masterKey,
       log: pino({ level: "silent" }),
       maxAttempts: 1,
+      // Only the destination is under test here.
+      allowHttp: true,
     });
     try {
       for (const url of [`http://127.0.0.1:${port}/hook`, `http://localhost:${port}/hook`]) {
         await t.store.run(`UPDATE webhooks SET active = 0`);
-        const { webhook } = await createWebhook(t.store, masterKey, { url }, true);
+        const { webhook } = await createWebhook(t.store, masterKey, { url }, LAB);
         await t.store.transaction((tx) =>
           enqueueEvents(tx, [{ type: "finding.new", payload: () => ({ id: url }) }]),
         );

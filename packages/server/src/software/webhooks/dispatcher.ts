@@ -4,7 +4,7 @@ import type { LookupFunction } from "node:net";
 import { webhookSignature } from "@bulwark/sdk/signing/webhook";
 import type { Logger } from "pino";
 import type { Store } from "../../store/store.ts";
-import { guardedLookup, refusedLiteral } from "./destination.ts";
+import { guardedLookup, refusedLiteral, refusedScheme } from "./destination.ts";
 import { openSecret } from "./secret.ts";
 
 export interface DispatcherOptions {
@@ -17,6 +17,8 @@ export interface DispatcherOptions {
   timeoutMs?: number;
   /** Allow loopback and link-local destinations (`--webhook-allow-local`); refused by default. */
   allowLocal?: boolean;
+  /** Allow plain `http://` URLs (`--webhook-allow-http`); https only by default. */
+  allowHttp?: boolean;
 }
 
 interface Due {
@@ -46,7 +48,14 @@ export class WebhookDispatcher {
   #stopped = false;
 
   constructor(options: DispatcherOptions) {
-    this.#o = { baseDelayMs: 1000, maxAttempts: 8, timeoutMs: 10_000, allowLocal: false, ...options };
+    this.#o = {
+      baseDelayMs: 1000,
+      maxAttempts: 8,
+      timeoutMs: 10_000,
+      allowLocal: false,
+      allowHttp: false,
+      ...options,
+    };
   }
 
   /** Runs a pass now (or right after the current one). */
@@ -141,7 +150,8 @@ export class WebhookDispatcher {
     try {
       const secret = openSecret(this.#o.masterKey, d.webhook_id, d.secret_sealed);
       const url = new URL(d.url);
-      const refused = refusedLiteral(url, this.#o.allowLocal);
+      // Checked again at delivery: a webhook stored while the server allowed more is held to today's policy.
+      const refused = refusedLiteral(url, this.#o.allowLocal) ?? refusedScheme(url, this.#o.allowHttp);
       if (refused) return { ok: false, error: refused };
       const status = await postOnce(url, {
         body: d.payload,

@@ -2,7 +2,12 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { Queryable, SqlValue } from "../../store/store.ts";
 import { insertMany } from "../sql.ts";
-import { checkWebhookDestination } from "./destination.ts";
+import {
+  checkWebhookDestination,
+  checkWebhookScheme,
+  STRICT_WEBHOOKS,
+  type WebhookPolicy,
+} from "./destination.ts";
 import { sealSecret } from "./secret.ts";
 
 /** Events a webhook can subscribe to. */
@@ -32,8 +37,11 @@ export interface Delivery {
   deliveredAt: number | null;
 }
 
-/** Only absolute http(s) URLs without credentials (the secret is the credential), not local unless allowed. */
-function checkUrl(text: string, allowLocal: boolean): string {
+/**
+ * Only absolute https URLs without credentials (the secret is the credential), not local; plain
+ * http and local destinations only when the operator allowed them.
+ */
+function checkUrl(text: string, policy: WebhookPolicy): string {
   let url: URL;
   try {
     url = new URL(text);
@@ -44,7 +52,8 @@ function checkUrl(text: string, allowLocal: boolean): string {
     throw new BulwarkError("BW_ERR_VALIDATION", "webhook URLs are http or https");
   if (url.username || url.password)
     throw new BulwarkError("BW_ERR_VALIDATION", "webhook URLs carry no credentials");
-  checkWebhookDestination(url, allowLocal);
+  checkWebhookDestination(url, policy.allowLocal);
+  checkWebhookScheme(url, policy.allowHttp);
   return url.href;
 }
 
@@ -53,13 +62,13 @@ export async function createWebhook(
   db: Queryable,
   masterKey: Buffer,
   input: { url: string; events?: WebhookEvent[] },
-  allowLocal = false,
+  policy: WebhookPolicy = STRICT_WEBHOOKS,
 ): Promise<{ webhook: Webhook; secret: string }> {
   const id = randomUUID();
   const secret = `bwhs_${randomBytes(32).toString("base64url")}`;
   const webhook: Webhook = {
     id,
-    url: checkUrl(input.url, allowLocal),
+    url: checkUrl(input.url, policy),
     events: input.events?.length ? [...new Set(input.events)] : [...WEBHOOK_EVENTS],
     active: true,
     createdAt: Date.now(),
