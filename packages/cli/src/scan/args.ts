@@ -10,11 +10,13 @@ export interface ScanArgs {
   kev: string | undefined;
   format: OutputFormat;
   failOn: FailOn;
+  /** Findings without a CVSS score fail the scan too (they never reach a --fail-on threshold). */
+  failOnUnscored: boolean;
 }
 
 export const USAGE =
   "usage: bulwark scan SBOM --osv PATH [--osv PATH...] [--kev PATH] [--format json|table|sarif] " +
-  "[--fail-on none|low|medium|high|critical]";
+  "[--fail-on none|low|medium|high|critical] [--fail-on-unscored]";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -48,6 +50,7 @@ export function parseScanArgs(argv: string[]): ScanArgs {
     kev: values.kev,
     format: oneOf(values.format ?? "table", FORMATS, "format"),
     failOn: oneOf(values["fail-on"] ?? "low", FAIL_ON, "fail-on"),
+    failOnUnscored: values["fail-on-unscored"] === true,
   };
 }
 
@@ -56,4 +59,5 @@ const OPTIONS = {
   kev: { type: "string" },
   format: { type: "string" },
   "fail-on": { type: "string" },
+  "fail-on-unscored": { type: "boolean" },
 } as const;

@@ -75,7 +75,7 @@ async function scan(argv: string[]): Promise<Captured> {
   return { code, out, err };
 }
 
-test("table output and --fail-on thresholds (unscored advisories gate as high)", async () => {
+test("table output and --fail-on thresholds on scored findings", async () => {
   const all = await scan([sbomPath, "--osv", GO_BUNDLE, "--osv", pyOsvDir, "--kev", KEV]);
   assert.equal(all.code, 1, all.err);
   assert.match(all.out, /GO-2024-3228/);
@@ -88,10 +88,35 @@ test("table output and --fail-on thresholds (unscored advisories gate as high)",
   assert.equal(medium.code, 1);
   const high = await scan([sbomPath, "--osv", pyOsvDir, "--fail-on", "high"]);
   assert.equal(high.code, 0, "a 5.9 finding is below high");
-  const goHigh = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on", "high"]);
-  assert.equal(goHigh.code, 1, "an unscored Go advisory gates as high");
+  assert.equal(high.err, "", "no note without unscored findings");
   const none = await scan([sbomPath, "--osv", GO_BUNDLE, "--osv", pyOsvDir, "--fail-on", "none"]);
   assert.equal(none.code, 0);
+});
+
+test("unscored findings (every Go advisory) reach no threshold: counted, noted, and gated only by --fail-on-unscored", async () => {
+  const go = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on", "low"]);
+  const unscored = (go.out.match(/^UNKNOWN /gm) ?? []).length;
+  assert.ok(unscored > 0);
+  assert.equal(go.code, 0, "unscored findings do not silently count as high");
+  assert.match(go.out, new RegExp(`${unscored} findings, ${unscored} without a CVSS score`));
+  assert.equal(
+    go.err,
+    `bulwark scan: ${unscored} findings have no CVSS score and did not count towards --fail-on low (pass --fail-on-unscored to fail on them)\n`,
+  );
+  for (const failOn of ["low", "critical", "none"]) {
+    const gated = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on", failOn, "--fail-on-unscored"]);
+    assert.equal(gated.code, 1, `--fail-on ${failOn} --fail-on-unscored`);
+    assert.equal(gated.err, "", "asked for: no note");
+  }
+  const json = JSON.parse(
+    (await scan([sbomPath, "--osv", GO_BUNDLE, "--osv", pyOsvDir, "--format", "json"])).out,
+  );
+  assert.equal(json.unscored, unscored);
+  assert.equal(json.failOnUnscored, false);
+  // Scored findings still gate as before when unscored ones are present too.
+  const mixed = await scan([sbomPath, "--osv", GO_BUNDLE, "--osv", pyOsvDir, "--fail-on", "medium"]);
+  assert.equal(mixed.code, 1);
+  assert.match(mixed.err, /did not count towards --fail-on medium/);
 });
 
 test("json output lists findings with severity, fix and KEV data", async () => {

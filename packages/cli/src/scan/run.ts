@@ -1,6 +1,8 @@
 /**
  * `bulwark scan`: scans an SBOM against OSV data offline. Exit 0 when no finding reaches the --fail-on
- * threshold, 1 when one does, 2 on bad input (one readable line on stderr).
+ * threshold, 1 when one does, 2 on bad input (one readable line on stderr). Findings without a CVSS
+ * score (severity `unknown`; every Go vulndb record) reach no threshold: they fail the scan only with
+ * --fail-on-unscored, and their number is always reported.
  */
 import { isSoftwareError } from "@bulwark/sdk/software/errors";
 import { type KevCatalog, readKevCatalog } from "@bulwark/sdk/software/kev";
@@ -25,9 +27,20 @@ export interface ScanIo {
 
 const TOOL_VERSION = "0.1.0";
 
-function reaches(f: Finding, failOn: FailOn): boolean {
-  if (failOn === "none") return false;
-  return severityRank(f.severity) >= severityRank(failOn);
+/** Whether a finding fails the scan: a scored one by its rating, an unscored one only when asked to. */
+function reaches(f: Finding, args: { failOn: FailOn; failOnUnscored: boolean }): boolean {
+  if (f.severity === "unknown") return args.failOnUnscored;
+  if (args.failOn === "none") return false;
+  return severityRank(f.severity) >= severityRank(args.failOn);
+}
+
+const unscoredCount = (fs: readonly Finding[]): number => fs.filter((f) => f.severity === "unknown").length;
+
+/** The stderr note for unscored findings that did not count (stdout stays machine-readable). */
+function unscoredNote(args: ScanArgs, unscored: number): string {
+  if (unscored === 0 || args.failOnUnscored) return "";
+  const noun = unscored === 1 ? "finding has" : "findings have";
+  return `bulwark scan: ${unscored} ${noun} no CVSS score and did not count towards --fail-on ${args.failOn} (pass --fail-on-unscored to fail on them)\n`;
 }
 
 function sortFindings(fs: Finding[]): Finding[] {
@@ -53,6 +66,7 @@ async function load(
 
 function render(args: ScanArgs, result: ScanResult, records: number, kev: KevCatalog | undefined): string {
   const findings = result.findings;
+  const unscored = unscoredCount(findings);
   const summary =
     `${result.scanned} components scanned, ${result.skipped.length} skipped, ${records} advisories` +
     (kev === undefined ? "" : `, KEV ${kev.catalogVersion}`);
@@ -66,6 +80,8 @@ function render(args: ScanArgs, result: ScanResult, records: number, kev: KevCat
           advisories: records,
           kevCatalogVersion: kev?.catalogVersion,
           failOn: args.failOn,
+          failOnUnscored: args.failOnUnscored,
+          unscored,
           findings,
         },
         null,
@@ -102,5 +118,6 @@ export async function runScan(argv: string[], io: ScanIo): Promise<number> {
   }
   sortFindings(loaded.result.findings);
   io.stdout.write(render(args, loaded.result, loaded.records, loaded.kev));
-  return loaded.result.findings.some((f) => reaches(f, args.failOn)) ? 1 : 0;
+  io.stderr.write(unscoredNote(args, unscoredCount(loaded.result.findings)));
+  return loaded.result.findings.some((f) => reaches(f, args)) ? 1 : 0;
 }

@@ -20,5 +20,7 @@ export function toTable(findings: readonly Finding[], summary: string): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]): string =>
     r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!))).join("  ");
-  return `${[line(header), ...rows.map(line)].join("\n")}\n\n${findings.length} findings. ${summary}\n`;
+  const unscored = findings.filter((f) => f.severity === "unknown").length;
+  const counts = `${findings.length} findings, ${unscored} without a CVSS score (severity UNKNOWN).`;
+  return `${[line(header), ...rows.map(line)].join("\n")}\n\n${counts} ${summary}\n`;
 }

@@ -200,8 +200,9 @@ const RANK: Record<FindingSeverity, number> = {
 };
 
 /**
- * Orders severities for gating. A finding without a CVSS score ranks as "high": an advisory that exists
- * but was not scored is treated as serious rather than ignored.
+ * Orders severities for sorting and for keeping the worst of merged advisories; "unknown" (no CVSS
+ * score) sorts with "high", so an advisory nobody scored is shown near the top rather than last. Not a
+ * gate: `bulwark scan --fail-on` leaves unscored findings to its explicit `--fail-on-unscored`.
  */
 export function severityRank(s: FindingSeverity): number {
   return RANK[s];
