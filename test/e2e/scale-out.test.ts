@@ -123,6 +123,9 @@ describe("scale-out: two server processes over one PostgreSQL and Redis", () => 
       schema.url,
       "--redis-url",
       REDIS_URL,
+      // This run's own namespace: other test runs or a bench may share the Redis.
+      "--redis-prefix",
+      `test-${schema.name}:`,
       "--http-port",
       "0",
       "--mqtt-port",

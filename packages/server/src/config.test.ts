@@ -36,6 +36,23 @@ describe("store and scale-out configuration", () => {
     assert.throws(() => parse(["--database-url", "mysql://x/y"]), /must be a postgres:\/\/ URL/);
     assert.throws(() => parse(["--redis-url", "http://x"]), /must be a redis:\/\//);
   });
+
+  it("namespaces Redis per deployment: prefix bulwark: unless set, validated", () => {
+    const url = "redis://127.0.0.1:6379";
+    assert.equal(parse(["--redis-url", url]).redisPrefix, "bulwark:");
+    assert.equal(parse(["--redis-url", url, "--redis-prefix", "plant-a:"]).redisPrefix, "plant-a:");
+    assert.equal(
+      parse([], { BULWARK_REDIS_URL: url, BULWARK_REDIS_PREFIX: "eu.prod:" }).redisPrefix,
+      "eu.prod:",
+    );
+    assert.throws(() => parse(["--redis-prefix", "plant-a:"]), /--redis-prefix needs --redis-url/);
+    for (const bad of ["", "a/b", "a#", "a+", "a*", "a b", "x".repeat(65)])
+      assert.throws(
+        () => parse(["--redis-url", url, "--redis-prefix", bad]),
+        (e) => e instanceof ConfigError && /--redis-prefix must be/.test(e.message),
+        JSON.stringify(bad),
+      );
+  });
 });
 
 describe("webhook opt-ins", () => {

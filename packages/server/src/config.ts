@@ -19,6 +19,8 @@ export interface Config {
   store: { kind: "sqlite" } | { kind: "postgres"; url: string };
   /** Redis for the broker's pub/sub and sessions and the control bus (scale-out); none = in-process. */
   redisUrl: string | undefined;
+  /** What every Redis key and channel of this deployment begins with (deployments sharing one Redis). */
+  redisPrefix: string;
   /** How often this process writes its heartbeat; its devices are shown offline after 3 missed beats. */
   heartbeatMs: number;
   /** Webhooks may POST to loopback and link-local addresses (refused by default: SSRF). */
@@ -45,6 +47,9 @@ const USAGE = `Usage: bulwark-server [options]
                                    env BULWARK_WEBHOOK_ALLOW_HTTP=1); independent of allow-local
   --redis-url URL                  Redis for broker pub/sub, sessions and control events between
                                    processes (scale-out; env BULWARK_REDIS_URL)
+  --redis-prefix PREFIX            what this deployment's Redis keys and channels begin with
+                                   (default bulwark:, env BULWARK_REDIS_PREFIX): one per deployment
+                                   sharing a Redis; every process of one deployment uses the same
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
   BULWARK_HEARTBEAT_MS (server process heartbeat, default 10000: in scale-out, the devices of a
   process that missed 3 beats are shown offline by the others)`;
@@ -84,6 +89,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       store: { type: "string" },
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
+      "redis-prefix": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -121,6 +127,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     logLevel: level,
     store: storeConfig(values.store ?? env.BULWARK_STORE, values["database-url"] ?? env.BULWARK_DATABASE_URL),
     redisUrl: redisUrl(values["redis-url"] ?? env.BULWARK_REDIS_URL),
+    redisPrefix: redisPrefix(
+      values["redis-prefix"] ?? env.BULWARK_REDIS_PREFIX,
+      values["redis-url"] ?? env.BULWARK_REDIS_URL,
+    ),
     heartbeatMs: heartbeat(env.BULWARK_HEARTBEAT_MS),
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
@@ -148,6 +158,22 @@ function redisUrl(url: string | undefined): string | undefined {
   if (!/^rediss?:\/\/[^/]/.test(url))
     throw new ConfigError("--redis-url must be a redis:// or rediss:// URL");
   return url;
+}
+
+export const DEFAULT_REDIS_PREFIX = "bulwark:";
+
+/**
+ * Letters, digits and `._:-` only: the prefix goes into Redis key names, into channel patterns
+ * (where `*?[]` are glob characters) and into MQTT topics (where `/+#` are separators and wildcards).
+ */
+function redisPrefix(prefix: string | undefined, url: string | undefined): string {
+  if (prefix === undefined) return DEFAULT_REDIS_PREFIX;
+  if (url === undefined) throw new ConfigError("--redis-prefix needs --redis-url (or BULWARK_REDIS_URL)");
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(prefix))
+    throw new ConfigError(
+      `--redis-prefix must be 1 to 64 letters, digits or . _ : - (e.g. "plant-a:"), got ${JSON.stringify(prefix)}`,
+    );
+  return prefix;
 }
 
 export { USAGE };

@@ -1,11 +1,26 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { needServices, REDIS_URL } from "../../../../test/services.ts";
 import { type ControlEvent, LocalControlBus, parseControlEvent } from "./bus.ts";
-import { RedisControlBus } from "./redis-bus.ts";
+import { controlChannel, RedisControlBus } from "./redis-bus.ts";
 
 const ID = "3b241101-e2bb-4255-8caf-4136c566a962";
+const ID2 = "9f0c4a3e-51d2-4c1e-8a7b-2d6e0f1b3c4d";
+
+/** A prefix of this test run alone: other runs and a bench may share the same Redis. */
+const testPrefix = () => `test-${randomBytes(4).toString("hex")}:`;
+
+/** The next event a bus delivers (subscribed before the publish it waits for). */
+function nextEvent(bus: RedisControlBus): Promise<ControlEvent> {
+  return new Promise((resolve) => {
+    const off = bus.subscribe((e) => {
+      off();
+      resolve(e);
+    });
+  });
+}
 
 describe("control bus", () => {
   it("validates events that come from outside the process", () => {
@@ -42,8 +57,9 @@ describe("control bus", () => {
   it("Redis: an event published by one process reaches the other once, and junk is dropped", async (t) => {
     if (!(await needServices(t, ["redis"]))) return;
     const errors: unknown[] = [];
-    const a = await RedisControlBus.connect(REDIS_URL, (e) => errors.push(e));
-    const b = await RedisControlBus.connect(REDIS_URL, (e) => errors.push(e));
+    const prefix = testPrefix();
+    const a = await RedisControlBus.connect(REDIS_URL, prefix, (e) => errors.push(e));
+    const b = await RedisControlBus.connect(REDIS_URL, prefix, (e) => errors.push(e));
     const raw = new Redis(REDIS_URL);
     try {
       const seenA: ControlEvent[] = [];
@@ -56,7 +72,7 @@ describe("control bus", () => {
         }),
       );
       await raw.publish(
-        "bulwark:control:v1",
+        controlChannel(prefix),
         JSON.stringify({ origin: "x", event: { type: "device.explode" } }),
       );
       await a.publish({ type: "device.disconnect", deviceId: ID });
@@ -69,6 +85,44 @@ describe("control bus", () => {
       raw.disconnect();
       await a.close();
       await b.close();
+    }
+  });
+
+  it("Redis: two deployments under different prefixes do not hear each other's events", async (t) => {
+    if (!(await needServices(t, ["redis"]))) return;
+    const errors: unknown[] = [];
+    const [prefixA, prefixB] = [testPrefix(), testPrefix()];
+    const connect = (prefix: string) => RedisControlBus.connect(REDIS_URL, prefix, (e) => errors.push(e));
+    const [a1, a2, b1, b2] = await Promise.all([prefixA, prefixA, prefixB, prefixB].map(connect));
+    try {
+      const seenA2: ControlEvent[] = [];
+      const seenB2: ControlEvent[] = [];
+      a2!.subscribe((e) => seenA2.push(e));
+      b2!.subscribe((e) => seenB2.push(e));
+      // Redis hands each subscriber its messages in the order it ran the PUBLISH commands: once the
+      // other deployment's later event has arrived, an event that leaked across would have too.
+      const atA2 = nextEvent(a2!);
+      await a1!.publish({ type: "device.disconnect", deviceId: ID });
+      await atA2;
+      const atB2 = nextEvent(b2!);
+      await b1!.publish({ type: "device.disconnect", deviceId: ID2 });
+      await atB2;
+      const again = nextEvent(a2!);
+      await a1!.publish({ type: "device.disconnect", deviceId: ID });
+      await again;
+      assert.deepEqual(
+        seenB2.map((e) => (e as { deviceId: string }).deviceId),
+        [ID2],
+        "deployment B heard only B",
+      );
+      assert.deepEqual(
+        seenA2.map((e) => (e as { deviceId: string }).deviceId),
+        [ID, ID],
+        "deployment A heard only A",
+      );
+      assert.deepEqual(errors, []);
+    } finally {
+      for (const bus of [a1, a2, b1, b2]) await bus!.close();
     }
   });
 });

@@ -8,7 +8,8 @@ import {
   Subscribers,
 } from "./bus.ts";
 
-const CHANNEL = "bulwark:control:v1";
+/** The channel under the deployment's prefix (`--redis-prefix`, default `bulwark:`). */
+export const controlChannel = (prefix: string): string => `${prefix}control:v1`;
 const MAX_MESSAGE_BYTES = 4096;
 
 interface Envelope {
@@ -18,16 +19,18 @@ interface Envelope {
 
 /**
  * The multi-process bus over Redis pub/sub: each process delivers its own events locally at once
- * and publishes them on one channel; events from other processes are validated before delivery
- * (Redis is shared infrastructure, not trusted input).
+ * and publishes them on its deployment's channel; events from other processes are validated before
+ * delivery (Redis is shared infrastructure, not trusted input).
  */
 export class RedisControlBus implements ControlBus {
   readonly #origin = randomUUID();
+  readonly #channel: string;
   readonly #pub: Redis;
   readonly #sub: Redis;
   readonly #subscribers: Subscribers;
 
-  private constructor(url: string, onError: (error: unknown) => void) {
+  private constructor(url: string, prefix: string, onError: (error: unknown) => void) {
+    this.#channel = controlChannel(prefix);
     this.#pub = new Redis(url, { lazyConnect: true });
     this.#sub = new Redis(url, { lazyConnect: true });
     this.#subscribers = new Subscribers(onError);
@@ -40,10 +43,15 @@ export class RedisControlBus implements ControlBus {
     for (const conn of [this.#pub, this.#sub]) conn.on("error", onError);
   }
 
-  static async connect(url: string, onError: (error: unknown) => void): Promise<RedisControlBus> {
-    const bus = new RedisControlBus(url, onError);
+  /** Joins the bus of the deployment whose Redis keys and channels begin with `prefix`. */
+  static async connect(
+    url: string,
+    prefix: string,
+    onError: (error: unknown) => void,
+  ): Promise<RedisControlBus> {
+    const bus = new RedisControlBus(url, prefix, onError);
     await Promise.all([bus.#pub.connect(), bus.#sub.connect()]);
-    await bus.#sub.subscribe(CHANNEL);
+    await bus.#sub.subscribe(bus.#channel);
     return bus;
   }
 
@@ -62,7 +70,10 @@ export class RedisControlBus implements ControlBus {
 
   async publish(event: ControlEvent): Promise<void> {
     this.#subscribers.deliver(event);
-    await this.#pub.publish(CHANNEL, JSON.stringify({ origin: this.#origin, event } satisfies Envelope));
+    await this.#pub.publish(
+      this.#channel,
+      JSON.stringify({ origin: this.#origin, event } satisfies Envelope),
+    );
   }
 
   subscribe(handler: ControlHandler): () => void {

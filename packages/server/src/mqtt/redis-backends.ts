@@ -9,16 +9,34 @@ export interface BrokerBackends {
   close(): Promise<void>;
 }
 
+/** mqemitter-redis' prefixing emitter: its types declare only the default export. */
+type PrefixEmitter = new (prefix: string, options: { connectionString: string }) => unknown;
+const { MQEmitterRedisPrefix } = mqemitterRedis as unknown as { MQEmitterRedisPrefix: PrefixEmitter };
+
+/** Where the broker's data lives under the deployment's prefix (`--redis-prefix`). */
+export function brokerNamespaces(prefix: string): { pubsub: string; keys: string } {
+  return {
+    // One MQTT topic level in front of every topic ("bulwark:mqtt/bw/v1/d/…"), so wildcards still
+    // match level by level; the Redis channel is that prefixed topic.
+    pubsub: `${prefix}mqtt/`,
+    // ioredis' keyPrefix, put in front of every key the session store reads or writes.
+    keys: `${prefix}mqtt:`,
+  };
+}
+
 /**
  * The broker's Redis backends for scale-out: `mqemitter-redis` carries every PUBLISH (and Aedes'
  * own `$SYS` client-takeover notices) between processes; `aedes-persistence-redis` keeps
  * subscriptions, QoS 1 in-flight messages, retained messages and wills where every process sees
- * them. Checked against Aedes 1.2 on Node 26 (see docs/dependencies.md).
+ * them. Both live under the deployment's prefix, so deployments sharing one Redis never see each
+ * other's messages or sessions (a Redis database number would not do for the pub/sub part: Redis
+ * channels are global to the server). Checked against Aedes 1.2 on Node 26 (see docs/dependencies.md).
  */
-export function redisBrokerBackends(url: string): BrokerBackends {
-  const conn = new Redis(url);
+export function redisBrokerBackends(url: string, prefix: string): BrokerBackends {
+  const ns = brokerNamespaces(prefix);
+  const conn = new Redis(url, { keyPrefix: ns.keys });
   return {
-    mq: mqemitterRedis({ connectionString: url }),
+    mq: new MQEmitterRedisPrefix(ns.pubsub, { connectionString: url }),
     persistence: persistenceRedis({ conn }),
     // Not `persistence.destroy()`: in aedes-persistence-redis 12 it first unsubscribes from the
     // broker's mq, which never answers once Aedes has closed it, so shutdown would hang. The
