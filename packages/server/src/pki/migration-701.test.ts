@@ -57,7 +57,13 @@ for (const backend of storeBackends)
         t.store.transaction((tx) => insertCertificate(tx, certificateRow("0a03", "f".repeat(64), "valid"))),
       );
 
-      assert.deepEqual(await migrate(t.store, migrations), [701]);
+      assert.deepEqual(
+        await migrate(
+          t.store,
+          migrations.filter((m) => m.id <= 701),
+        ),
+        [701],
+      );
 
       const after = await t.store.all<Record<string, unknown>>(
         `SELECT ${COLUMNS} FROM certificates ORDER BY serial`,

@@ -11,7 +11,7 @@ import { upsertAdvisories } from "./advisories.ts";
 import { toFinding } from "./findings.ts";
 import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
-import { selectIn } from "./sql.ts";
+import { lockMonitor, selectIn } from "./sql.ts";
 import { enqueueEvents, listWebhooks } from "./webhooks/webhooks.ts";
 
 /**
@@ -207,14 +207,21 @@ export class SoftwareMonitor {
     });
   }
 
-  /** Runs a flow in one transaction, maps engine errors to catalogue errors, then wakes the notifier. */
+  /**
+   * Runs a flow in one transaction under the monitor lock, maps engine errors to catalogue errors,
+   * then wakes the notifier.
+   */
   async #run<T extends MonitorSummary>(
     shown: { actual: string; shown: string } | undefined,
     flow: (tx: Queryable) => Promise<T>,
   ): Promise<T> {
     let summary: T;
     try {
-      summary = await this.#store.transaction(flow);
+      summary = await this.#store.transaction(async (tx) => {
+        // Monitor flows run one at a time across every process (see lockMonitor).
+        await lockMonitor(tx);
+        return flow(tx);
+      });
     } catch (error) {
       throw asBulwarkError(error, shown);
     }

@@ -72,3 +72,18 @@ export async function allocate(tx: Queryable, name: string, count: number): Prom
   if (row === undefined) throw new Error(`no counter ${name}`);
   return Number(row.value) - count + 1;
 }
+
+/**
+ * Takes the software monitor lock: the `monitor` row of `software_counters` (migration 800), locked
+ * until commit. Every monitor flow takes it as its first statement, so on PostgreSQL they run one
+ * after another, each seeing everything the previous one committed (READ COMMITTED reads a new
+ * snapshot per statement). Without it two uploads to one release both found it without a number and
+ * both inserted one, and the second failed on `release_keys`' key. On SQLite, one writer at a time
+ * already. A row lock inside the transaction, not `Store.exclusive`: that holds a second pooled
+ * connection while it waits, and enough waiting uploads would leave the holder none for its
+ * transaction.
+ */
+export async function lockMonitor(tx: Queryable): Promise<void> {
+  const { changes } = await tx.run(`UPDATE software_counters SET value = value WHERE name = 'monitor'`);
+  if (changes !== 1) throw new Error("no monitor lock row (migration 800)");
+}

@@ -325,4 +325,12 @@ export const migrations: Migration[] = [
       `CREATE INDEX certificates_ca_status ON certificates(ca_id, status)`,
     ],
   },
+  {
+    // Software trust: a row whose lock every monitor flow (SBOM upload, OSV or KEV import) takes
+    // first, so on PostgreSQL concurrent flows run one after another instead of both numbering and
+    // inserting the same release key or match and the second failing on the unique key.
+    id: 800,
+    name: "software-monitor-lock",
+    statements: [`INSERT INTO software_counters (name, value) VALUES ('monitor', 0)`],
+  },
 ];
