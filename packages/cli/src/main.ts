@@ -24,8 +24,8 @@ const USAGE = `Usage: bulwark <command> [options]
   signing-key create LABEL [--out PUBLIC.pem] | sign ARTIFACT --key SIGNING_KEY_ID [--out FILE]
   verify ARTIFACT SIGNATURE --key PUBLIC.pem       (offline; both signatures must verify)
   scan SBOM --osv PATH [--osv PATH...] [--kev PATH] [--format json|table|sarif] [--fail-on SEVERITY]
-       [--fail-on-unscored]   (offline; exit 1 when a scored finding reaches SEVERITY, default low;
-                               findings without a CVSS score count only with --fail-on-unscored)
+       [--ignore-unscored]    (offline; exit 1 when a finding reaches SEVERITY, default low; findings
+                               without a CVSS score fail at any SEVERITY but none, unless --ignore-unscored)
   totp enrol | totp confirm CODE           (signs in with BULWARK_USERNAME/PASSWORD)
   api-key list | api-key revoke ID
   session list | session revoke ID|--all|--user USER_ID

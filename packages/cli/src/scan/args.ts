@@ -10,13 +10,16 @@ export interface ScanArgs {
   kev: string | undefined;
   format: OutputFormat;
   failOn: FailOn;
-  /** Findings without a CVSS score fail the scan too (they never reach a --fail-on threshold). */
-  failOnUnscored: boolean;
+  /**
+   * Findings without a CVSS score are left out of the gate. By default they fail the scan whenever
+   * --fail-on is not `none` (fail closed: an unrated advisory is not a harmless one).
+   */
+  ignoreUnscored: boolean;
 }
 
 export const USAGE =
   "usage: bulwark scan SBOM --osv PATH [--osv PATH...] [--kev PATH] [--format json|table|sarif] " +
-  "[--fail-on none|low|medium|high|critical] [--fail-on-unscored]";
+  "[--fail-on none|low|medium|high|critical] [--ignore-unscored]";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -50,7 +53,7 @@ export function parseScanArgs(argv: string[]): ScanArgs {
     kev: values.kev,
     format: oneOf(values.format ?? "table", FORMATS, "format"),
     failOn: oneOf(values["fail-on"] ?? "low", FAIL_ON, "fail-on"),
-    failOnUnscored: values["fail-on-unscored"] === true,
+    ignoreUnscored: values["ignore-unscored"] === true,
   };
 }
 
@@ -59,5 +62,5 @@ const OPTIONS = {
   kev: { type: "string" },
   format: { type: "string" },
   "fail-on": { type: "string" },
-  "fail-on-unscored": { type: "boolean" },
+  "ignore-unscored": { type: "boolean" },
 } as const;

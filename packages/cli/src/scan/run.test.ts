@@ -93,30 +93,51 @@ test("table output and --fail-on thresholds on scored findings", async () => {
   assert.equal(none.code, 0);
 });
 
-test("unscored findings (every Go advisory) reach no threshold: counted, noted, and gated only by --fail-on-unscored", async () => {
-  const go = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on", "low"]);
+test("unscored findings (every Go advisory) fail closed at any threshold unless --ignore-unscored, and are always counted", async () => {
+  const go = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on", "high"]);
   const unscored = (go.out.match(/^UNKNOWN /gm) ?? []).length;
-  assert.ok(unscored > 0);
-  assert.equal(go.code, 0, "unscored findings do not silently count as high");
+  assert.ok(unscored > 1);
+  assert.equal(go.out.match(/^(LOW|MEDIUM|HIGH|CRITICAL) /gm), null, "a Go-only scan has no scored finding");
+  assert.equal(go.code, 1, "a Go-only SBOM full of advisories must not pass --fail-on high");
   assert.match(go.out, new RegExp(`${unscored} findings, ${unscored} without a CVSS score`));
   assert.equal(
     go.err,
-    `bulwark scan: ${unscored} findings have no CVSS score and did not count towards --fail-on low (pass --fail-on-unscored to fail on them)\n`,
+    `bulwark scan: ${unscored} findings have no CVSS score and fail the scan at any --fail-on threshold (pass --ignore-unscored to gate on scored findings only)\n`,
   );
-  for (const failOn of ["low", "critical", "none"]) {
-    const gated = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on", failOn, "--fail-on-unscored"]);
-    assert.equal(gated.code, 1, `--fail-on ${failOn} --fail-on-unscored`);
-    assert.equal(gated.err, "", "asked for: no note");
+  for (const failOn of ["low", "medium", "critical"]) {
+    const gated = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on", failOn]);
+    assert.equal(gated.code, 1, `--fail-on ${failOn}`);
   }
+  const byDefault = await scan([sbomPath, "--osv", GO_BUNDLE]);
+  assert.equal(byDefault.code, 1, "the default threshold (low) fails on unscored findings too");
+
+  const ignored = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on", "high", "--ignore-unscored"]);
+  assert.equal(ignored.code, 0, "explicit opt-out");
+  assert.equal(
+    ignored.err,
+    `bulwark scan: ${unscored} findings have no CVSS score and did not count towards --fail-on high (--ignore-unscored)\n`,
+  );
+  const none = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on", "none"]);
+  assert.equal(none.code, 0, "--fail-on none never fails");
+  assert.equal(
+    none.err,
+    `bulwark scan: ${unscored} findings have no CVSS score (--fail-on none: nothing fails the scan)\n`,
+  );
+
   const json = JSON.parse(
     (await scan([sbomPath, "--osv", GO_BUNDLE, "--osv", pyOsvDir, "--format", "json"])).out,
   );
   assert.equal(json.unscored, unscored);
-  assert.equal(json.failOnUnscored, false);
-  // Scored findings still gate as before when unscored ones are present too.
-  const mixed = await scan([sbomPath, "--osv", GO_BUNDLE, "--osv", pyOsvDir, "--fail-on", "medium"]);
-  assert.equal(mixed.code, 1);
-  assert.match(mixed.err, /did not count towards --fail-on medium/);
+  assert.equal(json.ignoreUnscored, false);
+  assert.equal(json.failOnUnscored, undefined);
+  // With the opt-out, scored findings still gate by their rating when unscored ones are present too.
+  const mixed = ["--osv", GO_BUNDLE, "--osv", pyOsvDir, "--ignore-unscored"];
+  assert.equal((await scan([sbomPath, ...mixed, "--fail-on", "medium"])).code, 1, "5.9 reaches medium");
+  assert.equal((await scan([sbomPath, ...mixed, "--fail-on", "high"])).code, 0, "5.9 is below high");
+  // The fail-open flag of the previous behaviour is gone: passing it is a usage error, not a no-op.
+  const removed = await scan([sbomPath, "--osv", GO_BUNDLE, "--fail-on-unscored"]);
+  assert.equal(removed.code, 2);
+  assert.match(removed.err, /fail-on-unscored/);
 });
 
 test("json output lists findings with severity, fix and KEV data", async () => {

@@ -1,8 +1,8 @@
 /**
  * `bulwark scan`: scans an SBOM against OSV data offline. Exit 0 when no finding reaches the --fail-on
  * threshold, 1 when one does, 2 on bad input (one readable line on stderr). Findings without a CVSS
- * score (severity `unknown`; every Go vulndb record) reach no threshold: they fail the scan only with
- * --fail-on-unscored, and their number is always reported.
+ * score (severity `unknown`; every Go vulndb record) fail closed: they fail the scan under any --fail-on
+ * but `none` unless --ignore-unscored is given, and their number is always reported.
  */
 import { isSoftwareError } from "@bulwark/sdk/software/errors";
 import { type KevCatalog, readKevCatalog } from "@bulwark/sdk/software/kev";
@@ -27,20 +27,26 @@ export interface ScanIo {
 
 const TOOL_VERSION = "0.1.0";
 
-/** Whether a finding fails the scan: a scored one by its rating, an unscored one only when asked to. */
-function reaches(f: Finding, args: { failOn: FailOn; failOnUnscored: boolean }): boolean {
-  if (f.severity === "unknown") return args.failOnUnscored;
+/**
+ * Whether a finding fails the scan: a scored one by its rating; an unscored one at any threshold
+ * (its rating is unknown, so it cannot be shown to be below it) unless --ignore-unscored.
+ */
+function reaches(f: Finding, args: { failOn: FailOn; ignoreUnscored: boolean }): boolean {
   if (args.failOn === "none") return false;
+  if (f.severity === "unknown") return !args.ignoreUnscored;
   return severityRank(f.severity) >= severityRank(args.failOn);
 }
 
 const unscoredCount = (fs: readonly Finding[]): number => fs.filter((f) => f.severity === "unknown").length;
 
-/** The stderr note for unscored findings that did not count (stdout stays machine-readable). */
+/** The stderr note on unscored findings and what they did to the gate (stdout stays machine-readable). */
 function unscoredNote(args: ScanArgs, unscored: number): string {
-  if (unscored === 0 || args.failOnUnscored) return "";
-  const noun = unscored === 1 ? "finding has" : "findings have";
-  return `bulwark scan: ${unscored} ${noun} no CVSS score and did not count towards --fail-on ${args.failOn} (pass --fail-on-unscored to fail on them)\n`;
+  if (unscored === 0) return "";
+  const head = `bulwark scan: ${unscored} ${unscored === 1 ? "finding has" : "findings have"} no CVSS score`;
+  if (args.failOn === "none") return `${head} (--fail-on none: nothing fails the scan)\n`;
+  if (args.ignoreUnscored)
+    return `${head} and did not count towards --fail-on ${args.failOn} (--ignore-unscored)\n`;
+  return `${head} and ${unscored === 1 ? "fails" : "fail"} the scan at any --fail-on threshold (pass --ignore-unscored to gate on scored findings only)\n`;
 }
 
 function sortFindings(fs: Finding[]): Finding[] {
@@ -80,7 +86,7 @@ function render(args: ScanArgs, result: ScanResult, records: number, kev: KevCat
           advisories: records,
           kevCatalogVersion: kev?.catalogVersion,
           failOn: args.failOn,
-          failOnUnscored: args.failOnUnscored,
+          ignoreUnscored: args.ignoreUnscored,
           unscored,
           findings,
         },

@@ -202,7 +202,7 @@ const RANK: Record<FindingSeverity, number> = {
 /**
  * Orders severities for sorting and for keeping the worst of merged advisories; "unknown" (no CVSS
  * score) sorts with "high", so an advisory nobody scored is shown near the top rather than last. Not a
- * gate: `bulwark scan --fail-on` leaves unscored findings to its explicit `--fail-on-unscored`.
+ * gate: `bulwark scan --fail-on` fails on unscored findings at any threshold (unless `--ignore-unscored`).
  */
 export function severityRank(s: FindingSeverity): number {
   return RANK[s];
