@@ -11,7 +11,7 @@ import { upsertAdvisories } from "./advisories.ts";
 import { toFinding } from "./findings.ts";
 import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
-import { lockMonitor, selectIn } from "./sql.ts";
+import { lockMonitor, runIn, selectIn } from "./sql.ts";
 import { enqueueEvents, listWebhooks } from "./webhooks/webhooks.ts";
 
 /**
@@ -20,8 +20,10 @@ import { enqueueEvents, listWebhooks } from "./webhooks/webhooks.ts";
  * transaction: a refused input changes nothing; a committed one has its findings and its outbox.
  */
 export interface MonitorSummary {
-  rematch: Omit<RematchResult, "events" | "carriedOver"> & {
+  rematch: Omit<RematchResult, "events" | "carriedOver" | "unexploited"> & {
     carriedOver: number;
+    /** Findings that lost known-exploited (KEV removals), each audit-logged. */
+    unexploited: number;
     notifications: number;
     /** Wall time of the re-match inside the import's transaction. */
     ms: number;
@@ -41,6 +43,8 @@ export interface KevImportSummary extends MonitorSummary {
   catalogVersion: string;
   entries: number;
   added: number;
+  /** Stored entries the catalogue no longer lists (CISA removed them): deleted. */
+  removed: number;
 }
 
 export interface SbomAttachSummary extends MonitorSummary {
@@ -117,7 +121,11 @@ export class SoftwareMonitor {
     });
   }
 
-  /** Imports the CISA KEV catalogue; advisories naming a newly listed CVE are re-matched. */
+  /**
+   * Imports the CISA KEV catalogue as the complete current list: entries it no longer lists are
+   * deleted, and advisories naming a CVE that was added or removed are re-matched, so findings gain
+   * or lose known-exploited (and their Art. 14 candidate flag) in the same transaction.
+   */
   async importKev(path: string, actor: AuditEntry["actor"], source?: string): Promise<KevImportSummary> {
     const shown = source === undefined ? undefined : { actual: path, shown: source };
     return this.#run(shown, async (tx) => {
@@ -127,6 +135,8 @@ export class SoftwareMonitor {
       );
       const now = Date.now();
       const added: string[] = [];
+      const removed = [...known].filter((cve) => !catalog.entries.has(cve)).sort();
+      await runIn(tx, (list) => `DELETE FROM known_exploited WHERE cve_id IN (${list})`, removed);
       for (const e of catalog.entries.values()) {
         if (!known.has(e.cveId)) added.push(e.cveId);
         await tx.run(
@@ -150,14 +160,14 @@ export class SoftwareMonitor {
         (list) => `SELECT DISTINCT p.package_key, v.canonical_id FROM vulnerability_aliases a
           JOIN vulnerability_packages p ON p.vuln_id = a.vuln_id
           JOIN vulnerabilities v ON v.id = a.vuln_id WHERE a.alias IN (${list})`,
-        added,
+        [...added, ...removed],
       );
       const scope = {
         kind: "packages",
         keys: hit.map((k) => k.package_key),
         vulns: new Set(hit.map((k) => k.canonical_id)),
       } as const;
-      const result = await this.#rematchAndNotify(tx, scope, actor);
+      const result = await this.#rematchAndNotify(tx, scope, actor, `kev:${catalog.catalogVersion}`);
       await appendAudit(tx, {
         actor,
         action: "kev.import",
@@ -166,6 +176,8 @@ export class SoftwareMonitor {
           catalogVersion: catalog.catalogVersion,
           entries: catalog.entries.size,
           added: added.length,
+          removed: removed.length,
+          removedCves: removed,
           findings: result,
         },
       });
@@ -173,6 +185,7 @@ export class SoftwareMonitor {
         catalogVersion: catalog.catalogVersion,
         entries: catalog.entries.size,
         added: added.length,
+        removed: removed.length,
         rematch: result,
       };
     });
@@ -229,7 +242,12 @@ export class SoftwareMonitor {
     return summary;
   }
 
-  async #rematchAndNotify(tx: Queryable, scope: RematchScope, actor: AuditEntry["actor"]) {
+  async #rematchAndNotify(
+    tx: Queryable,
+    scope: RematchScope,
+    actor: AuditEntry["actor"],
+    source = "rematch",
+  ) {
     const started = performance.now();
     let notifications = 0;
     // Events are only built for the types some active webhook subscribes to.
@@ -255,8 +273,24 @@ export class SoftwareMonitor {
         outcome: "success",
         details: { to: c.triage, source: `carried-over:${c.from}`, trigger: actor },
       });
-    const { events: _events, carriedOver, ...counts } = result;
+    // So is a finding losing known-exploited (KEV removal). An Art. 14 report duty that began when
+    // the flag was set is not ended by this (CRA Art. 14(2)): the entry keeps what the flag was.
+    for (const u of result.unexploited)
+      await appendAudit(tx, {
+        actor: { type: "system" },
+        action: "finding.known-exploited-removed",
+        target: { type: "finding", id: u.findingId },
+        outcome: "success",
+        details: {
+          vulnerability: u.vulnerability,
+          knownExploited: false,
+          article14CandidateBefore: u.article14Candidate,
+          source,
+          trigger: actor,
+        },
+      });
+    const { events: _events, carriedOver, unexploited, ...counts } = result;
     const ms = Math.round(performance.now() - started);
-    return { ...counts, carriedOver: carriedOver.length, notifications, ms };
+    return { ...counts, carriedOver: carriedOver.length, unexploited: unexploited.length, notifications, ms };
   }
 }

@@ -127,6 +127,19 @@ export async function resolveMatches(
   }
 }
 
+/**
+ * The findings of a match that stops being known-exploited (its CVEs left the KEV catalogue), read
+ * before they change: the monitor audit-logs each, with the Art. 14 flag it had.
+ */
+async function noteUnexploited(tx: Queryable, run: Reconciled, range: [number, number]): Promise<void> {
+  for (const row of await selectFindings(tx, `WHERE f.n >= ? AND f.n < ? ORDER BY f.n`, range))
+    run.result.unexploited.push({
+      findingId: row.id,
+      vulnerability: row.vuln_id,
+      article14Candidate: Number(row.article14_candidate) === 1,
+    });
+}
+
 // A match whose details changed, or that matches again: its findings are updated or reopened.
 export async function refreshMatches(
   tx: Queryable,
@@ -137,19 +150,26 @@ export async function refreshMatches(
   for (const { stored: s, want } of changed) {
     const range = rangeOf(s.match_no);
     const newlyExploited = s.known_exploited === 0 && want.values.known_exploited === 1 ? 1 : 0;
+    const noLongerExploited = s.known_exploited === 1 && want.values.known_exploited === 0 ? 1 : 0;
+    if (noLongerExploited) await noteUnexploited(tx, run, range);
     await tx.run(`UPDATE finding_matches SET detail_no = ?, live = 1 WHERE match_no = ?`, [
       details.get(want.contentKey)!,
       s.match_no,
     ]);
-    const article14 = `article14_candidate = CASE WHEN ? = 1 THEN 1 ELSE article14_candidate END`;
+    // CRA Art. 14(1): the candidate flag follows known-exploited both ways. Only the flag: a report
+    // whose clock already started is not withdrawn by it (no report state lives on a finding).
+    const article14 = `article14_candidate = CASE WHEN ? = 1 THEN 1 WHEN ? = 1 THEN 0 ELSE article14_candidate END`;
+    const flags = [newlyExploited, noLongerExploited];
     if (s.live === 1 && s.content_key !== want.contentKey) {
       const { changes } = await tx.run(
         `UPDATE findings SET updated_at = ?, ${article14} WHERE n >= ? AND n < ? AND status = 'open'`,
-        [run.now, newlyExploited, ...range],
+        [run.now, ...flags, ...range],
       );
       run.result.updated += changes;
-      if (newlyExploited && changes > 0)
-        await emit(tx, run, "finding.known-exploited", `f.n >= ? AND f.n < ? AND f.status = 'open'`, range);
+      const openInRange = `f.n >= ? AND f.n < ? AND f.status = 'open'`;
+      if (newlyExploited && changes > 0) await emit(tx, run, "finding.known-exploited", openInRange, range);
+      if (noLongerExploited && changes > 0)
+        await emit(tx, run, "finding.known-exploited-removed", openInRange, range);
     }
     const reopening =
       run.wanted.size === 0
@@ -163,11 +183,12 @@ export async function refreshMatches(
     const { changes } = await tx.run(
       `UPDATE findings SET status = 'open', resolution = NULL, resolved_at = NULL, updated_at = ?, ${article14}
         WHERE n >= ? AND n < ? AND status = 'resolved'`,
-      [run.now, newlyExploited, ...range],
+      [run.now, ...flags, ...range],
     );
     run.result.reopened += changes;
     await emitKeys(tx, run, "finding.new", reopening);
     if (newlyExploited) await emitKeys(tx, run, "finding.known-exploited", reopening);
+    if (noLongerExploited) await emitKeys(tx, run, "finding.known-exploited-removed", reopening);
   }
 }
 

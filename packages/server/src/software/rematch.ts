@@ -41,7 +41,7 @@ export type RematchScope =
   | { kind: "packages"; keys: readonly string[]; vulns?: ReadonlySet<string> }
   | { kind: "releases"; ids: readonly string[] };
 
-export type RematchEventType = "finding.new" | "finding.known-exploited";
+export type RematchEventType = "finding.new" | "finding.known-exploited" | "finding.known-exploited-removed";
 
 export interface RematchEvent {
   type: RematchEventType;
@@ -56,10 +56,16 @@ export interface RematchResult {
   resolved: number;
   updated: number;
   carriedOver: { findingId: string; from: string; triage: Triage }[];
+  /** Findings whose vulnerability is no longer known-exploited (its CVEs left the KEV catalogue). */
+  unexploited: { findingId: string; vulnerability: string; article14Candidate: boolean }[];
   events: RematchEvent[];
 }
 
-export const ALL_EVENTS: ReadonlySet<RematchEventType> = new Set(["finding.new", "finding.known-exploited"]);
+export const ALL_EVENTS: ReadonlySet<RematchEventType> = new Set([
+  "finding.new",
+  "finding.known-exploited",
+  "finding.known-exploited-removed",
+]);
 
 interface PurlRow {
   purl: string;
@@ -325,6 +331,7 @@ export async function rematch(
     resolved: 0,
     updated: 0,
     carriedOver: [],
+    unexploited: [],
     events: [],
   };
   const steps: RematchScope[] =

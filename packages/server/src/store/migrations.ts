@@ -333,4 +333,16 @@ export const migrations: Migration[] = [
     name: "software-monitor-lock",
     statements: [`INSERT INTO software_counters (name, value) VALUES ('monitor', 0)`],
   },
+  {
+    // Webhooks subscribed to `finding.known-exploited` also hear when a finding loses it (a KEV
+    // removal): a subscriber told of the flag must be told of its end, or its view goes stale.
+    // `events` is the JSON array written by createWebhook, each name quoted exactly once.
+    id: 820,
+    name: "webhooks-known-exploited-removed",
+    statements: [
+      `UPDATE webhooks SET events = REPLACE(events, '"finding.known-exploited"',
+        '"finding.known-exploited","finding.known-exploited-removed"')
+        WHERE events LIKE '%"finding.known-exploited"%' AND events NOT LIKE '%"finding.known-exploited-removed"%'`,
+    ],
+  },
 ];

@@ -11,7 +11,11 @@ import {
 import { sealSecret } from "./secret.ts";
 
 /** Events a webhook can subscribe to. */
-export const WEBHOOK_EVENTS = ["finding.new", "finding.known-exploited"] as const;
+export const WEBHOOK_EVENTS = [
+  "finding.new",
+  "finding.known-exploited",
+  "finding.known-exploited-removed",
+] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 export interface Webhook {
