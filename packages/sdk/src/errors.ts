@@ -75,6 +75,7 @@ export const errorCatalogue = {
   BW_ERR_OSV_TOO_MANY: { status: 413, title: "The OSV bundle holds too many records" },
   BW_ERR_BUNDLE_UNREADABLE: { status: 400, title: "The OSV bundle cannot be read" },
   BW_ERR_KEV_INVALID: { status: 400, title: "The KEV catalogue is not valid" },
+  BW_ERR_KEV_STALE: { status: 409, title: "The KEV catalogue is older than the one already imported" },
   BW_ERR_VERSION_INVALID: { status: 400, title: "A version string is not valid in its ecosystem" },
   BW_ERR_ECOSYSTEM_UNSUPPORTED: { status: 400, title: "The package ecosystem is not supported" },
   BW_ERR_CVSS_INVALID: { status: 400, title: "A CVSS vector is not valid" },

@@ -4,13 +4,22 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
+import type { BulwarkError } from "@bulwark/sdk/errors";
 import { verifyAuditChain } from "../audit/audit-log.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import type { Store } from "../store/store.ts";
 import { type Finding, listFindings } from "./findings.ts";
 import { SoftwareMonitor } from "./monitor.ts";
-import { count, cyclonedx, osvDir, osvRecord, release, storeBackends } from "./test-fixtures.ts";
+import {
+  count,
+  cyclonedx,
+  osvDir,
+  osvRecord,
+  release,
+  softwareCounts,
+  storeBackends,
+} from "./test-fixtures.ts";
 import { createWebhook, listWebhooks } from "./webhooks/webhooks.ts";
 
 /**
@@ -36,8 +45,8 @@ interface KevDoc {
   vulnerabilities: { cveID: string }[];
 }
 
-/** The real catalogue without `drop`, as a later release of it would list it. */
-function laterCatalogue(dir: string, drop: readonly string[]): string {
+/** The real catalogue without `drop`, as a later release of it (day `day` of August 2025) would list it. */
+function laterCatalogue(dir: string, drop: readonly string[], day = 26, dateReleased?: string): string {
   const doc = JSON.parse(gunzipSync(readFileSync(KEV)).toString("utf8")) as KevDoc;
   const vulnerabilities = doc.vulnerabilities.filter((v) => !drop.includes(v.cveID));
   assert.equal(
@@ -45,11 +54,11 @@ function laterCatalogue(dir: string, drop: readonly string[]): string {
     doc.vulnerabilities.length - drop.length,
     "all dropped CVEs are listed",
   );
-  const path = join(dir, `kev-without-${drop.length}.json.gz`);
+  const path = join(dir, `kev-${day}-without-${drop.length}.json.gz`);
   const later = {
     ...doc,
-    catalogVersion: "2025.08.26",
-    dateReleased: "2025-08-26T17:00:00.0000Z",
+    catalogVersion: `2025.08.${day}`,
+    dateReleased: dateReleased ?? `2025-08-${day}T17:00:00.0000Z`,
     count: vulnerabilities.length,
     vulnerabilities,
   };
@@ -187,8 +196,27 @@ for (const backend of storeBackends)
         assert.equal((await audits(t.store, "finding.known-exploited-removed")).length, 4);
       });
 
+      await ctx.test(
+        "an older catalogue is refused (it would drop every later entry) and changes nothing",
+        async () => {
+          const before = await softwareCounts(t.store);
+          await assert.rejects(monitor.importKev(KEV, system), (e: BulwarkError) => {
+            assert.equal(e.code, "BW_ERR_KEV_STALE");
+            assert.match(e.message, /2025\.08\.25 .* is older than 2025\.08\.26/);
+            return true;
+          });
+          await assert.rejects(
+            monitor.importKev(laterCatalogue(t.dir, [], 27, "someday"), system),
+            (e: BulwarkError) => e.code === "BW_ERR_KEV_INVALID" && /dateReleased/.test(e.message),
+          );
+          assert.deepEqual(await softwareCounts(t.store), before);
+          const candidates = await listFindings(t.store, { article14Candidate: true, limit: 100, offset: 0 });
+          assert.equal(candidates.total, 4);
+        },
+      );
+
       await ctx.test("a CVE listed again flags its findings again", async () => {
-        const back = await monitor.importKev(KEV, system);
+        const back = await monitor.importKev(laterCatalogue(t.dir, [], 27), system);
         assert.equal(back.added, 3);
         assert.equal(back.removed, 0);
         assert.equal(

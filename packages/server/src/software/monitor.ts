@@ -1,6 +1,6 @@
 import { BulwarkError, type ErrorCode, errorCatalogue } from "@bulwark/sdk/errors";
 import { isSoftwareError } from "@bulwark/sdk/software/errors";
-import { readKevCatalog } from "@bulwark/sdk/software/kev";
+import { type KevCatalog, readKevCatalog } from "@bulwark/sdk/software/kev";
 import { type BundleLimits, readOsvBundle } from "@bulwark/sdk/software/osv/bundle";
 import type { OsvRecord } from "@bulwark/sdk/software/osv/types";
 import { parseSbomText } from "@bulwark/sdk/software/sbom/parse";
@@ -70,6 +70,33 @@ export function asBulwarkError(error: unknown, shownPath?: { actual: string; sho
 
 const IMPORT_BATCH = 400;
 
+/**
+ * Records the catalogue as the last imported, refusing one released before it: an import replaces
+ * the whole list, so an older file would drop every entry CISA added since (and their findings'
+ * flags). The same catalogue again is fine.
+ */
+async function recordCatalog(tx: Queryable, catalog: KevCatalog): Promise<void> {
+  // KEV schema: dateReleased is a date-time; without one, catalogues cannot be put in order.
+  const releasedAt = Date.parse(catalog.dateReleased);
+  if (!Number.isFinite(releasedAt))
+    throw new BulwarkError("BW_ERR_KEV_INVALID", `dateReleased is not a date-time: ${catalog.dateReleased}`);
+  const last = await tx.get<{ catalog_version: string; date_released: string; released_at: number }>(
+    `SELECT catalog_version, date_released, released_at FROM kev_catalog WHERE id = 1`,
+  );
+  if (last && releasedAt < Number(last.released_at))
+    throw new BulwarkError(
+      "BW_ERR_KEV_STALE",
+      `catalogue ${catalog.catalogVersion} (released ${catalog.dateReleased}) is older than ${last.catalog_version} (released ${last.date_released}), already imported`,
+    );
+  await tx.run(
+    `INSERT INTO kev_catalog (id, catalog_version, date_released, released_at, entries, imported_at)
+      VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET catalog_version = excluded.catalog_version,
+      date_released = excluded.date_released, released_at = excluded.released_at, entries = excluded.entries,
+      imported_at = excluded.imported_at`,
+    [catalog.catalogVersion, catalog.dateReleased, releasedAt, catalog.entries.size, Date.now()],
+  );
+}
+
 export class SoftwareMonitor {
   readonly #store: Store;
   readonly #notify: () => void;
@@ -130,6 +157,7 @@ export class SoftwareMonitor {
     const shown = source === undefined ? undefined : { actual: path, shown: source };
     return this.#run(shown, async (tx) => {
       const catalog = await readKevCatalog(path);
+      await recordCatalog(tx, catalog);
       const known = new Set(
         (await tx.all<{ cve_id: string }>(`SELECT cve_id FROM known_exploited`)).map((r) => r.cve_id),
       );

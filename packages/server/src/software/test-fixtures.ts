@@ -167,6 +167,7 @@ export async function softwareCounts(store: Store): Promise<Record<string, numbe
     "vulnerability_aliases",
     "vulnerability_packages",
     "known_exploited",
+    "kev_catalog",
     "component_purls",
     "release_keys",
     "release_components",

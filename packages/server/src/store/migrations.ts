@@ -345,4 +345,15 @@ export const migrations: Migration[] = [
         WHERE events LIKE '%"finding.known-exploited"%' AND events NOT LIKE '%"finding.known-exploited-removed"%'`,
     ],
   },
+  {
+    // The last KEV catalogue imported (one row): an import is the complete list, so an older
+    // catalogue would silently drop every entry added since; it is refused instead.
+    id: 821,
+    name: "kev-catalog",
+    statements: [
+      `CREATE TABLE kev_catalog (
+        id INTEGER PRIMARY KEY, catalog_version TEXT NOT NULL, date_released TEXT NOT NULL,
+        released_at BIGINT NOT NULL, entries INTEGER NOT NULL, imported_at BIGINT NOT NULL)`,
+    ],
+  },
 ];
