@@ -147,13 +147,27 @@ describe("OpenID Connect sign-in with a real provider", () => {
     await new Promise((resolve) => idp.close(resolve));
   });
 
-  /** Plays the browser: our login → provider (cookies kept) → back to our callback. */
+  /** What a browser sends on a top-level navigation (it always asks for HTML). */
+  const NAVIGATION = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+  /**
+   * Plays the browser: our login → provider (cookies kept) → back to our callback, which is called
+   * as a browser navigation unless `accept` says otherwise (an API client).
+   */
   async function signInAs(
     user: string,
-  ): Promise<{ browser: Browser; status: number; body: unknown; authorizeUrl: URL }> {
+    options: { accept?: string; returnTo?: string; browser?: Browser } = {},
+  ): Promise<{
+    browser: Browser;
+    status: number;
+    body: unknown;
+    headers: Record<string, unknown>;
+    authorizeUrl: URL;
+  }> {
     nextUser = user;
-    const browser = new Browser(server);
-    const start = await browser.call("GET", "/api/v1/oidc/login");
+    const browser = options.browser ?? new Browser(server);
+    const query = options.returnTo === undefined ? "" : `?returnTo=${encodeURIComponent(options.returnTo)}`;
+    const start = await browser.call("GET", `/api/v1/oidc/login${query}`);
     assert.equal(start.status, 302);
     const authorizeUrl = new URL(String(start.headers.location));
     const jar = new Map<string, string>();
@@ -173,13 +187,27 @@ describe("OpenID Connect sign-in with a real provider", () => {
       location = new URL(String(res.headers.location), location).href;
     }
     const back = new URL(location);
-    const done = await browser.call("GET", `${back.pathname}${back.search}`);
-    return { browser, status: done.status, body: done.body, authorizeUrl };
+    const done = await browser.call("GET", `${back.pathname}${back.search}`, undefined, {
+      accept: options.accept ?? NAVIGATION,
+    });
+    return { browser, status: done.status, body: done.body, headers: done.headers, authorizeUrl };
   }
 
-  it("a user in a mapped group signs in with code + PKCE and gets the mapped role", async () => {
-    const { browser, status, body, authorizeUrl } = await signInAs("alice");
-    assert.equal(status, 200, JSON.stringify(body));
+  it("a browser signs in with code + PKCE, gets the session cookie and is sent on to the console (303)", async () => {
+    const { browser, status, body, headers, authorizeUrl } = await signInAs("alice");
+    assert.equal(status, 303, JSON.stringify(body));
+    assert.equal(headers.location, "/", "the console");
+    assert.equal(headers["cache-control"], "no-store");
+    assert.equal(headers["referrer-policy"], "no-referrer", "the callback URL carries the code");
+    // The same cookie the password sign-in sets (RFC 6265bis §4.1.3.2 `__Host-`), attributes and all.
+    const attributes = (h: Record<string, unknown>) =>
+      ([] as string[])
+        .concat((h["set-cookie"] as string[]) ?? [])
+        .map((line) => line.replace(/^(__Host-bulwark-session)=[^;]+/, "$1=…"));
+    const password = await new Browser(server).signIn("admin", server.firstRun!.adminPassword);
+    assert.equal(password.status, 201);
+    assert.deepEqual(attributes(headers), attributes(password.headers));
+    assert.match(attributes(headers)[0]!, /Path=\/; HttpOnly; Secure; SameSite=Strict/);
     // RFC 7636 §4.3: the request carried an S256 challenge, never the verifier.
     assert.equal(authorizeUrl.searchParams.get("code_challenge_method"), "S256");
     assert.match(authorizeUrl.searchParams.get("code_challenge") ?? "", /^[A-Za-z0-9_-]{43}$/);
@@ -198,19 +226,94 @@ describe("OpenID Connect sign-in with a real provider", () => {
     assert.equal(users.body.items.filter((u) => u.username === "alice").length, 1);
   });
 
-  it("a user in no mapped group is refused, recorded and notified", async () => {
-    const { status, body } = await signInAs("bob");
-    assert.equal(status, 403);
-    assert.equal((body as { code: string }).code, "BW_ERR_FORBIDDEN");
-    const notes = await server.api<{ items: { kind: string }[] }>("GET", "/api/v1/notifications");
-    assert.ok(notes.body.items.some((n) => n.kind === "oidc-refused"));
+  it("an API client asking for JSON gets the session as JSON, as before", async () => {
+    const { browser, status, body } = await signInAs("alice", { accept: "application/json" });
+    assert.equal(status, 200, JSON.stringify(body));
+    const signedIn = body as { csrfToken: string; user: { username: string; role: string } };
+    assert.deepEqual([signedIn.user.username, signedIn.user.role], ["alice", "operator"]);
+    assert.match(signedIn.csrfToken, /\S{20,}/);
+    assert.ok(browser.cookie, "the session cookie is set for it too");
+    assert.equal((await browser.call("GET", "/api/v1/sessions/current")).status, 200);
   });
 
-  it("a callback with an unknown or replayed state is refused", async () => {
-    const forged = await new Browser(server).call<{ code: string }>(
-      "GET",
-      "/api/v1/oidc/callback?code=abc&state=forged",
-    );
+  it("a console page given at login start is where the browser lands", async () => {
+    const returnTo = "/devices/42?tab=certificates#latest";
+    const { browser, status, headers } = await signInAs("alice", { returnTo });
+    assert.equal(status, 303);
+    assert.equal(headers.location, returnTo);
+    assert.equal((await browser.call("GET", "/api/v1/sessions/current")).status, 200);
+  });
+
+  it("a return path that could leave the console is refused at login start (no open redirect)", async () => {
+    for (const returnTo of [
+      "https://evil.example/",
+      "//evil.example/x",
+      "/\\evil.example",
+      "/\tx",
+      "\\evil.example",
+      "javascript:alert(1)",
+      "devices",
+      "/devices\r\nSet-Cookie: a=b",
+      "/api/v1/users",
+      "/.well-known/est/cacerts",
+      `/${"a".repeat(1000)}`,
+    ]) {
+      const refused = await new Browser(server).call<{ code: string }>(
+        "GET",
+        `/api/v1/oidc/login?returnTo=${encodeURIComponent(returnTo)}`,
+      );
+      assert.equal(refused.status, 400, returnTo);
+      assert.equal(refused.body.code, "BW_ERR_VALIDATION", returnTo);
+      assert.equal(refused.headers.location, undefined, returnTo);
+    }
+  });
+
+  it("signing in through OIDC ends a session cookie the browser already presented (no fixation)", async () => {
+    const first = await signInAs("alice");
+    const old = first.browser.cookie;
+    const second = await signInAs("alice", { browser: first.browser });
+    assert.equal(second.status, 303);
+    assert.notEqual(second.browser.cookie, old);
+    const stale = await new Browser(server).call("GET", "/api/v1/sessions/current", undefined, {
+      cookie: `__Host-bulwark-session=${old}`,
+    });
+    assert.equal(stale.status, 401);
+  });
+
+  it("a user in no mapped group is refused, recorded and notified: a problem page for a browser", async () => {
+    const { browser, status, body, headers } = await signInAs("bob");
+    assert.equal(status, 403);
+    assert.match(String(headers["content-type"]), /^text\/html; charset=utf-8/);
+    assert.match(String(headers["content-security-policy"]), /default-src 'none'/);
+    assert.equal(headers["referrer-policy"], "no-referrer");
+    assert.equal(headers["set-cookie"], undefined);
+    assert.equal(browser.cookie, undefined);
+    const page = String(body);
+    assert.match(page, /<title>Sign-in failed/);
+    assert.match(page, /<code>BW_ERR_FORBIDDEN<\/code>/);
+    assert.match(page, /none of your groups is mapped to a Bulwark role/);
+    assert.match(page, /href="\/api\/v1\/oidc\/login"/);
+    assert.doesNotMatch(page, /<script/i);
+    const notes = await server.api<{ items: { kind: string }[] }>("GET", "/api/v1/notifications");
+    assert.ok(notes.body.items.some((n) => n.kind === "oidc-refused"));
+    const api = await signInAs("bob", { accept: "application/json" });
+    assert.equal(api.status, 403);
+    assert.match(String(api.headers["content-type"]), /^application\/problem\+json/);
+    assert.equal((api.body as { code: string }).code, "BW_ERR_FORBIDDEN");
+  });
+
+  it("a callback with an unknown or replayed state is refused (problem page, or problem+json)", async () => {
+    const path = "/api/v1/oidc/callback?code=abc&state=forged-state-<b>";
+    const page = await new Browser(server).call("GET", path, undefined, { accept: NAVIGATION });
+    assert.equal(page.status, 401);
+    assert.match(String(page.headers["content-type"]), /^text\/html/);
+    assert.match(String(page.body), /<code>BW_ERR_UNAUTHENTICATED<\/code>/);
+    assert.doesNotMatch(String(page.body), /forged-state|<b>/, "nothing from the URL is echoed");
+    assert.equal(page.headers.location, undefined);
+    const forged = await new Browser(server).call<{ code: string }>("GET", path, undefined, {
+      accept: "application/json",
+    });
     assert.equal(forged.status, 401);
+    assert.equal(forged.body.code, "BW_ERR_UNAUTHENTICATED");
   });
 });

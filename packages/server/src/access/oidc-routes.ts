@@ -1,5 +1,5 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
 import { notify } from "../audit/notifications.ts";
 import { actorOf } from "../http/auth.ts";
@@ -12,9 +12,10 @@ import {
   oidcSettings,
   saveOidcSettings,
 } from "./oidc.ts";
+import { consoleReturnPath, redirectToConsole, sendProblemPage, wantsJson } from "./oidc-browser.ts";
 import { ROLES } from "./permissions.ts";
 import type { SecretBox } from "./secret-box.ts";
-import { setSessionCookie } from "./session-routes.ts";
+import { endPresentedSession, setSessionCookie } from "./session-routes.ts";
 import { createSession, csrfTokenFor } from "./sessions.ts";
 import { upsertOidcUser } from "./users.ts";
 
@@ -86,58 +87,91 @@ export function oidcRoutes(store: Store, box: SecretBox) {
       },
     );
 
-    app.get(
+    app.get<{ Querystring: { returnTo?: string } }>(
       "/api/v1/oidc/login",
-      { config: { auth: { public: true }, rateLimit: RATE_LIMITS.signIn } },
-      async (_request, reply) => {
-        const url = await beginOidcLogin(store, box);
+      {
+        config: { auth: { public: true }, rateLimit: RATE_LIMITS.signIn },
+        schema: {
+          querystring: {
+            type: "object",
+            additionalProperties: false,
+            properties: { returnTo: { type: "string", maxLength: 1000 } },
+          },
+        },
+      },
+      async (request, reply) => {
+        const url = await beginOidcLogin(store, box, consoleReturnPath(request.query.returnTo));
         return reply.redirect(url.href, 302);
       },
     );
 
+    // A browser comes back here from the provider: it is sent on to the console with the session
+    // cookie (303), or shown a problem page; an API client asking for JSON gets JSON.
     app.get(
       "/api/v1/oidc/callback",
       { config: { auth: { public: true }, rateLimit: RATE_LIMITS.signIn } },
       async (request, reply) => {
-        const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?") + 1) : "";
-        const identity = await completeOidcLogin(store, box, query).catch(async (error: unknown) => {
-          await refused(store, request.ip, "provider-refused", undefined);
-          throw error;
-        });
-        if (!identity.role) {
-          await refused(store, request.ip, "no-mapped-group", identity.subject);
-          throw new BulwarkError("BW_ERR_FORBIDDEN", "none of your groups is mapped to a Bulwark role");
+        const api = wantsJson(request);
+        let signedIn: Awaited<ReturnType<typeof signIn>>;
+        try {
+          signedIn = await signIn(store, box, request);
+        } catch (error) {
+          if (api) throw error;
+          // The internal cause goes to the log only, as for problem+json answers.
+          const problem =
+            error instanceof BulwarkError
+              ? error
+              : new BulwarkError("BW_ERR_INTERNAL", undefined, { cause: error });
+          if (problem.status >= 500)
+            request.log.error({ err: error, code: problem.code }, "OIDC sign-in failed");
+          else request.log.info({ code: problem.code, reason: problem.message }, "OIDC sign-in refused");
+          return sendProblemPage(reply, problem);
         }
-        const signedIn = await store.transaction(async (tx) => {
-          const user = await upsertOidcUser(tx, {
-            subject: identity.subject,
-            username: identity.username,
-            role: identity.role!,
-          });
-          const created = await createSession(tx, {
-            userId: user.id,
-            via: "oidc",
-            remoteAddress: request.ip,
-            userAgent: request.headers["user-agent"],
-          });
-          await appendAudit(tx, {
-            actor: { type: "user", id: user.id },
-            action: "auth.sign-in",
-            target: { type: "session", id: created.session.id },
-            outcome: "success",
-            details: { via: "oidc", role: identity.role, groups: identity.groups, remoteAddress: request.ip },
-          });
-          return { ...created, user };
-        });
         setSessionCookie(reply, signedIn.token);
+        // The stored path was checked at login start; checked again, it costs nothing.
+        if (!api) return redirectToConsole(reply, consoleReturnPath(signedIn.returnTo));
         return {
           session: signedIn.session,
           csrfToken: csrfTokenFor(signedIn.token),
-          user: { id: signedIn.user.id, username: signedIn.user.username, role: identity.role },
+          user: { id: signedIn.user.id, username: signedIn.user.username, role: signedIn.role },
         };
       },
     );
   };
+}
+
+/** The callback's steps: provider answer checked, group mapped, local account and session made. */
+async function signIn(store: Store, box: SecretBox, request: FastifyRequest) {
+  const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?") + 1) : "";
+  const { identity, returnTo } = await completeOidcLogin(store, box, query).catch(async (error: unknown) => {
+    await refused(store, request.ip, "provider-refused", undefined);
+    throw error;
+  });
+  const role = identity.role;
+  if (!role) {
+    await refused(store, request.ip, "no-mapped-group", identity.subject);
+    throw new BulwarkError("BW_ERR_FORBIDDEN", "none of your groups is mapped to a Bulwark role");
+  }
+  // A session cookie presented here is ended, never kept alongside: no session fixation.
+  await endPresentedSession(store, request);
+  const signedIn = await store.transaction(async (tx) => {
+    const user = await upsertOidcUser(tx, { subject: identity.subject, username: identity.username, role });
+    const created = await createSession(tx, {
+      userId: user.id,
+      via: "oidc",
+      remoteAddress: request.ip,
+      userAgent: request.headers["user-agent"],
+    });
+    await appendAudit(tx, {
+      actor: { type: "user", id: user.id },
+      action: "auth.sign-in",
+      target: { type: "session", id: created.session.id },
+      outcome: "success",
+      details: { via: "oidc", role, groups: identity.groups, remoteAddress: request.ip },
+    });
+    return { ...created, user };
+  });
+  return { ...signedIn, role, returnTo };
 }
 
 async function refused(store: Store, remoteAddress: string, reason: string, subject: string | undefined) {

@@ -95,8 +95,11 @@ async function discover(db: Queryable, box: SecretBox) {
   return { settings, config };
 }
 
-/** Step 1: a fresh state, nonce and PKCE verifier (sealed, single use) and the provider URL. */
-export async function beginOidcLogin(db: Queryable, box: SecretBox): Promise<URL> {
+/**
+ * Step 1: a fresh state, nonce and PKCE verifier (sealed, single use, with the console page to
+ * return to, already validated) and the provider URL.
+ */
+export async function beginOidcLogin(db: Queryable, box: SecretBox, returnTo?: string): Promise<URL> {
   const { settings, config } = await discover(db, box);
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -105,7 +108,7 @@ export async function beginOidcLogin(db: Queryable, box: SecretBox): Promise<URL
   await db.run(`DELETE FROM oidc_logins WHERE expires_at < ?`, [Date.now()]);
   await db.run(`INSERT INTO oidc_logins (state_hash, sealed, expires_at) VALUES (?, ?, ?)`, [
     stateHash,
-    box.seal(JSON.stringify({ nonce, verifier }), `oidc-login|${stateHash}`),
+    box.seal(JSON.stringify({ nonce, verifier, returnTo }), `oidc-login|${stateHash}`),
     Date.now() + LOGIN_TTL_MS,
   ]);
   return client.buildAuthorizationUrl(config, {
@@ -125,8 +128,15 @@ export interface OidcIdentity {
   role: Role | undefined;
 }
 
-/** Step 2: the callback: state checked and burnt, code exchanged with the verifier, groups mapped. */
-export async function completeOidcLogin(db: Queryable, box: SecretBox, query: string): Promise<OidcIdentity> {
+/**
+ * Step 2: the callback: state checked and burnt, code exchanged with the verifier, groups mapped;
+ * with the return path stored at step 1.
+ */
+export async function completeOidcLogin(
+  db: Queryable,
+  box: SecretBox,
+  query: string,
+): Promise<{ identity: OidcIdentity; returnTo: string | undefined }> {
   const params = new URLSearchParams(query);
   const state = params.get("state") ?? "";
   const stateHash = sha256(state);
@@ -140,9 +150,10 @@ export async function completeOidcLogin(db: Queryable, box: SecretBox, query: st
       "BW_ERR_UNAUTHENTICATED",
       "the sign-in request is unknown or expired; start again",
     );
-  const { nonce, verifier } = JSON.parse(box.open(row.sealed, `oidc-login|${stateHash}`)) as {
+  const { nonce, verifier, returnTo } = JSON.parse(box.open(row.sealed, `oidc-login|${stateHash}`)) as {
     nonce: string;
     verifier: string;
+    returnTo?: string;
   };
   const { settings, config } = await discover(db, box);
   const current = new URL(settings.redirectUri);
@@ -168,10 +179,11 @@ export async function completeOidcLogin(db: Queryable, box: SecretBox, query: st
     .toLowerCase()
     .replace(/[^a-z0-9._-]/g, "-")
     .slice(0, 63);
-  return {
+  const identity = {
     subject: `${settings.issuer}|${claims.sub}`,
     username,
     groups,
     role: settings.groupRoles.find((m) => groups.includes(m.group))?.role,
   };
+  return { identity, returnTo };
 }

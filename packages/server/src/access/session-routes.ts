@@ -44,7 +44,7 @@ export const userView = (principal: Principal) => ({
 });
 
 /** A session cookie presented at sign-in is ended, never promoted: no session fixation. */
-async function endPresentedSession(store: Store, request: FastifyRequest): Promise<void> {
+export async function endPresentedSession(store: Store, request: FastifyRequest): Promise<void> {
   const presented = request.cookies[SESSION_COOKIE];
   const old = presented ? await authenticateSession(store, presented) : undefined;
   if (old) await revokeSession(store, old.userId, old.id);
