@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes, X509Certificate } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { oid, seq, setOf, Tag, tlv, utf8 } from "../../packages/sdk/src/der/der.ts";
 import { OID } from "../../packages/sdk/src/der/oids.ts";
 import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import { toPem } from "../../packages/sdk/src/pem.ts";
@@ -84,27 +85,49 @@ function manufacturer(name: string) {
     },
     signer,
   );
-  const deviceKeys = generateKeyPair("ecdsa-p256");
-  const factory = buildCertificate(
-    {
-      serial: randomBytes(8),
-      issuerDer: caName,
-      subjectDer: commonNameOnly(`${name} unit ${randomBytes(4).toString("hex")}`),
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 86_400_000),
-      spki: spkiOf(deviceKeys.publicKey),
-      extensions: [basicConstraints(false), keyUsage(["digitalSignature"]), extKeyUsage([OID.clientAuth])],
-    },
-    signer,
-  );
-  return {
-    caPem: toPem("CERTIFICATE", ca),
-    claim: {
+  // A unit's factory certificate; with a hardware serial in its subject as IEEE 802.1AR §8.6 puts it
+  // (X.520 serialNumber, a PrintableString).
+  const unit = (hardwareSerial?: string) => {
+    const deviceKeys = generateKeyPair("ecdsa-p256");
+    const cn = setOf(seq(oid(OID.commonName), utf8(`${name} unit ${randomBytes(4).toString("hex")}`)));
+    const sn = hardwareSerial
+      ? [setOf(seq(oid(OID.serialNumber), tlv(Tag.PRINTABLE_STRING, Buffer.from(hardwareSerial, "ascii"))))]
+      : [];
+    const factory = buildCertificate(
+      {
+        serial: randomBytes(8),
+        issuerDer: caName,
+        subjectDer: seq(cn, ...sn),
+        notBefore: new Date(now - 60_000),
+        notAfter: new Date(now + 86_400_000),
+        spki: spkiOf(deviceKeys.publicKey),
+        extensions: [basicConstraints(false), keyUsage(["digitalSignature"]), extKeyUsage([OID.clientAuth])],
+      },
+      signer,
+    );
+    return {
       certPem: toPem("CERTIFICATE", factory),
       keyPem: deviceKeys.privateKey.export({ type: "pkcs8", format: "pem" }) as string,
-    },
+    };
   };
+  return { caPem: toPem("CERTIFICATE", ca), claim: unit(), unit };
 }
+
+interface DeviceView {
+  id: string;
+  serial: string | null;
+  groupName: string;
+  enrolledVia: string;
+}
+
+const device = async (server: TestServer, id: string) =>
+  (await server.api<DeviceView>("GET", `/api/v1/devices/${id}`)).body;
+
+/** The devices the list API finds by hardware serial. */
+const bySerial = async (server: TestServer, serial: string) =>
+  (
+    await server.api<{ items: DeviceView[] }>("GET", `/api/v1/devices?serial=${encodeURIComponent(serial)}`)
+  ).body.items.map((d) => d.id);
 
 describe("provisioning policies: methods, refusals with reasons, nothing changed on refusal", () => {
   let server: TestServer;
@@ -173,6 +196,22 @@ describe("provisioning policies: methods, refusals with reasons, nothing changed
     assert.equal(first.status, 200, first.text);
     const again = await enrol(server, csr(), { basic: ["SN-0001", secret] });
     assert.equal(again.deviceId, first.deviceId);
+    // The serial it enrolled with is its hardware serial: on the record, filterable, shown by the CLI.
+    assert.equal((await device(server, first.deviceId!)).serial, "SN-0001");
+    assert.deepEqual(await bySerial(server, "SN-0001"), [first.deviceId]);
+    const listed = await runCli(CLI, ["device", "list", "--serial", "SN-0001"], env());
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`^${first.deviceId}\\s+SN-0001\\s+line\\s+active`, "m"));
+    assert.match(listed.stdout, /^1 device\(s\)$/m);
+    const shown = await runCli(CLI, ["device", "show", first.deviceId!], env());
+    assert.equal((JSON.parse(shown.stdout) as DeviceView).serial, "SN-0001");
+    // A serial an operator set is kept on re-enrolment; a cleared one is filled again.
+    await server.api("PATCH", `/api/v1/devices/${first.deviceId}`, { serial: "ASSET-7" });
+    await enrol(server, csr(), { basic: ["SN-0001", secret] });
+    assert.equal((await device(server, first.deviceId!)).serial, "ASSET-7");
+    await server.api("PATCH", `/api/v1/devices/${first.deviceId}`, { serial: null });
+    await enrol(server, csr(), { basic: ["SN-0001", secret] });
+    assert.equal((await device(server, first.deviceId!)).serial, "SN-0001");
     const dup = await runCli(CLI, ["serial", "register", "line", "SN-0001"], env());
     assert.equal(dup.code, 1);
     assert.match(dup.stderr, /already registered/);
@@ -193,13 +232,47 @@ describe("provisioning policies: methods, refusals with reasons, nothing changed
     assert.equal(await counts(), baseline);
     const claimed = await enrol(server, csr(), { cert: acme.claim });
     assert.equal(claimed.status, 200, claimed.text);
-    const device = await server.api<{ groupName: string; enrolledVia: string }>(
-      "GET",
-      `/api/v1/devices/${claimed.deviceId}`,
-    );
-    assert.equal(device.body.groupName, "factory");
-    assert.equal(device.body.enrolledVia, "claim");
+    const claimedDevice = await device(server, claimed.deviceId!);
+    assert.equal(claimedDevice.groupName, "factory");
+    assert.equal(claimedDevice.enrolledVia, "claim");
+    assert.equal(claimedDevice.serial, null, "this factory certificate names no serial");
     assert.equal((await enrol(server, csr(), { cert: acme.claim })).deviceId, claimed.deviceId);
+  });
+
+  it("a claim certificate naming a hardware serial (802.1AR subject serialNumber) puts it on the device", async () => {
+    const initech = manufacturer("Initech Factory CA");
+    const ca = await server.api("POST", "/api/v1/claim-cas", {
+      name: "initech",
+      group: "factory",
+      certificatePem: initech.caPem,
+    });
+    assert.equal(ca.status, 201, JSON.stringify(ca.body));
+    const unit = initech.unit("INI-2026-000123");
+    const claimed = await enrol(server, csr(), { cert: unit });
+    assert.equal(claimed.status, 200, claimed.text);
+    assert.equal((await device(server, claimed.deviceId!)).serial, "INI-2026-000123");
+    assert.deepEqual(await bySerial(server, "INI-2026-000123"), [claimed.deviceId]);
+    const listed = await runCli(CLI, ["device", "list", "--serial", "INI-2026-000123"], env());
+    assert.match(listed.stdout, new RegExp(`^${claimed.deviceId}\\s+INI-2026-000123\\s+factory`, "m"));
+    const enrolled = await server.store.get<{ details: string }>(
+      `SELECT details FROM audit_log WHERE action = 'device.enrol' AND target_id = ?`,
+      [claimed.deviceId!],
+    );
+    assert.equal(JSON.parse(enrolled!.details).hardwareSerial, "INI-2026-000123");
+  });
+
+  it("a token enrolment knows no hardware serial: none is stored, whatever the CSR says", async () => {
+    const keys = generateKeyPair("ecdsa-p256");
+    // The requester's own subject (with a serialNumber) is a label, not proof: the server names the device.
+    const subjectDer = seq(
+      setOf(seq(oid(OID.commonName), utf8("d"))),
+      setOf(seq(oid(OID.serialNumber), tlv(Tag.PRINTABLE_STRING, Buffer.from("CLAIMED-1", "ascii")))),
+    );
+    const request = buildCsr({ subjectDer, algorithm: "ecdsa-p256", ...keys }).toString("base64");
+    const enrolled = await enrol(server, request, { basic: ["x", await createToken(server)] });
+    assert.equal(enrolled.status, 200, enrolled.text);
+    assert.equal((await device(server, enrolled.deviceId!)).serial, null);
+    assert.deepEqual(await bySerial(server, "CLAIMED-1"), []);
   });
 
   it("a method the group's policy does not allow is refused with the reason", async () => {

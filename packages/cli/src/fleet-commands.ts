@@ -19,9 +19,10 @@ interface Device {
 
 export function deviceTable(devices: Device[]): string {
   return table(
-    ["DEVICE", "GROUP", "STATUS", "PRESENCE", "MODEL", "OS", "AGENT", "MAC", "CONFIG", "LAST SEEN"],
+    ["DEVICE", "SERIAL", "GROUP", "STATUS", "PRESENCE", "MODEL", "OS", "AGENT", "MAC", "CONFIG", "LAST SEEN"],
     devices.map((d) => [
       d.id,
+      d.serial ?? "-",
       d.groupName,
       d.status,
       d.online ? "online" : "offline",

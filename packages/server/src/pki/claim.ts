@@ -14,6 +14,7 @@ import {
   parseAndVerify,
   requireMethod,
 } from "./enrol-steps.ts";
+import { claimHardwareSerial, fillHardwareSerial } from "./hardware-serial.ts";
 
 export interface ClaimCa {
   id: string;
@@ -93,6 +94,7 @@ export async function enrolWithClaim(
   const csr = parseAndVerify(csrDer);
   checkCsrPolicy(group, csr);
   const claimFingerprint = leaf.fingerprint256.replace(/:/g, "").toLowerCase();
+  const hardwareSerial = claimHardwareSerial(claimDer);
   return ctx.transact(async (tx) => {
     const existing = await tx.get<{ device_id: string }>(
       `SELECT device_id FROM device_claims WHERE claim_fingerprint = ?`,
@@ -103,8 +105,14 @@ export async function enrolWithClaim(
       const device = await deviceById(tx, deviceId);
       if (device?.status !== "active")
         throw new BulwarkError("BW_ERR_CONFLICT", `device ${deviceId} is ${device?.status ?? "gone"}`);
+      await fillHardwareSerial(tx, deviceId, hardwareSerial);
     } else {
-      await insertDevice(tx, { id: deviceId, groupId: group.id, enrolledVia: "claim" });
+      await insertDevice(tx, {
+        id: deviceId,
+        groupId: group.id,
+        enrolledVia: "claim",
+        serial: hardwareSerial,
+      });
       await tx.run(
         `INSERT INTO device_claims (claim_fingerprint, claim_ca_id, device_id, created_at) VALUES (?, ?, ?, ?)`,
         [claimFingerprint, claimCa.id, deviceId, Date.now()],
@@ -120,6 +128,7 @@ export async function enrolWithClaim(
         method: "claim",
         manufacturingCa: claimCa.name,
         group: group.name,
+        hardwareSerial: hardwareSerial ?? null,
         serial: certificate.serial,
       },
     });

@@ -13,6 +13,7 @@ import {
   parseAndVerify,
   requireMethod,
 } from "./enrol-steps.ts";
+import { fillHardwareSerial } from "./hardware-serial.ts";
 
 export const SERIAL_NUMBER = /^[A-Za-z0-9._:-]{1,64}$/;
 const hashSecret = (secret: string) => createHash("sha256").update(secret, "utf8").digest();
@@ -84,6 +85,7 @@ export async function enrolWithSerial(
       const device = await deviceById(tx, deviceId);
       if (device?.status !== "active")
         throw new BulwarkError("BW_ERR_CONFLICT", `device ${deviceId} is ${device?.status ?? "gone"}`);
+      await fillHardwareSerial(tx, deviceId, serialNumber);
     } else {
       const claimed = await tx.run(
         `UPDATE registered_devices SET device_id = ?, enrolled_at = ? WHERE serial_number = ? AND device_id IS NULL`,
@@ -91,7 +93,13 @@ export async function enrolWithSerial(
       );
       if (claimed.changes !== 1)
         throw new BulwarkError("BW_ERR_CONFLICT", "the serial number was enrolled concurrently");
-      await insertDevice(tx, { id: deviceId, groupId: group.id, enrolledVia: "registered-serial" });
+      // The serial the device proved with its bootstrap secret is its hardware serial.
+      await insertDevice(tx, {
+        id: deviceId,
+        groupId: group.id,
+        enrolledVia: "registered-serial",
+        serial: serialNumber,
+      });
     }
     const { certificate, ca } = await issueDeviceCertificate(tx, ctx, group, deviceId, csr);
     await appendAudit(tx, {
@@ -102,6 +110,7 @@ export async function enrolWithSerial(
       details: {
         method: "registered-serial",
         group: group.name,
+        hardwareSerial: serialNumber,
         serial: certificate.serial,
         reenrolment: registered.device_id !== null,
       },

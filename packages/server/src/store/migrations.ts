@@ -356,4 +356,14 @@ export const migrations: Migration[] = [
         released_at BIGINT NOT NULL, entries INTEGER NOT NULL, imported_at BIGINT NOT NULL)`,
     ],
   },
+  {
+    // Devices enrolled with a pre-registered serial number before enrolment kept it: the serial
+    // they enrolled with becomes their hardware serial, unless an operator already set one.
+    id: 822,
+    name: "devices-registered-serial",
+    statements: [
+      `UPDATE devices SET serial = (SELECT r.serial_number FROM registered_devices r WHERE r.device_id = devices.id)
+        WHERE serial IS NULL AND EXISTS (SELECT 1 FROM registered_devices r WHERE r.device_id = devices.id)`,
+    ],
+  },
 ];
