@@ -284,6 +284,25 @@ async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<
   };
   process.stdout.write(`${n} real PyPA advisories imported → ${imported.rematch.created} new finding(s)\n`);
   process.stdout.write(`${await cli("findings", "list", "--release", release)}\n`);
+
+  step("CI gate: bulwark scan, offline, against the same advisories and the CISA KEV catalogue");
+  const kev = join(ROOT, "../shared/testdata/kev/known_exploited_vulnerabilities.json.gz");
+  const gate = await exec(
+    process.execPath,
+    [CLI, "scan", sbom, "--osv", join(work, "osv"), "--kev", kev, "--fail-on", "high"],
+    { env },
+  ).then(
+    (ok) => ({ code: 0, stdout: ok.stdout, stderr: ok.stderr }),
+    // Exit 1 is the gate closing (a finding reached --fail-on), not a demo failure.
+    (error: { code?: number; stdout?: string; stderr?: string }) => {
+      if (error.code !== 1) throw error;
+      return { code: 1, stdout: error.stdout ?? "", stderr: error.stderr ?? "" };
+    },
+  );
+  process.stdout.write(`${gate.stdout.trim()}\n${gate.stderr.trim()}\n`);
+  process.stdout.write(
+    `bulwark scan --fail-on high exited with ${gate.code} (1 = the build would stop here)\n`,
+  );
 }
 
 main().catch((error: Error) => {
