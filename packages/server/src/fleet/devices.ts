@@ -1,4 +1,5 @@
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
+import { chunks } from "../software/sql.ts";
 import type { Queryable } from "../store/store.ts";
 
 /** Device lifecycle states; transitions live in `lifecycle.ts`. */
@@ -186,30 +187,48 @@ export async function listDevices(
   return { items: rows.map(toDevice), total: Number(total?.n ?? 0) };
 }
 
+/** One device's presence change, as `PresenceWriter` coalesces them. */
+export interface PresenceChange {
+  deviceId: string;
+  online: boolean;
+  /** When it happened (epoch ms), kept as the device's `last_seen_at`. */
+  at: number;
+}
+
 /**
- * Presence as seen by the server process `instance`. Online records which process holds the
- * session; offline only clears a device this process holds (or nobody does), so the late close
- * of a session on one process never overwrites the newer session the device opened on another.
+ * Presence as seen by the server process `instance`, for many devices in one statement per chunk
+ * and kind (one round trip on PostgreSQL instead of one a device). Online records which process
+ * holds the session; offline only clears a device this process holds (or nobody does), so the late
+ * close of a session on one process never overwrites the newer session the device opened on
+ * another. `UPDATE … FROM (VALUES …)` runs on SQLite (3.33+) and PostgreSQL alike: both name the
+ * VALUES columns `column1`, `column2`; the time is cast since PostgreSQL types those parameters text.
  */
-export async function setPresence(
+export async function setPresences(
   db: Queryable,
-  id: string,
-  online: boolean,
+  changes: readonly PresenceChange[],
   instance: string,
-  at = Date.now(),
 ): Promise<void> {
-  if (online)
-    await db.run(`UPDATE devices SET online = 1, connected_to = ?, last_seen_at = ? WHERE id = ?`, [
-      instance,
-      at,
-      id,
-    ]);
-  else
+  const values = (batch: readonly PresenceChange[]) => ({
+    list: batch.map(() => "(?, ?)").join(", "),
+    params: batch.flatMap((c) => [c.deviceId, c.at]),
+  });
+  for (const batch of chunks(changes.filter((c) => c.online))) {
+    const { list, params } = values(batch);
     await db.run(
-      `UPDATE devices SET online = 0, connected_to = NULL, last_seen_at = ?
-       WHERE id = ? AND (connected_to = ? OR connected_to IS NULL)`,
-      [at, id, instance],
+      `UPDATE devices SET online = 1, connected_to = ?, last_seen_at = CAST(v.column2 AS BIGINT)
+       FROM (VALUES ${list}) AS v WHERE devices.id = v.column1`,
+      [instance, ...params],
     );
+  }
+  for (const batch of chunks(changes.filter((c) => !c.online))) {
+    const { list, params } = values(batch);
+    await db.run(
+      `UPDATE devices SET online = 0, connected_to = NULL, last_seen_at = CAST(v.column2 AS BIGINT)
+       FROM (VALUES ${list}) AS v
+       WHERE devices.id = v.column1 AND (devices.connected_to = ? OR devices.connected_to IS NULL)`,
+      [...params, instance],
+    );
+  }
 }
 
 export async function recordMetadata(

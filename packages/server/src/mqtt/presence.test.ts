@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
-import { insertDevice } from "../fleet/devices.ts";
+import { insertDevice, setPresences } from "../fleet/devices.ts";
+import { BATCH } from "../software/sql.ts";
+import { storeBackends } from "../software/test-fixtures.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import { SqliteStore } from "../store/sqlite.ts";
@@ -162,3 +164,67 @@ describe("presence across server processes: owner, heartbeat and sweep (scale-ou
     assert.equal((await row(onB)).online, 0);
   });
 });
+
+for (const backend of storeBackends)
+  it(`setPresences on ${backend.name}: one statement a chunk, exact times, and the holder rule`, async (ctx) => {
+    const t = await backend.open(ctx);
+    if (!t) return;
+    try {
+      const groupId = randomUUID();
+      await t.store.run(
+        `INSERT INTO device_groups (id, name, provisioning_policy, created_at) VALUES (?, ?, '{}', ?)`,
+        [groupId, `g-${groupId}`, Date.now()],
+      );
+      // More devices than one chunk of the VALUES list holds.
+      const ids = Array.from({ length: BATCH + 50 }, () => randomUUID());
+      await t.store.transaction(async (tx) => {
+        for (const id of ids) await insertDevice(tx, { id, groupId, enrolledVia: "test" });
+      });
+      const at = (i: number) => 1_700_000_000_000 + i;
+      const read = async (id: string) => {
+        const r = (await t.store.get<{ online: number; connected_to: string | null; last_seen_at: number }>(
+          `SELECT online, connected_to, last_seen_at FROM devices WHERE id = ?`,
+          [id],
+        ))!;
+        return { online: Number(r.online), connectedTo: r.connected_to, lastSeen: Number(r.last_seen_at) };
+      };
+
+      await t.store.transaction((tx) =>
+        setPresences(
+          tx,
+          ids.map((deviceId, i) => ({ deviceId, online: true, at: at(i) })),
+          "A",
+        ),
+      );
+      for (const i of [0, BATCH - 1, BATCH, ids.length - 1])
+        assert.deepEqual(await read(ids[i]!), { online: 1, connectedTo: "A", lastSeen: at(i) });
+
+      // B closing a session it does not hold changes nothing; A closing its own clears it.
+      await t.store.transaction((tx) =>
+        setPresences(
+          tx,
+          [
+            { deviceId: ids[0]!, online: false, at: at(9_000) },
+            { deviceId: ids[1]!, online: false, at: at(9_001) },
+          ],
+          "B",
+        ),
+      );
+      assert.deepEqual(await read(ids[0]!), { online: 1, connectedTo: "A", lastSeen: at(0) });
+      await t.store.transaction((tx) =>
+        setPresences(
+          tx,
+          [
+            { deviceId: ids[0]!, online: false, at: at(9_002) },
+            { deviceId: ids[2]!, online: true, at: at(9_003) },
+          ],
+          "A",
+        ),
+      );
+      assert.deepEqual(await read(ids[0]!), { online: 0, connectedTo: null, lastSeen: at(9_002) });
+      assert.deepEqual(await read(ids[1]!), { online: 1, connectedTo: "A", lastSeen: at(1) });
+      assert.deepEqual(await read(ids[2]!), { online: 1, connectedTo: "A", lastSeen: at(9_003) });
+    } finally {
+      await t.close();
+    }
+  });

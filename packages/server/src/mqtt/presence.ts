@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { setPresence } from "../fleet/devices.ts";
+import { setPresences } from "../fleet/devices.ts";
 import type { Store } from "../store/store.ts";
 
 /** How often pending presence changes are written; the API shows a device online within this. */
@@ -47,10 +47,13 @@ export class PresenceWriter {
     if (batch.size === 0) return this.#writing;
     this.#writing = this.#writing.then(() =>
       this.#store
-        .transaction(async (tx) => {
-          for (const [deviceId, change] of batch)
-            await setPresence(tx, deviceId, change.online, this.#instance, change.at);
-        })
+        .transaction((tx) =>
+          setPresences(
+            tx,
+            [...batch].map(([deviceId, change]) => ({ deviceId, ...change })),
+            this.#instance,
+          ),
+        )
         .catch((err: unknown) => this.#log.error({ err, devices: batch.size }, "presence not stored")),
     );
     return this.#writing;
