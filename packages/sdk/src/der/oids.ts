@@ -34,6 +34,8 @@ export const OID = {
   authorityKeyIdentifier: "2.5.29.35",
   extKeyUsage: "2.5.29.37",
   authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
+  // RFC 4108 §5: id-on-hardwareModuleName, a SubjectAltName otherName (IEEE 802.1AR IDevID serial)
+  hardwareModuleName: "1.3.6.1.5.5.7.8.4",
   // RFC 5280 §4.2.1.12
   serverAuth: "1.3.6.1.5.5.7.3.1",
   clientAuth: "1.3.6.1.5.5.7.3.2",

@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import {
   bitString,
   children,
+  DerError,
   decode,
   expect,
   explicit,
@@ -104,4 +105,26 @@ export function parseCertificate(der: Buffer): CertificateFields {
 export function spkiPublicKeyBits(spki: Buffer): Buffer {
   const [, keyBits] = children(expect(decode(spki), Tag.SEQUENCE, "SubjectPublicKeyInfo"));
   return readBitString(keyBits!);
+}
+
+/** One extension of a certificate: RFC 5280 §4.1 Extension, `value` the extnValue contents. */
+export interface CertificateExtension {
+  oid: string;
+  critical: boolean;
+  value: Buffer;
+}
+
+/** RFC 5280 §4.1.2.9: the extensions of a v3 certificate, the TBS field [3] EXPLICIT (none: empty). */
+export function certificateExtensions(der: Buffer): CertificateExtension[] {
+  const [tbsNode] = children(expect(decode(der), Tag.SEQUENCE, "Certificate"));
+  const wrapper = children(expect(tbsNode, Tag.SEQUENCE, "TBSCertificate")).find((f) => f.tag === 0xa3);
+  if (!wrapper) return [];
+  const wrapped = children(wrapper);
+  if (wrapped.length !== 1) throw new DerError("extensions: expected one Extensions value");
+  return children(expect(wrapped[0], Tag.SEQUENCE, "Extensions")).map((ext) => {
+    const parts = children(expect(ext, Tag.SEQUENCE, "Extension"));
+    const critical = parts.length === 3 && parts[1]!.tag === Tag.BOOLEAN && parts[1]!.value[0] === 0xff;
+    const valueNode = expect(parts[parts.length - 1], Tag.OCTET_STRING, "extnValue");
+    return { oid: readOid(expect(parts[0], Tag.OID, "extnID")), critical, value: valueNode.value };
+  });
 }

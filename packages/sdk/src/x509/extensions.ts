@@ -67,11 +67,13 @@ export interface AltNames {
   uris?: string[];
   dns?: string[];
   ips?: string[];
+  /** Encoded otherName GeneralNames [0], e.g. `hardwareModuleNameGeneralName` (RFC 4108 §5). */
+  otherNames?: Buffer[];
 }
 
-// RFC 5280 §4.2.1.6: dNSName [2], uniformResourceIdentifier [6], iPAddress [7] (IA5/OCTET, IMPLICIT).
+// RFC 5280 §4.2.1.6: otherName [0], dNSName [2], uniformResourceIdentifier [6], iPAddress [7] (IMPLICIT).
 export function subjectAltName(names: AltNames, critical = false): Buffer {
-  const general: Buffer[] = [];
+  const general: Buffer[] = [...(names.otherNames ?? [])];
   for (const dns of names.dns ?? []) general.push(implicitPrimitive(2, Buffer.from(dns, "ascii")));
   for (const uri of names.uris ?? []) general.push(implicitPrimitive(6, Buffer.from(uri, "ascii")));
   for (const ip of names.ips ?? []) general.push(implicitPrimitive(7, ipBytes(ip)));

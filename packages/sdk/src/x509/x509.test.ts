@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { children, decode, integer, nullValue, seq } from "../der/der.ts";
+import { children, DerError, decode, explicit, integer, nullValue, oid, seq, utf8 } from "../der/der.ts";
 import { OID } from "../der/oids.ts";
 import { toPem } from "../pem.ts";
 import {
@@ -15,7 +15,7 @@ import {
   keyAlgorithmOfSpki,
   spkiOf,
 } from "./algorithms.ts";
-import { buildCertificate, keySigner, spkiPublicKeyBits } from "./certificate.ts";
+import { buildCertificate, certificateExtensions, keySigner, spkiPublicKeyBits } from "./certificate.ts";
 import { buildCsr, CsrError, parseCsr, verifyCsr } from "./csr.ts";
 import {
   authorityKeyIdentifier,
@@ -26,6 +26,7 @@ import {
   subjectAltName,
   subjectKeyIdentifier,
 } from "./extensions.ts";
+import { hardwareModuleNameGeneralName, hardwareModuleNames } from "./hardware-module-name.ts";
 import { commonNameOf, commonNameOnly } from "./name.ts";
 import { certsOnly, parseCertsOnly } from "./pkcs7.ts";
 
@@ -205,5 +206,45 @@ describe("certificates and PKCS#7", () => {
       { encoding: "utf8" },
     );
     assert.match(printed, /subject=CN ?= ?leaf/);
+  });
+});
+
+describe("certificate extensions and RFC 4108 hardwareModuleName", () => {
+  it("reads back the extensions and the hardware module names a certificate was built with", () => {
+    const keys = generateKeyPair("ecdsa-p256");
+    const module = { hwType: "1.3.6.1.4.1.55555.1.1", hwSerialNum: Buffer.from([0, 1, 0xfe]) };
+    const der = buildCertificate(
+      {
+        serial: randomBytes(8),
+        issuerDer: commonNameOnly("unit"),
+        subjectDer: commonNameOnly("unit"),
+        notBefore: new Date(0),
+        notAfter: new Date(4_102_444_800_000),
+        spki: spkiOf(keys.publicKey),
+        extensions: [
+          basicConstraints(false),
+          subjectAltName({ dns: ["unit.example"], otherNames: [hardwareModuleNameGeneralName(module)] }),
+        ],
+      },
+      keySigner("ecdsa-p256", keys.privateKey),
+    );
+    const extensions = certificateExtensions(der);
+    assert.deepEqual(
+      extensions.map((e) => [e.oid, e.critical]),
+      [
+        [OID.basicConstraints, true],
+        [OID.subjectAltName, false],
+      ],
+    );
+    assert.deepEqual(hardwareModuleNames(extensions[1]!.value), [module]);
+    // OpenSSL (through node:crypto) parses the SubjectAltName carrying the otherName.
+    const text = new X509Certificate(der).subjectAltName ?? "";
+    assert.match(text, /DNS:unit\.example/);
+  });
+
+  it("refuses a hardwareModuleName that is not SEQUENCE { OID, OCTET STRING }", () => {
+    const bad = seq(oid(OID.hardwareModuleName), explicit(0, seq(oid("1.2.3"), utf8("text"))));
+    bad[0] = 0xa0;
+    assert.throws(() => hardwareModuleNames(seq(bad)), DerError);
   });
 });
