@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes, X509Certificate } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { oid, seq, setOf, Tag, tlv, utf8 } from "../../packages/sdk/src/der/der.ts";
+import { explicit, oid, seq, setOf, Tag, tlv, utf8 } from "../../packages/sdk/src/der/der.ts";
 import { OID } from "../../packages/sdk/src/der/oids.ts";
 import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import { toPem } from "../../packages/sdk/src/pem.ts";
@@ -14,8 +14,10 @@ import {
   extKeyUsage,
   keyIdentifier,
   keyUsage,
+  subjectAltName,
   subjectKeyIdentifier,
 } from "../../packages/sdk/src/x509/extensions.ts";
+import { hardwareModuleNameGeneralName } from "../../packages/sdk/src/x509/hardware-module-name.ts";
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
 import { parseCertsOnly } from "../../packages/sdk/src/x509/pkcs7.ts";
 import { CLI, createToken, runCli, startTestServer, type TestServer } from "../helpers.ts";
@@ -86,8 +88,8 @@ function manufacturer(name: string) {
     signer,
   );
   // A unit's factory certificate; with a hardware serial in its subject as IEEE 802.1AR §8.6 puts it
-  // (X.520 serialNumber, a PrintableString).
-  const unit = (hardwareSerial?: string) => {
+  // (X.520 serialNumber, a PrintableString), and/or a SubjectAltName naming its module (`altName`).
+  const unit = (hardwareSerial?: string, altName?: Buffer) => {
     const deviceKeys = generateKeyPair("ecdsa-p256");
     const cn = setOf(seq(oid(OID.commonName), utf8(`${name} unit ${randomBytes(4).toString("hex")}`)));
     const sn = hardwareSerial
@@ -101,7 +103,12 @@ function manufacturer(name: string) {
         notBefore: new Date(now - 60_000),
         notAfter: new Date(now + 86_400_000),
         spki: spkiOf(deviceKeys.publicKey),
-        extensions: [basicConstraints(false), keyUsage(["digitalSignature"]), extKeyUsage([OID.clientAuth])],
+        extensions: [
+          basicConstraints(false),
+          keyUsage(["digitalSignature"]),
+          extKeyUsage([OID.clientAuth]),
+          ...(altName ? [altName] : []),
+        ],
       },
       signer,
     );
@@ -259,6 +266,36 @@ describe("provisioning policies: methods, refusals with reasons, nothing changed
       [claimed.deviceId!],
     );
     assert.equal(JSON.parse(enrolled!.details).hardwareSerial, "INI-2026-000123");
+  });
+
+  it("a claim certificate naming its module in the SubjectAltName (RFC 4108 hardwareModuleName) puts that serial on the device", async () => {
+    const globex = manufacturer("Globex Factory CA");
+    const ca = await server.api("POST", "/api/v1/claim-cas", {
+      name: "globex",
+      group: "factory",
+      certificatePem: globex.caPem,
+    });
+    assert.equal(ca.status, 201, JSON.stringify(ca.body));
+    const moduleName = (hwSerialNum: Buffer) =>
+      subjectAltName({
+        otherNames: [hardwareModuleNameGeneralName({ hwType: "1.3.6.1.4.1.55555.1.1", hwSerialNum })],
+      });
+    // A binary hwSerialNum, beside a subject serialNumber: the SubjectAltName wins, kept as hex.
+    const unit = globex.unit("GLX-SUBJECT-1", moduleName(Buffer.from([0x00, 0x1b, 0xc5, 0xfe])));
+    const claimed = await enrol(server, csr(), { cert: unit });
+    assert.equal(claimed.status, 200, claimed.text);
+    assert.equal((await device(server, claimed.deviceId!)).serial, "001bc5fe");
+    assert.deepEqual(await bySerial(server, "001bc5fe"), [claimed.deviceId]);
+    // A hardwareModuleName whose hwSerialNum is no OCTET STRING names nothing; the enrolment goes on.
+    const malformed = seq(
+      oid(OID.hardwareModuleName),
+      explicit(0, seq(oid("1.3.6.1.4.1.55555.1.1"), utf8("x"))),
+    );
+    malformed[0] = 0xa0;
+    const odd = globex.unit("GLX-SUBJECT-2", subjectAltName({ otherNames: [malformed] }));
+    const oddClaimed = await enrol(server, csr(), { cert: odd });
+    assert.equal(oddClaimed.status, 200, oddClaimed.text);
+    assert.equal((await device(server, oddClaimed.deviceId!)).serial, "GLX-SUBJECT-2");
   });
 
   it("a token enrolment knows no hardware serial: none is stored, whatever the CSR says", async () => {

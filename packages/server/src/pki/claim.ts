@@ -14,7 +14,7 @@ import {
   parseAndVerify,
   requireMethod,
 } from "./enrol-steps.ts";
-import { claimHardwareSerial, fillHardwareSerial } from "./hardware-serial.ts";
+import { claimHardwareSerial, fillHardwareSerial, type SerialLog } from "./hardware-serial.ts";
 
 export interface ClaimCa {
   id: string;
@@ -86,6 +86,7 @@ export async function enrolWithClaim(
   ctx: EnrolmentContext,
   claimDer: Buffer,
   csrDer: Buffer,
+  log?: SerialLog,
 ): Promise<EnrolmentResult> {
   const leaf = new X509Certificate(claimDer);
   const claimCa = await findClaimCa(ctx.store, leaf);
@@ -94,7 +95,7 @@ export async function enrolWithClaim(
   const csr = parseAndVerify(csrDer);
   checkCsrPolicy(group, csr);
   const claimFingerprint = leaf.fingerprint256.replace(/:/g, "").toLowerCase();
-  const hardwareSerial = claimHardwareSerial(claimDer);
+  const hardwareSerial = claimHardwareSerial(claimDer, log);
   return ctx.transact(async (tx) => {
     const existing = await tx.get<{ device_id: string }>(
       `SELECT device_id FROM device_claims WHERE claim_fingerprint = ?`,

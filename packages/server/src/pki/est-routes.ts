@@ -11,6 +11,7 @@ import { enrolWithClaim } from "./claim.ts";
 import { crossCertificates } from "./cross-certificate.ts";
 import { type EnrolmentContext, type EnrolmentResult, enrolWithToken } from "./enrol.ts";
 import { findUsableToken } from "./enrolment-tokens.ts";
+import type { SerialLog } from "./hardware-serial.ts";
 import { RenewalNotDue, reenrol } from "./reenrol.ts";
 import { enrolWithSerial } from "./registered-devices.ts";
 
@@ -62,14 +63,19 @@ function credentialsOf(request: FastifyRequest): Credentials {
   );
 }
 
-function enrol(ctx: EnrolmentContext, credentials: Credentials, csr: Buffer): Promise<EnrolmentResult> {
+function enrol(
+  ctx: EnrolmentContext,
+  credentials: Credentials,
+  csr: Buffer,
+  log: SerialLog,
+): Promise<EnrolmentResult> {
   switch (credentials.kind) {
     case "token":
       return enrolWithToken(ctx, credentials.token, csr);
     case "registered-serial":
       return enrolWithSerial(ctx, credentials.serialNumber, credentials.secret, csr);
     case "claim":
-      return enrolWithClaim(ctx, credentials.certificate, csr);
+      return enrolWithClaim(ctx, credentials.certificate, csr, log);
   }
 }
 
@@ -139,8 +145,8 @@ export function estRoutes(ctx: EnrolmentContext) {
       { config: { auth: { public: true } } },
       async (request, reply) => {
         const result = await (async () =>
-          enrol(ctx, credentialsOf(request), decodeBase64Body(request)))().catch((error: unknown) =>
-          auditRefusal(ctx, request, "device.enrol", error),
+          enrol(ctx, credentialsOf(request), decodeBase64Body(request), request.log))().catch(
+          (error: unknown) => auditRefusal(ctx, request, "device.enrol", error),
         );
         request.log.info(
           { deviceId: result.deviceId, group: result.groupName, serial: result.certificate.serial },

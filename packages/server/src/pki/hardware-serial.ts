@@ -1,5 +1,6 @@
 import { OID } from "@bulwark/sdk/oids";
-import { parseCertificate } from "@bulwark/sdk/x509/certificate";
+import { certificateExtensions, parseCertificate } from "@bulwark/sdk/x509/certificate";
+import { type HardwareModuleName, hardwareModuleNames } from "@bulwark/sdk/x509/hardware-module-name";
 import { decodeNameDer } from "@bulwark/sdk/x509/name";
 import type { Queryable } from "../store/store.ts";
 
@@ -12,12 +13,49 @@ import type { Queryable } from "../store/store.ts";
 /** Printable ASCII, 1–128 characters: the rule an operator's `serial` follows too (fleet/routes.ts). */
 const HARDWARE_SERIAL = /^[\x20-\x7e]{1,128}$/;
 
+/** Where a claim certificate whose SubjectAltName cannot be read is reported (the request's logger). */
+export interface SerialLog {
+  warn(details: object, message: string): void;
+}
+
 /**
- * The serial number a factory certificate names: IEEE 802.1AR §8.6 (IDevID subject `serialNumber`
- * attribute, X.520 `id-at-serialNumber` 2.5.4.5). Undefined when it names none, or one that is not
- * printable ASCII of at most 128 characters (then it is not stored: it could not be shown or searched).
+ * The serial number a factory certificate names, in IEEE 802.1AR's two forms, the first usable one:
+ * 1. the SubjectAltName otherName hardwareModuleName (RFC 4108 §5), its `hwSerialNum` OCTET STRING
+ *    as text when printable ASCII of 1–128 characters, else as lowercase hex when that is at most
+ *    128 characters (a binary serial of up to 64 octets); a SubjectAltName that cannot be decoded
+ *    is logged at warn and skipped, never failing the enrolment;
+ * 2. the subject `serialNumber` attribute (IEEE 802.1AR §8.6, X.520 2.5.4.5), printable ASCII of
+ *    1–128 characters.
+ * Undefined when neither gives one (then none is stored: it could not be shown or searched).
  */
-export function claimHardwareSerial(certificateDer: Buffer): string | undefined {
+export function claimHardwareSerial(certificateDer: Buffer, log?: SerialLog): string | undefined {
+  return altNameSerial(certificateDer, log) ?? subjectSerial(certificateDer);
+}
+
+// RFC 4108 §5: the first hardwareModuleName of the SubjectAltName (RFC 5280 §4.2.1.6) names the module.
+function altNameSerial(certificateDer: Buffer, log: SerialLog | undefined): string | undefined {
+  let names: HardwareModuleName[];
+  try {
+    const altName = certificateExtensions(certificateDer).find((e) => e.oid === OID.subjectAltName);
+    if (!altName) return undefined;
+    names = hardwareModuleNames(altName.value);
+  } catch (error) {
+    log?.warn(
+      { reason: error instanceof Error ? error.message : String(error) },
+      "claim certificate subjectAltName is malformed: no hardware serial read from it",
+    );
+    return undefined;
+  }
+  const serial = names[0]?.hwSerialNum;
+  if (serial === undefined) return undefined;
+  const text = serial.toString("latin1");
+  if (HARDWARE_SERIAL.test(text)) return text;
+  const hex = serial.toString("hex");
+  return hex.length > 0 && hex.length <= 128 ? hex : undefined;
+}
+
+// IEEE 802.1AR §8.6: the IDevID subject `serialNumber` attribute (X.520 `id-at-serialNumber`).
+function subjectSerial(certificateDer: Buffer): string | undefined {
   let subject: ReturnType<typeof decodeNameDer>;
   try {
     subject = decodeNameDer(parseCertificate(certificateDer).subjectDer);
