@@ -53,6 +53,7 @@ import { tokenRoutes } from "./pki/token-routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
 import { registerSoftwareRoutes } from "./software/routes.ts";
 import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
+import { warnPlainHttpWebhooks } from "./software/webhooks/plain-http-check.ts";
 import { migrate } from "./store/migrate.ts";
 import { migrations } from "./store/migrations.ts";
 import { openStore } from "./store/open.ts";
@@ -259,6 +260,7 @@ export async function startServer(
       { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
       "webhooks may reach local destinations or use plain http (meant for labs and tests)",
     );
+  await warnPlainHttpWebhooks(store, config.webhookAllowHttp, log);
   const webhooks = new WebhookDispatcher({
     store,
     masterKey: masterKey.key,
