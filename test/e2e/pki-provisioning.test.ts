@@ -224,14 +224,19 @@ describe("provisioning policies: methods, refusals with reasons, nothing changed
     assert.match(dup.stderr, /already registered/);
   });
 
-  it("a claim certificate from a registered manufacturing CA is exchanged for an operational one; unknown CAs are refused", async () => {
-    const acme = manufacturer("Acme Factory CA");
+  /** Registers a manufacturing CA whose claim certificates enrol into the `factory` group. */
+  async function registerClaimCa(name: string, caPem: string): Promise<void> {
     const registered = await server.api("POST", "/api/v1/claim-cas", {
-      name: "acme",
+      name,
       group: "factory",
-      certificatePem: acme.caPem,
+      certificatePem: caPem,
     });
     assert.equal(registered.status, 201, JSON.stringify(registered.body));
+  }
+
+  it("a claim certificate from a registered manufacturing CA is exchanged for an operational one; unknown CAs are refused", async () => {
+    const acme = manufacturer("Acme Factory CA");
+    await registerClaimCa("acme", acme.caPem);
     const rogue = manufacturer("Rogue CA");
     const refused = await enrol(server, csr(), { cert: rogue.claim });
     assert.equal(refused.status, 401);
@@ -248,12 +253,7 @@ describe("provisioning policies: methods, refusals with reasons, nothing changed
 
   it("a claim certificate naming a hardware serial (802.1AR subject serialNumber) puts it on the device", async () => {
     const initech = manufacturer("Initech Factory CA");
-    const ca = await server.api("POST", "/api/v1/claim-cas", {
-      name: "initech",
-      group: "factory",
-      certificatePem: initech.caPem,
-    });
-    assert.equal(ca.status, 201, JSON.stringify(ca.body));
+    await registerClaimCa("initech", initech.caPem);
     const unit = initech.unit("INI-2026-000123");
     const claimed = await enrol(server, csr(), { cert: unit });
     assert.equal(claimed.status, 200, claimed.text);
@@ -270,12 +270,7 @@ describe("provisioning policies: methods, refusals with reasons, nothing changed
 
   it("a claim certificate naming its module in the SubjectAltName (RFC 4108 hardwareModuleName) puts that serial on the device", async () => {
     const globex = manufacturer("Globex Factory CA");
-    const ca = await server.api("POST", "/api/v1/claim-cas", {
-      name: "globex",
-      group: "factory",
-      certificatePem: globex.caPem,
-    });
-    assert.equal(ca.status, 201, JSON.stringify(ca.body));
+    await registerClaimCa("globex", globex.caPem);
     const moduleName = (hwSerialNum: Buffer) =>
       subjectAltName({
         otherNames: [hardwareModuleNameGeneralName({ hwType: "1.3.6.1.4.1.55555.1.1", hwSerialNum })],

@@ -1,5 +1,5 @@
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
-import { chunks } from "../software/sql.ts";
+import { chunks } from "../store/placeholders.ts";
 import type { Queryable } from "../store/store.ts";
 
 /** Device lifecycle states; transitions live in `lifecycle.ts`. */

@@ -1,7 +1,7 @@
 import type { FindingSeverity } from "@bulwark/sdk/software/scan";
+import { placeholders } from "../store/placeholders.ts";
 import type { Queryable, SqlValue } from "../store/store.ts";
 import { findingId, findingKey, findingKeySql, parseFindingId } from "./ids.ts";
-import { placeholders } from "./sql.ts";
 import { type Triage, type TriageState, UNTRIAGED } from "./triage.ts";
 
 /** Open while a release's components match the vulnerability; resolved when they no longer do. */

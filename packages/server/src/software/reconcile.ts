@@ -3,9 +3,10 @@ import { DETAIL_COLUMNS, type DetailValues, detailTuple, selectFindings } from "
 
 export type { DetailValues };
 
+import { chunks, placeholders } from "../store/placeholders.ts";
 import { findingId, findingKey, findingKeySql, MATCH_LIMIT, RELEASE_SPAN } from "./ids.ts";
 import type { RematchEventType, RematchResult } from "./rematch.ts";
-import { allocate, chunks, insertMany, placeholders, runIn, selectIn } from "./sql.ts";
+import { allocate, insertMany, runIn, selectIn } from "./sql.ts";
 import { type Triage, UNTRIAGED } from "./triage.ts";
 
 /**

@@ -7,6 +7,7 @@ import {
   scanComponent,
   severityRank,
 } from "@bulwark/sdk/software/scan";
+import { chunks, placeholders } from "../store/placeholders.ts";
 import type { Queryable } from "../store/store.ts";
 import { advisoriesFor } from "./advisories.ts";
 import { detailTuple, type FindingRow } from "./findings.ts";
@@ -21,7 +22,7 @@ import {
   type StoredMatch,
   storeDetails,
 } from "./reconcile.ts";
-import { chunks, placeholders, selectIn } from "./sql.ts";
+import { selectIn } from "./sql.ts";
 import type { Triage } from "./triage.ts";
 
 /**

@@ -1,15 +1,5 @@
+import { BATCH, chunks, placeholders } from "../store/placeholders.ts";
 import type { Queryable, SqlValue } from "../store/store.ts";
-
-/** Rows per multi-row INSERT / keys per IN list: well under SQLite's and PostgreSQL's parameter limits. */
-export const BATCH = 400;
-
-export function chunks<T>(items: readonly T[], size = BATCH): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-export const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(", ");
 
 /**
  * Inserts many rows with multi-row VALUES lists (portable SQLite/PostgreSQL); `suffix` may add an

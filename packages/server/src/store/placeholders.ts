@@ -1,4 +1,18 @@
 /**
+ * Rows per multi-row INSERT / keys per IN list: well under SQLite's and PostgreSQL's parameter limits
+ * (32,766 and 65,535 bound values).
+ */
+export const BATCH = 400;
+
+export function chunks<T>(items: readonly T[], size = BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(", ");
+
+/**
  * Rewrites the portable `?` placeholders into PostgreSQL's numbered `$n`, leaving any `?` inside
  * a string literal ('…', with '' escapes), a quoted identifier ("…") or a comment untouched.
  */
