@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { generateKeyPair, type KeyAlgorithm } from "../packages/sdk/src/x509/algorithms.ts";
 import { buildCsr, parseCsr, verifyCsr } from "../packages/sdk/src/x509/csr.ts";
 import { commonNameOnly } from "../packages/sdk/src/x509/name.ts";
+import { newDeviceId } from "../packages/server/src/fleet/devices.ts";
 import {
   bootstrapHierarchy,
   byRole,
@@ -71,7 +72,7 @@ async function issueAll(
     const parsed = requests.slice(i, i + BATCH).map((der) => parseCsr(der));
     for (const csr of parsed) if (!verifyCsr(csr)) throw new Error("CSR does not verify");
     const batch = parsed.map((csr) => {
-      const deviceId = crypto.randomUUID();
+      const deviceId = newDeviceId();
       return {
         subjectDer: commonNameOnly(deviceId),
         subjectText: `CN=${deviceId}`,

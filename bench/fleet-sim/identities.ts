@@ -1,9 +1,9 @@
-import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
 import { appendAudit } from "../../packages/server/src/audit/audit-log.ts";
-import { insertDevice } from "../../packages/server/src/fleet/devices.ts";
+import { insertDevice, newDeviceId } from "../../packages/server/src/fleet/devices.ts";
 import { groupByName } from "../../packages/server/src/fleet/groups.ts";
 import { byRole, listCas } from "../../packages/server/src/pki/ca.ts";
 import { FileKeyCustody } from "../../packages/server/src/pki/file-key-custody.ts";
@@ -52,7 +52,7 @@ export async function issueSimDevices(options: {
       for (let i = 0; i < size; i++) {
         const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });
         const spki = keys.publicKey.export({ type: "spki", format: "der" });
-        const deviceId = randomUUID();
+        const deviceId = newDeviceId();
         await insertDevice(tx, { id: deviceId, groupId: group.id, enrolledVia: "bench-bulk" });
         const cert = await issueCertificate(tx, custody, {
           ca,

@@ -1,3 +1,4 @@
+import { randomUUIDv7 } from "node:crypto";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import { chunks } from "../store/placeholders.ts";
 import type { Queryable } from "../store/store.ts";
@@ -99,6 +100,14 @@ const toDevice = (row: DeviceRow): Device => ({
 
 const FROM = `FROM devices d JOIN device_groups g ON g.id = d.group_id`;
 const SELECT = `SELECT d.*, g.name AS group_name ${FROM}`;
+
+/**
+ * A new device id: a UUID version 7 (RFC 9562 §5.7), 48 bits of Unix milliseconds then 74 random
+ * bits. Ids made later sort later, so the registry's indexes on device ids (devices, certificates,
+ * presence) take a new device at their right-hand edge instead of on a random page; the id is in
+ * the device's certificates, whose notBefore already tells when it enrolled.
+ */
+export const newDeviceId = (): string => randomUUIDv7();
 
 export async function insertDevice(
   db: Queryable,

@@ -2,7 +2,7 @@ import { randomUUID, X509Certificate } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { fromPemAll, toPem } from "@bulwark/sdk/pem";
 import { appendAudit } from "../audit/audit-log.ts";
-import { deviceById, insertDevice } from "../fleet/devices.ts";
+import { deviceById, insertDevice, newDeviceId } from "../fleet/devices.ts";
 import type { DeviceGroup } from "../fleet/groups.ts";
 import type { Queryable } from "../store/store.ts";
 import {
@@ -101,7 +101,7 @@ export async function enrolWithClaim(
       `SELECT device_id FROM device_claims WHERE claim_fingerprint = ?`,
       [claimFingerprint],
     );
-    const deviceId = existing?.device_id ?? randomUUID();
+    const deviceId = existing?.device_id ?? newDeviceId();
     if (existing) {
       const device = await deviceById(tx, deviceId);
       if (device?.status !== "active")

@@ -1,6 +1,5 @@
-import { randomUUID } from "node:crypto";
 import { appendAudit } from "../audit/audit-log.ts";
-import { insertDevice } from "../fleet/devices.ts";
+import { insertDevice, newDeviceId } from "../fleet/devices.ts";
 import {
   checkCsrPolicy,
   type EnrolmentContext,
@@ -30,7 +29,7 @@ export async function enrolWithToken(
   checkCsrPolicy(group, csr);
   return ctx.transact(async (tx) => {
     await consumeToken(tx, found.id);
-    const deviceId = randomUUID();
+    const deviceId = newDeviceId();
     await insertDevice(tx, { id: deviceId, groupId: group.id, enrolledVia: "token" });
     const { certificate, ca } = await issueDeviceCertificate(tx, ctx, group, deviceId, csr);
     await appendAudit(tx, {

@@ -14,20 +14,30 @@ import {
   subjectKeyIdentifier,
 } from "@bulwark/sdk/x509/extensions";
 
-// CSPRNG output drawn in blocks: one randomFillSync per 256 serials instead of one call each.
-const SERIAL_POOL = Buffer.alloc(16 * 256);
+// CSPRNG output drawn in blocks: one randomFillSync per 409 serials instead of one call each.
+const SERIAL_RANDOM_BYTES = 10;
+const SERIAL_POOL = Buffer.alloc(SERIAL_RANDOM_BYTES * 409);
 let poolOffset = SERIAL_POOL.length;
 
-// RFC 5280 §4.1.2.2 + CA/B BR §7.1: ≥ 64 bits of CSPRNG output; 16 bytes, top bit clear (positive).
-export function randomSerial(): Buffer {
+/**
+ * A certificate serial: 16 octets, the issuance time in milliseconds (48 bits, big-endian) and then
+ * 80 bits of CSPRNG output. RFC 5280 §4.1.2.2: a positive integer of at most 20 octets, unique per
+ * CA; CA/B Forum BR §7.1: at least 64 bits of CSPRNG output. The time prefix keeps the serials of a
+ * CA in issuance order, so the serial index takes each new certificate at its right-hand edge
+ * instead of on a random page (a batch of 500 random serials dirtied ~200 index pages per commit);
+ * the notBefore field already tells the issuance time. The prefix's first octet is 0x01 from 2004
+ * to 2039 and stays below 0x80 (a positive integer, no padding octet) until the year 6429.
+ */
+export function randomSerial(now: number = Date.now()): Buffer {
   if (poolOffset === SERIAL_POOL.length) {
     randomFillSync(SERIAL_POOL);
     poolOffset = 0;
   }
-  const serial = Buffer.from(SERIAL_POOL.subarray(poolOffset, poolOffset + 16));
-  SERIAL_POOL.fill(0, poolOffset, poolOffset + 16);
-  poolOffset += 16;
-  serial[0] = (serial[0]! & 0x7f) | 0x01;
+  const serial = Buffer.allocUnsafe(6 + SERIAL_RANDOM_BYTES);
+  serial.writeUIntBE(now, 0, 6);
+  SERIAL_POOL.copy(serial, 6, poolOffset, poolOffset + SERIAL_RANDOM_BYTES);
+  SERIAL_POOL.fill(0, poolOffset, poolOffset + SERIAL_RANDOM_BYTES);
+  poolOffset += SERIAL_RANDOM_BYTES;
   return serial;
 }
 

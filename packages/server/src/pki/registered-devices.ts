@@ -1,7 +1,7 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { appendAudit } from "../audit/audit-log.ts";
-import { deviceById, insertDevice } from "../fleet/devices.ts";
+import { deviceById, insertDevice, newDeviceId } from "../fleet/devices.ts";
 import type { DeviceGroup } from "../fleet/groups.ts";
 import type { Queryable } from "../store/store.ts";
 import {
@@ -80,7 +80,7 @@ export async function enrolWithSerial(
   const csr = parseAndVerify(csrDer);
   checkCsrPolicy(group, csr);
   return ctx.transact(async (tx) => {
-    const deviceId = registered.device_id ?? randomUUID();
+    const deviceId = registered.device_id ?? newDeviceId();
     if (registered.device_id) {
       const device = await deviceById(tx, deviceId);
       if (device?.status !== "active")
