@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -108,7 +109,7 @@ const closed = (client: MqttClient, what: string) =>
   });
 
 describe("scale-out: two server processes over one PostgreSQL and Redis", () => {
-  it("start together safely, share devices, and a disconnect or disable through A kicks the session on B", async (t) => {
+  it("start together safely, share devices, and a disconnect, disable or certificate revocation through A kicks the session on B", async (t) => {
     if (!(await needServices(t, ["postgres", "redis"]))) return;
     const schema = freshSchema();
     await schema.create();
@@ -186,6 +187,20 @@ describe("scale-out: two server processes over one PostgreSQL and Redis", () => 
       // ...and it cannot come back on either process.
       await assert.rejects(connect(b.mqttPort, rootPem, device), /Not authorized|closed/i);
       await assert.rejects(connect(a.mqttPort, rootPem, device), /Not authorized|closed/i);
+      // Issue #4 item 6 in scale-out: a certificate revoked through A closes its session on B
+      // (the control bus carries the revocation), and the certificate is refused on both.
+      const holder = await enrolDirect(apiA, await createToken(apiA));
+      const holding = await connect(b.mqttPort, rootPem, holder);
+      const revokedKick = closed(holding, "revocation through A");
+      const serial = new X509Certificate(holder.certPem).serialNumber.toLowerCase();
+      const revoked = await apiA.api("POST", `/api/v1/certificates/${serial}/revoke`, {
+        reason: "keyCompromise",
+      });
+      assert.ok(revoked.status < 300, JSON.stringify(revoked.body));
+      await revokedKick;
+      holding.end(true);
+      await assert.rejects(connect(b.mqttPort, rootPem, holder), /Not authorized|closed/i);
+      await assert.rejects(connect(a.mqttPort, rootPem, holder), /Not authorized|closed/i);
       const health = await apiB.api<{ status: string }>("GET", "/healthz");
       assert.equal(health.body.status, "ok");
 

@@ -226,9 +226,9 @@ export async function startServer(
       store,
       custody,
       cas: () => cas,
-      // Issue #4: a revoked certificate's live MQTT sessions are closed at once.
+      // Issue #4: a revoked certificate's live MQTT sessions are closed at once, on every process.
       onRevoked: ({ serial, deviceId }) => {
-        if (deviceId) broker.disconnectCertificate(deviceId, serial);
+        if (deviceId) deviceChannel.channel.disconnectCertificate(deviceId, serial);
       },
     }),
   );

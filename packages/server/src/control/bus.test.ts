@@ -28,6 +28,10 @@ describe("control bus", () => {
       type: "device.disconnect",
       deviceId: ID,
     });
+    assert.deepEqual(
+      parseControlEvent({ type: "certificate.revoked", deviceId: ID, serial: "019ae9", origin: "p1" }),
+      { type: "certificate.revoked", deviceId: ID, serial: "019ae9", origin: "p1" },
+    );
     for (const bad of [
       null,
       "device.disconnect",
@@ -35,6 +39,10 @@ describe("control bus", () => {
       { type: "device.disconnect", deviceId: "../../etc" },
       { type: "device.disconnect", deviceId: ID, extra: 1 },
       { type: "device.explode", deviceId: ID },
+      { type: "certificate.revoked", deviceId: ID },
+      { type: "certificate.revoked", deviceId: ID, serial: "0A1B" },
+      { type: "certificate.revoked", deviceId: ID, serial: "0".repeat(41) },
+      { type: "certificate.revoked", deviceId: ID, serial: 12 },
     ])
       assert.equal(parseControlEvent(bad), undefined, JSON.stringify(bad));
   });

@@ -7,7 +7,8 @@ import { DEVICE_STATUSES, type DeviceStatus } from "../fleet/devices.ts";
  */
 export type ControlEvent =
   | { type: "device.disconnect"; deviceId: string; origin?: string }
-  | { type: "device.status"; deviceId: string; status: DeviceStatus; origin?: string };
+  | { type: "device.status"; deviceId: string; status: DeviceStatus; origin?: string }
+  | { type: "certificate.revoked"; deviceId: string; serial: string; origin?: string };
 
 export type ControlHandler = (event: ControlEvent) => void;
 
@@ -19,6 +20,8 @@ export interface ControlBus {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// RFC 5280 §4.1.2.2: at most 20 octets, stored as lowercase hex.
+const SERIAL = /^[0-9a-f]{1,40}$/;
 
 /** Validates an event that arrived from outside this process; anything unexpected is refused. */
 export function parseControlEvent(value: unknown): ControlEvent | undefined {
@@ -39,6 +42,10 @@ export function parseControlEvent(value: unknown): ControlEvent | undefined {
     case "device.status":
       return extra === 3 && (DEVICE_STATUSES as readonly unknown[]).includes(event.status)
         ? { type: "device.status", deviceId: event.deviceId, status: event.status as DeviceStatus, ...origin }
+        : undefined;
+    case "certificate.revoked":
+      return extra === 3 && typeof event.serial === "string" && SERIAL.test(event.serial)
+        ? { type: "certificate.revoked", deviceId: event.deviceId, serial: event.serial, ...origin }
         : undefined;
     default:
       return undefined;

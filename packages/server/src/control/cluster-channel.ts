@@ -35,6 +35,15 @@ export function clusterChannel(broker: EmbeddedBroker, control: ControlBus, log:
           );
         return;
       }
+      case "certificate.revoked": {
+        const closed = broker.disconnectCertificate(event.deviceId, event.serial);
+        if (closed)
+          log.info(
+            { deviceId: event.deviceId, serial: event.serial, sessions: closed },
+            "revoked certificate's sessions closed by control event",
+          );
+        return;
+      }
     }
   });
 
@@ -48,6 +57,11 @@ export function clusterChannel(broker: EmbeddedBroker, control: ControlBus, log:
     disconnect(deviceId) {
       const closed = broker.disconnect(deviceId);
       raise({ type: "device.disconnect", deviceId });
+      return closed;
+    },
+    disconnectCertificate(deviceId, serial) {
+      const closed = broker.disconnectCertificate(deviceId, serial);
+      raise({ type: "certificate.revoked", deviceId, serial });
       return closed;
     },
   };

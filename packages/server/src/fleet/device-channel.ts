@@ -11,6 +11,8 @@ export interface DeviceChannel {
   applyStatus(deviceId: string, status: DeviceStatus): number;
   /** Closes every live session of the device; returns how many. */
   disconnect(deviceId: string): number;
+  /** RFC 5280 §5.3.1: closes the live sessions that authenticated with a revoked certificate. */
+  disconnectCertificate(deviceId: string, serial: string): number;
 }
 
 /**
@@ -28,6 +30,7 @@ export function lateBoundChannel(): { channel: DeviceChannel; bind(target: Devic
       publish: (deviceId, kind, payload) => bound().publish(deviceId, kind, payload),
       applyStatus: (deviceId, status) => bound().applyStatus(deviceId, status),
       disconnect: (deviceId) => bound().disconnect(deviceId),
+      disconnectCertificate: (deviceId, serial) => bound().disconnectCertificate(deviceId, serial),
     },
     bind(next) {
       target = next;
