@@ -12,12 +12,12 @@ import {
 import { Aedes, type AedesPublishPacket, type Client } from "aedes";
 import type { Logger } from "pino";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
-import { type DeviceStatus, deviceStatusById, recordMetadata } from "../fleet/devices.ts";
+import { type DeviceStatus, recordMetadata } from "../fleet/devices.ts";
 import { mayConnect, sessionEffect } from "../fleet/lifecycle.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
 import { checkPublish, checkSubscribe, mayReceive } from "./acl.ts";
-import { ConnectRefused, connectSteps, NOT_AUTHORIZED, recordOnce } from "./connect-steps.ts";
+import { ConnectRefused, connectSteps, NOT_AUTHORIZED, recordOnce, registryRecord } from "./connect-steps.ts";
 import { identityOf, type PeerTransport } from "./identity.ts";
 import { InstanceLiveness } from "./instance-liveness.ts";
 import { type BrokerLimits, capPacketSize, DEFAULT_LIMITS, RateLimiter } from "./limits.ts";
@@ -221,11 +221,25 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     // The transport's close, not aedes' clientDisconnect: a session taken over by a newer one with
     // the same client id ([MQTT-3.1.4-2]) is closed without that event.
     client.conn.once("close", () => sessionClosed(client));
-    // An action may have committed between the CONNECT checks and now: follow the stored status.
-    void deviceStatusById(store, deviceId).then((status) => {
-      if (!status || !mayConnect(status)) client.close();
-      else if (status !== session.status) session.status = status;
-    });
+    // An action may have committed between the CONNECT checks and now, when its event found no
+    // live session to act on: follow the stored record. A revoked certificate (RFC 5280 §5.3.1)
+    // closes the session like a status that may not connect; the record is one indexed query.
+    void registryRecord(store, session.identity.serial)
+      .then((record) => {
+        const status = record?.device_status;
+        if (
+          record?.cert_status !== "valid" ||
+          record.cert_device_id !== deviceId ||
+          !status ||
+          !mayConnect(status)
+        )
+          client.close();
+        else if (status !== session.status) session.status = status;
+      })
+      .catch((err) => {
+        log.error({ err, deviceId }, "registry re-check after CONNECT failed; session closed");
+        client.close();
+      });
     log.info({ deviceId }, "device connected");
   });
 
