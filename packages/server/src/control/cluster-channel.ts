@@ -17,33 +17,28 @@ export function clusterChannel(broker: EmbeddedBroker, control: ControlBus, log:
       .publish({ ...event, origin })
       .catch((err) => log.warn({ err }, "control event not published"));
 
+  // Logs what an event from another process did here, when it touched a session of this one.
+  const acted = (sessions: number, fields: Record<string, string>, message: string) => {
+    if (sessions) log.info({ ...fields, sessions }, message);
+  };
   control.subscribe((event) => {
     if (event.origin === origin) return;
+    const { deviceId } = event;
     switch (event.type) {
-      case "device.disconnect": {
-        const closed = broker.disconnect(event.deviceId);
-        if (closed)
-          log.info({ deviceId: event.deviceId, sessions: closed }, "device disconnected by control event");
-        return;
-      }
-      case "device.status": {
-        const affected = broker.applyStatus(event.deviceId, event.status);
-        if (affected)
-          log.info(
-            { deviceId: event.deviceId, status: event.status, sessions: affected },
-            "device status applied",
-          );
-        return;
-      }
-      case "certificate.revoked": {
-        const closed = broker.disconnectCertificate(event.deviceId, event.serial);
-        if (closed)
-          log.info(
-            { deviceId: event.deviceId, serial: event.serial, sessions: closed },
-            "revoked certificate's sessions closed by control event",
-          );
-        return;
-      }
+      case "device.disconnect":
+        return acted(broker.disconnect(deviceId), { deviceId }, "device disconnected by control event");
+      case "device.status":
+        return acted(
+          broker.applyStatus(deviceId, event.status),
+          { deviceId, status: event.status },
+          "device status applied",
+        );
+      case "certificate.revoked":
+        return acted(
+          broker.disconnectCertificate(deviceId, event.serial),
+          { deviceId, serial: event.serial },
+          "revoked certificate's sessions closed by control event",
+        );
     }
   });
 
