@@ -130,11 +130,6 @@ export async function deviceById(db: Queryable, id: string): Promise<Device | un
   return row && toDevice(row);
 }
 
-/** The stored status of a device alone (the broker's re-check after CONNECT). */
-export async function deviceStatusById(db: Queryable, id: string): Promise<DeviceStatus | undefined> {
-  return (await db.get<{ status: DeviceStatus }>(`SELECT status FROM devices WHERE id = ?`, [id]))?.status;
-}
-
 /** Sort keys the API accepts, each mapped to a fixed column (never interpolated from input). */
 export const SORT_KEYS = {
   createdAt: "d.created_at",

@@ -17,7 +17,14 @@ import { mayConnect, sessionEffect } from "../fleet/lifecycle.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
 import { checkPublish, checkSubscribe, mayReceive } from "./acl.ts";
-import { ConnectRefused, connectSteps, NOT_AUTHORIZED, recordOnce, registryRecord } from "./connect-steps.ts";
+import {
+  ConnectRefused,
+  certificateHolds,
+  connectSteps,
+  NOT_AUTHORIZED,
+  recordOnce,
+  registryRecord,
+} from "./connect-steps.ts";
 import { identityOf, type PeerTransport } from "./identity.ts";
 import { InstanceLiveness } from "./instance-liveness.ts";
 import { type BrokerLimits, capPacketSize, DEFAULT_LIMITS, RateLimiter } from "./limits.ts";
@@ -227,13 +234,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     void registryRecord(store, session.identity.serial)
       .then((record) => {
         const status = record?.device_status;
-        if (
-          record?.cert_status !== "valid" ||
-          record.cert_device_id !== deviceId ||
-          !status ||
-          !mayConnect(status)
-        )
-          client.close();
+        if (!certificateHolds(record, deviceId) || !status || !mayConnect(status)) client.close();
         else if (status !== session.status) session.status = status;
       })
       .catch((err) => {

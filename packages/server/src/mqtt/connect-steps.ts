@@ -33,6 +33,19 @@ export function registryRecord(db: Queryable, serial: string): Promise<RegistryR
   );
 }
 
+/**
+ * RFC 5280 §5.3.1: the presented certificate may carry a session only while the registry holds it
+ * valid (not revoked or superseded), for this device, and unexpired. Shared by the CONNECT step and
+ * the broker's re-check once the session is live.
+ */
+export function certificateHolds(record: RegistryRecord | undefined, deviceId: string): boolean {
+  return (
+    record?.cert_status === "valid" &&
+    record.cert_device_id === deviceId &&
+    Number(record.not_after) > Date.now()
+  );
+}
+
 /** The registry record of one CONNECT, read at most once and shared by the steps. */
 export type RecordOf = () => Promise<RegistryRecord | undefined>;
 
@@ -75,12 +88,7 @@ export function connectSteps(deps: {
     },
     // RFC 5280 §5.3.1: a revoked (or superseded, or expired) certificate is refused.
     async function certificateIsValid(_client, identity, record) {
-      const cert = await record();
-      if (
-        cert?.cert_status !== "valid" ||
-        cert.cert_device_id !== identity.deviceId ||
-        Number(cert.not_after) <= Date.now()
-      )
+      if (!certificateHolds(await record(), identity.deviceId))
         throw new ConnectRefused("certificate is not valid", NOT_AUTHORIZED);
       return undefined;
     },
