@@ -10,7 +10,7 @@ export interface BrokerBackends {
 }
 
 /** mqemitter-redis' prefixing emitter: its types declare only the default export. */
-type PrefixEmitter = new (prefix: string, options: { connectionString: string }) => unknown;
+type PrefixEmitter = new (prefix: string, options: { subConn: Redis; pubConn: Redis }) => unknown;
 const { MQEmitterRedisPrefix } = mqemitterRedis as unknown as { MQEmitterRedisPrefix: PrefixEmitter };
 
 /** Where the broker's data lives under the deployment's prefix (`--redis-prefix`). */
@@ -35,8 +35,17 @@ export function brokerNamespaces(prefix: string): { pubsub: string; keys: string
 export function redisBrokerBackends(url: string, prefix: string): BrokerBackends {
   const ns = brokerNamespaces(prefix);
   const conn = new Redis(url, { keyPrefix: ns.keys });
+  // Our own pub/sub connections rather than mqemitter-redis' (it closes them with the emitter).
+  // The subscriber skips ioredis' ready check: ioredis (5.8.2 and later, ioredis#2037) writes a
+  // SUBSCRIBE made while the connection is still in its handshake straight away, and the INFO of
+  // the ready check that follows is then refused by Redis in subscriber mode, failing the
+  // connection. Redis accepts SUBSCRIBE while it loads its dataset, so the check guards nothing here.
+  // Without the client-info handshake, no CLIENT SETINFO can land after a SUBSCRIBE either.
+  const subConn = new Redis(url, { enableReadyCheck: false, disableClientInfo: true });
+  // mqemitter-redis turns auto-pipelining on for the connections it makes itself.
+  const pubConn = new Redis(url, { enableAutoPipelining: true });
   return {
-    mq: new MQEmitterRedisPrefix(ns.pubsub, { connectionString: url }),
+    mq: new MQEmitterRedisPrefix(ns.pubsub, { subConn, pubConn }),
     persistence: persistenceRedis({ conn }),
     // Not `persistence.destroy()`: in aedes-persistence-redis 12 it first unsubscribes from the
     // broker's mq, which never answers once Aedes has closed it, so shutdown would hang. The
