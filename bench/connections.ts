@@ -21,6 +21,7 @@ import {
   startMosquitto,
   startTlsFloor,
   sumStats,
+  untilIdle,
 } from "./fleet-sim/processes.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -137,7 +138,9 @@ export async function run(args: string[]): Promise<void> {
     );
     log(`bulwark reports ${held} devices connected across ${processes} process(es)`);
     await ours.fleet.close();
-    await new Promise((r) => setTimeout(r, 3000));
+    // Closing the fleet leaves the servers work (presence, session clean-up; in scale-out mode
+    // over PostgreSQL and Redis): the ML-KEM phase starts once it is done.
+    await untilIdle(pids);
     const pqc = await measure(setup, pids, ports, pqcDevices, "X25519MLKEM768", "bulwark-mlkem");
     await pqc.fleet.close();
 

@@ -28,6 +28,22 @@ export const sumStats = (stats: ProcStats[]): ProcStats => ({
   cpuSeconds: stats.reduce((a, s) => a + s.cpuSeconds, 0),
 });
 
+/**
+ * Waits until the processes `pids` together use less than `busyShare` of one core over a second
+ * (at most `maxMs`), so that a measurement does not start while they still work off the previous
+ * one (e.g. the presence writes and session clean-up of thousands of closed connections).
+ */
+export async function untilIdle(pids: number[], busyShare = 0.05, maxMs = 60_000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let last = sumStats(pids.map(procStats)).cpuSeconds;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const cpu = sumStats(pids.map(procStats)).cpuSeconds;
+    if (cpu - last < busyShare) return;
+    last = cpu;
+  }
+}
+
 export interface ServerProcess {
   child: ChildProcess;
   pid: number;

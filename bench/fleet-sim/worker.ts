@@ -109,6 +109,16 @@ function connectDevice(
   });
 }
 
+/** 0 … n − 1 in a uniformly random order (Fisher–Yates). */
+function shuffled(n: number): Uint32Array {
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
 async function connectAll(command: ConnectCommand): Promise<void> {
   const devices = loadDevices(command.file, command.start, command.count);
   let next = 0;
@@ -117,9 +127,13 @@ async function connectAll(command: ConnectCommand): Promise<void> {
   let firstError: string | undefined;
   let group: string | undefined;
   const progress = setInterval(() => send({ ev: "progress", connected, failed }), 1000);
+  // A real fleet reconnects in no particular order (after a server restart, a network outage): the
+  // devices connect in a random order, not in the order their certificates were issued, so the
+  // registry lookups of a CONNECT do not walk the serial index from one end to the other.
+  const order = shuffled(devices.length);
   const lane = async () => {
     while (next < devices.length) {
-      const index = next++;
+      const index = order[next++]!;
       const result = await connectDevice(
         devices[index]!,
         command.ports[index % command.ports.length]!,
