@@ -86,6 +86,12 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   const publishRate = new RateLimiter(limits.publishPerSecond, limits.publishBurst);
   const connectionRate = new RateLimiter(limits.connectionsPerSecond, limits.connectionBurst);
   const keepalives = new WeakMap<Client, number>();
+  // Registry changes this process was told of (status changes, revocations, a device's record
+  // deleted after its wipe: each comes with a disconnect or status event), counted. A CONNECT
+  // notes the count before its registry read; `clientReady` reads the registry again only when the
+  // count moved in between, i.e. when an action's event may have found no live session to act on.
+  let registryChanges = 0;
+  const changesBeforeCheck = new WeakMap<Client, number>();
   const steps = connectSteps({ limits, keepaliveOf: (client) => keepalives.get(client) });
   const instanceId = options.instance?.id ?? randomUUID();
   const presence = new PresenceWriter(store, log, instanceId);
@@ -118,6 +124,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
         done(Object.assign(new Error(identity), { returnCode: NOT_AUTHORIZED }), false);
         return;
       }
+      changesBeforeCheck.set(client, registryChanges);
       (async () => {
         let status: DeviceStatus = "active";
         const record = recordOnce(store, identity.serial);
@@ -228,9 +235,13 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     // The transport's close, not aedes' clientDisconnect: a session taken over by a newer one with
     // the same client id ([MQTT-3.1.4-2]) is closed without that event.
     client.conn.once("close", () => sessionClosed(client));
-    // An action may have committed between the CONNECT checks and now, when its event found no
-    // live session to act on: follow the stored record. A revoked certificate (RFC 5280 §5.3.1)
-    // closes the session like a status that may not connect; the record is one indexed query.
+    log.info({ deviceId }, "device connected");
+    // An action may have committed between the CONNECT check's read and now, when its event found
+    // no live session to act on: then follow the stored record. Every action commits before its
+    // event reaches this process, and from here on the event finds the session; so with no event
+    // since the read, the record read then still holds and is not read again.
+    if (changesBeforeCheck.get(client) === registryChanges) return;
+    // A revoked certificate (RFC 5280 §5.3.1) closes the session like a status that may not connect.
     void registryRecord(store, session.identity.serial)
       .then((record) => {
         const status = record?.device_status;
@@ -241,7 +252,6 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
         log.error({ err, deviceId }, "registry re-check after CONNECT failed; session closed");
         client.close();
       });
-    log.info({ deviceId }, "device connected");
   });
 
   broker.on("subscribe", (subscriptions, client) => {
@@ -312,6 +322,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   await liveness.start();
 
   function disconnect(deviceId: string): number {
+    registryChanges++;
     const live = sessions.of(deviceId);
     for (const session of live) session.client.close();
     return live.length;
@@ -319,6 +330,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
 
   // Revocation (RFC 5280 §5.3.1): only the sessions that authenticated with the revoked certificate.
   function disconnectCertificate(deviceId: string, serial: string): number {
+    registryChanges++;
     const matching = sessions.of(deviceId).filter((session) => session.identity.serial === serial);
     for (const session of matching) session.client.close();
     return matching.length;
@@ -347,6 +359,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     disconnect,
     disconnectCertificate,
     applyStatus(deviceId, status) {
+      registryChanges++;
       switch (sessionEffect(status)) {
         case "close":
           return disconnect(deviceId);

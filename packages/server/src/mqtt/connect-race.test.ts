@@ -25,6 +25,7 @@ const closed = (client: MqttClient) =>
 describe("an action committed between the CONNECT check and the live session", () => {
   let server: TestServer;
   let onCheck: ((serial: string) => Promise<void>) | undefined;
+  let registryReads = 0;
   before(async () => {
     server = await startTestServer();
     const get = server.store.get.bind(server.store);
@@ -32,7 +33,9 @@ describe("an action committed between the CONNECT check and the live session", (
     server.store.get = (async (sql: string, params?: readonly SqlValue[]) => {
       const row = await get(sql, params);
       const action = onCheck;
-      if (action && sql.includes("LEFT JOIN devices d ON d.id = c.device_id")) {
+      const registryRead = sql.includes("LEFT JOIN devices d ON d.id = c.device_id");
+      if (registryRead) registryReads++;
+      if (action && registryRead) {
         onCheck = undefined;
         await action(String(params?.[0]));
       }
@@ -58,6 +61,17 @@ describe("an action committed between the CONNECT check and the live session", (
     await closed(client);
     client.end(true);
     await assert.rejects(connectDevice(server, device));
+  });
+
+  it("with no action in between, the CONNECT check's read is the only one", async () => {
+    const device = await enrolDirect(server, await createToken(server));
+    registryReads = 0;
+    const client = await connectDevice(server, device);
+    // The session is live (CONNACK) and `clientReady` has run: a re-check would have read by now.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(registryReads, 1);
+    assert.equal(client.connected, true);
+    client.end(true);
   });
 
   it("a device disabled then: the session is closed at once", async () => {
