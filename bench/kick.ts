@@ -81,7 +81,16 @@ export async function run(args: string[]): Promise<void> {
     const disable = summary(disabled);
     const disconnect = summary(disconnected);
     const goal = processes > 1 ? 100 : 50;
-    log(JSON.stringify({ processes, devices, connected: fleet.connected, kicks, disable, disconnect }));
+    log(
+      JSON.stringify({
+        processes,
+        devices,
+        connected: fleet.connected,
+        kicks: disabled.length,
+        disable,
+        disconnect,
+      }),
+    );
     process.stdout.write(
       `${JSON.stringify({
         bench: "kick",
@@ -96,7 +105,7 @@ export async function run(args: string[]): Promise<void> {
         devices,
         connected: fleet.connected,
         processes,
-        kicks_per_action: kicks,
+        kicks_per_action: disabled.length,
         disable_p50_ms: disable.p50,
         disable_max_ms: disable.max,
         disconnect_p99_ms: disconnect.p99,
