@@ -34,7 +34,10 @@ export function brokerNamespaces(prefix: string): { pubsub: string; keys: string
  */
 export function redisBrokerBackends(url: string, prefix: string): BrokerBackends {
   const ns = brokerNamespaces(prefix);
-  const conn = new Redis(url, { keyPrefix: ns.keys });
+  // Auto-pipelining: the session-store commands that the CONNECTs of one event-loop turn issue
+  // (six per clean CONNECT) go out in one write instead of one write each; in a connection storm
+  // the socket writes to Redis and PostgreSQL took ~19 % of a scale-out broker's main thread.
+  const conn = new Redis(url, { keyPrefix: ns.keys, enableAutoPipelining: true });
   // Our own pub/sub connections rather than mqemitter-redis' (it closes them with the emitter).
   // The subscriber skips ioredis' ready check: ioredis (5.8.2 and later, ioredis#2037) writes a
   // SUBSCRIBE made while the connection is still in its handshake straight away, and the INFO of
