@@ -74,7 +74,8 @@ export async function run(args: string[]): Promise<void> {
       targets[n % 2 === 0 ? "disable" : "disconnect"].push(
         (JSON.parse(ids[i]!) as { deviceId: string }).deviceId,
       );
-    if (targets.disconnect.length === 0) throw new Error("too few devices to kick: use --devices 14 or more");
+    if (targets.disconnect.length === 0)
+      throw new Error(`too few devices to kick with both actions: use --devices ${8 * processes} or more`);
     const disabled = await kickAll(setup, fleet, "disable", targets.disable);
     const disconnected = await kickAll(setup, fleet, "disconnect", targets.disconnect);
     await fleet.close();
