@@ -1,6 +1,7 @@
 /** RFC 7468 textual encodings. */
 export function toPem(label: string, der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString("base64");
+  // A view, not a copy (Buffer.from(uint8Array) copies byte by byte; issuance calls this per certificate).
+  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
   let body = "";
   for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { describe, it, type TestContext } from "node:test";
 import { DATABASE_URL, freshSchema, needServices } from "../../../../test/services.ts";
 import { appendAudit, verifyAuditChain } from "../audit/audit-log.ts";
@@ -181,3 +182,40 @@ for (const backend of backends) {
     );
   });
 }
+
+describe("SqliteStore file settings", () => {
+  const pageSize = async (store: Store) =>
+    (await store.get<{ page_size: number }>("PRAGMA page_size"))!.page_size;
+
+  it("makes a new file with 8 KiB pages in WAL mode", async () => {
+    const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), "bulwark-store-")), "new.db"));
+    try {
+      await migrate(store, migrations);
+      assert.equal(await pageSize(store), 8192);
+      assert.equal((await store.get<{ journal_mode: string }>("PRAGMA journal_mode"))!.journal_mode, "wal");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keeps the 4 KiB pages of a file made before, with its data", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "bulwark-store-")), "old.db");
+    const old = new DatabaseSync(path);
+    old.exec(
+      "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('x')",
+    );
+    old.close();
+    const store = new SqliteStore(path);
+    try {
+      assert.equal(await pageSize(store), 4096);
+      assert.deepEqual(
+        (await store.all<{ v: string }>("SELECT v FROM kept")).map((r) => r.v),
+        ["x"],
+      );
+      await store.transaction((tx) => tx.run("INSERT INTO kept VALUES ('y')"));
+      assert.equal((await store.get<{ n: number }>("SELECT count(*) AS n FROM kept"))!.n, 2);
+    } finally {
+      await store.close();
+    }
+  });
+});
