@@ -266,7 +266,11 @@ function decodeOid(v: Buffer): string {
 
 /** The unsigned magnitude of a DER INTEGER (sign octet removed). */
 export function readUnsignedInteger(node: Node): Buffer {
-  expect(node, Tag.INTEGER, "INTEGER");
+  return unsignedContents(expect(node, Tag.INTEGER, "INTEGER"));
+}
+
+// X.690 §8.3 and §8.4: INTEGER and ENUMERATED contents share one encoding.
+function unsignedContents(node: Node): Buffer {
   const v = node.value;
   if (v.length === 0) throw new DerError("empty INTEGER");
   if (v.length > 1 && ((v[0] === 0 && (v[1]! & 0x80) === 0) || (v[0] === 0xff && (v[1]! & 0x80) !== 0)))
@@ -276,7 +280,15 @@ export function readUnsignedInteger(node: Node): Buffer {
 }
 
 export function readSmallInteger(node: Node): number {
-  const bytes = readUnsignedInteger(node);
+  return smallNumber(readUnsignedInteger(node));
+}
+
+/** A non-negative ENUMERATED (X.690 §8.4), e.g. a CRL reason code or an OCSP response status. */
+export function readEnumerated(node: Node): number {
+  return smallNumber(unsignedContents(expect(node, Tag.ENUMERATED, "ENUMERATED")));
+}
+
+function smallNumber(bytes: Buffer): number {
   if (bytes.length > 6) throw new DerError("INTEGER too large");
   return bytes.reduce((acc, b) => acc * 256 + b, 0);
 }

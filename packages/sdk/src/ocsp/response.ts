@@ -8,10 +8,11 @@ import {
   generalizedTime,
   implicitConstructed,
   implicitPrimitive,
+  type Node,
   octetString,
   oid,
+  readEnumerated,
   readOid,
-  readSmallInteger,
   readTime,
   readUnsignedInteger,
   seq,
@@ -119,18 +120,20 @@ export interface ParsedOcspResponse {
   signature: Buffer | undefined;
 }
 
-function parseStatus(node: { tag: number; value: Buffer; bytes: Buffer; constructed: boolean }): CertStatus {
+function parseStatus(node: Node): CertStatus {
   if (node.tag === 0x80) return { kind: "good" };
   if (node.tag === 0x82) return { kind: "unknown" };
   const [time, reason] = children(expect(node, 0xa1, "RevokedInfo"));
-  const code = reason ? readSmallInteger({ ...children(reason)[0]!, tag: Tag.INTEGER }) : 0;
+  // RFC 6960 §4.2.1: revocationReason [0] EXPLICIT CRLReason (ENUMERATED).
+  const code = reason ? readEnumerated(children(reason)[0]!) : 0;
   return { kind: "revoked", revokedAt: readTime(time!), reason: reasonName(code) ?? "unspecified" };
 }
 
 /** RFC 6960 §4.2.1: the parts of a response a client checks (the signature is checked by the caller). */
 export function parseOcspResponse(der: Buffer): ParsedOcspResponse {
   const [statusNode, bytesNode] = children(expect(decode(der), Tag.SEQUENCE, "OCSPResponse"));
-  const code = readSmallInteger({ ...statusNode!, tag: Tag.INTEGER });
+  // RFC 6960 §4.2.1: OCSPResponseStatus ::= ENUMERATED.
+  const code = readEnumerated(statusNode!);
   const status = (Object.keys(OCSP_RESPONSE_STATUS) as OcspResponseStatus[]).find(
     (s) => OCSP_RESPONSE_STATUS[s] === code,
   );

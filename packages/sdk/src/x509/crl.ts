@@ -7,8 +7,8 @@ import {
   explicit,
   integer,
   type Node,
+  readEnumerated,
   readOid,
-  readSmallInteger,
   readTime,
   readUnsignedInteger,
   seq,
@@ -106,7 +106,8 @@ function parseEntry(node: Node): RevokedEntry {
     const parts = children(ext);
     if (readOid(parts[0]!) !== OID.crlReason) continue;
     const value = decode(expect(parts[parts.length - 1], Tag.OCTET_STRING, "extnValue").value);
-    reason = reasonName(readSmallInteger({ ...value, tag: Tag.INTEGER })) ?? "unspecified";
+    // RFC 5280 §5.3.1: CRLReason ::= ENUMERATED.
+    reason = reasonName(readEnumerated(value)) ?? "unspecified";
   }
   return { serialHex: readUnsignedInteger(serial!).toString("hex"), revokedAt: readTime(date!), reason };
 }

@@ -5,7 +5,19 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { children, DerError, decode, explicit, integer, nullValue, oid, seq, utf8 } from "../der/der.ts";
+import {
+  children,
+  DerError,
+  decode,
+  enumerated,
+  explicit,
+  integer,
+  nullValue,
+  oid,
+  readEnumerated,
+  seq,
+  utf8,
+} from "../der/der.ts";
 import { OID } from "../der/oids.ts";
 import { toPem } from "../pem.ts";
 import {
@@ -246,5 +258,16 @@ describe("certificate extensions and RFC 4108 hardwareModuleName", () => {
     const bad = seq(oid(OID.hardwareModuleName), explicit(0, seq(oid("1.2.3"), utf8("text"))));
     bad[0] = 0xa0;
     assert.throws(() => hardwareModuleNames(seq(bad)), DerError);
+  });
+});
+
+describe("DER ENUMERATED", () => {
+  // X.690 §8.4; RFC 5280 §5.3.1 (CRLReason) and RFC 6960 §4.2.1 (OCSPResponseStatus) are ENUMERATED.
+  it("reads an ENUMERATED and refuses an INTEGER, a negative or a non-minimal value in its place", () => {
+    assert.equal(readEnumerated(decode(enumerated(1))), 1);
+    assert.equal(readEnumerated(decode(enumerated(300))), 300);
+    assert.throws(() => readEnumerated(decode(integer(1))), DerError);
+    assert.throws(() => readEnumerated(decode(Buffer.from([0x0a, 0x01, 0xff]))), /negative/);
+    assert.throws(() => readEnumerated(decode(Buffer.from([0x0a, 0x02, 0x00, 0x01]))), /non-minimal/);
   });
 });
