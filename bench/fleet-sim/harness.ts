@@ -7,6 +7,7 @@ import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import { byRole, listCas } from "../../packages/server/src/pki/ca.ts";
 import { FileKeyCustody } from "../../packages/server/src/pki/file-key-custody.ts";
 import { loadMasterKey } from "../../packages/server/src/pki/master-key.ts";
+import { storedCertificate } from "../../packages/server/src/pki/stored-certificate.ts";
 import { PostgresStore } from "../../packages/server/src/store/postgres.ts";
 import { SqliteStore } from "../../packages/server/src/store/sqlite.ts";
 import type { Store } from "../../packages/server/src/store/store.ts";
@@ -111,9 +112,7 @@ export async function setUpBench(options: { devices: number; processes: number }
 async function loadServerIdentity(store: Store, dataDir: string) {
   const row = await store.get<{ value: string }>(`SELECT value FROM settings WHERE key = 'tls.server'`);
   const stored = JSON.parse(row!.value) as { keyId: string; serial: string };
-  const cert = await store.get<{ pem: string }>(`SELECT pem FROM certificates WHERE serial = ?`, [
-    stored.serial,
-  ]);
+  const cert = await storedCertificate(store, stored.serial);
   const master = loadMasterKey(dataDir, process.env.BULWARK_MASTER_KEY);
   const custody = new FileKeyCustody({ dir: join(dataDir, "keys"), masterKey: master.key });
   const service = byRole(await listCas(store), "service");

@@ -73,6 +73,24 @@ describe("interoperability with the system openssl and curl", () => {
     assert.ok(new X509Certificate(device.certPem).serialNumber.length >= 16);
   });
 
+  it("the API returns the stored certificate as the PEM the device received, and openssl reads it", async () => {
+    const serial = new X509Certificate(device.certPem).serialNumber.toLowerCase().replace(/^(00)+/, "");
+    const res = await server.api<{ serial: string; pem: string; fingerprint: string }>(
+      "GET",
+      `/api/v1/certificates/${serial}`,
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.body.pem, device.certPem);
+    assert.equal(
+      res.body.fingerprint,
+      new X509Certificate(res.body.pem).fingerprint256.replace(/:/g, "").toLowerCase(),
+    );
+    writeFileSync(file("api.pem"), res.body.pem);
+    const text = await tool("openssl", ["x509", "-in", file("api.pem"), "-noout", "-serial"]);
+    assert.equal(text.code, 0, text.out);
+    assert.match(text.out, new RegExp(`serial=0*${serial}`, "i"));
+  });
+
   it("openssl verifies the issued ECDSA chain, with the served CRL checked", async () => {
     const crlUrl = /Full Name:\s+URI:(\S+)/.exec(
       (await tool("openssl", ["x509", "-in", file("leaf.pem"), "-noout", "-text"])).out,

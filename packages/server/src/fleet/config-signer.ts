@@ -12,6 +12,7 @@ import { commonNameOnly } from "@bulwark/sdk/x509/name";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import { issueCertificate } from "../pki/issue.ts";
 import type { KeyCustody } from "../pki/key-custody.ts";
+import { storedCertificate } from "../pki/stored-certificate.ts";
 import type { Store } from "../store/store.ts";
 
 /** Signs `config` and `cmd` messages for devices. */
@@ -47,12 +48,8 @@ async function loadOrIssue(
   const row = await store.get<{ value: string }>(`SELECT value FROM settings WHERE key = ?`, [SETTING]);
   if (row) {
     const stored = JSON.parse(row.value) as StoredSigner;
-    const cert = await store.get<{ pem: string; not_after: number }>(
-      `SELECT pem, not_after FROM certificates WHERE serial = ?`,
-      [stored.serial],
-    );
-    if (cert && Number(cert.not_after) - Date.now() > RENEW_BEFORE_MS)
-      return { keyId: stored.keyId, der: pemToDer(cert.pem) };
+    const cert = await storedCertificate(store, stored.serial);
+    if (cert && cert.notAfter - Date.now() > RENEW_BEFORE_MS) return { keyId: stored.keyId, der: cert.der };
   }
   // The key never leaves custody (not exportable); only its signatures do.
   const key = await custody.generate("fleet:config-signer", "ecdsa-p256");
@@ -75,10 +72,6 @@ async function loadOrIssue(
     return certificate;
   });
   return { keyId: key.id, der: issued.der };
-}
-
-function pemToDer(pem: string): Buffer {
-  return Buffer.from(pem.replace(/-----[A-Z ]+-----|\s+/g, ""), "base64");
 }
 
 /**

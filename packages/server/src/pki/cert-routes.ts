@@ -1,9 +1,11 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
+import { toPem } from "@bulwark/sdk/pem";
 import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from "@bulwark/sdk/x509/crl";
 import type { FastifyInstance } from "fastify";
 import { actorOf } from "../http/auth.ts";
 import type { Queryable } from "../store/store.ts";
 import { type RevocationContext, revokeCertificate } from "./revocation.ts";
+import { storedDer } from "./stored-certificate.ts";
 
 interface CertificateRow {
   serial: string;
@@ -17,7 +19,7 @@ interface CertificateRow {
   status: string;
   revoked_at: number | null;
   revocation_reason: string | null;
-  pem: string;
+  der: Uint8Array;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
@@ -33,7 +35,7 @@ const toCertificate = (row: CertificateRow, withPem = false) => ({
   status: row.status,
   revokedAt: iso(row.revoked_at),
   revocationReason: row.revocation_reason,
-  ...(withPem ? { pem: row.pem } : {}),
+  ...(withPem ? { pem: toPem("CERTIFICATE", storedDer(row.der)) } : {}),
 });
 
 const SELECT = `SELECT c.*, a.name AS ca_name FROM certificates c JOIN cas a ON a.id = c.ca_id`;

@@ -25,7 +25,8 @@ export interface IssueRequest {
 export interface IssuedCertificate {
   serial: string;
   der: Buffer;
-  pem: string;
+  /** RFC 7468 text, made from the DER when read (bulk issuance stores and returns DER only). */
+  readonly pem: string;
   fingerprint: string;
   notBefore: Date;
   notAfter: Date;
@@ -33,7 +34,7 @@ export interface IssuedCertificate {
 
 const INSERT_ROWS = 100;
 const INSERT_CERTIFICATES = `INSERT INTO certificates
-  (serial, ca_id, device_id, subject, fingerprint, not_before, not_after, pem, status, created_at) VALUES`;
+  (serial, ca_id, device_id, subject, fingerprint, not_before, not_after, der, status, created_at) VALUES`;
 const CERTIFICATE_TUPLE = "(?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?)";
 
 /** Builds, signs (through custody) and records one certificate; `tx` makes it part of a caller's transaction. */
@@ -82,7 +83,7 @@ export async function issueCertificates(
           c.fingerprint,
           c.notBefore.getTime(),
           c.notAfter.getTime(),
-          c.pem,
+          c.der,
           now,
         ];
       }),
@@ -113,7 +114,9 @@ function signChunk(
     return {
       serial: t.serial.toString("hex"),
       der,
-      pem: toPem("CERTIFICATE", der),
+      get pem() {
+        return toPem("CERTIFICATE", der);
+      },
       fingerprint: sha256Fingerprint(der),
       notBefore: t.notBefore,
       notAfter: t.notAfter,

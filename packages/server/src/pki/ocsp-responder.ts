@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { type CertId, type CertIdHash, OcspError, parseOcspRequest } from "@bulwark/sdk/ocsp/request";
 import { buildOcspResponse, type CertStatus, ocspErrorResponse } from "@bulwark/sdk/ocsp/response";
-import { fromPem } from "@bulwark/sdk/pem";
 import { spkiPublicKeyBits } from "@bulwark/sdk/x509/certificate";
 import type { RevocationReason } from "@bulwark/sdk/x509/crl";
 import { keyIdentifier } from "@bulwark/sdk/x509/extensions";
@@ -12,6 +11,7 @@ import { issuingCas } from "./crl-publisher.ts";
 import { certificateStatus, issueCertificate } from "./issue.ts";
 import type { CustodySigner, KeyCustody } from "./key-custody.ts";
 import { ocspResponderExtensions } from "./profiles.ts";
+import { storedCertificate } from "./stored-certificate.ts";
 
 /** A delegated responder (RFC 6960 §2.6) for one issuing CA: its own custody key and certificate. */
 export interface Responder {
@@ -36,18 +36,15 @@ async function loadResponder(
   ]);
   if (!row) return undefined;
   const stored = JSON.parse(row.value) as { keyId: string; serial: string };
-  const cert = await store.get<{ pem: string; not_after: number }>(
-    `SELECT pem, not_after FROM certificates WHERE serial = ?`,
-    [stored.serial],
-  );
-  if (!cert || Number(cert.not_after) - Date.now() < RESPONDER_RENEW_BEFORE_MS) return undefined;
+  const cert = await storedCertificate(store, stored.serial);
+  if (!cert || cert.notAfter - Date.now() < RESPONDER_RENEW_BEFORE_MS) return undefined;
   const signer = await custody.signer(stored.keyId);
   const key = await custody.get(stored.keyId);
   const spki = key.publicKey.export({ type: "spki", format: "der" });
   return {
     ca,
     signer,
-    certDer: fromPem("CERTIFICATE", cert.pem),
+    certDer: cert.der,
     keyHash: keyIdentifier(spkiPublicKeyBits(spki)),
   };
 }

@@ -4,6 +4,7 @@ import type { CertificateAuthority } from "./ca.ts";
 import { issueCertificate } from "./issue.ts";
 import type { KeyCustody } from "./key-custody.ts";
 import { serverExtensions } from "./profiles.ts";
+import { storedCertificate } from "./stored-certificate.ts";
 
 export interface ServerIdentity {
   keyPem: string;
@@ -36,11 +37,8 @@ export async function ensureServerIdentity(
   const row = await store.get<{ value: string }>(`SELECT value FROM settings WHERE key = ?`, [SETTING]);
   if (row) {
     const stored = JSON.parse(row.value) as StoredServerIdentity;
-    const cert = await store.get<{ pem: string; not_after: number }>(
-      `SELECT pem, not_after FROM certificates WHERE serial = ?`,
-      [stored.serial],
-    );
-    if (cert && stored.names === wanted && Number(cert.not_after) - Date.now() > RENEW_BEFORE_MS) {
+    const cert = await storedCertificate(store, stored.serial);
+    if (cert && stored.names === wanted && cert.notAfter - Date.now() > RENEW_BEFORE_MS) {
       return {
         keyPem: await custody.exportPrivateKeyPem(stored.keyId),
         certChainPem: cert.pem + serviceCa.pem,

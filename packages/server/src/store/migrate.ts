@@ -17,7 +17,9 @@ export async function migrate(store: Store, all: readonly Migration[]): Promise<
   for (const migration of [...all].sort((a, b) => a.id - b.id)) {
     if (applied.has(migration.id)) continue;
     await store.transaction(async (tx) => {
-      for (const statement of migration.statements) await tx.run(statement);
+      for (const statement of migration.statements)
+        if (typeof statement === "string") await tx.run(statement);
+        else await statement(tx);
       await tx.run(`INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)`, [
         migration.id,
         migration.name,

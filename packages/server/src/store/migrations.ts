@@ -2,10 +2,14 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
+import { pemCertificatesToDer } from "../pki/stored-certificate.ts";
+import type { Queryable } from "./store.ts";
+
 export interface Migration {
   id: number;
   name: string;
-  statements: string[];
+  /** SQL run in order in the migration's transaction; a function is a data step written in code. */
+  statements: (string | ((tx: Queryable) => Promise<void>))[];
 }
 
 export const migrations: Migration[] = [
@@ -364,6 +368,31 @@ export const migrations: Migration[] = [
     statements: [
       `UPDATE devices SET serial = (SELECT r.serial_number FROM registered_devices r WHERE r.device_id = devices.id)
         WHERE serial IS NULL AND EXISTS (SELECT 1 FROM registered_devices r WHERE r.device_id = devices.id)`,
+    ],
+  },
+  {
+    // Issue #4 (issuance rate): certificates are stored as DER (BYTEA; a BLOB in SQLite) instead of
+    // PEM text, ~30 % fewer bytes a row to write and no base64 per issuance; PEM is made on read.
+    // Each stored PEM is decoded and checked against its SHA-256 fingerprint before the PEM column
+    // goes: a row that does not match stops the migration (nothing changes) and names its serial.
+    id: 823,
+    name: "certificates-der",
+    statements: [
+      `ALTER TABLE certificates ADD COLUMN der BYTEA`,
+      pemCertificatesToDer,
+      `CREATE TABLE certificates_rebuilt (
+        serial TEXT PRIMARY KEY, ca_id TEXT NOT NULL REFERENCES cas(id), device_id TEXT, subject TEXT NOT NULL,
+        fingerprint TEXT NOT NULL, not_before BIGINT NOT NULL, not_after BIGINT NOT NULL,
+        der BYTEA NOT NULL, status TEXT NOT NULL, revoked_at BIGINT, revocation_reason TEXT,
+        created_at BIGINT NOT NULL)`,
+      `INSERT INTO certificates_rebuilt (serial, ca_id, device_id, subject, fingerprint, not_before, not_after,
+        der, status, revoked_at, revocation_reason, created_at)
+        SELECT serial, ca_id, device_id, subject, fingerprint, not_before, not_after,
+        der, status, revoked_at, revocation_reason, created_at FROM certificates`,
+      `DROP TABLE certificates`,
+      `ALTER TABLE certificates_rebuilt RENAME TO certificates`,
+      `CREATE INDEX certificates_device ON certificates(device_id)`,
+      `CREATE INDEX certificates_ca_status ON certificates(ca_id, status)`,
     ],
   },
 ];

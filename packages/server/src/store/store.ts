@@ -1,9 +1,10 @@
 /**
  * The `Store` port: a small async SQL surface that both implementations (`sqlite` embedded,
  * `postgres` for production) provide. Domain queries are written once in a portable SQL subset
- * with `?` placeholders; timestamps are epoch milliseconds, booleans 0/1, JSON as TEXT.
+ * with `?` placeholders; timestamps are epoch milliseconds, booleans 0/1, JSON as TEXT, bytes as
+ * BYTEA (a BLOB in SQLite; read back as a Uint8Array there, a Buffer from PostgreSQL).
  */
-export type SqlValue = string | number | bigint | null;
+export type SqlValue = string | number | bigint | null | Uint8Array;
 
 export interface RunResult {
   changes: number;
