@@ -17,10 +17,10 @@ import { parseSbomText } from "../packages/sdk/src/software/sbom/parse.ts";
 import { buildOsvIndex, scanSbom } from "../packages/sdk/src/software/scan.ts";
 import { SoftwareMonitor } from "../packages/server/src/software/monitor.ts";
 import { insertSbom } from "../packages/server/src/software/sboms.ts";
-import { osvDir, release, tempStore } from "../packages/server/src/software/test-fixtures.ts";
+import { osvDir, release, tempStore } from "../packages/server/test/store-fixtures.ts";
 import { type Candidate, candidates, lcg } from "./software-data/candidates.ts";
 
-const TESTDATA = new URL("../../shared/testdata/osv/", import.meta.url);
+const TESTDATA = new URL("../test/data/osv/", import.meta.url);
 const DEFAULT_SBOMS = 1000;
 const GOAL_MS = 5000;
 

@@ -11,7 +11,7 @@ import { parseSbomText } from "../packages/sdk/src/software/sbom/parse.ts";
 import { buildOsvIndex, scanSbom } from "../packages/sdk/src/software/scan.ts";
 import { type Candidate, candidates, lcg } from "./software-data/candidates.ts";
 
-const TESTDATA = new URL("../../shared/testdata/", import.meta.url);
+const TESTDATA = new URL("../test/data/", import.meta.url);
 const COMPONENTS = 5000;
 const RUNS = 25;
 const GOAL_MS = 100;

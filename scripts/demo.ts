@@ -231,7 +231,7 @@ async function main(): Promise<void> {
 
 /** Real PyPA advisories for the packages of the demo SBOM, written as a small OSV directory. */
 async function demoAdvisories(dir: string, packages: readonly string[]): Promise<number> {
-  const bundle = join(ROOT, "../shared/testdata/osv/pypa-advisory-db-osv.tar.gz");
+  const bundle = join(ROOT, "test/data/osv/pypa-advisory-db-osv.tar.gz");
   mkdirSync(dir);
   let n = 0;
   for await (const { path, record } of readOsvBundle(bundle)) {
@@ -286,7 +286,7 @@ async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<
   process.stdout.write(`${await cli("findings", "list", "--release", release)}\n`);
 
   step("CI gate: bulwark scan, offline, against the same advisories and the CISA KEV catalogue");
-  const kev = join(ROOT, "../shared/testdata/kev/known_exploited_vulnerabilities.json.gz");
+  const kev = join(ROOT, "test/data/kev/known_exploited_vulnerabilities.json.gz");
   const gate = await exec(
     process.execPath,
     [CLI, "scan", sbom, "--osv", join(work, "osv"), "--kev", kev, "--fail-on", "high"],

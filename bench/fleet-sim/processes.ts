@@ -122,7 +122,7 @@ export interface PeerProcess {
   stop(): Promise<void>;
 }
 
-/** Debian's Mosquitto with the shared mutual-TLS template, on loopback, as the peer broker. */
+/** Debian's Mosquitto with the mutual-TLS template in `bench/peers/`, on loopback, as the peer broker. */
 export async function startMosquitto(options: {
   dir: string;
   port: number;
@@ -130,7 +130,7 @@ export async function startMosquitto(options: {
   certChainPem: string;
   keyPem: string;
 }): Promise<PeerProcess> {
-  const template = readFileSync("/work/shared/bench/mosquitto-mtls.conf.template", "utf8");
+  const template = readFileSync(new URL("../peers/mosquitto-mtls.conf.template", import.meta.url), "utf8");
   const dir = join(options.dir, "mosquitto");
   mkdirSync(dir, { mode: 0o700 });
   const files = { ca: join(dir, "ca.pem"), cert: join(dir, "cert.pem"), key: join(dir, "key.pem") };

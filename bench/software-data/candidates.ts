@@ -1,6 +1,6 @@
 /**
  * Test data for the software benchmarks: real (package, version) pairs named by the OSV advisories
- * in ../shared/testdata (Go vulndb, PyPA) and a deterministic random source to draw SBOMs from them.
+ * in test/data (Go vulndb, PyPA) and a deterministic random source to draw SBOMs from them.
  */
 import type { OsvRecord } from "../../packages/sdk/src/software/osv/types.ts";
 

@@ -166,6 +166,6 @@ describe("renewal: simplereenroll over mutual TLS and the agent's renewal", () =
         enrolledAt: "",
       }),
     );
-    assert.deepEqual(await renewOnce({ stateDir }, silent), { kind: "expired" });
+    assert.deepEqual(await renewOnce({ stateDir, dataKey: Buffer.alloc(32) }, silent), { kind: "expired" });
   });
 });

@@ -15,7 +15,7 @@ async function connectDevice(server: TestServer, device: Awaited<ReturnType<type
     cert: device.certChainPem,
     ca: server.rootPem,
     minVersion: "TLSv1.3",
-  });
+  } as mqtt.IClientOptions);
   await new Promise<void>((resolve, reject) => {
     client.once("connect", () => resolve());
     client.once("error", reject);

@@ -90,7 +90,7 @@ async function connect(
     cert: device.certChainPem,
     ca: rootPem,
     minVersion: "TLSv1.3",
-  });
+  } as mqtt.IClientOptions);
   await new Promise<void>((resolve, reject) => {
     client.once("connect", () => resolve());
     client.once("error", reject);

@@ -6,11 +6,11 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { validateSchema } from "../../packages/sdk/src/software/sbom/schema.ts";
-import { osvRecord, softwareCounts } from "../../packages/server/src/software/test-fixtures.ts";
+import { osvRecord, softwareCounts } from "../../packages/server/test/store-fixtures.ts";
 import { CLI, ROOT, runCli, startTestServer, type TestServer, tempDir, waitFor } from "../helpers.ts";
 
-const CDXGEN = join(ROOT, "packages/server/src/software/testdata/cdxgen-12.8.4-bulwark.cdx.json");
-const GO_VULNDB = join(ROOT, "../shared/testdata/osv/go-vulndb-osv.tar.gz");
+const CDXGEN = join(ROOT, "test/data/sbom/cdxgen-12.8.4-bulwark.cdx.json");
+const GO_VULNDB = join(ROOT, "test/data/osv/go-vulndb-osv.tar.gz");
 
 interface Problem {
   code: string;
@@ -270,7 +270,7 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
   it("imports the real CISA KEV catalogue and generates an SBOM offline with the CLI", async () => {
     const kev = await runCli(
       CLI,
-      ["kev", "import", join(ROOT, "../shared/testdata/kev/known_exploited_vulnerabilities.json.gz")],
+      ["kev", "import", join(ROOT, "test/data/kev/known_exploited_vulnerabilities.json.gz")],
       env,
     );
     assert.equal(kev.code, 0, kev.stderr);

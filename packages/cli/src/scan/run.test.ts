@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { runScan } from "./run.ts";
 
-const TESTDATA = new URL("../../../../../shared/testdata/", import.meta.url);
+const TESTDATA = new URL("../../../../test/data/", import.meta.url);
 const GO_BUNDLE = fileURLToPath(new URL("osv/go-vulndb-osv.tar.gz", TESTDATA));
 const KEV = fileURLToPath(new URL("kev/known_exploited_vulnerabilities.json.gz", TESTDATA));
 

@@ -5,7 +5,7 @@ import { isSoftwareError } from "./errors.ts";
 import { parseKevCatalog, readKevCatalog } from "./kev.ts";
 
 const KEV = fileURLToPath(
-  new URL("../../../../../shared/testdata/kev/known_exploited_vulnerabilities.json.gz", import.meta.url),
+  new URL("../../../../test/data/kev/known_exploited_vulnerabilities.json.gz", import.meta.url),
 );
 
 test("the real CISA KEV catalogue reads completely", async () => {

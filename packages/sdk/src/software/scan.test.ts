@@ -9,7 +9,7 @@ import type { OsvRecord } from "./osv/types.ts";
 import { parseSbomText } from "./sbom/parse.ts";
 import { buildOsvIndex, type Finding, scanSbom, severityRank } from "./scan.ts";
 
-const TESTDATA = new URL("../../../../../shared/testdata/", import.meta.url);
+const TESTDATA = new URL("../../../../test/data/", import.meta.url);
 
 async function realRecords(): Promise<OsvRecord[]> {
   const out: OsvRecord[] = [];

@@ -12,7 +12,7 @@ import { buildCertificate, keySigner } from "@bulwark/sdk/x509/certificate";
 import { basicConstraints, subjectAltName } from "@bulwark/sdk/x509/extensions";
 import { hardwareModuleNameGeneralName } from "@bulwark/sdk/x509/hardware-module-name";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
-import { storeBackends } from "../software/test-fixtures.ts";
+import { storeBackends } from "../../test/store-fixtures.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import { claimHardwareSerial, type SerialLog } from "./hardware-serial.ts";

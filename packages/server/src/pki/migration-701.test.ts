@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { storeBackends } from "../software/test-fixtures.ts";
+import { storeBackends } from "../../test/store-fixtures.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import type { Queryable } from "../store/store.ts";

@@ -6,7 +6,7 @@ import { toPem } from "@bulwark/sdk/pem";
 import { generateKeyPair, spkiOf } from "@bulwark/sdk/x509/algorithms";
 import { buildCertificate, keySigner } from "@bulwark/sdk/x509/certificate";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
-import { storeBackends } from "../software/test-fixtures.ts";
+import { storeBackends } from "../../test/store-fixtures.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import type { Queryable } from "../store/store.ts";

@@ -3,11 +3,11 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BulwarkError } from "@bulwark/sdk/errors";
+import { count, osvDir, osvRecord, softwareCounts, tempStore } from "../../test/store-fixtures.ts";
 import type { Store } from "../store/store.ts";
 import { SoftwareMonitor } from "./monitor.ts";
-import { count, osvDir, osvRecord, softwareCounts, tempStore } from "./test-fixtures.ts";
 
-const OSV = new URL("../../../../../shared/testdata/osv/", import.meta.url).pathname;
+const OSV = new URL("../../../../test/data/osv/", import.meta.url).pathname;
 const system = { type: "system" } as const;
 
 describe("advisory import: the real Go vulndb and PyPA data", () => {

@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import type { Release } from "../cra/products.ts";
-import { releaseFindings } from "./findings.ts";
-import { SoftwareMonitor } from "./monitor.ts";
 import {
   count,
   cyclonedx,
@@ -11,7 +8,10 @@ import {
   osvRecord,
   release,
   storeBackends,
-} from "./test-fixtures.ts";
+} from "../../test/store-fixtures.ts";
+import type { Release } from "../cra/products.ts";
+import { releaseFindings } from "./findings.ts";
+import { SoftwareMonitor } from "./monitor.ts";
 
 const system = { type: "system" } as const;
 const analyst = { type: "user", id: "analyst" } as const;

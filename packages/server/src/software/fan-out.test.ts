@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { it } from "node:test";
-import { releaseById } from "../cra/products.ts";
-import type { Store } from "../store/store.ts";
-import { findingById, listFindings, releaseFindings } from "./findings.ts";
-import { parseFindingId } from "./ids.ts";
-import { SoftwareMonitor } from "./monitor.ts";
 import {
   count,
   cyclonedx,
@@ -14,7 +9,12 @@ import {
   osvRecord,
   release,
   storeBackends,
-} from "./test-fixtures.ts";
+} from "../../test/store-fixtures.ts";
+import { releaseById } from "../cra/products.ts";
+import type { Store } from "../store/store.ts";
+import { findingById, listFindings, releaseFindings } from "./findings.ts";
+import { parseFindingId } from "./ids.ts";
+import { SoftwareMonitor } from "./monitor.ts";
 import { setTriage } from "./triage.ts";
 import { cycloneDxVex } from "./vex.ts";
 import { createWebhook } from "./webhooks/webhooks.ts";

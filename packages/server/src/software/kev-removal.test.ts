@@ -5,12 +5,6 @@ import { join } from "node:path";
 import { it } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { BulwarkError } from "@bulwark/sdk/errors";
-import { verifyAuditChain } from "../audit/audit-log.ts";
-import { migrate } from "../store/migrate.ts";
-import { migrations } from "../store/migrations.ts";
-import type { Store } from "../store/store.ts";
-import { type Finding, listFindings } from "./findings.ts";
-import { SoftwareMonitor } from "./monitor.ts";
 import {
   count,
   cyclonedx,
@@ -19,7 +13,13 @@ import {
   release,
   softwareCounts,
   storeBackends,
-} from "./test-fixtures.ts";
+} from "../../test/store-fixtures.ts";
+import { verifyAuditChain } from "../audit/audit-log.ts";
+import { migrate } from "../store/migrate.ts";
+import { migrations } from "../store/migrations.ts";
+import type { Store } from "../store/store.ts";
+import { type Finding, listFindings } from "./findings.ts";
+import { SoftwareMonitor } from "./monitor.ts";
 import { createWebhook, listWebhooks } from "./webhooks/webhooks.ts";
 
 /**
@@ -27,10 +27,8 @@ import { createWebhook, listWebhooks } from "./webhooks/webhooks.ts";
  * its findings (and their Art. 14 candidate flag), audit-logged and notified, on SQLite and
  * PostgreSQL. Works from the real catalogue (read from the shared test data, never copied).
  */
-const KEV = new URL(
-  "../../../../../shared/testdata/kev/known_exploited_vulnerabilities.json.gz",
-  import.meta.url,
-).pathname;
+const KEV = new URL("../../../../test/data/kev/known_exploited_vulnerabilities.json.gz", import.meta.url)
+  .pathname;
 
 const system = { type: "system" } as const;
 const analyst = { type: "user", id: "analyst" } as const;

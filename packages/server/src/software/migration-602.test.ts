@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { parseOsvText } from "@bulwark/sdk/software/osv/parse";
-import { createProduct, createRelease } from "../cra/products.ts";
-import { migrate } from "../store/migrate.ts";
-import { migrations } from "../store/migrations.ts";
-import type { Queryable } from "../store/store.ts";
-import { upsertAdvisories } from "./advisories.ts";
-import { findingById, listFindings, releaseFindings } from "./findings.ts";
-import { parseFindingId } from "./ids.ts";
-import { SoftwareMonitor } from "./monitor.ts";
 import {
   count,
   cyclonedx,
@@ -17,7 +9,15 @@ import {
   osvRecord,
   release,
   storeBackends,
-} from "./test-fixtures.ts";
+} from "../../test/store-fixtures.ts";
+import { createProduct, createRelease } from "../cra/products.ts";
+import { migrate } from "../store/migrate.ts";
+import { migrations } from "../store/migrations.ts";
+import type { Queryable } from "../store/store.ts";
+import { upsertAdvisories } from "./advisories.ts";
+import { findingById, listFindings, releaseFindings } from "./findings.ts";
+import { parseFindingId } from "./ids.ts";
+import { SoftwareMonitor } from "./monitor.ts";
 import { setTriage } from "./triage.ts";
 
 /**

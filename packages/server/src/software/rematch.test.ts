@@ -4,11 +4,19 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { validateSchema } from "@bulwark/sdk/software/sbom/schema";
+import {
+  count,
+  cyclonedx,
+  osvDir,
+  osvRecord,
+  release,
+  storeBackends,
+  tempStore,
+} from "../../test/store-fixtures.ts";
 import { verifyAuditChain } from "../audit/audit-log.ts";
 import { releaseById } from "../cra/products.ts";
 import { type Finding, listFindings, releaseFindings } from "./findings.ts";
 import { SoftwareMonitor } from "./monitor.ts";
-import { count, cyclonedx, osvDir, osvRecord, release, storeBackends, tempStore } from "./test-fixtures.ts";
 import { setTriage } from "./triage.ts";
 import { cycloneDxVex, openVexDocument } from "./vex.ts";
 

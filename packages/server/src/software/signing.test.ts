@@ -11,10 +11,10 @@ import {
   verifyDetached,
 } from "@bulwark/sdk/signing/detached";
 import { generateKeyPair, spkiOf } from "@bulwark/sdk/x509/algorithms";
+import { tempStore } from "../../test/store-fixtures.ts";
 import { verifyAuditChain } from "../audit/audit-log.ts";
 import { FileKeyCustody } from "../pki/file-key-custody.ts";
 import { createSigningKey, signArtifact } from "./signing.ts";
-import { tempStore } from "./test-fixtures.ts";
 
 describe("release signing: hybrid ECDSA P-256 + ML-DSA-65 from key custody, verified with public keys only", () => {
   let t: Awaited<ReturnType<typeof tempStore>>;

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import Fastify from "fastify";
+import { tempStore } from "../../test/store-fixtures.ts";
 import { problemDetails } from "../http/problems.ts";
-import { tempStore } from "./test-fixtures.ts";
 import { webhookRoutes } from "./webhook-routes.ts";
 import type { WebhookPolicy } from "./webhooks/destination.ts";
 

@@ -8,7 +8,7 @@ import { strToU8, zipSync } from "fflate";
 import { isSoftwareError } from "../errors.ts";
 import { type BundleLimits, readOsvBundle } from "./bundle.ts";
 
-const OSV_DIR = fileURLToPath(new URL("../../../../../../shared/testdata/osv/", import.meta.url));
+const OSV_DIR = fileURLToPath(new URL("../../../../../test/data/osv/", import.meta.url));
 
 async function readAll(path: string, limits?: BundleLimits): Promise<{ path: string; id: string }[]> {
   const out: { path: string; id: string }[] = [];

@@ -12,7 +12,7 @@ import { checkMinimumElements } from "./minimum-elements.ts";
 import type { SbomDocument } from "./model.ts";
 import { parseSbomText, readSbomFile } from "./parse.ts";
 
-const SBOM_DIR = fileURLToPath(new URL("../../../../../../shared/testdata/sbom/", import.meta.url));
+const SBOM_DIR = fileURLToPath(new URL("../../../../../test/data/sbom/", import.meta.url));
 
 async function* jsonEntries(archive: string): AsyncGenerator<{ name: string; text: string }> {
   const ex = extract();

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { isSoftwareError } from "../errors.ts";
 import { compareVersions, ecosystemScheme, normalizeVersion } from "./registry.ts";
 
-const DIR = new URL("../../../../../../shared/testdata/version-order/", import.meta.url);
+const DIR = new URL("../../../../../test/data/version-order/", import.meta.url);
 
 // Which OSV ecosystems each vector file exercises (the files name their scheme).
 const FILE_ECOSYSTEMS: Record<string, string[]> = {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { verifyWebhookSignature } from "@bulwark/sdk/signing/webhook";
 import pino from "pino";
-import { tempStore } from "../test-fixtures.ts";
+import { tempStore } from "../../../test/store-fixtures.ts";
 import { WebhookDispatcher } from "./dispatcher.ts";
 import { createWebhook, enqueueEvents, listDeliveries } from "./webhooks.ts";
 

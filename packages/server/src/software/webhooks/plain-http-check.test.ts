@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { it } from "node:test";
 import pino from "pino";
-import { storeBackends } from "../test-fixtures.ts";
+import { storeBackends } from "../../../test/store-fixtures.ts";
 import { warnPlainHttpWebhooks } from "./plain-http-check.ts";
 import { createWebhook } from "./webhooks.ts";
 

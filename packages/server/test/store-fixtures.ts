@@ -2,13 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { DATABASE_URL, freshSchema, needServices } from "../../../../test/services.ts";
-import { createProduct, createRelease, type Release } from "../cra/products.ts";
-import { migrate } from "../store/migrate.ts";
-import { migrations } from "../store/migrations.ts";
-import { PostgresStore } from "../store/postgres.ts";
-import { SqliteStore } from "../store/sqlite.ts";
-import type { Queryable, Store } from "../store/store.ts";
+import { DATABASE_URL, freshSchema, needServices } from "../../../test/services.ts";
+import { createProduct, createRelease, type Release } from "../src/cra/products.ts";
+import { migrate } from "../src/store/migrate.ts";
+import { migrations } from "../src/store/migrations.ts";
+import { PostgresStore } from "../src/store/postgres.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+import type { Queryable, Store } from "../src/store/store.ts";
 
 export interface TestStore {
   store: Store;
