@@ -1,5 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -18,12 +27,26 @@ export const WRITE_STEPS = [
   "rename",
   "fsync-dir",
 ] as const;
-export type WriteStep = (typeof WRITE_STEPS)[number];
+/** Creating a file that must not exist yet: the same, with link(2) (fails if the name is taken) for rename. */
+export const CREATE_STEPS = [
+  "open-temp",
+  "write-first-half",
+  "write-second-half",
+  "fsync-temp",
+  "close-temp",
+  "link",
+  "unlink-temp",
+  "fsync-dir",
+] as const;
+export type WriteStep = (typeof WRITE_STEPS)[number] | (typeof CREATE_STEPS)[number];
 
 /** Called before each step: a test seam to stop the writer there (the crash test SIGKILLs). */
 export type WriteStepHook = (step: WriteStep, path: string) => void;
 
 const TEMP_MARK = ".tmp-";
+// The writer's pid is in the name, so a sweep removes only what a dead writer left.
+const tempOf = (path: string) =>
+  join(dirname(path), `${basename(path)}${TEMP_MARK}${process.pid}-${randomBytes(6).toString("hex")}`);
 
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, "r");
@@ -37,7 +60,37 @@ export function fsyncDir(dir: string): void {
 /** Replaces `path` with `content` so that a crash at any point leaves either the old or the new file. */
 export function writeFileAtomic(path: string, content: Uint8Array, hook?: WriteStepHook): void {
   const step = (s: WriteStep) => hook?.(s, path);
-  const temp = join(dirname(path), `${basename(path)}${TEMP_MARK}${randomBytes(6).toString("hex")}`);
+  const temp = writeTemp(path, content, step);
+  step("rename");
+  renameSync(temp, path);
+  step("fsync-dir");
+  fsyncDir(dirname(path));
+}
+
+/**
+ * Creates `path` with `content` unless it exists: link(2) never replaces, so of two processes
+ * creating the same file exactly one wins. Returns false (and leaves the winner's file) if it lost.
+ */
+export function createFileExclusive(path: string, content: Uint8Array, hook?: WriteStepHook): boolean {
+  const step = (s: WriteStep) => hook?.(s, path);
+  const temp = writeTemp(path, content, step);
+  let created = true;
+  step("link");
+  try {
+    linkSync(temp, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    created = false;
+  }
+  step("unlink-temp");
+  rmSync(temp, { force: true });
+  step("fsync-dir");
+  fsyncDir(dirname(path));
+  return created;
+}
+
+function writeTemp(path: string, content: Uint8Array, step: (s: WriteStep) => void): string {
+  const temp = tempOf(path);
   step("open-temp");
   const fd = openSync(temp, "wx", 0o600);
   try {
@@ -52,10 +105,7 @@ export function writeFileAtomic(path: string, content: Uint8Array, hook?: WriteS
   } finally {
     closeSync(fd);
   }
-  step("rename");
-  renameSync(temp, path);
-  step("fsync-dir");
-  fsyncDir(dirname(path));
+  return temp;
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
@@ -68,9 +118,25 @@ export function removeFileDurably(path: string): void {
   fsyncDir(dirname(path));
 }
 
-/** Removes temporary files a crashed writer left in `dir` (never renamed, so never visible); returns how many. */
+const alive = (pid: number) => {
+  if (pid === process.pid) return false; // this process has no write in flight while it opens a store
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * Removes temporary files that writers which no longer run left in `dir` (never renamed, so never
+ * visible); a live writer's temporary file is left alone. Returns how many were removed.
+ */
 export function sweepTemporaries(dir: string): number {
-  const stale = readdirSync(dir).filter((name) => name.includes(TEMP_MARK));
+  const stale = readdirSync(dir).filter((name) => {
+    const pid = /\.tmp-(\d+)-[0-9a-f]+$/.exec(name)?.[1];
+    return name.includes(TEMP_MARK) && (pid === undefined || !alive(Number(pid)));
+  });
   for (const name of stale) rmSync(join(dir, name), { force: true });
   if (stale.length) fsyncDir(dir);
   return stale.length;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { WRITE_STEPS } from "./atomic-write.ts";
+import { CREATE_STEPS, WRITE_STEPS } from "./atomic-write.ts";
 import { fileKek } from "./kek.ts";
 import { openStore } from "./store.ts";
 import type { StoreTamperEvent } from "./tamper.ts";
@@ -60,13 +60,14 @@ describe("store: a writer killed (SIGKILL) at every step of the write protocol",
 
   it("a first write (keyring created, then the record) leaves an empty store or the new value", () => {
     const steps = write(join(root, "probe-first"), "first");
-    assert.equal(steps, 2 * WRITE_STEPS.length, "keyring write, then record write");
+    assert.equal(steps, CREATE_STEPS.length + WRITE_STEPS.length, "keyring creation, then the record write");
     const seen = new Set<string | undefined>();
     for (let killAt = 0; killAt < steps; killAt++) {
       const dir = join(root, `first-${killAt}`);
       write(dir, "first", killAt);
-      const { value, events } = readBack(dir);
+      const { value, events, leftovers } = readBack(dir);
       assert.deepEqual(events, [], `step ${killAt}: no tamper report`);
+      assert.deepEqual(leftovers, [], `step ${killAt}: the temporary file is swept on open`);
       assert.ok(value === undefined || value === "first", `step ${killAt}: read ${value}`);
       seen.add(value);
     }

@@ -2,7 +2,13 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AuthenticationError } from "../primitives/aes-256-gcm.ts";
-import { removeFileDurably, sweepTemporaries, type WriteStepHook, writeFileAtomic } from "./atomic-write.ts";
+import {
+  createFileExclusive,
+  removeFileDurably,
+  sweepTemporaries,
+  type WriteStepHook,
+  writeFileAtomic,
+} from "./atomic-write.ts";
 import type { KeyEncryptionKey } from "./kek.ts";
 import {
   type DataKeys,
@@ -145,7 +151,11 @@ function reportTamper(
 export function openStore(options: OpenStoreOptions): EncryptedStore {
   layOut(options.dir);
   const keyringPath = join(options.dir, KEYRING);
-  if (!existsSync(keyringPath)) return createKeyring(options, keyringPath);
+  if (!existsSync(keyringPath)) {
+    const created = createKeyring(options, keyringPath);
+    if (created) return created;
+    // Another process created the store first: use its keyring.
+  }
   try {
     const { storeId, keys } = unwrapKeyring(options.kek, readFileSync(keyringPath, "utf8"));
     return new EncryptedStore(options, storeId, keys);
@@ -165,11 +175,13 @@ function layOut(dir: string): void {
   }
 }
 
-function createKeyring(options: OpenStoreOptions, keyringPath: string): EncryptedStore {
+/** A new keyring, created exclusively; undefined if another process created one first. */
+function createKeyring(options: OpenStoreOptions, keyringPath: string): EncryptedStore | undefined {
   // Records without a keyring can never be read again: refuse rather than start over silently.
   if (STORE_PURPOSES.some((p) => readdirSync(join(options.dir, p)).some((f) => f.endsWith(SUFFIX))))
     throw reportTamper(options, { kind: "keyring" }, "keyring-missing");
   const { file, keys } = newKeyring(options.kek);
-  writeFileAtomic(keyringPath, Buffer.from(JSON.stringify(file)), options.onWriteStep);
+  if (!createFileExclusive(keyringPath, Buffer.from(JSON.stringify(file)), options.onWriteStep))
+    return undefined;
   return new EncryptedStore(options, file.storeId, keys);
 }
