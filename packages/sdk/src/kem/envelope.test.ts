@@ -6,7 +6,7 @@ import { ml_kem768_x25519 } from "@noble/post-quantum/hybrid.js";
 import { AuthenticationError } from "../primitives/aes-256-gcm.ts";
 import { openWith, sealTo } from "./envelope.ts";
 import { hpkeOpen, hpkeSeal } from "./hpke.ts";
-import { KemError, xwingDecapsulate, xwingEncapsulate, xwingKeyPair } from "./xwing.ts";
+import { KemError, xwingDecapsulate, xwingEncapsulate, xwingKeyPair, xwingSecretKey } from "./xwing.ts";
 
 // Independent implementations: hpke-js (RFC 9180 with its own X-Wing) and noble-post-quantum's X-Wing.
 const hpkeJs = new CipherSuite({ kem: new XWing(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
@@ -70,6 +70,8 @@ describe("kem: envelopes to and from devices", () => {
     );
     const up = sealTo(server.publicKey, Buffer.from("crash dump"), { direction: "to-server", aad });
     assert.equal(openWith(server.secretKey, up, { direction: "to-server", aad }).toString(), "crash dump");
+    const prepared = xwingSecretKey(server.secretKey);
+    assert.equal(openWith(prepared, up, { direction: "to-server", aad }).toString(), "crash dump");
 
     assert.throws(
       () => openWith(server.secretKey, down, { direction: "to-device", aad }),

@@ -1,6 +1,6 @@
 import { AuthenticationError } from "../primitives/aes-256-gcm.ts";
 import { hpkeOpen, hpkeSeal } from "./hpke.ts";
-import { KemError, XWING_CIPHERTEXT_BYTES } from "./xwing.ts";
+import { KemError, XWING_CIPHERTEXT_BYTES, type XWingSecretKey } from "./xwing.ts";
 
 /**
  * Public-key envelopes: HPKE base mode with X-Wing, HKDF-SHA256 and AES-256-GCM (`hpke.ts`), for
@@ -36,7 +36,7 @@ export function sealTo(
 
 /** Opens an envelope with the recipient's X-Wing secret key; `AuthenticationError` on any mismatch. */
 export function openWith(
-  recipientSecretKey: Uint8Array,
+  recipientSecretKey: Uint8Array | XWingSecretKey,
   envelope: Uint8Array,
   options: EnvelopeOptions,
 ): Buffer {

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { AES_256_GCM, gcmDecrypt, gcmEncrypt } from "../primitives/aes-256-gcm.ts";
-import { xwingDecapsulate, xwingEncapsulate } from "./xwing.ts";
+import { type XWingSecretKey, xwingDecapsulate, xwingEncapsulate } from "./xwing.ts";
 
 /**
  * HPKE (RFC 9180) base mode, single-shot, with the suite X-Wing (KEM 0x647a,
@@ -74,7 +74,7 @@ export function hpkeSeal(
 
 /** RFC 9180 §6.1 OpenBase; throws `AuthenticationError` when anything does not match. */
 export function hpkeOpen(
-  recipientSecretKey: Uint8Array,
+  recipientSecretKey: Uint8Array | XWingSecretKey,
   enc: Uint8Array,
   info: Uint8Array,
   aad: Uint8Array,

@@ -10,7 +10,7 @@ import {
   rawPublicKey,
 } from "./ml-kem.ts";
 import { x25519, x25519Base, x25519PrivateKey } from "./x25519.ts";
-import { xwingDecapsulate, xwingKeyPair } from "./xwing.ts";
+import { xwingDecapsulate, xwingKeyPair, xwingSecretKey } from "./xwing.ts";
 
 // Known-answer tests (packages/sdk/test/data/kat/README.md names each source).
 
@@ -31,6 +31,10 @@ describe("kem: X-Wing test vectors (draft-connolly-cfrg-xwing-kem)", () => {
     for (const [i, v] of vectors.entries()) {
       assert.equal(xwingKeyPair(hex(v.seed)).publicKey.toString("hex"), v.pk, `vector ${i}: pk`);
       assert.equal(xwingDecapsulate(hex(v.sk), hex(v.ct)).toString("hex"), v.ss, `vector ${i}: ss`);
+      // The same with the key expanded once, as a device keeps it.
+      const prepared = xwingSecretKey(hex(v.sk));
+      assert.equal(prepared.publicKey.toString("hex"), v.pk);
+      assert.equal(xwingDecapsulate(prepared, hex(v.ct)).toString("hex"), v.ss, `vector ${i}: ss (prepared)`);
     }
   });
 
