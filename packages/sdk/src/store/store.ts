@@ -59,12 +59,12 @@ export class EncryptedStore {
 
   /** The record's value, or undefined if there is none; `StoreTamperError` if it was changed. */
   get(purpose: StorePurpose, name: string): Buffer | undefined {
-    const path = this.#path(purpose, name);
-    if (!existsSync(path)) return undefined;
+    const file = readIfPresent(this.#path(purpose, name));
+    if (file === undefined) return undefined;
     const location: TamperLocation = { kind: "record", purpose, name };
     let opened: Buffer | "malformed";
     try {
-      opened = openRecord(this.#keys[purpose], recordAad(this.#storeId, purpose, name), readFileSync(path));
+      opened = openRecord(this.#keys[purpose], recordAad(this.#storeId, purpose, name), file);
     } catch (error) {
       if (error instanceof AuthenticationError) throw this.#tamper(location, "authentication-failed");
       throw error;
@@ -109,9 +109,12 @@ export class EncryptedStore {
   }
   /** Up to `limit` oldest queue entries; they stay until `ack`ed, so a crash never loses one. */
   peekQueue(limit = 100): { id: string; value: Buffer }[] {
-    return this.list("queue")
-      .slice(0, limit)
-      .map((id) => ({ id, value: this.get("queue", id)! }));
+    const entries: { id: string; value: Buffer }[] = [];
+    for (const id of this.list("queue").slice(0, limit)) {
+      const value = this.get("queue", id);
+      if (value) entries.push({ id, value }); // gone: acknowledged by another process meanwhile
+    }
+    return entries;
   }
 
   ack(id: string): void {
@@ -134,6 +137,16 @@ export class EncryptedStore {
 
   #tamper(location: TamperLocation, reason: TamperReason): StoreTamperError {
     return reportTamper(this.#options, location, reason);
+  }
+}
+
+/** The file's bytes, or undefined when there is none (also when it was removed since it was listed). */
+function readIfPresent(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
   }
 }
 
