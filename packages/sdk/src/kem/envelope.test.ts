@@ -27,6 +27,12 @@ describe("kem: X-Wing encapsulation", () => {
   it("refuses wrong sizes and a low-order X25519 half with a KemError", () => {
     const { secretKey, publicKey } = xwingKeyPair();
     assert.throws(() => xwingEncapsulate(publicKey.subarray(1)), KemError);
+    const lowOrderKey = Buffer.from(publicKey);
+    lowOrderKey.fill(0, 1184);
+    assert.throws(() => xwingEncapsulate(lowOrderKey), /X25519 part of the public key/);
+    const badModulus = Buffer.from(publicKey);
+    badModulus.fill(0xff, 0, 384); // coefficients ≥ q fail the FIPS 203 §7.2 modulus check
+    assert.throws(() => xwingEncapsulate(badModulus), /ML-KEM-768 part of the public key is invalid/);
     const { ciphertext } = xwingEncapsulate(publicKey);
     assert.throws(() => xwingDecapsulate(secretKey, ciphertext.subarray(1)), KemError);
     const lowOrder = Buffer.from(ciphertext);

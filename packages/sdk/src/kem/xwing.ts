@@ -68,11 +68,21 @@ export function xwingKeyPair(seed: Uint8Array = randomBytes(XWING_SEED_BYTES)): 
 /** §5.4 Encapsulate: a fresh shared secret and the 1120-byte ciphertext ct_M ‖ ct_X for `publicKey`. */
 export function xwingEncapsulate(publicKey: Uint8Array): { sharedSecret: Buffer; ciphertext: Buffer } {
   if (publicKey.length !== XWING_PUBLIC_KEY_BYTES) throw new KemError("an X-Wing public key is 1216 bytes");
-  const pkM = mlKemPublicKey("ml-kem-768", publicKey.subarray(0, ML_KEM_768_PUBLIC_KEY_BYTES));
   const pkX = Buffer.from(publicKey.subarray(ML_KEM_768_PUBLIC_KEY_BYTES));
+  let pkM: ReturnType<typeof mlKemPublicKey>;
+  try {
+    pkM = mlKemPublicKey("ml-kem-768", publicKey.subarray(0, ML_KEM_768_PUBLIC_KEY_BYTES));
+  } catch {
+    throw new KemError("the ML-KEM-768 part of the public key is invalid (FIPS 203 §7.2 check)");
+  }
   const ephemeral = x25519PrivateKey(randomBytes(32));
   const ctX = x25519Base(ephemeral);
-  const ssX = x25519(ephemeral, pkX);
+  let ssX: Buffer;
+  try {
+    ssX = x25519(ephemeral, pkX);
+  } catch {
+    throw new KemError("the X25519 part of the public key is a low-order point");
+  }
   const { sharedKey: ssM, ciphertext: ctM } = mlKemEncapsulate(pkM);
   return { sharedSecret: combine(ssM, ssX, ctX, pkX), ciphertext: Buffer.concat([ctM, ctX]) };
 }
