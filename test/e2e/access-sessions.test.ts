@@ -182,6 +182,30 @@ describe("sessions, CSRF, second factor, lockout and scoped API keys", () => {
     assert.ok(audit.body.items.some((e) => e.action === "auth.sign-in" && e.outcome === "failure"));
   });
 
+  it("17 wrong passwords sent in parallel leave the account locked, locked once", async () => {
+    await newUser("race-me", "auditor");
+    const guesses = await Promise.all(
+      Array.from({ length: 17 }, () => new Browser(server).signIn("race-me", "wrong password guess")),
+    );
+    for (const res of guesses) assert.ok([401, 429].includes(res.status), `status ${res.status}`);
+    const locked = await new Browser(server).signIn("race-me", PASSWORD);
+    assert.equal(locked.status, 429);
+    assert.equal((locked.body as unknown as Problem).code, "BW_ERR_ACCOUNT_LOCKED");
+    const lockouts: unknown[] = [];
+    for (let afterSeq = 0, more = true; more; ) {
+      const page = await server.api<{ items: { seq: number; action: string; targetId: string | null }[] }>(
+        "GET",
+        `/api/v1/audit?limit=1000&afterSeq=${afterSeq}`,
+      );
+      lockouts.push(
+        ...page.body.items.filter((e) => e.action === "auth.lockout" && e.targetId === "race-me"),
+      );
+      more = page.body.items.length === 1000;
+      afterSeq = page.body.items.at(-1)?.seq ?? afterSeq;
+    }
+    assert.equal(lockouts.length, 1);
+  });
+
   it("an API key's scope is a subset of its owner's, checked at creation and at use", async () => {
     const { id, browser } = await newUser("key-owner", "operator");
     const escalate = await browser.call<Problem>("POST", "/api/v1/api-keys", {

@@ -27,8 +27,10 @@ export interface SignedIn {
 }
 
 /**
- * Password sign-in as ordered steps: lockout → password → second factor → new session. Every
- * refusal is counted toward the account lockout and recorded (CRA Annex I Part I (2)(d)).
+ * Password sign-in as ordered steps: lockout → password → lockout again → second factor → new
+ * session (lockout checked once more in its transaction). Every refusal is counted toward the
+ * account lockout and recorded (CRA Annex I Part I (2)(d)). The lock is checked again after the
+ * password because parallel guesses may lock the account while it is being verified.
  */
 export async function signInWithPassword(
   store: Store,
@@ -40,6 +42,7 @@ export async function signInWithPassword(
   const user = await checkPassword(store, input.username, input.password);
   if (!user)
     return refuse(store, input.username, meta, "wrong-password", "the username or password is wrong");
+  await assertNotLocked(store, input.username);
   if (await totpEnabled(store, user.id)) {
     const factor = secondFactorOf(input);
     if (!factor) throw new BulwarkError("BW_ERR_MFA_REQUIRED", "send a TOTP code or a recovery code");
@@ -53,7 +56,9 @@ export async function signInWithPassword(
       );
   }
   return store.transaction(async (tx) => {
+    // Cleared first (never a live lock), then checked: a lock set meanwhile refuses the session.
     await clearFailures(tx, input.username);
+    await assertNotLocked(tx, input.username);
     const created = await createSession(tx, {
       userId: user.id,
       via: "password",
