@@ -127,9 +127,9 @@ export function oidcRoutes(store: Store, box: SecretBox) {
           else request.log.info({ code: problem.code, reason: problem.message }, "OIDC sign-in refused");
           return sendProblemPage(reply, problem);
         }
+        // Nothing after this point can fail: a refused callback never sets the cookie.
         setSessionCookie(reply, signedIn.token);
-        // The stored path was checked at login start; checked again, it costs nothing.
-        if (!api) return redirectToConsole(reply, consoleReturnPath(signedIn.returnTo));
+        if (!api) return redirectToConsole(reply, signedIn.returnTo);
         return {
           session: signedIn.session,
           csrfToken: csrfTokenFor(signedIn.token),
@@ -143,10 +143,21 @@ export function oidcRoutes(store: Store, box: SecretBox) {
 /** The callback's steps: provider answer checked, group mapped, local account and session made. */
 async function signIn(store: Store, box: SecretBox, request: FastifyRequest) {
   const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?") + 1) : "";
-  const { identity, returnTo } = await completeOidcLogin(store, box, query).catch(async (error: unknown) => {
-    await refused(store, request.ip, "provider-refused", undefined);
+  const { identity, returnTo: storedReturnTo } = await completeOidcLogin(store, box, query).catch(
+    async (error: unknown) => {
+      await refused(store, request.ip, "provider-refused", undefined);
+      throw error;
+    },
+  );
+  // Checked at login start, and again before any session exists (a login begun by an older
+  // version may hold a path it let through): a refused path opens no session and sets no cookie.
+  let returnTo: string | undefined;
+  try {
+    returnTo = consoleReturnPath(storedReturnTo);
+  } catch (error) {
+    await refused(store, request.ip, "return-path-refused", identity.subject);
     throw error;
-  });
+  }
   const role = identity.role;
   if (!role) {
     await refused(store, request.ip, "no-mapped-group", identity.subject);
