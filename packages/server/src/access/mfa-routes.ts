@@ -4,6 +4,8 @@ import { appendAudit } from "../audit/audit-log.ts";
 import { actorOf, type Principal } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Queryable, Store } from "../store/store.ts";
+import { assertCovers } from "./escalation.ts";
+import { grantsOf } from "./grants.ts";
 import {
   beginTotpEnrolment,
   confirmTotpEnrolment,
@@ -15,6 +17,7 @@ import {
 } from "./mfa.ts";
 import { ROLES, type Role } from "./permissions.ts";
 import type { SecretBox } from "./secret-box.ts";
+import { userById } from "./users.ts";
 
 const FACTOR_BODY = {
   type: "object",
@@ -153,6 +156,14 @@ export function mfaRoutes(store: Store, box: SecretBox) {
       },
       async (request, reply) => {
         await store.transaction(async (tx) => {
+          const target = await userById(tx, request.params.id);
+          if (!target) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
+          // Removing a second factor weakens the account: not one that holds more than the caller.
+          assertCovers(
+            request.principal!.grants,
+            await grantsOf(tx, target),
+            "resetting this user's second factor",
+          );
           await disableTotp(tx, request.params.id);
           await audit(tx, request.principal!, "user.totp-reset", request.params.id);
         });
@@ -167,7 +178,7 @@ export function mfaRoutes(store: Store, box: SecretBox) {
     app.put<{ Body: { requiredRoles: Role[] } }>(
       "/api/v1/policies/mfa",
       {
-        config: { auth: { permission: "policies:write" } },
+        config: { auth: { permission: "auth-settings:manage" } },
         schema: {
           body: {
             type: "object",

@@ -5,6 +5,7 @@ import { notify } from "../audit/notifications.ts";
 import { actorOf } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
+import { assertMayConfer } from "./escalation.ts";
 import {
   beginOidcLogin,
   completeOidcLogin,
@@ -60,9 +61,12 @@ export function oidcRoutes(store: Store, box: SecretBox) {
 
     app.put<{ Body: SettingsBody }>(
       "/api/v1/oidc/config",
-      { config: { auth: { permission: "policies:write" } }, schema: { body: SETTINGS_SCHEMA } },
+      { config: { auth: { permission: "auth-settings:manage" } }, schema: { body: SETTINGS_SCHEMA } },
       async (request) => {
         const body = request.body;
+        // A group mapping gives its role to whoever the provider says is in the group: no mapping
+        // may give a role the configuring principal does not hold itself.
+        for (const mapping of body.groupRoles) assertMayConfer(request.principal!.grants, mapping.role);
         const settings = {
           ...body,
           scopes: body.scopes ?? "openid profile groups",

@@ -4,6 +4,7 @@ import { appendAudit } from "../audit/audit-log.ts";
 import { actorOf, type Principal } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
+import { assertWithinKeyLifetime } from "./escalation.ts";
 import { allPermissions, grantsAllow } from "./grants.ts";
 import { isRole, PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from "./permissions.ts";
 import { revokeAllSessions } from "./sessions.ts";
@@ -12,7 +13,10 @@ import { changePassword, checkPassword } from "./users.ts";
 const DAY_MS = 24 * 3600 * 1000;
 const DEFAULT_KEY_DAYS = 90;
 
-/** The permissions a new key asks for; each must be held by the caller now (no escalation). */
+/**
+ * The permissions a new key asks for; each must be held by the caller now (no escalation), and so
+ * must those of the role it is labelled with.
+ */
 function keyPermissions(principal: Principal, body: { role?: string; permissions?: string[] }): Permission[] {
   const requested = body.permissions
     ? (body.permissions as Permission[])
@@ -20,7 +24,8 @@ function keyPermissions(principal: Principal, body: { role?: string; permissions
       ? [...ROLE_PERMISSIONS[body.role]]
       : [...allPermissions(principal.grants)];
   const held = allPermissions(principal.grants);
-  const missing = requested.filter((p) => !held.has(p));
+  const labelled = isRole(body.role) ? ROLE_PERMISSIONS[body.role] : [];
+  const missing = [...new Set([...requested, ...labelled])].filter((p) => !held.has(p));
   if (missing.length)
     throw new BulwarkError("BW_ERR_FORBIDDEN", `the caller does not hold ${missing.join(", ")}`);
   if (requested.length === 0)
@@ -100,13 +105,15 @@ export function accessRoutes(store: Store) {
         const permissions = keyPermissions(principal, request.body);
         const role = keyRole(principal, request.body);
         const days = request.body.expiresInDays ?? DEFAULT_KEY_DAYS;
+        const expiresAt = Date.now() + days * DAY_MS;
+        assertWithinKeyLifetime(principal, expiresAt, "a key");
         const created = await store.transaction(async (tx) => {
           const key = await createApiKey(tx, {
             ownerId: principal.user.id,
             name: request.body.name,
             role,
             permissions,
-            expiresAt: Date.now() + days * DAY_MS,
+            expiresAt,
           });
           await appendAudit(tx, {
             actor: actorOf(principal),

@@ -39,6 +39,8 @@ export interface Principal {
   role: Role | null;
   grants: Grant[];
   apiKeyId?: string;
+  /** When the API key used expires (epoch ms; null: never): what it makes may not outlive it. */
+  apiKeyExpiresAt?: number | null;
   sessionId?: string;
   certificateSerial?: string;
   /** What a session must do before anything but its own account routes. */
@@ -103,7 +105,15 @@ async function fromApiKey(
   const grants = narrowGrants(await grantsOf(deps.store, user), key.permissions);
   const lastUse = key.lastUsedAt ? Date.parse(key.lastUsedAt) : 0;
   if (Date.now() - lastUse > 3600_000) await deps.onKeyUse?.(key.id, request);
-  return { kind: "api-key", user, role: user.role, grants, apiKeyId: key.id, restriction: null };
+  return {
+    kind: "api-key",
+    user,
+    role: user.role,
+    grants,
+    apiKeyId: key.id,
+    apiKeyExpiresAt: key.expiresAt === null ? null : Date.parse(key.expiresAt),
+    restriction: null,
+  };
 }
 
 async function fromClientCertificate(deps: AccessControlDeps, socket: TLSSocket): Promise<Principal | null> {

@@ -395,4 +395,18 @@ export const migrations: Migration[] = [
       `CREATE INDEX certificates_ca_status ON certificates(ca_id, status)`,
     ],
   },
+  {
+    // Issue #13: the OIDC settings, the second-factor policy and the rate limits moved from
+    // `policies:write` to the admin-only `auth-settings:manage`. A key whose list held
+    // `policies:write` could change them, so it keeps that: at use a key is narrowed to what its
+    // owner holds now, so only keys of administrators can still use it. `permissions` is the sorted
+    // JSON array written by createApiKey, each name quoted exactly once.
+    id: 832,
+    name: "api-keys-auth-settings",
+    statements: [
+      `UPDATE api_keys SET permissions = REPLACE(permissions, '"policies:write"',
+        '"auth-settings:manage","policies:write"')
+        WHERE permissions LIKE '%"policies:write"%' AND permissions NOT LIKE '%"auth-settings:manage"%'`,
+    ],
+  },
 ];
