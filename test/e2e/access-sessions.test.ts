@@ -206,6 +206,43 @@ describe("sessions, CSRF, second factor, lockout and scoped API keys", () => {
     assert.equal(lockouts.length, 1);
   });
 
+  it("second-factor guesses on a signed-in session count toward the lockout", async () => {
+    const { browser } = await newUser("guess-codes", "auditor");
+    const enrol = await browser.call<{ secret: string }>("POST", "/api/v1/me/totp");
+    const confirmed = await browser.call("POST", "/api/v1/me/totp/confirm", {
+      code: totpCode(enrol.body.secret),
+    });
+    assert.equal(confirmed.status, 200);
+    const right = totpCode(enrol.body.secret, 1);
+    const wrong = right === "000000" ? "000001" : "000000";
+    // node:http sends a DELETE body unframed unless its length is given.
+    const disable = (code: string) =>
+      browser.call<Problem>(
+        "DELETE",
+        "/api/v1/me/totp",
+        { code },
+        { "content-length": String(Buffer.byteLength(JSON.stringify({ code }))) },
+      );
+    for (let i = 0; i < 5; i++) {
+      const res = await disable(wrong);
+      assert.equal(res.body?.code, "BW_ERR_MFA_INVALID", `${res.status} ${JSON.stringify(res.body)}`);
+    }
+    const locked = await disable(right);
+    assert.equal(locked.status, 429);
+    assert.equal(locked.body.code, "BW_ERR_ACCOUNT_LOCKED");
+    const signIn = await new Browser(server).signIn("guess-codes", PASSWORD, { code: right });
+    assert.equal((signIn.body as unknown as Problem).code, "BW_ERR_ACCOUNT_LOCKED");
+    const users = await server.api<{ items: { username: string; totpEnabled: boolean }[] }>(
+      "GET",
+      "/api/v1/users",
+    );
+    assert.equal(
+      users.body.items.find((u) => u.username === "guess-codes")?.totpEnabled,
+      true,
+      "still enrolled",
+    );
+  });
+
   it("an API key's scope is a subset of its owner's, checked at creation and at use", async () => {
     const { id, browser } = await newUser("key-owner", "operator");
     const escalate = await browser.call<Problem>("POST", "/api/v1/api-keys", {

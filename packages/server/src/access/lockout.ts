@@ -1,4 +1,6 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
+import { appendAudit } from "../audit/audit-log.ts";
+import { notify } from "../audit/notifications.ts";
 import type { Queryable } from "../store/store.ts";
 
 /**
@@ -42,6 +44,34 @@ export async function recordFailure(db: Queryable, username: string, now = Date.
     [now + LOCK_MS, now, account, MAX_FAILURES, now],
   );
   return changes === 1;
+}
+
+/**
+ * Counts a refused password or second factor toward the account's lockout; the failure that locks
+ * it is recorded (`auth.lockout`) and notified, in the caller's transaction. Returns whether it did.
+ */
+export async function countRefusal(
+  tx: Queryable,
+  username: string,
+  details: { reason: string; remoteAddress: string },
+): Promise<boolean> {
+  const locked = await recordFailure(tx, username);
+  if (!locked) return false;
+  const account = username.slice(0, 64);
+  await appendAudit(tx, {
+    actor: { type: "system" },
+    action: "auth.lockout",
+    target: { type: "account", id: account },
+    outcome: "success",
+    details: { failures: MAX_FAILURES, remoteAddress: details.remoteAddress },
+  });
+  await notify(tx, {
+    kind: "account-locked",
+    severity: "warning",
+    message: `account ${account} locked after ${MAX_FAILURES} failed sign-ins`,
+    details: { username: account, ...details },
+  });
+  return true;
 }
 
 /** After a successful sign-in: forgets the failures, but never a lock that is still live. */

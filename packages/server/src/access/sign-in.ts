@@ -1,8 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { appendAudit } from "../audit/audit-log.ts";
-import { notify } from "../audit/notifications.ts";
 import type { Store } from "../store/store.ts";
-import { assertNotLocked, clearFailures, MAX_FAILURES, recordFailure } from "./lockout.ts";
+import { assertNotLocked, clearFailures, countRefusal } from "./lockout.ts";
 import { type SecondFactor, totpEnabled, verifySecondFactor } from "./mfa.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { createSession, type SessionInfo } from "./sessions.ts";
@@ -90,7 +89,6 @@ async function refuse(
   message: string,
 ): Promise<never> {
   await store.transaction(async (tx) => {
-    const locked = await recordFailure(tx, username);
     // The attempted name is kept (truncated) so that a targeted account can be recognised.
     const details = { username: username.slice(0, 64), reason, remoteAddress: meta.remoteAddress };
     await appendAudit(tx, {
@@ -99,21 +97,7 @@ async function refuse(
       outcome: "failure",
       details,
     });
-    if (locked) {
-      await appendAudit(tx, {
-        actor: { type: "system" },
-        action: "auth.lockout",
-        target: { type: "account", id: username.slice(0, 64) },
-        outcome: "success",
-        details: { failures: MAX_FAILURES, remoteAddress: meta.remoteAddress },
-      });
-      await notify(tx, {
-        kind: "account-locked",
-        severity: "warning",
-        message: `account ${username.slice(0, 64)} locked after ${MAX_FAILURES} failed sign-ins`,
-        details,
-      });
-    }
+    await countRefusal(tx, username, { reason, remoteAddress: meta.remoteAddress });
   });
   throw new BulwarkError(
     reason === "wrong-password" ? "BW_ERR_UNAUTHENTICATED" : "BW_ERR_MFA_INVALID",
