@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import Provider from "oidc-provider";
 import { httpsRequest } from "../../packages/sdk/src/https.ts";
-import { beginOidcLogin } from "../../packages/server/src/access/oidc.ts";
+import { beginOidcLogin, completeOidcLogin } from "../../packages/server/src/access/oidc.ts";
 import { SecretBox } from "../../packages/server/src/access/secret-box.ts";
 import { loadMasterKey } from "../../packages/server/src/pki/master-key.ts";
 import { Browser } from "../access-helpers.ts";
@@ -303,6 +303,24 @@ describe("OpenID Connect sign-in with a real provider", () => {
     assert.equal(good.headers.location, "/devices");
     assert.ok(good.browser.cookie);
     assert.equal(await countSessions(), sessionsBefore + 1);
+  });
+
+  it("a login state is used once even by callbacks that arrive together", async () => {
+    const box = new SecretBox(loadMasterKey(join(server.dir, "data"), undefined).key);
+    const state = (await beginOidcLogin(server.store, box)).searchParams.get("state")!;
+    const query = `code=not-a-real-code&state=${encodeURIComponent(state)}`;
+    const outcomes = await Promise.allSettled([
+      completeOidcLogin(server.store, box, query),
+      completeOidcLogin(server.store, box, query),
+    ]);
+    const reasons = outcomes.map((o) =>
+      o.status === "rejected" ? (o.reason as Error).message : "signed in",
+    );
+    // One reached the provider (which refused the made-up code); the other stopped at the state.
+    assert.deepEqual(reasons.sort(), [
+      "the OpenID provider refused the sign-in",
+      "the sign-in request is unknown or expired; start again",
+    ]);
   });
 
   const countSessions = async () =>
