@@ -1,7 +1,7 @@
 import type { TLSSocket } from "node:tls";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
-import { authenticateApiKey } from "../access/api-keys.ts";
+import { authenticateApiKey, claimKeyUseRecord } from "../access/api-keys.ts";
 import {
   type Grant,
   grantsAllow,
@@ -103,8 +103,7 @@ async function fromApiKey(
   if (!key || !user) throw new BulwarkError("BW_ERR_UNAUTHENTICATED", "the API key is not valid");
   // Scope checked at use: the key's list narrowed to what the owner holds now.
   const grants = narrowGrants(await grantsOf(deps.store, user), key.permissions);
-  const lastUse = key.lastUsedAt ? Date.parse(key.lastUsedAt) : 0;
-  if (Date.now() - lastUse > 3600_000) await deps.onKeyUse?.(key.id, request);
+  if (deps.onKeyUse && (await claimKeyUseRecord(deps.store, key.id))) await deps.onKeyUse(key.id, request);
   return {
     kind: "api-key",
     user,

@@ -409,4 +409,16 @@ export const migrations: Migration[] = [
         WHERE permissions LIKE '%"policies:write"%' AND permissions NOT LIKE '%"auth-settings:manage"%'`,
     ],
   },
+  {
+    // Issue #13: when a key's use was last recorded (`api-key.use`, hourly), claimed by a
+    // conditional update so parallel requests record it once. It was decided from `last_used_at`
+    // as read before the request's own stamp: parallel first uses each recorded one, and a key in
+    // steady use (a gap never reaching an hour) was never recorded again. Starts at the last use.
+    id: 833,
+    name: "api-keys-use-recorded-at",
+    statements: [
+      `ALTER TABLE api_keys ADD COLUMN use_recorded_at BIGINT`,
+      `UPDATE api_keys SET use_recorded_at = last_used_at`,
+    ],
+  },
 ];
