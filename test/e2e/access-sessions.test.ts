@@ -243,6 +243,29 @@ describe("sessions, CSRF, second factor, lockout and scoped API keys", () => {
     );
   });
 
+  it("wrong current passwords at a password change count toward the lockout", async () => {
+    const { browser } = await newUser("guess-password", "auditor");
+    for (let i = 0; i < 5; i++) {
+      const res = await browser.call<Problem>("POST", "/api/v1/me/password", {
+        currentPassword: `wrong guess number ${i}`,
+        newPassword: "a brand new passphrase",
+      });
+      assert.equal(res.body.code, "BW_ERR_FORBIDDEN");
+    }
+    const locked = await browser.call<Problem>("POST", "/api/v1/me/password", {
+      currentPassword: PASSWORD,
+      newPassword: "a brand new passphrase",
+    });
+    assert.equal(locked.status, 429);
+    assert.equal(locked.body.code, "BW_ERR_ACCOUNT_LOCKED");
+    const signIn = await new Browser(server).signIn("guess-password", PASSWORD);
+    assert.equal(
+      (signIn.body as unknown as Problem).code,
+      "BW_ERR_ACCOUNT_LOCKED",
+      "the password is unchanged and locked",
+    );
+  });
+
   it("an API key's scope is a subset of its owner's, checked at creation and at use", async () => {
     const { id, browser } = await newUser("key-owner", "operator");
     const escalate = await browser.call<Problem>("POST", "/api/v1/api-keys", {

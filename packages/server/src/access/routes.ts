@@ -6,6 +6,7 @@ import type { Store } from "../store/store.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
 import { assertWithinKeyLifetime } from "./escalation.ts";
 import { allPermissions, grantsAllow } from "./grants.ts";
+import { assertNotLocked, countRefusal } from "./lockout.ts";
 import { isRole, PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from "./permissions.ts";
 import { revokeAllSessions } from "./sessions.ts";
 import { changePassword, checkPassword } from "./users.ts";
@@ -57,9 +58,26 @@ export function accessRoutes(store: Store) {
       async (request, reply) => {
         const principal = request.principal!;
         // OWASP: re-authenticate before a password change, whatever credential made the request.
+        // A wrong password counts toward the lockout as at sign-in: a stolen session or key may
+        // not guess the password here at the authenticated rate limit.
+        await assertNotLocked(store, principal.user.username);
         const checked = await checkPassword(store, principal.user.username, request.body.currentPassword);
-        if (!checked || checked.id !== principal.user.id)
+        if (!checked || checked.id !== principal.user.id) {
+          await store.transaction(async (tx) => {
+            await appendAudit(tx, {
+              actor: actorOf(principal),
+              action: "user.password-change",
+              target: { type: "user", id: principal.user.id },
+              outcome: "failure",
+              details: { reason: "wrong-password" },
+            });
+            await countRefusal(tx, principal.user.username, {
+              reason: "wrong-password",
+              remoteAddress: request.ip,
+            });
+          });
           throw new BulwarkError("BW_ERR_FORBIDDEN", "the current password is wrong");
+        }
         await store.transaction(async (tx) => {
           await changePassword(tx, principal.user, request.body.newPassword);
           // Other sessions may have been opened with the old password: end them.
