@@ -42,8 +42,9 @@ const PUBLIC_ROUTES = new Set([
 ]);
 
 /**
- * Routes that decide who may sign in or act (accounts, roles, sessions, how sign-in works) or what
- * is kept of it (audit retention): each needs a permission only `admin` holds (#13 item 3).
+ * Routes that decide who may sign in or act (accounts, roles, sessions, how people sign in and how
+ * devices enrol) or what is kept of it (audit retention): each needs a permission only `admin`
+ * holds (#13 item 3).
  */
 const ADMIN_ONLY_ROUTES = [
   "PUT /api/v1/oidc/config",
@@ -58,6 +59,8 @@ const ADMIN_ONLY_ROUTES = [
   "DELETE /api/v1/role-assignments/:id",
   "DELETE /api/v1/users/:id/totp",
   "DELETE /api/v1/users/:id/sessions",
+  "PUT /api/v1/groups/:name/provisioning-policy",
+  "POST /api/v1/claim-cas",
 ];
 
 const SAMPLE_PARAMS: Record<string, string> = { serial: "00ff", code: "BW_ERR_FORBIDDEN" };

@@ -113,7 +113,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 /**
  * Permissions that decide who may sign in or act, and what is recorded of it: who has which role,
  * accounts and their sessions, how sign-in works (OIDC and its group mapping, the second-factor
- * policy, rate limits) and the audit log's retention. Only `admin` holds them (a test keeps it so):
+ * policy, rate limits), how devices authenticate (the CAs trusted for enrolment and each group's
+ * provisioning policy) and the audit log's retention. Only `admin` holds them (a test keeps it so):
  * a role holding one could raise itself, or hide what it did (CRA Annex I Part I (2)(d), (l)).
  */
 export const ADMIN_ONLY: readonly Permission[] = [
@@ -122,6 +123,8 @@ export const ADMIN_ONLY: readonly Permission[] = [
   "sessions:manage",
   "audit:manage",
   "auth-settings:manage",
+  "cas:manage",
+  "groups:write",
 ];
 
 export function roleAllows(role: Role, permission: Permission): boolean {
