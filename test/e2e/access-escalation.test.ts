@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import { toPem } from "../../packages/sdk/src/pem.ts";
 import { generateKeyPair } from "../../packages/sdk/src/x509/algorithms.ts";
 import { buildCsr } from "../../packages/sdk/src/x509/csr.ts";
@@ -33,12 +34,17 @@ const OIDC = (groupRoles: { group: string; role: Role }[]) => ({
   groupRoles,
 });
 
+const requests = new Map<string, string>();
+
+/** A CSR (PEM) for a new key; its private key (PEM) is kept in `requests`. */
 function csrPem(): string {
   const keys = generateKeyPair("ecdsa-p256");
-  return toPem(
+  const pem = toPem(
     "CERTIFICATE REQUEST",
     buildCsr({ subjectDer: commonNameOnly("op"), algorithm: "ecdsa-p256", ...keys }),
   );
+  requests.set(pem, keys.privateKey.export({ type: "pkcs8", format: "pem" }) as string);
+  return pem;
 }
 
 describe("no principal grants more than it holds", () => {
@@ -254,7 +260,37 @@ describe("no principal grants more than it holds", () => {
       ),
       "a certificate outliving the key that made it",
     );
-    const own = await server.api("POST", "/api/v1/operator-certificates", { csr: csrPem() }, as(operatorKey));
+    const csr = csrPem();
+    const own = await server.api<{ chainPem: string; notAfter: string }>(
+      "POST",
+      "/api/v1/operator-certificates",
+      { csr, validityDays: 30 },
+      as(operatorKey),
+    );
     assert.equal(own.status, 201, "an operator's full key makes its own certificate");
+    // Signed in with that certificate, it cannot make a longer-lived one (nor a longer-lived key).
+    const withCertificate = (path: string, body: unknown) =>
+      httpsRequest({
+        url: new URL(path, server.httpUrl).href,
+        method: "POST",
+        ca: server.rootPem,
+        cert: own.body.chainPem,
+        key: requests.get(csr)!,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }).then((res) => ({ status: res.status, body: JSON.parse(res.body.toString()) as Problem }));
+    forbidden(
+      await withCertificate("/api/v1/operator-certificates", { csr: csrPem(), validityDays: 90 }),
+      "a certificate outliving the certificate that made it",
+    );
+    forbidden(
+      await withCertificate("/api/v1/api-keys", { name: "longer", expiresInDays: 90 }),
+      "a key outliving the certificate that made it",
+    );
+    const shorter = await withCertificate("/api/v1/operator-certificates", {
+      csr: csrPem(),
+      validityDays: 7,
+    });
+    assert.equal(shorter.status, 201, `within its lifetime: ${JSON.stringify(shorter.body)}`);
   });
 });

@@ -35,16 +35,19 @@ export function assertCovers(grants: readonly Grant[], target: readonly Grant[],
     );
 }
 
-/** A credential made by an API key ends no later than the key itself (it cannot outlive it). */
-export function assertWithinKeyLifetime(
-  principal: { kind: string; apiKeyExpiresAt?: number | null },
+/**
+ * A credential made with an API key or a client certificate ends no later than it: a stolen one
+ * cannot be turned into a longer-lived one. Sessions are exempt: they follow a fresh sign-in.
+ */
+export function assertWithinCredential(
+  principal: { kind: string; credentialExpiresAt?: number | null },
   expiresAt: number,
   what: string,
 ): void {
-  const limit = principal.kind === "api-key" ? principal.apiKeyExpiresAt : null;
+  const limit = principal.kind === "session" ? null : principal.credentialExpiresAt;
   if (limit != null && expiresAt > limit)
     throw new BulwarkError(
       "BW_ERR_FORBIDDEN",
-      `${what} made with an API key must expire no later than the key (${new Date(limit).toISOString()})`,
+      `${what} made with an API key or certificate must expire no later than it (${new Date(limit).toISOString()})`,
     );
 }

@@ -7,7 +7,7 @@ import { actorOf } from "../http/auth.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import type { KeyCustody } from "../pki/key-custody.ts";
 import type { Store } from "../store/store.ts";
-import { assertCovers, assertWithinKeyLifetime } from "./escalation.ts";
+import { assertCovers, assertWithinCredential } from "./escalation.ts";
 import { grantsAllow, grantsOf } from "./grants.ts";
 import {
   issueOperatorCertificate,
@@ -70,7 +70,7 @@ export function operatorCertificateRoutes(deps: {
         // (an API key narrower than its owner may not mint one), and a key's may not outlive it.
         const validityDays = request.body.validityDays ?? 90;
         assertCovers(principal.grants, await grantsOf(store, user), "a certificate for this user");
-        assertWithinKeyLifetime(principal, Date.now() + validityDays * 24 * 3600 * 1000, "a certificate");
+        assertWithinCredential(principal, Date.now() + validityDays * 24 * 3600 * 1000, "a certificate");
         const spki = csrSpki(request.body.csr);
         const issued = await store.transaction(async (tx) => {
           const certificate = await issueOperatorCertificate(tx, deps.custody, {

@@ -4,7 +4,7 @@ import { appendAudit } from "../audit/audit-log.ts";
 import { actorOf, type Principal } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
-import { assertWithinKeyLifetime } from "./escalation.ts";
+import { assertWithinCredential } from "./escalation.ts";
 import { allPermissions, grantsAllow } from "./grants.ts";
 import { assertNotLocked, countRefusal } from "./lockout.ts";
 import { isRole, PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from "./permissions.ts";
@@ -124,7 +124,7 @@ export function accessRoutes(store: Store) {
         const role = keyRole(principal, request.body);
         const days = request.body.expiresInDays ?? DEFAULT_KEY_DAYS;
         const expiresAt = Date.now() + days * DAY_MS;
-        assertWithinKeyLifetime(principal, expiresAt, "a key");
+        assertWithinCredential(principal, expiresAt, "a key");
         const created = await store.transaction(async (tx) => {
           const key = await createApiKey(tx, {
             ownerId: principal.user.id,

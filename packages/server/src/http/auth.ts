@@ -39,8 +39,11 @@ export interface Principal {
   role: Role | null;
   grants: Grant[];
   apiKeyId?: string;
-  /** When the API key used expires (epoch ms; null: never): what it makes may not outlive it. */
-  apiKeyExpiresAt?: number | null;
+  /**
+   * When the API key or client certificate used expires (epoch ms; null: never): a key or
+   * certificate it makes may not outlive it.
+   */
+  credentialExpiresAt?: number | null;
   sessionId?: string;
   certificateSerial?: string;
   /** What a session must do before anything but its own account routes. */
@@ -110,7 +113,7 @@ async function fromApiKey(
     role: user.role,
     grants,
     apiKeyId: key.id,
-    apiKeyExpiresAt: key.expiresAt === null ? null : Date.parse(key.expiresAt),
+    credentialExpiresAt: key.expiresAt === null ? null : Date.parse(key.expiresAt),
     restriction: null,
   };
 }
@@ -130,6 +133,7 @@ async function fromClientCertificate(deps: AccessControlDeps, socket: TLSSocket)
     role: user.role,
     grants,
     certificateSerial: found.serial,
+    credentialExpiresAt: Date.parse(peer.validTo),
     restriction: null,
   };
 }
