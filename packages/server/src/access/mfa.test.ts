@@ -43,3 +43,37 @@ for (const backend of storeBackends) {
     }
   });
 }
+
+it("TOTP enrolment: a confirmation racing a restart never reports success for a seed that is not active", async (ctx) => {
+  const t = await storeBackends[0]!.open(ctx);
+  try {
+    const user = await createUser(t!.store, {
+      username: "u",
+      password: "unused long password",
+      role: "operator",
+      mustChangePassword: false,
+    });
+    const now = Date.now();
+    const { secret } = await beginTotpEnrolment(t!.store, box, user);
+    const code = totpAt(base32Decode(secret), now);
+    // SQLite answers each statement at once: the two flows interleave at each of their awaits.
+    const [confirmed, restarted] = await Promise.allSettled([
+      confirmTotpEnrolment(t!.store, box, user.id, code, now),
+      beginTotpEnrolment(t!.store, box, user),
+    ]);
+    assert.equal(restarted.status, "fulfilled", "the restart replaced the seed");
+    const row = await t!.store.get<{ enabled: number; secret_sealed: string }>(
+      `SELECT enabled, secret_sealed FROM user_totp WHERE user_id = ?`,
+      [user.id],
+    );
+    const active = Number(row?.enabled) === 1;
+    if (confirmed.status === "fulfilled")
+      assert.ok(
+        active && box.open(row!.secret_sealed, `totp-seed|${user.id}`) === secret,
+        "the confirmed seed is active",
+      );
+    else assert.equal(active, false, "a refused confirmation activates nothing");
+  } finally {
+    await t!.close();
+  }
+});
