@@ -72,9 +72,9 @@ export function signRoot(root: Root, signers: TufSigner[]): Promise<Envelope<Roo
 
 /** A published repository of one product with one target, hybrid keys for every role. */
 export async function fixture(
-  options: { rootPairs?: number; rootThreshold?: number; consistent?: boolean } = {},
+  options: { rootPairs?: number; rootThreshold?: number; consistent?: boolean; now?: Date } = {},
 ): Promise<Fixture> {
-  const clock = { now: START };
+  const clock = { now: options.now ?? START };
   const rings = {
     root: keyring(options.rootPairs ?? 1),
     targets: keyring(1),
