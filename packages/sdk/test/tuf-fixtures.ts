@@ -10,6 +10,7 @@ import {
   memoryStore,
   type RoleSigners,
   type Root,
+  type Signed,
   signMetadata,
   type TargetFile,
   TOP_LEVEL_ROLES,
@@ -145,4 +146,21 @@ export async function fixture(
   await repo.publish(signers);
   f.serve();
   return f;
+}
+
+/** Parse a served metadata file. */
+export function served<T extends Signed>(f: Fixture, name: string): Envelope<T> {
+  return JSON.parse(Buffer.from(f.served.get(name) as Uint8Array).toString()) as Envelope<T>;
+}
+
+/** Re-sign a served file after `mutate` changed its `signed` part, as a holder of `signers` could. */
+export async function forge<T extends Signed>(
+  f: Fixture,
+  name: string,
+  signers: TufSigner[],
+  mutate: (signed: T) => void,
+): Promise<Buffer> {
+  const envelope = served<T>(f, name);
+  mutate(envelope.signed);
+  return Buffer.from(JSON.stringify(await signMetadata(envelope.signed, signers)));
 }
