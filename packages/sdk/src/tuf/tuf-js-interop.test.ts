@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Updater } from "tuf-js";
-import { type Fixture, fixture, signRoot } from "../../test/tuf-fixtures.ts";
+import { type Fixture, fixture, keyring, signRoot } from "../../test/tuf-fixtures.ts";
 import { httpFetcher } from "./client/fetcher.ts";
 import { memoryStore } from "./client/store.ts";
 import { TufUpdater } from "./client/updater.ts";
@@ -88,7 +88,6 @@ describe("stock tuf-js verifies a repository written by Bulwark (hybrid ECDSA + 
   it("follows a root rotation (v2 rotates the timestamp key) and delegations per component", async () => {
     const f = await fixture({ now: new Date() });
     const base = await serve(f);
-    const { keyring } = await import("../../test/tuf-fixtures.ts");
     const rings = { ...f.rings, timestamp: keyring(1) };
     const v2 = await signRoot(f.rootSpec(2, rings), [...f.rings.root.signers]);
     f.repo.rotateRoot(v2);

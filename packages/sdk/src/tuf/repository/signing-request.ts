@@ -4,6 +4,7 @@ import { TufError } from "../errors.ts";
 import { keyIdOf, tufKeyOf } from "../keys.ts";
 import type { Envelope, Signed, TufKey, TufSignature } from "../metadata.ts";
 import { signCanonical, verifyCanonical } from "../signatures.ts";
+import { validateSigned } from "../validate.ts";
 
 /**
  * Offline signing (TUF spec §6.1 "Key management and migration": root keys SHOULD be kept
@@ -80,6 +81,7 @@ export function importSignature<T extends Signed>(
 function requestBytes(request: SigningRequest): Buffer {
   if (request.type !== SIGNING_REQUEST_TYPE)
     throw new TufError("TUF_SIGNING_REQUEST", "not a Bulwark TUF signing request");
+  validateSigned(request.signed, request.signed?._type);
   const canonical = Buffer.from(request.canonical, "base64");
   if (!canonical.equals(canonicalBytes(request.signed))) {
     throw new TufError(
