@@ -26,7 +26,13 @@ function assertCanonicalisable(value: unknown, where: string): void {
     return;
   }
   if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const [key, item] of Object.entries(value)) assertCanonicalisable(item, `${where}.${key}`);
+    for (const [key, item] of Object.entries(value)) {
+      // JavaScript sorts keys by UTF-16 code unit, Python (securesystemslib) by code point: the two
+      // orders differ only for characters beyond U+FFFF, so such keys are refused, not mis-signed.
+      if (/[\uD800-\uDFFF]/.test(key))
+        throw malformed(`${where}: key "${key}" has a character beyond U+FFFF`);
+      assertCanonicalisable(item, `${where}.${key}`);
+    }
     return;
   }
   throw malformed(`${where} cannot be encoded as canonical JSON`);

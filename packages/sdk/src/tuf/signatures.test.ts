@@ -14,6 +14,17 @@ describe("canonical JSON (TUF spec §4.1, OLPC canonical JSON)", () => {
     assert.equal(bytes.length, Buffer.byteLength('{"a":"q\\"b\\\\s\nü","b":[1,true,null]}', "utf8"));
   });
 
+  it("refuses object keys beyond U+FFFF, whose order differs between JavaScript and Python", () => {
+    assert.throws(
+      () => canonicalBytes({ "fw-\u{1F600}.bin": 1 }),
+      (e) => isTufError(e, "TUF_MALFORMED"),
+    );
+    assert.equal(
+      canonicalBytes({ "fw-\u00e9.bin": "\u{1F600}" }).toString(),
+      '{"fw-\u00e9.bin":"\u{1F600}"}',
+    );
+  });
+
   it("refuses floats, non-finite numbers, undefined and non-plain objects", () => {
     for (const bad of [{ x: 1.5 }, { x: Number.NaN }, { x: undefined }, { x: new Date(0) }, [2 ** 60]]) {
       assert.throws(
