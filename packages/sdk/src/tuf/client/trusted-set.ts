@@ -28,6 +28,7 @@ export class TrustedSet {
   #root: Envelope<Root>;
   #timestamp: Envelope<Timestamp> | undefined;
   #snapshot: Envelope<Snapshot> | undefined;
+  #snapshotBytes: Uint8Array | undefined;
   readonly #targets = new Map<string, Envelope<Targets>>();
 
   /** §5.2: the trusted root must be signed by a threshold of its own root keys. */
@@ -73,6 +74,7 @@ export class TrustedSet {
   dropTimestampAndSnapshot(): void {
     this.#timestamp = undefined;
     this.#snapshot = undefined;
+    this.#snapshotBytes = undefined;
   }
 
   /**
@@ -142,13 +144,20 @@ export class TrustedSet {
       }
     }
     this.#snapshot = next;
+    this.#snapshotBytes = bytes;
     this.checkSnapshotFinal();
   }
 
-  /** §5.5.4 (version listed by the timestamp) and §5.5.6 (not expired). */
+  /**
+   * §5.5.2 (length and hashes the timestamp lists, also for a snapshot read back from the store: a
+   * stored snapshot of the listed version but other content is not the listed one), §5.5.4
+   * (version listed by the timestamp) and §5.5.6 (not expired).
+   */
   checkSnapshotFinal(): void {
     const snapshot = this.#required(this.#snapshot, "snapshot").signed;
-    const listed = this.#required(this.#timestamp, "timestamp").signed.meta["snapshot.json"].version;
+    const meta = this.#required(this.#timestamp, "timestamp").signed.meta["snapshot.json"];
+    checkLengthAndHashes(this.#snapshotBytes as Uint8Array, meta, "snapshot");
+    const listed = meta.version;
     if (snapshot.version !== listed) {
       throw new TufError("TUF_MISMATCH", `snapshot v${snapshot.version}, timestamp lists v${listed}`);
     }
@@ -162,11 +171,11 @@ export class TrustedSet {
    * length against the snapshot (§5.6.2), signatures by the root's or the delegator's keys
    * (§5.6.3), version listed by the snapshot (§5.6.4), not expired (§5.6.5).
    */
-  updateTargets(bytes: Uint8Array, role: string, delegator: string | undefined, local = false): Targets {
+  updateTargets(bytes: Uint8Array, role: string, delegator: string | undefined): Targets {
     const snapshot = this.#required(this.#snapshot, "snapshot").signed;
     const listed = Object.hasOwn(snapshot.meta, metaPath(role)) ? snapshot.meta[metaPath(role)] : undefined;
     if (!listed) throw new TufError("TUF_MISMATCH", `snapshot does not list ${metaPath(role)}`);
-    if (!local) checkLengthAndHashes(bytes, listed, role);
+    checkLengthAndHashes(bytes, listed, role); // also for a stored copy: it must be the listed file
     const next = parseMetadata(bytes, "targets");
     const { keys, roleKeys } = this.#signersOf(role, delegator);
     verifyThreshold(next, roleKeys, keys, this.#policy, role);

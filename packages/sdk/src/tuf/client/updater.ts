@@ -150,7 +150,7 @@ export class TufUpdater {
   async #updateTargets(trusted: TrustedSet, role: string, delegator: string | undefined): Promise<void> {
     const name = metaPath(role);
     const local = await this.#options.store.read(name);
-    if (local && (await attempt(async () => trusted.updateTargets(local, role, delegator, true)))) return;
+    if (local && (await attempt(async () => trusted.updateTargets(local, role, delegator)))) return;
     const listed = trusted.snapshot?.meta[name];
     const version = trusted.root.consistent_snapshot ? listed?.version : undefined;
     const bytes = await this.#mustFetch(
