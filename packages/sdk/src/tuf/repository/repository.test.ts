@@ -88,6 +88,13 @@ describe("repository writer (TUF spec §6)", () => {
       () => f.repo.delegate({ name: "component-modem", keys: [], threshold: 1 }),
       (e) => isTufError(e, "TUF_MALFORMED"),
     );
+    for (const name of ["snapshot", "../x", "a/b", "", "Component"]) {
+      assert.throws(
+        () => f.repo.delegate({ name, keys: [], threshold: 1 }),
+        (e) => isTufError(e, "TUF_MALFORMED"),
+        name,
+      );
+    }
     assert.throws(
       () => f.repo.setTarget("../etc/passwd", { length: 1, hashes: { sha256: "00" } }),
       (e) => isTufError(e, "TUF_MALFORMED"),

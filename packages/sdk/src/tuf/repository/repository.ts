@@ -14,6 +14,8 @@ import {
   type TargetFile,
   type Targets,
   type Timestamp,
+  TOP_LEVEL_ROLES,
+  type TopLevelRole,
   type TufKey,
 } from "../metadata.ts";
 import { signMetadata, type TufSigner } from "../signatures.ts";
@@ -21,6 +23,8 @@ import { type SignaturePolicy, verifyThreshold } from "../threshold.ts";
 import { parseMetadata } from "../validate.ts";
 import { DEFAULT_EXPIRY, type ExpiryPolicy, expiresFor } from "./expiry.ts";
 import { verifyRootSuccessor } from "./root.ts";
+
+const ROLE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export interface RepositoryOptions {
   expiry?: ExpiryPolicy;
@@ -157,9 +161,17 @@ export class TufRepository {
 
   /** Delegate target paths to a new role (one per component), signed by its own keys (§4.5). */
   delegate(spec: DelegationSpec): void {
+    // Role names become file names (§5.6.1 "ROLE.json"): we write plain component names only.
+    if (!ROLE_NAME.test(spec.name) || TOP_LEVEL_ROLES.includes(spec.name as TopLevelRole)) {
+      throw new TufError(
+        "TUF_MALFORMED",
+        `role name "${spec.name}" must match ${ROLE_NAME}, not a top-level role`,
+      );
+    }
     const parent = this.#draft(spec.parent ?? "targets");
-    if (this.#parentOf(spec.name))
+    if (this.#parentOf(spec.name)) {
       throw new TufError("TUF_MALFORMED", `role ${spec.name} is already delegated`);
+    }
     const delegations = parent.delegations ?? { keys: {}, roles: [] };
     const role: DelegatedRole = {
       name: spec.name,
