@@ -12,7 +12,8 @@ import { memoryStore } from "./client/store.ts";
 import { TufUpdater } from "./client/updater.ts";
 import { isTufError } from "./errors.ts";
 import { keyFamily } from "./keys.ts";
-import type { Envelope, Timestamp } from "./metadata.ts";
+import type { Envelope, Root, Timestamp } from "./metadata.ts";
+import { createSigningRequest, importSignature, signSigningRequest } from "./repository/signing-request.ts";
 
 /**
  * Interoperability: stock tuf-js (the TUF client npm and sigstore use) as a reference client
@@ -121,6 +122,41 @@ describe("stock tuf-js verifies a repository written by Bulwark (hybrid ECDSA + 
       (await readFile(await updater.downloadTarget(info, join(dir, "bl.bin")))).toString(),
       "bootloader 2",
     );
+  });
+
+  it("follows a 2-of-3 hybrid root rotated through offline signing requests", async () => {
+    const f = await fixture({ now: new Date(), rootPairs: 3, rootThreshold: 2 });
+    const base = await serve(f);
+    const newRoot = keyring(3);
+    const next = f.rootSpec(2, { ...f.rings, root: newRoot }, { root: 2 });
+    const request = createSigningRequest(next, [...f.rings.root.keys, ...newRoot.keys]);
+    const holders = [0, 1].flatMap((i) => [
+      f.rings.root.ecdsa[i]!,
+      f.rings.root.mldsa[i]!,
+      newRoot.ecdsa[i]!,
+      newRoot.mldsa[i]!,
+    ]);
+    let envelope: Envelope<Root> = { signed: next, signatures: [] };
+    for (const holder of holders) {
+      envelope = importSignature(envelope, signSigningRequest(request, holder.privateKey), {
+        ...f.repo.root.keys,
+        ...next.keys,
+      });
+    }
+    // Positive control first: without the second old root holder, tuf-js refuses v2 (§5.3.4).
+    const short = {
+      ...envelope,
+      signatures: envelope.signatures.filter((s) => s.keyid !== f.rings.root.ecdsa[1]!.keyid),
+    };
+    f.served.set("2.root.json", Buffer.from(JSON.stringify(short)));
+    await assert.rejects((await tufJs(f, base)).updater.refresh(), isTufJsError("UnsignedMetadataError"));
+    f.repo.rotateRoot(envelope);
+    f.serve();
+    const { updater, dir } = await tufJs(f, base);
+    await updater.refresh();
+    assert.ok(await updater.getTargetInfo("firmware/fw-1.0.0.bin"));
+    // tuf-js now trusts root v2 (it persists the newest root it verified as root.json).
+    assert.equal(JSON.parse(await readFile(join(dir, "root.json"), "utf8")).signed.version, 2);
   });
 
   it("rejects metadata whose ECDSA signature is missing although its ML-DSA signature is there (it counts ECDSA only)", async () => {

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fixture } from "../../../test/tuf-fixtures.ts";
 import { isTufError } from "../errors.ts";
-import { memoryStore } from "./store.ts";
+import { directoryStore, memoryStore } from "./store.ts";
 
 describe("TUF client workflow (TUF spec §5) against a repository our writer produced", () => {
   it("refreshes, finds a target with Bulwark's custom fields and downloads it verified (§5.7)", async () => {
@@ -39,6 +42,32 @@ describe("TUF client workflow (TUF spec §5) against a repository our writer pro
     assert.equal(second.trusted.timestamp?.version, 2);
     const info = await second.getTargetInfo("firmware/fw-1.1.0.bin");
     assert.equal(info?.target.custom?.kind, "security");
+  });
+
+  it("keeps its trusted metadata in a directory store across updaters (owner-only files)", async () => {
+    const f = await fixture();
+    const dir = await mkdtemp(join(tmpdir(), "bulwark-tuf-store-"));
+    try {
+      const store = directoryStore(join(dir, "tuf"));
+      await f.updater({ store }).refresh();
+      assert.deepEqual((await readdir(join(dir, "tuf"))).sort(), [
+        "root.json",
+        "snapshot.json",
+        "targets.json",
+        "timestamp.json",
+      ]);
+      assert.equal((await stat(join(dir, "tuf", "root.json"))).mode & 0o777, 0o600);
+      f.clock.now = new Date(f.clock.now.getTime() + 3_600_000);
+      await f.repo.refreshTimestamp(f.signers);
+      f.serve();
+      const next = f.updater({ store, bootstrapRoot: undefined });
+      await next.refresh();
+      assert.equal(next.trusted.timestamp?.version, 2);
+      await store.remove("timestamp.json");
+      assert.equal(await store.read("timestamp.json"), undefined);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("works without consistent snapshots too (§6.2)", async () => {
