@@ -248,4 +248,18 @@ describe("length limits (§5.3.3, §5.4.1, §5.5.1)", () => {
     f.served.set("1.snapshot.json", Buffer.concat([snapshot, Buffer.from("     ")]));
     await assert.rejects(f.updater().refresh(), code("TUF_TOO_LARGE"));
   });
+
+  it("refuses a next root longer than rootMaxLength (§5.3.3)", async () => {
+    const f = await fixture();
+    const v2 = await signRoot(f.rootSpec(2, f.rings), f.rings.root.signers);
+    const bytes = Buffer.from(JSON.stringify(v2));
+    f.served.set("2.root.json", bytes);
+    await assert.rejects(
+      f.updater({ limits: { rootMaxLength: bytes.length - 1 } }).refresh(),
+      code("TUF_TOO_LARGE"),
+    );
+    const updater = f.updater({ limits: { rootMaxLength: bytes.length } });
+    await updater.refresh();
+    assert.equal(updater.trusted.root.version, 2);
+  });
 });

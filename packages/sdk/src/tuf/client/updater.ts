@@ -88,10 +88,11 @@ export class TufUpdater {
 
   /** §5.2: the stored root, or the bootstrap root shipped with the device. */
   async #loadTrustedRoot(now: Date): Promise<TrustedSet> {
-    const bytes = (await this.#options.store.read("root.json")) ?? this.#options.bootstrapRoot;
+    const stored = await this.#options.store.read("root.json");
+    const bytes = stored ?? this.#options.bootstrapRoot;
     if (!bytes) throw new TufError("TUF_MALFORMED", "no trusted root: give bootstrapRoot");
     const trusted = new TrustedSet(bytes, this.#options.policy ?? "hybrid", now);
-    await this.#options.store.write("root.json", bytes);
+    if (!stored) await this.#options.store.write("root.json", bytes);
     return trusted;
   }
 
@@ -108,10 +109,7 @@ export class TufUpdater {
     const initial = trusted.root;
     const max = this.#options.maxRootRotations ?? 256;
     for (let i = 0; i < max; i++) {
-      const bytes = await this.#options.fetcher.fetchMetadata(
-        rootFileName(trusted.root.version + 1),
-        this.#limits.rootMaxLength,
-      );
+      const bytes = await this.#fetch(rootFileName(trusted.root.version + 1), this.#limits.rootMaxLength);
       if (!bytes) break;
       trusted.updateRoot(bytes);
       await this.#options.store.write("root.json", bytes); // §5.3.8
@@ -207,11 +205,18 @@ export class TufUpdater {
     return Buffer.from(bytes);
   }
 
-  async #mustFetch(name: string, maxLength: number): Promise<Uint8Array> {
+  /** A metadata file, never longer than `maxLength` whatever the fetcher does; undefined if absent. */
+  async #fetch(name: string, maxLength: number): Promise<Uint8Array | undefined> {
     const bytes = await this.#options.fetcher.fetchMetadata(name, maxLength);
-    if (!bytes) throw new TufError("TUF_FETCH_FAILED", `${name} is not on the repository`);
-    if (bytes.length > maxLength)
+    if (bytes && bytes.length > maxLength) {
       throw new TufError("TUF_TOO_LARGE", `${name} is longer than ${maxLength} bytes`);
+    }
+    return bytes;
+  }
+
+  async #mustFetch(name: string, maxLength: number): Promise<Uint8Array> {
+    const bytes = await this.#fetch(name, maxLength);
+    if (!bytes) throw new TufError("TUF_FETCH_FAILED", `${name} is not on the repository`);
     return bytes;
   }
 }
