@@ -95,10 +95,13 @@ describe("repository writer (TUF spec §6)", () => {
         name,
       );
     }
-    assert.throws(
-      () => f.repo.setTarget("../etc/passwd", { length: 1, hashes: { sha256: "00" } }),
-      (e) => isTufError(e, "TUF_MALFORMED"),
-    );
+    for (const path of ["../etc/passwd", "/abs", "a//b", "a/./b", "a\\b", ""]) {
+      assert.throws(
+        () => f.repo.setTarget(path, { length: 1, hashes: { sha256: "00" } }),
+        (e) => isTufError(e, "TUF_MALFORMED"),
+        path,
+      );
+    }
   });
 
   it("reopens from its published files and continues the versions", async () => {

@@ -149,8 +149,12 @@ export class TufRepository {
 
   /** Add or replace a target in a targets role's draft (§4.5 TARGETS). */
   setTarget(path: string, target: TargetFile, role = "targets"): void {
-    if (path.length === 0 || path.startsWith("/") || path.split("/").includes("..")) {
-      throw new TufError("TUF_MALFORMED", `target path "${path}" must be relative without ".."`);
+    // §4.5 TARGETPATH: relative, "/"-separated; we also refuse empty, "." and ".." segments and "\\".
+    if (path.includes("\\") || path.split("/").some((part) => part === "" || part === "." || part === "..")) {
+      throw new TufError(
+        "TUF_MALFORMED",
+        `target path "${path}" must be relative, without empty, "." or ".." parts`,
+      );
     }
     this.#draft(role).targets[path] = target;
   }
