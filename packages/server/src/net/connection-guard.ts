@@ -62,7 +62,8 @@ export interface GuardedListener {
  * and rate, a deadline for the handshake, and the PROXY protocol header from configured balancers.
  * The server's own connection listener gets each admitted socket after the header is consumed, and
  * the TLS socket then reports the client's address (so logs, rate limits, `request.ip` and audit
- * entries see the device, not the balancer).
+ * entries see the device, not the balancer). Call it before anything else listens for the server's
+ * `connection` event: a listener added later would see raw sockets, header included.
  */
 export function guardListener(server: Server, options: GuardOptions): GuardedListener {
   const tlsListeners = server.listeners("connection") as ((socket: Socket) => void)[];
@@ -97,7 +98,12 @@ export function guardListener(server: Server, options: GuardOptions): GuardedLis
 
   function accept(raw: Socket): void {
     raw.on("error", () => {}); // a reset before or during the handshake is not the server's error
-    const balancer = raw.remoteAddress ?? "unknown";
+    const balancer = raw.remoteAddress;
+    // Already reset by the peer: nothing to serve, and no peer to match its handshake by.
+    if (balancer === undefined || raw.remotePort === undefined) {
+      raw.destroy();
+      return;
+    }
     if (!options.budget.take()) {
       refuse(raw, "global-cap", balancer);
       return;
