@@ -27,6 +27,8 @@ describe("listener admission: an idle flood from one address while a device from
         "3000",
         "--mqtt-connect-timeout-ms",
         "1000",
+        "--http-request-timeout-ms",
+        "1000",
       ],
     });
   });
@@ -72,21 +74,18 @@ describe("listener admission: an idle flood from one address while a device from
     await client.endAsync();
   });
 
-  it("a TLS connection that sends no CONNECT is closed at the CONNECT deadline, before a silent TCP one meets the handshake deadline", async () => {
-    const device = await enrolDirect(server, await createToken(server));
+  const silentPair = async (port: number, tls: { key?: string; cert?: string }) => {
     const order: string[] = [];
-    // MQTT-3.1.0-1: CONNECT must be the first packet; this client completes TLS and then says nothing.
     const silentTls = tlsConnect({
       host: "127.0.0.1",
-      port: server.mqttPort,
-      key: device.keyPem,
-      cert: device.certChainPem,
+      port,
       ca: server.rootPem,
       minVersion: "TLSv1.3",
+      ...tls,
     });
-    const silentTcp = tcpConnect({ host: "127.0.0.1", port: server.mqttPort });
+    const silentTcp = tcpConnect({ host: "127.0.0.1", port });
     for (const [name, socket] of [
-      ["after TLS, no CONNECT", silentTls],
+      ["after TLS, silent", silentTls],
       ["no ClientHello", silentTcp],
     ] as const) {
       socket.on("error", () => {});
@@ -97,8 +96,23 @@ describe("listener admission: an idle flood from one address while a device from
       silentTls.once("close", () => reject(new Error("TLS handshake failed")));
     });
     await waitFor("both silent connections closed by the server", async () => order.length === 2, 30_000);
+    return order;
+  };
+
+  it("MQTT: a TLS connection that sends no CONNECT is closed at the CONNECT deadline, before a silent TCP one meets the handshake deadline", async () => {
+    const device = await enrolDirect(server, await createToken(server));
+    // MQTT-3.1.0-1: CONNECT must be the first packet; this client completes TLS and then says nothing.
+    const order = await silentPair(server.mqttPort, { key: device.keyPem, cert: device.certChainPem });
     // 1 s CONNECT deadline after the handshake versus 3 s from accept to a completed handshake.
-    assert.deepEqual(order, ["after TLS, no CONNECT", "no ClientHello"]);
+    assert.deepEqual(order, ["after TLS, silent", "no ClientHello"]);
+  });
+
+  it("HTTPS: a TLS connection that sends no request is closed at the first-request deadline, before a silent TCP one", async () => {
+    // Node's headersTimeout starts with a request's first byte; this one never sends one.
+    const order = await silentPair(server.httpPort, {});
+    assert.deepEqual(order, ["after TLS, silent", "no ClientHello"]);
+    // Positive control: a connection that sends its request in time is served.
+    assert.equal((await server.api("GET", "/healthz")).status, 200);
   });
 });
 

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import type { Server as HttpsServer } from "node:https";
 import { join } from "node:path";
 import type { Server as TlsServer } from "node:tls";
 import cookie from "@fastify/cookie";
@@ -39,6 +40,7 @@ import { type EmbeddedBroker, startBroker } from "./mqtt/broker.ts";
 import { redisBrokerBackends } from "./mqtt/redis-backends.ts";
 import { admissionFor } from "./net/admission.ts";
 import { type ConnectionBudget, type GuardedListener, guardListener } from "./net/connection-guard.ts";
+import { firstRequestDeadline } from "./net/first-request.ts";
 import { byRole, type CertificateAuthority, ensurePostQuantumHierarchy, listCas } from "./pki/ca.ts";
 import { caRoutes } from "./pki/ca-routes.ts";
 import { certificateRoutes } from "./pki/cert-routes.ts";
@@ -202,6 +204,7 @@ export async function startServer(
     name: "https",
     log: log.child({ component: "net" }),
   });
+  firstRequestDeadline(http.server as unknown as HttpsServer, config.connections.httpRequestTimeoutMs);
   const routes: RouteRule[] = [];
   requireRouteAuth(http, routes);
   await http.register(cookie);

@@ -70,13 +70,14 @@ describe("webhook opt-ins", () => {
 });
 
 describe("connection limits (issue #13)", () => {
-  it("has documented defaults: cap from the descriptor limit, 1000 MQTT and 256 HTTPS per address, 5 s and 10 s deadlines", () => {
+  it("has documented defaults: cap from the descriptor limit, 1000 MQTT and 256 HTTPS per address, 5 s handshake, 10 s CONNECT and first-request deadlines", () => {
     assert.deepEqual(parse([]).connections, {
       maxConnections: undefined,
       mqttMaxPerAddress: 1000,
       httpMaxPerAddress: 256,
       handshakeTimeoutMs: 5000,
       mqttConnectTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 10_000,
       proxyProtocolFrom: [],
     });
   });
@@ -93,6 +94,8 @@ describe("connection limits (issue #13)", () => {
       "3000",
       "--mqtt-connect-timeout-ms",
       "2000",
+      "--http-request-timeout-ms",
+      "2500",
       "--proxy-protocol-from",
       "10.0.0.0/8",
       "--proxy-protocol-from",
@@ -104,6 +107,7 @@ describe("connection limits (issue #13)", () => {
       httpMaxPerAddress: 10,
       handshakeTimeoutMs: 3000,
       mqttConnectTimeoutMs: 2000,
+      httpRequestTimeoutMs: 2500,
       proxyProtocolFrom: ["10.0.0.0/8", "2001:db8::7"],
     });
     const env = parse([], {
@@ -112,6 +116,7 @@ describe("connection limits (issue #13)", () => {
       BULWARK_HTTP_MAX_PER_ADDRESS: "8",
       BULWARK_HANDSHAKE_TIMEOUT_MS: "4000",
       BULWARK_MQTT_CONNECT_TIMEOUT_MS: "5000",
+      BULWARK_HTTP_REQUEST_TIMEOUT_MS: "6000",
       BULWARK_PROXY_PROTOCOL_FROM: "10.1.0.0/16, 10.2.0.9",
     }).connections;
     assert.deepEqual(env, {
@@ -120,6 +125,7 @@ describe("connection limits (issue #13)", () => {
       httpMaxPerAddress: 8,
       handshakeTimeoutMs: 4000,
       mqttConnectTimeoutMs: 5000,
+      httpRequestTimeoutMs: 6000,
       proxyProtocolFrom: ["10.1.0.0/16", "10.2.0.9"],
     });
   });

@@ -41,6 +41,8 @@ export interface ConnectionLimits {
   handshakeTimeoutMs: number;
   /** Completed TLS handshake to CONNECT on the MQTT port. */
   mqttConnectTimeoutMs: number;
+  /** Completed TLS handshake to the first request's headers on the HTTPS port. */
+  httpRequestTimeoutMs: number;
   /** Load balancer addresses (CIDRs) whose connections start with a PROXY protocol v2 header. */
   proxyProtocolFrom: string[];
 }
@@ -51,6 +53,7 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   httpMaxPerAddress: 256,
   handshakeTimeoutMs: 5000,
   mqttConnectTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 10_000,
   proxyProtocolFrom: [],
 };
 
@@ -88,6 +91,8 @@ Connection limits (both listeners; each flag also reads the env named beside it)
                                    3000 to 120000, BULWARK_HANDSHAKE_TIMEOUT_MS)
   --mqtt-connect-timeout-ms N      from the TLS handshake to the MQTT CONNECT (default 10000,
                                    1000 to 120000, BULWARK_MQTT_CONNECT_TIMEOUT_MS)
+  --http-request-timeout-ms N      from the TLS handshake to the first HTTPS request (default
+                                   10000, 1000 to 120000, BULWARK_HTTP_REQUEST_TIMEOUT_MS)
   --proxy-protocol-from CIDR       a TCP load balancer's address or CIDR (repeatable; env
                                    BULWARK_PROXY_PROTOCOL_FROM, comma-separated): its connections
                                    must start with a PROXY protocol v2 header, which then gives
@@ -164,6 +169,13 @@ function connectionLimits(values: Values, env: NodeJS.ProcessEnv): ConnectionLim
       1000,
       120_000,
     ),
+    httpRequestTimeoutMs: integer(
+      flag("http-request-timeout-ms", "BULWARK_HTTP_REQUEST_TIMEOUT_MS"),
+      d.httpRequestTimeoutMs,
+      "--http-request-timeout-ms",
+      1000,
+      120_000,
+    ),
     proxyProtocolFrom: from.map((s) => s.trim()),
   };
 }
@@ -201,6 +213,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "http-max-per-address": { type: "string" },
       "handshake-timeout-ms": { type: "string" },
       "mqtt-connect-timeout-ms": { type: "string" },
+      "http-request-timeout-ms": { type: "string" },
       "proxy-protocol-from": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },

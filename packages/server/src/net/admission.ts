@@ -29,6 +29,7 @@ export function admissionFor(
     httpMaxPerAddress: limits.httpMaxPerAddress,
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     mqttConnectTimeoutMs: limits.mqttConnectTimeoutMs,
+    httpRequestTimeoutMs: limits.httpRequestTimeoutMs,
     proxyProtocolFrom: limits.proxyProtocolFrom,
   };
   if (ceiling.lowered)
