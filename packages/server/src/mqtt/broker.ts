@@ -117,6 +117,8 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     ...options.backends,
     // Keepalive is checked in our CONNECT steps (refused with a 3.1.1 return code, not aedes' 6).
     keepaliveLimit: 0,
+    // MQTT-3.1.0-1: CONNECT is the first packet; §3.1.4 (1): without one in a reasonable time the
+    // server closes the connection (--mqtt-connect-timeout-ms, counted from the TLS handshake).
     connectTimeout: limits.connectTimeoutMs,
     preConnect(client, packet, done) {
       keepalives.set(client, packet.keepalive ?? 0);
