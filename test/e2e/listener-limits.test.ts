@@ -67,6 +67,9 @@ describe("listener admission: an idle flood from one address while a device from
       assert.equal(guard.refused()["address-cap"], FLOOD - CAP);
       assert.equal(guard.refused()["handshake-timeout"], CAP);
     }
+    // No handshake is pending: the device's own deadline was cleared when its handshake completed.
+    assert.equal(server.admission.mqtt.handshaking(), 0);
+    assert.equal(server.admission.https.handshaking(), 0);
     // The device's session outlived the flood.
     await client.publishAsync(deviceTopics(device.deviceId).meta, JSON.stringify({ model: "m2" }), {
       qos: 1,

@@ -98,6 +98,8 @@ describe("PROXY protocol v2 from a configured load balancer", () => {
         .find((l) => l.msg === "device connected" && l.deviceId === device.deviceId),
     );
     assert.equal(connected.remoteAddress, DEVICE_ADDRESS);
+    // Its handshake deadline was found and cleared through the balancer too.
+    assert.equal(server.admission.mqtt.handshaking(), 0);
     await client.endAsync();
   });
 

@@ -55,6 +55,8 @@ export interface GuardedListener {
   openFrom(address: string): number;
   /** Connections refused so far, by reason. */
   refused(): Record<Refusal, number>;
+  /** Admitted connections whose TLS handshake has not completed yet. */
+  handshaking(): number;
 }
 
 /**
@@ -175,6 +177,7 @@ export function guardListener(server: Server, options: GuardOptions): GuardedLis
   return {
     openFrom: (address) => perKey.get(clientKey(address)) ?? 0,
     refused: () => ({ ...counts }),
+    handshaking: () => handshaking.size,
   };
 }
 
