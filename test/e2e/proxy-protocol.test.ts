@@ -127,6 +127,31 @@ describe("PROXY protocol v2 from a configured load balancer", () => {
     assert.equal(server.admission.https.refused()["proxy-header"], before + 2);
   });
 
+  it("a header split across segments is put together; one that stops halfway is cut at the handshake deadline", async () => {
+    const header = proxyV2Header(
+      { address: "127.0.0.82", port: 4000 },
+      { address: "127.0.0.1", port: server.httpPort },
+    );
+    const split = await rawWithPreamble(server.httpPort, BALANCER, header.subarray(0, 7));
+    split.setNoDelay(true);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the stimulus: a gap between the segments
+    split.write(header.subarray(7));
+    assert.equal(
+      await handshake(tlsConnect({ ca: server.rootPem, socket: split, servername: "localhost" })),
+      "secure",
+    );
+    await waitFor(
+      "counted under the header's address",
+      async () => server.admission.https.openFrom("127.0.0.82") === 1,
+    );
+    split.destroy();
+
+    const before = server.admission.https.refused()["handshake-timeout"];
+    const stalled = await rawWithPreamble(server.httpPort, BALANCER, header.subarray(0, 20));
+    await new Promise<void>((resolve) => stalled.once("close", () => resolve()));
+    assert.equal(server.admission.https.refused()["handshake-timeout"], before + 1);
+  });
+
   it("a header from any other address is never read: the bytes go to TLS, which fails", async () => {
     const spoofed = tlsConnect({
       host: "127.0.0.1",

@@ -86,8 +86,9 @@ export function guardListener(server: Server, options: GuardOptions): GuardedLis
   function refuse(raw: Socket, reason: Refusal, address: string | undefined, detail?: string): void {
     counts[reason]++;
     raw.destroy();
-    // One line per address and reason a minute: a flood must not become a log flood.
-    const key = `${reason}|${address}`;
+    // One line per address and reason a minute (one in all for the process-wide cap, which a
+    // flood from many addresses reaches): a flood must not become a log flood.
+    const key = reason === "global-cap" ? reason : `${reason}|${address}`;
     const now = Date.now();
     if ((refusalLog.get(key) ?? 0) > now - 60_000) return;
     if (refusalLog.size > 10_000) refusalLog.clear();
