@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import type { Server as HttpsServer } from "node:https";
 import { join } from "node:path";
+import type { Server as TlsServer } from "node:tls";
 import cookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
@@ -36,6 +38,9 @@ import { problemDetails } from "./http/problems.ts";
 import { rateLimits } from "./http/rate-limits.ts";
 import { type EmbeddedBroker, startBroker } from "./mqtt/broker.ts";
 import { redisBrokerBackends } from "./mqtt/redis-backends.ts";
+import { admissionFor } from "./net/admission.ts";
+import { type ConnectionBudget, type GuardedListener, guardListener } from "./net/connection-guard.ts";
+import { firstRequestDeadline } from "./net/first-request.ts";
 import { byRole, type CertificateAuthority, ensurePostQuantumHierarchy, listCas } from "./pki/ca.ts";
 import { caRoutes } from "./pki/ca-routes.ts";
 import { certificateRoutes } from "./pki/cert-routes.ts";
@@ -72,6 +77,8 @@ export interface RunningServer {
   broker: EmbeddedBroker;
   control: ControlBus;
   http: FastifyInstance;
+  /** Admission on both listeners (issue #13): the shared connection budget and each listener's guard. */
+  admission: { budget: ConnectionBudget; mqtt: GuardedListener; https: GuardedListener };
   /** Every registered route with its access rule (the access-matrix test walks it). */
   routes: RouteRule[];
   log: Logger;
@@ -144,6 +151,7 @@ export async function startServer(
     : new LocalControlBus(onControlError);
   const backends = config.redisUrl ? redisBrokerBackends(config.redisUrl, config.redisPrefix) : undefined;
   const box = new SecretBox(masterKey.key);
+  const admission = admissionFor(config.connections, log.child({ component: "net" }));
 
   // The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker.
   const deviceChannel = lateBoundChannel();
@@ -163,6 +171,8 @@ export async function startServer(
     deviceCas: () => cas.filter((ca) => ca.role === "device"),
     backends,
     instance: { heartbeatMs: config.heartbeatMs },
+    limits: { connectTimeoutMs: config.connections.mqttConnectTimeoutMs },
+    admission: admission.mqtt,
   });
   // Status changes and kicks reach the device's session on whichever process holds it.
   deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));
@@ -187,6 +197,14 @@ export async function startServer(
     trustProxy: false,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  // Before TLS: the caps, the handshake deadline and a balancer's PROXY header; `request.ip` is then
+  // the client's own address.
+  const httpsAdmission = guardListener(http.server as unknown as TlsServer, {
+    ...admission.https,
+    name: "https",
+    log: log.child({ component: "net" }),
+  });
+  firstRequestDeadline(http.server as unknown as HttpsServer, config.connections.httpRequestTimeoutMs);
   const routes: RouteRule[] = [];
   requireRouteAuth(http, routes);
   await http.register(cookie);
@@ -298,6 +316,7 @@ export async function startServer(
     broker,
     control,
     http,
+    admission: { budget: admission.budget, mqtt: broker.admission, https: httpsAdmission },
     routes,
     log,
     software: { monitor, webhooks },
