@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { generateKeyPair, type KeyAlgorithm } from "../packages/sdk/src/x509/algorithms.ts";
 import { buildCsr, parseCsr, verifyCsr } from "../packages/sdk/src/x509/csr.ts";
 import { commonNameOnly } from "../packages/sdk/src/x509/name.ts";
+import { FileKeyCustody } from "../packages/server/src/custody/file-key-custody.ts";
 import { newDeviceId } from "../packages/server/src/fleet/devices.ts";
 import {
   bootstrapHierarchy,
@@ -24,7 +25,6 @@ import {
   listCas,
   PQ_DEVICE_CA_NAME,
 } from "../packages/server/src/pki/ca.ts";
-import { FileKeyCustody } from "../packages/server/src/pki/file-key-custody.ts";
 import { type IssueRequest, issueCertificates } from "../packages/server/src/pki/issue.ts";
 import { deviceExtensions, type PkiUrls, pkiUrls } from "../packages/server/src/pki/profiles.ts";
 import { migrate } from "../packages/server/src/store/migrate.ts";

@@ -3,12 +3,12 @@ import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
 import { appendAudit } from "../../packages/server/src/audit/audit-log.ts";
+import { FileKeyCustody } from "../../packages/server/src/custody/file-key-custody.ts";
+import { loadMasterKey } from "../../packages/server/src/custody/master-key.ts";
 import { insertDevice, newDeviceId } from "../../packages/server/src/fleet/devices.ts";
 import { groupByName } from "../../packages/server/src/fleet/groups.ts";
 import { byRole, listCas } from "../../packages/server/src/pki/ca.ts";
-import { FileKeyCustody } from "../../packages/server/src/pki/file-key-custody.ts";
 import { issueCertificate } from "../../packages/server/src/pki/issue.ts";
-import { loadMasterKey } from "../../packages/server/src/pki/master-key.ts";
 import { deviceExtensions, pkiUrls } from "../../packages/server/src/pki/profiles.ts";
 import type { Store } from "../../packages/server/src/store/store.ts";
 

@@ -11,7 +11,7 @@ import Provider from "oidc-provider";
 import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import { beginOidcLogin, completeOidcLogin } from "../../packages/server/src/access/oidc.ts";
 import { SecretBox } from "../../packages/server/src/access/secret-box.ts";
-import { loadMasterKey } from "../../packages/server/src/pki/master-key.ts";
+import { loadMasterKey } from "../../packages/server/src/custody/master-key.ts";
 import { Browser } from "../access-helpers.ts";
 import { startTestServer, type TestServer, tempDir } from "../helpers.ts";
 

@@ -14,10 +14,10 @@ import {
   subjectAltName,
 } from "../../packages/sdk/src/x509/extensions.ts";
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
+import { FileKeyCustody } from "../../packages/server/src/custody/file-key-custody.ts";
+import { loadMasterKey } from "../../packages/server/src/custody/master-key.ts";
 import { byRole, listCas } from "../../packages/server/src/pki/ca.ts";
-import { FileKeyCustody } from "../../packages/server/src/pki/file-key-custody.ts";
 import { issueCertificate } from "../../packages/server/src/pki/issue.ts";
-import { loadMasterKey } from "../../packages/server/src/pki/master-key.ts";
 import { deviceExtensions, pkiUrls } from "../../packages/server/src/pki/profiles.ts";
 import { type EnrolledDevice, enrolDirect } from "../enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer, waitFor } from "../helpers.ts";

@@ -39,7 +39,7 @@ describe("restart and at-rest protection", () => {
     const files = readdirSync(keysDir);
     assert.ok(files.length >= 4);
     for (const file of files) assert.doesNotMatch(readFileSync(join(keysDir, file), "utf8"), /PRIVATE KEY/);
-    const { FileKeyCustody } = await import("../../packages/server/src/pki/file-key-custody.ts");
+    const { FileKeyCustody } = await import("../../packages/server/src/custody/file-key-custody.ts");
     const wrong = new FileKeyCustody({ dir: keysDir, masterKey: Buffer.alloc(32, 7) });
     const id = files[0]!.replace(".key.json", "");
     await assert.rejects(wrong.signer(id), /wrong master key or tampered/);

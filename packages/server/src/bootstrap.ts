@@ -2,9 +2,9 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { createApiKey } from "./access/api-keys.ts";
 import { createFirstAdmin } from "./access/users.ts";
 import { appendAudit } from "./audit/audit-log.ts";
+import type { KeyCustody } from "./custody/key-custody.ts";
 import { createGroup } from "./fleet/groups.ts";
 import { bootstrapHierarchy } from "./pki/ca.ts";
-import type { KeyCustody } from "./pki/key-custody.ts";
 import type { Store } from "./store/store.ts";
 
 export interface FirstRun {

@@ -12,9 +12,9 @@ import {
   subjectKeyIdentifier,
 } from "@bulwark/sdk/x509/extensions";
 import { encodeName } from "@bulwark/sdk/x509/name";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import { byRole, type CertificateAuthority, createCa, listCas } from "../pki/ca.ts";
 import { type IssuedCertificate, issueCertificate, serialOf } from "../pki/issue.ts";
-import type { KeyCustody } from "../pki/key-custody.ts";
 import type { Queryable, Store } from "../store/store.ts";
 
 /**

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, it } from "node:test";
 import { verifyExport } from "@bulwark/sdk/audit/chain";
-import { FileKeyCustody } from "../pki/file-key-custody.ts";
+import { FileKeyCustody } from "../custody/file-key-custody.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import { SqliteStore } from "../store/sqlite.ts";

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { type Checkpoint, checkpointMessage } from "@bulwark/sdk/audit/chain";
-import type { KeyCustody } from "../pki/key-custody.ts";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Queryable, Store } from "../store/store.ts";
 
 /**

@@ -9,9 +9,9 @@ import {
   subjectKeyIdentifier,
 } from "@bulwark/sdk/x509/extensions";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import { issueCertificate } from "../pki/issue.ts";
-import type { KeyCustody } from "../pki/key-custody.ts";
 import { storedCertificate } from "../pki/stored-certificate.ts";
 import type { Store } from "../store/store.ts";
 

@@ -11,12 +11,12 @@ import { parseCsr, verifyCsr } from "@bulwark/sdk/x509/csr";
 import { keyIdentifier } from "@bulwark/sdk/x509/extensions";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
 import { verifyAuditChain } from "../audit/audit-log.ts";
+import { FileKeyCustody } from "../custody/file-key-custody.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import { bootstrapHierarchy, createCa, listCas } from "./ca.ts";
 import { importIssuingCa, requestIssuingCa } from "./ca-import.ts";
-import { FileKeyCustody } from "./file-key-custody.ts";
 import { issueCertificate } from "./issue.ts";
 import { caExtensions } from "./profiles.ts";
 

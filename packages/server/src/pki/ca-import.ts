@@ -5,9 +5,9 @@ import { fromPemAll, toPem } from "@bulwark/sdk/pem";
 import { KEY_ALGORITHMS, type KeyAlgorithm, keyAlgorithmOf, spkiOf } from "@bulwark/sdk/x509/algorithms";
 import { buildCsrWithSigner } from "@bulwark/sdk/x509/csr";
 import { encodeName } from "@bulwark/sdk/x509/name";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Queryable } from "../store/store.ts";
 import { assertNameFree, type CertificateAuthority, EXTERNAL_KEY, insertCa, listCas } from "./ca.ts";
-import type { KeyCustody } from "./key-custody.ts";
 import { recordKeyUse } from "./key-use.ts";
 
 export interface CaRequest {

@@ -7,9 +7,9 @@ import type { KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { buildCertificate, parseCertificate, spkiPublicKeyBits } from "@bulwark/sdk/x509/certificate";
 import { keyIdentifier } from "@bulwark/sdk/x509/extensions";
 import { encodeName } from "@bulwark/sdk/x509/name";
+import type { CustodySigner, KeyCustody } from "../custody/key-custody.ts";
 import type { Queryable } from "../store/store.ts";
 import { ensureCrossCertificate } from "./cross-certificate.ts";
-import type { CustodySigner, KeyCustody } from "./key-custody.ts";
 import { recordKeyUse } from "./key-use.ts";
 import { BACKDATE_MS, caExtensions, randomSerial } from "./profiles.ts";
 

@@ -6,12 +6,12 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { verifySignature } from "@bulwark/sdk/x509/algorithms";
 import { parseCrl } from "@bulwark/sdk/x509/crl";
+import { FileKeyCustody } from "../custody/file-key-custody.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import { bootstrapHierarchy, byRole, ensurePostQuantumHierarchy, listCas } from "./ca.ts";
 import { CRL_RESIGN_BEFORE_MS, currentCrl, refreshCrls } from "./crl-publisher.ts";
-import { FileKeyCustody } from "./file-key-custody.ts";
 
 describe("CRL schedule (RFC 5280 §5.1.2.5): re-signed before nextUpdate, per issuing CA", () => {
   it("publishes one CRL per issuing CA, leaves fresh ones alone and re-signs ageing ones with a higher number", async () => {

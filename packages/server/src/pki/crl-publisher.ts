@@ -1,8 +1,8 @@
 import type { RevocationReason } from "@bulwark/sdk/x509/crl";
 import { buildCrl } from "@bulwark/sdk/x509/crl";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import type { CertificateAuthority } from "./ca.ts";
-import type { KeyCustody } from "./key-custody.ts";
 import { recordKeyUse } from "./key-use.ts";
 
 /** How long a CRL is valid (RFC 5280 §5.1.2.5 nextUpdate) and how early it is re-signed on schedule. */

@@ -1,8 +1,8 @@
 import { fromPemAll, toPem } from "@bulwark/sdk/pem";
 import { buildCertificate } from "@bulwark/sdk/x509/certificate";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Queryable } from "../store/store.ts";
 import type { CertificateAuthority } from "./ca.ts";
-import type { KeyCustody } from "./key-custody.ts";
 import { recordKeyUse } from "./key-use.ts";
 import { BACKDATE_MS, caExtensions, randomSerial } from "./profiles.ts";
 

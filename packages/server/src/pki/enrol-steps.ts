@@ -3,13 +3,13 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import { OID } from "@bulwark/sdk/oids";
 import { CsrError, type ParsedCsr, parseCsr, verifyCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { DeviceGroup, EnrolmentMethod } from "../fleet/groups.ts";
 import { groupById } from "../fleet/groups.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { type CertificateAuthority, deviceCaFor } from "./ca.ts";
 import type { Transact } from "./group-commit.ts";
 import { type IssuedCertificate, issueCertificate } from "./issue.ts";
-import type { KeyCustody } from "./key-custody.ts";
 import { deviceExtensions, type PkiUrls } from "./profiles.ts";
 import { effectivePolicy } from "./provisioning-policy.ts";
 

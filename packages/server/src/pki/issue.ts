@@ -6,9 +6,9 @@ import {
   type CertificateTemplate,
   signedCertificate,
 } from "@bulwark/sdk/x509/certificate";
+import type { CustodySigner, KeyCustody } from "../custody/key-custody.ts";
 import type { Queryable } from "../store/store.ts";
 import type { CertificateAuthority } from "./ca.ts";
-import type { CustodySigner, KeyCustody } from "./key-custody.ts";
 import { recordKeyUse } from "./key-use.ts";
 import { BACKDATE_MS, randomSerial } from "./profiles.ts";
 

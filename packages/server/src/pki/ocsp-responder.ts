@@ -5,11 +5,11 @@ import { spkiPublicKeyBits } from "@bulwark/sdk/x509/certificate";
 import type { RevocationReason } from "@bulwark/sdk/x509/crl";
 import { keyIdentifier } from "@bulwark/sdk/x509/extensions";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import type { CustodySigner, KeyCustody } from "../custody/key-custody.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import type { CertificateAuthority } from "./ca.ts";
 import { issuingCas } from "./crl-publisher.ts";
 import { certificateStatus, issueCertificate } from "./issue.ts";
-import type { CustodySigner, KeyCustody } from "./key-custody.ts";
 import { ocspResponderExtensions } from "./profiles.ts";
 import { storedCertificate } from "./stored-certificate.ts";
 

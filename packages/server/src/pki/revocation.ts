@@ -1,11 +1,11 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { RevocationReason } from "@bulwark/sdk/x509/crl";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Store } from "../store/store.ts";
 import type { CertificateAuthority } from "./ca.ts";
 import { publishCrl } from "./crl-publisher.ts";
 import { certificateStatus } from "./issue.ts";
-import type { KeyCustody } from "./key-custody.ts";
 
 export interface RevocationContext {
   store: Store;

@@ -1,8 +1,8 @@
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Store } from "../store/store.ts";
 import type { CertificateAuthority } from "./ca.ts";
 import { issueCertificate } from "./issue.ts";
-import type { KeyCustody } from "./key-custody.ts";
 import { serverExtensions } from "./profiles.ts";
 import { storedCertificate } from "./stored-certificate.ts";
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { KeyCustody } from "../pki/key-custody.ts";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Store } from "../store/store.ts";
 import { findingRoutes } from "./finding-routes.ts";
 import type { SoftwareMonitor } from "./monitor.ts";

@@ -13,7 +13,7 @@ import {
 import { generateKeyPair, spkiOf } from "@bulwark/sdk/x509/algorithms";
 import { tempStore } from "../../test/store-fixtures.ts";
 import { verifyAuditChain } from "../audit/audit-log.ts";
-import { FileKeyCustody } from "../pki/file-key-custody.ts";
+import { FileKeyCustody } from "../custody/file-key-custody.ts";
 import { createSigningKey, signArtifact } from "./signing.ts";
 
 describe("release signing: hybrid ECDSA P-256 + ML-DSA-65 from key custody, verified with public keys only", () => {

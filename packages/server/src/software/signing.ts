@@ -12,7 +12,7 @@ import {
 } from "@bulwark/sdk/signing/detached";
 import { spkiOf } from "@bulwark/sdk/x509/algorithms";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
-import type { KeyCustody } from "../pki/key-custody.ts";
+import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Store } from "../store/store.ts";
 
 /**
