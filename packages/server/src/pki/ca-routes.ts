@@ -3,12 +3,12 @@ import { KEY_ALGORITHMS, type KeyAlgorithm, ROOT_KEY_ALGORITHMS } from "@bulwark
 import type { FastifyInstance } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
+import { listClaimCas, registerClaimCa } from "../enrolment/claim.ts";
 import { groupByName } from "../fleet/groups.ts";
 import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { type CertificateAuthority, createCa } from "./ca.ts";
 import { importIssuingCa, requestIssuingCa } from "./ca-import.ts";
-import { listClaimCas, registerClaimCa } from "./claim.ts";
 
 export interface CaRoutesContext {
   store: Store;

@@ -1,8 +1,8 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { KEY_ALGORITHMS, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import type { DeviceGroup, EnrolmentMethod, ProvisioningPolicy } from "../fleet/groups.ts";
+import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Queryable } from "../store/store.ts";
-import type { CertificateAuthority } from "./ca.ts";
 
 export const ENROLMENT_METHODS: readonly EnrolmentMethod[] = ["token", "registered-serial", "claim"];
 const DAY_MS = 24 * 3600 * 1000;

@@ -3,8 +3,8 @@ import type { FastifyInstance } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
 import { type DeviceGroup, groupByName, type ProvisioningPolicy } from "../fleet/groups.ts";
 import { actorOf } from "../http/auth.ts";
+import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
-import type { CertificateAuthority } from "./ca.ts";
 import { policySchema, setProvisioningPolicy, validatePolicy } from "./provisioning-policy.ts";
 import { registerSerial } from "./registered-devices.ts";
 

@@ -5,6 +5,8 @@ import { spkiOf } from "@bulwark/sdk/x509/algorithms";
 import { appendAudit } from "../audit/audit-log.ts";
 import { deviceById } from "../fleet/devices.ts";
 import type { DeviceGroup } from "../fleet/groups.ts";
+import { type CertificateStatusRow, certificateStatus, serialOf } from "../pki/issue.ts";
+import { deviceIdFromUri } from "../pki/profiles.ts";
 import {
   checkCsrPolicy,
   type EnrolmentContext,
@@ -13,8 +15,6 @@ import {
   loadGroup,
   parseAndVerify,
 } from "./enrol-steps.ts";
-import { type CertificateStatusRow, certificateStatus, serialOf } from "./issue.ts";
-import { deviceIdFromUri } from "./profiles.ts";
 import { effectivePolicy } from "./provisioning-policy.ts";
 
 /** Refusal of an early renewal; the route turns `retryAfterSeconds` into Retry-After (RFC 9110 §10.2.3). */

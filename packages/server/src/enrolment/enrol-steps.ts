@@ -6,11 +6,11 @@ import { commonNameOnly } from "@bulwark/sdk/x509/name";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import type { DeviceGroup, EnrolmentMethod } from "../fleet/groups.ts";
 import { groupById } from "../fleet/groups.ts";
+import { type CertificateAuthority, deviceCaFor } from "../pki/ca.ts";
+import type { Transact } from "../pki/group-commit.ts";
+import { type IssuedCertificate, issueCertificate } from "../pki/issue.ts";
+import { deviceExtensions, type PkiUrls } from "../pki/profiles.ts";
 import type { Queryable, Store } from "../store/store.ts";
-import { type CertificateAuthority, deviceCaFor } from "./ca.ts";
-import type { Transact } from "./group-commit.ts";
-import { type IssuedCertificate, issueCertificate } from "./issue.ts";
-import { deviceExtensions, type PkiUrls } from "./profiles.ts";
 import { effectivePolicy } from "./provisioning-policy.ts";
 
 /** What every enrolment flow needs. */
