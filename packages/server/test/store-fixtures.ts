@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { DATABASE_URL, freshSchema, needServices } from "../../../test/services.ts";
-import { createProduct, createRelease, type Release } from "../src/cra/products.ts";
+import { createProduct, createRelease, type Release } from "../src/products/products.ts";
 import { migrate } from "../src/store/migrate.ts";
 import { migrations } from "../src/store/migrations.ts";
 import { PostgresStore } from "../src/store/postgres.ts";

@@ -9,7 +9,7 @@ import {
   release,
   storeBackends,
 } from "../../test/store-fixtures.ts";
-import type { Release } from "../cra/products.ts";
+import type { Release } from "../products/products.ts";
 import { releaseFindings } from "./findings.ts";
 import { SoftwareMonitor } from "./monitor.ts";
 

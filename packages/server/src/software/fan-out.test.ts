@@ -10,7 +10,7 @@ import {
   release,
   storeBackends,
 } from "../../test/store-fixtures.ts";
-import { releaseById } from "../cra/products.ts";
+import { releaseById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
 import { findingById, listFindings, releaseFindings } from "./findings.ts";
 import { parseFindingId } from "./ids.ts";

@@ -1,7 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
-import { releaseById } from "../cra/products.ts";
 import { actorOf } from "../http/auth.ts";
+import { releaseById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
 import { type FindingStatus, findingById, listFindings, releaseFindings } from "./findings.ts";
 import {

@@ -10,7 +10,7 @@ import {
   release,
   storeBackends,
 } from "../../test/store-fixtures.ts";
-import { createProduct, createRelease } from "../cra/products.ts";
+import { createProduct, createRelease } from "../products/products.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import type { Queryable } from "../store/store.ts";

@@ -5,7 +5,7 @@ import { type BundleLimits, readOsvBundle } from "@bulwark/sdk/software/osv/bund
 import type { OsvRecord } from "@bulwark/sdk/software/osv/types";
 import { parseSbomText } from "@bulwark/sdk/software/sbom/parse";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
-import { releaseById } from "../cra/products.ts";
+import { releaseById } from "../products/products.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { upsertAdvisories } from "./advisories.ts";
 import { toFinding } from "./findings.ts";

@@ -14,7 +14,7 @@ import {
   tempStore,
 } from "../../test/store-fixtures.ts";
 import { verifyAuditChain } from "../audit/audit-log.ts";
-import { releaseById } from "../cra/products.ts";
+import { releaseById } from "../products/products.ts";
 import { type Finding, listFindings, releaseFindings } from "./findings.ts";
 import { SoftwareMonitor } from "./monitor.ts";
 import { setTriage } from "./triage.ts";

@@ -10,8 +10,8 @@ import {
 } from "@bulwark/sdk/software/sbom/generate/python";
 import { toSpdx } from "@bulwark/sdk/software/sbom/generate/spdx";
 import type { FastifyInstance } from "fastify";
-import { releaseById } from "../cra/products.ts";
 import { actorOf } from "../http/auth.ts";
+import { releaseById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
 import { asBulwarkError, type SoftwareMonitor } from "./monitor.ts";
 import { listSboms } from "./sboms.ts";

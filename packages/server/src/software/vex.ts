@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Release } from "../cra/products.ts";
+import type { Release } from "../products/products.ts";
 import type { Finding } from "./findings.ts";
 import { type Triage, toCycloneDxJustification, toOpenVexJustification } from "./triage.ts";
 
