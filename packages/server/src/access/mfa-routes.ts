@@ -1,9 +1,9 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf, type Principal } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Queryable, Store } from "../store/store.ts";
+import { actorOf, type Principal } from "./access-control.ts";
 import { assertCovers } from "./escalation.ts";
 import { grantsOf } from "./grants.ts";
 import { assertNotLocked, countRefusal } from "./lockout.ts";

@@ -2,9 +2,9 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
 import { notify } from "../audit/notifications.ts";
-import { actorOf } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
+import { actorOf } from "./access-control.ts";
 import { assertMayConfer } from "./escalation.ts";
 import {
   beginOidcLogin,

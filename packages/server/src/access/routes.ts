@@ -1,8 +1,8 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf, type Principal } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
+import { actorOf, type Principal } from "./access-control.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
 import { assertWithinCredential } from "./escalation.ts";
 import { allPermissions, grantsAllow } from "./grants.ts";

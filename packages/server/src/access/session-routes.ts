@@ -1,9 +1,9 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf, type Principal } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
+import { actorOf, type Principal } from "./access-control.ts";
 import type { SecretBox } from "./secret-box.ts";
 import {
   authenticateSession,

@@ -1,8 +1,8 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { actorOf } from "../access/access-control.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { type DeviceGroup, groupByName, type ProvisioningPolicy } from "../fleet/groups.ts";
-import { actorOf } from "../http/auth.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
 import { policySchema, setProvisioningPolicy, validatePolicy } from "./provisioning-policy.ts";

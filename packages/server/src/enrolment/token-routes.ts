@@ -1,8 +1,8 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { actorOf } from "../access/access-control.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { groupByName } from "../fleet/groups.ts";
-import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createEnrolmentToken, MAX_TOKEN_TTL_SECONDS } from "./enrolment-tokens.ts";
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../http/auth.ts";
+import { actorOf } from "../access/access-control.ts";
 import { applyDeviceAction, type IncidentDeps } from "./incident-actions.ts";
 import { DEVICE_ACTIONS, type DeviceAction } from "./lifecycle.ts";
 

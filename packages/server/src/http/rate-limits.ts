@@ -1,10 +1,10 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
+import type { RouteAuth } from "../access/access-control.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { notify } from "../audit/notifications.ts";
 import type { Queryable, Store } from "../store/store.ts";
-import type { RouteAuth } from "./auth.ts";
 
 /**
  * Request rate limits per client IP (CRA Annex I Part I (2)(d) and (h): protection from

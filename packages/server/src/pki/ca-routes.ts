@@ -1,11 +1,11 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { KEY_ALGORITHMS, type KeyAlgorithm, ROOT_KEY_ALGORITHMS } from "@bulwark/sdk/x509/algorithms";
 import type { FastifyInstance } from "fastify";
+import { actorOf } from "../access/access-control.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import { listClaimCas, registerClaimCa } from "../enrolment/claim.ts";
 import { groupByName } from "../fleet/groups.ts";
-import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { type CertificateAuthority, createCa } from "./ca.ts";
 import { importIssuingCa, requestIssuingCa } from "./ca-import.ts";

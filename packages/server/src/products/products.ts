@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { actorOf, productScope } from "../access/access-control.ts";
 import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf, productScope } from "../http/auth.ts";
 import type { Queryable, Store } from "../store/store.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../http/auth.ts";
+import { actorOf } from "../access/access-control.ts";
 import { releaseById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
 import { type FindingStatus, findingById, listFindings, releaseFindings } from "./findings.ts";

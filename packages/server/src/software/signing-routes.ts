@@ -1,8 +1,8 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { ArtifactDigest } from "@bulwark/sdk/signing/detached";
 import type { FastifyInstance } from "fastify";
+import { actorOf } from "../access/access-control.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
-import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createSigningKey, listSigningKeys, signArtifact, signingKeyById } from "./signing.ts";
 

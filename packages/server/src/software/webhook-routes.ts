@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import { actorOf } from "../access/access-control.ts";
 import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import type { WebhookPolicy } from "./webhooks/destination.ts";
 import {

@@ -13,9 +13,9 @@ import {
 } from "@bulwark/sdk/x509/extensions";
 import { encodeName } from "@bulwark/sdk/x509/name";
 import type { KeyCustody } from "../custody/key-custody.ts";
-import { byRole, type CertificateAuthority, createCa, listCas } from "../pki/ca.ts";
-import { type IssuedCertificate, issueCertificate, serialOf } from "../pki/issue.ts";
 import type { Queryable, Store } from "../store/store.ts";
+import { byRole, type CertificateAuthority, createCa, listCas } from "./ca.ts";
+import { type IssuedCertificate, issueCertificate, serialOf } from "./issue.ts";
 
 /**
  * Client certificates for operators and automation, issued by the Operator CA (root → operator,

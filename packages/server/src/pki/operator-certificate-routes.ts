@@ -2,19 +2,19 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import { fromPem } from "@bulwark/sdk/pem";
 import { CsrError, parseCsr, verifyCsr } from "@bulwark/sdk/x509/csr";
 import type { FastifyInstance } from "fastify";
+import { actorOf } from "../access/access-control.ts";
+import { assertCovers, assertWithinCredential } from "../access/escalation.ts";
+import { grantsAllow, grantsOf } from "../access/grants.ts";
+import { userById } from "../access/users.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
-import { actorOf } from "../http/auth.ts";
-import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
-import { assertCovers, assertWithinCredential } from "./escalation.ts";
-import { grantsAllow, grantsOf } from "./grants.ts";
+import type { CertificateAuthority } from "./ca.ts";
 import {
   issueOperatorCertificate,
   listOperatorCertificates,
   revokeOperatorCertificate,
 } from "./operator-certificates.ts";
-import { userById } from "./users.ts";
 
 /** RFC 2986: a PEM or base64 DER PKCS#10 request, parsed strictly and proof of possession checked. */
 function csrSpki(text: string): Buffer {

@@ -1,23 +1,16 @@
 import type { TLSSocket } from "node:tls";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
-import { authenticateApiKey, claimKeyUseRecord } from "../access/api-keys.ts";
-import {
-  type Grant,
-  grantsAllow,
-  grantsAllowSomewhere,
-  grantsOf,
-  narrowGrants,
-  scopeOf,
-} from "../access/grants.ts";
-import { mfaRequired, totpEnabled } from "../access/mfa.ts";
-import { operatorFromCertificate } from "../access/operator-certificates.ts";
-import type { Permission, Role } from "../access/permissions.ts";
-import { authenticateSession, csrfTokenMatches, SESSION_COOKIE } from "../access/sessions.ts";
-import { type User, userById } from "../access/users.ts";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
+import { operatorFromCertificate } from "../pki/operator-certificates.ts";
 import type { Store } from "../store/store.ts";
+import { authenticateApiKey, claimKeyUseRecord } from "./api-keys.ts";
+import { type Grant, grantsAllow, grantsAllowSomewhere, grantsOf, narrowGrants, scopeOf } from "./grants.ts";
+import { mfaRequired, totpEnabled } from "./mfa.ts";
+import type { Permission, Role } from "./permissions.ts";
+import { authenticateSession, csrfTokenMatches, SESSION_COOKIE } from "./sessions.ts";
+import { type User, userById } from "./users.ts";
 
 /**
  * Every route declares who may call it:

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import type { ControlBus } from "../control/bus.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
-import type { EmbeddedBroker } from "../mqtt/broker.ts";
-import type { ControlBus } from "./bus.ts";
+import type { EmbeddedBroker } from "./broker.ts";
 
 /**
  * The fleet's `DeviceChannel` across every server process: a status change or kick is applied

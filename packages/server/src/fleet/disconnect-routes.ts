@@ -1,10 +1,10 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { actorOf } from "../access/access-control.ts";
 import { appendAudit } from "../audit/audit-log.ts";
-import { deviceById } from "../fleet/devices.ts";
-import { actorOf } from "../http/auth.ts";
+import type { ControlBus } from "../control/bus.ts";
 import type { Store } from "../store/store.ts";
-import type { ControlBus } from "./bus.ts";
+import { deviceById } from "./devices.ts";
 
 /**
  * `POST /api/v1/devices/{id}/disconnect`: closes the device's live MQTT sessions on whichever
