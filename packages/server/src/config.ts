@@ -3,6 +3,8 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_HEARTBEAT_MS } from "./mqtt/instance-liveness.ts";
 import { parseCidr } from "./net/addresses.ts";
+import type { ConnectionLimits } from "./net/connection-limits.ts";
+import type { StoreChoice } from "./store/open.ts";
 
 /** Everything the server is configured with; built once from argv and the environment. */
 export interface Config {
@@ -17,7 +19,7 @@ export interface Config {
   bootstrapAdminKeyFile: string | undefined;
   logLevel: string;
   /** Where the data lives: the embedded SQLite file in the data dir, or a shared PostgreSQL. */
-  store: { kind: "sqlite" } | { kind: "postgres"; url: string };
+  store: StoreChoice;
   /** Redis for the broker's pub/sub and sessions and the control bus (scale-out); none = in-process. */
   redisUrl: string | undefined;
   /** What every Redis key and channel of this deployment begins with (deployments sharing one Redis). */
@@ -30,21 +32,6 @@ export interface Config {
   webhookAllowHttp: boolean;
   /** Admission on both listeners (issue #13): caps, deadlines and the load balancers' PROXY protocol. */
   connections: ConnectionLimits;
-}
-
-export interface ConnectionLimits {
-  /** Open client connections on both listeners together; undefined = descriptor limit less a reserve. */
-  maxConnections: number | undefined;
-  mqttMaxPerAddress: number;
-  httpMaxPerAddress: number;
-  /** TCP accept to completed TLS handshake (the PROXY header included), both listeners. */
-  handshakeTimeoutMs: number;
-  /** Completed TLS handshake to CONNECT on the MQTT port. */
-  mqttConnectTimeoutMs: number;
-  /** Completed TLS handshake to the first request's headers on the HTTPS port. */
-  httpRequestTimeoutMs: number;
-  /** Load balancer addresses (CIDRs) whose connections start with a PROXY protocol v2 header. */
-  proxyProtocolFrom: string[];
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {

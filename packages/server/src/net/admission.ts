@@ -1,8 +1,8 @@
 import type { BlockList } from "node:net";
 import type { Logger } from "pino";
-import type { ConnectionLimits } from "../config.ts";
 import { addressSet } from "./addresses.ts";
 import { ConnectionBudget, type GuardOptions } from "./connection-guard.ts";
+import type { ConnectionLimits } from "./connection-limits.ts";
 import { connectionCeiling, openFileLimit } from "./descriptor-limit.ts";
 
 /** What one listener's guard is given; the composition root adds its name and log. */

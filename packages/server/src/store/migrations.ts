@@ -2,7 +2,7 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
-import { pemCertificatesToDer } from "../pki/stored-certificate.ts";
+import { pemCertificatesToDer } from "./migration-823.ts";
 import type { Queryable } from "./store.ts";
 
 export interface Migration {
