@@ -15,6 +15,7 @@ import { userRoutes } from "./access/user-routes.ts";
 import { appendAudit } from "./audit/audit-log.ts";
 import { ensureCheckpointKey } from "./audit/checkpoints.ts";
 import { notificationRoutes } from "./audit/notifications.ts";
+import { rateLimitReporter } from "./audit/rate-limit-reports.ts";
 import { auditRoutes, startAuditMaintenance } from "./audit/routes.ts";
 import { bootstrapIfEmpty, type FirstRun } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
@@ -208,7 +209,7 @@ export async function startServer(
   const routes: RouteRule[] = [];
   requireRouteAuth(http, routes);
   await http.register(cookie);
-  await rateLimits(http, store);
+  await rateLimits(http, store, rateLimitReporter(store));
   accessControl(http, {
     store,
     operatorCa: () => operatorCa,

@@ -1,9 +1,6 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
-import type { RouteAuth } from "../access/access-control.ts";
-import { appendAudit } from "../audit/audit-log.ts";
-import { notify } from "../audit/notifications.ts";
 import type { Queryable, Store } from "../store/store.ts";
 
 /**
@@ -66,7 +63,7 @@ export async function saveRateLimits(
 }
 
 function classOf(route: RouteOptions): RateLimitClass {
-  const auth = (route.config as { auth?: RouteAuth } | undefined)?.auth;
+  const auth = (route.config as { auth?: object } | undefined)?.auth;
   if (route.url.startsWith("/.well-known/est/")) return "enrolment";
   return auth && "public" in auth ? "public" : "authenticated";
 }
@@ -74,31 +71,32 @@ function classOf(route: RouteOptions): RateLimitClass {
 // One report per client and class per window, so a flood does not flood the audit log too.
 const reported = new Map<string, number>();
 
-async function reportExceeded(store: Store, request: FastifyRequest, cls: string): Promise<void> {
-  const key = `${cls}|${request.ip}`;
-  const now = Date.now();
-  if ((reported.get(key) ?? 0) > now - WINDOW_MS) return;
-  reported.set(key, now);
-  if (reported.size > 10_000) reported.clear();
-  const details = { class: cls, remoteAddress: request.ip, route: request.routeOptions.url };
-  await store.transaction(async (tx) => {
-    await appendAudit(tx, {
-      actor: { type: "anonymous" },
-      action: "auth.rate-limited",
-      outcome: "denied",
-      details,
-    });
-    await notify(tx, {
-      kind: "rate-limited",
-      severity: "warning",
-      message: `${request.ip} exceeded the ${cls} rate limit`,
-      details,
-    });
-  });
+/** What a breach is reported with (the composition root records it in the audit log). */
+export interface RateLimitBreach {
+  class: string;
+  remoteAddress: string;
+  route: string | undefined;
 }
 
-/** Registers the limiter; must run before any route is added. */
-export async function rateLimits(app: FastifyInstance, store: Store): Promise<void> {
+function reportExceeded(
+  report: (breach: RateLimitBreach) => Promise<void>,
+  request: FastifyRequest,
+  cls: string,
+): Promise<void> {
+  const key = `${cls}|${request.ip}`;
+  const now = Date.now();
+  if ((reported.get(key) ?? 0) > now - WINDOW_MS) return Promise.resolve();
+  reported.set(key, now);
+  if (reported.size > 10_000) reported.clear();
+  return report({ class: cls, remoteAddress: request.ip, route: request.routeOptions.url });
+}
+
+/** Registers the limiter; must run before any route is added. `report` hears of each breach (throttled). */
+export async function rateLimits(
+  app: FastifyInstance,
+  store: Store,
+  report: (breach: RateLimitBreach) => Promise<void>,
+): Promise<void> {
   await loadRateLimits(store);
   app.addHook("onRoute", (route: RouteOptions) => {
     const config = (route.config ?? {}) as { rateLimit?: unknown };
@@ -111,7 +109,7 @@ export async function rateLimits(app: FastifyInstance, store: Store): Promise<vo
     onExceeded: (request: FastifyRequest) => {
       const cls =
         (request.routeOptions.config as { rateLimit?: { groupId?: string } }).rateLimit?.groupId ?? "?";
-      reportExceeded(store, request, cls).catch((error: unknown) =>
+      reportExceeded(report, request, cls).catch((error: unknown) =>
         request.log.error({ err: error }, "could not record a rate-limit report"),
       );
     },
