@@ -5,7 +5,6 @@ import { toPem } from "../../packages/sdk/src/pem.ts";
 import { generateKeyPair } from "../../packages/sdk/src/x509/algorithms.ts";
 import { buildCsr } from "../../packages/sdk/src/x509/csr.ts";
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
-import type { RouteRule } from "../../packages/server/src/access/access-control.ts";
 import { createApiKey } from "../../packages/server/src/access/api-keys.ts";
 import {
   ADMIN_ONLY,
@@ -13,6 +12,7 @@ import {
   ROLES,
   type Role,
 } from "../../packages/server/src/access/permissions.ts";
+import type { RouteRule } from "../../packages/server/src/access/route-auth.ts";
 import { createUser } from "../../packages/server/src/access/users.ts";
 import { Browser, prepareAdmin, totpCode } from "../access-helpers.ts";
 import { enrolDirect } from "../enrol-helpers.ts";

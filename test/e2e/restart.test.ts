@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import Fastify from "fastify";
-import { requireRouteAuth } from "../../packages/server/src/access/access-control.ts";
+import { requireRouteAuth } from "../../packages/server/src/access/route-auth.ts";
 import { enrolDirect } from "../enrol-helpers.ts";
 import { createToken, startTestServer, tempDir } from "../helpers.ts";
 

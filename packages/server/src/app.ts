@@ -5,13 +5,15 @@ import type { Server as TlsServer } from "node:tls";
 import cookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
-import { accessControl, actorOf, type RouteRule, requireRouteAuth } from "./access/access-control.ts";
+import { accessControl } from "./access/access-control.ts";
 import { mfaRoutes } from "./access/mfa-routes.ts";
 import { oidcRoutes } from "./access/oidc-routes.ts";
+import { type RouteRule, requireRouteAuth } from "./access/route-auth.ts";
 import { accessRoutes } from "./access/routes.ts";
 import { SecretBox } from "./access/secret-box.ts";
 import { sessionRoutes } from "./access/session-routes.ts";
 import { userRoutes } from "./access/user-routes.ts";
+import { actorOf } from "./audit/actor.ts";
 import { appendAudit } from "./audit/audit-log.ts";
 import { ensureCheckpointKey } from "./audit/checkpoints.ts";
 import { notificationRoutes } from "./audit/notifications.ts";
@@ -52,7 +54,7 @@ import { distributionRoutes } from "./pki/distribution-routes.ts";
 import { GroupCommit } from "./pki/group-commit.ts";
 import { ensureOcspResponders, type Responder } from "./pki/ocsp-responder.ts";
 import { operatorCertificateRoutes } from "./pki/operator-certificate-routes.ts";
-import { ensureOperatorCa } from "./pki/operator-certificates.ts";
+import { ensureOperatorCa, operatorFromCertificate } from "./pki/operator-certificates.ts";
 import { pkiUrls } from "./pki/profiles.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { productRoutes } from "./products/products.ts";
@@ -212,7 +214,7 @@ export async function startServer(
   await rateLimits(http, store, rateLimitReporter(store));
   accessControl(http, {
     store,
-    operatorCa: () => operatorCa,
+    operatorOfCertificate: (peer) => operatorFromCertificate(store, peer, operatorCa),
     // Key use is recorded at most hourly per key (CRA Annex I Part I (2)(l)) so reads do not flood the log.
     onKeyUse: (keyId, request) =>
       store.transaction(async (tx) => {

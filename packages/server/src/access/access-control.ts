@@ -1,88 +1,29 @@
+import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
-import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
-import type { CertificateAuthority } from "../pki/ca.ts";
-import { operatorFromCertificate } from "../pki/operator-certificates.ts";
+import { appendAudit } from "../audit/audit-log.ts";
 import type { Store } from "../store/store.ts";
 import { authenticateApiKey, claimKeyUseRecord } from "./api-keys.ts";
-import { type Grant, grantsAllow, grantsAllowSomewhere, grantsOf, narrowGrants, scopeOf } from "./grants.ts";
+import { grantsAllow, grantsAllowSomewhere, grantsOf, narrowGrants } from "./grants.ts";
 import { mfaRequired, totpEnabled } from "./mfa.ts";
-import type { Permission, Role } from "./permissions.ts";
+import type { Principal } from "./principal.ts";
+import type { RouteAuth } from "./route-auth.ts";
 import { authenticateSession, csrfTokenMatches, SESSION_COOKIE } from "./sessions.ts";
-import { type User, userById } from "./users.ts";
+import { userById } from "./users.ts";
 
 /**
- * Every route declares who may call it:
- * - `public`: anyone (rate-limited);
- * - `permission`: a principal whose grants hold it globally, or for the product named by the
- *   `productParam` route parameter, or (with `scoped`) for any product, the handler filtering;
- * - `signedIn`: any authenticated principal, even one that must still change its password or
- *   enrol a second factor (the few account routes that let it do so).
+ * Names the operator a verified TLS client certificate belongs to, or undefined (pki's operator
+ * certificates implement it; the composition root wires it).
  */
-export type RouteAuth =
-  | { public: true }
-  | { permission: Permission; productParam?: string; scoped?: boolean }
-  | { signedIn: true };
-
-export interface Principal {
-  kind: "api-key" | "session" | "client-cert";
-  user: User;
-  /** The user's global role, for display; decisions use `grants`. */
-  role: Role | null;
-  grants: Grant[];
-  apiKeyId?: string;
-  /**
-   * When the API key or client certificate used expires (epoch ms; null: never): a key or
-   * certificate it makes may not outlive it.
-   */
-  credentialExpiresAt?: number | null;
-  sessionId?: string;
-  certificateSerial?: string;
-  /** What a session must do before anything but its own account routes. */
-  restriction: "password-change" | "mfa-enrolment" | null;
-}
-
-export interface RouteRule {
-  method: string;
-  url: string;
-  auth: RouteAuth;
-}
-
-declare module "fastify" {
-  interface FastifyContextConfig {
-    auth?: RouteAuth;
-  }
-  interface FastifyRequest {
-    principal: Principal | null;
-    sessionToken: string | null;
-  }
-}
-
-/** The audit actor for a principal. */
-export function actorOf(principal: Principal | null): AuditEntry["actor"] {
-  if (!principal) return { type: "anonymous" };
-  return principal.kind === "api-key"
-    ? { type: "api-key", id: principal.apiKeyId }
-    : { type: "user", id: principal.user.id };
-}
-
-/** The products a principal reaches with a permission (`all`, or the ids of its scoped grants). */
-export const productScope = (principal: Principal | null, permission: Permission): "all" | string[] =>
-  principal ? scopeOf(principal.grants, permission) : [];
-
-/** Refuses to register any route that has no access rule, and records every rule in `table`. */
-export function requireRouteAuth(app: FastifyInstance, table: RouteRule[] = []): void {
-  app.addHook("onRoute", (route: RouteOptions) => {
-    const auth = (route.config as { auth?: RouteAuth } | undefined)?.auth;
-    if (!auth) throw new Error(`route ${route.method} ${route.url} has no access rule (config.auth)`);
-    for (const method of [route.method].flat()) table.push({ method, url: route.url, auth });
-  });
-}
+export type OperatorOfCertificate = (
+  peer: X509Certificate,
+) => Promise<{ userId: string; serial: string } | undefined>;
 
 export interface AccessControlDeps {
   store: Store;
-  operatorCa: () => CertificateAuthority | undefined;
+  /** None: client certificates sign no one in. */
+  operatorOfCertificate?: OperatorOfCertificate;
   /** Called once per API key use that is worth recording (at most hourly per key). */
   onKeyUse?: (keyId: string, request: FastifyRequest) => Promise<void>;
 }
@@ -112,10 +53,9 @@ async function fromApiKey(
 }
 
 async function fromClientCertificate(deps: AccessControlDeps, socket: TLSSocket): Promise<Principal | null> {
-  const ca = deps.operatorCa();
   const peer = socket.getPeerX509Certificate?.();
-  if (!ca || !peer || !socket.authorized) return null;
-  const found = await operatorFromCertificate(deps.store, peer, ca);
+  if (!deps.operatorOfCertificate || !peer || !socket.authorized) return null;
+  const found = await deps.operatorOfCertificate(peer);
   if (!found) return null;
   const user = await userById(deps.store, found.userId);
   if (!user) return null;

@@ -1,9 +1,9 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Queryable, Store } from "../store/store.ts";
-import { actorOf, type Principal } from "./access-control.ts";
 import { assertCovers } from "./escalation.ts";
 import { grantsOf } from "./grants.ts";
 import { assertNotLocked, countRefusal } from "./lockout.ts";
@@ -17,6 +17,7 @@ import {
   verifySecondFactor,
 } from "./mfa.ts";
 import { ROLES, type Role } from "./permissions.ts";
+import type { Principal } from "./principal.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { userById } from "./users.ts";
 

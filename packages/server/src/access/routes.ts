@@ -1,13 +1,14 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { Store } from "../store/store.ts";
-import { actorOf, type Principal } from "./access-control.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
 import { assertWithinCredential } from "./escalation.ts";
 import { allPermissions, grantsAllow } from "./grants.ts";
 import { assertNotLocked, countRefusal } from "./lockout.ts";
 import { isRole, PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from "./permissions.ts";
+import type { Principal } from "./principal.ts";
 import { revokeAllSessions } from "./sessions.ts";
 import { changePassword, checkPassword } from "./users.ts";
 

@@ -1,9 +1,10 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
-import { actorOf, type Principal } from "./access-control.ts";
+import type { Principal } from "./principal.ts";
 import type { SecretBox } from "./secret-box.ts";
 import {
   authenticateSession,

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { currentRateLimits, type RateLimitPolicy, saveRateLimits } from "../http/rate-limits.ts";
 import { productById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
-import { actorOf } from "./access-control.ts";
 import { assertCovers, assertMayConfer } from "./escalation.ts";
 import { grantsOf } from "./grants.ts";
 import { totpEnabled } from "./mfa.ts";

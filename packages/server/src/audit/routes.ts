@@ -1,9 +1,9 @@
 import { Readable } from "node:stream";
 import type { ExportLine } from "@bulwark/sdk/audit/chain";
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../access/access-control.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Store } from "../store/store.ts";
+import { actorOf } from "./actor.ts";
 import { appendAudit, auditHead, listAudit, verifyAuditChain } from "./audit-log.ts";
 import {
   auditAnchor,

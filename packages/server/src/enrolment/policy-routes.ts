@@ -1,6 +1,6 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../access/access-control.ts";
+import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { type DeviceGroup, groupByName, type ProvisioningPolicy } from "../fleet/groups.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";

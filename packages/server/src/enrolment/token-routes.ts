@@ -1,6 +1,6 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../access/access-control.ts";
+import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { groupByName } from "../fleet/groups.ts";
 import type { Store } from "../store/store.ts";

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../access/access-control.ts";
+import { actorOf } from "../audit/actor.ts";
 import { applyDeviceAction, type IncidentDeps } from "./incident-actions.ts";
 import { DEVICE_ACTIONS, type DeviceAction } from "./lifecycle.ts";
 

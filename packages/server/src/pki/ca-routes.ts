@@ -1,7 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { KEY_ALGORITHMS, type KeyAlgorithm, ROOT_KEY_ALGORITHMS } from "@bulwark/sdk/x509/algorithms";
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../access/access-control.ts";
+import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import { listClaimCas, registerClaimCa } from "../enrolment/claim.ts";

@@ -2,7 +2,7 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import { toPem } from "@bulwark/sdk/pem";
 import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from "@bulwark/sdk/x509/crl";
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../access/access-control.ts";
+import { actorOf } from "../audit/actor.ts";
 import type { Queryable } from "../store/store.ts";
 import { type RevocationContext, revokeCertificate } from "./revocation.ts";
 import { storedDer } from "./stored-certificate.ts";

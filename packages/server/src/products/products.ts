@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
-import { actorOf, productScope } from "../access/access-control.ts";
+import { productScope } from "../access/principal.ts";
+import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { Queryable, Store } from "../store/store.ts";
 

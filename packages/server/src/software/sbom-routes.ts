@@ -10,7 +10,7 @@ import {
 } from "@bulwark/sdk/software/sbom/generate/python";
 import { toSpdx } from "@bulwark/sdk/software/sbom/generate/spdx";
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../access/access-control.ts";
+import { actorOf } from "../audit/actor.ts";
 import { releaseById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
 import { asBulwarkError, type SoftwareMonitor } from "./monitor.ts";

@@ -1,7 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { ArtifactDigest } from "@bulwark/sdk/signing/detached";
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../access/access-control.ts";
+import { actorOf } from "../audit/actor.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Store } from "../store/store.ts";
 import { createSigningKey, listSigningKeys, signArtifact, signingKeyById } from "./signing.ts";

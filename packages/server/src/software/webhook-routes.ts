@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../access/access-control.ts";
+import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { Store } from "../store/store.ts";
 import type { WebhookPolicy } from "./webhooks/destination.ts";
