@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { BrokerHooks } from "../mqtt/broker.ts";
 import type { Store } from "../store/store.ts";
+import type { BrokerHooks } from "./broker-hooks.ts";
 import { type ConfigDelivery, configDelivery } from "./config-delivery.ts";
 import type { MessageSigner } from "./config-signer.ts";
 import type { DeviceChannel } from "./device-channel.ts";

@@ -3,7 +3,6 @@ import type { Duplex } from "node:stream";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { sanitiseMetadata } from "@bulwark/sdk/wire/metadata";
 import {
-  type DeviceSubscribeKind,
   devicePublishKind,
   deviceSubscribeKind,
   deviceTopics,
@@ -11,6 +10,7 @@ import {
 } from "@bulwark/sdk/wire/topics";
 import { Aedes, type AedesPublishPacket, type Client } from "aedes";
 import type { Logger } from "pino";
+import type { BrokerHooks } from "../fleet/broker-hooks.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import { type DeviceStatus, recordMetadata } from "../fleet/devices.ts";
 import { mayConnect, sessionEffect } from "../fleet/lifecycle.ts";
@@ -34,15 +34,6 @@ import { PresenceWriter } from "./presence.ts";
 import { SessionRegistry } from "./sessions.ts";
 
 /** What the fleet domain does with device traffic; wired by the composition root. */
-export interface BrokerHooks {
-  /** A device subscribed to one of its server → device topics (push its config, a pending wipe). */
-  subscribed(deviceId: string, kind: DeviceSubscribeKind, status: DeviceStatus): Promise<void>;
-  /** A device published on its `events` topic. */
-  report(deviceId: string, payload: Buffer): Promise<void>;
-  /** A device published on `jobs/{jobId}/status`. */
-  jobStatus(deviceId: string, jobId: string, payload: Buffer): Promise<void>;
-}
-
 export interface BrokerOptions {
   store: Store;
   log: Logger;
