@@ -1,4 +1,4 @@
-import { DEVICE_STATUSES, type DeviceStatus } from "../fleet/devices.ts";
+import { DEVICE_STATUSES, type DeviceStatus } from "@bulwark/sdk/wire/device-status";
 
 /**
  * The control bus: small events that every server process must act on, whichever process

@@ -1,25 +1,11 @@
 import { randomUUIDv7 } from "node:crypto";
+import { DEVICE_STATUSES, type DeviceStatus } from "@bulwark/sdk/wire/device-status";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import { chunks } from "../store/placeholders.ts";
 import type { Queryable } from "../store/store.ts";
 
-/** Device lifecycle states; transitions live in `lifecycle.ts`. */
-export type DeviceStatus =
-  | "pending"
-  | "active"
-  | "disabled"
-  | "quarantined"
-  | "compromised"
-  | "decommissioned";
-
-export const DEVICE_STATUSES: readonly DeviceStatus[] = [
-  "pending",
-  "active",
-  "disabled",
-  "quarantined",
-  "compromised",
-  "decommissioned",
-];
+/** Device lifecycle states (in the SDK: the HTTP API and the control bus carry them too). */
+export { DEVICE_STATUSES, type DeviceStatus };
 
 /** Whether the device records security events: on, or off by its user or by its policy. */
 export type EventLogging = "on" | "off-device" | "off-policy";
