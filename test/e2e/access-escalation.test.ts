@@ -206,6 +206,14 @@ describe("no principal grants more than it holds", () => {
       },
     );
     assert.equal(assigned.status, 201);
+    // A product role needs a product that exists (access asks products/ through a port).
+    const unknownProduct = await server.api<Problem>(
+      "POST",
+      `/api/v1/users/${plain.body.id}/role-assignments`,
+      { role: "operator", productId: "00000000-0000-4000-8000-000000000000" },
+    );
+    assert.equal(unknownProduct.status, 404);
+    assert.equal(unknownProduct.body.detail, "no such product");
     forbidden(
       await server.api<Problem>(
         "DELETE",

@@ -57,7 +57,7 @@ import { operatorCertificateRoutes } from "./pki/operator-certificate-routes.ts"
 import { ensureOperatorCa, operatorFromCertificate } from "./pki/operator-certificates.ts";
 import { pkiUrls } from "./pki/profiles.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
-import { productRoutes } from "./products/products.ts";
+import { productById, productRoutes } from "./products/products.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
 import { registerSoftwareRoutes } from "./software/routes.ts";
 import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
@@ -263,7 +263,7 @@ export async function startServer(
   await http.register(accessRoutes(store));
   await http.register(sessionRoutes(store, box));
   await http.register(mfaRoutes(store, box));
-  await http.register(userRoutes(store));
+  await http.register(userRoutes(store, async (tx, id) => (await productById(tx, id)) !== undefined));
   await http.register(oidcRoutes(store, box));
   await http.register(operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa }));
   await http.register(productRoutes(store));

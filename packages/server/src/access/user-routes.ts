@@ -4,8 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { currentRateLimits, type RateLimitPolicy, saveRateLimits } from "../http/rate-limits.ts";
-import { productById } from "../products/products.ts";
-import type { Store } from "../store/store.ts";
+import type { Queryable, Store } from "../store/store.ts";
 import { assertCovers, assertMayConfer } from "./escalation.ts";
 import { grantsOf } from "./grants.ts";
 import { totpEnabled } from "./mfa.ts";
@@ -17,7 +16,13 @@ const ID = { type: "string", format: "uuid" } as const;
 const ROLE_OR_NULL = { anyOf: [{ type: "string", enum: [...ROLES] }, { type: "null" }] } as const;
 
 /** Users and their roles: global role plus product-scoped role assignments. */
-export function userRoutes(store: Store) {
+/**
+ * Whether a product exists, read in the caller's transaction: a port (products/ sits above
+ * access), wired by the composition root to products' own query.
+ */
+export type ProductExists = (tx: Queryable, productId: string) => Promise<boolean>;
+
+export function userRoutes(store: Store, productExists: ProductExists) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get("/api/v1/users", { config: { auth: { permission: "users:read" } } }, async () => {
       const users = await listUsers(store);
@@ -130,7 +135,7 @@ export function userRoutes(store: Store) {
         await store.transaction(async (tx) => {
           if (!(await userById(tx, request.params.id)))
             throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
-          if (!(await productById(tx, request.body.productId)))
+          if (!(await productExists(tx, request.body.productId)))
             throw new BulwarkError("BW_ERR_NOT_FOUND", "no such product");
           await tx.run(
             `INSERT INTO role_assignments (id, user_id, role, product_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
