@@ -25,6 +25,7 @@ import { type ControlBus, LocalControlBus } from "./control/bus.ts";
 import { RedisControlBus } from "./control/redis-bus.ts";
 import { FileKeyCustody } from "./custody/file-key-custody.ts";
 import { loadMasterKey, type MasterKey } from "./custody/master-key.ts";
+import { claimCaRoutes } from "./enrolment/claim-routes.ts";
 import { estRoutes } from "./enrolment/est-routes.ts";
 import { policyRoutes as provisioningPolicyRoutes } from "./enrolment/policy-routes.ts";
 import { tokenRoutes } from "./enrolment/token-routes.ts";
@@ -254,6 +255,7 @@ export async function startServer(
     }),
   );
   await http.register(caRoutes({ store, custody, cas: () => cas, reload: reloadPki }));
+  await http.register(claimCaRoutes(store));
   await http.register(provisioningPolicyRoutes({ store, cas: () => cas }));
   await http.register(tokenRoutes(store));
   await http.register(fleetRoutes(store, fleet.delivery));

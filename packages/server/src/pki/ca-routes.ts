@@ -4,8 +4,6 @@ import type { FastifyInstance } from "fastify";
 import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
-import { listClaimCas, registerClaimCa } from "../enrolment/claim.ts";
-import { groupByName } from "../fleet/groups.ts";
 import type { Store } from "../store/store.ts";
 import { type CertificateAuthority, createCa } from "./ca.ts";
 import { importIssuingCa, requestIssuingCa } from "./ca-import.ts";
@@ -38,7 +36,7 @@ const view = (ca: CertificateAuthority) => ({
   pem: ca.pem,
 });
 
-/** Certificate authorities: list, create (root or issuing), offline-root import, manufacturing (claim) CAs. */
+/** Certificate authorities: list, create (root or issuing), offline-root import. */
 export function caRoutes(ctx: CaRoutesContext) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get("/api/v1/cas", { config: { auth: { permission: "pki:read" } } }, async () => ({
@@ -177,46 +175,6 @@ export function caRoutes(ctx: CaRoutesContext) {
         await ctx.reload();
         reply.code(201);
         return view(ca);
-      },
-    );
-
-    app.get("/api/v1/claim-cas", { config: { auth: { permission: "pki:read" } } }, async () => ({
-      items: await listClaimCas(ctx.store),
-    }));
-
-    app.post<{ Body: { name: string; group: string; certificatePem: string } }>(
-      "/api/v1/claim-cas",
-      {
-        config: { auth: { permission: "cas:manage" } },
-        schema: {
-          body: {
-            type: "object",
-            additionalProperties: false,
-            required: ["name", "group", "certificatePem"],
-            properties: {
-              name: NAME,
-              group: { type: "string", minLength: 1, maxLength: 63 },
-              certificatePem: PEM,
-            },
-          },
-        },
-      },
-      async (request, reply) => {
-        const group = await groupByName(ctx.store, request.body.group);
-        if (!group) throw new BulwarkError("BW_ERR_GROUP_NOT_FOUND", `no group named ${request.body.group}`);
-        const claimCa = await ctx.store.transaction(async (tx) => {
-          const registered = await registerClaimCa(tx, group, request.body);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
-            action: "claim-ca.register",
-            target: { type: "claim-ca", id: registered.id },
-            outcome: "success",
-            details: { name: registered.name, group: group.name, fingerprint: registered.fingerprint },
-          });
-          return registered;
-        });
-        reply.code(201);
-        return claimCa;
       },
     );
   };
