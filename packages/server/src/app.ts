@@ -48,6 +48,7 @@ import { loadMasterKey, type MasterKey } from "./pki/master-key.ts";
 import { ensureOcspResponders, type Responder } from "./pki/ocsp-responder.ts";
 import { policyRoutes as provisioningPolicyRoutes } from "./pki/policy-routes.ts";
 import { pkiUrls } from "./pki/profiles.ts";
+import { revocationService } from "./pki/revocation.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
@@ -147,10 +148,21 @@ export async function startServer(
 
   // The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker.
   const deviceChannel = lateBoundChannel();
+  // Every certificate revocation goes through this one service (issue #14 (2)): it re-signs the
+  // CRL in the revocation's transaction, and a revoked certificate's live MQTT sessions are closed
+  // on every process (issue #4; a superseded one's after the renewal grace).
+  const revocation = revocationService({
+    store,
+    custody,
+    cas: () => cas,
+    onRevoked: ({ serial, deviceId }) => deviceChannel.channel.disconnectCertificate(deviceId, serial),
+    supersededGraceMs: config.renewalGraceMs,
+  });
   const fleet = fleetService({
     store,
     signer: startup.signer,
     channel: deviceChannel.channel,
+    revocation,
     log: log.child({ component: "fleet" }),
   });
   const broker = await startBroker({
@@ -219,19 +231,11 @@ export async function startServer(
   const urls = pkiUrls(() => publicUrl);
   // Concurrent enrolments share one commit (each in its own savepoint); see pki/group-commit.ts.
   const enrolments = new GroupCommit(store);
-  await http.register(estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact }));
-  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
   await http.register(
-    certificateRoutes({
-      store,
-      custody,
-      cas: () => cas,
-      // Issue #4: a revoked certificate's live MQTT sessions are closed at once, on every process.
-      onRevoked: ({ serial, deviceId }) => {
-        if (deviceId) deviceChannel.channel.disconnectCertificate(deviceId, serial);
-      },
-    }),
+    estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact, revocation }),
   );
+  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
+  await http.register(certificateRoutes({ store, revocation }));
   await http.register(caRoutes({ store, custody, cas: () => cas, reload: reloadPki }));
   await http.register(provisioningPolicyRoutes({ store, cas: () => cas }));
   await http.register(tokenRoutes(store));
@@ -244,7 +248,9 @@ export async function startServer(
   await http.register(mfaRoutes(store, box));
   await http.register(userRoutes(store));
   await http.register(oidcRoutes(store, box));
-  await http.register(operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa }));
+  await http.register(
+    operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa, revocation }),
+  );
   await http.register(productRoutes(store));
   await http.register(notificationRoutes(store));
   await http.register(controlRoutes(store, control));
@@ -305,6 +311,7 @@ export async function startServer(
       stopping ??= (async () => {
         stopAuditMaintenance();
         clearInterval(pkiSchedule);
+        revocation.close();
         await http.close();
         await webhooks.stop();
         await broker.close();

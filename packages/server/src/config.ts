@@ -23,6 +23,11 @@ export interface Config {
   redisPrefix: string;
   /** How often this process writes its heartbeat; its devices are shown offline after 3 missed beats. */
   heartbeatMs: number;
+  /**
+   * How long a session on a certificate superseded by renewal stays up, so the device reconnects
+   * with its new certificate before the old one's session is closed (issue #13 (6)).
+   */
+  renewalGraceMs: number;
   /** Webhooks may POST to loopback and link-local addresses (refused by default: SSRF). */
   webhookAllowLocal: boolean;
   /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
@@ -45,6 +50,9 @@ const USAGE = `Usage: bulwark-server [options]
                                    by default; env BULWARK_WEBHOOK_ALLOW_LOCAL=1)
   --webhook-allow-http             let webhooks use plain http:// URLs (https only by default;
                                    env BULWARK_WEBHOOK_ALLOW_HTTP=1); independent of allow-local
+  --renewal-grace-seconds N        after a renewal, how long the device's session on its old
+                                   (now superseded) certificate stays up while it reconnects with
+                                   the new one (0-3600, default 60, env BULWARK_RENEWAL_GRACE_SECONDS)
   --redis-url URL                  Redis for broker pub/sub, sessions and control events between
                                    processes (scale-out; env BULWARK_REDIS_URL)
   --redis-prefix PREFIX            what this deployment's Redis keys and channels begin with
@@ -60,6 +68,14 @@ function heartbeat(value: string | undefined): number {
   if (!Number.isInteger(n) || n < 100 || n > 600_000)
     throw new ConfigError(`BULWARK_HEARTBEAT_MS must be an integer from 100 to 600000, got ${value}`);
   return n;
+}
+
+function renewalGrace(value: string | undefined): number {
+  if (value === undefined) return 60_000;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 3600)
+    throw new ConfigError(`--renewal-grace-seconds must be an integer from 0 to 3600, got ${value}`);
+  return n * 1000;
 }
 
 function port(value: string | undefined, fallback: number, name: string): number {
@@ -90,6 +106,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
       "redis-prefix": { type: "string" },
+      "renewal-grace-seconds": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -132,6 +149,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       values["redis-url"] ?? env.BULWARK_REDIS_URL,
     ),
     heartbeatMs: heartbeat(env.BULWARK_HEARTBEAT_MS),
+    renewalGraceMs: renewalGrace(values["renewal-grace-seconds"] ?? env.BULWARK_RENEWAL_GRACE_SECONDS),
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
   };
