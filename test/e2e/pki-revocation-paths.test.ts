@@ -176,6 +176,9 @@ describe("revocation paths: the published CRL follows every revocation at once",
         .map((c) => c.serial)
         .sort(),
     );
+    const cli = await runCli(CLI, ["cert", "list", "--kind", "operator"], env);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`${issued.body.serial}\\s+Bulwark Operator CA.*\\soperator\\n`));
     // Positive control: the same caller revokes a device certificate through the same route.
     const device = await enrolDirect(server, await createToken(server));
     const deviceSerial = serialOfPem(device.certPem);

@@ -10,6 +10,8 @@ const USAGE = `Usage: bulwark <command> [options]
               (KEY: createdAt lastSeenAt status group id serial product)
   device show ID | device set ID [--serial S] [--product P]
   device disable|enable|quarantine|compromise|decommission ID [--reason TEXT]
+  cert list [--device ID] [--status valid|revoked] [--kind device|operator|service] [--json]
+  cert revoke SERIAL [--reason REASON]   (device certificates; keyCompromise also revokes renewals)
   group list | group create NAME | group set-policy GROUP POLICY|--none
   policy list | policy show NAME | policy publish NAME --file SETTINGS.json|-
   security-events list [--device ID] [--kind KIND] [--limit N] [--json]

@@ -23,6 +23,7 @@ const REASONS = [
 
 interface Certificate {
   serial: string;
+  kind: string;
   ca: { name: string };
   deviceId: string | null;
   subject: string;
@@ -42,29 +43,40 @@ const certRevoke: Command = async (args, api, io) => {
     throw new CliError("cert revoke needs a SERIAL (hex)", 2);
   const reason = values.reason ?? "unspecified";
   if (!REASONS.includes(reason)) throw new CliError(`--reason must be one of ${REASONS.join(", ")}`, 2);
-  const revoked = await (await api()).call<{ serial: string; revokedAt: string }>(
+  const revoked = await (await api()).call<{ serial: string; revokedAt: string; alsoRevoked?: string[] }>(
     "POST",
     `/api/v1/certificates/${serial.replace(/:/g, "").toLowerCase()}/revoke`,
     { reason },
   );
   io.stdout(`revoked ${revoked.serial} (${reason}) at ${revoked.revokedAt}\n`);
+  // keyCompromise also revokes the certificates renewed from it.
+  for (const serial of revoked.alsoRevoked ?? [])
+    io.stdout(`revoked ${serial} (${reason}): renewed from it\n`);
   return 0;
 };
 
 const certList: Command = async (args, api, io) => {
   const { values } = parseArgs({
     args,
-    options: { device: { type: "string" }, status: { type: "string" }, json: { type: "boolean" } },
+    options: {
+      device: { type: "string" },
+      status: { type: "string" },
+      kind: { type: "string" },
+      json: { type: "boolean" },
+    },
   });
   const query = new URLSearchParams({ limit: "1000" });
   if (values.device) query.set("device", values.device);
   if (values.status) query.set("status", values.status);
+  if (values.kind && !["device", "operator", "service"].includes(values.kind))
+    throw new CliError("--kind must be device, operator or service", 2);
+  if (values.kind) query.set("kind", values.kind);
   const page = await (await api()).call<{ items: Certificate[] }>("GET", `/api/v1/certificates?${query}`);
   if (values.json) io.stdout(`${JSON.stringify(page)}\n`);
   else
     io.stdout(
       `${table(
-        ["SERIAL", "CA", "DEVICE", "STATUS", "REASON", "NOT AFTER"],
+        ["SERIAL", "CA", "DEVICE", "STATUS", "REASON", "NOT AFTER", "KIND"],
         page.items.map((c) => [
           c.serial,
           c.ca.name,
@@ -72,6 +84,7 @@ const certList: Command = async (args, api, io) => {
           c.status,
           c.revocationReason ?? "-",
           c.notAfter,
+          c.kind,
         ]),
       )}\n`,
     );
