@@ -125,14 +125,16 @@ export async function reenrol(
   checkCsrPolicy(group, csr);
   const actor = { type: "device", id: current.deviceId } as const;
   const previousSerial = current.row.serial;
-  const { result, superseded } = await ctx.transact(async (tx) => {
+  const { result, superseded } = await ctx.transact(async (tx, atCommit) => {
     await lockDevice(tx, current.deviceId);
-    // Refused with BW_ERR_CONFLICT when a concurrent renewal already superseded it.
+    // Refused with BW_ERR_CONFLICT when a concurrent renewal already superseded it. The CRL is
+    // re-signed once for every renewal that commits together, just before the commit.
     const superseded = await ctx.revocation.revokeIn(
       tx,
       { kind: "certificate", serial: previousSerial, scope: "device" },
       "superseded",
       actor,
+      atCommit,
     );
     const { certificate, ca } = await issueDeviceCertificate(
       tx,

@@ -4,6 +4,7 @@ import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import type { CertificateAuthority } from "./ca.ts";
 import { publishCrl } from "./crl-publisher.ts";
+import type { AtCommit } from "./group-commit.ts";
 import type { KeyCustody } from "./key-custody.ts";
 import { type RevocationRow, type RevocationTarget, targetRows } from "./revocation-targets.ts";
 
@@ -49,13 +50,15 @@ export interface RevocationService {
   ): Promise<RevokedCertificate[]>;
   /**
    * Inside the caller's transaction: mark revoked, audit each, re-sign the CRL of each affected
-   * CA. The caller must `announce` the result once its transaction has committed.
+   * CA (at once, or with `atCommit` once per transaction just before its commit). The caller must
+   * `announce` the result once its transaction has committed.
    */
   revokeIn(
     tx: Queryable,
     target: RevocationTarget,
     reason: RevocationReason,
     actor: AuditEntry["actor"],
+    atCommit?: AtCommit,
   ): Promise<RevokedCertificate[]>;
   /** After commit: closes the live sessions of the revoked device certificates, on every process. */
   announce(revoked: RevokedCertificate[]): void;
@@ -101,10 +104,19 @@ export function revocationService(deps: RevocationDeps): RevocationService {
   const pending = new Set<NodeJS.Timeout>();
 
   /** Step: a new CRL for each CA whose certificates changed, in the same transaction (RFC 5280 §5). */
-  async function resignCrls(tx: Queryable, revoked: RevokedCertificate[]): Promise<void> {
+  async function resignCrls(
+    tx: Queryable,
+    revoked: RevokedCertificate[],
+    atCommit?: AtCommit,
+  ): Promise<void> {
     for (const caId of new Set(revoked.map((r) => r.caId))) {
       const ca = deps.cas().find((c) => c.id === caId);
-      if (ca?.hasKey) await publishCrl(tx, deps.custody, ca);
+      if (!ca?.hasKey) continue;
+      const publish = async (db: Queryable) => {
+        await publishCrl(db, deps.custody, ca);
+      };
+      if (atCommit) atCommit(`crl:${ca.id}`, publish);
+      else await publish(tx);
     }
   }
 
@@ -113,6 +125,7 @@ export function revocationService(deps: RevocationDeps): RevocationService {
     target: RevocationTarget,
     reason: RevocationReason,
     actor: AuditEntry["actor"],
+    atCommit?: AtCommit,
   ): Promise<RevokedCertificate[]> {
     const rows = await targetRows(tx, target, reason);
     const now = Date.now();
@@ -137,7 +150,7 @@ export function revocationService(deps: RevocationDeps): RevocationService {
           ...(r.previousReason ? { previousReason: r.previousReason } : {}),
         },
       });
-    await resignCrls(tx, revoked);
+    await resignCrls(tx, revoked, atCommit);
     return revoked;
   }
 
