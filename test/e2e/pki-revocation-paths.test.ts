@@ -83,6 +83,21 @@ describe("revocation paths: the published CRL follows every revocation at once",
       "compromise",
     );
     for (const serial of serials) assert.ok(listed(crl, serial), `${serial} is on the CRL:\n${crl}`);
+    // Audited per certificate, with the CA key's use for the CRL in the same transaction.
+    const audit = await server.store.all<{ action: string; target_id: string; details: string }>(
+      `SELECT action, target_id, details FROM audit_log WHERE seq > (
+         SELECT MAX(seq) FROM audit_log WHERE action = 'certificate.renew' AND target_id = ?) ORDER BY seq`,
+      [first.deviceId],
+    );
+    assert.deepEqual(
+      audit.filter((a) => a.action === "certificate.revoke").map((a) => a.target_id),
+      serials,
+    );
+    const lastRevoke = audit.findLastIndex((a) => a.action === "certificate.revoke");
+    assert.ok(
+      audit.slice(lastRevoke).some((a) => a.action === "key.use" && JSON.parse(a.details).purpose === "crl"),
+      "the CRL signature is recorded after the revocations",
+    );
     const rows = await server.store.all<{ revocation_reason: string }>(
       `SELECT revocation_reason FROM certificates WHERE device_id = ?`,
       [first.deviceId],

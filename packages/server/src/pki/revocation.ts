@@ -6,7 +6,12 @@ import type { CertificateAuthority } from "./ca.ts";
 import { publishCrl } from "./crl-publisher.ts";
 import type { AtCommit } from "./group-commit.ts";
 import type { KeyCustody } from "./key-custody.ts";
-import { type RevocationRow, type RevocationTarget, targetRows } from "./revocation-targets.ts";
+import {
+  type CertificateKind,
+  type RevocationRow,
+  type RevocationTarget,
+  targetRows,
+} from "./revocation-targets.ts";
 
 export type { CertificateKind, RevocationTarget } from "./revocation-targets.ts";
 
@@ -29,6 +34,7 @@ export interface RevocationDeps {
 /** One certificate a revocation changed. */
 export interface RevokedCertificate {
   serial: string;
+  kind: CertificateKind;
   deviceId: string | null;
   caId: string;
   reason: RevocationReason;
@@ -80,7 +86,7 @@ async function applyOne(
   reason: RevocationReason,
   now: number,
 ): Promise<RevokedCertificate | undefined> {
-  const base = { serial: row.serial, deviceId: row.device_id, caId: row.ca_id, reason };
+  const base = { serial: row.serial, kind: row.kind, deviceId: row.device_id, caId: row.ca_id, reason };
   if (row.status === "valid") {
     const { changes } = await tx.run(
       `UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
@@ -145,6 +151,7 @@ export function revocationService(deps: RevocationDeps): RevocationService {
         outcome: "success",
         details: {
           reason,
+          kind: r.kind,
           deviceId: r.deviceId,
           requested,
           ...(r.previousReason ? { previousReason: r.previousReason } : {}),
