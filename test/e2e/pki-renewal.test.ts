@@ -302,4 +302,30 @@ describe("renewal: simplereenroll over mutual TLS and the agent's renewal", () =
     await waitFor("the superseded certificate's session closed", async () => oldClosed);
     await assert.rejects(connectDevice(server, device), /Not authorized/i);
   });
+
+  it("a same-key renewal retried after its answer was lost gets the same certificate; another key is refused", async () => {
+    const device = await enrolDirect(server, await createToken(server, "renewable"));
+    const sameKey = () =>
+      csrFor({
+        privateKey: createPrivateKey(device.keyPem),
+        publicKey: new X509Certificate(device.certPem).publicKey,
+      }).der;
+    const count = async () =>
+      Number(
+        (await server.store.get<{ n: number }>(`SELECT COUNT(*) AS n FROM certificates WHERE device_id = ?`, [
+          device.deviceId,
+        ]))!.n,
+      );
+    const first = await reenroll(server, device, sameKey());
+    assert.equal(first.status, 200, first.text);
+    // The device never saw that answer and asks again with its (now superseded) certificate.
+    const again = await reenroll(server, device, sameKey());
+    assert.equal(again.status, 200, again.text);
+    assert.equal(serialOfPem(pemOfCertsOnly(again.text)), serialOfPem(pemOfCertsOnly(first.text)));
+    assert.equal(await count(), 2);
+    const otherKey = await reenroll(server, device, csrFor().der);
+    assert.equal(otherKey.status, 401);
+    assert.equal(otherKey.code, "BW_ERR_CERTIFICATE_INVALID");
+    assert.equal(await count(), 2);
+  });
 });

@@ -17,6 +17,7 @@ import {
 import { type CertificateStatusRow, certificateStatus, serialOf } from "./issue.ts";
 import { deviceIdFromUri } from "./profiles.ts";
 import { effectivePolicy } from "./provisioning-policy.ts";
+import { alreadyRenewed } from "./renewal-replay.ts";
 
 /** Refusal of an early renewal; the route turns `retryAfterSeconds` into Retry-After (RFC 9110 §10.2.3). */
 export class RenewalNotDue extends BulwarkError {
@@ -110,14 +111,19 @@ async function lockDevice(tx: Queryable, deviceId: string): Promise<void> {
  * current certificate over mutual TLS. An expired or revoked certificate cannot renew; such a
  * device comes back only through its group's enrolment method. The presented certificate is
  * superseded (RFC 5280 §5.3.1) in the transaction that issues its successor, which records what it
- * renews: a certificate renews once, and a keyCompromise revocation follows the chain.
+ * renews: a certificate renews once, and a keyCompromise revocation follows the chain. A same-key
+ * retry with the superseded certificate gets that successor again (see renewal-replay.ts).
  */
 export async function reenrol(
   ctx: EnrolmentContext,
   socket: TLSSocket,
   csrDer: Buffer,
 ): Promise<EnrolmentResult> {
-  const current = await registryCheck(ctx, presentedCertificate(socket, ctx));
+  const presented = presentedCertificate(socket, ctx);
+  // A retry whose first answer was lost gets the certificate already issued for its key.
+  const repeated = await alreadyRenewed(ctx, presented, csrDer);
+  if (repeated) return repeated;
+  const current = await registryCheck(ctx, presented);
   const device = await deviceById(ctx.store, current.deviceId);
   const group = await loadGroup(ctx.store, device!.groupId);
   checkWindow(group, current);
