@@ -116,7 +116,7 @@ describe("foundation: enrol with the real agent and see it online", () => {
       BULWARK_API_KEY: "",
     });
     assert.equal(noKey.code, 2);
-    assert.match(noKey.stderr, /^bulwark: set BULWARK_API_KEY/);
+    assert.match(noKey.stderr, /^bulwark device list: set BULWARK_API_KEY/);
     const badKey = await runCli(CLI, ["device", "list"], {
       BULWARK_URL: server.httpUrl,
       BULWARK_CA_FILE: server.rootPemPath,
