@@ -49,6 +49,7 @@ describe("the CLI as a new user meets it, against a real server", () => {
       ["device", "list"],
       ["findings", "list"],
       ["security-events", "list"],
+      ["session", "list"],
     ]) {
       const json = await inProcess([...list, "--json"], env);
       assert.equal(json.code, 0, `${list.join(" ")}: ${json.stderr}`);

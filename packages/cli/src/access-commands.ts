@@ -167,9 +167,37 @@ const apiKeyRevoke: Command = async (args, api, io) => {
   return 0;
 };
 
+interface SessionView {
+  id: string;
+  via: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  remoteAddress: string | null;
+}
+
 const sessionList: Command = async (args, api, io) => {
-  parse(args, { json: { type: "boolean" } });
-  out(io, await caller(api, io.env, (call) => call("GET", "/api/v1/sessions")));
+  const { values } = parse(args, { json: { type: "boolean" } });
+  const sessions = await caller(api, io.env, (call) =>
+    call<{ items: SessionView[] }>("GET", "/api/v1/sessions"),
+  );
+  if (values.json) {
+    io.stdout(`${JSON.stringify(sessions)}\n`);
+    return 0;
+  }
+  io.stdout(
+    `${table(
+      ["SESSION", "VIA", "FROM", "CREATED", "LAST SEEN", "EXPIRES"],
+      sessions.items.map((x) => [
+        x.id,
+        x.via,
+        x.remoteAddress ?? "-",
+        x.createdAt,
+        x.lastSeenAt,
+        x.expiresAt,
+      ]),
+    )}\n`,
+  );
   return 0;
 };
 

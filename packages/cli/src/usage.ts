@@ -54,7 +54,7 @@ Access and audit:
   api-key create --name NAME [--role ROLE | --permissions P,Q] [--expires-in-days N]
   api-key list [--json]
   api-key revoke ID
-  session list
+  session list [--json]
   session revoke ID|--all|--user USER_ID
   user list [--json]
   user create NAME [--role ROLE]
