@@ -69,6 +69,20 @@ describe("the CLI as a new user meets it, against a real server", () => {
     assert.ok(groups.items.some((g) => g.name === "default"));
   });
 
+  it("a server certificate not issued by the trusted root is named as such, in one line", async () => {
+    const other = await startTestServer();
+    try {
+      const r = await runCli(CLI, ["group", "list"], { ...env, BULWARK_CA_FILE: other.rootPemPath });
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /^bulwark group list: the server at https:\/\/127\.0\.0\.1:\d+ is not trusted \(.+\); check BULWARK_CA_FILE or BULWARK_CA_FINGERPRINT\n$/,
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   it("a value the server refuses is named by the option typed, in one line", async () => {
     const short = await runCli(CLI, ["token", "create", "--group", "default", "--ttl", "5"], env);
     assert.equal(short.code, 1);

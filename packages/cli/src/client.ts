@@ -44,9 +44,28 @@ export async function reach(base: string, options: HttpsRequest): Promise<HttpsR
   }
 }
 
-/** `error` as "the server is not reachable at URL (reason)" when it is a network failure. */
+// TLS verification failures (OpenSSL's codes, as node:tls reports them): the server is there, not trusted.
+const UNTRUSTED = new Set([
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/**
+ * `error` in the CLI's words when it is a network failure ("the server is not reachable at URL
+ * (connection refused)") or a server certificate this CLI does not trust; other errors as they are.
+ */
 export function unreachable(base: string, error: unknown): unknown {
   const code = (error as { code?: string }).code;
+  if (code && UNTRUSTED.has(code))
+    return new CliError(
+      `the server at ${base} is not trusted (${(error as Error).message}); check BULWARK_CA_FILE or BULWARK_CA_FINGERPRINT`,
+      1,
+    );
   const reason = code ? UNREACHABLE[code] : /timed out/i.test(String(error)) ? "timed out" : undefined;
   if (!reason) return error;
   return new CliError(`the server is not reachable at ${base} (${reason}); check BULWARK_URL`, 1);
