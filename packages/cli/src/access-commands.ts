@@ -6,7 +6,7 @@ import { toPem } from "@bulwark/sdk/pem";
 import { generateKeyPair } from "@bulwark/sdk/x509/algorithms";
 import { buildCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
-import { onlyPositionals, parse } from "./args.ts";
+import { onlyPositionals, parse, wholeNumber } from "./args.ts";
 import { type ApiClient, CliError, problemError, problemMessage } from "./client.ts";
 import type { Command, Io } from "./commands.ts";
 import { table } from "./table.ts";
@@ -116,7 +116,9 @@ const apiKeyCreate: Command = async (args, api, io) => {
     name: values.name,
     ...(values.role ? { role: values.role } : {}),
     ...(values.permissions ? { permissions: values.permissions.split(",").map((p) => p.trim()) } : {}),
-    ...(values["expires-in-days"] ? { expiresInDays: Number(values["expires-in-days"]) } : {}),
+    ...(values["expires-in-days"]
+      ? { expiresInDays: wholeNumber(values["expires-in-days"], "--expires-in-days") }
+      : {}),
   };
   const created = await caller(api, io.env, (call) =>
     call<{ key: string }>("POST", "/api/v1/api-keys", body),
@@ -281,7 +283,7 @@ const operatorCertIssue: Command = async (args, api, io) => {
     call<{ serial: string; chainPem: string }>("POST", "/api/v1/operator-certificates", {
       csr: toPem("CERTIFICATE REQUEST", csr),
       ...(values.user ? { userId: values.user } : {}),
-      ...(values.days ? { validityDays: Number(values.days) } : {}),
+      ...(values.days ? { validityDays: wholeNumber(values.days, "--days") } : {}),
     }),
   );
   const dir = values["out-dir"];

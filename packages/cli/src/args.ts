@@ -42,3 +42,19 @@ export function parseErrorLine(error: unknown): string | undefined {
       return message;
   }
 }
+
+/** A whole-number option (`--ttl 3600`), checked here so that "abc" is not sent as null; undefined when absent. */
+export function wholeNumber(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value.trim()))
+    throw new CliError(`${option} must be a whole number, got "${value}"`, 2);
+  return Number(value);
+}
+
+/** A number option that may have a fraction (`--validity-days 0.5`); undefined when absent. */
+export function decimalNumber(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?(\d+\.?\d*|\.\d+)$/.test(value.trim()))
+    throw new CliError(`${option} must be a number, got "${value}"`, 2);
+  return Number(value);
+}

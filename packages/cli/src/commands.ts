@@ -1,5 +1,5 @@
 import { ACCESS_COMMANDS } from "./access-commands.ts";
-import { parse } from "./args.ts";
+import { parse, wholeNumber } from "./args.ts";
 import { type ApiClient, CliError } from "./client.ts";
 import { FLEET_COMMANDS } from "./fleet-commands.ts";
 import { PKI_COMMANDS } from "./pki-commands.ts";
@@ -23,8 +23,8 @@ const tokenCreate: Command = async (args, api, io) => {
   if (!values.group) throw new CliError("token create needs --group NAME", 2);
   const body = {
     group: values.group,
-    ...(values.ttl ? { ttlSeconds: Number(values.ttl) } : {}),
-    ...(values["max-uses"] ? { maxUses: Number(values["max-uses"]) } : {}),
+    ...(values.ttl ? { ttlSeconds: wholeNumber(values.ttl, "--ttl") } : {}),
+    ...(values["max-uses"] ? { maxUses: wholeNumber(values["max-uses"], "--max-uses") } : {}),
   };
   const created = await (await api()).call<{ token: string; expiresAt: string }>(
     "POST",

@@ -79,6 +79,14 @@ describe("CLI: usage, help and version", () => {
       /needs GROUP and POLICY \(or --none\)/,
     );
     usageError(await cli(["sbom", "upload", "r", "f", "g"]), /unexpected argument "g"/);
+    usageError(
+      await cli(["token", "create", "--group", "g", "--max-uses", "abc"]),
+      /--max-uses must be a whole number, got "abc"/,
+    );
+    usageError(
+      await cli(["policy", "set", "g", "--key-algorithms", "a", "--validity-days", "1x"]),
+      /--validity-days must be a number/,
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parse } from "./args.ts";
+import { decimalNumber, parse } from "./args.ts";
 import { CliError } from "./client.ts";
 import type { Command } from "./commands.ts";
 import { table } from "./table.ts";
@@ -183,8 +183,10 @@ const policySet: Command = async (args, api, io) => {
     throw new CliError("policy set needs GROUP --key-algorithms A,B --validity-days N", 2);
   const policy = {
     keyAlgorithms: list(values["key-algorithms"]),
-    validityDays: Number(values["validity-days"]),
-    ...(values["renewal-window-days"] ? { renewalWindowDays: Number(values["renewal-window-days"]) } : {}),
+    validityDays: decimalNumber(values["validity-days"], "--validity-days"),
+    ...(values["renewal-window-days"]
+      ? { renewalWindowDays: decimalNumber(values["renewal-window-days"], "--renewal-window-days") }
+      : {}),
     ...(values.methods ? { methods: list(values.methods) } : {}),
     ...(values["issuing-ca"] ? { issuingCa: values["issuing-ca"] } : {}),
   };

@@ -7,6 +7,11 @@ it("schema validation failures are said with the option the user typed", () => {
     ["body body/ttlSeconds must be >= 60", "--ttl must be at least 60 seconds"],
     ["body body/ttlSeconds must be <= 2592000", "--ttl must be at most 2592000 seconds"],
     ["body body/maxUses must be integer", "--max-uses must be a whole number"],
+    ["body body/expiresInDays must be >= 1", "--expires-in-days must be at least 1 day"],
+    [
+      "body body/validityDays must be >= 0.0006944444444444445",
+      "--validity-days must be at least 0.000694 days",
+    ],
     ["body body/expiresInDays must be integer", "--expires-in-days must be a whole number of days"],
     ["body must have required property 'group'", "--group is required"],
     ["querystring querystring/limit must be <= 1000", "--limit must be at most 1000"],

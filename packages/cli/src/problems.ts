@@ -59,7 +59,9 @@ export function validationInWords(detail: string, own: FieldWords = {}): string 
   const bound = /^must be (>=|<=|>|<) (-?[\d.]+)$/.exec(rule);
   if (bound) {
     const words = { ">=": "at least", "<=": "at most", ">": "more than", "<": "less than" }[bound[1]!];
-    return `${option} must be ${words} ${bound[2]}${suffix}`;
+    const n = Number(bound[2]);
+    const shown = Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(3)));
+    return `${option} must be ${words} ${shown}${n === 1 ? suffix.replace(/s$/, "") : suffix}`;
   }
   const length = /^must NOT have (fewer|more) than (\d+) (characters|items)$/.exec(rule);
   if (length) {
