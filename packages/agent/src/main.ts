@@ -14,7 +14,9 @@ const USAGE = `Usage:
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
 Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL,
-  BULWARK_AGENT_RENEW_FRACTION (renew after this fraction of the certificate lifetime, default 0.667)`;
+  BULWARK_AGENT_RENEW_FRACTION (renew after this fraction of the certificate lifetime, default 0.667)
+A lost connection is retried with jittered exponential backoff (up to 5 min); a refusal of the device
+(certificate revoked, device disabled) is logged with its cause and retried after 30-60 min.`;
 
 function keyAlgorithmArg(value: string | undefined): KeyAlgorithm | undefined {
   if (value === undefined) return undefined;
