@@ -11,7 +11,7 @@ import { connectDevice } from "../../../../test/mqtt-helpers.ts";
 // Issue #5 item 9: ≥ 100,000 hostile MQTT packet streams straight into broker.handle (no TLS:
 // the streams carry a real device certificate as their verified peer, as a TLS socket would).
 const STREAMS = Number(process.env.BULWARK_FUZZ_STREAMS ?? 100_000);
-const ROUND_STREAMS = 10_000;
+const ROUND_STREAMS = 5_000;
 const CONCURRENCY = 256;
 const PER_CONNECTION = 16;
 const SEED = Number(process.env.BULWARK_FUZZ_SEED ?? 0x5eed);
