@@ -173,6 +173,11 @@ export async function startServer(
     instance: { heartbeatMs: config.heartbeatMs },
     limits: { connectTimeoutMs: config.connections.mqttConnectTimeoutMs },
     admission: admission.mqtt,
+  }).catch(async (error: unknown) => {
+    clearInterval(pkiSchedule);
+    await Promise.allSettled([control.close(), backends?.close()]);
+    await store.close().catch(() => {});
+    throw listenFailed("MQTT/TLS", config.mqtt, error);
   });
   // Status changes and kicks reach the device's session on whichever process holds it.
   deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));
@@ -296,13 +301,33 @@ export async function startServer(
     masterKey: masterKey.key,
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
   });
-  await http.listen({ host: config.http.host, port: config.http.port });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      stopAuditMaintenance();
+      clearInterval(pkiSchedule);
+      await http.close();
+      await webhooks.stop();
+      await broker.close();
+      await backends?.close();
+      await control.close();
+      if (!scaledOut) await markAllOffline(store);
+      await store.close();
+      cas = [];
+    })();
+    return stopping;
+  };
+  try {
+    await http.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    await stop().catch(() => {});
+    throw listenFailed("HTTPS", config.http, error);
+  }
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
   const httpUrl = config.http.port === 0 ? config.publicUrl.replace(/:0$/, `:${httpPort}`) : config.publicUrl;
   publicUrl = httpUrl;
 
-  let stopping: Promise<void> | undefined;
   return {
     httpUrl,
     httpPort,
@@ -320,20 +345,15 @@ export async function startServer(
     routes,
     log,
     software: { monitor, webhooks },
-    stop() {
-      stopping ??= (async () => {
-        stopAuditMaintenance();
-        clearInterval(pkiSchedule);
-        await http.close();
-        await webhooks.stop();
-        await broker.close();
-        await backends?.close();
-        await control.close();
-        if (!scaledOut) await markAllOffline(store);
-        await store.close();
-        cas = [];
-      })();
-      return stopping;
-    },
+    stop,
   };
+}
+
+/**
+ * A listener that cannot bind (port in use, no permission) leaves a server that cannot serve:
+ * start-up fails with the listener, its address and the system's reason (`EADDRINUSE`).
+ */
+function listenFailed(listener: string, at: { host: string; port: number }, error: unknown): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new Error(`cannot listen for ${listener} on ${at.host}:${at.port}: ${reason}`, { cause: error });
 }
