@@ -1,13 +1,8 @@
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { type ApiClient, CliError } from "./client.ts";
+import { decimalNumber, parse } from "./args.ts";
+import { CliError } from "./client.ts";
+import type { Command } from "./commands.ts";
 import { table } from "./table.ts";
-
-interface Io {
-  stdout: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-}
-type Command = (args: string[], api: () => Promise<ApiClient>, io: Io) => Promise<number>;
 
 // RFC 5280 §5.3.1 reasons the server accepts.
 const REASONS = [
@@ -33,11 +28,7 @@ interface Certificate {
 }
 
 const certRevoke: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { reason: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { reason: { type: "string" } }, { max: 1 });
   const [serial] = positionals;
   if (!serial || !/^[0-9a-fA-F:]{2,60}$/.test(serial))
     throw new CliError("cert revoke needs a SERIAL (hex)", 2);
@@ -56,14 +47,11 @@ const certRevoke: Command = async (args, api, io) => {
 };
 
 const certList: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: {
-      device: { type: "string" },
-      status: { type: "string" },
-      kind: { type: "string" },
-      json: { type: "boolean" },
-    },
+  const { values } = parse(args, {
+    device: { type: "string" },
+    status: { type: "string" },
+    kind: { type: "string" },
+    json: { type: "boolean" },
   });
   const query = new URLSearchParams({ limit: "1000" });
   if (values.device) query.set("device", values.device);
@@ -91,7 +79,8 @@ const certList: Command = async (args, api, io) => {
   return 0;
 };
 
-const caList: Command = async (_args, api, io) => {
+const caList: Command = async (args, api, io) => {
+  const { values } = parse(args, { json: { type: "boolean" } });
   const page = await (await api()).call<{
     items: {
       id: string;
@@ -102,31 +91,30 @@ const caList: Command = async (_args, api, io) => {
       notAfter: string;
     }[];
   }>("GET", "/api/v1/cas");
-  io.stdout(
-    `${table(
-      ["ID", "NAME", "ROLE", "ALGORITHM", "KEY", "NOT AFTER"],
-      page.items.map((c) => [
-        c.id,
-        c.name,
-        c.role,
-        c.algorithm,
-        c.offline ? "offline" : "custody",
-        c.notAfter,
-      ]),
-    )}\n`,
-  );
+  if (values.json) io.stdout(`${JSON.stringify(page)}\n`);
+  else
+    io.stdout(
+      `${table(
+        ["ID", "NAME", "ROLE", "ALGORITHM", "KEY", "NOT AFTER"],
+        page.items.map((c) => [
+          c.id,
+          c.name,
+          c.role,
+          c.algorithm,
+          c.offline ? "offline" : "custody",
+          c.notAfter,
+        ]),
+      )}\n`,
+    );
   return 0;
 };
 
 const caCreate: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: {
-      name: { type: "string" },
-      role: { type: "string" },
-      algorithm: { type: "string" },
-      parent: { type: "string" },
-    },
+  const { values } = parse(args, {
+    name: { type: "string" },
+    role: { type: "string" },
+    algorithm: { type: "string" },
+    parent: { type: "string" },
   });
   if (!values.name || !values.algorithm || (values.role !== "root" && values.role !== "device"))
     throw new CliError("ca create needs --name, --role root|device, --algorithm [--parent ROOT]", 2);
@@ -142,10 +130,7 @@ const caCreate: Command = async (args, api, io) => {
 
 /** Offline root, step 1: prints the request id, then the PKCS#10 of a new issuing-CA key held in custody. */
 const caRequest: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: { name: { type: "string" }, algorithm: { type: "string" } },
-  });
+  const { values } = parse(args, { name: { type: "string" }, algorithm: { type: "string" } });
   if (!values.name || !values.algorithm) throw new CliError("ca request needs --name and --algorithm", 2);
   const req = await (await api()).call<{ id: string; csrPem: string }>("POST", "/api/v1/ca-requests", {
     name: values.name,
@@ -157,11 +142,11 @@ const caRequest: Command = async (args, api, io) => {
 
 /** Offline root, step 2: imports the signed issuing-CA certificate and its root. */
 const caImport: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parse(
     args,
-    allowPositionals: true,
-    options: { cert: { type: "string" }, root: { type: "string" } },
-  });
+    { cert: { type: "string" }, root: { type: "string" } },
+    { max: 1 },
+  );
   const [id] = positionals;
   if (!id || !values.cert || !values.root)
     throw new CliError("ca import needs REQUEST_ID --cert FILE --root FILE", 2);
@@ -191,24 +176,26 @@ const list = (value: string | undefined) =>
     .filter(Boolean);
 
 const policySet: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parse(
     args,
-    allowPositionals: true,
-    options: {
+    {
       "key-algorithms": { type: "string" },
       "validity-days": { type: "string" },
       "renewal-window-days": { type: "string" },
       methods: { type: "string" },
       "issuing-ca": { type: "string" },
     },
-  });
+    { max: 1 },
+  );
   const [group] = positionals;
   if (!group || !values["key-algorithms"] || !values["validity-days"])
     throw new CliError("policy set needs GROUP --key-algorithms A,B --validity-days N", 2);
   const policy = {
     keyAlgorithms: list(values["key-algorithms"]),
-    validityDays: Number(values["validity-days"]),
-    ...(values["renewal-window-days"] ? { renewalWindowDays: Number(values["renewal-window-days"]) } : {}),
+    validityDays: decimalNumber(values["validity-days"], "--validity-days"),
+    ...(values["renewal-window-days"]
+      ? { renewalWindowDays: decimalNumber(values["renewal-window-days"], "--renewal-window-days") }
+      : {}),
     ...(values.methods ? { methods: list(values.methods) } : {}),
     ...(values["issuing-ca"] ? { issuingCa: values["issuing-ca"] } : {}),
   };
@@ -219,11 +206,7 @@ const policySet: Command = async (args, api, io) => {
 
 /** Pre-registers a hardware serial number; prints the bootstrap secret (once). */
 const serialRegister: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { secret: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { secret: { type: "string" } }, { max: 2 });
   const [group, serialNumber] = positionals;
   if (!group || !serialNumber) throw new CliError("serial register needs GROUP SERIAL [--secret S]", 2);
   const registered = await (await api()).call<{ secret: string }>(
