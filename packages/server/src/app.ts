@@ -57,6 +57,7 @@ import { ensureOcspResponders, type Responder } from "./pki/ocsp-responder.ts";
 import { operatorCertificateRoutes } from "./pki/operator-certificate-routes.ts";
 import { ensureOperatorCa, operatorFromCertificate } from "./pki/operator-certificates.ts";
 import { pkiUrls } from "./pki/profiles.ts";
+import { revocationService } from "./pki/revocation.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { productById, productRoutes } from "./products/products.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
@@ -159,10 +160,21 @@ export async function startServer(
 
   // The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker.
   const deviceChannel = lateBoundChannel();
+  // Every certificate revocation goes through this one service (issue #14 (2)): it re-signs the
+  // CRL in the revocation's transaction, and a revoked certificate's live MQTT sessions are closed
+  // on every process (issue #4; a superseded one's after the renewal grace).
+  const revocation = revocationService({
+    store,
+    custody,
+    cas: () => cas,
+    onRevoked: ({ serial, deviceId }) => deviceChannel.channel.disconnectCertificate(deviceId, serial),
+    supersededGraceMs: config.renewalGraceMs,
+  });
   const fleet = fleetService({
     store,
     signer: startup.signer,
     channel: deviceChannel.channel,
+    revocation,
     log: log.child({ component: "fleet" }),
   });
   const broker = await startBroker({
@@ -177,6 +189,11 @@ export async function startServer(
     instance: { heartbeatMs: config.heartbeatMs },
     limits: { connectTimeoutMs: config.connections.mqttConnectTimeoutMs },
     admission: admission.mqtt,
+  }).catch(async (error: unknown) => {
+    clearInterval(pkiSchedule);
+    await Promise.allSettled([control.close(), backends?.close()]);
+    await store.close().catch(() => {});
+    throw listenFailed("MQTT/TLS", config.mqtt, error);
   });
   // Status changes and kicks reach the device's session on whichever process holds it.
   deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));
@@ -241,19 +258,11 @@ export async function startServer(
   const urls = pkiUrls(() => publicUrl);
   // Concurrent enrolments share one commit (each in its own savepoint); see pki/group-commit.ts.
   const enrolments = new GroupCommit(store);
-  await http.register(estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact }));
-  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
   await http.register(
-    certificateRoutes({
-      store,
-      custody,
-      cas: () => cas,
-      // Issue #4: a revoked certificate's live MQTT sessions are closed at once, on every process.
-      onRevoked: ({ serial, deviceId }) => {
-        if (deviceId) deviceChannel.channel.disconnectCertificate(deviceId, serial);
-      },
-    }),
+    estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact, revocation }),
   );
+  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
+  await http.register(certificateRoutes({ store, revocation }));
   await http.register(caRoutes({ store, custody, cas: () => cas, reload: reloadPki }));
   await http.register(claimCaRoutes(store));
   await http.register(provisioningPolicyRoutes({ store, cas: () => cas }));
@@ -267,7 +276,9 @@ export async function startServer(
   await http.register(mfaRoutes(store, box));
   await http.register(userRoutes(store, async (tx, id) => (await productById(tx, id)) !== undefined));
   await http.register(oidcRoutes(store, box));
-  await http.register(operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa }));
+  await http.register(
+    operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa, revocation }),
+  );
   await http.register(productRoutes(store));
   await http.register(notificationRoutes(store));
   await http.register(controlRoutes(store, control));
@@ -301,13 +312,34 @@ export async function startServer(
     masterKey: masterKey.key,
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
   });
-  await http.listen({ host: config.http.host, port: config.http.port });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      stopAuditMaintenance();
+      clearInterval(pkiSchedule);
+      revocation.close();
+      await http.close();
+      await webhooks.stop();
+      await broker.close();
+      await backends?.close();
+      await control.close();
+      if (!scaledOut) await markAllOffline(store);
+      await store.close();
+      cas = [];
+    })();
+    return stopping;
+  };
+  try {
+    await http.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    await stop().catch(() => {});
+    throw listenFailed("HTTPS", config.http, error);
+  }
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
   const httpUrl = config.http.port === 0 ? config.publicUrl.replace(/:0$/, `:${httpPort}`) : config.publicUrl;
   publicUrl = httpUrl;
 
-  let stopping: Promise<void> | undefined;
   return {
     httpUrl,
     httpPort,
@@ -325,20 +357,15 @@ export async function startServer(
     routes,
     log,
     software: { monitor, webhooks },
-    stop() {
-      stopping ??= (async () => {
-        stopAuditMaintenance();
-        clearInterval(pkiSchedule);
-        await http.close();
-        await webhooks.stop();
-        await broker.close();
-        await backends?.close();
-        await control.close();
-        if (!scaledOut) await markAllOffline(store);
-        await store.close();
-        cas = [];
-      })();
-      return stopping;
-    },
+    stop,
   };
+}
+
+/**
+ * A listener that cannot bind (port in use, no permission) leaves a server that cannot serve:
+ * start-up fails with the listener, its address and the system's reason (`EADDRINUSE`).
+ */
+function listenFailed(listener: string, at: { host: string; port: number }, error: unknown): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new Error(`cannot listen for ${listener} on ${at.host}:${at.port}: ${reason}`, { cause: error });
 }

@@ -26,6 +26,11 @@ export interface Config {
   redisPrefix: string;
   /** How often this process writes its heartbeat; its devices are shown offline after 3 missed beats. */
   heartbeatMs: number;
+  /**
+   * How long a session on a certificate superseded by renewal stays up, so the device reconnects
+   * with its new certificate before the old one's session is closed (issue #13 (6)).
+   */
+  renewalGraceMs: number;
   /** Webhooks may POST to loopback and link-local addresses (refused by default: SSRF). */
   webhookAllowLocal: boolean;
   /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
@@ -60,6 +65,9 @@ const USAGE = `Usage: bulwark-server [options]
                                    by default; env BULWARK_WEBHOOK_ALLOW_LOCAL=1)
   --webhook-allow-http             let webhooks use plain http:// URLs (https only by default;
                                    env BULWARK_WEBHOOK_ALLOW_HTTP=1); independent of allow-local
+  --renewal-grace-seconds N        after a renewal, how long the device's session on its old
+                                   (now superseded) certificate stays up while it reconnects with
+                                   the new one (0-3600, default 60, env BULWARK_RENEWAL_GRACE_SECONDS)
   --redis-url URL                  Redis for broker pub/sub, sessions and control events between
                                    processes (scale-out; env BULWARK_REDIS_URL)
   --redis-prefix PREFIX            what this deployment's Redis keys and channels begin with
@@ -195,6 +203,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
       "redis-prefix": { type: "string" },
+      "renewal-grace-seconds": { type: "string" },
       "max-connections": { type: "string" },
       "mqtt-max-per-address": { type: "string" },
       "http-max-per-address": { type: "string" },
@@ -244,6 +253,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       values["redis-url"] ?? env.BULWARK_REDIS_URL,
     ),
     heartbeatMs: heartbeat(env.BULWARK_HEARTBEAT_MS),
+    renewalGraceMs:
+      integer(
+        values["renewal-grace-seconds"] ?? env.BULWARK_RENEWAL_GRACE_SECONDS,
+        60,
+        "--renewal-grace-seconds",
+        0,
+        3600,
+      ) * 1000,
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
     connections: connectionLimits(values, env),

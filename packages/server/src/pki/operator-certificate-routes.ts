@@ -15,6 +15,7 @@ import {
   listOperatorCertificates,
   revokeOperatorCertificate,
 } from "./operator-certificates.ts";
+import type { RevocationService } from "./revocation.ts";
 
 /** RFC 2986: a PEM or base64 DER PKCS#10 request, parsed strictly and proof of possession checked. */
 function csrSpki(text: string): Buffer {
@@ -35,6 +36,7 @@ export function operatorCertificateRoutes(deps: {
   store: Store;
   custody: KeyCustody;
   operatorCa: () => CertificateAuthority;
+  revocation: RevocationService;
 }) {
   const { store } = deps;
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -127,16 +129,10 @@ export function operatorCertificateRoutes(deps: {
         const mine = (await listOperatorCertificates(store)).find((c) => c.serial === request.params.serial);
         if (!mine || (mine.userId !== principal.user.id && !grantsAllow(principal.grants, "users:manage")))
           throw new BulwarkError("BW_ERR_NOT_FOUND", "no such operator certificate");
-        await store.transaction(async (tx) => {
-          await revokeOperatorCertificate(tx, request.params.serial);
-          await appendAudit(tx, {
-            actor: actorOf(principal),
-            action: "certificate.revoke",
-            target: { type: "certificate", id: request.params.serial },
-            outcome: "success",
-            details: { profile: "operator", reason: "cessationOfOperation" },
-          });
-        });
+        // The revocation service audits it (`certificate.revoke`) and re-signs the Operator CA's CRL.
+        await store.transaction((tx) =>
+          revokeOperatorCertificate(tx, deps.revocation, request.params.serial, actorOf(principal)),
+        );
         reply.code(204);
       },
     );

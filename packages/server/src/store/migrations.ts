@@ -421,4 +421,14 @@ export const migrations: Migration[] = [
       `UPDATE api_keys SET use_recorded_at = last_used_at`,
     ],
   },
+  {
+    // Issue #13 (6): a renewed certificate records the certificate it was renewed from, so a
+    // revocation for keyCompromise follows the chain to every certificate renewed from it.
+    id: 850,
+    name: "certificates-renewed-from",
+    statements: [
+      `ALTER TABLE certificates ADD COLUMN renewed_from TEXT`,
+      `CREATE INDEX certificates_renewed_from ON certificates(renewed_from)`,
+    ],
+  },
 ];
