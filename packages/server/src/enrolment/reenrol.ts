@@ -7,7 +7,6 @@ import { deviceById } from "../fleet/devices.ts";
 import type { DeviceGroup } from "../fleet/groups.ts";
 import { type CertificateStatusRow, certificateStatus, serialOf } from "../pki/issue.ts";
 import { deviceIdFromUri } from "../pki/profiles.ts";
-import { alreadyRenewed } from "../pki/renewal-replay.ts";
 import type { Queryable } from "../store/store.ts";
 import {
   checkCsrPolicy,
@@ -18,6 +17,7 @@ import {
   parseAndVerify,
 } from "./enrol-steps.ts";
 import { effectivePolicy } from "./provisioning-policy.ts";
+import { alreadyRenewed } from "./renewal-replay.ts";
 
 /** Refusal of an early renewal; the route turns `retryAfterSeconds` into Retry-After (RFC 9110 §10.2.3). */
 export class RenewalNotDue extends BulwarkError {

@@ -2,15 +2,10 @@ import { X509Certificate } from "node:crypto";
 import { toPem } from "@bulwark/sdk/pem";
 import { spkiOf } from "@bulwark/sdk/x509/algorithms";
 import { appendAudit } from "../audit/audit-log.ts";
-import {
-  type EnrolmentContext,
-  type EnrolmentResult,
-  loadGroup,
-  parseAndVerify,
-} from "../enrolment/enrol-steps.ts";
 import { deviceById } from "../fleet/devices.ts";
-import { certificateStatus, serialOf } from "./issue.ts";
-import { storedDer } from "./stored-certificate.ts";
+import { certificateStatus, serialOf } from "../pki/issue.ts";
+import { storedDer } from "../pki/stored-certificate.ts";
+import { type EnrolmentContext, type EnrolmentResult, loadGroup, parseAndVerify } from "./enrol-steps.ts";
 
 interface SuccessorRow {
   serial: string;
