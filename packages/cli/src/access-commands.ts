@@ -8,7 +8,7 @@ import { buildCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
 import { onlyPositionals, parse, wholeNumber } from "./args.ts";
 import { type ApiClient, CliError, problemError, problemMessage } from "./client.ts";
-import type { Command, Io } from "./commands.ts";
+import type { Command, Io } from "./command.ts";
 import { table } from "./table.ts";
 
 type Call = <T>(method: string, path: string, body?: unknown) => Promise<T>;

@@ -1,17 +1,11 @@
 import { ACCESS_COMMANDS } from "./access-commands.ts";
 import { parse, wholeNumber } from "./args.ts";
-import { type ApiClient, CliError } from "./client.ts";
+import { CliError } from "./client.ts";
+import type { Command } from "./command.ts";
 import { FLEET_COMMANDS } from "./fleet-commands.ts";
 import { PKI_COMMANDS } from "./pki-commands.ts";
 import type { FieldWords } from "./problems.ts";
 import { SOFTWARE_COMMANDS } from "./software-commands.ts";
-
-export interface Io {
-  stdout: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-}
-
-export type Command = (args: string[], api: () => Promise<ApiClient>, io: Io) => Promise<number>;
 
 const tokenCreate: Command = async (args, api, io) => {
   const { values } = parse(args, {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { onlyPositionals, parse } from "./args.ts";
 import { CliError } from "./client.ts";
-import type { Command, Io } from "./commands.ts";
+import type { Command, Io } from "./command.ts";
 import { table } from "./table.ts";
 
 interface Device {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { decimalNumber, parse } from "./args.ts";
 import { CliError } from "./client.ts";
-import type { Command } from "./commands.ts";
+import type { Command } from "./command.ts";
 import { table } from "./table.ts";
 
 // RFC 5280 §5.3.1 reasons the server accepts.

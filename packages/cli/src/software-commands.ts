@@ -16,7 +16,7 @@ import { toSpdx } from "@bulwark/sdk/software/sbom/generate/spdx";
 import { pack } from "tar-stream";
 import { onlyPositionals, parse } from "./args.ts";
 import { CliError } from "./client.ts";
-import type { Command } from "./commands.ts";
+import type { Command } from "./command.ts";
 import { type ImportSummary, importSummary, type SbomSummary, sbomSummary } from "./summaries.ts";
 import { table } from "./table.ts";
 

@@ -1,10 +1,20 @@
+import type { X509Certificate } from "node:crypto";
 import { fromPemAll, toPem } from "@bulwark/sdk/pem";
 import { buildCertificate } from "@bulwark/sdk/x509/certificate";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Queryable } from "../store/store.ts";
-import type { CertificateAuthority } from "./ca.ts";
 import { recordKeyUse } from "./key-use.ts";
 import { BACKDATE_MS, caExtensions, randomSerial } from "./profiles.ts";
+
+/** What cross-certification reads of a CA (ca.ts's CertificateAuthority; ca.ts calls this file). */
+interface CaNameAndKey {
+  name: string;
+  keyId: string;
+  subjectDer: Buffer;
+  spki: Buffer;
+  keyIdentifier: Buffer;
+  x509: X509Certificate;
+}
 
 const SETTING = "pki.cross-certificates";
 const YEAR_MS = 365 * 24 * 3600 * 1000;
@@ -23,8 +33,8 @@ export async function crossCertificates(db: Queryable): Promise<Buffer[]> {
 export async function ensureCrossCertificate(
   tx: Queryable,
   custody: KeyCustody,
-  subject: CertificateAuthority,
-  issuer: CertificateAuthority,
+  subject: CaNameAndKey,
+  issuer: CaNameAndKey,
 ): Promise<void> {
   const existing = await crossCertificates(tx);
   if (existing.some((der) => der.includes(subject.subjectDer) && der.includes(subject.spki))) return;

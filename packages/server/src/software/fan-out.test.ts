@@ -12,10 +12,9 @@ import {
 } from "../../test/store-fixtures.ts";
 import { releaseById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
-import { findingById, listFindings, releaseFindings } from "./findings.ts";
+import { findingById, listFindings, releaseFindings, setTriage } from "./findings.ts";
 import { parseFindingId } from "./ids.ts";
 import { SoftwareMonitor } from "./monitor.ts";
-import { setTriage } from "./triage.ts";
 import { cycloneDxVex } from "./vex.ts";
 import { createWebhook } from "./webhooks/webhooks.ts";
 

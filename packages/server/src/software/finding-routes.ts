@@ -3,12 +3,11 @@ import type { FastifyInstance } from "fastify";
 import { actorOf } from "../audit/actor.ts";
 import { releaseById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
-import { type FindingStatus, findingById, listFindings, releaseFindings } from "./findings.ts";
+import { type FindingStatus, findingById, listFindings, releaseFindings, setTriage } from "./findings.ts";
 import {
   CYCLONEDX_JUSTIFICATIONS,
   OPENVEX_JUSTIFICATIONS,
   parseTriage,
-  setTriage,
   TRIAGE_STATES,
   type TriageState,
 } from "./triage.ts";

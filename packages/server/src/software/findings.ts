@@ -1,4 +1,6 @@
+import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FindingSeverity } from "@bulwark/sdk/software/scan";
+import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import { placeholders } from "../store/placeholders.ts";
 import type { Queryable, SqlValue } from "../store/store.ts";
 import { findingId, findingKey, findingKeySql, parseFindingId } from "./ids.ts";
@@ -213,4 +215,36 @@ export async function findingById(db: Queryable, id: string): Promise<Finding | 
 export async function releaseFindings(db: Queryable, releaseId: string): Promise<Finding[]> {
   const rows = await selectFindings(db, `WHERE ${RELEASE_FINDINGS} ORDER BY m.vuln_id, m.purl`, [releaseId]);
   return rows.map(toFinding);
+}
+
+/** Sets a finding's triage and appends the audit entry in the same transaction. */
+export async function setTriage(
+  tx: Queryable,
+  findingId: string,
+  triage: Triage,
+  actor: AuditEntry["actor"],
+  source: string,
+  now = Date.now(),
+): Promise<void> {
+  const n = await findingNumber(tx, findingId);
+  const [before] = n === undefined ? [] : await selectFindings(tx, `WHERE f.n = ?`, [n]);
+  if (!before) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such finding");
+  await tx.run(
+    `UPDATE findings SET triage_state = ?, triage = ?, triage_source = ?, triaged_at = ?, updated_at = ? WHERE n = ?`,
+    [triage.state, JSON.stringify(triage), source, now, now, before.n],
+  );
+  await appendAudit(tx, {
+    actor,
+    action: "finding.triage",
+    target: { type: "finding", id: findingId },
+    outcome: "success",
+    details: {
+      release: before.release_id,
+      vulnerability: before.vuln_id,
+      purl: before.purl,
+      from: before.triage === null ? UNTRIAGED : (JSON.parse(before.triage) as Triage),
+      to: triage,
+      source,
+    },
+  });
 }

@@ -15,10 +15,9 @@ import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
 import type { Queryable } from "../store/store.ts";
 import { upsertAdvisories } from "./advisories.ts";
-import { findingById, listFindings, releaseFindings } from "./findings.ts";
+import { findingById, listFindings, releaseFindings, setTriage } from "./findings.ts";
 import { parseFindingId } from "./ids.ts";
 import { SoftwareMonitor } from "./monitor.ts";
-import { setTriage } from "./triage.ts";
 
 /**
  * Migration 602 (findings by match) on a database holding findings in the 601 layout: every

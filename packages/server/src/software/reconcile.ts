@@ -5,7 +5,7 @@ export type { DetailValues };
 
 import { chunks, placeholders } from "../store/placeholders.ts";
 import { findingId, findingKey, findingKeySql, MATCH_LIMIT, RELEASE_SPAN } from "./ids.ts";
-import type { RematchEventType, RematchResult } from "./rematch.ts";
+import type { RematchEventType, RematchResult } from "./rematch-result.ts";
 import { allocate, insertMany, runIn, selectIn } from "./sql.ts";
 import { type Triage, UNTRIAGED } from "./triage.ts";
 

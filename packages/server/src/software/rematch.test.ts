@@ -15,9 +15,8 @@ import {
 } from "../../test/store-fixtures.ts";
 import { verifyAuditChain } from "../audit/audit-log.ts";
 import { releaseById } from "../products/products.ts";
-import { type Finding, listFindings, releaseFindings } from "./findings.ts";
+import { type Finding, listFindings, releaseFindings, setTriage } from "./findings.ts";
 import { SoftwareMonitor } from "./monitor.ts";
-import { setTriage } from "./triage.ts";
 import { cycloneDxVex, openVexDocument } from "./vex.ts";
 
 const system = { type: "system" } as const;

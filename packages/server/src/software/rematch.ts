@@ -10,7 +10,7 @@ import {
 import { chunks, placeholders } from "../store/placeholders.ts";
 import type { Queryable } from "../store/store.ts";
 import { advisoriesFor } from "./advisories.ts";
-import { detailTuple, type FindingRow } from "./findings.ts";
+import { detailTuple } from "./findings.ts";
 import {
   type DesiredMatch,
   type DetailValues,
@@ -22,8 +22,8 @@ import {
   type StoredMatch,
   storeDetails,
 } from "./reconcile.ts";
+import type { RematchEvent, RematchEventType, RematchResult } from "./rematch-result.ts";
 import { selectIn } from "./sql.ts";
-import type { Triage } from "./triage.ts";
 
 /**
  * Incremental re-matching (CRA Annex I Part II (2), vulnerabilities handled without delay): only the
@@ -42,25 +42,7 @@ export type RematchScope =
   | { kind: "packages"; keys: readonly string[]; vulns?: ReadonlySet<string> }
   | { kind: "releases"; ids: readonly string[] };
 
-export type RematchEventType = "finding.new" | "finding.known-exploited" | "finding.known-exploited-removed";
-
-export interface RematchEvent {
-  type: RematchEventType;
-  findingId: string;
-  row: FindingRow;
-}
-
-export interface RematchResult {
-  components: number;
-  created: number;
-  reopened: number;
-  resolved: number;
-  updated: number;
-  carriedOver: { findingId: string; from: string; triage: Triage }[];
-  /** Findings whose vulnerability is no longer known-exploited (its CVEs left the KEV catalogue). */
-  unexploited: { findingId: string; vulnerability: string; article14Candidate: boolean }[];
-  events: RematchEvent[];
-}
+export type { RematchEvent, RematchEventType, RematchResult };
 
 export const ALL_EVENTS: ReadonlySet<RematchEventType> = new Set([
   "finding.new",

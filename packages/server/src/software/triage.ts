@@ -1,7 +1,4 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
-import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
-import type { Queryable } from "../store/store.ts";
-import { findingNumber, selectFindings } from "./findings.ts";
 
 // OpenVEX spec v0.2.0 §Status Justifications.
 export const OPENVEX_JUSTIFICATIONS = [
@@ -124,36 +121,4 @@ export function toCycloneDxJustification(j: Justification): CycloneDxJustificati
       throw new Error(`unreachable justification ${String(never)}`);
     }
   }
-}
-
-/** Sets a finding's triage and appends the audit entry in the same transaction. */
-export async function setTriage(
-  tx: Queryable,
-  findingId: string,
-  triage: Triage,
-  actor: AuditEntry["actor"],
-  source: string,
-  now = Date.now(),
-): Promise<void> {
-  const n = await findingNumber(tx, findingId);
-  const [before] = n === undefined ? [] : await selectFindings(tx, `WHERE f.n = ?`, [n]);
-  if (!before) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such finding");
-  await tx.run(
-    `UPDATE findings SET triage_state = ?, triage = ?, triage_source = ?, triaged_at = ?, updated_at = ? WHERE n = ?`,
-    [triage.state, JSON.stringify(triage), source, now, now, before.n],
-  );
-  await appendAudit(tx, {
-    actor,
-    action: "finding.triage",
-    target: { type: "finding", id: findingId },
-    outcome: "success",
-    details: {
-      release: before.release_id,
-      vulnerability: before.vuln_id,
-      purl: before.purl,
-      from: before.triage === null ? UNTRIAGED : (JSON.parse(before.triage) as Triage),
-      to: triage,
-      source,
-    },
-  });
 }
