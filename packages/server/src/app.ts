@@ -59,7 +59,8 @@ import { ensureOperatorCa, operatorFromCertificate } from "./pki/operator-certif
 import { pkiUrls } from "./pki/profiles.ts";
 import { revocationService } from "./pki/revocation.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
-import { productById, productRoutes } from "./products/products.ts";
+import { productById } from "./products/products.ts";
+import { productRoutes } from "./products/routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
 import { registerSoftwareRoutes } from "./software/routes.ts";
 import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
