@@ -6,20 +6,16 @@ import { type KeyAlgorithm, signatureAlgorithmOid } from "@bulwark/sdk/x509/algo
 import { certsOnly } from "@bulwark/sdk/x509/pkcs7";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
-import { type DeviceGroup, GROUP_NAME, groupById, groupByName } from "../fleet/groups.ts";
+import { type DeviceGroup, GROUP_NAME, groupByName } from "../fleet/groups.ts";
 import { crossCertificates } from "../pki/cross-certificate.ts";
-import { enrolWithClaim } from "./claim.ts";
-import { type EnrolmentContext, type EnrolmentResult, enrolWithToken } from "./enrol.ts";
-import { findUsableToken } from "./enrolment-tokens.ts";
-import type { SerialLog } from "./hardware-serial.ts";
+import type { EnrolmentContext, EnrolmentResult } from "./enrol.ts";
+import { recognise } from "./provisioners.ts";
 import { RenewalNotDue, reenrol } from "./reenrol.ts";
-import { enrolWithSerial } from "./registered-devices.ts";
 
 const PKCS10 = "application/pkcs10";
 const CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only";
 // Base64 of the 64 KiB DER limit (MAX_CSR_BYTES) plus line breaks.
 const BODY_LIMIT = 96 * 1024;
-const TOKEN_PREFIX = "bwet_";
 
 /** RFC 7030 §4.2.1: the base64 body, tolerant of line breaks, strict about everything else. */
 function decodeBase64Body(request: FastifyRequest): Buffer {
@@ -36,47 +32,6 @@ function decodeBase64Body(request: FastifyRequest): Buffer {
   if (!compact || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 !== 0)
     throw new BulwarkError("BW_ERR_CSR_MALFORMED", "the body is not base64");
   return Buffer.from(compact, "base64");
-}
-
-/** The credentials of a simpleenroll, one per enrolment method of the provisioning policies. */
-type Credentials =
-  | { kind: "token"; token: string }
-  | { kind: "registered-serial"; serialNumber: string; secret: string }
-  | { kind: "claim"; certificate: Buffer };
-
-// RFC 7030 §3.2.3 HTTP Basic (token, or serial number + bootstrap secret); §3.3.2 TLS client certificate (claim).
-function credentialsOf(request: FastifyRequest): Credentials {
-  const header = request.headers.authorization;
-  if (header && /^Basic /i.test(header)) {
-    const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    if (colon < 0) throw new BulwarkError("BW_ERR_UNAUTHENTICATED", "malformed Basic credentials");
-    const [user, password] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
-    if (password.startsWith(TOKEN_PREFIX)) return { kind: "token", token: password };
-    return { kind: "registered-serial", serialNumber: user, secret: password };
-  }
-  const peer = (request.raw.socket as TLSSocket).getPeerCertificate?.(false);
-  if (!header && peer?.raw) return { kind: "claim", certificate: peer.raw };
-  throw new BulwarkError(
-    "BW_ERR_UNAUTHENTICATED",
-    "send the enrolment token (or serial number and bootstrap secret) as HTTP Basic, or a claim certificate over mutual TLS",
-  );
-}
-
-function enrol(
-  ctx: EnrolmentContext,
-  credentials: Credentials,
-  csr: Buffer,
-  log: SerialLog,
-): Promise<EnrolmentResult> {
-  switch (credentials.kind) {
-    case "token":
-      return enrolWithToken(ctx, credentials.token, csr);
-    case "registered-serial":
-      return enrolWithSerial(ctx, credentials.serialNumber, credentials.secret, csr);
-    case "claim":
-      return enrolWithClaim(ctx, credentials.certificate, csr, log);
-  }
 }
 
 /** CRA Annex I Part I (2)(d): refused enrolments are recorded as possible unauthorised access. */
@@ -145,8 +100,8 @@ export function estRoutes(ctx: EnrolmentContext) {
       { config: { auth: { public: true } } },
       async (request, reply) => {
         const result = await (async () =>
-          enrol(ctx, credentialsOf(request), decodeBase64Body(request), request.log))().catch(
-          (error: unknown) => auditRefusal(ctx, request, "device.enrol", error),
+          recognise(request).enrol(ctx, decodeBase64Body(request), request.log))().catch((error: unknown) =>
+          auditRefusal(ctx, request, "device.enrol", error),
         );
         request.log.info(
           { deviceId: result.deviceId, group: result.groupName, serial: result.certificate.serial },
@@ -182,11 +137,8 @@ export function estRoutes(ctx: EnrolmentContext) {
     // RFC 7030 §4.5: CSR attributes, i.e. the key types and signature algorithms a group's policy accepts.
     // The group is the token's, when the client sends its enrolment token (§3.2.3), else `default`.
     app.get("/.well-known/est/csrattrs", { config: { auth: { public: true } } }, async (request, reply) => {
-      const credentials = request.headers.authorization ? credentialsOf(request) : undefined;
-      const group =
-        credentials?.kind === "token"
-          ? await groupById(ctx.store, (await findUsableToken(ctx.store, credentials.token)).groupId)
-          : await groupByName(ctx.store, "default");
+      const call = request.headers.authorization ? recognise(request) : undefined;
+      const group = call?.group ? await call.group(ctx) : await groupByName(ctx.store, "default");
       return sendCsrAttributes(reply, group);
     });
 
