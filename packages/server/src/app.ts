@@ -140,9 +140,11 @@ export async function startServer(
   if (!scaledOut) await markAllOffline(store);
   const onControlError = (error: unknown) => log.warn({ err: error }, "control bus");
   const control: ControlBus = config.redisUrl
-    ? await RedisControlBus.connect(config.redisUrl, config.redisPrefix, onControlError)
+    ? await RedisControlBus.connect(config.redisUrl, config.redisPrefix, onControlError, log)
     : new LocalControlBus(onControlError);
-  const backends = config.redisUrl ? redisBrokerBackends(config.redisUrl, config.redisPrefix) : undefined;
+  const backends = config.redisUrl
+    ? redisBrokerBackends(config.redisUrl, config.redisPrefix, log.child({ component: "mqtt" }))
+    : undefined;
   const box = new SecretBox(masterKey.key);
 
   // The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker.

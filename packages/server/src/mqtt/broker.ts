@@ -1,4 +1,5 @@
 import { constants, randomUUID } from "node:crypto";
+import type { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { sanitiseMetadata } from "@bulwark/sdk/wire/metadata";
@@ -192,6 +193,11 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       );
     },
   });
+
+  // Aedes emits 'error' when its will sweep or a session-store read fails (Redis away, a will it
+  // may not publish); with no listener that would end the process and drop every device (issue #13).
+  // (Aedes' types omit the event; the instance is an EventEmitter.)
+  (broker as EventEmitter).on("error", (error: Error) => log.error({ err: error }, "mqtt broker error"));
 
   /** Sends what a device published to the handler of its topic kind. */
   async function route(deviceId: string, packet: AedesPublishPacket): Promise<void> {
