@@ -27,8 +27,9 @@ import {
   registryRecord,
 } from "./connect-steps.ts";
 import { identityOf, type PeerTransport } from "./identity.ts";
-import { InstanceLiveness } from "./instance-liveness.ts";
+import { DEFAULT_HEARTBEAT_MS, InstanceLiveness } from "./instance-liveness.ts";
 import { type BrokerLimits, capPacketSize, DEFAULT_LIMITS, RateLimiter } from "./limits.ts";
+import { dropWill, isOrphanWill, OrphanWills } from "./orphan-wills.ts";
 import { PresenceWriter } from "./presence.ts";
 import { SessionRegistry } from "./sessions.ts";
 
@@ -108,8 +109,22 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     },
   });
 
+  const heartbeatMs = options.instance?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const orphanWills = new OrphanWills({
+    store,
+    log,
+    holderAlive: (brokerId) => liveness.isAlive(brokerId),
+    drop: (will) => dropWill(broker, will),
+  });
+
   const broker = await Aedes.createBroker({
     ...options.backends,
+    // Aedes' broker id is this process's instance id, so that a stored will names the process
+    // whose liveness (server_instances) decides whether it is orphaned.
+    id: instanceId,
+    // Aedes' $SYS heartbeat on the process heartbeat: another process's wills are published 3 to 4
+    // beats after it stopped (Aedes' default, 60 s, meant 3 to 4 minutes).
+    heartbeatInterval: heartbeatMs,
     // Keepalive is checked in our CONNECT steps (refused with a 3.1.1 return code, not aedes' 6).
     keepaliveLimit: 0,
     connectTimeout: limits.connectTimeoutMs,
@@ -144,6 +159,8 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       );
     },
     authorizePublish(client, packet, done) {
+      // Issue #13 item 2: a will of another (stopped) process's session, from Aedes' will sweep.
+      if (isOrphanWill(packet, instanceId)) return orphanWills.authorize(packet, done);
       const session = sessions.get(client);
       if (!session) return done(new Error("not authenticated"));
       const { deviceId } = session.identity;
@@ -182,12 +199,12 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       return session && mayReceive(session.identity.deviceId, packet.topic, session.status) ? packet : null;
     },
     published(packet: AedesPublishPacket, client: Client, done) {
-      const session = sessions.get(client);
-      if (!session) return done(null);
-      route(session.identity.deviceId, packet).then(
+      const deviceId = sessions.get(client)?.identity.deviceId ?? orphanWills.deviceOf(packet);
+      if (!deviceId) return done(null);
+      route(deviceId, packet).then(
         () => done(null),
         (error) => {
-          log.error({ err: error, deviceId: session.identity.deviceId }, "device message not handled");
+          log.error({ err: error, deviceId }, "device message not handled");
           done(null);
         },
       );

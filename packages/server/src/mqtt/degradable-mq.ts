@@ -12,6 +12,9 @@ interface PrefixEmitter {
   close(done?: () => void): void;
   /** MQEmitter's own emit, kept by mqemitter-redis as `_emit`: delivery to this process's listeners. */
   _emit(message: Message, done?: Done): void;
+  /** MQEmitter's own close (`_close`): marks the emitter closed, nothing else. */
+  _close(done?: () => void): void;
+  closing?: boolean;
   /** Where mqemitter-redis re-emits its connections' errors. */
   readonly state: EventEmitter;
   readonly closed?: boolean;
@@ -76,10 +79,15 @@ export class DegradableEmitter extends MQEmitterRedisPrefix {
   }
 
   override close(done?: () => void): void {
-    super.close(done);
-    // QUIT cannot reach a Redis that is away; without this, closing would wait for its return.
-    for (const conn of [this.#conns.subConn, this.#conns.pubConn])
-      if (conn.status !== "ready") conn.disconnect();
+    if (this.#shared() || this.closed || this.closing) {
+      super.close(done);
+      return;
+    }
+    // mqemitter-redis closes by QUIT and waits for both connections' "end"; a connection waiting
+    // to reconnect never sends it (ioredis), so closing would wait for Redis to return. Drop them.
+    this.closing = true;
+    for (const conn of [this.#conns.subConn, this.#conns.pubConn]) conn.disconnect();
+    this._close(done);
   }
 
   #degrade(): void {
