@@ -52,7 +52,8 @@ const USAGE = `Usage: bulwark-server [options]
                                    sharing a Redis; every process of one deployment uses the same
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
   BULWARK_HEARTBEAT_MS (server process heartbeat, default 10000: in scale-out, the devices of a
-  process that missed 3 beats are shown offline by the others)`;
+  process that missed 3 beats are shown offline by the others, and its sessions' MQTT wills are
+  published by them within 4 beats)`;
 
 function heartbeat(value: string | undefined): number {
   if (value === undefined) return DEFAULT_HEARTBEAT_MS;
