@@ -53,6 +53,11 @@ describe("scale-out: Redis lost and back (issue #13 item 1)", () => {
       const clientA = await connect(a.mqttPort, rootPem, onA);
       const clientB = await connect(b.mqttPort, rootPem, onB);
       clients.push(clientA, clientB);
+      // A third device on B, to be disabled while Redis is away.
+      const missed = await enrolDirect(apiA, await createToken(apiA));
+      const missedClient = await connect(b.mqttPort, rootPem, missed);
+      clients.push(missedClient);
+      const closesMissed = watchClose(missedClient);
       const closesA = watchClose(clientA);
       const closesB = watchClose(clientB);
       await waitFor(
@@ -88,6 +93,17 @@ describe("scale-out: Redis lost and back (issue #13 item 1)", () => {
         return res.body.items.length === 1;
       });
 
+      // A disable through A while Redis is away: committed, but its control event reaches no one.
+      const disabledMeanwhile = await apiA.api("POST", `/api/v1/devices/${missed.deviceId}/disable`, {
+        reason: "test",
+      });
+      assert.equal(disabledMeanwhile.status, 200, JSON.stringify(disabledMeanwhile.body));
+      await waitFor(
+        "the lost control event logged",
+        async () => logged(a, "control event not published") > 0,
+      );
+      assert.equal(closesMissed.count, 0, "B could not know yet (the re-check below is what closes it)");
+
       // Redis comes back (empty): every connection is restored and the control bus subscribed again.
       await redis.start();
       for (const server of [a, b])
@@ -98,6 +114,10 @@ describe("scale-out: Redis lost and back (issue #13 item 1)", () => {
             logged(server, "control bus subscribed again") > 0
           );
         });
+      // B re-checked its live sessions against the registry on rejoining: the device disabled
+      // during the outage is closed.
+      await waitFor("the device disabled during the outage closed", async () => closesMissed.count === 1);
+      assert.ok(logged(b, "live sessions re-checked against the registry", { closed: 1 }) >= 1);
       // Nothing dropped either device meanwhile (the kicks below are the positive control).
       assert.equal(closesA.count + closesB.count, 0, "no device lost its connection");
       assert.ok(await online(apiB, onA.deviceId));

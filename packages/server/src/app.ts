@@ -139,9 +139,10 @@ export async function startServer(
   const scaledOut = config.redisUrl !== undefined;
   if (!scaledOut) await markAllOffline(store);
   const onControlError = (error: unknown) => log.warn({ err: error }, "control bus");
-  const control: ControlBus = config.redisUrl
+  const redisControl = config.redisUrl
     ? await RedisControlBus.connect(config.redisUrl, config.redisPrefix, onControlError, log)
-    : new LocalControlBus(onControlError);
+    : undefined;
+  const control: ControlBus = redisControl ?? new LocalControlBus(onControlError);
   const backends = config.redisUrl
     ? redisBrokerBackends(config.redisUrl, config.redisPrefix, log.child({ component: "mqtt" }))
     : undefined;
@@ -168,6 +169,13 @@ export async function startServer(
   });
   // Status changes and kicks reach the device's session on whichever process holds it.
   deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));
+  // Disables and revocations committed elsewhere while Redis was away never reached this process.
+  redisControl?.onRejoined(() =>
+    broker.recheckSessions().then(
+      (outcome) => log.info(outcome, "live sessions re-checked against the registry"),
+      (err) => log.error({ err }, "live sessions not re-checked against the registry"),
+    ),
+  );
   const mqttUrl =
     config.mqtt.port === 0 ? config.publicMqttUrl.replace(/:0$/, `:${broker.port}`) : config.publicMqttUrl;
 

@@ -31,6 +31,7 @@ export class RedisControlBus implements ControlBus {
   readonly #pub: Redis;
   readonly #sub: Redis;
   readonly #subscribers: Subscribers;
+  readonly #rejoined = new Set<() => void>();
   #joined = false;
 
   private constructor(url: string, prefix: string, onError: (error: unknown) => void, log: Logger) {
@@ -52,7 +53,10 @@ export class RedisControlBus implements ControlBus {
 
   #rejoin(log: Logger): void {
     this.#sub.subscribe(this.#channel).then(
-      () => log.info({ channel: this.#channel }, "control bus subscribed again"),
+      () => {
+        log.info({ channel: this.#channel }, "control bus subscribed again");
+        for (const handler of this.#rejoined) handler();
+      },
       // The connection dropped again before the reply: its next "ready" tries again.
       (error: Error) => log.warn({ reason: error.message }, "control bus not subscribed again yet"),
     );
@@ -91,6 +95,14 @@ export class RedisControlBus implements ControlBus {
       this.#channel,
       JSON.stringify({ origin: this.#origin, event } satisfies Envelope),
     );
+  }
+
+  /**
+   * Calls `handler` each time the bus listens again after Redis was away: the events published
+   * meanwhile never reached this process, so what they would have done must be found another way.
+   */
+  onRejoined(handler: () => void): void {
+    this.#rejoined.add(handler);
   }
 
   subscribe(handler: ControlHandler): () => void {

@@ -31,6 +31,7 @@ import { DEFAULT_HEARTBEAT_MS, InstanceLiveness } from "./instance-liveness.ts";
 import { type BrokerLimits, capPacketSize, DEFAULT_LIMITS, RateLimiter } from "./limits.ts";
 import { dropWill, isOrphanWill, OrphanWills } from "./orphan-wills.ts";
 import { PresenceWriter } from "./presence.ts";
+import { type RecheckOutcome, recheckSessions } from "./session-recheck.ts";
 import { SessionRegistry } from "./sessions.ts";
 
 /** What the fleet domain does with device traffic; wired by the composition root. */
@@ -71,6 +72,8 @@ export interface EmbeddedBroker extends DeviceChannel {
    * listener uses this for every socket, tests use it to drive the broker without a handshake.
    */
   handle(stream: Duplex & PeerTransport): void;
+  /** Makes this process's live sessions follow the registry again (after control events may have been missed). */
+  recheckSessions(): Promise<RecheckOutcome>;
   close(): Promise<void>;
 }
 
@@ -214,7 +217,10 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   // Aedes emits 'error' when its will sweep or a session-store read fails (Redis away, a will it
   // may not publish); with no listener that would end the process and drop every device (issue #13).
   // (Aedes' types omit the event; the instance is an EventEmitter.)
-  (broker as EventEmitter).on("error", (error: Error) => log.error({ err: error }, "mqtt broker error"));
+  // While Redis is away its will sweep fails at every run: one line each, without the stack.
+  (broker as EventEmitter).on("error", (error: Error) =>
+    log.warn({ reason: error.message }, "mqtt broker error"),
+  );
 
   /** Sends what a device published to the handler of its topic kind. */
   async function route(deviceId: string, packet: AedesPublishPacket): Promise<void> {
@@ -395,6 +401,11 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     publish,
     publishToDevice: publish,
     handle,
+    recheckSessions() {
+      // CONNECTs being checked now read the registry again once ready, like after an event.
+      registryChanges++;
+      return recheckSessions(store, sessions);
+    },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
