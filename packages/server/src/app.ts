@@ -31,6 +31,7 @@ import { policyRoutes } from "./fleet/policy-routes.ts";
 import { fleetRoutes } from "./fleet/routes.ts";
 import { securityEventRoutes } from "./fleet/security-event-routes.ts";
 import { accessControl, actorOf, type RouteRule, requireRouteAuth } from "./http/auth.ts";
+import { logListenerErrors } from "./http/listener-errors.ts";
 import { requestLogSerializer } from "./http/log-redaction.ts";
 import { problemDetails } from "./http/problems.ts";
 import { rateLimits } from "./http/rate-limits.ts";
@@ -289,6 +290,7 @@ export async function startServer(
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
   });
   await http.listen({ host: config.http.host, port: config.http.port });
+  logListenerErrors(http.server, log, "https");
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
   const httpUrl = config.http.port === 0 ? config.publicUrl.replace(/:0$/, `:${httpPort}`) : config.publicUrl;

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import { type DeviceStatus, recordMetadata } from "../fleet/devices.ts";
 import { mayConnect, sessionEffect } from "../fleet/lifecycle.ts";
+import { logListenerErrors } from "../http/listener-errors.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
 import { checkPublish, checkSubscribe, mayReceive } from "./acl.ts";
@@ -346,6 +347,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());
   });
+  logListenerErrors(server, log, "mqtt");
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
   await liveness.start();
