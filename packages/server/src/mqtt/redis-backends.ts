@@ -52,7 +52,7 @@ export function redisBrokerBackends(url: string, prefix: string, log: Logger): B
   const pubConn = redisConnection(url, "mqtt-pub", log, { enableAutoPipelining: true });
   return {
     mq: new DegradableEmitter(ns.pubsub, { subConn, pubConn }, log),
-    persistence: persistenceRedis({ conn }),
+    persistence: tolerateWillDeletionFailure(persistenceRedis({ conn }), log),
     // Not `persistence.destroy()`: in aedes-persistence-redis 12 it first unsubscribes from the
     // broker's mq, which never answers once Aedes has closed it, so shutdown would hang. The
     // connection is ours, so we close it directly.
@@ -60,4 +60,23 @@ export function redisBrokerBackends(url: string, prefix: string, log: Logger): B
       conn.disconnect();
     },
   };
+}
+
+/**
+ * Aedes' CONNECT deletes the client's previous will with `delWill(client).finally(…)` and handles
+ * nothing on the promise `finally` returns: a failed deletion (Redis away or refusing the command)
+ * was an unhandled rejection, the end of the process. Every other caller ignores or logs the
+ * failure anyway, so it is logged here and the CONNECT goes on (a stale will is replaced by the
+ * new one, or published once at worst). Patched on the instance: the class keeps private fields,
+ * which a Proxy would break.
+ */
+export function tolerateWillDeletionFailure<T>(persistence: T, log: Logger): T {
+  const store = persistence as { delWill(client: { id: string; brokerId: string }): Promise<unknown> };
+  const delWill = store.delWill.bind(store);
+  store.delWill = (client) =>
+    delWill(client).catch((error: Error) => {
+      log.warn({ reason: error.message }, "stored will not deleted");
+      return null;
+    });
+  return persistence;
 }
