@@ -1,11 +1,9 @@
 import type { DeviceStatus } from "../fleet/devices.ts";
 import { mayConnect } from "../fleet/lifecycle.ts";
+import { chunks } from "../store/placeholders.ts";
 import type { Store } from "../store/store.ts";
 import { certificateHolds, type RegistryRecord } from "./connect-steps.ts";
 import type { Session, SessionRegistry } from "./sessions.ts";
-
-/** Serials per registry query (well under SQLite's and PostgreSQL's parameter limits). */
-const CHUNK = 500;
 
 /** What a re-check did to this process's live sessions. */
 export interface RecheckOutcome {
@@ -16,8 +14,7 @@ export interface RecheckOutcome {
 
 async function recordsBySerial(store: Store, serials: string[]): Promise<Map<string, RegistryRecord>> {
   const records = new Map<string, RegistryRecord>();
-  for (let i = 0; i < serials.length; i += CHUNK) {
-    const chunk = serials.slice(i, i + CHUNK);
+  for (const chunk of chunks(serials)) {
     const rows = await store.all<RegistryRecord & { serial: string }>(
       `SELECT c.serial, c.status AS cert_status, c.device_id AS cert_device_id, c.not_after,
               d.status AS device_status
