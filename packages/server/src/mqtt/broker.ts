@@ -119,7 +119,6 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     },
   });
 
-  const heartbeatMs = options.instance?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const orphanWills = new OrphanWills({
     store,
     log,
@@ -129,12 +128,10 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
 
   const broker = await Aedes.createBroker({
     ...options.backends,
-    // Aedes' broker id is this process's instance id, so that a stored will names the process
-    // whose liveness (server_instances) decides whether it is orphaned.
+    // A stored will names its process (server_instances), whose liveness decides if it is orphaned;
+    // another process's wills go out 3-4 beats after it stopped (Aedes' default beat: 60 s).
     id: instanceId,
-    // Aedes' $SYS heartbeat on the process heartbeat: another process's wills are published 3 to 4
-    // beats after it stopped (Aedes' default, 60 s, meant 3 to 4 minutes).
-    heartbeatInterval: heartbeatMs,
+    heartbeatInterval: options.instance?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     // Keepalive is checked in our CONNECT steps (refused with a 3.1.1 return code, not aedes' 6).
     keepaliveLimit: 0,
     // MQTT-3.1.0-1: CONNECT is the first packet; §3.1.4 (1): without one in a reasonable time the
@@ -226,10 +223,8 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     },
   });
 
-  // Aedes emits 'error' when its will sweep or a session-store read fails (Redis away, a will it
-  // may not publish); with no listener that would end the process and drop every device (issue #13).
-  // (Aedes' types omit the event; the instance is an EventEmitter.)
-  // While Redis is away its will sweep fails at every run: one line each, without the stack.
+  // Issue #13: Aedes emits 'error' when its will sweep or a session-store read fails (Redis away, a
+  // refused will); unhandled, that ended the process. (Not in Aedes' types: it is an EventEmitter.)
   (broker as EventEmitter).on("error", (error: Error) =>
     log.warn({ reason: error.message }, "mqtt broker error"),
   );
