@@ -51,6 +51,7 @@ import { pkiUrls } from "./pki/profiles.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
+import { WorkerParser } from "./software/parsing/document-parser.ts";
 import { registerSoftwareRoutes } from "./software/routes.ts";
 import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
 import { warnPlainHttpWebhooks } from "./software/webhooks/plain-http-check.ts";
@@ -208,7 +209,7 @@ export async function startServer(
   });
   problemDetails(http);
   http.get("/healthz", { config: { auth: { public: true } } }, async () => {
-    await store.get(`SELECT 1 AS ok`);
+    await store.ping();
     return { status: "ok", devicesConnected: broker.connectedDevices() };
   });
   http.get("/api/v1/endpoints", { config: { auth: { public: true } } }, async () => ({
@@ -268,7 +269,9 @@ export async function startServer(
     allowLocal: config.webhookAllowLocal,
     allowHttp: config.webhookAllowHttp,
   });
-  const monitor = new SoftwareMonitor(store, () => webhooks.wake());
+  // Untrusted documents (SBOMs, OSV bundles, the KEV catalogue) are parsed off the event loop.
+  const parser = new WorkerParser();
+  const monitor = new SoftwareMonitor(store, () => webhooks.wake(), parser);
   // Deliveries still pending from before a restart are resumed.
   webhooks.wake();
   await registerSoftwareRoutes(http, {
@@ -307,6 +310,7 @@ export async function startServer(
         clearInterval(pkiSchedule);
         await http.close();
         await webhooks.stop();
+        await parser.close();
         await broker.close();
         await backends?.close();
         await control.close();

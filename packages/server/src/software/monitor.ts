@@ -1,14 +1,15 @@
 import { BulwarkError, type ErrorCode, errorCatalogue } from "@bulwark/sdk/errors";
 import { isSoftwareError } from "@bulwark/sdk/software/errors";
-import { type KevCatalog, readKevCatalog } from "@bulwark/sdk/software/kev";
-import { type BundleLimits, readOsvBundle } from "@bulwark/sdk/software/osv/bundle";
+import type { KevCatalog } from "@bulwark/sdk/software/kev";
+import type { BundleLimits } from "@bulwark/sdk/software/osv/bundle";
 import type { OsvRecord } from "@bulwark/sdk/software/osv/types";
-import { parseSbomText } from "@bulwark/sdk/software/sbom/parse";
+import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import { releaseById } from "../cra/products.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { upsertAdvisories } from "./advisories.ts";
 import { toFinding } from "./findings.ts";
+import { type DocumentParser, inlineParser } from "./parsing/document-parser.ts";
 import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
 import { lockMonitor, runIn, selectIn } from "./sql.ts";
@@ -68,8 +69,6 @@ export function asBulwarkError(error: unknown, shownPath?: { actual: string; sho
   );
 }
 
-const IMPORT_BATCH = 400;
-
 /**
  * Records the catalogue as the last imported, refusing one released before it: an import replaces
  * the whole list, so an older file would drop every entry CISA added since (and their findings'
@@ -100,10 +99,13 @@ async function recordCatalog(tx: Queryable, catalog: KevCatalog): Promise<void> 
 export class SoftwareMonitor {
   readonly #store: Store;
   readonly #notify: () => void;
+  /** Where untrusted documents are parsed: worker threads in the server, in place in tests. */
+  readonly parser: DocumentParser;
 
-  constructor(store: Store, notify: () => void = () => {}) {
+  constructor(store: Store, notify: () => void = () => {}, parser: DocumentParser = inlineParser) {
     this.#store = store;
     this.#notify = notify;
+    this.parser = parser;
   }
 
   /** Imports an OSV directory / zip / tar(.gz): all or nothing, upsert by id and `modified`. */
@@ -118,23 +120,18 @@ export class SoftwareMonitor {
       const totals = { records: 0, inserted: 0, updated: 0, unchanged: 0, withdrawn: 0 };
       const keys = new Set<string>();
       const vulns = new Set<string>();
-      let batch: OsvRecord[] = [];
-      const flush = async () => {
+      const upsert = async (batch: OsvRecord[]) => {
         const r = await upsertAdvisories(tx, batch, seen);
+        totals.records += batch.length;
         totals.inserted += r.inserted;
         totals.updated += r.updated;
         totals.unchanged += r.unchanged;
         totals.withdrawn += r.withdrawn;
         for (const k of r.packageKeys) keys.add(k);
         for (const v of r.vulnerabilities) vulns.add(v);
-        batch = [];
       };
-      for await (const { record } of readOsvBundle(path, options.limits)) {
-        totals.records++;
-        batch.push(record);
-        if (batch.length >= IMPORT_BATCH) await flush();
-      }
-      await flush();
+      // Batches of 400 records, read and validated on a worker thread.
+      for await (const batch of this.parser.osvBatches(path, options.limits)) await upsert(batch);
       const scope = { kind: "packages", keys: [...keys], vulns } as const;
       const result = await this.#rematchAndNotify(tx, scope, actor);
       const summary = { ...totals, packages: keys.size, rematch: result };
@@ -156,7 +153,7 @@ export class SoftwareMonitor {
   async importKev(path: string, actor: AuditEntry["actor"], source?: string): Promise<KevImportSummary> {
     const shown = source === undefined ? undefined : { actual: path, shown: source };
     return this.#run(shown, async (tx) => {
-      const catalog = await readKevCatalog(path);
+      const catalog = await this.parser.parse({ kind: "kev", path });
       await recordCatalog(tx, catalog);
       const known = new Set(
         (await tx.all<{ cve_id: string }>(`SELECT cve_id FROM known_exploited`)).map((r) => r.cve_id),
@@ -221,9 +218,15 @@ export class SoftwareMonitor {
 
   /** Validates an SBOM, stores it against a release with its minimum-elements report, and matches it. */
   async attachSbom(releaseId: string, text: string, actor: AuditEntry["actor"]): Promise<SbomAttachSummary> {
-    let doc: ReturnType<typeof parseSbomText>;
+    let doc: SbomDocument;
     try {
-      doc = parseSbomText(text, { source: "sbom", maxBytes: Number.MAX_SAFE_INTEGER });
+      // The route already bounded the body's size; components and nesting are bounded by the parser.
+      doc = await this.parser.parse({
+        kind: "sbom",
+        text,
+        source: "sbom",
+        limits: { maxBytes: Number.MAX_SAFE_INTEGER },
+      });
     } catch (error) {
       throw asBulwarkError(error);
     }

@@ -24,7 +24,7 @@ export interface SoftwareRouteOptions {
 
 /** The software-trust HTTP surface; each plugin is encapsulated (own body parsers where needed). */
 export async function registerSoftwareRoutes(app: FastifyInstance, o: SoftwareRouteOptions): Promise<void> {
-  await app.register(sbomRoutes(o.store, o.monitor, o.maxSbomBytes ?? 16 * 1024 * 1024));
+  await app.register(sbomRoutes(o.store, o.monitor, o.monitor.parser, o.maxSbomBytes ?? 16 * 1024 * 1024));
   await app.register(vulnerabilityRoutes(o.store, o.monitor, o.maxUploadBytes ?? 256 * 1024 * 1024));
   await app.register(findingRoutes(o.store));
   await app.register(webhookRoutes(o.store, o.masterKey, o.webhooks));

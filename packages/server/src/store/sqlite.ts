@@ -1,6 +1,9 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Queryable, RunResult, SqlValue, Store } from "./store.ts";
 
+/** How long a transaction may keep the event loop before it lets other callbacks run. */
+const YIELD_MS = 20;
+
 /**
  * The embedded `Store`: one SQLite file through `node:sqlite`. SQLite is synchronous and has one
  * writer, so a transaction holds a lock that other callers wait on, even across its awaits.
@@ -49,6 +52,28 @@ export class SqliteStore implements Store {
     }),
   };
 
+  /**
+   * The transaction's statements, which give the event loop a turn whenever the transaction has
+   * held it for YIELD_MS: node:sqlite is synchronous, so without this a long transaction (a
+   * 20,000-component SBOM, an advisory re-match) answered no request, not even `/healthz`, until it
+   * committed. Other statements still wait for the transaction (the lock); only ping does not.
+   */
+  #yielding(): Queryable {
+    let since = performance.now();
+    const breathe = async <T>(result: T): Promise<T> => {
+      if (performance.now() - since >= YIELD_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        since = performance.now();
+      }
+      return result;
+    };
+    return {
+      all: async (sql, params) => breathe(await this.#direct.all(sql, params)),
+      get: async (sql, params) => breathe(await this.#direct.get(sql, params)),
+      run: async (sql, params) => breathe(await this.#direct.run(sql, params)),
+    };
+  }
+
   async #outside<T>(fn: () => Promise<T>): Promise<T> {
     while (this.#inTransaction) await this.#lock;
     return fn();
@@ -77,7 +102,7 @@ export class SqliteStore implements Store {
     try {
       this.#db.exec("BEGIN IMMEDIATE");
       try {
-        const result = await fn(this.#direct);
+        const result = await fn(this.#yielding());
         this.#db.exec("COMMIT");
         return result;
       } catch (error) {
@@ -97,6 +122,11 @@ export class SqliteStore implements Store {
     const next = this.#exclusive.then(fn, fn);
     this.#exclusive = next.catch(() => undefined);
     return next;
+  }
+
+  async ping(): Promise<void> {
+    // Reads no table, so it may run inside another caller's open transaction on this connection.
+    this.#statement("SELECT 1").get();
   }
 
   async close(): Promise<void> {
