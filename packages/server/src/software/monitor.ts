@@ -13,6 +13,7 @@ import { type DocumentParser, inlineParser } from "./parsing/document-parser.ts"
 import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
 import { lockMonitor, runIn, selectIn } from "./sql.ts";
+import { collectUnevaluable, type Unevaluable } from "./unevaluable.ts";
 import { enqueueEvents, listWebhooks } from "./webhooks/webhooks.ts";
 
 /**
@@ -38,6 +39,8 @@ export interface AdvisoryImportSummary extends MonitorSummary {
   unchanged: number;
   withdrawn: number;
   packages: number;
+  /** Records stored but skipped by matching: a version does not parse in its ecosystem. */
+  unevaluable: Unevaluable;
 }
 
 export interface KevImportSummary extends MonitorSummary {
@@ -120,7 +123,9 @@ export class SoftwareMonitor {
       const totals = { records: 0, inserted: 0, updated: 0, unchanged: 0, withdrawn: 0 };
       const keys = new Set<string>();
       const vulns = new Set<string>();
+      const unevaluable: Unevaluable = { count: 0, records: [] };
       const upsert = async (batch: OsvRecord[]) => {
+        collectUnevaluable(unevaluable, batch);
         const r = await upsertAdvisories(tx, batch, seen);
         totals.records += batch.length;
         totals.inserted += r.inserted;
@@ -134,12 +139,18 @@ export class SoftwareMonitor {
       for await (const batch of this.parser.osvBatches(path, options.limits)) await upsert(batch);
       const scope = { kind: "packages", keys: [...keys], vulns } as const;
       const result = await this.#rematchAndNotify(tx, scope, actor);
-      const summary = { ...totals, packages: keys.size, rematch: result };
+      const summary = { ...totals, packages: keys.size, unevaluable, rematch: result };
       await appendAudit(tx, {
         actor,
         action: "vulnerabilities.import",
         outcome: "success",
-        details: { source: options.source ?? "osv", ...totals, packages: keys.size, findings: result },
+        details: {
+          source: options.source ?? "osv",
+          ...totals,
+          packages: keys.size,
+          unevaluable: unevaluable.count,
+          findings: result,
+        },
       });
       return summary;
     });
