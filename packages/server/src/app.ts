@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import cookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -22,6 +22,7 @@ import { clusterChannel } from "./control/cluster-channel.ts";
 import { RedisControlBus } from "./control/redis-bus.ts";
 import { controlRoutes } from "./control/routes.ts";
 import { productRoutes } from "./cra/products.ts";
+import { prepareDataDir } from "./data-dir.ts";
 import { deviceActionRoutes } from "./fleet/action-routes.ts";
 import { configSigner } from "./fleet/config-signer.ts";
 import { lateBoundChannel } from "./fleet/device-channel.ts";
@@ -53,6 +54,7 @@ import { tokenRoutes } from "./pki/token-routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
 import { WorkerParser } from "./software/parsing/document-parser.ts";
 import { registerSoftwareRoutes } from "./software/routes.ts";
+import { prepareSpool } from "./software/spool.ts";
 import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
 import { warnPlainHttpWebhooks } from "./software/webhooks/plain-http-check.ts";
 import { migrate } from "./store/migrate.ts";
@@ -85,7 +87,13 @@ export async function startServer(
   config: Config,
   log: Logger = pino({ level: config.logLevel }),
 ): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const dataDir = prepareDataDir(config.dataDir, config.allowOpenDataDir);
+  if (dataDir.openMode !== undefined)
+    log.warn(
+      { dataDir: config.dataDir, mode: dataDir.openMode.toString(8) },
+      "the data directory is open to other users (--allow-open-data-dir)",
+    );
+  const spoolDir = prepareSpool(config.dataDir);
   const store: Store = await openStore(config);
   // Several processes may start at once over one PostgreSQL and one shared data dir: exactly one
   // generates the master key, migrates, bootstraps and creates the standing keys; the others wait
@@ -135,7 +143,9 @@ export async function startServer(
   // TLS trusts every root (ECDSA and ML-DSA-65 chains); a root imported later is trusted from the next start.
   const rootPems = cas.filter((c) => c.role === "root").map((c) => c.pem);
   const rootPemPath = join(config.dataDir, "root-ca.pem");
-  writeFileSync(rootPemPath, root.pem);
+  // A public certificate (devices and clients pin it): readable by all, inside the owner-only data dir.
+  writeFileSync(rootPemPath, root.pem, { mode: 0o644 });
+  chmodSync(rootPemPath, 0o644);
   // One process alone knows no device is connected yet; in scale-out the others hold live sessions.
   const scaledOut = config.redisUrl !== undefined;
   if (!scaledOut) await markAllOffline(store);
@@ -280,6 +290,7 @@ export async function startServer(
     custody,
     masterKey: masterKey.key,
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
+    spoolDir,
   });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();

@@ -27,6 +27,8 @@ export interface Config {
   webhookAllowLocal: boolean;
   /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
   webhookAllowHttp: boolean;
+  /** Start on a data directory that group or others may access (refused by default: keys live there). */
+  allowOpenDataDir: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -45,6 +47,9 @@ const USAGE = `Usage: bulwark-server [options]
                                    by default; env BULWARK_WEBHOOK_ALLOW_LOCAL=1)
   --webhook-allow-http             let webhooks use plain http:// URLs (https only by default;
                                    env BULWARK_WEBHOOK_ALLOW_HTTP=1); independent of allow-local
+  --allow-open-data-dir            start even if group or others may access the data directory
+                                   (refused by default: it holds the keys and the database;
+                                   env BULWARK_ALLOW_OPEN_DATA_DIR=1)
   --redis-url URL                  Redis for broker pub/sub, sessions and control events between
                                    processes (scale-out; env BULWARK_REDIS_URL)
   --redis-prefix PREFIX            what this deployment's Redis keys and channels begin with
@@ -86,6 +91,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "log-level": { type: "string" },
       "webhook-allow-local": { type: "boolean" },
       "webhook-allow-http": { type: "boolean" },
+      "allow-open-data-dir": { type: "boolean" },
       store: { type: "string" },
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
@@ -134,6 +140,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     heartbeatMs: heartbeat(env.BULWARK_HEARTBEAT_MS),
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
+    allowOpenDataDir: values["allow-open-data-dir"] === true || env.BULWARK_ALLOW_OPEN_DATA_DIR === "1",
   };
 }
 

@@ -1,5 +1,18 @@
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Queryable, RunResult, SqlValue, Store } from "./store.ts";
+
+/**
+ * The database and its -wal, -shm and -journal files hold the audit log and every sealed secret:
+ * owner-only (0600). The file is created 0600 before SQLite opens it, since SQLite gives the files it
+ * creates beside a database that database's mode; files an older version left 0644 are narrowed.
+ */
+function ownerOnly(path: string): void {
+  if (path === ":memory:" || path.startsWith("file:")) return;
+  closeSync(openSync(path, "a", 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`])
+    if (existsSync(file)) chmodSync(file, 0o600);
+}
 
 /** How long a transaction may keep the event loop before it lets other callbacks run. */
 const YIELD_MS = 20;
@@ -16,6 +29,7 @@ export class SqliteStore implements Store {
   #inTransaction = false;
 
   constructor(path: string) {
+    ownerOnly(path);
     this.#db = new DatabaseSync(path);
     // A 64 MiB page cache keeps the index pages of a large transaction (a full advisory re-match
     // writes ~10^6 findings) in memory instead of spilling them to the WAL over and over; temporary
@@ -31,6 +45,8 @@ export class SqliteStore implements Store {
     this.#db.exec(
       "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 5000; PRAGMA journal_size_limit = 67108864;",
     );
+    // The -wal and -shm files exist now; an older one may predate the rule above.
+    ownerOnly(path);
   }
 
   #statement(sql: string): StatementSync {
