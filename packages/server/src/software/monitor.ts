@@ -3,13 +3,13 @@ import { isSoftwareError } from "@bulwark/sdk/software/errors";
 import type { KevCatalog } from "@bulwark/sdk/software/kev";
 import type { BundleLimits } from "@bulwark/sdk/software/osv/bundle";
 import type { OsvRecord } from "@bulwark/sdk/software/osv/types";
-import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import { releaseById } from "../cra/products.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { upsertAdvisories } from "./advisories.ts";
 import { toFinding } from "./findings.ts";
 import { type DocumentParser, inlineParser } from "./parsing/document-parser.ts";
+import type { ParsedSbom } from "./parsing/tasks.ts";
 import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
 import { lockMonitor, runIn, selectIn } from "./sql.ts";
@@ -229,10 +229,10 @@ export class SoftwareMonitor {
 
   /** Validates an SBOM, stores it against a release with its minimum-elements report, and matches it. */
   async attachSbom(releaseId: string, text: string, actor: AuditEntry["actor"]): Promise<SbomAttachSummary> {
-    let doc: SbomDocument;
+    let parsed: ParsedSbom;
     try {
       // The route already bounded the body's size; components and nesting are bounded by the parser.
-      doc = await this.parser.parse({
+      parsed = await this.parser.parse({
         kind: "sbom",
         text,
         source: "sbom",
@@ -243,7 +243,7 @@ export class SoftwareMonitor {
     }
     return this.#run(undefined, async (tx) => {
       if (!(await releaseById(tx, releaseId))) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
-      const sbom = await insertSbom(tx, releaseId, doc, text);
+      const sbom = await insertSbom(tx, releaseId, parsed, text);
       const result = await this.#rematchAndNotify(tx, { kind: "releases", ids: [releaseId] }, actor);
       await appendAudit(tx, {
         actor,

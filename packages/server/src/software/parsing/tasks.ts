@@ -6,6 +6,10 @@
 import { isSoftwareError, SoftwareError, type SoftwareErrorCode } from "@bulwark/sdk/software/errors";
 import { type KevCatalog, readKevCatalog } from "@bulwark/sdk/software/kev";
 import type { SbomLimits } from "@bulwark/sdk/software/sbom/bounds";
+import {
+  checkMinimumElements,
+  type MinimumElementsReport,
+} from "@bulwark/sdk/software/sbom/minimum-elements";
 import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import { parseSbomText } from "@bulwark/sdk/software/sbom/parse";
 import { type GeneratorInput, generateSbom } from "../generators.ts";
@@ -15,8 +19,14 @@ export type ParseTask =
   | { kind: "generate"; from: GeneratorInput; text: string; subject: string; format: "cyclonedx" | "spdx" }
   | { kind: "kev"; path: string };
 
+/** A validated SBOM with its minimum-elements report (computed where it was parsed). */
+export interface ParsedSbom {
+  document: SbomDocument;
+  minimumElements: MinimumElementsReport;
+}
+
 export type ParseValue<T extends ParseTask> = T extends { kind: "sbom" }
-  ? SbomDocument
+  ? ParsedSbom
   : T extends { kind: "kev" }
     ? KevCatalog
     : unknown;
@@ -32,8 +42,10 @@ export type TaskOutcome<T> = { ok: true; value: T } | { ok: false; error: Serial
 
 export async function runTask<T extends ParseTask>(task: T): Promise<ParseValue<T>> {
   switch (task.kind) {
-    case "sbom":
-      return parseSbomText(task.text, { ...task.limits, source: task.source }) as ParseValue<T>;
+    case "sbom": {
+      const document = parseSbomText(task.text, { ...task.limits, source: task.source });
+      return { document, minimumElements: checkMinimumElements(document) } as ParseValue<T>;
+    }
     case "generate":
       return generateSbom(task.from, task.text, task.subject, task.format) as ParseValue<T>;
     case "kev":
