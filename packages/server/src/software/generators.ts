@@ -1,4 +1,6 @@
 /** The SBOM generator inputs the server accepts and the engine function for each. */
+import { SoftwareError } from "@bulwark/sdk/software/errors";
+import { DEFAULT_MAX_SBOM_COMPONENTS } from "@bulwark/sdk/software/sbom/bounds";
 import { toCycloneDx } from "@bulwark/sdk/software/sbom/generate/cyclonedx";
 import { inventoryFromDpkgStatus } from "@bulwark/sdk/software/sbom/generate/dpkg";
 import { inventoryFromFirmwareManifest } from "@bulwark/sdk/software/sbom/generate/firmware";
@@ -50,5 +52,11 @@ export function generateSbom(
   format: "cyclonedx" | "spdx",
 ): unknown {
   const inventory = inventoryOf(from, text, subject);
+  // The same bound as an uploaded SBOM: the document made here could not be uploaded otherwise.
+  if (inventory.packages.length > DEFAULT_MAX_SBOM_COMPONENTS)
+    throw new SoftwareError(
+      from === "firmware-manifest" ? "BW_ERR_MANIFEST_INVALID" : "BW_ERR_LOCKFILE_INVALID",
+      `the input lists ${inventory.packages.length} packages, the limit is ${DEFAULT_MAX_SBOM_COMPONENTS}`,
+    );
   return format === "spdx" ? toSpdx(inventory) : toCycloneDx(inventory);
 }

@@ -2,18 +2,18 @@ import { BulwarkError, type ErrorCode, errorCatalogue } from "@bulwark/sdk/error
 import { isSoftwareError } from "@bulwark/sdk/software/errors";
 import type { KevCatalog } from "@bulwark/sdk/software/kev";
 import type { BundleLimits } from "@bulwark/sdk/software/osv/bundle";
-import type { OsvRecord } from "@bulwark/sdk/software/osv/types";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import { releaseById } from "../cra/products.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { upsertAdvisories } from "./advisories.ts";
 import { toFinding } from "./findings.ts";
 import { type DocumentParser, inlineParser } from "./parsing/document-parser.ts";
+import type { OsvBatch } from "./parsing/osv-stream.ts";
 import type { ParsedSbom } from "./parsing/tasks.ts";
+import { tallyUnevaluable, type Unevaluable } from "./parsing/unevaluable.ts";
 import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
 import { lockMonitor, runIn, selectIn } from "./sql.ts";
-import { collectUnevaluable, type Unevaluable } from "./unevaluable.ts";
 import { enqueueEvents, listWebhooks } from "./webhooks/webhooks.ts";
 
 /**
@@ -124,10 +124,10 @@ export class SoftwareMonitor {
       const keys = new Set<string>();
       const vulns = new Set<string>();
       const unevaluable: Unevaluable = { count: 0, records: [] };
-      const upsert = async (batch: OsvRecord[]) => {
-        collectUnevaluable(unevaluable, batch);
-        const r = await upsertAdvisories(tx, batch, seen);
-        totals.records += batch.length;
+      const upsert = async (batch: OsvBatch) => {
+        tallyUnevaluable(unevaluable, batch.unevaluable);
+        const r = await upsertAdvisories(tx, batch.records, seen);
+        totals.records += batch.records.length;
         totals.inserted += r.inserted;
         totals.updated += r.updated;
         totals.unchanged += r.unchanged;

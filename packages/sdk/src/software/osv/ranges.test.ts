@@ -206,3 +206,16 @@ test("YAML records parse; extra database_specific data is ignored; withdrawn and
     (e) => isSoftwareError(e, "BW_ERR_OSV_INVALID") && e.path === "y.json",
   );
 });
+
+test("an OSV JSON record nested deeper than 64 levels is refused before it is parsed", () => {
+  const deep = `{"id": "X", "modified": "2024-01-01T00:00:00Z", "database_specific": ${"[".repeat(100)}${"]".repeat(100)}}`;
+  assert.throws(
+    () => parseOsvText(deep, "json", "deep.json"),
+    (e) =>
+      isSoftwareError(e, "BW_ERR_OSV_INVALID") &&
+      /nested too deeply/.test(e.message) &&
+      e.path === "deep.json",
+  );
+  const shallow = `{"id": "X", "modified": "2024-01-01T00:00:00Z", "database_specific": ${"[".repeat(10)}${"]".repeat(10)}}`;
+  assert.equal(parseOsvText(shallow, "json").id, "X");
+});

@@ -9,16 +9,15 @@ import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { SoftwareError } from "@bulwark/sdk/software/errors";
 import type { BundleLimits } from "@bulwark/sdk/software/osv/bundle";
-import type { OsvRecord } from "@bulwark/sdk/software/osv/types";
 import Tinypool from "tinypool";
-import { osvBatchesFromPort, osvBatchesInline } from "./osv-stream.ts";
+import { type OsvBatch, osvBatchesFromPort, osvBatchesInline } from "./osv-stream.ts";
 import { deserializeError, type ParseTask, type ParseValue, runTask, type TaskOutcome } from "./tasks.ts";
 import type { WorkerTask } from "./worker.ts";
 
 export interface DocumentParser {
   parse<T extends ParseTask>(task: T): Promise<ParseValue<T>>;
-  /** The records of an OSV directory / zip / tar(.gz), in batches. */
-  osvBatches(path: string, limits?: BundleLimits): AsyncIterable<OsvRecord[]>;
+  /** The records of an OSV directory / zip / tar(.gz), in batches, each naming its unevaluable records. */
+  osvBatches(path: string, limits?: BundleLimits): AsyncIterable<OsvBatch>;
   close(): Promise<void>;
 }
 
@@ -96,7 +95,7 @@ export class WorkerParser implements DocumentParser {
     return outcome.value;
   }
 
-  osvBatches(path: string, limits?: BundleLimits): AsyncIterable<OsvRecord[]> {
+  osvBatches(path: string, limits?: BundleLimits): AsyncIterable<OsvBatch> {
     const { port1, port2 } = new MessageChannel();
     const task = this.#run({ kind: "osv", path, limits, port: port2 }, [port2]);
     return osvBatchesFromPort(port1, task);

@@ -8,27 +8,43 @@ import type { MessagePort } from "node:worker_threads";
 import { type BundleLimits, readOsvBundle } from "@bulwark/sdk/software/osv/bundle";
 import type { OsvRecord } from "@bulwark/sdk/software/osv/types";
 import { deserializeError, type SerializedError, serializeError } from "./tasks.ts";
+import { type UnevaluableRecord, unevaluableReason } from "./unevaluable.ts";
 
 export const OSV_BATCH = 400;
 
+/** Records read from a bundle, with those of them matching would have to skip (named, issue #14). */
+export interface OsvBatch {
+  records: OsvRecord[];
+  unevaluable: UnevaluableRecord[];
+}
+
+function batchOf(records: OsvRecord[]): OsvBatch {
+  const unevaluable: UnevaluableRecord[] = [];
+  for (const record of records) {
+    const reason = unevaluableReason(record);
+    if (reason !== undefined) unevaluable.push({ id: record.id, reason });
+  }
+  return { records, unevaluable };
+}
+
 /** A batch (with whether it is the last) or the error that ended the reading. */
 export interface OsvMessage {
-  batch?: OsvRecord[];
+  batch?: OsvBatch;
   done?: boolean;
   error?: SerializedError;
 }
 
 /** Batches of records, read in place (the importer's own thread). */
-export async function* osvBatchesInline(path: string, limits?: BundleLimits): AsyncGenerator<OsvRecord[]> {
+export async function* osvBatchesInline(path: string, limits?: BundleLimits): AsyncGenerator<OsvBatch> {
   let batch: OsvRecord[] = [];
   for await (const { record } of readOsvBundle(path, limits)) {
     batch.push(record);
     if (batch.length >= OSV_BATCH) {
-      yield batch;
+      yield batchOf(batch);
       batch = [];
     }
   }
-  if (batch.length > 0) yield batch;
+  if (batch.length > 0) yield batchOf(batch);
 }
 
 /** Worker side: answers each "more" with the next batch until the bundle ends, fails or "stop" comes. */
@@ -38,14 +54,15 @@ export async function serveOsvBatches(port: MessagePort, path: string, limits?: 
     for (;;) {
       const [request] = (await once(port, "message")) as [string];
       if (request !== "more") return;
-      let next: IteratorResult<OsvRecord[]>;
+      let next: IteratorResult<OsvBatch>;
       try {
         next = await batches.next();
       } catch (e) {
         port.postMessage({ error: serializeError(e) } satisfies OsvMessage);
         return;
       }
-      port.postMessage({ batch: next.done ? [] : next.value, done: next.done === true } satisfies OsvMessage);
+      const batch = next.done ? { records: [], unevaluable: [] } : next.value;
+      port.postMessage({ batch, done: next.done === true } satisfies OsvMessage);
       if (next.done) return;
     }
   } finally {
@@ -61,7 +78,7 @@ export async function serveOsvBatches(port: MessagePort, path: string, limits?: 
 export async function* osvBatchesFromPort(
   port: MessagePort,
   task: Promise<unknown>,
-): AsyncGenerator<OsvRecord[]> {
+): AsyncGenerator<OsvBatch> {
   // A normal end is signalled by the last batch (done), never by the task: only a failure races it.
   const failed = task.then(
     () => new Promise<never>(() => {}),
@@ -76,7 +93,7 @@ export async function* osvBatchesFromPort(
       ]);
       if (message.error) throw deserializeError(message.error);
       if (message.batch === undefined) throw new Error("unexpected message from the OSV reader");
-      if (message.batch.length > 0) yield message.batch;
+      if (message.batch.records.length > 0) yield message.batch;
       if (message.done) return;
     }
   } finally {

@@ -1,5 +1,5 @@
 /**
- * Advisories that are stored but cannot be evaluated: a version in one of their ranges or `versions`
+ * Advisories that are stored but cannot be evaluated (found where the bundle is read, on the worker): a version in one of their ranges or `versions`
  * lists does not parse in the ecosystem's order, so the engine skips them when matching. An import
  * counts and names them rather than keeping them silently (issue #14).
  */
@@ -10,10 +10,15 @@ import { ecosystemScheme } from "@bulwark/sdk/software/versions/registry";
 /** How many ids an import result lists; the count is always complete. */
 export const LISTED_UNEVALUABLE = 100;
 
+export interface UnevaluableRecord {
+  id: string;
+  reason: string;
+}
+
 export interface Unevaluable {
   count: number;
   /** The first LISTED_UNEVALUABLE ids, each with the reason. */
-  records: { id: string; reason: string }[];
+  records: UnevaluableRecord[];
 }
 
 /** The reason a record cannot be evaluated, or undefined when every entry compiles. */
@@ -31,11 +36,8 @@ export function unevaluableReason(record: OsvRecord): string | undefined {
   return undefined;
 }
 
-export function collectUnevaluable(into: Unevaluable, records: readonly OsvRecord[]): void {
-  for (const record of records) {
-    const reason = unevaluableReason(record);
-    if (reason === undefined) continue;
-    into.count++;
-    if (into.records.length < LISTED_UNEVALUABLE) into.records.push({ id: record.id, reason });
-  }
+/** Adds a batch's unevaluable records to an import's tally (the count complete, the list capped). */
+export function tallyUnevaluable(into: Unevaluable, found: readonly UnevaluableRecord[]): void {
+  into.count += found.length;
+  for (const u of found) if (into.records.length < LISTED_UNEVALUABLE) into.records.push(u);
 }
