@@ -7,6 +7,7 @@ import {
   type Comparator,
   comparatorFor,
   ecosystemScheme,
+  equalityKey,
   normalizeVersion,
   schemeComparator,
 } from "../versions/registry.ts";
@@ -22,11 +23,12 @@ interface CompiledRange {
 
 export interface CompiledAffected {
   ecosystem: string;
-  /** `versions` entries in the ecosystem's normalised form (the fast path: most hits are exact). */
+  /** `versions` entries by their equality key where the scheme has one (SemVer, PyPI), else as written. */
   versions: ReadonlySet<string>;
   /**
-   * The same entries sorted in the ecosystem's order, searched with the comparator the ranges use,
-   * so a listed version matches whatever form the SBOM writes it in (Go `v4.2.10` = `4.2.10`).
+   * For schemes without an equality key: the entries sorted in the ecosystem's order, binary-searched
+   * with the comparator the ranges use, so a listed version matches whatever form the SBOM writes it
+   * in (Maven `1.0` = `1.0.0`). Empty where the keys already decide (Go `v4.2.10` = `4.2.10`).
    */
   ordered: readonly string[];
   /** The ecosystem's comparator; undefined for ecosystems without one (exact matching only). */
@@ -95,16 +97,13 @@ export function compileAffected(affected: OsvAffected, where = "affected"): Comp
     const c = compileRange(r, ecosystem, `${where}/ranges/${i}`);
     if (c !== undefined) ranges.push(c);
   });
-  const versions = new Set(affected.versions.map((v) => normalizeVersion(ecosystem, v)));
   const scheme = ecosystemScheme(ecosystem);
   const compare = scheme === undefined ? undefined : schemeComparator(scheme);
-  return {
-    ecosystem,
-    versions,
-    ordered: orderedVersions(affected.versions, compare, where),
-    compare,
-    ranges,
-  };
+  // Every entry must parse, as in a range; the order is only kept where no equality key decides.
+  const ordered = orderedVersions(affected.versions, compare, where);
+  const versions = new Set(affected.versions.map((v) => normalizeVersion(ecosystem, v)));
+  const keyed = equalityKey(scheme) !== undefined;
+  return { ecosystem, versions, ordered: keyed ? [] : ordered, compare, ranges };
 }
 
 /** The `versions` list in the ecosystem's order; an entry that does not parse makes the record invalid, as in a range. */
