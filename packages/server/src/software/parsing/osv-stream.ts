@@ -52,7 +52,11 @@ export async function serveOsvBatches(port: MessagePort, path: string, limits?: 
   const batches = osvBatchesInline(path, limits);
   try {
     for (;;) {
-      const [request] = (await once(port, "message")) as [string];
+      // "stop", or the importer's side closed without a word: either way the reading ends.
+      const request = await Promise.race([
+        once(port, "message").then(([m]) => m as string),
+        once(port, "close").then(() => "stop"),
+      ]);
       if (request !== "more") return;
       let next: IteratorResult<OsvBatch>;
       try {
