@@ -7,6 +7,15 @@ import mqtt, { type MqttClient } from "mqtt";
 import { type AppliedConfig, acceptConfig, loadAppliedConfig } from "./device-config.ts";
 import type { AgentLog } from "./log.ts";
 import { collectMetadata } from "./metadata.ts";
+import { ownCertificateStatus } from "./own-status.ts";
+import {
+  backoffMs,
+  connackRefusal,
+  isLastingRefusal,
+  type Refusal,
+  refusalCause,
+  refusedRetryMs,
+} from "./reconnect.ts";
 import { startRenewal } from "./renew.ts";
 import { drainSpool, effectiveLogging } from "./security-events.ts";
 import { readState, statePaths, writeAtomic } from "./state.ts";
@@ -21,15 +30,12 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How often the spool and the local opt-out are checked, ms. */
   pollMs?: number;
+  /** The wait after the server refused the device (jittered over its upper half), ms; default an hour. */
+  refusedRetryMs?: number;
 }
 
 /** Why `run` returned: stopped by a signal, or the device was wiped (its state is gone). */
 export type RunOutcome = "stopped" | "wiped";
-
-/** Reconnect delay: exponential backoff with full jitter (CRA Annex I Part I (2)(i): no reconnect storms). */
-export function backoffMs(attempt: number, baseMs = 1000, capMs = 300_000): number {
-  return Math.floor(Math.random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20)));
-}
 
 /** A key enrolled by an older agent is stored in clear: seal it under the data key now. */
 function sealedKeyPem(stateDir: string, dataKey: Buffer): string {
@@ -57,6 +63,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   let reconnectTimer: NodeJS.Timeout | undefined;
   let telemetryTimer: NodeJS.Timeout | undefined;
   let lastLogging: string | undefined;
+  let refusal: Refusal | undefined;
   let stopping = false;
   let finish!: (outcome: RunOutcome) => void;
   const finished = new Promise<RunOutcome>((resolve) => {
@@ -175,16 +182,47 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     else if (topic === topics.cmd) onCommand(payload);
   });
 
-  client.on("error", (error) => log.warn("connection error", { reason: error.message }));
+  // A CONNACK refusal comes as an error, then the close.
+  client.on("error", (error) => {
+    refusal = connackRefusal(error) ?? refusal;
+    log.warn("connection error", { reason: error.message });
+  });
 
-  client.on("close", () => {
-    if (stopping || options.signal?.aborted) return;
-    const delay = backoffMs(attempt++);
-    log.info("disconnected; reconnecting", { inMs: delay, attempt });
+  function reconnectIn(delay: number): void {
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(() => {
       if (!client.disconnecting) client.reconnect();
     }, delay);
+  }
+
+  /** Says why the server refuses the device (CONNACK and OCSP), then waits long before trying again. */
+  async function refused(why: Refusal): Promise<void> {
+    const status = await ownCertificateStatus(options.stateDir);
+    if (stopping || options.signal?.aborted) return;
+    const delay = refusedRetryMs(options.refusedRetryMs);
+    log.error("connection refused by the server", {
+      connack: why.returnCode,
+      refusal: why.reason,
+      certificate: status.kind,
+      ...(status.kind === "revoked" ? { revocationReason: status.reason } : {}),
+      cause: refusalCause(why, status),
+      retryInMs: delay,
+    });
+    reconnectIn(delay);
+  }
+
+  client.on("close", () => {
+    if (stopping || options.signal?.aborted) return;
+    const why = refusal;
+    refusal = undefined;
+    if (why && isLastingRefusal(why)) {
+      clearTimeout(reconnectTimer);
+      void refused(why);
+      return;
+    }
+    const delay = backoffMs(attempt++);
+    log.info("disconnected; reconnecting", { inMs: delay, attempt });
+    reconnectIn(delay);
   });
 
   // Issue #4: renew inside the window; reconnect with the new certificate once it is saved.

@@ -1,5 +1,7 @@
 import { chmodSync, writeFileSync } from "node:fs";
+import type { Server as HttpsServer } from "node:https";
 import { join } from "node:path";
+import type { Server as TlsServer } from "node:tls";
 import cookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
@@ -37,6 +39,9 @@ import { problemDetails } from "./http/problems.ts";
 import { rateLimits } from "./http/rate-limits.ts";
 import { type EmbeddedBroker, startBroker } from "./mqtt/broker.ts";
 import { redisBrokerBackends } from "./mqtt/redis-backends.ts";
+import { admissionFor } from "./net/admission.ts";
+import { type ConnectionBudget, type GuardedListener, guardListener } from "./net/connection-guard.ts";
+import { firstRequestDeadline } from "./net/first-request.ts";
 import { byRole, type CertificateAuthority, ensurePostQuantumHierarchy, listCas } from "./pki/ca.ts";
 import { caRoutes } from "./pki/ca-routes.ts";
 import { certificateRoutes } from "./pki/cert-routes.ts";
@@ -49,6 +54,7 @@ import { loadMasterKey, type MasterKey } from "./pki/master-key.ts";
 import { ensureOcspResponders, type Responder } from "./pki/ocsp-responder.ts";
 import { policyRoutes as provisioningPolicyRoutes } from "./pki/policy-routes.ts";
 import { pkiUrls } from "./pki/profiles.ts";
+import { revocationService } from "./pki/revocation.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
@@ -75,6 +81,8 @@ export interface RunningServer {
   broker: EmbeddedBroker;
   control: ControlBus;
   http: FastifyInstance;
+  /** Admission on both listeners (issue #13): the shared connection budget and each listener's guard. */
+  admission: { budget: ConnectionBudget; mqtt: GuardedListener; https: GuardedListener };
   /** Every registered route with its access rule (the access-matrix test walks it). */
   routes: RouteRule[];
   log: Logger;
@@ -155,13 +163,25 @@ export async function startServer(
     : new LocalControlBus(onControlError);
   const backends = config.redisUrl ? redisBrokerBackends(config.redisUrl, config.redisPrefix) : undefined;
   const box = new SecretBox(masterKey.key);
+  const admission = admissionFor(config.connections, log.child({ component: "net" }));
 
   // The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker.
   const deviceChannel = lateBoundChannel();
+  // Every certificate revocation goes through this one service (issue #14 (2)): it re-signs the
+  // CRL in the revocation's transaction, and a revoked certificate's live MQTT sessions are closed
+  // on every process (issue #4; a superseded one's after the renewal grace).
+  const revocation = revocationService({
+    store,
+    custody,
+    cas: () => cas,
+    onRevoked: ({ serial, deviceId }) => deviceChannel.channel.disconnectCertificate(deviceId, serial),
+    supersededGraceMs: config.renewalGraceMs,
+  });
   const fleet = fleetService({
     store,
     signer: startup.signer,
     channel: deviceChannel.channel,
+    revocation,
     log: log.child({ component: "fleet" }),
   });
   const broker = await startBroker({
@@ -174,6 +194,13 @@ export async function startServer(
     deviceCas: () => cas.filter((ca) => ca.role === "device"),
     backends,
     instance: { heartbeatMs: config.heartbeatMs },
+    limits: { connectTimeoutMs: config.connections.mqttConnectTimeoutMs },
+    admission: admission.mqtt,
+  }).catch(async (error: unknown) => {
+    clearInterval(pkiSchedule);
+    await Promise.allSettled([control.close(), backends?.close()]);
+    await store.close().catch(() => {});
+    throw listenFailed("MQTT/TLS", config.mqtt, error);
   });
   // Status changes and kicks reach the device's session on whichever process holds it.
   deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));
@@ -198,6 +225,14 @@ export async function startServer(
     trustProxy: false,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  // Before TLS: the caps, the handshake deadline and a balancer's PROXY header; `request.ip` is then
+  // the client's own address.
+  const httpsAdmission = guardListener(http.server as unknown as TlsServer, {
+    ...admission.https,
+    name: "https",
+    log: log.child({ component: "net" }),
+  });
+  firstRequestDeadline(http.server as unknown as HttpsServer, config.connections.httpRequestTimeoutMs);
   const routes: RouteRule[] = [];
   requireRouteAuth(http, routes);
   await http.register(cookie);
@@ -230,19 +265,11 @@ export async function startServer(
   const urls = pkiUrls(() => publicUrl);
   // Concurrent enrolments share one commit (each in its own savepoint); see pki/group-commit.ts.
   const enrolments = new GroupCommit(store);
-  await http.register(estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact }));
-  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
   await http.register(
-    certificateRoutes({
-      store,
-      custody,
-      cas: () => cas,
-      // Issue #4: a revoked certificate's live MQTT sessions are closed at once, on every process.
-      onRevoked: ({ serial, deviceId }) => {
-        if (deviceId) deviceChannel.channel.disconnectCertificate(deviceId, serial);
-      },
-    }),
+    estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact, revocation }),
   );
+  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
+  await http.register(certificateRoutes({ store, revocation }));
   await http.register(caRoutes({ store, custody, cas: () => cas, reload: reloadPki }));
   await http.register(provisioningPolicyRoutes({ store, cas: () => cas }));
   await http.register(tokenRoutes(store));
@@ -255,7 +282,9 @@ export async function startServer(
   await http.register(mfaRoutes(store, box));
   await http.register(userRoutes(store));
   await http.register(oidcRoutes(store, box));
-  await http.register(operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa }));
+  await http.register(
+    operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa, revocation }),
+  );
   await http.register(productRoutes(store));
   await http.register(notificationRoutes(store));
   await http.register(controlRoutes(store, control));
@@ -292,13 +321,35 @@ export async function startServer(
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
     spoolDir,
   });
-  await http.listen({ host: config.http.host, port: config.http.port });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      stopAuditMaintenance();
+      clearInterval(pkiSchedule);
+      revocation.close();
+      await http.close();
+      await webhooks.stop();
+      await parser.close();
+      await broker.close();
+      await backends?.close();
+      await control.close();
+      if (!scaledOut) await markAllOffline(store);
+      await store.close();
+      cas = [];
+    })();
+    return stopping;
+  };
+  try {
+    await http.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    await stop().catch(() => {});
+    throw listenFailed("HTTPS", config.http, error);
+  }
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
   const httpUrl = config.http.port === 0 ? config.publicUrl.replace(/:0$/, `:${httpPort}`) : config.publicUrl;
   publicUrl = httpUrl;
 
-  let stopping: Promise<void> | undefined;
   return {
     httpUrl,
     httpPort,
@@ -312,24 +363,19 @@ export async function startServer(
     broker,
     control,
     http,
+    admission: { budget: admission.budget, mqtt: broker.admission, https: httpsAdmission },
     routes,
     log,
     software: { monitor, webhooks },
-    stop() {
-      stopping ??= (async () => {
-        stopAuditMaintenance();
-        clearInterval(pkiSchedule);
-        await http.close();
-        await webhooks.stop();
-        await parser.close();
-        await broker.close();
-        await backends?.close();
-        await control.close();
-        if (!scaledOut) await markAllOffline(store);
-        await store.close();
-        cas = [];
-      })();
-      return stopping;
-    },
+    stop,
   };
+}
+
+/**
+ * A listener that cannot bind (port in use, no permission) leaves a server that cannot serve:
+ * start-up fails with the listener, its address and the system's reason (`EADDRINUSE`).
+ */
+function listenFailed(listener: string, at: { host: string; port: number }, error: unknown): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new Error(`cannot listen for ${listener} on ${at.host}:${at.port}: ${reason}`, { cause: error });
 }

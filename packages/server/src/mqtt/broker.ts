@@ -14,6 +14,8 @@ import type { Logger } from "pino";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import { type DeviceStatus, recordMetadata } from "../fleet/devices.ts";
 import { mayConnect, sessionEffect } from "../fleet/lifecycle.ts";
+import type { Admission } from "../net/admission.ts";
+import { type GuardedListener, guardListener } from "../net/connection-guard.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
 import { checkPublish, checkSubscribe, mayReceive } from "./acl.ts";
@@ -49,6 +51,8 @@ export interface BrokerOptions {
   tls: { keyPem: string; certChainPem: string; trustedCaPems: string[] };
   deviceCas: () => CertificateAuthority[];
   limits?: Partial<BrokerLimits>;
+  /** Caps, handshake deadline and PROXY protocol on the TLS listener (`net/connection-guard.ts`). */
+  admission: Admission;
   hooks?: BrokerHooks;
   /** Scale-out: Aedes' pub/sub (`mq`) and session store (`persistence`) shared between processes. */
   backends?: { mq: unknown; persistence: unknown };
@@ -58,6 +62,8 @@ export interface BrokerOptions {
 
 export interface EmbeddedBroker extends DeviceChannel {
   port: number;
+  /** The listener's admission: connections open per address, refusals. */
+  admission: GuardedListener;
   connectedDevices(): number;
   /** Closes the live sessions of a device that authenticated with this certificate serial (revocation). */
   disconnectCertificate(deviceId: string, serial: string): number;
@@ -111,6 +117,8 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     ...options.backends,
     // Keepalive is checked in our CONNECT steps (refused with a 3.1.1 return code, not aedes' 6).
     keepaliveLimit: 0,
+    // MQTT-3.1.0-1: CONNECT is the first packet; §3.1.4 (1): without one in a reasonable time the
+    // server closes the connection (--mqtt-connect-timeout-ms, counted from the TLS handshake).
     connectTimeout: limits.connectTimeoutMs,
     preConnect(client, packet, done) {
       keepalives.set(client, packet.keepalive ?? 0);
@@ -120,7 +128,10 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       // The username and password are ignored: identity is the certificate (CRA Annex I Part I (2)(d)).
       const identity = identityOf(client.conn as TLSSocket, options.deviceCas);
       if (typeof identity === "string") {
-        log.warn({ reason: identity }, "mqtt connect refused");
+        log.warn(
+          { reason: identity, remoteAddress: (client.conn as TLSSocket).remoteAddress },
+          "mqtt connect refused",
+        );
         done(Object.assign(new Error(identity), { returnCode: NOT_AUTHORIZED }), false);
         return;
       }
@@ -235,7 +246,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     // The transport's close, not aedes' clientDisconnect: a session taken over by a newer one with
     // the same client id ([MQTT-3.1.4-2]) is closed without that event.
     client.conn.once("close", () => sessionClosed(client));
-    log.info({ deviceId }, "device connected");
+    log.info({ deviceId, remoteAddress: (client.conn as TLSSocket).remoteAddress }, "device connected");
     // An action may have committed between the CONNECT check's read and now, when its event found
     // no live session to act on: then follow the stored record. Every action commits before its
     // event reaches this process, and from here on the event finds the session; so with no event
@@ -305,12 +316,13 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     },
     (socket) => handle(socket),
   );
-  // Connection-rate limit per source address, before any TLS work is spent on the socket.
-  server.on("connection", (socket) => {
-    if (!connectionRate.take(socket.remoteAddress ?? "unknown")) {
-      log.warn({ remoteAddress: socket.remoteAddress }, "mqtt connection rate exceeded");
-      socket.destroy();
-    }
+  // Before any TLS work: the caps, the handshake deadline, the PROXY header from a balancer, and
+  // the connection rate per client address (the device's own, also behind a balancer).
+  const admission = guardListener(server, {
+    ...options.admission,
+    name: "mqtt",
+    log,
+    admit: (key) => connectionRate.take(key),
   });
   server.on("tlsClientError", (error) => log.debug({ reason: error.message }, "mqtt tls handshake failed"));
   await new Promise<void>((resolve, reject) => {
@@ -355,6 +367,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
 
   return {
     port,
+    admission,
     connectedDevices: () => sessions.deviceCount,
     disconnect,
     disconnectCertificate,

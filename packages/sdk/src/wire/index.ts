@@ -1,0 +1,7 @@
+/** `@bulwark/sdk/wire`: MQTT topic names, message types and their validators (docs/architecture.md "Wire protocol"). */
+export * from "./commands.ts";
+export * from "./metadata.ts";
+export * from "./policy.ts";
+export * from "./reports.ts";
+export * from "./signed.ts";
+export * from "./topics.ts";
