@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import type { Server as HttpsServer } from "node:https";
 import { join } from "node:path";
 import type { Server as TlsServer } from "node:tls";
@@ -24,6 +24,7 @@ import { clusterChannel } from "./control/cluster-channel.ts";
 import { RedisControlBus } from "./control/redis-bus.ts";
 import { controlRoutes } from "./control/routes.ts";
 import { productRoutes } from "./cra/products.ts";
+import { prepareDataDir } from "./data-dir.ts";
 import { deviceActionRoutes } from "./fleet/action-routes.ts";
 import { configSigner } from "./fleet/config-signer.ts";
 import { lateBoundChannel } from "./fleet/device-channel.ts";
@@ -58,7 +59,9 @@ import { revocationService } from "./pki/revocation.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
+import { WorkerParser } from "./software/parsing/document-parser.ts";
 import { registerSoftwareRoutes } from "./software/routes.ts";
+import { prepareSpool } from "./software/spool.ts";
 import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
 import { warnPlainHttpWebhooks } from "./software/webhooks/plain-http-check.ts";
 import { migrate } from "./store/migrate.ts";
@@ -93,7 +96,13 @@ export async function startServer(
   config: Config,
   log: Logger = pino({ level: config.logLevel }),
 ): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const dataDir = prepareDataDir(config.dataDir, config.allowOpenDataDir);
+  if (dataDir.openMode !== undefined)
+    log.warn(
+      { dataDir: config.dataDir, mode: dataDir.openMode.toString(8) },
+      "the data directory is open to other users (--allow-open-data-dir)",
+    );
+  const spoolDir = prepareSpool(config.dataDir);
   const store: Store = await openStore(config);
   // Several processes may start at once over one PostgreSQL and one shared data dir: exactly one
   // generates the master key, migrates, bootstraps and creates the standing keys; the others wait
@@ -143,7 +152,9 @@ export async function startServer(
   // TLS trusts every root (ECDSA and ML-DSA-65 chains); a root imported later is trusted from the next start.
   const rootPems = cas.filter((c) => c.role === "root").map((c) => c.pem);
   const rootPemPath = join(config.dataDir, "root-ca.pem");
-  writeFileSync(rootPemPath, root.pem);
+  // A public certificate (devices and clients pin it): readable by all, inside the owner-only data dir.
+  writeFileSync(rootPemPath, root.pem, { mode: 0o644 });
+  chmodSync(rootPemPath, 0o644);
   // One process alone knows no device is connected yet; in scale-out the others hold live sessions.
   const scaledOut = config.redisUrl !== undefined;
   if (!scaledOut) await markAllOffline(store);
@@ -254,7 +265,7 @@ export async function startServer(
   });
   problemDetails(http);
   http.get("/healthz", { config: { auth: { public: true } } }, async () => {
-    await store.get(`SELECT 1 AS ok`);
+    await store.ping();
     return { status: "ok", devicesConnected: broker.connectedDevices() };
   });
   http.get("/api/v1/endpoints", { config: { auth: { public: true } } }, async () => ({
@@ -308,7 +319,9 @@ export async function startServer(
     allowLocal: config.webhookAllowLocal,
     allowHttp: config.webhookAllowHttp,
   });
-  const monitor = new SoftwareMonitor(store, () => webhooks.wake());
+  // Untrusted documents (SBOMs, OSV bundles, the KEV catalogue) are parsed off the event loop.
+  const parser = new WorkerParser();
+  const monitor = new SoftwareMonitor(store, () => webhooks.wake(), parser);
   // Deliveries still pending from before a restart are resumed.
   webhooks.wake();
   await registerSoftwareRoutes(http, {
@@ -317,6 +330,7 @@ export async function startServer(
     custody,
     masterKey: masterKey.key,
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
+    spoolDir,
   });
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -326,6 +340,7 @@ export async function startServer(
       revocation.close();
       await http.close();
       await webhooks.stop();
+      await parser.close();
       await broker.close();
       await backends?.close();
       await control.close();
