@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import type { Server as HttpsServer } from "node:https";
 import { join } from "node:path";
 import type { Server as TlsServer } from "node:tls";
@@ -25,6 +25,7 @@ import { type ControlBus, LocalControlBus } from "./control/bus.ts";
 import { RedisControlBus } from "./control/redis-bus.ts";
 import { FileKeyCustody } from "./custody/file-key-custody.ts";
 import { loadMasterKey, type MasterKey } from "./custody/master-key.ts";
+import { prepareDataDir } from "./data-dir.ts";
 import { claimCaRoutes } from "./enrolment/claim-routes.ts";
 import { estRoutes } from "./enrolment/est-routes.ts";
 import { policyRoutes as provisioningPolicyRoutes } from "./enrolment/policy-routes.ts";
@@ -38,6 +39,7 @@ import { fleetService } from "./fleet/fleet-service.ts";
 import { policyRoutes } from "./fleet/policy-routes.ts";
 import { fleetRoutes } from "./fleet/routes.ts";
 import { securityEventRoutes } from "./fleet/security-event-routes.ts";
+import { logListenerErrors } from "./http/listener-errors.ts";
 import { requestLogSerializer } from "./http/log-redaction.ts";
 import { problemDetails } from "./http/problems.ts";
 import { rateLimits } from "./http/rate-limits.ts";
@@ -62,7 +64,9 @@ import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { productById } from "./products/products.ts";
 import { productRoutes } from "./products/routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
+import { WorkerParser } from "./software/parsing/document-parser.ts";
 import { registerSoftwareRoutes } from "./software/routes.ts";
+import { prepareSpool } from "./software/spool.ts";
 import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
 import { warnPlainHttpWebhooks } from "./software/webhooks/plain-http-check.ts";
 import { migrate } from "./store/migrate.ts";
@@ -97,7 +101,13 @@ export async function startServer(
   config: Config,
   log: Logger = pino({ level: config.logLevel }),
 ): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const dataDir = prepareDataDir(config.dataDir, config.allowOpenDataDir);
+  if (dataDir.openMode !== undefined)
+    log.warn(
+      { dataDir: config.dataDir, mode: dataDir.openMode.toString(8) },
+      "the data directory is open to other users (--allow-open-data-dir)",
+    );
+  const spoolDir = prepareSpool(config.dataDir);
   const store: Store = await openStore(config);
   // Several processes may start at once over one PostgreSQL and one shared data dir: exactly one
   // generates the master key, migrates, bootstraps and creates the standing keys; the others wait
@@ -147,15 +157,20 @@ export async function startServer(
   // TLS trusts every root (ECDSA and ML-DSA-65 chains); a root imported later is trusted from the next start.
   const rootPems = cas.filter((c) => c.role === "root").map((c) => c.pem);
   const rootPemPath = join(config.dataDir, "root-ca.pem");
-  writeFileSync(rootPemPath, root.pem);
+  // A public certificate (devices and clients pin it): readable by all, inside the owner-only data dir.
+  writeFileSync(rootPemPath, root.pem, { mode: 0o644 });
+  chmodSync(rootPemPath, 0o644);
   // One process alone knows no device is connected yet; in scale-out the others hold live sessions.
   const scaledOut = config.redisUrl !== undefined;
   if (!scaledOut) await markAllOffline(store);
   const onControlError = (error: unknown) => log.warn({ err: error }, "control bus");
-  const control: ControlBus = config.redisUrl
-    ? await RedisControlBus.connect(config.redisUrl, config.redisPrefix, onControlError)
-    : new LocalControlBus(onControlError);
-  const backends = config.redisUrl ? redisBrokerBackends(config.redisUrl, config.redisPrefix) : undefined;
+  const redisControl = config.redisUrl
+    ? await RedisControlBus.connect(config.redisUrl, config.redisPrefix, onControlError, log)
+    : undefined;
+  const control: ControlBus = redisControl ?? new LocalControlBus(onControlError);
+  const backends = config.redisUrl
+    ? redisBrokerBackends(config.redisUrl, config.redisPrefix, log.child({ component: "mqtt" }))
+    : undefined;
   const box = new SecretBox(masterKey.key);
   const admission = admissionFor(config.connections, log.child({ component: "net" }));
 
@@ -198,6 +213,13 @@ export async function startServer(
   });
   // Status changes and kicks reach the device's session on whichever process holds it.
   deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));
+  // Disables and revocations committed elsewhere while Redis was away never reached this process.
+  redisControl?.onRejoined(() =>
+    broker.recheckSessions().then(
+      (outcome) => log.info(outcome, "live sessions re-checked against the registry"),
+      (err) => log.error({ err }, "live sessions not re-checked against the registry"),
+    ),
+  );
   const mqttUrl =
     config.mqtt.port === 0 ? config.publicMqttUrl.replace(/:0$/, `:${broker.port}`) : config.publicMqttUrl;
 
@@ -248,7 +270,7 @@ export async function startServer(
   });
   problemDetails(http);
   http.get("/healthz", { config: { auth: { public: true } } }, async () => {
-    await store.get(`SELECT 1 AS ok`);
+    await store.ping();
     return { status: "ok", devicesConnected: broker.connectedDevices() };
   });
   http.get("/api/v1/endpoints", { config: { auth: { public: true } } }, async () => ({
@@ -303,7 +325,9 @@ export async function startServer(
     allowLocal: config.webhookAllowLocal,
     allowHttp: config.webhookAllowHttp,
   });
-  const monitor = new SoftwareMonitor(store, () => webhooks.wake());
+  // Untrusted documents (SBOMs, OSV bundles, the KEV catalogue) are parsed off the event loop.
+  const parser = new WorkerParser();
+  const monitor = new SoftwareMonitor(store, () => webhooks.wake(), parser);
   // Deliveries still pending from before a restart are resumed.
   webhooks.wake();
   await registerSoftwareRoutes(http, {
@@ -312,6 +336,7 @@ export async function startServer(
     custody,
     masterKey: masterKey.key,
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
+    spoolDir,
   });
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -321,6 +346,7 @@ export async function startServer(
       revocation.close();
       await http.close();
       await webhooks.stop();
+      await parser.close();
       await broker.close();
       await backends?.close();
       await control.close();
@@ -336,6 +362,7 @@ export async function startServer(
     await stop().catch(() => {});
     throw listenFailed("HTTPS", config.http, error);
   }
+  logListenerErrors(http.server, log, "https");
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
   const httpUrl = config.http.port === 0 ? config.publicUrl.replace(/:0$/, `:${httpPort}`) : config.publicUrl;

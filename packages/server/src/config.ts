@@ -35,6 +35,8 @@ export interface Config {
   webhookAllowLocal: boolean;
   /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
   webhookAllowHttp: boolean;
+  /** Start on a data directory that group or others may access (refused by default: keys live there). */
+  allowOpenDataDir: boolean;
   /** Admission on both listeners (issue #13): caps, deadlines and the load balancers' PROXY protocol. */
   connections: ConnectionLimits;
 }
@@ -65,6 +67,9 @@ const USAGE = `Usage: bulwark-server [options]
                                    by default; env BULWARK_WEBHOOK_ALLOW_LOCAL=1)
   --webhook-allow-http             let webhooks use plain http:// URLs (https only by default;
                                    env BULWARK_WEBHOOK_ALLOW_HTTP=1); independent of allow-local
+  --allow-open-data-dir            start even if group or others may access the data directory
+                                   (refused by default: it holds the keys and the database;
+                                   env BULWARK_ALLOW_OPEN_DATA_DIR=1)
   --renewal-grace-seconds N        after a renewal, how long the device's session on its old
                                    (now superseded) certificate stays up while it reconnects with
                                    the new one (0-3600, default 60, env BULWARK_RENEWAL_GRACE_SECONDS)
@@ -94,7 +99,8 @@ Connection limits (both listeners; each flag also reads the env named beside it)
                                    the client's address; no other peer's header is trusted
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
   BULWARK_HEARTBEAT_MS (server process heartbeat, default 10000: in scale-out, the devices of a
-  process that missed 3 beats are shown offline by the others)`;
+  process that missed 3 beats are shown offline by the others, and its sessions' MQTT wills are
+  published by them within 4 beats)`;
 
 function heartbeat(value: string | undefined): number {
   if (value === undefined) return DEFAULT_HEARTBEAT_MS;
@@ -199,6 +205,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "log-level": { type: "string" },
       "webhook-allow-local": { type: "boolean" },
       "webhook-allow-http": { type: "boolean" },
+      "allow-open-data-dir": { type: "boolean" },
       store: { type: "string" },
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
@@ -263,6 +270,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       ) * 1000,
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
+    allowOpenDataDir: values["allow-open-data-dir"] === true || env.BULWARK_ALLOW_OPEN_DATA_DIR === "1",
     connections: connectionLimits(values, env),
   };
 }
