@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ACCESS_COMMANDS } from "./access-commands.ts";
 import { type ApiClient, CliError } from "./client.ts";
+import { CRA_COMMANDS } from "./cra-commands.ts";
 import { FLEET_COMMANDS } from "./fleet-commands.ts";
 import { PKI_COMMANDS } from "./pki-commands.ts";
 import { SOFTWARE_COMMANDS } from "./software-commands.ts";
@@ -43,4 +44,5 @@ export const COMMANDS: Record<string, Command> = {
   ...FLEET_COMMANDS,
   ...PKI_COMMANDS,
   ...SOFTWARE_COMMANDS,
+  ...CRA_COMMANDS,
 };

@@ -21,6 +21,8 @@ import { type ControlBus, LocalControlBus } from "./control/bus.ts";
 import { clusterChannel } from "./control/cluster-channel.ts";
 import { RedisControlBus } from "./control/redis-bus.ts";
 import { controlRoutes } from "./control/routes.ts";
+import { craCapabilities } from "./cra/capabilities.ts";
+import { craRoutes } from "./cra/plugin.ts";
 import { productRoutes } from "./cra/products.ts";
 import { deviceActionRoutes } from "./fleet/action-routes.ts";
 import { configSigner } from "./fleet/config-signer.ts";
@@ -246,6 +248,7 @@ export async function startServer(
   await http.register(oidcRoutes(store, box));
   await http.register(operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa }));
   await http.register(productRoutes(store));
+  await http.register(craRoutes({ store, capabilities: craCapabilities() }));
   await http.register(notificationRoutes(store));
   await http.register(controlRoutes(store, control));
   const auditDeps = { store, custody, signer: checkpointSigner };

@@ -2,6 +2,7 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
+import { craMigrations } from "../cra/schema.ts";
 import { pemCertificatesToDer } from "../pki/stored-certificate.ts";
 import type { Queryable } from "./store.ts";
 
@@ -421,4 +422,6 @@ export const migrations: Migration[] = [
       `UPDATE api_keys SET use_recorded_at = last_used_at`,
     ],
   },
+  // Issue #16: the CRA domain (ids 900–919).
+  ...craMigrations,
 ];

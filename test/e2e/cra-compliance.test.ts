@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { CLI, runCli, startTestServer, type TestServer } from "../helpers.ts";
+
+/** Issue #16 through the HTTP API and the CLI: product CRA data, risk assessment, the Annex I matrix. */
+const PARTY = {
+  name: "Acme Devices GmbH",
+  address: "Hauptstr. 1, 10115 Berlin",
+  country: "DE",
+  email: "psirt@acme.example",
+};
+const PROFILE = {
+  manufacturer: PARTY,
+  intendedPurpose: "A home gateway that connects sensors to the maker's cloud",
+  memberStates: ["DE", "FR", "NL"],
+  category: "important-class-i",
+  annexCategory: "routers, modems intended for the connection to the internet, and switches",
+  categoryRationale:
+    "Its core functionality is routing between the home network and the internet (Reg. (EU) 2025/2392, Annex I point 12)",
+  conformityRoute: "module-b+c",
+};
+const applies = (how: string) => ({ applies: true, how, justification: "in the threat model" });
+const RISK = {
+  context: "home use, internet facing",
+  assets: [
+    { id: "fw", description: "firmware" },
+    { id: "keys", description: "device key" },
+  ],
+  threats: [
+    { id: "t1", description: "remote code execution", assets: ["fw"], likelihood: "medium", impact: "high" },
+  ],
+  applicability: Object.fromEntries(
+    ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"]
+      .map((k) => [k, applies("platform controls")])
+      .concat([["m", { applies: false, how: "", justification: "the gateway stores no user data" }]]),
+  ),
+};
+
+describe("CRA compliance (issue #16)", () => {
+  let server: TestServer;
+  let product: string;
+  before(async () => {
+    server = await startTestServer();
+    product = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "gateway" })).body.id;
+    await server.api("POST", `/api/v1/products/${product}/releases`, { version: "1.0.0" });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("keeps a product's CRA data, refusing a conformity route its category does not admit", async () => {
+    const wrong = await server.api<{ code: string; detail: string }>(
+      "PUT",
+      `/api/v1/products/${product}/cra`,
+      {
+        ...PROFILE,
+        conformityRoute: "module-a",
+      },
+    );
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.body.code, "BW_ERR_VALIDATION");
+    assert.match(wrong.body.detail, /Art\. 32/);
+    const ok = await server.api<{ category: string }>("PUT", `/api/v1/products/${product}/cra`, PROFILE);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const short = await server.api<{ items: { version: string; warning: string | null }[] }>(
+      "PUT",
+      `/api/v1/products/${product}/support-periods/1.0.0`,
+      { endsAt: new Date(Date.now() + 2 * 365 * 86_400_000).toISOString().slice(0, 10) },
+    );
+    assert.equal(short.status, 200);
+    assert.match(short.body.items[0]!.warning ?? "", /less than five years/);
+    const shown = await server.api<{
+      profile: { memberStates: string[] };
+      coordinator: { memberState: string };
+    }>("GET", `/api/v1/products/${product}/cra`);
+    assert.deepEqual(shown.body.profile.memberStates, ["DE", "FR", "NL"]);
+    assert.equal(shown.body.coordinator.memberState, "DE");
+  });
+
+  it("versions risk assessments and uses their exclusions in the matrix", async () => {
+    const bad = await server.api<{ code: string }>("POST", `/api/v1/products/${product}/risk-assessments`, {
+      ...RISK,
+      threats: [{ ...RISK.threats[0], assets: ["nothing"] }],
+    });
+    assert.equal(bad.status, 400);
+    const first = await server.api<{ version: number }>(
+      "POST",
+      `/api/v1/products/${product}/risk-assessments`,
+      RISK,
+    );
+    assert.equal(first.status, 201);
+    assert.equal(first.body.version, 1);
+    const matrix = await server.api<{ requirements: { id: string; status: string; reason: string }[] }>(
+      "GET",
+      `/api/v1/products/${product}/annex-i`,
+    );
+    assert.equal(matrix.status, 200);
+    assert.equal(matrix.body.requirements.length, 22);
+    const m = matrix.body.requirements.find((r) => r.id === "I-2(m)")!;
+    assert.equal(m.status, "not-applicable");
+    assert.equal(m.reason, "the gateway stores no user data");
+    // No group is linked and no update system exists: those rows must say so, not claim "met".
+    assert.equal(matrix.body.requirements.find((r) => r.id === "II-7")!.status, "not-met");
+    assert.equal(matrix.body.requirements.find((r) => r.id === "I-2(c)")!.status, "not-met");
+  });
+
+  it("bulwark cra matrix prints the matrix, and --json the same document", async () => {
+    const env = {
+      BULWARK_URL: server.httpUrl,
+      BULWARK_API_KEY: server.adminKey,
+      BULWARK_CA_FILE: server.rootPemPath,
+    };
+    const text = await runCli(CLI, ["cra", "matrix", product], env);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^Annex I matrix of gateway/);
+    assert.match(text.stdout, /II-1\s+met|II-1\s+partly-met|II-1\s+not-met/);
+    const asJson = await runCli(CLI, ["cra", "matrix", product, "--json"], env);
+    assert.equal((JSON.parse(asJson.stdout) as { requirements: unknown[] }).requirements.length, 22);
+    const usage = await runCli(CLI, ["cra", "matrix"], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /cra matrix needs PRODUCT_ID/);
+  });
+});
