@@ -21,6 +21,8 @@ import { type ControlBus, LocalControlBus } from "./control/bus.ts";
 import { clusterChannel } from "./control/cluster-channel.ts";
 import { RedisControlBus } from "./control/redis-bus.ts";
 import { controlRoutes } from "./control/routes.ts";
+import { wakeAfterFlows } from "./cra/article14/monitor-hook.ts";
+import { Article14Watcher } from "./cra/article14/watcher.ts";
 import { craCapabilities } from "./cra/capabilities.ts";
 import { craRoutes } from "./cra/plugin.ts";
 import { productRoutes } from "./cra/products.ts";
@@ -248,7 +250,13 @@ export async function startServer(
   await http.register(oidcRoutes(store, box));
   await http.register(operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa }));
   await http.register(productRoutes(store));
-  await http.register(craRoutes({ store, capabilities: craCapabilities() }));
+  // Issue #16: a newly known-exploited finding opens an Article 14 candidate on its own.
+  const article14 = new Article14Watcher(store, custody, (error) =>
+    log.error({ err: error }, "Article 14 watcher"),
+  );
+  await http.register(
+    craRoutes({ store, custody, capabilities: craCapabilities(), wake: () => article14.wake() }),
+  );
   await http.register(notificationRoutes(store));
   await http.register(controlRoutes(store, control));
   const auditDeps = { store, custody, signer: checkpointSigner };
@@ -272,6 +280,8 @@ export async function startServer(
     allowHttp: config.webhookAllowHttp,
   });
   const monitor = new SoftwareMonitor(store, () => webhooks.wake());
+  wakeAfterFlows(monitor, () => article14.wake());
+  article14.start();
   // Deliveries still pending from before a restart are resumed.
   webhooks.wake();
   await registerSoftwareRoutes(http, {
@@ -310,6 +320,7 @@ export async function startServer(
         clearInterval(pkiSchedule);
         await http.close();
         await webhooks.stop();
+        await article14.stop();
         await broker.close();
         await backends?.close();
         await control.close();
