@@ -106,6 +106,50 @@ describe("CRA Article 14 reporting (issue #16)", () => {
     assert.equal(clock(done.body, "notification").state, "running");
   });
 
+  it("bulwark cra report list|show|draft|submit", async () => {
+    const env = {
+      BULWARK_URL: server.httpUrl,
+      BULWARK_API_KEY: server.adminKey,
+      BULWARK_CA_FILE: server.rootPemPath,
+    };
+    const list = await runCli(CLI, ["cra", "report", "list", "--product", product], env);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`${kevEvent.id}.*notification: \\d+ h \\d+ min left`));
+    const show = await runCli(CLI, ["cra", "report", "show", kevEvent.id], env);
+    assert.match(show.stdout, /early-warning\s+submitted/);
+    assert.match(show.stdout, /final\s+waiting for a corrective or mitigating measure/);
+    const draft = await runCli(CLI, ["cra", "report", "draft", kevEvent.id, "--stage", "notification"], env);
+    assert.match(draft.stdout, /^CRA Article 14 report: notification/);
+    assert.match(draft.stdout, /natureOfExploit: /);
+    const submit = await runCli(
+      CLI,
+      [
+        "cra",
+        "report",
+        "submit",
+        kevEvent.id,
+        "--stage",
+        "notification",
+        "--csirt",
+        "CERT-Bund (DE)",
+        "--reference",
+        "SRP-2",
+      ],
+      env,
+    );
+    assert.equal(submit.code, 0, submit.stderr);
+    assert.match(submit.stdout, /notification\s+submitted/);
+    const again = await runCli(
+      CLI,
+      ["cra", "report", "submit", kevEvent.id, "--stage", "notification", "--csirt", "X", "--reference", "Y"],
+      env,
+    );
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already recorded \(BW_ERR_CONFLICT\)/);
+    const usage = await runCli(CLI, ["cra", "report", "draft", kevEvent.id], env);
+    assert.equal(usage.code, 2);
+  });
+
   it("raises a reminder before a deadline once, and the clocks and reminders survive a restart", async () => {
     const awareAt = new Date(Date.now() - 20 * HOUR).toISOString();
     const opened = await server.api<Report>("POST", "/api/v1/cra/reports", {

@@ -42,6 +42,133 @@ const matrix: Command = async (args, api, io) => {
   return 0;
 };
 
+interface Clock {
+  stage: string;
+  dueAt: string | null;
+  state: string;
+  remainingMs: number | null;
+  waitingFor: string | null;
+}
+interface Report {
+  id: string;
+  kind: string;
+  status: string;
+  title: string;
+  vulnerability: string | null;
+  awareAt: number;
+  clocks: Clock[];
+}
+
+/** "23 h 59 min left", "overdue by 2 h", "submitted", "waiting for …". */
+export function clockText(c: Clock): string {
+  if (c.state === "submitted" || c.state === "not-requested") return c.state;
+  if (c.remainingMs === null) return `waiting for ${c.waitingFor}`;
+  const abs = Math.abs(c.remainingMs);
+  const span = `${Math.floor(abs / 3_600_000)} h ${Math.floor((abs % 3_600_000) / 60_000)} min`;
+  return c.remainingMs < 0 ? `overdue by ${span}` : `${span} left (due ${c.dueAt})`;
+}
+
+const reportList: Command = async (args, api, io) => {
+  const { values } = parseArgs({
+    args,
+    options: { product: { type: "string" }, status: { type: "string" }, json: { type: "boolean" } },
+  });
+  const query = new URLSearchParams();
+  if (values.product) query.set("product", values.product);
+  if (values.status) query.set("status", values.status);
+  const { items } = await (await api()).call<{ items: Report[] }>("GET", `/api/v1/cra/reports?${query}`);
+  if (values.json) {
+    io.stdout(json(items));
+    return 0;
+  }
+  const next = (r: Report) => r.clocks.find((c) => c.state === "running" || c.state === "overdue");
+  io.stdout(
+    `${table(
+      ["id", "kind", "status", "title", "next deadline"],
+      items.map((r) => {
+        const c = next(r);
+        return [r.id, r.kind, r.status, r.title, c ? `${c.stage}: ${clockText(c)}` : "-"];
+      }),
+    )}\n`,
+  );
+  return 0;
+};
+
+const reportShow: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: "boolean" } },
+  });
+  if (positionals.length !== 1) throw new CliError("cra report show needs EVENT_ID [--json]", 2);
+  const r = await (await api()).call<Report>("GET", `/api/v1/cra/reports/${path(positionals[0]!)}`);
+  if (values.json) {
+    io.stdout(json(r));
+    return 0;
+  }
+  io.stdout(`${r.title} (${r.kind}, ${r.status}${r.vulnerability ? `, ${r.vulnerability}` : ""})\n`);
+  io.stdout(`aware since ${new Date(r.awareAt).toISOString()}\n`);
+  io.stdout(
+    `${table(
+      ["stage", "clock"],
+      r.clocks.map((c) => [c.stage, clockText(c)]),
+    )}\n`,
+  );
+  return 0;
+};
+
+const STAGES = ["early-warning", "notification", "intermediate", "final"];
+
+const reportDraft: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { stage: { type: "string" }, json: { type: "boolean" } },
+  });
+  if (positionals.length !== 1 || !values.stage || !STAGES.includes(values.stage))
+    throw new CliError(`cra report draft needs EVENT_ID --stage ${STAGES.join("|")} [--json]`, 2);
+  const draft = await (await api()).call<{ text: string }>(
+    "GET",
+    `/api/v1/cra/reports/${path(positionals[0]!, "drafts", values.stage)}`,
+  );
+  io.stdout(values.json ? json(draft) : `${draft.text}\n`);
+  return 0;
+};
+
+const reportSubmit: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { stage: { type: "string" }, csirt: { type: "string" }, reference: { type: "string" } },
+  });
+  if (positionals.length !== 1 || !values.stage || !values.csirt || !values.reference)
+    throw new CliError("cra report submit needs EVENT_ID --stage STAGE --csirt NAME --reference REF", 2);
+  const r = await (await api()).call<Report>(
+    "POST",
+    `/api/v1/cra/reports/${path(positionals[0]!, "submissions")}`,
+    {
+      stage: values.stage,
+      csirt: values.csirt,
+      reference: values.reference,
+    },
+  );
+  io.stdout(
+    `${table(
+      ["stage", "clock"],
+      r.clocks.map((c) => [c.stage, clockText(c)]),
+    )}\n`,
+  );
+  return 0;
+};
+
 export const CRA_COMMANDS: Record<string, Command> = {
   "cra matrix": matrix,
+  "cra report": async (args, api, io) => {
+    const [sub, ...rest] = args;
+    const command = { list: reportList, show: reportShow, draft: reportDraft, submit: reportSubmit }[
+      sub ?? ""
+    ];
+    if (!command) throw new CliError("cra report needs list|show|draft|submit", 2);
+    return command(rest, api, io);
+  },
 };

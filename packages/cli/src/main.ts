@@ -33,6 +33,9 @@ const USAGE = `Usage: bulwark <command> [options]
   operator-cert issue --out-dir DIR [--user ID] [--days N] | operator-cert revoke SERIAL
   audit export [--out FILE] | audit key | audit verify [--file FILE --public-key PEM] [--json]
   cra matrix PRODUCT_ID [--json]
+  cra report list [--product ID] [--status S] [--json] | cra report show EVENT_ID [--json]
+  cra report draft EVENT_ID --stage early-warning|notification|intermediate|final [--json]
+  cra report submit EVENT_ID --stage STAGE --csirt NAME --reference REF
 Environment: BULWARK_URL (default https://127.0.0.1:8443), BULWARK_API_KEY, or
   BULWARK_CLIENT_CERT + BULWARK_CLIENT_KEY (operator certificate), or BULWARK_USERNAME +
   BULWARK_PASSWORD [+ BULWARK_TOTP_CODE | BULWARK_RECOVERY_CODE] (a session per command),
