@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type ApiClient, CliError } from "./client.ts";
 import type { Io } from "./commands.ts";
@@ -161,8 +162,66 @@ const reportSubmit: Command = async (args, api, io) => {
   return 0;
 };
 
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file === "-" ? 0 : file, "utf8"));
+  } catch (error) {
+    throw new CliError(`cannot read ${file} as JSON: ${(error as Error).message}`, 2);
+  }
+}
+
+/** `cra profile PRODUCT_ID --file PROFILE.json`: the product's CRA data (PUT, whole document). */
+const profile: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { file: { type: "string" } },
+  });
+  if (positionals.length !== 1 || !values.file)
+    throw new CliError("cra profile needs PRODUCT_ID --file PROFILE.json", 2);
+  const saved = await (await api()).call(
+    "PUT",
+    `/api/v1/products/${path(positionals[0]!)}/cra`,
+    readJson(values.file),
+  );
+  io.stdout(json(saved));
+  return 0;
+};
+
+/** `cra risk PRODUCT_ID --file RISK.json`: a new version of the product's risk assessment. */
+const risk: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { file: { type: "string" } },
+  });
+  if (positionals.length !== 1 || !values.file)
+    throw new CliError("cra risk needs PRODUCT_ID --file RISK.json", 2);
+  const saved = await (await api()).call<{ version: number; sha256: string }>(
+    "POST",
+    `/api/v1/products/${path(positionals[0]!)}/risk-assessments`,
+    readJson(values.file),
+  );
+  io.stdout(`risk assessment version ${saved.version} (sha256 ${saved.sha256})\n`);
+  return 0;
+};
+
+/** `cra link-group PRODUCT_ID GROUP`: the group's devices run the product. */
+const linkGroup: Command = async (args, api, io) => {
+  if (args.length !== 2) throw new CliError("cra link-group needs PRODUCT_ID GROUP", 2);
+  const { items } = await (await api()).call<{ items: { name: string }[] }>(
+    "PUT",
+    `/api/v1/products/${path(args[0]!, "groups", args[1]!)}`,
+  );
+  io.stdout(`${items.map((g) => g.name).join("\n")}\n`);
+  return 0;
+};
+
 export const CRA_COMMANDS: Record<string, Command> = {
   "cra matrix": matrix,
+  "cra profile": profile,
+  "cra risk": risk,
+  "cra link-group": linkGroup,
   "cra report": async (args, api, io) => {
     const [sub, ...rest] = args;
     const command = { list: reportList, show: reportShow, draft: reportDraft, submit: reportSubmit }[

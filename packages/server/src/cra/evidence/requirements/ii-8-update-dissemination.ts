@@ -29,7 +29,11 @@ export const updateDissemination: Evaluator = {
         evidence,
       );
     if (!ctx.capabilities.updates)
-      return verdict("partly-met", `advisories are in place, but ${NO_UPDATE_SYSTEM}`, evidence);
+      return verdict(
+        "partly-met",
+        `${security.length === 0 ? "no security release yet" : "every security release carries an advisory"}, but ${NO_UPDATE_SYSTEM}`,
+        evidence,
+      );
     return verdict(
       "met",
       security.length === 0 ? "no security release yet" : "every security release carries an advisory",
