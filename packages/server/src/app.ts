@@ -255,7 +255,13 @@ export async function startServer(
     log.error({ err: error }, "Article 14 watcher"),
   );
   await http.register(
-    craRoutes({ store, custody, capabilities: craCapabilities(), wake: () => article14.wake() }),
+    craRoutes({
+      store,
+      custody,
+      capabilities: craCapabilities(),
+      wake: () => article14.wake(),
+      publicUrl: () => publicUrl,
+    }),
   );
   await http.register(notificationRoutes(store));
   await http.register(controlRoutes(store, control));
