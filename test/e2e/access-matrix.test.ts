@@ -46,6 +46,12 @@ const PUBLIC_ROUTES = new Set([
   "GET /security/encryption-key",
   "POST /api/v1/cra/intake",
   "GET /api/v1/cra/intake/:id/status",
+  // CSAF 2.0 §7.1 (requirements 7–20): TLP:WHITE advisories, their hashes, signatures and key are public.
+  "GET /.well-known/csaf/provider-metadata.json",
+  "GET /.well-known/csaf/white/index.txt",
+  "GET /.well-known/csaf/white/changes.csv",
+  "GET /.well-known/csaf/white/:year/:file",
+  "GET /.well-known/csaf/openpgp/:file",
 ]);
 
 /**

@@ -258,6 +258,7 @@ export async function startServer(
     craRoutes({
       store,
       custody,
+      box,
       capabilities: craCapabilities(),
       wake: () => article14.wake(),
       publicUrl: () => publicUrl,

@@ -54,3 +54,24 @@ export async function recordAdvisory(tx: Queryable, a: PublishedAdvisory, by: st
       [a.id, a.productId, v],
     );
 }
+
+export interface AdvisoryRow {
+  id: string;
+  product_id: string;
+  tracking_id: string;
+  release_id: string | null;
+  vulnerabilities: string;
+  document: string;
+  sha512: string;
+  signature: string | null;
+  published_at: number;
+}
+
+/** Published advisories, newest first (every product when `productId` is not given). */
+export async function listAdvisories(db: Queryable, productId?: string): Promise<AdvisoryRow[]> {
+  return db.all<AdvisoryRow>(
+    `SELECT id, product_id, tracking_id, release_id, vulnerabilities, document, sha512, signature, published_at
+     FROM cra_advisories ${productId ? "WHERE product_id = ?" : ""} ORDER BY published_at DESC, tracking_id DESC`,
+    productId ? [productId] : [],
+  );
+}

@@ -1,7 +1,11 @@
 import type { FastifyInstance } from "fastify";
+import type { SecretBox } from "../access/secret-box.ts";
 import type { KeyCustody } from "../pki/key-custody.ts";
 import type { Store } from "../store/store.ts";
 import { article14Routes } from "./article14/routes.ts";
+import { PROVIDER_METADATA } from "./csaf/naming.ts";
+import { csafProvider } from "./csaf/publish.ts";
+import { csafRoutes } from "./csaf/routes.ts";
 import { disclosureRoutes } from "./disclosure/routes.ts";
 import { evidenceRoutes } from "./evidence/routes.ts";
 import type { PlatformCapabilities } from "./evidence/types.ts";
@@ -10,6 +14,8 @@ import { productCraRoutes } from "./product-routes.ts";
 export interface CraDeps {
   store: Store;
   custody: KeyCustody;
+  /** Seals the CSAF OpenPGP private key at rest. */
+  box: SecretBox;
   capabilities: PlatformCapabilities;
   /** Wakes the Article 14 watcher (reminders) after a report changes. */
   wake: () => void;
@@ -23,6 +29,10 @@ export function craRoutes(deps: CraDeps) {
     await productCraRoutes(app, deps.store);
     await evidenceRoutes(app, deps.store, deps.capabilities);
     await article14Routes(app, deps.store, deps.custody, deps.wake);
-    await disclosureRoutes(app, { ...deps, csafProviderMetadata: () => null });
+    await csafRoutes(app, deps);
+    // RFC 9116 + CSAF 2.0 §7.1.8: security.txt names the provider metadata once there is one.
+    const csafProviderMetadata = async () =>
+      (await csafProvider(deps.store)) ? new URL(PROVIDER_METADATA, deps.publicUrl()).href : null;
+    await disclosureRoutes(app, { ...deps, csafProviderMetadata });
   };
 }

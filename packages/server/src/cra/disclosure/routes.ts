@@ -37,7 +37,7 @@ export interface DisclosureDeps {
   store: Store;
   custody: KeyCustody;
   publicUrl: () => string;
-  csafProviderMetadata: () => string | null;
+  csafProviderMetadata: () => Promise<string | null>;
 }
 
 /** security.txt, the CVD policy page and the public intake (issue #16 item 6; Annex I Part II (5), (6)). */
@@ -56,7 +56,7 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
     async (_r, reply) => {
       const text = securityTxt(await published(), {
         base: deps.publicUrl(),
-        csafProviderMetadata: deps.csafProviderMetadata(),
+        csafProviderMetadata: await deps.csafProviderMetadata(),
       });
       reply.type("text/plain; charset=utf-8");
       return text;

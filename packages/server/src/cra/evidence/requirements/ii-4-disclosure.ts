@@ -1,21 +1,25 @@
 import { advisedVulnerabilities } from "../../advisory-store.ts";
+import { fixedBy } from "../../csaf/publish.ts";
 import { type Evaluator, verdict } from "../types.ts";
 
 /**
  * CRA Annex I Part II (4): once a security update is available, share and publicly disclose
  * information about fixed vulnerabilities. Evidence: a published CSAF advisory covering every
- * vulnerability of the product that is fixed (triaged `fixed`, or gone from a later release).
+ * vulnerability of the product that is fixed: gone from (or triaged fixed on) a later release
+ * that has an SBOM, or triaged `fixed`.
  */
 export const fixedDisclosure: Evaluator = {
   id: "II-4",
   clause: "CRA Annex I Part II (4)",
   title: "Public disclosure of fixed vulnerabilities",
   async evaluate(ctx) {
+    const releases = await ctx.releases();
     const fixed = new Set(
-      (await ctx.allFindings())
-        .filter((f) => f.triage.state === "fixed" || f.resolution === "no-longer-affected")
-        .map((f) => f.vulnerability),
+      (await ctx.allFindings()).filter((f) => f.triage.state === "fixed").map((f) => f.vulnerability),
     );
+    for (const release of releases)
+      if ((await ctx.sboms(release.id)).length > 0)
+        for (const v of (await fixedBy(ctx.db, releases, release)).keys()) fixed.add(v);
     const advised = await advisedVulnerabilities(ctx.db, ctx.product.id);
     const missing = [...fixed].filter((v) => !advised.has(v)).sort();
     const evidence = [
