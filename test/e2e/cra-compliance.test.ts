@@ -120,4 +120,68 @@ describe("CRA compliance (issue #16)", () => {
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /cra matrix needs PRODUCT_ID/);
   });
+
+  it("security test records flip Part II (3): none → not met, one per recent release → met", async () => {
+    const env = {
+      BULWARK_URL: server.httpUrl,
+      BULWARK_API_KEY: server.adminKey,
+      BULWARK_CA_FILE: server.rootPemPath,
+    };
+    const status = async () =>
+      (
+        await server.api<{ requirements: { id: string; status: string }[] }>(
+          "GET",
+          `/api/v1/products/${product}/annex-i`,
+        )
+      ).body.requirements.find((r) => r.id === "II-3")!.status;
+    assert.equal(await status(), "not-met");
+    const releases = await server.api<{ items: { id: string }[] }>(
+      "GET",
+      `/api/v1/products/${product}/releases`,
+    );
+    const bad = await runCli(
+      CLI,
+      [
+        "cra",
+        "test",
+        "add",
+        product,
+        "--kind",
+        "penetration-test",
+        "--tool",
+        "x",
+        "--outcome",
+        "maybe",
+        "--summary",
+        "s",
+      ],
+      env,
+    );
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /BW_ERR_VALIDATION/);
+    const added = await runCli(
+      CLI,
+      [
+        "cra",
+        "test",
+        "add",
+        product,
+        "--kind",
+        "penetration-test",
+        "--tool",
+        "OWASP ZAP 2.16",
+        "--outcome",
+        "pass",
+        "--summary",
+        "external web UI test",
+        "--release",
+        releases.body.items[0]!.id,
+      ],
+      env,
+    );
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(await status(), "met");
+    const list = await runCli(CLI, ["cra", "test", "list", product], env);
+    assert.match(list.stdout, /penetration-test\s+pass\s+OWASP ZAP 2\.16/);
+  });
 });

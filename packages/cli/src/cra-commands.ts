@@ -217,11 +217,74 @@ const linkGroup: Command = async (args, api, io) => {
   return 0;
 };
 
+/** `cra test add PRODUCT_ID --kind K --tool T --outcome O --summary S [--release ID] [--report FILE] [--at ISO]`. */
+const testAdd: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      kind: { type: "string" },
+      tool: { type: "string" },
+      outcome: { type: "string" },
+      summary: { type: "string" },
+      release: { type: "string" },
+      report: { type: "string" },
+      at: { type: "string" },
+    },
+  });
+  if (positionals.length !== 1 || !values.kind || !values.tool || !values.outcome || !values.summary)
+    throw new CliError(
+      "cra test add needs PRODUCT_ID --kind K --tool T --outcome pass|fail|partial --summary S",
+      2,
+    );
+  let report: string | undefined;
+  if (values.report)
+    try {
+      report = readFileSync(values.report, "utf8");
+    } catch (error) {
+      throw new CliError(`cannot read ${values.report}: ${(error as Error).message}`, 2);
+    }
+  const record = await (await api()).call<{ id: string }>(
+    "POST",
+    `/api/v1/products/${path(positionals[0]!)}/test-records`,
+    {
+      kind: values.kind,
+      tool: values.tool,
+      outcome: values.outcome,
+      summary: values.summary,
+      performedAt: values.at ?? new Date().toISOString(),
+      ...(values.release ? { releaseId: values.release } : {}),
+      ...(report ? { report } : {}),
+    },
+  );
+  io.stdout(`${record.id}\n`);
+  return 0;
+};
+
+const testList: Command = async (args, api, io) => {
+  if (args.length !== 1) throw new CliError("cra test list needs PRODUCT_ID", 2);
+  const r = await (await api()).call<{
+    items: { kind: string; tool: string; outcome: string; performedAt: number; summary: string }[];
+    platformChecks: { kind: string; tool: string; outcome: string; performedAt: number; summary: string }[];
+  }>("GET", `/api/v1/products/${path(args[0]!)}/test-records`);
+  const rows = [...r.items, ...r.platformChecks]
+    .sort((a, b) => b.performedAt - a.performedAt)
+    .map((t) => [new Date(t.performedAt).toISOString().slice(0, 10), t.kind, t.outcome, t.tool, t.summary]);
+  io.stdout(`${table(["date", "kind", "outcome", "tool", "summary"], rows)}\n`);
+  return 0;
+};
+
 export const CRA_COMMANDS: Record<string, Command> = {
   "cra matrix": matrix,
   "cra profile": profile,
   "cra risk": risk,
   "cra link-group": linkGroup,
+  "cra test": async (args, api, io) => {
+    const [sub, ...rest] = args;
+    const command = { add: testAdd, list: testList }[sub ?? ""];
+    if (!command) throw new CliError("cra test needs add|list", 2);
+    return command(rest, api, io);
+  },
   "cra report": async (args, api, io) => {
     const [sub, ...rest] = args;
     const command = { list: reportList, show: reportShow, draft: reportDraft, submit: reportSubmit }[

@@ -33,7 +33,8 @@ const USAGE = `Usage: bulwark <command> [options]
   operator-cert issue --out-dir DIR [--user ID] [--days N] | operator-cert revoke SERIAL
   audit export [--out FILE] | audit key | audit verify [--file FILE --public-key PEM] [--json]
   cra matrix PRODUCT_ID [--json] | cra profile PRODUCT_ID --file F | cra risk PRODUCT_ID --file F
-  cra link-group PRODUCT_ID GROUP
+  cra link-group PRODUCT_ID GROUP | cra test list PRODUCT_ID
+  cra test add PRODUCT_ID --kind K --tool T --outcome pass|fail|partial --summary S [--release ID] [--report FILE]
   cra report list [--product ID] [--status S] [--json] | cra report show EVENT_ID [--json]
   cra report draft EVENT_ID --stage early-warning|notification|intermediate|final [--json]
   cra report submit EVENT_ID --stage STAGE --csirt NAME --reference REF

@@ -10,6 +10,7 @@ import { disclosureRoutes } from "./disclosure/routes.ts";
 import { evidenceRoutes } from "./evidence/routes.ts";
 import type { PlatformCapabilities } from "./evidence/types.ts";
 import { productCraRoutes } from "./product-routes.ts";
+import { testingRoutes } from "./testing-routes.ts";
 
 export interface CraDeps {
   store: Store;
@@ -28,6 +29,7 @@ export function craRoutes(deps: CraDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     await productCraRoutes(app, deps.store);
     await evidenceRoutes(app, deps.store, deps.capabilities);
+    await testingRoutes(app, deps.store);
     await article14Routes(app, deps.store, deps.custody, deps.wake);
     await csafRoutes(app, deps);
     // RFC 9116 + CSAF 2.0 §7.1.8: security.txt names the provider metadata once there is one.
