@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CLI, runCli, startTestServer, type TestServer } from "../helpers.ts";
+import { unzipSync, zipSync } from "fflate";
+import { CLI, runCli, startTestServer, type TestServer, tempDir } from "../helpers.ts";
 
 /** Issue #16 through the HTTP API and the CLI: product CRA data, risk assessment, the Annex I matrix. */
 const PARTY = {
@@ -183,5 +186,65 @@ describe("CRA compliance (issue #16)", () => {
     assert.equal(await status(), "met");
     const list = await runCli(CLI, ["cra", "test", "list", product], env);
     assert.match(list.stdout, /penetration-test\s+pass\s+OWASP ZAP 2\.16/);
+  });
+
+  it("exports the Annex VII / V / II bundle, signed by the platform's PKI and verifiable offline", async () => {
+    const env = {
+      BULWARK_URL: server.httpUrl,
+      BULWARK_API_KEY: server.adminKey,
+      BULWARK_CA_FILE: server.rootPemPath,
+    };
+    await server.api("POST", `/api/v1/products/${product}/risk-assessments`, {
+      ...RISK,
+      context: "<script>alert(1)</script>",
+    });
+    const dir = tempDir("bulwark-cra-export-");
+    const file = join(dir, "gateway.zip");
+    const exported = await runCli(CLI, ["cra", "export", product, "--out", file], env);
+    assert.equal(exported.code, 0, exported.stderr);
+    const files = unzipSync(readFileSync(file));
+    assert.deepEqual(Object.keys(files).sort(), [
+      "declaration-of-conformity.html",
+      "declaration-of-conformity.json",
+      "manifest.json",
+      "signature.json",
+      "technical-documentation.html",
+      "technical-documentation.json",
+      "user-information.html",
+      "user-information.json",
+    ]);
+    const declaration = JSON.parse(Buffer.from(files["declaration-of-conformity.json"]!).toString()) as {
+      status: string;
+      blockingRequirements: string[];
+    };
+    assert.equal(declaration.status, "draft: not ready to sign");
+    assert.ok(declaration.blockingRequirements.some((r) => r.startsWith("II-7: ")));
+    const html = Buffer.from(files["technical-documentation.html"]!).toString();
+    assert.ok(!html.includes("<script>") && html.includes("&lt;script&gt;"), "document text is escaped");
+    const ok = await runCli(CLI, ["cra", "verify-export", file], { BULWARK_CA_FILE: server.rootPemPath });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^verified: 6 files of gateway, signed by CN=Bulwark CRA Documentation Signer/);
+    // One changed byte in a document, then a rewritten manifest: each is caught.
+    const tampered = { ...files, "user-information.json": Buffer.from("{}\n") };
+    writeFileSync(join(dir, "t1.zip"), zipSync(tampered));
+    const t1 = await runCli(CLI, ["cra", "verify-export", join(dir, "t1.zip")], {
+      BULWARK_CA_FILE: server.rootPemPath,
+    });
+    assert.equal(t1.code, 1);
+    assert.match(t1.stderr, /user-information\.json does not match its hash/);
+    const manifest = JSON.parse(Buffer.from(files["manifest.json"]!).toString()) as {
+      files: { path: string; sha256: string }[];
+    };
+    manifest.files = manifest.files.filter((f) => f.path !== "user-information.json");
+    writeFileSync(
+      join(dir, "t2.zip"),
+      zipSync({ ...files, "manifest.json": Buffer.from(JSON.stringify(manifest)) }),
+    );
+    const t2 = await runCli(CLI, ["cra", "verify-export", join(dir, "t2.zip")], {
+      BULWARK_CA_FILE: server.rootPemPath,
+    });
+    assert.equal(t2.code, 1);
+    assert.match(t2.stderr, /the manifest signature does not verify/);
+    assert.match(t2.stderr, /user-information\.json is not in the manifest/);
   });
 });

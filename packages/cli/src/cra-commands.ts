@@ -1,7 +1,8 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type ApiClient, CliError } from "./client.ts";
 import type { Io } from "./commands.ts";
+import { verifyExport } from "./cra-verify.ts";
 import { table } from "./table.ts";
 
 /** `bulwark cra …`: the CRA compliance domain (issue #16) over the HTTP API. */
@@ -274,11 +275,60 @@ const testList: Command = async (args, api, io) => {
   return 0;
 };
 
+/** `cra export PRODUCT_ID --out FILE.zip`: the signed Annex VII / V / II bundle. */
+const exportBundle: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { out: { type: "string" } },
+  });
+  if (positionals.length !== 1 || !values.out)
+    throw new CliError("cra export needs PRODUCT_ID --out FILE.zip", 2);
+  const bundle = await (await api()).call<{ zipBase64: string; size: number }>(
+    "GET",
+    `/api/v1/products/${path(positionals[0]!)}/cra-export`,
+  );
+  writeFileSync(values.out, Buffer.from(bundle.zipBase64, "base64"), { mode: 0o600 });
+  io.stdout(`${values.out}: ${bundle.size} bytes\n`);
+  return 0;
+};
+
+/** `cra verify-export FILE.zip [--root ROOT.pem]`: offline; exit 1 when anything does not verify. */
+const verifyBundle: Command = async (args, _api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { root: { type: "string" } },
+  });
+  const rootFile = values.root ?? io.env.BULWARK_CA_FILE;
+  if (positionals.length !== 1 || !rootFile)
+    throw new CliError("cra verify-export needs FILE.zip and --root ROOT.pem (or BULWARK_CA_FILE)", 2);
+  let zip: Buffer;
+  let root: string;
+  try {
+    zip = readFileSync(positionals[0]!);
+    root = readFileSync(rootFile, "utf8");
+  } catch (error) {
+    throw new CliError(`cannot read: ${(error as Error).message}`, 2);
+  }
+  let result: ReturnType<typeof verifyExport>;
+  try {
+    result = verifyExport(zip, root);
+  } catch (error) {
+    throw new CliError(`not a CRA export: ${(error as Error).message}`, 1);
+  }
+  if (!result.ok) throw new CliError(`export does not verify: ${result.problems.join("; ")}`, 1);
+  io.stdout(`verified: ${result.files} files of ${result.product}, signed by ${result.signer}\n`);
+  return 0;
+};
+
 export const CRA_COMMANDS: Record<string, Command> = {
   "cra matrix": matrix,
   "cra profile": profile,
   "cra risk": risk,
   "cra link-group": linkGroup,
+  "cra export": exportBundle,
+  "cra verify-export": verifyBundle,
   "cra test": async (args, api, io) => {
     const [sub, ...rest] = args;
     const command = { add: testAdd, list: testList }[sub ?? ""];

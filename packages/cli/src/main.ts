@@ -34,6 +34,7 @@ const USAGE = `Usage: bulwark <command> [options]
   audit export [--out FILE] | audit key | audit verify [--file FILE --public-key PEM] [--json]
   cra matrix PRODUCT_ID [--json] | cra profile PRODUCT_ID --file F | cra risk PRODUCT_ID --file F
   cra link-group PRODUCT_ID GROUP | cra test list PRODUCT_ID
+  cra export PRODUCT_ID --out FILE.zip | cra verify-export FILE.zip [--root ROOT.pem]   (offline)
   cra test add PRODUCT_ID --kind K --tool T --outcome pass|fail|partial --summary S [--release ID] [--report FILE]
   cra report list [--product ID] [--status S] [--json] | cra report show EVENT_ID [--json]
   cra report draft EVENT_ID --stage early-warning|notification|intermediate|final [--json]

@@ -262,6 +262,7 @@ export async function startServer(
       capabilities: craCapabilities(),
       wake: () => article14.wake(),
       publicUrl: () => publicUrl,
+      serviceCa: () => byRole(cas, "service"),
     }),
   );
   await http.register(notificationRoutes(store));

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { SecretBox } from "../access/secret-box.ts";
+import type { CertificateAuthority } from "../pki/ca.ts";
 import type { KeyCustody } from "../pki/key-custody.ts";
 import type { Store } from "../store/store.ts";
 import { article14Routes } from "./article14/routes.ts";
@@ -9,6 +10,7 @@ import { csafRoutes } from "./csaf/routes.ts";
 import { disclosureRoutes } from "./disclosure/routes.ts";
 import { evidenceRoutes } from "./evidence/routes.ts";
 import type { PlatformCapabilities } from "./evidence/types.ts";
+import { exportRoutes } from "./export/routes.ts";
 import { productCraRoutes } from "./product-routes.ts";
 import { testingRoutes } from "./testing-routes.ts";
 
@@ -22,6 +24,8 @@ export interface CraDeps {
   wake: () => void;
   /** The platform's public base URL (security.txt names its own locations under it). */
   publicUrl: () => string;
+  /** The service CA: it certifies the documentation-signing key of exports. */
+  serviceCa: () => CertificateAuthority;
 }
 
 /** The CRA compliance domain's HTTP routes, as one Fastify plugin (issue #16). */
@@ -32,6 +36,7 @@ export function craRoutes(deps: CraDeps) {
     await testingRoutes(app, deps.store);
     await article14Routes(app, deps.store, deps.custody, deps.wake);
     await csafRoutes(app, deps);
+    await exportRoutes(app, deps);
     // RFC 9116 + CSAF 2.0 §7.1.8: security.txt names the provider metadata once there is one.
     const csafProviderMetadata = async () =>
       (await csafProvider(deps.store)) ? new URL(PROVIDER_METADATA, deps.publicUrl()).href : null;
