@@ -105,6 +105,36 @@ describe("CSAF 2.0 advisories and the trusted-provider distribution (issue #16)"
     assert.equal((await validate(Object.values(extended), broken)).isValid, false);
   });
 
+  it("a release's CSAF VEX document carries its triage and passes the same tests", async () => {
+    const old = await server.api<{ items: { releaseId: string; id: string }[] }>(
+      "GET",
+      "/api/v1/findings?status=open",
+    );
+    const [finding] = old.body.items;
+    assert.ok(finding, "the 1.0.0 finding is open");
+    const triage = await server.api("POST", `/api/v1/findings/${finding.id}/triage`, {
+      state: "not_affected",
+      justification: "vulnerable_code_not_in_execute_path",
+    });
+    assert.equal(triage.status, 200, JSON.stringify(triage.body));
+    const vex = await server.api<{
+      vulnerabilities: {
+        cve: string;
+        product_status: Record<string, string[]>;
+        flags: { label: string }[];
+      }[];
+    }>("GET", `/api/v1/releases/${finding.releaseId}/csaf-vex`);
+    assert.equal(vex.status, 200, JSON.stringify(vex.body));
+    assert.equal(vex.body.vulnerabilities[0]!.cve, "CVE-2026-10001");
+    assert.deepEqual(Object.keys(vex.body.vulnerabilities[0]!.product_status), ["known_not_affected"]);
+    assert.equal(vex.body.vulnerabilities[0]!.flags[0]!.label, "vulnerable_code_not_in_execute_path");
+    const result = await validate(Object.values(extended), vex.body);
+    const problems = result.tests.flatMap((t) =>
+      [...t.errors, ...t.warnings].map((e) => `${t.name}: ${e.instancePath} ${e.message}`),
+    );
+    assert.deepEqual(problems, []);
+  });
+
   it("serves provider metadata, index.txt, changes.csv, SHA-512 and a verifiable OpenPGP signature", async () => {
     const meta = await server.api<{
       role: string;

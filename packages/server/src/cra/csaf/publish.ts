@@ -45,7 +45,7 @@ export async function fixedBy(db: Queryable, releases: readonly Release[], relea
   return fixed;
 }
 
-async function cvssOf(db: Queryable, vulnerability: string): Promise<CvssScore | undefined> {
+export async function cvssOf(db: Queryable, vulnerability: string): Promise<CvssScore | undefined> {
   const rows = await db.all<{ cvss_vector: string }>(
     `SELECT cvss_vector FROM vulnerabilities WHERE canonical_id = ? AND cvss_vector IS NOT NULL ORDER BY score_tenths DESC`,
     [vulnerability],

@@ -3,12 +3,16 @@ import type { FastifyInstance } from "fastify";
 import type { SecretBox } from "../../access/secret-box.ts";
 import { appendAudit } from "../../audit/audit-log.ts";
 import { actorOf } from "../../http/auth.ts";
+import { releaseFindings } from "../../software/findings.ts";
 import type { Store } from "../../store/store.ts";
 import { type AdvisoryRow, listAdvisories } from "../advisory-store.ts";
 import { byOf } from "../audited.ts";
+import { releaseById } from "../product-source.ts";
+import { profileOf } from "../profile.ts";
 import { csafFileName, PROVIDER_METADATA, WHITE_DIRECTORY, yearOf } from "./naming.ts";
 import { csafPublicKey } from "./openpgp-key.ts";
-import { csafProvider, publishAdvisory } from "./publish.ts";
+import { csafProvider, cvssOf, publishAdvisory } from "./publish.ts";
+import { buildVex } from "./vex.ts";
 
 const PUBLIC_RATE = { max: 600, timeWindow: 60_000, groupId: "csaf-public" };
 const pathOf = (a: AdvisoryRow) => `${yearOf(Number(a.published_at))}/${csafFileName(a.tracking_id)}`;
@@ -89,6 +93,57 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
         url: url(`${WHITE_DIRECTORY}${pathOf(a)}`),
       })),
     }),
+  );
+
+  // CSAF 2.0 csaf_vex profile: the release's current triage as a VEX document.
+  const vex = async (request: { params: { id: string; file?: string } }) => {
+    const release = await releaseById(store, request.params.id);
+    if (!release) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
+    if (request.params.file !== undefined && request.params.file !== csafFileName(trackingOf(release)))
+      throw new BulwarkError("BW_ERR_NOT_FOUND", "no such VEX document");
+    const profile = await profileOf(store, release.productId);
+    if (!profile)
+      throw new BulwarkError(
+        "BW_ERR_CONFLICT",
+        "set the product's CRA data first: the VEX names its manufacturer",
+      );
+    const findings = await releaseFindings(store, release.id);
+    const cvss = new Map();
+    for (const v of new Set(findings.map((f) => f.vulnerability))) cvss.set(v, await cvssOf(store, v));
+    return buildVex({
+      trackingId: trackingOf(release),
+      publisher: { name: profile.manufacturer.name, namespace: new URL("/", deps.publicUrl()).href },
+      vendor: profile.manufacturer.name,
+      product: release.productName,
+      version: release.version,
+      releasePurl: `pkg:generic/${encodeURIComponent(release.productName)}@${encodeURIComponent(release.version)}`,
+      findings,
+      cvss,
+      canonicalUrl: url(`/api/v1/releases/${release.id}/csaf-vex/${csafFileName(trackingOf(release))}`),
+      at: Date.now(),
+    });
+  };
+  const trackingOf = (r: { productName: string; version: string }) =>
+    `${r.productName}-${r.version}-vex`.toLowerCase().replace(/[^a-z0-9.+_-]+/g, "-");
+  app.get<{ Params: { id: string } }>(
+    "/api/v1/releases/:id/csaf-vex",
+    { config: { auth: { permission: "cra:read" } }, schema: { params: PRODUCT } },
+    async (request) => vex(request),
+  );
+  // The canonical URL ends with the document's file name (CSAF 2.0 §6.2.11).
+  app.get<{ Params: { id: string; file: string } }>(
+    "/api/v1/releases/:id/csaf-vex/:file",
+    {
+      config: { auth: { permission: "cra:read" } },
+      schema: {
+        params: {
+          type: "object",
+          required: ["id", "file"],
+          properties: { id: { type: "string", format: "uuid" }, file: { type: "string", maxLength: 200 } },
+        },
+      },
+    },
+    async (request) => vex(request),
   );
 
   const open = { config: { auth: { public: true as const }, rateLimit: PUBLIC_RATE } };
