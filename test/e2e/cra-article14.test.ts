@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { insertDevice, newDeviceId, recordMetadata } from "../../packages/server/src/fleet/devices.ts";
 import { cyclonedx, osvDir, osvRecord } from "../../packages/server/test/store-fixtures.ts";
 import { CLI, runCli, startTestServer, type TestServer, tempDir, waitFor } from "../helpers.ts";
 
@@ -148,6 +149,38 @@ describe("CRA Article 14 reporting (issue #16)", () => {
     assert.match(again.stderr, /already recorded \(BW_ERR_CONFLICT\)/);
     const usage = await runCli(CLI, ["cra", "report", "draft", kevEvent.id], env);
     assert.equal(usage.code, 2);
+  });
+
+  it("records the corrective measure, starts the final clock, and prepares the Art. 14(8) user notice", async () => {
+    const group = await server.api<{ id: string }>("POST", "/api/v1/groups", { name: "gateways" });
+    assert.equal(group.status, 201, JSON.stringify(group.body));
+    await server.api("PUT", `/api/v1/products/${product}/groups/gateways`);
+    const [onAffected, onOther] = [newDeviceId(), newDeviceId()];
+    for (const [id, firmwareVersion] of [
+      [onAffected, "2.0.0"],
+      [onOther, "2.1.0"],
+    ] as const) {
+      await insertDevice(server.store, { id, groupId: group.body.id, enrolledVia: "token" });
+      await recordMetadata(server.store, id, { firmwareVersion }, 0);
+    }
+    const corrected = await server.api<Report>("POST", `/api/v1/cra/reports/${kevEvent.id}/actions`, {
+      type: "corrective-available",
+      measure: "firmware 2.1.0 replaces log4js",
+    });
+    assert.equal(corrected.status, 200, JSON.stringify(corrected.body));
+    assert.equal(clock(corrected.body, "final").state, "running");
+    const notice = await server.api<{ devices: string[]; affectedVersions: string[]; text: string }>(
+      "GET",
+      `/api/v1/cra/reports/${kevEvent.id}/user-notice`,
+    );
+    assert.deepEqual(notice.body.affectedVersions, ["2.0.0"]);
+    assert.deepEqual(notice.body.devices, [onAffected]);
+    assert.match(notice.body.text, /Corrective measure: firmware 2\.1\.0 replaces log4js/);
+    const draft = await server.api<{ fields: Record<string, unknown> }>(
+      "GET",
+      `/api/v1/cra/reports/${kevEvent.id}/drafts/final`,
+    );
+    assert.equal(draft.body.fields.securityUpdate, "firmware 2.1.0 replaces log4js");
   });
 
   it("raises a reminder before a deadline once, and the clocks and reminders survive a restart", async () => {

@@ -34,7 +34,7 @@ export function craRoutes(deps: CraDeps) {
     await productCraRoutes(app, deps.store);
     await evidenceRoutes(app, deps.store, deps.capabilities);
     await testingRoutes(app, deps.store);
-    await article14Routes(app, deps.store, deps.custody, deps.wake);
+    await article14Routes(app, deps.store, deps.custody, deps.wake, deps.publicUrl);
     await csafRoutes(app, deps);
     await exportRoutes(app, deps);
     // RFC 9116 + CSAF 2.0 §7.1.8: security.txt names the provider metadata once there is one.

@@ -219,8 +219,10 @@ export async function changeEvent(
     case "corrective-available":
       if (event.kind !== "vulnerability") refuse("only a vulnerability has a corrective-measure clock");
       if (event.correctiveAt !== null) refuse("a corrective measure is already recorded");
-      await tx.run(`UPDATE cra_events SET corrective_at = ?, updated_at = ? WHERE id = ?`, [
+      // Kept on the event too: the notification and final report drafts name the measure.
+      await tx.run(`UPDATE cra_events SET corrective_at = ?, details = ?, updated_at = ? WHERE id = ?`, [
         change.at,
+        JSON.stringify({ ...event.details, correctiveMeasure: change.measure }),
         now,
         id,
       ]);

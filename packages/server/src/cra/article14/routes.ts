@@ -16,6 +16,7 @@ import {
   openEvent,
 } from "./events.ts";
 import { recordSubmission, submissionsOf, submittedStages } from "./submissions.ts";
+import { userNotice } from "./user-notice.ts";
 import { ensureAwarenessKey } from "./watcher.ts";
 
 const ID = { type: "string", format: "uuid" } as const;
@@ -37,6 +38,7 @@ export async function article14Routes(
   store: Store,
   custody: KeyCustody,
   wake: () => void,
+  publicUrl: () => string,
 ): Promise<void> {
   const key = () => ensureAwarenessKey(store, custody);
   const view = async (id: string, changed = false) => {
@@ -265,6 +267,12 @@ export async function article14Routes(
       reply.code(201);
       return view(event.id, true);
     },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/api/v1/cra/reports/:id/user-notice",
+    { config: { auth: { permission: "cra:read" } }, schema: { params: EVENT } },
+    async (request) => userNotice(store, await needEvent(store, request.params.id), publicUrl()),
   );
 
   app.get("/api/v1/cra/awareness-log/verify", { config: { auth: { permission: "cra:read" } } }, async () => {
