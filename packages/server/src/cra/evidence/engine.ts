@@ -110,7 +110,12 @@ export async function recordSnapshots(store: Store, matrix: AnnexIMatrix): Promi
       [matrix.productId, matrix.productId],
     );
     const previous = new Map(last.map((r) => [r.requirement, r]));
-    const at = Date.parse(matrix.evaluatedAt);
+    // Strictly after the last snapshot, so "the latest per requirement" is never a tie.
+    const newest = await tx.get<{ at: number | null }>(
+      `SELECT MAX(taken_at) AS at FROM cra_evidence_snapshots WHERE product_id = ?`,
+      [matrix.productId],
+    );
+    const at = Math.max(Date.parse(matrix.evaluatedAt), Number(newest?.at ?? 0) + 1);
     const changed: RequirementId[] = [];
     for (const r of matrix.requirements) {
       const before = previous.get(r.id);
