@@ -115,4 +115,10 @@ export const craMigrations: Migration[] = [
       `CREATE INDEX cra_intake_state ON cra_intake_reports(state, received_at)`,
     ],
   },
+  {
+    // The Article 14 watcher asks, per known-exploited finding, whether an event already links it.
+    id: 907,
+    name: "cra-event-findings-by-finding",
+    statements: [`CREATE INDEX cra_event_findings_finding ON cra_event_findings(finding_id)`],
+  },
 ];
