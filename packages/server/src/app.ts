@@ -23,6 +23,10 @@ import { bootstrapIfEmpty, type FirstRun } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
 import { type ControlBus, LocalControlBus } from "./control/bus.ts";
 import { RedisControlBus } from "./control/redis-bus.ts";
+import { wakeAfterFlows } from "./cra/article14/monitor-hook.ts";
+import { Article14Watcher } from "./cra/article14/watcher.ts";
+import { craCapabilities } from "./cra/capabilities.ts";
+import { craRoutes } from "./cra/plugin.ts";
 import { FileKeyCustody } from "./custody/file-key-custody.ts";
 import { loadMasterKey, type MasterKey } from "./custody/master-key.ts";
 import { prepareDataDir } from "./data-dir.ts";
@@ -303,6 +307,21 @@ export async function startServer(
     operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa, revocation }),
   );
   await http.register(productRoutes(store));
+  // Issue #16: a newly known-exploited finding opens an Article 14 candidate on its own.
+  const article14 = new Article14Watcher(store, custody, (error) =>
+    log.error({ err: error }, "Article 14 watcher"),
+  );
+  await http.register(
+    craRoutes({
+      store,
+      custody,
+      box,
+      capabilities: craCapabilities(),
+      wake: () => article14.wake(),
+      publicUrl: () => publicUrl,
+      serviceCa: () => byRole(cas, "service"),
+    }),
+  );
   await http.register(notificationRoutes(store));
   await http.register(controlRoutes(store, control));
   const auditDeps = { store, custody, signer: checkpointSigner };
@@ -328,6 +347,8 @@ export async function startServer(
   // Untrusted documents (SBOMs, OSV bundles, the KEV catalogue) are parsed off the event loop.
   const parser = new WorkerParser();
   const monitor = new SoftwareMonitor(store, () => webhooks.wake(), parser);
+  wakeAfterFlows(monitor, () => article14.wake());
+  article14.start();
   // Deliveries still pending from before a restart are resumed.
   webhooks.wake();
   await registerSoftwareRoutes(http, {
@@ -346,6 +367,7 @@ export async function startServer(
       revocation.close();
       await http.close();
       await webhooks.stop();
+      await article14.stop();
       await parser.close();
       await broker.close();
       await backends?.close();

@@ -2,6 +2,7 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
+import { craMigrations } from "../cra/schema.ts";
 import { pemCertificatesToDer } from "./migration-823.ts";
 import type { Queryable } from "./store.ts";
 
@@ -431,4 +432,6 @@ export const migrations: Migration[] = [
       `CREATE INDEX certificates_renewed_from ON certificates(renewed_from)`,
     ],
   },
+  // Issue #16: the CRA domain (ids 900–919).
+  ...craMigrations,
 ];
