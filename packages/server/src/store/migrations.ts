@@ -2,8 +2,9 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
-import { craMigrations } from "../cra/schema.ts";
+
 import { pemCertificatesToDer } from "./migration-823.ts";
+import { craMigrations } from "./migrations-cra.ts";
 import type { Queryable } from "./store.ts";
 
 export interface Migration {

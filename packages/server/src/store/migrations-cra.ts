@@ -1,4 +1,4 @@
-import type { Migration } from "../store/migrations.ts";
+import type { Migration } from "./migrations.ts";
 
 /**
  * The CRA domain's tables (migration ids 900–919). Products and releases stay where they are
