@@ -1,4 +1,4 @@
-import type { Migration } from "./migrations.ts";
+import type { Migration } from "./migration.ts";
 
 /**
  * The CRA domain's tables (migration ids 900–919). Products and releases stay where they are

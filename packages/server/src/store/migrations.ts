@@ -3,16 +3,11 @@
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
 
+import type { Migration } from "./migration.ts";
 import { pemCertificatesToDer } from "./migration-823.ts";
 import { craMigrations } from "./migrations-cra.ts";
-import type { Queryable } from "./store.ts";
 
-export interface Migration {
-  id: number;
-  name: string;
-  /** SQL run in order in the migration's transaction; a function is a data step written in code. */
-  statements: (string | ((tx: Queryable) => Promise<void>))[];
-}
+export type { Migration };
 
 export const migrations: Migration[] = [
   {
