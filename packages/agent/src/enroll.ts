@@ -7,9 +7,10 @@ import { fromPemAll, toPem } from "@bulwark/sdk/pem";
 import { generateKeyPair, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { buildCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import { saveDeviceKey } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
+import { openMigratedStore } from "./migrate.ts";
 import { type AgentState, ensureStateDir, statePaths, writeAtomic } from "./state.ts";
-import { ensureDataKey, sealPrivateKeyPem } from "./vault.ts";
 
 export interface EnrolOptions {
   serverUrl: string;
@@ -80,8 +81,8 @@ export async function enroll(options: EnrolOptions, log: AgentLog): Promise<Agen
     throw new EnrolError(`cannot read the server's endpoints (HTTP ${endpoints.status})`);
   const { mqtt } = JSON.parse(endpoints.body.toString("utf8")) as { mqtt: string };
 
-  // The private key is stored encrypted under the data key, so a wipe can crypto-erase it.
-  writeAtomic(paths.key, sealPrivateKeyPem(keys.privateKey, ensureDataKey(options.stateDir)), 0o600);
+  // The private key is a record of the encrypted store, so a wipe can crypto-erase it.
+  saveDeviceKey(openMigratedStore(options.stateDir, log), keys.privateKey);
   writeAtomic(paths.cert, leafPem);
   writeAtomic(paths.chain, toPem("CERTIFICATE", issuer.raw));
   writeAtomic(paths.ca, caPem);

@@ -4,8 +4,11 @@ import { SECURITY_EVENT_KINDS, type SecurityEventKind } from "@bulwark/sdk/wire/
 import { KEY_ALGORITHMS, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { EnrolError, enroll } from "./enroll.ts";
 import { createLog, type Level } from "./log.ts";
+import { openMigratedStore } from "./migrate.ts";
 import { run } from "./run.ts";
 import { setLocalLogging, spoolEvent } from "./security-events.ts";
+import { readState } from "./state.ts";
+import { resetAgent } from "./wipe.ts";
 
 const USAGE = `Usage:
   bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
@@ -13,6 +16,7 @@ const USAGE = `Usage:
   bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
+  bulwark-agent reset [--state-dir DIR]   (crypto-erase and delete all local state: back to first boot)
 Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL,
   BULWARK_AGENT_RENEW_FRACTION (renew after this fraction of the certificate lifetime, default 0.667)`;
 
@@ -96,7 +100,15 @@ async function main(argv: string[]): Promise<number> {
         throw new EnrolError(`report-event needs --kind ${SECURITY_EVENT_KINDS.join("|")}`);
       if (values.detail !== undefined && (values.detail.length > 256 || /[\n\r\t]/.test(values.detail)))
         throw new EnrolError("--detail must be one line of at most 256 characters");
-      spoolEvent(stateDir, kind, values.detail);
+      readState(stateDir); // an unenrolled device has no store to queue into
+      spoolEvent(openMigratedStore(stateDir, log), kind, values.detail);
+      return 0;
+    }
+    case "reset": {
+      const had = resetAgent(stateDir);
+      process.stderr.write(
+        had ? "agent reset: local state crypto-erased\n" : "agent reset: nothing to erase\n",
+      );
       return 0;
     }
     case "event-logging": {

@@ -1,17 +1,24 @@
-import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { type StoreTamperEvent, toSecurityReport } from "@bulwark/sdk/store";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import type { DeviceReport } from "@bulwark/sdk/wire/reports";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import mqtt, { type MqttClient } from "mqtt";
-import { type AppliedConfig, acceptConfig, loadAppliedConfig } from "./device-config.ts";
+import { type AppliedConfig, acceptConfig, appliedConfigOrNone } from "./device-config.ts";
+import { deviceKeyPem } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
 import { collectMetadata } from "./metadata.ts";
+import { openMigratedStore } from "./migrate.ts";
 import { startRenewal } from "./renew.ts";
-import { drainSpool, effectiveLogging } from "./security-events.ts";
-import { readState, statePaths, writeAtomic } from "./state.ts";
+import {
+  effectiveLogging,
+  MAX_QUEUED_EVENTS,
+  peekEvents,
+  type SecurityEvent,
+  takeDroppedCount,
+} from "./security-events.ts";
+import { readState, statePaths } from "./state.ts";
 import { pinnedRoot } from "./trust.ts";
-import { ensureDataKey, sealPrivateKeyPem } from "./vault.ts";
 import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
 
 export interface RunOptions {
@@ -31,16 +38,6 @@ export function backoffMs(attempt: number, baseMs = 1000, capMs = 300_000): numb
   return Math.floor(Math.random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20)));
 }
 
-/** A key enrolled by an older agent is stored in clear: seal it under the data key now. */
-function sealedKeyPem(stateDir: string, dataKey: Buffer): string {
-  const path = statePaths(stateDir).key;
-  const pem = readFileSync(path, "utf8");
-  if (pem.includes("ENCRYPTED PRIVATE KEY")) return pem;
-  const sealed = sealPrivateKeyPem(createPrivateKey(pem), dataKey);
-  writeAtomic(path, sealed, 0o600);
-  return sealed;
-}
-
 /**
  * Connects out over MQTT on mutual TLS 1.3 with the device certificate, reports metadata,
  * applies signed configuration, reports security events (unless opted out), obeys signed
@@ -50,9 +47,16 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   const state = readState(options.stateDir);
   const paths = statePaths(options.stateDir);
   const topics = deviceTopics(state.deviceId);
-  const dataKey = ensureDataKey(options.stateDir);
+  // Tampering found in the store is reported on the events topic once connected (CRA Annex I Part I (2)(f)).
+  const tamperReports: SecurityEvent[] = [];
+  const onTamper = (event: StoreTamperEvent) => {
+    log.error("encrypted store tampered", { location: event.location, reason: event.reason });
+    tamperReports.push(toSecurityReport(event));
+  };
+  const store = openMigratedStore(options.stateDir, log, { onSecurityEvent: onTamper });
+  const inFlight = new Set<string>();
   const root = pinnedRoot(options.stateDir, state);
-  let applied: AppliedConfig | undefined = loadAppliedConfig(options.stateDir, dataKey);
+  let applied: AppliedConfig | undefined = appliedConfigOrNone(store);
   let attempt = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let telemetryTimer: NodeJS.Timeout | undefined;
@@ -71,8 +75,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     keepalive: 60,
     reconnectPeriod: 0,
     connectTimeout: 30_000,
-    key: sealedKeyPem(options.stateDir, dataKey),
-    passphrase: dataKey.toString("hex"),
+    key: deviceKeyPem(store), // in memory only
     cert: readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8"),
     ca: readFileSync(paths.ca),
     rejectUnauthorized: true,
@@ -101,9 +104,30 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       send(logging);
       log.info("security-event logging", { enabled: logging.enabled, source: logging.source });
     }
-    const events = drainSpool(options.stateDir, dataKey);
-    if (!logging.enabled) return; // opted out: spooled events are discarded, nothing is sent
-    for (const event of events) send(event);
+    const queued = peekEvents(store, 100).filter((q) => !inFlight.has(q.id));
+    const tampered = tamperReports.splice(0);
+    const dropped = takeDroppedCount(store);
+    if (!logging.enabled) {
+      for (const { id } of queued) store.ack(id); // opted out: queued events are discarded, nothing is sent
+      return;
+    }
+    for (const report of tampered) send(report);
+    if (dropped > 0)
+      send({
+        type: "security-event",
+        kind: "integrity-failure",
+        at: new Date().toISOString(),
+        detail: `${dropped} security events dropped while offline (the device queues at most ${MAX_QUEUED_EVENTS})`,
+      });
+    for (const { id, event } of queued) {
+      inFlight.add(id);
+      // Acknowledged in the store only once the broker has it (QoS 1 PUBACK): a lost connection loses nothing.
+      client.publish(topics.events, JSON.stringify(event), { qos: 1 }, (error) => {
+        inFlight.delete(id);
+        if (error) log.warn("event not published; kept queued", { reason: error.message });
+        else store.ack(id);
+      });
+    }
   }
 
   function securityEvent(kind: "integrity-failure" | "config-changed", detail: string): void {
@@ -119,9 +143,8 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
 
   function onConfig(payload: Buffer): void {
     const verdict = acceptConfig(parseJson(payload), {
-      dir: options.stateDir,
+      store,
       deviceId: state.deviceId,
-      dataKey,
       root,
     });
     if (!verdict.ok) {
@@ -188,8 +211,8 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   });
 
   // Issue #4: renew inside the window; reconnect with the new certificate once it is saved.
-  const renewal = startRenewal({ stateDir: options.stateDir, dataKey, ...options.renewal }, log, () => {
-    client.options.key = readFileSync(paths.key, "utf8");
+  const renewal = startRenewal({ stateDir: options.stateDir, store, ...options.renewal }, log, () => {
+    client.options.key = deviceKeyPem(store);
     client.options.cert = readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8");
     client.stream?.destroy();
   });
