@@ -24,6 +24,7 @@ interface DeviceView {
   config: { policy: string; version: number } | null;
   eventLogging: string;
   droppedReports: number;
+  metadata: { agentIntegrity?: string };
 }
 interface EventPage {
   items: { kind: string; detail: string | null; deviceId: string }[];
@@ -111,6 +112,10 @@ describe("fleet with the real agent: signed policy, security events with opt-out
       (await events("integrity-failure")).items.find((e) => e.detail?.startsWith("encrypted store")),
     );
     assert.equal(found.detail, "encrypted store: record state/config: authentication-failed");
+    await waitFor(
+      "integrity state in metadata",
+      async () => (await device()).metadata.agentIntegrity === "tampered",
+    );
   });
 
   it("forwards security events from local components; after the user opts out nothing is sent", async () => {

@@ -4,6 +4,7 @@ import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import type { DeviceReport } from "@bulwark/sdk/wire/reports";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import mqtt, { type MqttClient } from "mqtt";
+import { backoffMs } from "./backoff.ts";
 import { type AppliedConfig, acceptConfig, appliedConfigOrNone } from "./device-config.ts";
 import { deviceKeyPem } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
@@ -33,11 +34,6 @@ export interface RunOptions {
 /** Why `run` returned: stopped by a signal, or the device was wiped (its state is gone). */
 export type RunOutcome = "stopped" | "wiped";
 
-/** Reconnect delay: exponential backoff with full jitter (CRA Annex I Part I (2)(i): no reconnect storms). */
-export function backoffMs(attempt: number, baseMs = 1000, capMs = 300_000): number {
-  return Math.floor(Math.random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20)));
-}
-
 /**
  * Connects out over MQTT on mutual TLS 1.3 with the device certificate, reports metadata,
  * applies signed configuration, reports security events (unless opted out), obeys signed
@@ -49,7 +45,9 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   const topics = deviceTopics(state.deviceId);
   // Tampering found in the store is reported on the events topic once connected (CRA Annex I Part I (2)(f)).
   const tamperReports: SecurityEvent[] = [];
+  let integrity: "ok" | "tampered" = "ok";
   const onTamper = (event: StoreTamperEvent) => {
+    integrity = "tampered";
     log.error("encrypted store tampered", { location: event.location, reason: event.reason });
     tamperReports.push(toSecurityReport(event));
   };
@@ -89,10 +87,15 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     });
 
   const publishMetadata = () =>
-    client.publish(topics.meta, JSON.stringify(collectMetadata(options.metadata)), { qos: 1 }, (error) => {
-      if (error) log.warn("metadata not published", { reason: error.message });
-      else log.info("metadata published");
-    });
+    client.publish(
+      topics.meta,
+      JSON.stringify(collectMetadata({ ...options.metadata, agentIntegrity: integrity })),
+      { qos: 1 },
+      (error) => {
+        if (error) log.warn("metadata not published", { reason: error.message });
+        else log.info("metadata published");
+      },
+    );
 
   /** Security events leave only while logging is on; the opt-out itself is always reported. */
   function pumpEvents(force = false): void {
@@ -112,6 +115,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       return;
     }
     for (const report of tampered) send(report);
+    if (tampered.length > 0) publishMetadata(); // agentIntegrity is now "tampered"
     if (dropped > 0)
       send({
         type: "security-event",
