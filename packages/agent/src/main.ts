@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { SECURITY_EVENT_KINDS, type SecurityEventKind } from "@bulwark/sdk/wire/reports";
 import { KEY_ALGORITHMS, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { EnrolError, enroll } from "./enroll.ts";
+import { EXPORT_WARNING, ExportError, exportIdentity, usageHint } from "./export-identity.ts";
 import { createLog, type Level } from "./log.ts";
 import { openMigratedStore } from "./migrate.ts";
 import { run } from "./run.ts";
@@ -17,6 +18,7 @@ const USAGE = `Usage:
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
   bulwark-agent reset [--state-dir DIR]   (crypto-erase and delete all local state: back to first boot)
+  bulwark-agent export-identity --out DIR [--state-dir DIR]   (certificate chain and key in clear, for openssl/mosquitto diagnostics)
 Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL,
   BULWARK_AGENT_RENEW_FRACTION (renew after this fraction of the certificate lifetime, default 0.667)`;
 
@@ -51,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
       detail: { type: "string" },
       "key-algorithm": { type: "string" },
       rekey: { type: "boolean" },
+      out: { type: "string" },
     },
     allowPositionals: true,
   });
@@ -104,6 +107,12 @@ async function main(argv: string[]): Promise<number> {
       spoolEvent(openMigratedStore(stateDir, log), kind, values.detail);
       return 0;
     }
+    case "export-identity": {
+      if (!values.out) throw new EnrolError("export-identity needs --out DIR (a new directory)");
+      const { deviceId } = exportIdentity(stateDir, values.out, log);
+      process.stderr.write(`warning: ${EXPORT_WARNING}\n${usageHint(stateDir, values.out, deviceId)}\n`);
+      return 0;
+    }
     case "reset": {
       const had = resetAgent(stateDir);
       process.stderr.write(
@@ -132,7 +141,9 @@ main(process.argv.slice(2)).then(
     // One readable line; exit 2 for bad usage or local state, 1 for a refusal or a failure to reach the server.
     process.stderr.write(`bulwark-agent: ${error.message}\n`);
     const usage =
-      error instanceof EnrolError || String((error as { code?: string }).code).startsWith("ERR_PARSE_ARGS");
+      error instanceof EnrolError ||
+      error instanceof ExportError ||
+      String((error as { code?: string }).code).startsWith("ERR_PARSE_ARGS");
     process.exitCode = usage ? 2 : 1;
   },
 );
