@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { networkInterfaces, platform, release, uptime } from "node:os";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
+import agentPackage from "../package.json" with { type: "json" };
 import { ownListeningPorts } from "./sockets.ts";
 
-export const AGENT_VERSION = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+// Imported (not read at run time) so that the single-file build carries it.
+export const AGENT_VERSION: string = agentPackage.version;
 
 function osRelease(): { name?: string; version?: string } {
   try {
