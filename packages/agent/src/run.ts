@@ -17,6 +17,7 @@ import {
   peekEvents,
   type SecurityEvent,
   takeDroppedCount,
+  watchEvents,
 } from "./security-events.ts";
 import { readState, statePaths } from "./state.ts";
 import { pinnedRoot } from "./trust.ts";
@@ -27,7 +28,7 @@ export interface RunOptions {
   renewal?: { newKey?: boolean; fraction?: number };
   metadata?: Partial<DeviceMetadata>;
   signal?: AbortSignal;
-  /** How often the spool and the local opt-out are checked, ms. */
+  /** How often the queue and the local opt-out are checked besides watching them, ms. */
   pollMs?: number;
 }
 
@@ -221,7 +222,9 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     client.stream?.destroy();
   });
 
-  const poll = setInterval(() => pumpEvents(), options.pollMs ?? 1000);
+  // Queued events and the opt-out are noticed as they change (inotify); the slow poll is a safety net.
+  const watcher = watchEvents(options.stateDir, () => pumpEvents());
+  const poll = setInterval(() => pumpEvents(), options.pollMs ?? 30_000);
   scheduleTelemetry();
   const stop = () => finish("stopped");
   if (options.signal?.aborted) stop();
@@ -231,6 +234,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   stopping = true;
   renewal.stop();
   clearInterval(poll);
+  watcher.close();
   clearInterval(telemetryTimer);
   clearTimeout(reconnectTimer);
   await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));

@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, type FSWatcher, rmSync, watch } from "node:fs";
 import { join } from "node:path";
 import { type EncryptedStore, StoreTamperError } from "@bulwark/sdk/store";
 import type { DeviceReport, SecurityEventKind } from "@bulwark/sdk/wire/reports";
@@ -88,4 +88,30 @@ export function takeDroppedCount(store: EncryptedStore): number {
   const count = store.getJson<{ count: number }>("state", DROPPED)?.count ?? 0;
   if (count > 0) store.delete("state", DROPPED);
   return count;
+}
+
+/**
+ * Calls `onChange` when an event is queued (`store/queue`) or the user's opt-out changes (the
+ * state directory): inotify on Linux, so an idle agent spends no CPU looking. Bursts are coalesced.
+ */
+export function watchEvents(dir: string, onChange: () => void): { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const fire = () => {
+    clearTimeout(timer);
+    timer = setTimeout(onChange, 20);
+  };
+  const watchers: FSWatcher[] = [];
+  for (const path of [dir, join(dir, "store", "queue")]) {
+    try {
+      watchers.push(watch(path, { persistent: false }, fire));
+    } catch {
+      // No such directory yet or no watch support: the periodic check still finds the change.
+    }
+  }
+  return {
+    close() {
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+    },
+  };
 }
