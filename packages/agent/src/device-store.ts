@@ -7,17 +7,19 @@ import {
   fileKek,
   type KeyEncryptionKey,
   openStore,
+  StoreTamperError,
   type StoreTamperEvent,
   type WriteStepHook,
   writeFileAtomic,
 } from "@bulwark/sdk/store";
 import { ensureStateDir } from "./state.ts";
+import { createTpmKek, destroyTpmKek, detectTpm, hasTpmKek, openTpmKek, type TpmOptions } from "./tpm-kek.ts";
 
 /**
  * The agent's secrets live in the SDK's encrypted store (`<state>/store/`): the device private key
  * (purpose `keys`), the applied configuration (`state`) and queued security events (`queue`), each
  * purpose under its own AES-256-GCM data key, the data keys wrapped by the key-encryption key in
- * `<state>/data.key` (0600; a TPM holds it where there is one, see `kek.ts`). Destroying that one
+ * `<state>/data.key` (0600), or sealed to the TPM where there is one (`tpm-kek.ts`). Destroying that one
  * key crypto-erases everything (NIST SP 800-88 Rev. 1 §2.6). The certificates, the pinned CA bundle
  * and agent.json are public and stay plain files beside it.
  */
@@ -31,6 +33,8 @@ export interface AgentStoreOptions {
   onSecurityEvent?: (event: StoreTamperEvent) => void;
   /** The KEK; default the agent's own (`fileAgentKek`). */
   kek?: KeyEncryptionKey;
+  /** The TPM to seal the KEK to; default `detectTpm()`, null for none (the 0600 file). */
+  tpm?: TpmOptions | null;
   /** Test seam: called before each step of every store write (`@bulwark/sdk/store` atomic writes). */
   onWriteStep?: WriteStepHook;
 }
@@ -60,12 +64,52 @@ export function legacyDataKey(dir: string): Buffer | undefined {
 
 export function openAgentStore(dir: string, options: AgentStoreOptions = {}): EncryptedStore {
   ensureStateDir(dir);
-  return openStore({
-    dir: storePaths(dir).store,
-    kek: options.kek ?? fileAgentKek(dir),
-    onSecurityEvent: options.onSecurityEvent,
-    onWriteStep: options.onWriteStep,
-  });
+  const open = (kek: KeyEncryptionKey, report = true) =>
+    openStore({
+      dir: storePaths(dir).store,
+      kek,
+      onSecurityEvent: report ? options.onSecurityEvent : undefined,
+      onWriteStep: options.onWriteStep,
+    });
+  if (options.kek) return open(options.kek);
+  const tpm = options.tpm === undefined ? detectTpm() : (options.tpm ?? undefined);
+  const kekFile = storePaths(dir).kek;
+  if (hasTpmKek(dir)) {
+    if (!tpm)
+      throw new Error(
+        "the store's key-encryption key is sealed to a TPM, and no TPM is reachable (TPM2TOOLS_TCTI, /dev/tpmrm0)",
+      );
+    const kek = openTpmKek(dir, tpm);
+    if (existsSync(kekFile)) moveToKek(open, fileAgentKek(dir), kek, kekFile); // a move that was interrupted
+    return open(kek);
+  }
+  // A TPM and no legacy files left to read with the file key: the KEK goes into the TPM.
+  if (tpm && !existsSync(join(dir, "device.key.pem"))) {
+    const previous = existsSync(kekFile) ? fileAgentKek(dir) : undefined;
+    const kek = createTpmKek(dir, tpm);
+    if (previous) moveToKek(open, previous, kek, kekFile);
+    return open(kek);
+  }
+  return open(fileAgentKek(dir));
+}
+
+/**
+ * Re-wraps the store's data keys from the file KEK to the TPM's in one atomic keyring write, then
+ * crypto-erases the file. Safe to repeat: a keyring already under the new KEK fails to open with
+ * the old one, and only the file is left to destroy.
+ */
+function moveToKek(
+  open: (kek: KeyEncryptionKey, report?: boolean) => EncryptedStore,
+  from: KeyEncryptionKey,
+  to: KeyEncryptionKey,
+  kekFile: string,
+): void {
+  try {
+    open(from, false).rotateKek(to);
+  } catch (error) {
+    if (!(error instanceof StoreTamperError)) throw error;
+  }
+  destroyFileKek(kekFile);
 }
 
 /** The device private key, kept as PKCS#8 DER in the `keys` purpose. */
@@ -84,7 +128,15 @@ export function deviceKeyPem(store: EncryptedStore): string {
   return loadDeviceKey(store).export({ type: "pkcs8", format: "pem" }) as string;
 }
 
-/** Crypto-erase: destroy the KEK first (every record is unreadable from that instant). */
-export function destroyKek(dir: string): void {
+/**
+ * Crypto-erase: destroy the KEK first (every record is unreadable from that instant): evict it from
+ * the TPM, or overwrite and delete the file.
+ */
+export function destroyKek(dir: string, tpm: TpmOptions | undefined = detectTpm()): void {
+  if (hasTpmKek(dir)) {
+    if (!tpm)
+      throw new Error("the store's key-encryption key is in a TPM that is not reachable: cannot erase it");
+    destroyTpmKek(dir, tpm);
+  }
   destroyFileKek(storePaths(dir).kek);
 }

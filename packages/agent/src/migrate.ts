@@ -33,8 +33,8 @@ export function openMigratedStore(
   options: AgentStoreOptions = {},
 ): EncryptedStore {
   const store = openAgentStore(dir, options);
-  migrateLegacyState(dir, store, log);
-  return store;
+  // Legacy files are read with the file key; once they are in, the KEK may move into a TPM.
+  return migrateLegacyState(dir, store, log).migrated ? openAgentStore(dir, options) : store;
 }
 
 /**
