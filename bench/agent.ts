@@ -40,7 +40,6 @@ import {
 import { intArg } from "./fleet-sim/harness.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const MIB = 2 ** 20;
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 interface Footprint {
