@@ -3,6 +3,7 @@ import { type StoreTamperEvent, toSecurityReport } from "@bulwark/sdk/store";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import type { DeviceReport } from "@bulwark/sdk/wire/reports";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
+import type { TransferCommand } from "@bulwark/sdk/wire/transfer";
 import mqtt, { type MqttClient } from "mqtt";
 import { backoffMs } from "./backoff.ts";
 import { type AppliedConfig, acceptConfig, appliedConfigOrNone } from "./device-config.ts";
@@ -20,6 +21,7 @@ import {
   watchEvents,
 } from "./security-events.ts";
 import { readState, statePaths } from "./state.ts";
+import { handleTransfer } from "./transfer.ts";
 import { pinnedRoot } from "./trust.ts";
 import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
 
@@ -175,6 +177,10 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       securityEvent("integrity-failure", `command refused: ${verdict.reason}`);
       return;
     }
+    if (verdict.command.type !== "wipe") {
+      onTransfer(verdict.command);
+      return;
+    }
     const { wipeId } = verdict.command;
     log.warn("wipe requested: crypto-erasing local data", { wipeId });
     const confirmation = cryptoErase(options.stateDir, wipeId);
@@ -184,6 +190,18 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       log.warn("wiped", { wipeId });
       finish("wiped");
     });
+  }
+
+  /** Secure transfer to a replacement device (transfer.ts): answered on `jobs/{transferId}/status`. */
+  function onTransfer(command: TransferCommand): void {
+    const status = handleTransfer(command, {
+      store,
+      stateDir: options.stateDir,
+      deviceId: state.deviceId,
+      root,
+    });
+    log.info("transfer step", { transferId: command.transferId, step: command.type, outcome: status.state });
+    client.publish(topics.jobStatus(command.transferId), JSON.stringify(status), { qos: 1 });
   }
 
   client.on("connect", () => {

@@ -2,9 +2,12 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type DeviceCommand, isDeviceCommand, type WipeConfirmation } from "@bulwark/sdk/wire/commands";
 import { EnvelopeError, openEnvelope } from "@bulwark/sdk/wire/signed";
+import { isTransferCommand, type TransferCommand } from "@bulwark/sdk/wire/transfer";
 import { destroyKek } from "./device-store.ts";
 
-export type CommandVerdict = { ok: true; command: DeviceCommand } | { ok: false; reason: string };
+export type CommandVerdict =
+  | { ok: true; command: DeviceCommand | TransferCommand }
+  | { ok: false; reason: string };
 
 /** A `cmd` message is acted on only if its signature chains to the pinned root and it names this device. */
 export function acceptCommand(
@@ -17,7 +20,8 @@ export function acceptCommand(
   } catch (error) {
     return { ok: false, reason: `signature: ${error instanceof EnvelopeError ? error.reason : "malformed"}` };
   }
-  if (!isDeviceCommand(payload)) return { ok: false, reason: "not a known command" };
+  if (!isDeviceCommand(payload) && !isTransferCommand(payload))
+    return { ok: false, reason: "not a known command" };
   if (payload.deviceId !== ctx.deviceId) return { ok: false, reason: "command for another device" };
   return { ok: true, command: payload };
 }

@@ -117,6 +117,41 @@ function deviceAction(action: string): Command {
   };
 }
 
+interface Transfer {
+  id: string;
+  state: "requested" | "key-received" | "exported" | "imported" | "failed";
+  reason: string | null;
+  records: number | null;
+}
+
+/**
+ * `bulwark device transfer OLD_ID NEW_ID`: moves OLD's data to NEW, sealed to NEW and signed by
+ * OLD (both must be connected), and waits for the outcome (at most --wait seconds, default 60).
+ */
+const deviceTransfer: Command = async (args, api, io) => {
+  const from = deviceIdArg(args, "device transfer OLD_ID NEW_ID");
+  const to = deviceIdArg(args.slice(1), "device transfer OLD_ID NEW_ID");
+  const { values } = parseArgs({ args: args.slice(2), options: { wait: { type: "string" } } });
+  const waitSeconds = values.wait === undefined ? 60 : Number(values.wait);
+  if (!Number.isInteger(waitSeconds) || waitSeconds < 0)
+    throw new CliError("--wait needs a whole number of seconds", 2);
+  const client = await api();
+  let transfer = await client.call<Transfer>("POST", `/api/v1/devices/${from}/transfer`, { to });
+  process.stderr.write(`transfer ${transfer.id} started: ${from} -> ${to}\n`);
+  const deadline = Date.now() + waitSeconds * 1000;
+  while (transfer.state !== "imported" && transfer.state !== "failed" && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    transfer = await client.call<Transfer>("GET", `/api/v1/transfers/${transfer.id}`);
+  }
+  if (transfer.state === "imported") {
+    io.stdout(`${transfer.id}: imported (${transfer.records} record(s) moved to ${to})\n`);
+    return 0;
+  }
+  if (transfer.state === "failed")
+    throw new CliError(`transfer ${transfer.id} failed: ${transfer.reason}`, 1);
+  throw new CliError(`transfer ${transfer.id} is still ${transfer.state} after ${waitSeconds} s`, 1);
+};
+
 const groupList: Command = async (_args, api, io) => {
   const groups = await (await api()).call<{
     items: { name: string; id: string; policyName: string | null }[];
@@ -234,6 +269,7 @@ export const FLEET_COMMANDS: Record<string, Command> = {
   "device quarantine": deviceAction("quarantine"),
   "device compromise": deviceAction("compromise"),
   "device decommission": deviceAction("decommission"),
+  "device transfer": deviceTransfer,
   "group list": groupList,
   "group create": groupCreate,
   "group set-policy": groupSetPolicy,

@@ -10,6 +10,7 @@ const USAGE = `Usage: bulwark <command> [options]
               (KEY: createdAt lastSeenAt status group id serial product)
   device show ID | device set ID [--serial S] [--product P]
   device disable|enable|quarantine|compromise|decommission ID [--reason TEXT]
+  device transfer OLD_ID NEW_ID [--wait SECONDS]   (OLD's data sealed to NEW, signed by OLD)
   group list | group create NAME | group set-policy GROUP POLICY|--none
   policy list | policy show NAME | policy publish NAME --file SETTINGS.json|-
   security-events list [--device ID] [--kind KIND] [--limit N] [--json]

@@ -2,6 +2,8 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
+
+import { TRANSFER_MIGRATION } from "../fleet/transfer-migration.ts";
 import { pemCertificatesToDer } from "../pki/stored-certificate.ts";
 import type { Queryable } from "./store.ts";
 
@@ -395,4 +397,5 @@ export const migrations: Migration[] = [
       `CREATE INDEX certificates_ca_status ON certificates(ca_id, status)`,
     ],
   },
+  TRANSFER_MIGRATION,
 ];
