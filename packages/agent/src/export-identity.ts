@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "@bulwark/sdk/store";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
@@ -35,6 +35,7 @@ export function exportIdentity(
   const paths = statePaths(stateDir);
   const keyPem = deviceKeyPem(openMigratedStore(stateDir, log));
   mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  chmodSync(outDir, 0o700); // an empty directory that was there already: only this user may enter
   const chain = readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8");
   writeFileAtomic(join(outDir, IDENTITY_FILES.key), Buffer.from(keyPem));
   writeFileAtomic(join(outDir, IDENTITY_FILES.cert), Buffer.from(chain));
