@@ -276,10 +276,12 @@ async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<
   );
   const product = await cli("product", "create", "gateway-fw");
   const release = await cli("release", "create", product, "4.2.0");
-  const upload = JSON.parse(await cli("sbom", "upload", release, sbom)) as { sbom: { components: number } };
+  const upload = JSON.parse(await cli("sbom", "upload", release, sbom, "--json")) as {
+    sbom: { components: number };
+  };
   process.stdout.write(`release gateway-fw 4.2.0: SBOM with ${upload.sbom.components} components attached\n`);
   const n = await demoAdvisories(join(work, "osv"), ["jinja2", "urllib3", "requests"]);
-  const imported = JSON.parse(await cli("vuln", "import", join(work, "osv"))) as {
+  const imported = JSON.parse(await cli("vuln", "import", join(work, "osv"), "--json")) as {
     rematch: { created: number };
   };
   process.stdout.write(`${n} real PyPA advisories imported → ${imported.rematch.created} new finding(s)\n`);

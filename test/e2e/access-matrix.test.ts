@@ -6,7 +6,12 @@ import { generateKeyPair } from "../../packages/sdk/src/x509/algorithms.ts";
 import { buildCsr } from "../../packages/sdk/src/x509/csr.ts";
 import { commonNameOnly } from "../../packages/sdk/src/x509/name.ts";
 import { createApiKey } from "../../packages/server/src/access/api-keys.ts";
-import { ROLE_PERMISSIONS, ROLES, type Role } from "../../packages/server/src/access/permissions.ts";
+import {
+  ADMIN_ONLY,
+  ROLE_PERMISSIONS,
+  ROLES,
+  type Role,
+} from "../../packages/server/src/access/permissions.ts";
 import { createUser } from "../../packages/server/src/access/users.ts";
 import type { RouteRule } from "../../packages/server/src/http/auth.ts";
 import { Browser, prepareAdmin, totpCode } from "../access-helpers.ts";
@@ -35,6 +40,28 @@ const PUBLIC_ROUTES = new Set([
   // Release-signing public keys: devices and `bulwark verify` need them without credentials.
   "GET /api/v1/signing-keys/:id/public-key",
 ]);
+
+/**
+ * Routes that decide who may sign in or act (accounts, roles, sessions, how people sign in and how
+ * devices enrol) or what is kept of it (audit retention): each needs a permission only `admin`
+ * holds (#13 item 3).
+ */
+const ADMIN_ONLY_ROUTES = [
+  "PUT /api/v1/oidc/config",
+  "PUT /api/v1/policies/mfa",
+  "PUT /api/v1/policies/rate-limits",
+  "PUT /api/v1/audit/retention",
+  "POST /api/v1/audit/prune",
+  "POST /api/v1/audit/checkpoints",
+  "POST /api/v1/users",
+  "PUT /api/v1/users/:id/role",
+  "POST /api/v1/users/:id/role-assignments",
+  "DELETE /api/v1/role-assignments/:id",
+  "DELETE /api/v1/users/:id/totp",
+  "DELETE /api/v1/users/:id/sessions",
+  "PUT /api/v1/groups/:name/provisioning-policy",
+  "POST /api/v1/claim-cas",
+];
 
 const SAMPLE_PARAMS: Record<string, string> = { serial: "00ff", code: "BW_ERR_FORBIDDEN" };
 
@@ -84,18 +111,45 @@ describe("access matrix: every route × every role and anonymous", () => {
         );
   });
 
-  it("anonymous gets 401 and each role gets exactly what the table grants", async () => {
+  it("settings that govern authentication, accounts, roles and audit retention need an admin-only permission", () => {
+    for (const role of ROLES)
+      if (role !== "admin")
+        assert.deepEqual(
+          ROLE_PERMISSIONS[role].filter((p) => ADMIN_ONLY.includes(p)),
+          [],
+          `${role} holds an admin-only permission`,
+        );
+    const byRoute = new Map(routes.map((r) => [`${r.method} ${r.url}`, r.auth]));
+    for (const route of ADMIN_ONLY_ROUTES) {
+      const auth = byRoute.get(route);
+      assert.ok(auth && "permission" in auth, `${route} is a route with a permission`);
+      assert.ok(
+        ADMIN_ONLY.includes(auth.permission),
+        `${route} needs ${auth.permission}, held by more than admin`,
+      );
+    }
+  });
+
+  // One test per caller (~100 routes each), so that no test nears the per-test timeout.
+  it("anonymous gets 401 on every non-public route", async () => {
     const failures: string[] = [];
     for (const route of routes) {
       if ("public" in route.auth) continue;
-      const path = concretePath(route.url);
-      const anonymous = await server.api<{ code: string }>(route.method, path, undefined, {
+      const anonymous = await server.api<{ code: string }>(route.method, concretePath(route.url), undefined, {
         authorization: "",
       });
       if (anonymous.status !== 401)
         failures.push(`anonymous ${route.method} ${route.url} → ${anonymous.status}`);
-      for (const role of ROLES) {
-        const res = await server.api<{ code: string }>(route.method, path, undefined, {
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  for (const role of ROLES)
+    it(`the ${role} role gets exactly what the table grants`, async () => {
+      const failures: string[] = [];
+      for (const route of routes) {
+        if ("public" in route.auth) continue;
+        const res = await server.api<{ code: string }>(route.method, concretePath(route.url), undefined, {
           authorization: `Bearer ${keys.get(role)}`,
         });
         const where = `${role} ${route.method} ${route.url} → ${res.status} ${res.body?.code ?? ""}`;
@@ -109,9 +163,8 @@ describe("access matrix: every route × every role and anonymous", () => {
         if (!granted && (res.status !== 403 || res.body.code !== "BW_ERR_FORBIDDEN"))
           failures.push(`${where} (should be forbidden)`);
       }
-    }
-    assert.deepEqual(failures, []);
-  });
+      assert.deepEqual(failures, []);
+    });
 
   it("product-scoped roles reach only their product", async () => {
     const a = await server.api<{ id: string }>("POST", "/api/v1/products", { name: "Router R1" });

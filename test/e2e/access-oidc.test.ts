@@ -9,6 +9,9 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import Provider from "oidc-provider";
 import { httpsRequest } from "../../packages/sdk/src/https.ts";
+import { beginOidcLogin, completeOidcLogin } from "../../packages/server/src/access/oidc.ts";
+import { SecretBox } from "../../packages/server/src/access/secret-box.ts";
+import { loadMasterKey } from "../../packages/server/src/pki/master-key.ts";
 import { Browser } from "../access-helpers.ts";
 import { startTestServer, type TestServer, tempDir } from "../helpers.ts";
 
@@ -88,6 +91,8 @@ describe("OpenID Connect sign-in with a real provider", () => {
 
   before(async () => {
     server = await startTestServer();
+    // Every sign-in here is a login start and a callback from one IP: more than the default 20/min.
+    await server.api("PUT", "/api/v1/policies/rate-limits", { signIn: 1000 });
     const tls = await loopbackCertificate();
     caPem = tls.cert;
     const redirectUri = new URL("/api/v1/oidc/callback", server.httpUrl).href;
@@ -156,7 +161,7 @@ describe("OpenID Connect sign-in with a real provider", () => {
    */
   async function signInAs(
     user: string,
-    options: { accept?: string; returnTo?: string; browser?: Browser } = {},
+    options: { accept?: string; returnTo?: string; browser?: Browser; authorizeUrl?: URL } = {},
   ): Promise<{
     browser: Browser;
     status: number;
@@ -167,9 +172,12 @@ describe("OpenID Connect sign-in with a real provider", () => {
     nextUser = user;
     const browser = options.browser ?? new Browser(server);
     const query = options.returnTo === undefined ? "" : `?returnTo=${encodeURIComponent(options.returnTo)}`;
-    const start = await browser.call("GET", `/api/v1/oidc/login${query}`);
-    assert.equal(start.status, 302);
-    const authorizeUrl = new URL(String(start.headers.location));
+    let authorizeUrl = options.authorizeUrl;
+    if (!authorizeUrl) {
+      const start = await browser.call("GET", `/api/v1/oidc/login${query}`);
+      assert.equal(start.status, 302);
+      authorizeUrl = new URL(String(start.headers.location));
+    }
     const jar = new Map<string, string>();
     let location = authorizeUrl.href;
     for (let hops = 0; hops < 10 && location.startsWith(issuer); hops++) {
@@ -257,6 +265,11 @@ describe("OpenID Connect sign-in with a real provider", () => {
       "/api/v1/users",
       "/.well-known/est/cacerts",
       `/${"a".repeat(1000)}`,
+      // Each normalises (dot segments removed) to `//evil.example`, another host to a browser.
+      "/.//evil.example",
+      "/..//evil.example",
+      "/%2e//evil.example",
+      "/a/%2e%2e//evil.example",
     ]) {
       const refused = await new Browser(server).call<{ code: string }>(
         "GET",
@@ -267,6 +280,51 @@ describe("OpenID Connect sign-in with a real provider", () => {
       assert.equal(refused.headers.location, undefined, returnTo);
     }
   });
+
+  it("a callback whose stored return path would leave the console is refused without a session or cookie", async () => {
+    // Planted as a version that let `/.//host` through at login start would have stored it.
+    const box = new SecretBox(loadMasterKey(join(server.dir, "data"), undefined).key);
+    const sessionsBefore = await countSessions();
+    for (const planted of ["//evil.example", "/\\evil.example"]) {
+      const authorizeUrl = await beginOidcLogin(server.store, box, planted);
+      const { browser, status, body, headers } = await signInAs("alice", { authorizeUrl });
+      assert.equal(status, 400, planted);
+      assert.match(String(body), /<code>BW_ERR_VALIDATION<\/code>/);
+      assert.equal(headers.location, undefined, planted);
+      assert.equal(headers["set-cookie"], undefined, `no cookie for ${planted}`);
+      assert.equal(browser.cookie, undefined);
+    }
+    assert.equal(await countSessions(), sessionsBefore, "no session was opened");
+    // Positive control: the same planted login with a console path signs in.
+    const good = await signInAs("alice", {
+      authorizeUrl: await beginOidcLogin(server.store, box, "/devices"),
+    });
+    assert.equal(good.status, 303);
+    assert.equal(good.headers.location, "/devices");
+    assert.ok(good.browser.cookie);
+    assert.equal(await countSessions(), sessionsBefore + 1);
+  });
+
+  it("a login state is used once even by callbacks that arrive together", async () => {
+    const box = new SecretBox(loadMasterKey(join(server.dir, "data"), undefined).key);
+    const state = (await beginOidcLogin(server.store, box)).searchParams.get("state")!;
+    const query = `code=not-a-real-code&state=${encodeURIComponent(state)}`;
+    const outcomes = await Promise.allSettled([
+      completeOidcLogin(server.store, box, query),
+      completeOidcLogin(server.store, box, query),
+    ]);
+    const reasons = outcomes.map((o) =>
+      o.status === "rejected" ? (o.reason as Error).message : "signed in",
+    );
+    // One reached the provider (which refused the made-up code); the other stopped at the state.
+    assert.deepEqual(reasons.sort(), [
+      "the OpenID provider refused the sign-in",
+      "the sign-in request is unknown or expired; start again",
+    ]);
+  });
+
+  const countSessions = async () =>
+    Number((await server.store.get<{ n: number }>(`SELECT COUNT(*) AS n FROM sessions`))!.n);
 
   it("signing in through OIDC ends a session cookie the browser already presented (no fixation)", async () => {
     const first = await signInAs("alice");

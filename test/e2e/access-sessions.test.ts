@@ -182,6 +182,90 @@ describe("sessions, CSRF, second factor, lockout and scoped API keys", () => {
     assert.ok(audit.body.items.some((e) => e.action === "auth.sign-in" && e.outcome === "failure"));
   });
 
+  it("17 wrong passwords sent in parallel leave the account locked, locked once", async () => {
+    await newUser("race-me", "auditor");
+    const guesses = await Promise.all(
+      Array.from({ length: 17 }, () => new Browser(server).signIn("race-me", "wrong password guess")),
+    );
+    for (const res of guesses) assert.ok([401, 429].includes(res.status), `status ${res.status}`);
+    const locked = await new Browser(server).signIn("race-me", PASSWORD);
+    assert.equal(locked.status, 429);
+    assert.equal((locked.body as unknown as Problem).code, "BW_ERR_ACCOUNT_LOCKED");
+    const lockouts: unknown[] = [];
+    for (let afterSeq = 0, more = true; more; ) {
+      const page = await server.api<{ items: { seq: number; action: string; targetId: string | null }[] }>(
+        "GET",
+        `/api/v1/audit?limit=1000&afterSeq=${afterSeq}`,
+      );
+      lockouts.push(
+        ...page.body.items.filter((e) => e.action === "auth.lockout" && e.targetId === "race-me"),
+      );
+      more = page.body.items.length === 1000;
+      afterSeq = page.body.items.at(-1)?.seq ?? afterSeq;
+    }
+    assert.equal(lockouts.length, 1);
+  });
+
+  it("second-factor guesses on a signed-in session count toward the lockout", async () => {
+    const { browser } = await newUser("guess-codes", "auditor");
+    const enrol = await browser.call<{ secret: string }>("POST", "/api/v1/me/totp");
+    const confirmed = await browser.call("POST", "/api/v1/me/totp/confirm", {
+      code: totpCode(enrol.body.secret),
+    });
+    assert.equal(confirmed.status, 200);
+    const right = totpCode(enrol.body.secret, 1);
+    const wrong = right === "000000" ? "000001" : "000000";
+    // node:http sends a DELETE body unframed unless its length is given.
+    const disable = (code: string) =>
+      browser.call<Problem>(
+        "DELETE",
+        "/api/v1/me/totp",
+        { code },
+        { "content-length": String(Buffer.byteLength(JSON.stringify({ code }))) },
+      );
+    for (let i = 0; i < 5; i++) {
+      const res = await disable(wrong);
+      assert.equal(res.body?.code, "BW_ERR_MFA_INVALID", `${res.status} ${JSON.stringify(res.body)}`);
+    }
+    const locked = await disable(right);
+    assert.equal(locked.status, 429);
+    assert.equal(locked.body.code, "BW_ERR_ACCOUNT_LOCKED");
+    const signIn = await new Browser(server).signIn("guess-codes", PASSWORD, { code: right });
+    assert.equal((signIn.body as unknown as Problem).code, "BW_ERR_ACCOUNT_LOCKED");
+    const users = await server.api<{ items: { username: string; totpEnabled: boolean }[] }>(
+      "GET",
+      "/api/v1/users",
+    );
+    assert.equal(
+      users.body.items.find((u) => u.username === "guess-codes")?.totpEnabled,
+      true,
+      "still enrolled",
+    );
+  });
+
+  it("wrong current passwords at a password change count toward the lockout", async () => {
+    const { browser } = await newUser("guess-password", "auditor");
+    for (let i = 0; i < 5; i++) {
+      const res = await browser.call<Problem>("POST", "/api/v1/me/password", {
+        currentPassword: `wrong guess number ${i}`,
+        newPassword: "a brand new passphrase",
+      });
+      assert.equal(res.body.code, "BW_ERR_FORBIDDEN");
+    }
+    const locked = await browser.call<Problem>("POST", "/api/v1/me/password", {
+      currentPassword: PASSWORD,
+      newPassword: "a brand new passphrase",
+    });
+    assert.equal(locked.status, 429);
+    assert.equal(locked.body.code, "BW_ERR_ACCOUNT_LOCKED");
+    const signIn = await new Browser(server).signIn("guess-password", PASSWORD);
+    assert.equal(
+      (signIn.body as unknown as Problem).code,
+      "BW_ERR_ACCOUNT_LOCKED",
+      "the password is unchanged and locked",
+    );
+  });
+
   it("an API key's scope is a subset of its owner's, checked at creation and at use", async () => {
     const { id, browser } = await newUser("key-owner", "operator");
     const escalate = await browser.call<Problem>("POST", "/api/v1/api-keys", {

@@ -134,14 +134,23 @@ describe("fleet with the real agent: signed policy, security events with opt-out
     await waitFor("opt-out recorded", async () => (await device()).eventLogging === "off-device");
     assert.equal((await events("logging-opted-out")).items[0]!.detail, "by device");
     assert.equal((await agentCli("report-event", "--kind", "login-failed")).code, 0);
-    // The agent takes the spooled event and discards it: nothing leaves the device.
+    // The agent takes the queued event and discards it: nothing leaves the device.
     await waitFor("queue drained", async () => readdirSync(join(stateDir, "store", "queue")).length === 0);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await events("login-failed")).total, 1);
-    assert.equal((await device()).droppedReports, 0, "the opted-out agent sent nothing");
 
     assert.equal((await agentCli("event-logging", "on")).code, 0);
     await waitFor("opt-in recorded", async () => (await device()).eventLogging === "on");
+    // Positive control: an event reported after opting in arrives; the discarded one, taken from the
+    // spool before it, would have reached the server first had it been sent.
+    const control = await agentCli("report-event", "--kind", "login-failed", "--detail", "after opt-in");
+    assert.equal(control.code, 0, control.stderr);
+    await waitFor("the opted-in event stored", async () =>
+      (await events("login-failed")).items.some((e) => e.detail === "after opt-in"),
+    );
+    assert.deepEqual((await events("login-failed")).items.map((e) => e.detail).sort(), [
+      "3 failed ssh logins",
+      "after opt-in",
+    ]);
+    assert.equal((await device()).droppedReports, 0, "the opted-out agent sent nothing");
   });
 
   it("a policy can turn logging off; the device records that the policy opted it out", async () => {

@@ -5,12 +5,20 @@ import type { DeviceReport } from "@bulwark/sdk/wire/reports";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { TransferCommand } from "@bulwark/sdk/wire/transfer";
 import mqtt, { type MqttClient } from "mqtt";
-import { backoffMs } from "./backoff.ts";
 import { type AppliedConfig, acceptConfig, appliedConfigOrNone } from "./device-config.ts";
 import { deviceKeyPem } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
 import { collectMetadata } from "./metadata.ts";
 import { openMigratedStore } from "./migrate.ts";
+import { ownCertificateStatus } from "./own-status.ts";
+import {
+  backoffMs,
+  connackRefusal,
+  isLastingRefusal,
+  type Refusal,
+  refusalCause,
+  refusedRetryMs,
+} from "./reconnect.ts";
 import { startRenewal } from "./renew.ts";
 import {
   effectiveLogging,
@@ -32,6 +40,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How often the queue and the local opt-out are checked besides watching them, ms. */
   pollMs?: number;
+  /** The wait after the server refused the device (jittered over its upper half), ms; default an hour. */
+  refusedRetryMs?: number;
 }
 
 /** Why `run` returned: stopped by a signal, or the device was wiped (its state is gone). */
@@ -62,6 +72,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   let reconnectTimer: NodeJS.Timeout | undefined;
   let telemetryTimer: NodeJS.Timeout | undefined;
   let lastLogging: string | undefined;
+  let refusal: Refusal | undefined;
   let stopping = false;
   let finish!: (outcome: RunOutcome) => void;
   const finished = new Promise<RunOutcome>((resolve) => {
@@ -221,16 +232,47 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     else if (topic === topics.cmd) onCommand(payload);
   });
 
-  client.on("error", (error) => log.warn("connection error", { reason: error.message }));
+  // A CONNACK refusal comes as an error, then the close.
+  client.on("error", (error) => {
+    refusal = connackRefusal(error) ?? refusal;
+    log.warn("connection error", { reason: error.message });
+  });
 
-  client.on("close", () => {
-    if (stopping || options.signal?.aborted) return;
-    const delay = backoffMs(attempt++);
-    log.info("disconnected; reconnecting", { inMs: delay, attempt });
+  function reconnectIn(delay: number): void {
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(() => {
       if (!client.disconnecting) client.reconnect();
     }, delay);
+  }
+
+  /** Says why the server refuses the device (CONNACK and OCSP), then waits long before trying again. */
+  async function refused(why: Refusal): Promise<void> {
+    const status = await ownCertificateStatus(options.stateDir);
+    if (stopping || options.signal?.aborted) return;
+    const delay = refusedRetryMs(options.refusedRetryMs);
+    log.error("connection refused by the server", {
+      connack: why.returnCode,
+      refusal: why.reason,
+      certificate: status.kind,
+      ...(status.kind === "revoked" ? { revocationReason: status.reason } : {}),
+      cause: refusalCause(why, status),
+      retryInMs: delay,
+    });
+    reconnectIn(delay);
+  }
+
+  client.on("close", () => {
+    if (stopping || options.signal?.aborted) return;
+    const why = refusal;
+    refusal = undefined;
+    if (why && isLastingRefusal(why)) {
+      clearTimeout(reconnectTimer);
+      void refused(why);
+      return;
+    }
+    const delay = backoffMs(attempt++);
+    log.info("disconnected; reconnecting", { inMs: delay, attempt });
+    reconnectIn(delay);
   });
 
   // Issue #4: renew inside the window; reconnect with the new certificate once it is saved.

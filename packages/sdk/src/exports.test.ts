@@ -32,10 +32,19 @@ function modulesLoadedBy(specifier: string): string[] {
   return (JSON.parse(out) as string[]).filter((u) => u.startsWith("file:")).map((u) => fileURLToPath(u));
 }
 
-/** Loaded files that belong to another capability than `own`, or to a third-party package. */
+/**
+ * The third-party packages a capability may load, each named on purpose: /tuf encodes canonical
+ * JSON with the encoder tuf-js verifies with (docs/dependencies.md). Any other package fails.
+ */
+const ALLOWED_PACKAGES: Record<string, string[]> = { tuf: ["@tufjs/canonical-json"] };
+
+/** Loaded files that belong to another capability than `own`, or to a package it may not load. */
 function foreign(own: string, files: string[]): string[] {
+  const allowed = ALLOWED_PACKAGES[own] ?? [];
   return files.filter((file) => {
-    if (file.includes("/node_modules/")) return true;
+    if (file.includes("/node_modules/")) {
+      return !allowed.some((name) => file.includes(`/node_modules/${name}/`));
+    }
     const [top] = relative(SRC, file).split("/");
     return top !== own && CAPABILITIES.includes(top!);
   });

@@ -1,5 +1,7 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
+import type { Server as HttpsServer } from "node:https";
 import { join } from "node:path";
+import type { Server as TlsServer } from "node:tls";
 import cookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
@@ -22,6 +24,7 @@ import { clusterChannel } from "./control/cluster-channel.ts";
 import { RedisControlBus } from "./control/redis-bus.ts";
 import { controlRoutes } from "./control/routes.ts";
 import { productRoutes } from "./cra/products.ts";
+import { prepareDataDir } from "./data-dir.ts";
 import { deviceActionRoutes } from "./fleet/action-routes.ts";
 import { configSigner } from "./fleet/config-signer.ts";
 import { lateBoundChannel } from "./fleet/device-channel.ts";
@@ -33,11 +36,15 @@ import { securityEventRoutes } from "./fleet/security-event-routes.ts";
 import { withTransfers } from "./fleet/transfer.ts";
 import { transferRoutes } from "./fleet/transfer-routes.ts";
 import { accessControl, actorOf, type RouteRule, requireRouteAuth } from "./http/auth.ts";
+import { logListenerErrors } from "./http/listener-errors.ts";
 import { requestLogSerializer } from "./http/log-redaction.ts";
 import { problemDetails } from "./http/problems.ts";
 import { rateLimits } from "./http/rate-limits.ts";
 import { type EmbeddedBroker, startBroker } from "./mqtt/broker.ts";
 import { redisBrokerBackends } from "./mqtt/redis-backends.ts";
+import { admissionFor } from "./net/admission.ts";
+import { type ConnectionBudget, type GuardedListener, guardListener } from "./net/connection-guard.ts";
+import { firstRequestDeadline } from "./net/first-request.ts";
 import { byRole, type CertificateAuthority, ensurePostQuantumHierarchy, listCas } from "./pki/ca.ts";
 import { caRoutes } from "./pki/ca-routes.ts";
 import { certificateRoutes } from "./pki/cert-routes.ts";
@@ -50,10 +57,13 @@ import { loadMasterKey, type MasterKey } from "./pki/master-key.ts";
 import { ensureOcspResponders, type Responder } from "./pki/ocsp-responder.ts";
 import { policyRoutes as provisioningPolicyRoutes } from "./pki/policy-routes.ts";
 import { pkiUrls } from "./pki/profiles.ts";
+import { revocationService } from "./pki/revocation.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
+import { WorkerParser } from "./software/parsing/document-parser.ts";
 import { registerSoftwareRoutes } from "./software/routes.ts";
+import { prepareSpool } from "./software/spool.ts";
 import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
 import { warnPlainHttpWebhooks } from "./software/webhooks/plain-http-check.ts";
 import { migrate } from "./store/migrate.ts";
@@ -74,6 +84,8 @@ export interface RunningServer {
   broker: EmbeddedBroker;
   control: ControlBus;
   http: FastifyInstance;
+  /** Admission on both listeners (issue #13): the shared connection budget and each listener's guard. */
+  admission: { budget: ConnectionBudget; mqtt: GuardedListener; https: GuardedListener };
   /** Every registered route with its access rule (the access-matrix test walks it). */
   routes: RouteRule[];
   log: Logger;
@@ -86,7 +98,13 @@ export async function startServer(
   config: Config,
   log: Logger = pino({ level: config.logLevel }),
 ): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const dataDir = prepareDataDir(config.dataDir, config.allowOpenDataDir);
+  if (dataDir.openMode !== undefined)
+    log.warn(
+      { dataDir: config.dataDir, mode: dataDir.openMode.toString(8) },
+      "the data directory is open to other users (--allow-open-data-dir)",
+    );
+  const spoolDir = prepareSpool(config.dataDir);
   const store: Store = await openStore(config);
   // Several processes may start at once over one PostgreSQL and one shared data dir: exactly one
   // generates the master key, migrates, bootstraps and creates the standing keys; the others wait
@@ -136,23 +154,40 @@ export async function startServer(
   // TLS trusts every root (ECDSA and ML-DSA-65 chains); a root imported later is trusted from the next start.
   const rootPems = cas.filter((c) => c.role === "root").map((c) => c.pem);
   const rootPemPath = join(config.dataDir, "root-ca.pem");
-  writeFileSync(rootPemPath, root.pem);
+  // A public certificate (devices and clients pin it): readable by all, inside the owner-only data dir.
+  writeFileSync(rootPemPath, root.pem, { mode: 0o644 });
+  chmodSync(rootPemPath, 0o644);
   // One process alone knows no device is connected yet; in scale-out the others hold live sessions.
   const scaledOut = config.redisUrl !== undefined;
   if (!scaledOut) await markAllOffline(store);
   const onControlError = (error: unknown) => log.warn({ err: error }, "control bus");
-  const control: ControlBus = config.redisUrl
-    ? await RedisControlBus.connect(config.redisUrl, config.redisPrefix, onControlError)
-    : new LocalControlBus(onControlError);
-  const backends = config.redisUrl ? redisBrokerBackends(config.redisUrl, config.redisPrefix) : undefined;
+  const redisControl = config.redisUrl
+    ? await RedisControlBus.connect(config.redisUrl, config.redisPrefix, onControlError, log)
+    : undefined;
+  const control: ControlBus = redisControl ?? new LocalControlBus(onControlError);
+  const backends = config.redisUrl
+    ? redisBrokerBackends(config.redisUrl, config.redisPrefix, log.child({ component: "mqtt" }))
+    : undefined;
   const box = new SecretBox(masterKey.key);
+  const admission = admissionFor(config.connections, log.child({ component: "net" }));
 
   // The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker.
   const deviceChannel = lateBoundChannel();
+  // Every certificate revocation goes through this one service (issue #14 (2)): it re-signs the
+  // CRL in the revocation's transaction, and a revoked certificate's live MQTT sessions are closed
+  // on every process (issue #4; a superseded one's after the renewal grace).
+  const revocation = revocationService({
+    store,
+    custody,
+    cas: () => cas,
+    onRevoked: ({ serial, deviceId }) => deviceChannel.channel.disconnectCertificate(deviceId, serial),
+    supersededGraceMs: config.renewalGraceMs,
+  });
   const fleet = fleetService({
     store,
     signer: startup.signer,
     channel: deviceChannel.channel,
+    revocation,
     log: log.child({ component: "fleet" }),
   });
   const transfers = {
@@ -171,9 +206,23 @@ export async function startServer(
     deviceCas: () => cas.filter((ca) => ca.role === "device"),
     backends,
     instance: { heartbeatMs: config.heartbeatMs },
+    limits: { connectTimeoutMs: config.connections.mqttConnectTimeoutMs },
+    admission: admission.mqtt,
+  }).catch(async (error: unknown) => {
+    clearInterval(pkiSchedule);
+    await Promise.allSettled([control.close(), backends?.close()]);
+    await store.close().catch(() => {});
+    throw listenFailed("MQTT/TLS", config.mqtt, error);
   });
   // Status changes and kicks reach the device's session on whichever process holds it.
   deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));
+  // Disables and revocations committed elsewhere while Redis was away never reached this process.
+  redisControl?.onRejoined(() =>
+    broker.recheckSessions().then(
+      (outcome) => log.info(outcome, "live sessions re-checked against the registry"),
+      (err) => log.error({ err }, "live sessions not re-checked against the registry"),
+    ),
+  );
   const mqttUrl =
     config.mqtt.port === 0 ? config.publicMqttUrl.replace(/:0$/, `:${broker.port}`) : config.publicMqttUrl;
 
@@ -195,6 +244,14 @@ export async function startServer(
     trustProxy: false,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  // Before TLS: the caps, the handshake deadline and a balancer's PROXY header; `request.ip` is then
+  // the client's own address.
+  const httpsAdmission = guardListener(http.server as unknown as TlsServer, {
+    ...admission.https,
+    name: "https",
+    log: log.child({ component: "net" }),
+  });
+  firstRequestDeadline(http.server as unknown as HttpsServer, config.connections.httpRequestTimeoutMs);
   const routes: RouteRule[] = [];
   requireRouteAuth(http, routes);
   await http.register(cookie);
@@ -216,7 +273,7 @@ export async function startServer(
   });
   problemDetails(http);
   http.get("/healthz", { config: { auth: { public: true } } }, async () => {
-    await store.get(`SELECT 1 AS ok`);
+    await store.ping();
     return { status: "ok", devicesConnected: broker.connectedDevices() };
   });
   http.get("/api/v1/endpoints", { config: { auth: { public: true } } }, async () => ({
@@ -227,19 +284,11 @@ export async function startServer(
   const urls = pkiUrls(() => publicUrl);
   // Concurrent enrolments share one commit (each in its own savepoint); see pki/group-commit.ts.
   const enrolments = new GroupCommit(store);
-  await http.register(estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact }));
-  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
   await http.register(
-    certificateRoutes({
-      store,
-      custody,
-      cas: () => cas,
-      // Issue #4: a revoked certificate's live MQTT sessions are closed at once, on every process.
-      onRevoked: ({ serial, deviceId }) => {
-        if (deviceId) deviceChannel.channel.disconnectCertificate(deviceId, serial);
-      },
-    }),
+    estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact, revocation }),
   );
+  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
+  await http.register(certificateRoutes({ store, revocation }));
   await http.register(caRoutes({ store, custody, cas: () => cas, reload: reloadPki }));
   await http.register(provisioningPolicyRoutes({ store, cas: () => cas }));
   await http.register(tokenRoutes(store));
@@ -253,7 +302,9 @@ export async function startServer(
   await http.register(mfaRoutes(store, box));
   await http.register(userRoutes(store));
   await http.register(oidcRoutes(store, box));
-  await http.register(operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa }));
+  await http.register(
+    operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa, revocation }),
+  );
   await http.register(productRoutes(store));
   await http.register(notificationRoutes(store));
   await http.register(controlRoutes(store, control));
@@ -277,7 +328,9 @@ export async function startServer(
     allowLocal: config.webhookAllowLocal,
     allowHttp: config.webhookAllowHttp,
   });
-  const monitor = new SoftwareMonitor(store, () => webhooks.wake());
+  // Untrusted documents (SBOMs, OSV bundles, the KEV catalogue) are parsed off the event loop.
+  const parser = new WorkerParser();
+  const monitor = new SoftwareMonitor(store, () => webhooks.wake(), parser);
   // Deliveries still pending from before a restart are resumed.
   webhooks.wake();
   await registerSoftwareRoutes(http, {
@@ -286,14 +339,38 @@ export async function startServer(
     custody,
     masterKey: masterKey.key,
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
+    spoolDir,
   });
-  await http.listen({ host: config.http.host, port: config.http.port });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      stopAuditMaintenance();
+      clearInterval(pkiSchedule);
+      revocation.close();
+      await http.close();
+      await webhooks.stop();
+      await parser.close();
+      await broker.close();
+      await backends?.close();
+      await control.close();
+      if (!scaledOut) await markAllOffline(store);
+      await store.close();
+      cas = [];
+    })();
+    return stopping;
+  };
+  try {
+    await http.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    await stop().catch(() => {});
+    throw listenFailed("HTTPS", config.http, error);
+  }
+  logListenerErrors(http.server, log, "https");
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
   const httpUrl = config.http.port === 0 ? config.publicUrl.replace(/:0$/, `:${httpPort}`) : config.publicUrl;
   publicUrl = httpUrl;
 
-  let stopping: Promise<void> | undefined;
   return {
     httpUrl,
     httpPort,
@@ -307,23 +384,19 @@ export async function startServer(
     broker,
     control,
     http,
+    admission: { budget: admission.budget, mqtt: broker.admission, https: httpsAdmission },
     routes,
     log,
     software: { monitor, webhooks },
-    stop() {
-      stopping ??= (async () => {
-        stopAuditMaintenance();
-        clearInterval(pkiSchedule);
-        await http.close();
-        await webhooks.stop();
-        await broker.close();
-        await backends?.close();
-        await control.close();
-        if (!scaledOut) await markAllOffline(store);
-        await store.close();
-        cas = [];
-      })();
-      return stopping;
-    },
+    stop,
   };
+}
+
+/**
+ * A listener that cannot bind (port in use, no permission) leaves a server that cannot serve:
+ * start-up fails with the listener, its address and the system's reason (`EADDRINUSE`).
+ */
+function listenFailed(listener: string, at: { host: string; port: number }, error: unknown): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new Error(`cannot listen for ${listener} on ${at.host}:${at.port}: ${reason}`, { cause: error });
 }

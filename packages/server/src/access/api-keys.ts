@@ -105,17 +105,37 @@ export async function createApiKey(
   return { key: `bwk_${id}_${secret}`, info: toInfo(row) };
 }
 
-/** The key if it is well-formed, known, unexpired and unrevoked (with its previous last use). */
-export async function authenticateApiKey(db: Queryable, presented: string): Promise<ApiKeyInfo | undefined> {
+/**
+ * The key if it is well-formed, known, unexpired and unrevoked (with its previous last use). The
+ * use is stamped by one conditional update that checks revocation and expiry again, so a key
+ * revoked after it was read is refused, not used once more.
+ */
+export async function authenticateApiKey(
+  db: Queryable,
+  presented: string,
+  now = Date.now(),
+): Promise<ApiKeyInfo | undefined> {
   const match = KEY.exec(presented);
   if (!match) return undefined;
   const row = await db.get<ApiKeyRow>(`SELECT * FROM api_keys WHERE id = ?`, [match[1]!]);
-  if (!row) return undefined;
-  const ok = timingSafeEqual(sha256(match[2]!), Buffer.from(row.secret_hash, "hex"));
-  if (!ok || row.revoked_at !== null || (row.expires_at !== null && Number(row.expires_at) <= Date.now()))
-    return undefined;
-  await db.run(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`, [Date.now(), row.id]);
-  return toInfo(row);
+  if (!row || !timingSafeEqual(sha256(match[2]!), Buffer.from(row.secret_hash, "hex"))) return undefined;
+  const { changes } = await db.run(
+    `UPDATE api_keys SET last_used_at = ? WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+    [now, row.id, now],
+  );
+  return changes === 1 ? toInfo(row) : undefined;
+}
+
+/** A key's use is recorded at most this often (CRA Annex I Part I (2)(l), without flooding the log). */
+export const KEY_USE_RECORD_MS = 3600_000;
+
+/** Whether this use is the one to record this hour: one conditional update, so parallel uses record once. */
+export async function claimKeyUseRecord(db: Queryable, id: string, now = Date.now()): Promise<boolean> {
+  const { changes } = await db.run(
+    `UPDATE api_keys SET use_recorded_at = ? WHERE id = ? AND (use_recorded_at IS NULL OR use_recorded_at <= ?)`,
+    [now, id, now - KEY_USE_RECORD_MS],
+  );
+  return changes === 1;
 }
 
 /** One owner's keys, or every key when `ownerId` is null (administrators). */

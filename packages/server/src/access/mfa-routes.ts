@@ -4,6 +4,9 @@ import { appendAudit } from "../audit/audit-log.ts";
 import { actorOf, type Principal } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Queryable, Store } from "../store/store.ts";
+import { assertCovers } from "./escalation.ts";
+import { grantsOf } from "./grants.ts";
+import { assertNotLocked, countRefusal } from "./lockout.ts";
 import {
   beginTotpEnrolment,
   confirmTotpEnrolment,
@@ -15,6 +18,7 @@ import {
 } from "./mfa.ts";
 import { ROLES, type Role } from "./permissions.ts";
 import type { SecretBox } from "./secret-box.ts";
+import { userById } from "./users.ts";
 
 const FACTOR_BODY = {
   type: "object",
@@ -46,19 +50,31 @@ async function audit(
   await appendAudit(tx, { actor: actorOf(principal), action, target: { type: "user", id: userId }, outcome });
 }
 
+/**
+ * A current second factor before an account change. Wrong codes count toward the account's lockout
+ * as at sign-in (NIST SP 800-63B §5.2.2): a stolen session may not guess codes without limit.
+ */
 async function requireFactor(
   store: Store,
   box: SecretBox,
+  request: FastifyRequest,
   principal: Principal,
   body: { code?: string; recoveryCode?: string },
 ) {
+  await assertNotLocked(store, principal.user.username);
   const factor = body.code
     ? { code: body.code }
     : body.recoveryCode
       ? { recoveryCode: body.recoveryCode }
       : undefined;
   if (!factor || !(await verifySecondFactor(store, box, principal.user.id, factor))) {
-    await store.transaction((tx) => audit(tx, principal, "user.totp-check", principal.user.id, "failure"));
+    await store.transaction(async (tx) => {
+      await audit(tx, principal, "user.totp-check", principal.user.id, "failure");
+      await countRefusal(tx, principal.user.username, {
+        reason: "wrong-second-factor",
+        remoteAddress: request.ip,
+      });
+    });
     throw new BulwarkError(
       "BW_ERR_MFA_INVALID",
       "a current TOTP code or an unused recovery code is required",
@@ -117,7 +133,7 @@ export function mfaRoutes(store: Store, box: SecretBox) {
       },
       async (request) => {
         const principal = person(request);
-        await requireFactor(store, box, principal, request.body);
+        await requireFactor(store, box, request, principal, request.body);
         const recoveryCodes = await store.transaction(async (tx) => {
           const codes = await replaceRecoveryCodes(tx, box, principal.user.id);
           await audit(tx, principal, "user.recovery-codes-replace", principal.user.id);
@@ -135,7 +151,7 @@ export function mfaRoutes(store: Store, box: SecretBox) {
       },
       async (request, reply) => {
         const principal = person(request);
-        await requireFactor(store, box, principal, request.body);
+        await requireFactor(store, box, request, principal, request.body);
         await store.transaction(async (tx) => {
           await disableTotp(tx, principal.user.id);
           await audit(tx, principal, "user.totp-disable", principal.user.id);
@@ -153,6 +169,14 @@ export function mfaRoutes(store: Store, box: SecretBox) {
       },
       async (request, reply) => {
         await store.transaction(async (tx) => {
+          const target = await userById(tx, request.params.id);
+          if (!target) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
+          // Removing a second factor weakens the account: not one that holds more than the caller.
+          assertCovers(
+            request.principal!.grants,
+            await grantsOf(tx, target),
+            "resetting this user's second factor",
+          );
           await disableTotp(tx, request.params.id);
           await audit(tx, request.principal!, "user.totp-reset", request.params.id);
         });
@@ -167,7 +191,7 @@ export function mfaRoutes(store: Store, box: SecretBox) {
     app.put<{ Body: { requiredRoles: Role[] } }>(
       "/api/v1/policies/mfa",
       {
-        config: { auth: { permission: "policies:write" } },
+        config: { auth: { permission: "auth-settings:manage" } },
         schema: {
           body: {
             type: "object",

@@ -66,24 +66,35 @@ async function seedOf(db: Queryable, box: SecretBox, userId: string) {
   );
   if (!row) return undefined;
   return {
+    sealed: row.secret_sealed,
     seed: base32Decode(box.open(row.secret_sealed, seedContext(userId))),
     enabled: Number(row.enabled) === 1,
     lastStep: Number(row.last_step),
   };
 }
 
-/** Accepts a TOTP code once: the matched step must be newer than the last one used (replay refused). */
-async function useTotpCode(db: Queryable, box: SecretBox, userId: string, code: string, now: number) {
+/**
+ * Accepts a TOTP code once: the matched step must be newer than the last one used (replay
+ * refused), taken by one conditional update on the very seed the code was checked against (an
+ * enrolment restarted meanwhile replaced it) and, unless enrolling, on an active one.
+ */
+async function useTotpCode(
+  db: Queryable,
+  box: SecretBox,
+  userId: string,
+  code: string,
+  now: number,
+  enrolling = false,
+) {
   const state = await seedOf(db, box, userId);
-  if (!state) return { ok: false, enabled: false };
+  if (!state || (!enrolling && !state.enabled)) return undefined;
   const step = verifyTotp(state.seed, code, now, state.lastStep);
-  if (step === undefined) return { ok: false, enabled: state.enabled };
-  const { changes } = await db.run(`UPDATE user_totp SET last_step = ? WHERE user_id = ? AND last_step < ?`, [
-    step,
-    userId,
-    step,
-  ]);
-  return { ok: changes === 1, enabled: state.enabled };
+  if (step === undefined) return undefined;
+  const { changes } = await db.run(
+    `UPDATE user_totp SET last_step = ? WHERE user_id = ? AND secret_sealed = ? AND last_step < ? AND enabled = ?`,
+    [step, userId, state.sealed, step, state.enabled ? 1 : 0],
+  );
+  return changes === 1 ? state.sealed : undefined;
 }
 
 /** Confirms enrolment with a first code; activates TOTP and returns fresh recovery codes (shown once). */
@@ -94,9 +105,15 @@ export async function confirmTotpEnrolment(
   code: string,
   now = Date.now(),
 ): Promise<string[]> {
-  const used = await useTotpCode(db, box, userId, code, now);
-  if (!used.ok) throw new BulwarkError("BW_ERR_MFA_INVALID", "the code does not match the new authenticator");
-  await db.run(`UPDATE user_totp SET enabled = 1 WHERE user_id = ?`, [userId]);
+  const sealed = await useTotpCode(db, box, userId, code, now, true);
+  const { changes } = sealed
+    ? await db.run(`UPDATE user_totp SET enabled = 1 WHERE user_id = ? AND secret_sealed = ?`, [
+        userId,
+        sealed,
+      ])
+    : { changes: 0 };
+  if (changes !== 1)
+    throw new BulwarkError("BW_ERR_MFA_INVALID", "the code does not match the new authenticator");
   return replaceRecoveryCodes(db, box, userId);
 }
 
@@ -126,10 +143,7 @@ export async function verifySecondFactor(
   factor: SecondFactor,
   now = Date.now(),
 ): Promise<boolean> {
-  if ("code" in factor) {
-    const used = await useTotpCode(db, box, userId, factor.code, now);
-    return used.ok && used.enabled;
-  }
+  if ("code" in factor) return (await useTotpCode(db, box, userId, factor.code, now)) !== undefined;
   const mac = box.mac(normalise(factor.recoveryCode), codeContext(userId));
   const { changes } = await db.run(
     `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_mac = ? AND used_at IS NULL`,

@@ -32,6 +32,15 @@ test("console return paths: anything that could leave the console is refused", (
     "/api",
     "/devices/../api/v1/users",
     "/.well-known/est/cacerts",
+    // Dot segments removed (RFC 3986 §5.2.4, WHATWG URL) leave `//host`: another host to a browser.
+    "/.//evil.example",
+    "/..//evil.example",
+    "/%2e//evil.example",
+    "/%2E%2E//evil.example",
+    "/.%2e//evil.example",
+    "/a/..//evil.example",
+    "/a/b/../..//evil.example/x?y#z",
+    "/./%2e/..//evil.example",
     `/${"a".repeat(1000)}`,
   ])
     assert.throws(

@@ -15,8 +15,9 @@ const PROBE_ORIGIN = "https://bulwark.invalid";
 
 /**
  * A return path given at login start, checked to be a console page on this origin (no open
- * redirect): an absolute path, never `//host` or `/\host` (both mean another host to a browser),
- * no backslash or control character, no scheme, not an API or EST path. Returns it normalised.
+ * redirect): an absolute path, never `//host` or `/\host` (both mean another host to a browser)
+ * before or after normalisation, no backslash or control character, no scheme, not an API or EST
+ * path. Returns it normalised.
  */
 export function consoleReturnPath(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === "") return undefined;
@@ -33,6 +34,9 @@ export function consoleReturnPath(raw: string | undefined): string | undefined {
     return refuse();
   }
   if (url.origin !== PROBE_ORIGIN) refuse();
+  // Dot segments are removed (RFC 3986 §5.2.4; `%2e` counts as `.`): `/.//host`, `/..//host` and
+  // `/%2e//host` all become `//host`, which the browser would read as another host.
+  if (/^\/[/\\]/.test(url.pathname)) refuse();
   if (/^\/(api|\.well-known)(\/|$)/.test(url.pathname)) refuse();
   return `${url.pathname}${url.search}${url.hash}`;
 }

@@ -5,6 +5,7 @@ import { notify } from "../audit/notifications.ts";
 import { actorOf } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
+import { assertMayConfer } from "./escalation.ts";
 import {
   beginOidcLogin,
   completeOidcLogin,
@@ -60,9 +61,12 @@ export function oidcRoutes(store: Store, box: SecretBox) {
 
     app.put<{ Body: SettingsBody }>(
       "/api/v1/oidc/config",
-      { config: { auth: { permission: "policies:write" } }, schema: { body: SETTINGS_SCHEMA } },
+      { config: { auth: { permission: "auth-settings:manage" } }, schema: { body: SETTINGS_SCHEMA } },
       async (request) => {
         const body = request.body;
+        // A group mapping gives its role to whoever the provider says is in the group: no mapping
+        // may give a role the configuring principal does not hold itself.
+        for (const mapping of body.groupRoles) assertMayConfer(request.principal!.grants, mapping.role);
         const settings = {
           ...body,
           scopes: body.scopes ?? "openid profile groups",
@@ -127,9 +131,9 @@ export function oidcRoutes(store: Store, box: SecretBox) {
           else request.log.info({ code: problem.code, reason: problem.message }, "OIDC sign-in refused");
           return sendProblemPage(reply, problem);
         }
+        // Nothing after this point can fail: a refused callback never sets the cookie.
         setSessionCookie(reply, signedIn.token);
-        // The stored path was checked at login start; checked again, it costs nothing.
-        if (!api) return redirectToConsole(reply, consoleReturnPath(signedIn.returnTo));
+        if (!api) return redirectToConsole(reply, signedIn.returnTo);
         return {
           session: signedIn.session,
           csrfToken: csrfTokenFor(signedIn.token),
@@ -143,10 +147,21 @@ export function oidcRoutes(store: Store, box: SecretBox) {
 /** The callback's steps: provider answer checked, group mapped, local account and session made. */
 async function signIn(store: Store, box: SecretBox, request: FastifyRequest) {
   const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?") + 1) : "";
-  const { identity, returnTo } = await completeOidcLogin(store, box, query).catch(async (error: unknown) => {
-    await refused(store, request.ip, "provider-refused", undefined);
+  const { identity, returnTo: storedReturnTo } = await completeOidcLogin(store, box, query).catch(
+    async (error: unknown) => {
+      await refused(store, request.ip, "provider-refused", undefined);
+      throw error;
+    },
+  );
+  // Checked at login start, and again before any session exists (a login begun by an older
+  // version may hold a path it let through): a refused path opens no session and sets no cookie.
+  let returnTo: string | undefined;
+  try {
+    returnTo = consoleReturnPath(storedReturnTo);
+  } catch (error) {
+    await refused(store, request.ip, "return-path-refused", identity.subject);
     throw error;
-  });
+  }
   const role = identity.role;
   if (!role) {
     await refused(store, request.ip, "no-mapped-group", identity.subject);

@@ -144,8 +144,10 @@ export async function completeOidcLogin(
     `SELECT sealed, expires_at FROM oidc_logins WHERE state_hash = ?`,
     [stateHash],
   );
-  await db.run(`DELETE FROM oidc_logins WHERE state_hash = ?`, [stateHash]);
-  if (!row || Number(row.expires_at) < Date.now())
+  // Single use: of parallel callbacks carrying one state, only the one whose delete took the row
+  // goes on (the read alone would let each of them through).
+  const { changes } = await db.run(`DELETE FROM oidc_logins WHERE state_hash = ?`, [stateHash]);
+  if (!row || changes !== 1 || Number(row.expires_at) < Date.now())
     throw new BulwarkError(
       "BW_ERR_UNAUTHENTICATED",
       "the sign-in request is unknown or expired; start again",

@@ -41,6 +41,8 @@ export const PERMISSIONS = [
   "webhooks:manage",
   "releases:sign",
   "signing-keys:manage",
+  // Issue #13: settings that govern authentication (OIDC, the second-factor policy, rate limits).
+  "auth-settings:manage",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -107,6 +109,23 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   // Read-only everywhere (plus its own API keys).
   auditor: [...READ_ONLY, "api-keys:manage"],
 };
+
+/**
+ * Permissions that decide who may sign in or act, and what is recorded of it: who has which role,
+ * accounts and their sessions, how sign-in works (OIDC and its group mapping, the second-factor
+ * policy, rate limits), how devices authenticate (the CAs trusted for enrolment and each group's
+ * provisioning policy) and the audit log's retention. Only `admin` holds them (a test keeps it so):
+ * a role holding one could raise itself, or hide what it did (CRA Annex I Part I (2)(d), (l)).
+ */
+export const ADMIN_ONLY: readonly Permission[] = [
+  "users:manage",
+  "roles:manage",
+  "sessions:manage",
+  "audit:manage",
+  "auth-settings:manage",
+  "cas:manage",
+  "groups:write",
+];
 
 export function roleAllows(role: Role, permission: Permission): boolean {
   return ROLE_PERMISSIONS[role].includes(permission);

@@ -4,7 +4,9 @@ import { appendAudit } from "../audit/audit-log.ts";
 import { actorOf, type Principal } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
+import { assertWithinCredential } from "./escalation.ts";
 import { allPermissions, grantsAllow } from "./grants.ts";
+import { assertNotLocked, countRefusal } from "./lockout.ts";
 import { isRole, PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from "./permissions.ts";
 import { revokeAllSessions } from "./sessions.ts";
 import { changePassword, checkPassword } from "./users.ts";
@@ -12,7 +14,10 @@ import { changePassword, checkPassword } from "./users.ts";
 const DAY_MS = 24 * 3600 * 1000;
 const DEFAULT_KEY_DAYS = 90;
 
-/** The permissions a new key asks for; each must be held by the caller now (no escalation). */
+/**
+ * The permissions a new key asks for; each must be held by the caller now (no escalation), and so
+ * must those of the role it is labelled with.
+ */
 function keyPermissions(principal: Principal, body: { role?: string; permissions?: string[] }): Permission[] {
   const requested = body.permissions
     ? (body.permissions as Permission[])
@@ -20,7 +25,8 @@ function keyPermissions(principal: Principal, body: { role?: string; permissions
       ? [...ROLE_PERMISSIONS[body.role]]
       : [...allPermissions(principal.grants)];
   const held = allPermissions(principal.grants);
-  const missing = requested.filter((p) => !held.has(p));
+  const labelled = isRole(body.role) ? ROLE_PERMISSIONS[body.role] : [];
+  const missing = [...new Set([...requested, ...labelled])].filter((p) => !held.has(p));
   if (missing.length)
     throw new BulwarkError("BW_ERR_FORBIDDEN", `the caller does not hold ${missing.join(", ")}`);
   if (requested.length === 0)
@@ -52,9 +58,26 @@ export function accessRoutes(store: Store) {
       async (request, reply) => {
         const principal = request.principal!;
         // OWASP: re-authenticate before a password change, whatever credential made the request.
+        // A wrong password counts toward the lockout as at sign-in: a stolen session or key may
+        // not guess the password here at the authenticated rate limit.
+        await assertNotLocked(store, principal.user.username);
         const checked = await checkPassword(store, principal.user.username, request.body.currentPassword);
-        if (!checked || checked.id !== principal.user.id)
+        if (!checked || checked.id !== principal.user.id) {
+          await store.transaction(async (tx) => {
+            await appendAudit(tx, {
+              actor: actorOf(principal),
+              action: "user.password-change",
+              target: { type: "user", id: principal.user.id },
+              outcome: "failure",
+              details: { reason: "wrong-password" },
+            });
+            await countRefusal(tx, principal.user.username, {
+              reason: "wrong-password",
+              remoteAddress: request.ip,
+            });
+          });
           throw new BulwarkError("BW_ERR_FORBIDDEN", "the current password is wrong");
+        }
         await store.transaction(async (tx) => {
           await changePassword(tx, principal.user, request.body.newPassword);
           // Other sessions may have been opened with the old password: end them.
@@ -100,13 +123,15 @@ export function accessRoutes(store: Store) {
         const permissions = keyPermissions(principal, request.body);
         const role = keyRole(principal, request.body);
         const days = request.body.expiresInDays ?? DEFAULT_KEY_DAYS;
+        const expiresAt = Date.now() + days * DAY_MS;
+        assertWithinCredential(principal, expiresAt, "a key");
         const created = await store.transaction(async (tx) => {
           const key = await createApiKey(tx, {
             ownerId: principal.user.id,
             name: request.body.name,
             role,
             permissions,
-            expiresAt: Date.now() + days * DAY_MS,
+            expiresAt,
           });
           await appendAudit(tx, {
             actor: actorOf(principal),

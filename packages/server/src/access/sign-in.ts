@@ -1,8 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { appendAudit } from "../audit/audit-log.ts";
-import { notify } from "../audit/notifications.ts";
 import type { Store } from "../store/store.ts";
-import { assertNotLocked, clearFailures, MAX_FAILURES, recordFailure } from "./lockout.ts";
+import { assertNotLocked, clearFailures, countRefusal } from "./lockout.ts";
 import { type SecondFactor, totpEnabled, verifySecondFactor } from "./mfa.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { createSession, type SessionInfo } from "./sessions.ts";
@@ -27,8 +26,10 @@ export interface SignedIn {
 }
 
 /**
- * Password sign-in as ordered steps: lockout → password → second factor → new session. Every
- * refusal is counted toward the account lockout and recorded (CRA Annex I Part I (2)(d)).
+ * Password sign-in as ordered steps: lockout → password → lockout again → second factor → new
+ * session (lockout checked once more in its transaction). Every refusal is counted toward the
+ * account lockout and recorded (CRA Annex I Part I (2)(d)). The lock is checked again after the
+ * password because parallel guesses may lock the account while it is being verified.
  */
 export async function signInWithPassword(
   store: Store,
@@ -40,6 +41,7 @@ export async function signInWithPassword(
   const user = await checkPassword(store, input.username, input.password);
   if (!user)
     return refuse(store, input.username, meta, "wrong-password", "the username or password is wrong");
+  await assertNotLocked(store, input.username);
   if (await totpEnabled(store, user.id)) {
     const factor = secondFactorOf(input);
     if (!factor) throw new BulwarkError("BW_ERR_MFA_REQUIRED", "send a TOTP code or a recovery code");
@@ -53,7 +55,9 @@ export async function signInWithPassword(
       );
   }
   return store.transaction(async (tx) => {
+    // Cleared first (never a live lock), then checked: a lock set meanwhile refuses the session.
     await clearFailures(tx, input.username);
+    await assertNotLocked(tx, input.username);
     const created = await createSession(tx, {
       userId: user.id,
       via: "password",
@@ -85,7 +89,6 @@ async function refuse(
   message: string,
 ): Promise<never> {
   await store.transaction(async (tx) => {
-    const locked = await recordFailure(tx, username);
     // The attempted name is kept (truncated) so that a targeted account can be recognised.
     const details = { username: username.slice(0, 64), reason, remoteAddress: meta.remoteAddress };
     await appendAudit(tx, {
@@ -94,21 +97,7 @@ async function refuse(
       outcome: "failure",
       details,
     });
-    if (locked) {
-      await appendAudit(tx, {
-        actor: { type: "system" },
-        action: "auth.lockout",
-        target: { type: "account", id: username.slice(0, 64) },
-        outcome: "success",
-        details: { failures: MAX_FAILURES, remoteAddress: meta.remoteAddress },
-      });
-      await notify(tx, {
-        kind: "account-locked",
-        severity: "warning",
-        message: `account ${username.slice(0, 64)} locked after ${MAX_FAILURES} failed sign-ins`,
-        details,
-      });
-    }
+    await countRefusal(tx, username, { reason, remoteAddress: meta.remoteAddress });
   });
   throw new BulwarkError(
     reason === "wrong-password" ? "BW_ERR_UNAUTHENTICATED" : "BW_ERR_MFA_INVALID",

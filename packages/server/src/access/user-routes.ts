@@ -6,10 +6,11 @@ import { productById } from "../cra/products.ts";
 import { actorOf } from "../http/auth.ts";
 import { currentRateLimits, type RateLimitPolicy, saveRateLimits } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
+import { assertCovers, assertMayConfer } from "./escalation.ts";
 import { grantsOf } from "./grants.ts";
 import { totpEnabled } from "./mfa.ts";
 import { generatePassword } from "./password.ts";
-import { ROLES, type Role } from "./permissions.ts";
+import { isRole, ROLES, type Role } from "./permissions.ts";
 import { createUser, listUsers, setGlobalRole, userById } from "./users.ts";
 
 const ID = { type: "string", format: "uuid" } as const;
@@ -52,6 +53,7 @@ export function userRoutes(store: Store) {
         },
       },
       async (request, reply) => {
+        if (request.body.role) assertMayConfer(request.principal!.grants, request.body.role);
         const password = generatePassword();
         const user = await store.transaction(async (tx) => {
           const created = await createUser(tx, { ...request.body, password, mustChangePassword: true });
@@ -84,15 +86,20 @@ export function userRoutes(store: Store) {
         },
       },
       async (request) => {
+        const grants = request.principal!.grants;
+        if (request.body.role) assertMayConfer(grants, request.body.role);
         await store.transaction(async (tx) => {
           const before = await userById(tx, request.params.id);
+          if (!before) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
+          // Nobody changes the role of a user who holds more than they do (no demoting an admin).
+          assertCovers(grants, await grantsOf(tx, before), "changing this user's role");
           await setGlobalRole(tx, request.params.id, request.body.role);
           await appendAudit(tx, {
             actor: actorOf(request.principal),
             action: "role.change",
             target: { type: "user", id: request.params.id },
             outcome: "success",
-            details: { before: before?.role ?? null, after: request.body.role },
+            details: { before: before.role, after: request.body.role },
           });
         });
         const user = (await userById(store, request.params.id))!;
@@ -118,6 +125,7 @@ export function userRoutes(store: Store) {
         },
       },
       async (request, reply) => {
+        assertMayConfer(request.principal!.grants, request.body.role, request.body.productId);
         const id = randomUUID();
         await store.transaction(async (tx) => {
           if (!(await userById(tx, request.params.id)))
@@ -156,6 +164,14 @@ export function userRoutes(store: Store) {
       },
       async (request, reply) => {
         await store.transaction(async (tx) => {
+          const assignment = await tx.get<{ role: string; product_id: string | null }>(
+            `SELECT role, product_id FROM role_assignments WHERE id = ?`,
+            [request.params.id],
+          );
+          if (!assignment) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such role assignment");
+          // Only an assignment the caller could have made may be removed by it.
+          if (isRole(assignment.role))
+            assertMayConfer(request.principal!.grants, assignment.role, assignment.product_id ?? undefined);
           const { changes } = await tx.run(`DELETE FROM role_assignments WHERE id = ?`, [request.params.id]);
           if (changes !== 1) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such role assignment");
           await appendAudit(tx, {
@@ -176,7 +192,7 @@ export function userRoutes(store: Store) {
     app.put<{ Body: Partial<RateLimitPolicy> }>(
       "/api/v1/policies/rate-limits",
       {
-        config: { auth: { permission: "policies:write" } },
+        config: { auth: { permission: "auth-settings:manage" } },
         schema: {
           body: {
             type: "object",

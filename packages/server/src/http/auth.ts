@@ -1,7 +1,7 @@
 import type { TLSSocket } from "node:tls";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
-import { authenticateApiKey } from "../access/api-keys.ts";
+import { authenticateApiKey, claimKeyUseRecord } from "../access/api-keys.ts";
 import {
   type Grant,
   grantsAllow,
@@ -39,6 +39,11 @@ export interface Principal {
   role: Role | null;
   grants: Grant[];
   apiKeyId?: string;
+  /**
+   * When the API key or client certificate used expires (epoch ms; null: never): a key or
+   * certificate it makes may not outlive it.
+   */
+  credentialExpiresAt?: number | null;
   sessionId?: string;
   certificateSerial?: string;
   /** What a session must do before anything but its own account routes. */
@@ -101,9 +106,16 @@ async function fromApiKey(
   if (!key || !user) throw new BulwarkError("BW_ERR_UNAUTHENTICATED", "the API key is not valid");
   // Scope checked at use: the key's list narrowed to what the owner holds now.
   const grants = narrowGrants(await grantsOf(deps.store, user), key.permissions);
-  const lastUse = key.lastUsedAt ? Date.parse(key.lastUsedAt) : 0;
-  if (Date.now() - lastUse > 3600_000) await deps.onKeyUse?.(key.id, request);
-  return { kind: "api-key", user, role: user.role, grants, apiKeyId: key.id, restriction: null };
+  if (deps.onKeyUse && (await claimKeyUseRecord(deps.store, key.id))) await deps.onKeyUse(key.id, request);
+  return {
+    kind: "api-key",
+    user,
+    role: user.role,
+    grants,
+    apiKeyId: key.id,
+    credentialExpiresAt: key.expiresAt === null ? null : Date.parse(key.expiresAt),
+    restriction: null,
+  };
 }
 
 async function fromClientCertificate(deps: AccessControlDeps, socket: TLSSocket): Promise<Principal | null> {
@@ -121,6 +133,7 @@ async function fromClientCertificate(deps: AccessControlDeps, socket: TLSSocket)
     role: user.role,
     grants,
     certificateSerial: found.serial,
+    credentialExpiresAt: Date.parse(peer.validTo),
     restriction: null,
   };
 }

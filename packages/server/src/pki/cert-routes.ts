@@ -3,8 +3,9 @@ import { toPem } from "@bulwark/sdk/pem";
 import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from "@bulwark/sdk/x509/crl";
 import type { FastifyInstance } from "fastify";
 import { actorOf } from "../http/auth.ts";
-import type { Queryable } from "../store/store.ts";
-import { type RevocationContext, revokeCertificate } from "./revocation.ts";
+import type { Queryable, Store } from "../store/store.ts";
+import type { RevocationService } from "./revocation.ts";
+import { CERTIFICATE_KIND_SQL, type CertificateKind } from "./revocation-targets.ts";
 import { storedDer } from "./stored-certificate.ts";
 
 interface CertificateRow {
@@ -19,6 +20,8 @@ interface CertificateRow {
   status: string;
   revoked_at: number | null;
   revocation_reason: string | null;
+  renewed_from: string | null;
+  kind: CertificateKind;
   der: Uint8Array;
 }
 
@@ -26,6 +29,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).to
 
 const toCertificate = (row: CertificateRow, withPem = false) => ({
   serial: row.serial,
+  kind: row.kind,
   ca: { id: row.ca_id, name: row.ca_name },
   deviceId: row.device_id,
   subject: row.subject,
@@ -35,21 +39,24 @@ const toCertificate = (row: CertificateRow, withPem = false) => ({
   status: row.status,
   revokedAt: iso(row.revoked_at),
   revocationReason: row.revocation_reason,
+  renewedFrom: row.renewed_from,
   ...(withPem ? { pem: toPem("CERTIFICATE", storedDer(row.der)) } : {}),
 });
 
-const SELECT = `SELECT c.*, a.name AS ca_name FROM certificates c JOIN cas a ON a.id = c.ca_id`;
+const SELECT = `SELECT c.*, ${CERTIFICATE_KIND_SQL} AS kind, a.name AS ca_name
+  FROM certificates c JOIN cas a ON a.id = c.ca_id`;
 const SERIAL = { type: "string", pattern: "^[0-9a-fA-F]{2,40}$" } as const;
 
 async function listCertificates(
   db: Queryable,
-  q: { device?: string; status?: string; limit: number; offset: number },
+  q: { device?: string; status?: string; kind?: CertificateKind; limit: number; offset: number },
 ) {
   const where: string[] = [];
   const params: (string | number)[] = [];
   for (const [column, value] of [
     ["c.device_id", q.device],
     ["c.status", q.status],
+    [`(${CERTIFICATE_KIND_SQL})`, q.kind],
   ] as const) {
     if (value === undefined) continue;
     where.push(`${column} = ?`);
@@ -63,10 +70,22 @@ async function listCertificates(
   return rows.map((r) => toCertificate(r));
 }
 
-/** Certificates: list, show, revoke (RFC 5280 §5.3.1 reasons). */
-export function certificateRoutes(ctx: RevocationContext) {
+/**
+ * Certificates: list and show every kind (device, operator, service); revoke device certificates
+ * only (RFC 5280 §5.3.1 reasons). Operator certificates are revoked through their own route and
+ * permission; the server's own certificates are not revoked through the API (issue #13 (8)).
+ */
+export function certificateRoutes(ctx: { store: Store; revocation: RevocationService }) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get<{ Querystring: { device?: string; status?: string; limit?: number; offset?: number } }>(
+    app.get<{
+      Querystring: {
+        device?: string;
+        status?: string;
+        kind?: CertificateKind;
+        limit?: number;
+        offset?: number;
+      };
+    }>(
       "/api/v1/certificates",
       {
         config: { auth: { permission: "certificates:read" } },
@@ -77,6 +96,7 @@ export function certificateRoutes(ctx: RevocationContext) {
             properties: {
               device: { type: "string", format: "uuid" },
               status: { type: "string", enum: ["valid", "revoked"] },
+              kind: { type: "string", enum: ["device", "operator", "service"] },
               limit: { type: "integer", minimum: 1, maximum: 1000 },
               offset: { type: "integer", minimum: 0 },
             },
@@ -124,14 +144,25 @@ export function certificateRoutes(ctx: RevocationContext) {
       async (request) => {
         if (!isRevocationReason(request.body.reason))
           throw new BulwarkError("BW_ERR_VALIDATION", "unknown reason");
-        const revoked = await revokeCertificate(
-          ctx,
-          request.params.serial.toLowerCase(),
+        const serial = request.params.serial.toLowerCase();
+        const revoked = await ctx.revocation.revoke(
+          { kind: "certificate", serial, scope: "device" },
           request.body.reason,
           actorOf(request.principal),
         );
-        request.log.info({ serial: revoked.serial, reason: revoked.reason }, "certificate revoked");
-        return revoked;
+        // The certificate itself is absent only when it was already revoked for keyCompromise.
+        const self = revoked.find((r) => r.serial === serial);
+        const alsoRevoked = revoked.filter((r) => r.serial !== serial).map((r) => r.serial);
+        request.log.info({ serial, reason: request.body.reason, alsoRevoked }, "certificate revoked");
+        return {
+          serial,
+          deviceId: revoked[0]!.deviceId,
+          reason: request.body.reason,
+          revokedAt: self?.revokedAt ?? null,
+          ...(self?.previousReason ? { previousReason: self.previousReason } : {}),
+          // keyCompromise: the certificates renewed from this one, revoked with it.
+          alsoRevoked,
+        };
       },
     );
   };

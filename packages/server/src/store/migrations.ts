@@ -397,5 +397,41 @@ export const migrations: Migration[] = [
       `CREATE INDEX certificates_ca_status ON certificates(ca_id, status)`,
     ],
   },
+  {
+    // Issue #13: the OIDC settings, the second-factor policy and the rate limits moved from
+    // `policies:write` to the admin-only `auth-settings:manage`. A key whose list held
+    // `policies:write` could change them, so it keeps that: at use a key is narrowed to what its
+    // owner holds now, so only keys of administrators can still use it. `permissions` is the sorted
+    // JSON array written by createApiKey, each name quoted exactly once.
+    id: 832,
+    name: "api-keys-auth-settings",
+    statements: [
+      `UPDATE api_keys SET permissions = REPLACE(permissions, '"policies:write"',
+        '"auth-settings:manage","policies:write"')
+        WHERE permissions LIKE '%"policies:write"%' AND permissions NOT LIKE '%"auth-settings:manage"%'`,
+    ],
+  },
+  {
+    // Issue #13: when a key's use was last recorded (`api-key.use`, hourly), claimed by a
+    // conditional update so parallel requests record it once. It was decided from `last_used_at`
+    // as read before the request's own stamp: parallel first uses each recorded one, and a key in
+    // steady use (a gap never reaching an hour) was never recorded again. Starts at the last use.
+    id: 833,
+    name: "api-keys-use-recorded-at",
+    statements: [
+      `ALTER TABLE api_keys ADD COLUMN use_recorded_at BIGINT`,
+      `UPDATE api_keys SET use_recorded_at = last_used_at`,
+    ],
+  },
+  {
+    // Issue #13 (6): a renewed certificate records the certificate it was renewed from, so a
+    // revocation for keyCompromise follows the chain to every certificate renewed from it.
+    id: 850,
+    name: "certificates-renewed-from",
+    statements: [
+      `ALTER TABLE certificates ADD COLUMN renewed_from TEXT`,
+      `CREATE INDEX certificates_renewed_from ON certificates(renewed_from)`,
+    ],
+  },
   TRANSFER_MIGRATION,
 ];
