@@ -14,6 +14,7 @@ const COMMAND_LINES = `Enrolment and fleet:
   device quarantine ID [--reason TEXT]
   device compromise ID [--reason TEXT]
   device decommission ID [--reason TEXT]
+  device transfer OLD_ID NEW_ID [--wait SECONDS]   (OLD's data sealed to NEW, signed by OLD)
   group list [--json]
   group create NAME
   group set-policy GROUP POLICY|--none

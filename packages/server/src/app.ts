@@ -37,6 +37,8 @@ import { fleetService } from "./fleet/fleet-service.ts";
 import { policyRoutes } from "./fleet/policy-routes.ts";
 import { fleetRoutes } from "./fleet/routes.ts";
 import { securityEventRoutes } from "./fleet/security-event-routes.ts";
+import { withTransfers } from "./fleet/transfer.ts";
+import { transferRoutes } from "./fleet/transfer-routes.ts";
 import { accessControl, actorOf, type RouteRule, requireRouteAuth } from "./http/auth.ts";
 import { logListenerErrors } from "./http/listener-errors.ts";
 import { requestLogSerializer } from "./http/log-redaction.ts";
@@ -192,10 +194,16 @@ export async function startServer(
     revocation,
     log: log.child({ component: "fleet" }),
   });
+  const transfers = {
+    store,
+    signer: startup.signer,
+    channel: deviceChannel.channel,
+    log: log.child({ component: "transfer" }),
+  };
   const broker = await startBroker({
     store,
     log: log.child({ component: "mqtt" }),
-    hooks: fleet.brokerHooks,
+    hooks: withTransfers(fleet.brokerHooks, transfers),
     host: config.mqtt.host,
     port: config.mqtt.port,
     tls: { keyPem: identity.keyPem, certChainPem: identity.certChainPem, trustedCaPems: rootPems },
@@ -290,6 +298,7 @@ export async function startServer(
   await http.register(tokenRoutes(store));
   await http.register(fleetRoutes(store, fleet.delivery));
   await http.register(deviceActionRoutes(fleet.incidents));
+  await http.register(transferRoutes(transfers));
   await http.register(policyRoutes(store, fleet.delivery));
   await http.register(securityEventRoutes(store));
   await http.register(accessRoutes(store));
