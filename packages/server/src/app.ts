@@ -5,14 +5,10 @@ import type { Server as TlsServer } from "node:tls";
 import cookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
-import { mfaRoutes } from "./access/mfa-routes.ts";
-import { oidcRoutes } from "./access/oidc-routes.ts";
 import { operatorCertificateRoutes } from "./access/operator-certificate-routes.ts";
 import { ensureOperatorCa } from "./access/operator-certificates.ts";
-import { accessRoutes } from "./access/routes.ts";
+import { accessPlugin } from "./access/plugin.ts";
 import { SecretBox } from "./access/secret-box.ts";
-import { sessionRoutes } from "./access/session-routes.ts";
-import { userRoutes } from "./access/user-routes.ts";
 import { appendAudit } from "./audit/audit-log.ts";
 import { ensureCheckpointKey } from "./audit/checkpoints.ts";
 import { notificationRoutes } from "./audit/notifications.ts";
@@ -260,11 +256,7 @@ export async function startServer(
   await http.register(provisioningPolicyRoutes({ store, cas: () => cas }));
   await http.register(tokenRoutes(store));
   await http.register(fleetPlugin({ store, fleet }));
-  await http.register(accessRoutes(store));
-  await http.register(sessionRoutes(store, box));
-  await http.register(mfaRoutes(store, box));
-  await http.register(userRoutes(store));
-  await http.register(oidcRoutes(store, box));
+  await http.register(accessPlugin({ store, box }));
   await http.register(
     operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa, revocation }),
   );
