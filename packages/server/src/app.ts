@@ -11,8 +11,8 @@ import { accessPlugin } from "./access/plugin.ts";
 import { SecretBox } from "./access/secret-box.ts";
 import { appendAudit } from "./audit/audit-log.ts";
 import { ensureCheckpointKey } from "./audit/checkpoints.ts";
-import { notificationRoutes } from "./audit/notifications.ts";
-import { auditRoutes, startAuditMaintenance } from "./audit/routes.ts";
+import { auditPlugin } from "./audit/plugin.ts";
+import { startAuditMaintenance } from "./audit/routes.ts";
 import { bootstrapIfEmpty, type FirstRun } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
 import { type ControlBus, LocalControlBus } from "./control/bus.ts";
@@ -261,10 +261,9 @@ export async function startServer(
     operatorCertificateRoutes({ store, custody, operatorCa: () => operatorCa, revocation }),
   );
   await http.register(productRoutes(store));
-  await http.register(notificationRoutes(store));
   await http.register(controlRoutes(store, control));
   const auditDeps = { store, custody, signer: checkpointSigner };
-  await http.register(auditRoutes(auditDeps));
+  await http.register(auditPlugin(auditDeps));
   const stopAuditMaintenance = startAuditMaintenance({
     ...auditDeps,
     intervalMs: 10 * 60 * 1000,

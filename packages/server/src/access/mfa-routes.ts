@@ -1,10 +1,10 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
+import { auditedChange, type ChangeRecord } from "../audit/audited-change.ts";
 import { actorOf, type Principal } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
-import { auditedChange, type ChangeRecord } from "./audited-change.ts";
 import { assertCovers } from "./escalation.ts";
 import { grantsOf } from "./grants.ts";
 import { assertNotLocked, countRefusal } from "./lockout.ts";

@@ -1,10 +1,10 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import { notify } from "../audit/notifications.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
-import { auditedChange } from "./audited-change.ts";
 import { assertMayConfer } from "./escalation.ts";
 import {
   beginOidcLogin,

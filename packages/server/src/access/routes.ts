@@ -1,10 +1,10 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import { actorOf, type Principal } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
-import { auditedChange } from "./audited-change.ts";
 import { assertWithinCredential } from "./escalation.ts";
 import { allPermissions, grantsAllow } from "./grants.ts";
 import { assertNotLocked, countRefusal } from "./lockout.ts";

@@ -1,9 +1,9 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { auditedChange, type ChangeRecord } from "../audit/audited-change.ts";
 import type { Principal } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
-import { auditedChange, type ChangeRecord } from "./audited-change.ts";
 import type { SecretBox } from "./secret-box.ts";
 import {
   authenticateSession,

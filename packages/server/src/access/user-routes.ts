@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { auditedChange } from "../audit/audited-change.ts";
 import { productById } from "../cra/products.ts";
 import { currentRateLimits, type RateLimitPolicy, saveRateLimits } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
-import { auditedChange } from "./audited-change.ts";
 import { assertCovers, assertMayConfer } from "./escalation.ts";
 import { grantsOf } from "./grants.ts";
 import { totpEnabled } from "./mfa.ts";

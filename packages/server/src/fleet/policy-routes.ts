@@ -1,7 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { POLICY_SETTINGS_SCHEMA, type PolicySettings } from "@bulwark/sdk/wire/policy";
 import type { FastifyInstance } from "fastify";
-import { auditedChange } from "../access/audited-change.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import type { Store } from "../store/store.ts";
 import type { ConfigDelivery } from "./config-delivery.ts";
 import {

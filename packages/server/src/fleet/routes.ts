@@ -1,6 +1,6 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
-import { auditedChange } from "../access/audited-change.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import type { Store } from "../store/store.ts";
 import type { ConfigDelivery } from "./config-delivery.ts";
 import {

@@ -1,7 +1,6 @@
-import type { FastifyRequest } from "fastify";
-import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
-import { actorOf } from "../http/auth.ts";
 import type { Queryable, Store } from "../store/store.ts";
+import { type Acting, actorOf } from "./actor.ts";
+import { type AuditEntry, appendAudit } from "./audit-log.ts";
 
 /** What a change records: the action and what it acted on (actor and outcome are the helper's). */
 export type ChangeRecord = Omit<AuditEntry, "actor" | "outcome">;
@@ -13,7 +12,7 @@ export type ChangeRecord = Omit<AuditEntry, "actor" | "outcome">;
  */
 export async function auditedChange<T>(
   store: Store,
-  request: FastifyRequest,
+  request: { principal: Acting | null },
   change: (tx: Queryable, actor: AuditEntry["actor"]) => Promise<T>,
   record: ChangeRecord | ((result: T) => ChangeRecord),
 ): Promise<T> {
@@ -25,3 +24,10 @@ export async function auditedChange<T>(
     return result;
   });
 }
+
+/** Records an action that changes nothing stored (an export, a request passed on to devices). */
+export const auditedAction = (
+  store: Store,
+  request: { principal: Acting | null },
+  record: ChangeRecord,
+): Promise<void> => auditedChange(store, request, async () => {}, record);
