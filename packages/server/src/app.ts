@@ -35,15 +35,13 @@ import { admissionFor } from "./net/admission.ts";
 import { type ConnectionBudget, type GuardedListener, guardListener } from "./net/connection-guard.ts";
 import { firstRequestDeadline } from "./net/first-request.ts";
 import { byRole, type CertificateAuthority, ensurePostQuantumHierarchy, listCas } from "./pki/ca.ts";
-import { caRoutes } from "./pki/ca-routes.ts";
-import { certificateRoutes } from "./pki/cert-routes.ts";
 import { refreshCrls } from "./pki/crl-publisher.ts";
-import { distributionRoutes } from "./pki/distribution-routes.ts";
 import { estRoutes } from "./pki/est-routes.ts";
 import { FileKeyCustody } from "./pki/file-key-custody.ts";
 import { GroupCommit } from "./pki/group-commit.ts";
 import { loadMasterKey, type MasterKey } from "./pki/master-key.ts";
 import { ensureOcspResponders, type Responder } from "./pki/ocsp-responder.ts";
+import { pkiPlugin } from "./pki/plugin.ts";
 import { policyRoutes as provisioningPolicyRoutes } from "./pki/policy-routes.ts";
 import { pkiUrls } from "./pki/profiles.ts";
 import { revocationService } from "./pki/revocation.ts";
@@ -250,9 +248,16 @@ export async function startServer(
   await http.register(
     estRoutes({ store, custody, cas: () => cas, urls, transact: enrolments.transact, revocation }),
   );
-  await http.register(distributionRoutes({ store, cas: () => cas, responders: () => responders }));
-  await http.register(certificateRoutes({ store, revocation }));
-  await http.register(caRoutes({ store, custody, cas: () => cas, reload: reloadPki }));
+  await http.register(
+    pkiPlugin({
+      store,
+      custody,
+      cas: () => cas,
+      responders: () => responders,
+      revocation,
+      reload: reloadPki,
+    }),
+  );
   await http.register(provisioningPolicyRoutes({ store, cas: () => cas }));
   await http.register(tokenRoutes(store));
   await http.register(fleetPlugin({ store, fleet }));
