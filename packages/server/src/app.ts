@@ -48,7 +48,7 @@ import { revocationService } from "./pki/revocation.ts";
 import { ensureServerIdentity } from "./pki/server-certificate.ts";
 import { tokenRoutes } from "./pki/token-routes.ts";
 import { SoftwareMonitor } from "./software/monitor.ts";
-import { registerSoftwareRoutes } from "./software/routes.ts";
+import { softwarePlugin } from "./software/routes.ts";
 import { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
 import { warnPlainHttpWebhooks } from "./software/webhooks/plain-http-check.ts";
 import { migrate } from "./store/migrate.ts";
@@ -290,13 +290,15 @@ export async function startServer(
   const monitor = new SoftwareMonitor(store, () => webhooks.wake());
   // Deliveries still pending from before a restart are resumed.
   webhooks.wake();
-  await registerSoftwareRoutes(http, {
-    store,
-    monitor,
-    custody,
-    masterKey: masterKey.key,
-    webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
-  });
+  await http.register(
+    softwarePlugin({
+      store,
+      monitor,
+      custody,
+      masterKey: masterKey.key,
+      webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
+    }),
+  );
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
