@@ -26,6 +26,7 @@ import { markAllOffline } from "./fleet/devices.ts";
 import { fleetService } from "./fleet/fleet-service.ts";
 import { fleetPlugin } from "./fleet/plugin.ts";
 import { accessControl, actorOf, type RouteRule, requireRouteAuth } from "./http/auth.ts";
+import { logListenerErrors } from "./http/listener-errors.ts";
 import { requestLogSerializer } from "./http/log-redaction.ts";
 import { problemDetails } from "./http/problems.ts";
 import { rateLimits } from "./http/rate-limits.ts";
@@ -138,10 +139,13 @@ export async function startServer(
   const scaledOut = config.redisUrl !== undefined;
   if (!scaledOut) await markAllOffline(store);
   const onControlError = (error: unknown) => log.warn({ err: error }, "control bus");
-  const control: ControlBus = config.redisUrl
-    ? await RedisControlBus.connect(config.redisUrl, config.redisPrefix, onControlError)
-    : new LocalControlBus(onControlError);
-  const backends = config.redisUrl ? redisBrokerBackends(config.redisUrl, config.redisPrefix) : undefined;
+  const redisControl = config.redisUrl
+    ? await RedisControlBus.connect(config.redisUrl, config.redisPrefix, onControlError, log)
+    : undefined;
+  const control: ControlBus = redisControl ?? new LocalControlBus(onControlError);
+  const backends = config.redisUrl
+    ? redisBrokerBackends(config.redisUrl, config.redisPrefix, log.child({ component: "mqtt" }))
+    : undefined;
   const box = new SecretBox(masterKey.key);
   const admission = admissionFor(config.connections, log.child({ component: "net" }));
 
@@ -184,6 +188,13 @@ export async function startServer(
   });
   // Status changes and kicks reach the device's session on whichever process holds it.
   deviceChannel.bind(clusterChannel(broker, control, log.child({ component: "control" })));
+  // Disables and revocations committed elsewhere while Redis was away never reached this process.
+  redisControl?.onRejoined(() =>
+    broker.recheckSessions().then(
+      (outcome) => log.info(outcome, "live sessions re-checked against the registry"),
+      (err) => log.error({ err }, "live sessions not re-checked against the registry"),
+    ),
+  );
   const mqttUrl =
     config.mqtt.port === 0 ? config.publicMqttUrl.replace(/:0$/, `:${broker.port}`) : config.publicMqttUrl;
 
@@ -322,6 +333,7 @@ export async function startServer(
     await stop().catch(() => {});
     throw listenFailed("HTTPS", config.http, error);
   }
+  logListenerErrors(http.server, log, "https");
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;
   const httpUrl = config.http.port === 0 ? config.publicUrl.replace(/:0$/, `:${httpPort}`) : config.publicUrl;

@@ -107,7 +107,8 @@ Connection limits (both listeners; each flag also reads the env named beside it)
                                    the client's address; no other peer's header is trusted
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
   BULWARK_HEARTBEAT_MS (server process heartbeat, default 10000: in scale-out, the devices of a
-  process that missed 3 beats are shown offline by the others)`;
+  process that missed 3 beats are shown offline by the others, and its sessions' MQTT wills are
+  published by them within 4 beats)`;
 
 function heartbeat(value: string | undefined): number {
   if (value === undefined) return DEFAULT_HEARTBEAT_MS;
