@@ -1,0 +1,36 @@
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+import { SoftwareMonitor } from "../software/monitor.ts";
+import type { SoftwareRouteOptions } from "../software/routes.ts";
+import { WebhookDispatcher } from "../software/webhooks/dispatcher.ts";
+import { warnPlainHttpWebhooks } from "../software/webhooks/plain-http-check.ts";
+import type { Store } from "../store/store.ts";
+
+export interface SoftwareRuntime {
+  monitor: SoftwareMonitor;
+  webhooks: WebhookDispatcher;
+  /** What the software routes need besides the store and custody. */
+  routes: Pick<SoftwareRouteOptions, "monitor" | "masterKey" | "webhooks">;
+}
+
+/** The software-trust monitor and the webhook dispatcher, which resumes deliveries pending from before a restart. */
+export async function startSoftware(
+  store: Store,
+  masterKey: Buffer,
+  config: Config,
+  log: Logger,
+): Promise<SoftwareRuntime> {
+  const policy = { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp };
+  if (policy.allowLocal || policy.allowHttp)
+    log.warn(policy, "webhooks may reach local destinations or use plain http (meant for labs and tests)");
+  await warnPlainHttpWebhooks(store, config.webhookAllowHttp, log);
+  const webhooks = new WebhookDispatcher({
+    store,
+    masterKey,
+    log: log.child({ component: "webhooks" }),
+    ...policy,
+  });
+  const monitor = new SoftwareMonitor(store, () => webhooks.wake());
+  webhooks.wake();
+  return { monitor, webhooks, routes: { monitor, masterKey, webhooks: policy } };
+}
