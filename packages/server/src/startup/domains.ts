@@ -14,7 +14,7 @@ import { pkiPlugin } from "../pki/plugin.ts";
 import { policyRoutes as provisioningPolicyRoutes } from "../pki/policy-routes.ts";
 import { pkiUrls } from "../pki/profiles.ts";
 import { tokenRoutes } from "../pki/token-routes.ts";
-import { softwarePlugin } from "../software/routes.ts";
+import { softwarePlugin } from "../software/plugin.ts";
 import type { Store } from "../store/store.ts";
 import type { Cluster } from "./cluster.ts";
 import type { Fleet } from "./devices.ts";

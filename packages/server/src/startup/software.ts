@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import { SoftwareMonitor } from "../software/monitor.ts";
-import type { SoftwareRouteOptions } from "../software/routes.ts";
+import type { SoftwareRouteOptions } from "../software/plugin.ts";
 import { WebhookDispatcher } from "../software/webhooks/dispatcher.ts";
 import { warnPlainHttpWebhooks } from "../software/webhooks/plain-http-check.ts";
 import type { Store } from "../store/store.ts";
