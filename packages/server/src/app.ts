@@ -1,10 +1,10 @@
-import { mkdirSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { startAuditMaintenance } from "./audit/routes.ts";
 import type { FirstRun } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
 import type { ControlBus } from "./control/bus.ts";
+import { prepareDataDir } from "./data-dir.ts";
 import { markAllOffline } from "./fleet/devices.ts";
 import type { RouteRule } from "./http/auth.ts";
 import type { EmbeddedBroker } from "./mqtt/broker.ts";
@@ -12,6 +12,7 @@ import { admissionFor } from "./net/admission.ts";
 import type { ConnectionBudget, GuardedListener } from "./net/connection-guard.ts";
 import type { MasterKey } from "./pki/master-key.ts";
 import type { SoftwareMonitor } from "./software/monitor.ts";
+import { prepareSpool } from "./software/spool.ts";
 import type { WebhookDispatcher } from "./software/webhooks/dispatcher.ts";
 import { type Cluster, joinCluster } from "./startup/cluster.ts";
 import { buildFleet, type Fleet, startMqtt } from "./startup/devices.ts";
@@ -53,7 +54,7 @@ export async function startServer(
   config: Config,
   log: Logger = pino({ level: config.logLevel }),
 ): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const spoolDir = prepareDirectories(config, log);
   const store: Store = await openStore(config);
   const standing = await prepareStanding(store, config, log);
   const pki = await startPki(store, standing, config.dataDir, log);
@@ -67,7 +68,7 @@ export async function startServer(
     await store.close().catch(() => {});
     throw listenFailed("MQTT/TLS", config.mqtt, error);
   });
-  const software = await startSoftware(store, standing.masterKey.key, config, log);
+  const software = await startSoftware(store, standing.masterKey.key, spoolDir, config, log);
   let publicUrl = config.publicUrl;
   const domains = { store, standing, pki, fleet, cluster, broker, mqttUrl, software, config, log };
   const web = await serveHttps({ ...domains, admission: admission.https, publicUrl: () => publicUrl });
@@ -114,7 +115,18 @@ export async function startServer(
   };
 }
 
-/** Stops everything once, in order: timers, HTTPS, webhooks, the broker, the cluster, the store. */
+/** The data directory (owner-only unless allowed open) and this process's upload spool in it. */
+function prepareDirectories(config: Config, log: Logger): string {
+  const dataDir = prepareDataDir(config.dataDir, config.allowOpenDataDir);
+  if (dataDir.openMode !== undefined)
+    log.warn(
+      { dataDir: config.dataDir, mode: dataDir.openMode.toString(8) },
+      "the data directory is open to other users (--allow-open-data-dir)",
+    );
+  return prepareSpool(config.dataDir);
+}
+
+/** Stops everything once, in order: timers, HTTPS, webhooks, the document parser, the broker, the cluster, the store. */
 function stopper(parts: {
   store: Store;
   pki: PkiRuntime;
@@ -134,6 +146,7 @@ function stopper(parts: {
       parts.fleet.revocation.close();
       await parts.http.close();
       await parts.software.webhooks.stop();
+      await parts.software.parser.close();
       await parts.broker.close();
       await cluster.backends?.close();
       await cluster.control.close();

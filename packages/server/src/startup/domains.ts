@@ -43,7 +43,7 @@ export async function registerDomains(http: FastifyInstance, deps: DomainDeps): 
   const { custody } = standing;
   const revocation = fleet.revocation;
   http.get("/healthz", { config: { auth: { public: true } } }, async () => {
-    await store.get(`SELECT 1 AS ok`);
+    await store.ping();
     return { status: "ok", devicesConnected: deps.broker.connectedDevices() };
   });
   http.get("/api/v1/endpoints", { config: { auth: { public: true } } }, async () => ({

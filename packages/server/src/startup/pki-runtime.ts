@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { byRole, type CertificateAuthority, listCas } from "../pki/ca.ts";
@@ -52,7 +52,9 @@ export async function startPki(
   // A root imported later is trusted from the next start.
   const rootPems = cas.filter((c) => c.role === "root").map((c) => c.pem);
   const rootPemPath = join(dataDir, "root-ca.pem");
-  writeFileSync(rootPemPath, root.pem);
+  // A public certificate (devices and clients pin it): readable by all, inside the owner-only data dir.
+  writeFileSync(rootPemPath, root.pem, { mode: 0o644 });
+  chmodSync(rootPemPath, 0o644);
   return {
     cas: () => cas,
     responders: () => responders,
