@@ -2,7 +2,7 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
-
+import { TRANSFER_MIGRATION } from "../fleet/transfer-migration.ts";
 import type { Migration } from "./migration.ts";
 import { pemCertificatesToDer } from "./migration-823.ts";
 import { craMigrations } from "./migrations-cra.ts";
@@ -428,6 +428,7 @@ export const migrations: Migration[] = [
       `CREATE INDEX certificates_renewed_from ON certificates(renewed_from)`,
     ],
   },
+  TRANSFER_MIGRATION,
   // Issue #16: the CRA domain (ids 900–919).
   ...craMigrations,
 ];
