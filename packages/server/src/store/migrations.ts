@@ -2,9 +2,10 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
-import { TRANSFER_MIGRATION } from "../fleet/transfer-migration.ts";
+
 import type { Migration } from "./migration.ts";
 import { pemCertificatesToDer } from "./migration-823.ts";
+import { TRANSFER_MIGRATION } from "./migration-870.ts";
 import { craMigrations } from "./migrations-cra.ts";
 
 export type { Migration };

@@ -1,4 +1,4 @@
-import type { Migration } from "../store/migrations.ts";
+import type { Migration } from "./migrations.ts";
 
 /** Device-to-device transfers (`transfer.ts`): their state for the operator, per transfer. */
 export const TRANSFER_MIGRATION: Migration = {
