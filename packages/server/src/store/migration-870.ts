@@ -1,6 +1,6 @@
-import type { Migration } from "./migrations.ts";
+import type { Migration } from "./migration.ts";
 
-/** Device-to-device transfers (`transfer.ts`): their state for the operator, per transfer. */
+/** Device-to-device transfers (`fleet/transfer.ts`): their state for the operator, per transfer. */
 export const TRANSFER_MIGRATION: Migration = {
   id: 870,
   name: "device-transfers",
