@@ -127,7 +127,9 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     capPacketSize(broker.handle(stream), limits.maxPacketBytes);
   }
   const connectionRate = new RateLimiter(limits.connectionsPerSecond, limits.connectionBurst);
-  const listener = await listenTls({ ...options, log, admit: (key) => connectionRate.take(key) }, handle);
+  const { host, port, tls, admission } = options;
+  const admit = (key: string) => connectionRate.take(key);
+  const listener = await listenTls({ host, port, tls, admission, log, admit }, handle);
   await liveness.start();
   const control = sessionControl({ broker, store: db, sessions, changes });
 

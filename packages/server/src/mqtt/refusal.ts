@@ -19,7 +19,7 @@ export type ConnectRefusalReason =
   | "keepalive-out-of-range"
   | "certificate-not-valid"
   | "device-may-not-connect"
-  | "registry-unreadable";
+  | "check-failed";
 
 /** Why a packet of a live session (PUBLISH, SUBSCRIBE) or a stored will is refused. */
 export type PacketRefusalReason =
@@ -44,7 +44,7 @@ const CONNECT_RETURN_CODES: Record<ConnectRefusalReason, ConnackRefusalCode> = {
   "certificate-not-valid": CONNACK.notAuthorized,
   "device-may-not-connect": CONNACK.notAuthorized,
   // Kept at 0x05 as before the split; 0x03 (server unavailable) would let devices retry sooner.
-  "registry-unreadable": CONNACK.notAuthorized,
+  "check-failed": CONNACK.notAuthorized,
 };
 
 /**
@@ -64,9 +64,9 @@ export class MqttRefusal extends Error {
   }
 }
 
-/** A failure of a CONNECT step as a refusal: an unexpected error (the registry away) is refused with 0x05. */
+/** A failure of a CONNECT step as a refusal: an unexpected error (the registry away) is refused with 0x05, its cause kept. */
 export function asConnectRefusal(error: unknown): MqttRefusal {
   if (error instanceof MqttRefusal) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new MqttRefusal("registry-unreadable", message, { cause: error });
+  return new MqttRefusal("check-failed", message, { cause: error });
 }
