@@ -22,7 +22,7 @@ import { PresenceWriter } from "./presence.ts";
 import { RegistryChanges } from "./registry-record.ts";
 import { type SessionControl, sessionControl } from "./session-control.ts";
 import { SessionRegistry } from "./sessions.ts";
-import { listenTls } from "./tls-listener.ts";
+import { listenTls, type TlsListener } from "./tls-listener.ts";
 
 export type { BrokerHooks } from "../fleet/broker-hooks.ts";
 
@@ -69,6 +69,29 @@ const NO_HOOKS: BrokerHooks = {
   jobStatus: async () => {},
 };
 
+/** This process's presence writes and its heartbeat, which re-asserts its live devices. */
+function processPresence(
+  db: Store,
+  log: Logger,
+  id: string,
+  heartbeatMs: number | undefined,
+  sessions: SessionRegistry,
+): { presence: PresenceWriter; liveness: InstanceLiveness } {
+  const presence = new PresenceWriter(db, log, id);
+  const liveness = new InstanceLiveness({
+    id,
+    store: db,
+    log,
+    heartbeatMs,
+    liveDevices: () => sessions.deviceIds(),
+    reassert: async (deviceIds) => {
+      for (const deviceId of deviceIds) presence.set(deviceId, true);
+      await presence.flush();
+    },
+  });
+  return { presence, liveness };
+}
+
 /**
  * The embedded MQTT broker: Aedes on a TLS 1.3-only listener that requires a client certificate,
  * composed from one handler per concern (`handlers/`). Identity comes from the certificate alone;
@@ -81,18 +104,13 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
   const instanceId = options.instance?.id ?? randomUUID();
   const sessions = new SessionRegistry();
   const changes = new RegistryChanges();
-  const presence = new PresenceWriter(db, log, instanceId);
-  const liveness = new InstanceLiveness({
-    id: instanceId,
-    store: db,
+  const { presence, liveness } = processPresence(
+    db,
     log,
-    heartbeatMs: options.instance?.heartbeatMs,
-    liveDevices: () => sessions.deviceIds(),
-    reassert: async (deviceIds) => {
-      for (const deviceId of deviceIds) presence.set(deviceId, true);
-      await presence.flush();
-    },
-  });
+    instanceId,
+    options.instance?.heartbeatMs,
+    sessions,
+  );
   const orphanWills = new OrphanWills({
     store: db,
     log,
@@ -140,14 +158,22 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     connectedDevices: () => sessions.deviceCount,
     publishToDevice: control.publish,
     handle,
-    async close() {
-      const closed = listener.close();
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await closed;
-      // The transports' close events of the sessions just ended come in first.
-      await new Promise((resolve) => setImmediate(resolve));
-      await presence.close();
-      await liveness.stop();
-    },
+    close: () => closeAll(listener, broker, presence, liveness),
   };
+}
+
+/** Stops listening and closes the sessions, then writes the last presence changes and stops the heartbeat. */
+async function closeAll(
+  listener: TlsListener,
+  broker: Aedes,
+  presence: PresenceWriter,
+  liveness: InstanceLiveness,
+): Promise<void> {
+  const closed = listener.close();
+  await new Promise<void>((resolve) => broker.close(() => resolve()));
+  await closed;
+  // The transports' close events of the sessions just ended come in first.
+  await new Promise((resolve) => setImmediate(resolve));
+  await presence.close();
+  await liveness.stop();
 }
