@@ -5,7 +5,7 @@ import type { DeviceStatus } from "../../fleet/devices.ts";
 import { RegistryChanges } from "../registry-record.ts";
 import { SessionRegistry } from "../sessions.ts";
 import { clientReady } from "./client-ready.ts";
-import { capturingLog, countingReads, FakeClient, registry } from "./fixtures.ts";
+import { capturingLog, countingReads, FakeClient, registry } from "./test-fixtures.ts";
 
 describe("clientReady handler: presence, the transport's close, the re-check after CONNECT", async () => {
   const { store, device } = await registry();

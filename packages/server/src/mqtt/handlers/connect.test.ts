@@ -7,7 +7,7 @@ import { MqttRefusal } from "../refusal.ts";
 import { RegistryChanges } from "../registry-record.ts";
 import { SessionRegistry } from "../sessions.ts";
 import { connectHandlers } from "./connect.ts";
-import { capturingLog, countingReads, FakeClient, registry } from "./fixtures.ts";
+import { capturingLog, countingReads, FakeClient, registry } from "./test-fixtures.ts";
 
 /** Runs one CONNECT through `preConnect` and `authenticate` as Aedes would; resolves with `done`'s arguments. */
 async function connect(

@@ -3,8 +3,8 @@ import { it } from "node:test";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { AedesPublishPacket } from "aedes";
 import { SessionRegistry } from "../sessions.ts";
-import { FakeClient } from "./fixtures.ts";
 import { authorizeForward } from "./forward.ts";
+import { FakeClient } from "./test-fixtures.ts";
 
 it("delivers to a session only its own device's topics that its current status admits", () => {
   const sessions = new SessionRegistry();

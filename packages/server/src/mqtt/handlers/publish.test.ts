@@ -7,8 +7,8 @@ import { RateLimiter } from "../limits.ts";
 import { OrphanWills } from "../orphan-wills.ts";
 import { MqttRefusal } from "../refusal.ts";
 import { SessionRegistry } from "../sessions.ts";
-import { capturingLog, FakeClient, recordingHooks, registry } from "./fixtures.ts";
 import { publishHandlers } from "./publish.ts";
+import { capturingLog, FakeClient, recordingHooks, registry } from "./test-fixtures.ts";
 
 const packet = (topic: string, payload = "{}", extra: Partial<AedesPublishPacket> = {}) =>
   ({

@@ -4,8 +4,8 @@ import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { Subscription } from "aedes";
 import { MqttRefusal } from "../refusal.ts";
 import { SessionRegistry } from "../sessions.ts";
-import { capturingLog, FakeClient, recordingHooks } from "./fixtures.ts";
 import { authorizeSubscribe, subscribed } from "./subscribe.ts";
+import { capturingLog, FakeClient, recordingHooks } from "./test-fixtures.ts";
 
 describe("SUBSCRIBE handlers", () => {
   const setup = () => {
