@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { readOsvBundle } from "../packages/sdk/src/software/osv/bundle.ts";
 import type { OsvRecord } from "../packages/sdk/src/software/osv/types.ts";
+import { craStep } from "./demo-cra.ts";
 
 const exec = promisify(execFile);
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -217,7 +218,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${DEVICES[0]!.label}: session closed by the server\n`);
     process.stdout.write(`after:  ${await ocsp()}\n`);
 
-    await softwareTrustStep(work, env);
+    const product = await softwareTrustStep(work, env);
+    await craStep(work, env, product, demoAdvisories);
 
     step("Stopping agents and server");
     for (const child of children.slice(1)) await stop(child);
@@ -263,7 +265,7 @@ function osvJson(r: OsvRecord): string {
   });
 }
 
-async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<void> {
+async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<string> {
   const cli = async (...args: string[]) =>
     (await exec(process.execPath, [CLI, ...args], { env })).stdout.trim();
   step("Software trust: an SBOM on a release, an offline OSV import, a finding (CRA Annex I Part II)");
@@ -305,6 +307,7 @@ async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<
   process.stdout.write(
     `bulwark scan --fail-on high exited with ${gate.code} (1 = the build would stop here)\n`,
   );
+  return product;
 }
 
 main().catch((error: Error) => {

@@ -39,6 +39,19 @@ const PUBLIC_ROUTES = new Set([
   "POST /pki/ocsp",
   // Release-signing public keys: devices and `bulwark verify` need them without credentials.
   "GET /api/v1/signing-keys/:id/public-key",
+  // CRA Annex I Part II (5), (6): security.txt (RFC 9116), the CVD policy, the reporters' key and
+  // the public intake with its follow-up by confirmation id (rate- and size-limited).
+  "GET /.well-known/security.txt",
+  "GET /security/policy",
+  "GET /security/encryption-key",
+  "POST /api/v1/cra/intake",
+  "GET /api/v1/cra/intake/:id/status",
+  // CSAF 2.0 §7.1 (requirements 7–20): TLP:WHITE advisories, their hashes, signatures and key are public.
+  "GET /.well-known/csaf/provider-metadata.json",
+  "GET /.well-known/csaf/white/index.txt",
+  "GET /.well-known/csaf/white/changes.csv",
+  "GET /.well-known/csaf/white/:year/:file",
+  "GET /.well-known/csaf/openpgp/:file",
 ]);
 
 /**

@@ -62,7 +62,9 @@ describe("foundation: enrol with the real agent and see it online", () => {
     assert.match(token.stdout.trim(), /^bwet_/);
 
     const { stateDir, deviceId } = await enrolAgent(server, token.stdout.trim());
-    assert.equal(statSync(join(stateDir, "device.key.pem")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(stateDir, "data.key")).mode & 0o777, 0o600, "the store's KEK");
+    assert.equal(statSync(join(stateDir, "store", "keys", "device.rec")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(stateDir, "store")).mode & 0o777, 0o700);
 
     const agent = spawnAgent(stateDir, ["--model", "router-x1"]);
     try {

@@ -3,6 +3,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { openAgentStore, saveDeviceKey } from "../../packages/agent/src/device-store.ts";
 import { createLog } from "../../packages/agent/src/log.ts";
 import { renewOnce } from "../../packages/agent/src/renew.ts";
 import { ensureStateDir, statePaths } from "../../packages/agent/src/state.ts";
@@ -170,7 +171,8 @@ describe("renewal: simplereenroll over mutual TLS and the agent's renewal", () =
     const stateDir = tempDir("bulwark-renew-");
     ensureStateDir(stateDir);
     const paths = statePaths(stateDir);
-    writeFileSync(paths.key, keyPem);
+    const store = openAgentStore(stateDir);
+    saveDeviceKey(store, keys.privateKey);
     writeFileSync(paths.cert, issued.pem);
     writeFileSync(paths.chain, ca.pem);
     writeFileSync(paths.ca, server.rootPem);
@@ -184,7 +186,7 @@ describe("renewal: simplereenroll over mutual TLS and the agent's renewal", () =
         enrolledAt: "",
       }),
     );
-    assert.deepEqual(await renewOnce({ stateDir, dataKey: Buffer.alloc(32) }, silent), { kind: "expired" });
+    assert.deepEqual(await renewOnce({ stateDir, store }, silent), { kind: "expired" });
   });
 
   it("ten parallel renewals with one certificate issue one new certificate; the old one is superseded", async () => {

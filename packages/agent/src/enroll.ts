@@ -8,9 +8,10 @@ import { fromPemAll, toPem } from "@bulwark/sdk/pem";
 import { generateKeyPair, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { buildCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import { saveDeviceKey } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
+import { openMigratedStore } from "./migrate.ts";
 import { type AgentState, ensureStateDir, statePaths, writeAtomic } from "./state.ts";
-import { ensureDataKey, sealPrivateKeyPem } from "./vault.ts";
 
 export interface EnrolOptions {
   serverUrl: string;
@@ -89,7 +90,7 @@ export async function enroll(options: EnrolOptions, log: AgentLog): Promise<Agen
     rootFingerprint: fingerprint,
     enrolledAt: new Date().toISOString(),
   };
-  save(options.stateDir, {
+  save(options.stateDir, log, {
     state,
     privateKey: keys.privateKey,
     leafPem,
@@ -106,14 +107,15 @@ export async function enroll(options: EnrolOptions, log: AgentLog): Promise<Agen
  */
 function save(
   dir: string,
+  log: AgentLog,
   files: { state: AgentState; privateKey: KeyObject; leafPem: string; issuerPem: string; caPem: string },
 ): void {
   const paths = statePaths(dir);
   const created = !existsSync(dir);
   try {
     ensureStateDir(dir);
-    // The private key is stored encrypted under the data key, so a wipe can crypto-erase it.
-    writeAtomic(paths.key, sealPrivateKeyPem(files.privateKey, ensureDataKey(dir)), 0o600);
+    // The private key is a record of the encrypted store, so a wipe can crypto-erase it.
+    saveDeviceKey(openMigratedStore(dir, log), files.privateKey);
     writeAtomic(paths.cert, files.leafPem);
     writeAtomic(paths.chain, files.issuerPem);
     writeAtomic(paths.ca, files.caPem);

@@ -3,9 +3,13 @@ import { parseArgs } from "node:util";
 import { SECURITY_EVENT_KINDS, type SecurityEventKind } from "@bulwark/sdk/wire/reports";
 import { KEY_ALGORITHMS, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { EnrolError, enroll } from "./enroll.ts";
+import { EXPORT_WARNING, ExportError, exportIdentity, usageHint } from "./export-identity.ts";
 import { createLog, type Level } from "./log.ts";
+import { openMigratedStore } from "./migrate.ts";
 import { run } from "./run.ts";
 import { setLocalLogging, spoolEvent } from "./security-events.ts";
+import { readState } from "./state.ts";
+import { resetAgent } from "./wipe.ts";
 
 const USAGE = `Usage:
   bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
@@ -13,6 +17,8 @@ const USAGE = `Usage:
   bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
+  bulwark-agent reset [--state-dir DIR]   (crypto-erase and delete all local state: back to first boot)
+  bulwark-agent export-identity --out DIR [--state-dir DIR]   (certificate chain and key in clear, for openssl/mosquitto diagnostics)
 Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL,
   BULWARK_AGENT_RENEW_FRACTION (renew after this fraction of the certificate lifetime, default 0.667)
 A lost connection is retried with jittered exponential backoff (up to 5 min); a refusal of the device
@@ -38,7 +44,7 @@ export interface Output {
   stderr: (text: string) => void;
 }
 
-const COMMANDS = ["enroll", "run", "report-event", "event-logging"];
+const COMMANDS = ["enroll", "run", "report-event", "event-logging", "reset", "export-identity"];
 
 /** Exit codes: 0 done, 1 refused or failed, 2 bad usage or local state. */
 export async function main(
@@ -60,7 +66,7 @@ export async function main(
     // One readable line; exit 2 for bad usage or local state, 1 for a refusal or a failure to reach the server.
     const parseError = String((error as { code?: string }).code).startsWith("ERR_PARSE_ARGS");
     out.stderr(`bulwark-agent ${command}: ${parseError ? argumentError(error) : (error as Error).message}\n`);
-    return error instanceof EnrolError || parseError ? 2 : 1;
+    return error instanceof EnrolError || error instanceof ExportError || parseError ? 2 : 1;
   }
 }
 
@@ -90,6 +96,7 @@ async function dispatch(command: string, rest: string[], out: Output): Promise<n
       detail: { type: "string" },
       "key-algorithm": { type: "string" },
       rekey: { type: "boolean" },
+      out: { type: "string" },
     },
     allowPositionals: true,
   });
@@ -139,7 +146,19 @@ async function dispatch(command: string, rest: string[], out: Output): Promise<n
         throw new EnrolError(`report-event needs --kind ${SECURITY_EVENT_KINDS.join("|")}`);
       if (values.detail !== undefined && (values.detail.length > 256 || /[\n\r\t]/.test(values.detail)))
         throw new EnrolError("--detail must be one line of at most 256 characters");
-      spoolEvent(stateDir, kind, values.detail);
+      readState(stateDir); // an unenrolled device has no store to queue into
+      spoolEvent(openMigratedStore(stateDir, log), kind, values.detail);
+      return 0;
+    }
+    case "export-identity": {
+      if (!values.out) throw new EnrolError("export-identity needs --out DIR (a new directory)");
+      const { deviceId } = exportIdentity(stateDir, values.out, log);
+      out.stderr(`warning: ${EXPORT_WARNING}\n${usageHint(stateDir, values.out, deviceId)}\n`);
+      return 0;
+    }
+    case "reset": {
+      const had = resetAgent(stateDir);
+      out.stderr(had ? "agent reset: local state crypto-erased\n" : "agent reset: nothing to erase\n");
       return 0;
     }
     case "event-logging": {

@@ -10,14 +10,16 @@ import {
 } from "./reconnect.ts";
 
 describe("reconnect backoff", () => {
-  it("grows exponentially from the base, is capped, and jitters over [0, ceiling)", () => {
+  it("grows exponentially from the base, never narrower than the 10 s spread, is capped, and jitters over [0, ceiling)", () => {
     const top = () => 0.999_999;
     assert.equal(
       backoffMs(0, 1000, 300_000, () => 0),
       0,
     );
-    assert.equal(backoffMs(0, 1000, 300_000, top), 999);
-    assert.equal(backoffMs(3, 1000, 300_000, top), 7999);
+    // The first windows are the spread floor (reconnect-spread.test.ts: a fleet after a broker restart).
+    assert.equal(backoffMs(0, 1000, 300_000, top), 9999);
+    assert.equal(backoffMs(3, 1000, 300_000, top), 9999);
+    assert.equal(backoffMs(4, 1000, 300_000, top), 15_999);
     assert.equal(backoffMs(8, 1000, 300_000, top), 255_999);
     assert.equal(backoffMs(9, 1000, 300_000, top), 299_999, "capped");
     assert.equal(backoffMs(10_000, 1000, 300_000, top), 299_999, "a huge attempt count stays finite");

@@ -1,12 +1,7 @@
 import type { OwnStatus } from "./own-status.ts";
 
-/**
- * Reconnect delay after a lost connection: exponential backoff with full jitter (CRA Annex I
- * Part I (2)(i): a fleet that lost its server must not come back as a reconnect storm).
- */
-export function backoffMs(attempt: number, baseMs = 1000, capMs = 300_000, random = Math.random): number {
-  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20)));
-}
+/** Reconnect delay after a lost connection: `backoff.ts` (full jitter, never narrower than 10 s). */
+export { backoffMs } from "./backoff.ts";
 
 /** The default wait after the server refused the device: an hour, give or take half. */
 export const REFUSED_RETRY_MS = 60 * 60 * 1000;

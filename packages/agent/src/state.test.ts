@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type { StoreTamperEvent } from "@bulwark/sdk/store";
 import { tempDir } from "../../../test/helpers.ts";
-import { drainSpool, effectiveLogging, setLocalLogging, spoolEvent } from "./security-events.ts";
+import { openAgentStore } from "./device-store.ts";
+import { effectiveLogging, peekEvents, setLocalLogging, spoolEvent } from "./security-events.ts";
 import { ensureStateDir, readState, statePaths, writeAtomic } from "./state.ts";
 import { destroyDataKey, ensureDataKey, openJson, readDataKey, sealJson } from "./vault.ts";
 
@@ -39,18 +41,23 @@ describe("agent state on disk", () => {
     assert.throws(() => readDataKey(dir), /ENOENT/);
   });
 
-  it("the spool drains oldest first, drops a damaged event, and logging is off if the user or the policy says so", () => {
+  it("the queue gives events oldest first, drops a damaged one (reported), and logging is off if the user or the policy says so", () => {
     const dir = tempDir("bulwark-spool-");
-    const key = ensureDataKey(dir);
-    spoolEvent(dir, "login-failed", "first");
-    spoolEvent(dir, "config-changed", "second");
-    writeFileSync(join(dir, "spool", "0-damaged.event"), "not sealed");
-    const events = drainSpool(dir, key);
+    const tampered: StoreTamperEvent[] = [];
+    const store = openAgentStore(dir, { onSecurityEvent: (e) => tampered.push(e) });
+    spoolEvent(store, "login-failed", "first");
+    spoolEvent(store, "config-changed", "second");
+    writeFileSync(join(dir, "store", "queue", "000000000000000-damaged.rec"), "not sealed");
+    const events = peekEvents(store);
     assert.deepEqual(
-      events.map((e) => e.detail),
+      events.map((e) => e.event.detail),
       ["first", "second"],
     );
-    assert.deepEqual(readdirSync(join(dir, "spool")), [], "every file taken, the damaged one too");
+    assert.deepEqual(
+      tampered.map((e) => e.reason),
+      ["malformed"],
+    );
+    assert.equal(store.list("queue").length, 2, "the damaged entry is gone, the others wait for their ack");
 
     assert.deepEqual(effectiveLogging(dir, undefined), {
       type: "event-logging",

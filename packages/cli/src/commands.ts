@@ -1,6 +1,7 @@
 import { ACCESS_COMMANDS } from "./access-commands.ts";
 import { parse, wholeNumber } from "./args.ts";
 import { type ApiClient, CliError } from "./client.ts";
+import { CRA_COMMANDS } from "./cra-commands.ts";
 import { FLEET_COMMANDS } from "./fleet-commands.ts";
 import { PKI_COMMANDS } from "./pki-commands.ts";
 import type { FieldWords } from "./problems.ts";
@@ -41,6 +42,7 @@ export const COMMANDS: Record<string, Command> = {
   ...FLEET_COMMANDS,
   ...PKI_COMMANDS,
   ...SOFTWARE_COMMANDS,
+  ...CRA_COMMANDS,
 };
 
 /**

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { onlyPositionals, parse } from "./args.ts";
+import { onlyPositionals, parse, wholeNumber } from "./args.ts";
 import { CliError } from "./client.ts";
 import type { Command, Io } from "./commands.ts";
 import { table } from "./table.ts";
@@ -116,6 +116,40 @@ function deviceAction(action: string): Command {
     return 0;
   };
 }
+
+interface Transfer {
+  id: string;
+  state: "requested" | "key-received" | "exported" | "imported" | "failed";
+  reason: string | null;
+  records: number | null;
+}
+
+/**
+ * `bulwark device transfer OLD_ID NEW_ID`: moves OLD's data to NEW, sealed to NEW and signed by
+ * OLD (both must be connected), and waits for the outcome (at most --wait seconds, default 60).
+ */
+const deviceTransfer: Command = async (args, api, io) => {
+  const { values, positionals } = parse(args, { wait: { type: "string" } }, { max: 2 });
+  const from = deviceIdArg(positionals[0], "device transfer OLD_ID NEW_ID");
+  const to = deviceIdArg(positionals[1], "device transfer OLD_ID NEW_ID");
+  const waitSeconds = wholeNumber(values.wait, "--wait") ?? 60;
+  if (waitSeconds < 0) throw new CliError("--wait must be 0 or more seconds", 2);
+  const client = await api();
+  let transfer = await client.call<Transfer>("POST", `/api/v1/devices/${from}/transfer`, { to });
+  process.stderr.write(`transfer ${transfer.id} started: ${from} -> ${to}\n`);
+  const deadline = Date.now() + waitSeconds * 1000;
+  while (transfer.state !== "imported" && transfer.state !== "failed" && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    transfer = await client.call<Transfer>("GET", `/api/v1/transfers/${transfer.id}`);
+  }
+  if (transfer.state === "imported") {
+    io.stdout(`${transfer.id}: imported (${transfer.records} record(s) moved to ${to})\n`);
+    return 0;
+  }
+  if (transfer.state === "failed")
+    throw new CliError(`transfer ${transfer.id} failed: ${transfer.reason}`, 1);
+  throw new CliError(`transfer ${transfer.id} is still ${transfer.state} after ${waitSeconds} s`, 1);
+};
 
 const groupList: Command = async (args, api, io) => {
   const { values } = parse(args, { json: { type: "boolean" } });
@@ -235,6 +269,7 @@ export const FLEET_COMMANDS: Record<string, Command> = {
   "device quarantine": deviceAction("quarantine"),
   "device compromise": deviceAction("compromise"),
   "device decommission": deviceAction("decommission"),
+  "device transfer": deviceTransfer,
   "group list": groupList,
   "group create": groupCreate,
   "group set-policy": groupSetPolicy,

@@ -14,6 +14,7 @@ const COMMAND_LINES = `Enrolment and fleet:
   device quarantine ID [--reason TEXT]
   device compromise ID [--reason TEXT]
   device decommission ID [--reason TEXT]
+  device transfer OLD_ID NEW_ID [--wait SECONDS]   (OLD's data sealed to NEW, signed by OLD)
   group list [--json]
   group create NAME
   group set-policy GROUP POLICY|--none
@@ -64,7 +65,19 @@ Access and audit:
   operator-cert revoke SERIAL
   audit export [--out FILE]
   audit key
-  audit verify [--file FILE --public-key PEM] [--json]`;
+  audit verify [--file FILE --public-key PEM] [--json]
+CRA compliance:
+  cra profile PRODUCT_ID --file PROFILE.json       (manufacturer, category, conformity route, support)
+  cra risk PRODUCT_ID --file RISK.json             (a new version of the risk assessment)
+  cra link-group PRODUCT_ID GROUP
+  cra matrix PRODUCT_ID [--json]                   (the 22 Annex I requirements with their evidence)
+  cra test add|list PRODUCT_ID [--kind K --tool T --outcome pass|fail|partial --summary S]
+           [--release ID] [--report FILE]          (security testing records, Annex I Part II (3))
+  cra report list|show|draft|submit [EVENT_ID] [--product ID] [--status S] [--json]
+           [--stage early-warning|notification|intermediate|final] [--csirt NAME --reference REF]
+                                                   (Article 14 events, clocks, drafts, submissions)
+  cra export PRODUCT_ID --out FILE.zip             (Annex VII technical file, Annex V, Annex II)
+  cra verify-export FILE.zip [--root ROOT.pem]     (offline)`;
 
 export const USAGE = `Usage: bulwark <command> [options]     (bulwark <command> --help: that command alone)
 ${COMMAND_LINES}

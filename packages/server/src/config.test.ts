@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseConfig } from "./config.ts";
+import { ConfigError, parseConfig, USAGE } from "./config.ts";
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
   const config = parseConfig(argv, env);
@@ -66,6 +66,19 @@ describe("webhook opt-ins", () => {
     assert.equal(parse(["--webhook-allow-http"]).webhookAllowHttp, true);
     assert.equal(parse([], { BULWARK_WEBHOOK_ALLOW_HTTP: "1" }).webhookAllowHttp, true);
     assert.equal(parse([], { BULWARK_WEBHOOK_ALLOW_HTTP: "yes" }).webhookAllowHttp, false);
+  });
+});
+
+describe("data directory opt-in", () => {
+  it("an open data directory is refused unless --allow-open-data-dir (or its env), documented in --help", () => {
+    assert.equal(parse([]).allowOpenDataDir, false);
+    assert.equal(parse(["--allow-open-data-dir"]).allowOpenDataDir, true);
+    assert.equal(parse([], { BULWARK_ALLOW_OPEN_DATA_DIR: "1" }).allowOpenDataDir, true);
+    assert.equal(parse([], { BULWARK_ALLOW_OPEN_DATA_DIR: "true" }).allowOpenDataDir, false);
+    assert.match(
+      USAGE,
+      /--allow-open-data-dir\s+start even if group or others may access the data directory/,
+    );
   });
 });
 

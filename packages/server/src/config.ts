@@ -33,6 +33,8 @@ export interface Config {
   webhookAllowLocal: boolean;
   /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
   webhookAllowHttp: boolean;
+  /** Start on a data directory that group or others may access (refused by default: keys live there). */
+  allowOpenDataDir: boolean;
   /** Admission on both listeners (issue #13): caps, deadlines and the load balancers' PROXY protocol. */
   connections: ConnectionLimits;
 }
@@ -78,6 +80,9 @@ const USAGE = `Usage: bulwark-server [options]
                                    by default; env BULWARK_WEBHOOK_ALLOW_LOCAL=1)
   --webhook-allow-http             let webhooks use plain http:// URLs (https only by default;
                                    env BULWARK_WEBHOOK_ALLOW_HTTP=1); independent of allow-local
+  --allow-open-data-dir            start even if group or others may access the data directory
+                                   (refused by default: it holds the keys and the database;
+                                   env BULWARK_ALLOW_OPEN_DATA_DIR=1)
   --renewal-grace-seconds N        after a renewal, how long the device's session on its old
                                    (now superseded) certificate stays up while it reconnects with
                                    the new one (0-3600, default 60, env BULWARK_RENEWAL_GRACE_SECONDS)
@@ -213,6 +218,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "log-level": { type: "string" },
       "webhook-allow-local": { type: "boolean" },
       "webhook-allow-http": { type: "boolean" },
+      "allow-open-data-dir": { type: "boolean" },
       store: { type: "string" },
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
@@ -277,6 +283,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       ) * 1000,
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
+    allowOpenDataDir: values["allow-open-data-dir"] === true || env.BULWARK_ALLOW_OPEN_DATA_DIR === "1",
     connections: connectionLimits(values, env),
   };
 }

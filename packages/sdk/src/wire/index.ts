@@ -5,3 +5,4 @@ export * from "./policy.ts";
 export * from "./reports.ts";
 export * from "./signed.ts";
 export * from "./topics.ts";
+export * from "./transfer.ts";

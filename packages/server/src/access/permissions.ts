@@ -43,6 +43,10 @@ export const PERMISSIONS = [
   "signing-keys:manage",
   // Issue #13: settings that govern authentication (OIDC, the second-factor policy, rate limits).
   "auth-settings:manage",
+  // Issue #16: CRA compliance (product CRA data, risk assessment, evidence; Art. 14 reports).
+  "cra:read",
+  "cra:write",
+  "cra:report",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -86,6 +90,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "vulnerabilities:read",
     "findings:read",
     "releases:sign",
+    "cra:read",
+    "cra:write",
   ],
   // Handles vulnerabilities and incidents: findings, triage, audit, security events.
   "security-analyst": [
@@ -105,6 +111,9 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "vulnerabilities:import",
     "findings:read",
     "findings:triage",
+    "cra:read",
+    "cra:write",
+    "cra:report",
   ],
   // Read-only everywhere (plus its own API keys).
   auditor: [...READ_ONLY, "api-keys:manage"],

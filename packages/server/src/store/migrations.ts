@@ -2,6 +2,8 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
+import { craMigrations } from "../cra/schema.ts";
+import { TRANSFER_MIGRATION } from "../fleet/transfer-migration.ts";
 import { pemCertificatesToDer } from "../pki/stored-certificate.ts";
 import type { Queryable } from "./store.ts";
 
@@ -431,4 +433,7 @@ export const migrations: Migration[] = [
       `CREATE INDEX certificates_renewed_from ON certificates(renewed_from)`,
     ],
   },
+  TRANSFER_MIGRATION,
+  // Issue #16: the CRA domain (ids 900–919).
+  ...craMigrations,
 ];

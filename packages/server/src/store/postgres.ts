@@ -144,6 +144,11 @@ export class PostgresStore implements Store {
     }
   }
 
+  async ping(): Promise<void> {
+    // A pooled connection of its own: an open transaction holds another.
+    await this.#pool.query("SELECT 1");
+  }
+
   async close(): Promise<void> {
     await this.#pool.end();
   }
