@@ -3,8 +3,8 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import { isTransferStatus, type TransferCommand, type TransferStatus } from "@bulwark/sdk/wire/transfer";
 import type { Logger } from "pino";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
-import type { BrokerHooks } from "../mqtt/broker.ts";
 import type { Store } from "../store/store.ts";
+import type { BrokerHooks } from "./broker-hooks.ts";
 import type { MessageSigner } from "./config-signer.ts";
 import type { DeviceChannel } from "./device-channel.ts";
 
