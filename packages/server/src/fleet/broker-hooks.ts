@@ -8,6 +8,8 @@ import type { DeviceStatus } from "./devices.ts";
 export interface BrokerHooks {
   /** A device subscribed to one of its server → device topics (push its config, a pending wipe). */
   subscribed(deviceId: string, kind: DeviceSubscribeKind, status: DeviceStatus): Promise<void>;
+  /** A device published on its `meta` topic. */
+  metadata(deviceId: string, payload: Buffer): Promise<void>;
   /** A device published on its `events` topic. */
   report(deviceId: string, payload: Buffer): Promise<void>;
   /** A device published on `jobs/{jobId}/status`. */

@@ -5,6 +5,7 @@ import type { BrokerHooks } from "./broker-hooks.ts";
 import { type ConfigDelivery, configDelivery } from "./config-delivery.ts";
 import type { MessageSigner } from "./config-signer.ts";
 import type { DeviceChannel } from "./device-channel.ts";
+import { handleDeviceMetadata } from "./device-metadata.ts";
 import { handleDeviceReport } from "./device-reports.ts";
 import type { IncidentDeps } from "./incident-actions.ts";
 import { confirmWipe, wipeSender } from "./wipe.ts";
@@ -38,6 +39,9 @@ export function fleetService(deps: {
         );
         if (row?.pending_wipe_id) await wipe.send(deviceId, row.pending_wipe_id);
       }
+    },
+    async metadata(deviceId, payload) {
+      await handleDeviceMetadata(deps, deviceId, payload);
     },
     async report(deviceId, payload) {
       await handleDeviceReport(deps, deviceId, payload);

@@ -18,7 +18,7 @@ describe("an action committed between the CONNECT check and the live session", (
   before(async () => {
     server = await startTestServer();
     const get = server.store.get.bind(server.store);
-    // The CONNECT check's registry read (connect-steps.ts `registryRecord`): run the action once it has read.
+    // The CONNECT check's registry read (`registryRecord`, run by the steps in handlers/connect.ts): run the action once it has read.
     server.store.get = (async (sql: string, params?: readonly SqlValue[]) => {
       const registryRead = sql.includes("LEFT JOIN devices d ON d.id = c.device_id");
       // Counted when issued: `clientReady` issues its re-check synchronously, before the session counts as connected.

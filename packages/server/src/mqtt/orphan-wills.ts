@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { DeviceStatus } from "../fleet/devices.ts";
 import type { Store } from "../store/store.ts";
 import { type AclRefusal, checkPublish } from "./acl.ts";
+import { MqttRefusal } from "./refusal.ts";
 
 /**
  * A will as the session store hands it back to Aedes' will sweep: the CONNECT's will message plus
@@ -74,7 +75,7 @@ export class OrphanWills {
   authorize(will: StoredWill, done: (error: Error | null) => void): void {
     this.#decide(will).then(done, (err) => {
       this.#log.error({ err }, "will of a stopped process's session not checked");
-      done(new Error("will not checked"));
+      done(new MqttRefusal("will-not-checked", "will not checked"));
     });
   }
 
@@ -90,7 +91,7 @@ export class OrphanWills {
       this.#log.warn(fields, "will of a stopped process's session refused and dropped");
       await this.#drop(will).catch((err) => this.#log.warn({ err }, "refused will not deleted"));
     }
-    return new Error(`will refused: ${refusal}`);
+    return new MqttRefusal(refusal, `will refused: ${refusal}`);
   }
 
   /** The device of a will authorised here (the `published` hook has no session for it). */

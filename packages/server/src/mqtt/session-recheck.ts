@@ -2,7 +2,7 @@ import type { DeviceStatus } from "../fleet/devices.ts";
 import { mayConnect } from "../fleet/lifecycle.ts";
 import { chunks } from "../store/placeholders.ts";
 import type { Store } from "../store/store.ts";
-import { certificateHolds, type RegistryRecord } from "./connect-steps.ts";
+import { certificateHolds, type RegistryRecord } from "./registry-record.ts";
 import type { Session, SessionRegistry } from "./sessions.ts";
 
 /** What a re-check did to this process's live sessions. */

@@ -7,6 +7,8 @@ export interface Session {
   client: Client;
   identity: DeviceIdentity;
   status: DeviceStatus;
+  /** The registry change count noted before the CONNECT's registry read (`RegistryChanges`). */
+  readonly changesBefore: number;
 }
 
 /** The sessions of this process, by client and by device. */
@@ -15,8 +17,8 @@ export class SessionRegistry {
   readonly #byDevice = new Map<string, Set<Session>>();
 
   /** Called once CONNECT passed its checks; the session is live from `clientReady`. */
-  authenticate(client: Client, identity: DeviceIdentity, status: DeviceStatus): void {
-    this.#byClient.set(client, { client, identity, status });
+  authenticate(client: Client, identity: DeviceIdentity, status: DeviceStatus, changesBefore: number): void {
+    this.#byClient.set(client, { client, identity, status, changesBefore });
   }
 
   get(client: Client | null | undefined): Session | undefined {
