@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { after, describe, it } from "node:test";
+import { capturingLog, countingReads, FakeClient, registry } from "../../../test/mqtt-handler-fixtures.ts";
 import type { DeviceStatus } from "../../fleet/devices.ts";
 import { RegistryChanges } from "../registry-record.ts";
 import { SessionRegistry } from "../sessions.ts";
 import { clientReady } from "./client-ready.ts";
-import { capturingLog, countingReads, FakeClient, registry } from "./test-fixtures.ts";
 
 describe("clientReady handler: presence, the transport's close, the re-check after CONNECT", async () => {
   const { store, device } = await registry();

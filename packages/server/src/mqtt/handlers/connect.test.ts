@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Client } from "aedes";
+import { capturingLog, countingReads, FakeClient, registry } from "../../../test/mqtt-handler-fixtures.ts";
 import type { DeviceIdentity, IdentityFailure } from "../identity.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
 import { MqttRefusal } from "../refusal.ts";
 import { RegistryChanges } from "../registry-record.ts";
 import { SessionRegistry } from "../sessions.ts";
 import { connectHandlers } from "./connect.ts";
-import { capturingLog, countingReads, FakeClient, registry } from "./test-fixtures.ts";
 
 /** Runs one CONNECT through `preConnect` and `authenticate` as Aedes would; resolves with `done`'s arguments. */
 async function connect(

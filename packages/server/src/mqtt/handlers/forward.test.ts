@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { AedesPublishPacket } from "aedes";
+import { FakeClient } from "../../../test/mqtt-handler-fixtures.ts";
 import { SessionRegistry } from "../sessions.ts";
 import { authorizeForward } from "./forward.ts";
-import { FakeClient } from "./test-fixtures.ts";
 
 it("delivers to a session only its own device's topics that its current status admits", () => {
   const sessions = new SessionRegistry();

@@ -3,12 +3,12 @@ import { after, describe, it } from "node:test";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { AedesPublishPacket } from "aedes";
 import { pino } from "pino";
+import { capturingLog, FakeClient, recordingHooks, registry } from "../../../test/mqtt-handler-fixtures.ts";
 import { RateLimiter } from "../limits.ts";
 import { OrphanWills } from "../orphan-wills.ts";
 import { MqttRefusal } from "../refusal.ts";
 import { SessionRegistry } from "../sessions.ts";
 import { publishHandlers } from "./publish.ts";
-import { capturingLog, FakeClient, recordingHooks, registry } from "./test-fixtures.ts";
 
 const packet = (topic: string, payload = "{}", extra: Partial<AedesPublishPacket> = {}) =>
   ({

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { Subscription } from "aedes";
+import { capturingLog, FakeClient, recordingHooks } from "../../../test/mqtt-handler-fixtures.ts";
 import { MqttRefusal } from "../refusal.ts";
 import { SessionRegistry } from "../sessions.ts";
 import { authorizeSubscribe, subscribed } from "./subscribe.ts";
-import { capturingLog, FakeClient, recordingHooks } from "./test-fixtures.ts";
 
 describe("SUBSCRIBE handlers", () => {
   const setup = () => {

@@ -6,12 +6,12 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import type { Client } from "aedes";
 import { type Logger, pino } from "pino";
-import type { BrokerHooks } from "../../fleet/broker-hooks.ts";
-import { type DeviceStatus, insertDevice } from "../../fleet/devices.ts";
-import { migrate } from "../../store/migrate.ts";
-import { migrations } from "../../store/migrations.ts";
-import { SqliteStore } from "../../store/sqlite.ts";
-import type { Queryable, SqlValue } from "../../store/store.ts";
+import type { BrokerHooks } from "../src/fleet/broker-hooks.ts";
+import { type DeviceStatus, insertDevice } from "../src/fleet/devices.ts";
+import { migrate } from "../src/store/migrate.ts";
+import { migrations } from "../src/store/migrations.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+import type { Queryable, SqlValue } from "../src/store/store.ts";
 
 /**
  * Test fixtures for the broker's handlers, each run without a server: an Aedes client as the
