@@ -43,8 +43,10 @@ const CONNECT_RETURN_CODES: Record<ConnectRefusalReason, ConnackRefusalCode> = {
   "keepalive-out-of-range": CONNACK.notAuthorized,
   "certificate-not-valid": CONNACK.notAuthorized,
   "device-may-not-connect": CONNACK.notAuthorized,
-  // Kept at 0x05 as before the split; 0x03 (server unavailable) would let devices retry sooner.
-  "check-failed": CONNACK.notAuthorized,
+  // MQTT 3.1.1 §3.2.2.3: 0x03, the MQTT service is unavailable. A CONNECT check that could not run
+  // (the registry unreachable) is the server's failure, not the device's: a device retries with its
+  // ordinary backoff instead of treating it as a lasting refusal (0x04/0x05: 30-60 minutes).
+  "check-failed": CONNACK.serverUnavailable,
 };
 
 /**

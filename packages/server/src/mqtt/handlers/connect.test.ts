@@ -159,7 +159,7 @@ describe("CONNECT handler: ordered steps, identity from the certificate first", 
     assert.ok(error instanceof MqttRefusal);
     assert.deepEqual(
       [error.reason, error.returnCode, error.cause instanceof Error],
-      ["check-failed", 5, true],
+      ["check-failed", 3, true],
     );
   });
 });
