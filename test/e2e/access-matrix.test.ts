@@ -39,6 +39,8 @@ const PUBLIC_ROUTES = new Set([
   "POST /pki/ocsp",
   // Release-signing public keys: devices and `bulwark verify` need them without credentials.
   "GET /api/v1/signing-keys/:id/public-key",
+  // Issue #15: update metadata and artifacts, authenticated inside by the device certificate.
+  "GET /tuf/:productId/targets/*",
 ]);
 
 /**

@@ -4,6 +4,7 @@ import { type ApiClient, CliError } from "./client.ts";
 import { FLEET_COMMANDS } from "./fleet-commands.ts";
 import { PKI_COMMANDS } from "./pki-commands.ts";
 import { SOFTWARE_COMMANDS } from "./software-commands.ts";
+import { UPDATE_COMMANDS } from "./update-commands.ts";
 
 export interface Io {
   stdout: (text: string) => void;
@@ -43,4 +44,5 @@ export const COMMANDS: Record<string, Command> = {
   ...FLEET_COMMANDS,
   ...PKI_COMMANDS,
   ...SOFTWARE_COMMANDS,
+  ...UPDATE_COMMANDS,
 };

@@ -32,6 +32,8 @@ const USAGE = `Usage: bulwark <command> [options]
   user list | user create NAME [--role ROLE] | user role ID ROLE [--product PRODUCT_ID]
   operator-cert issue --out-dir DIR [--user ID] [--days N] | operator-cert revoke SERIAL
   audit export [--out FILE] | audit key | audit verify [--file FILE --public-key PEM] [--json]
+  artifact upload RELEASE_ID FILE [--name TARGET] [--kind binary|config] | artifact list RELEASE_ID
+  release update RELEASE_ID [--component C] [--hardware REV,REV] [--advisory-file FILE]
 Environment: BULWARK_URL (default https://127.0.0.1:8443), BULWARK_API_KEY, or
   BULWARK_CLIENT_CERT + BULWARK_CLIENT_KEY (operator certificate), or BULWARK_USERNAME +
   BULWARK_PASSWORD [+ BULWARK_TOTP_CODE | BULWARK_RECOVERY_CODE] (a session per command),

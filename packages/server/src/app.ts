@@ -58,6 +58,7 @@ import { migrate } from "./store/migrate.ts";
 import { migrations } from "./store/migrations.ts";
 import { openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
+import { updatesPlugin } from "./updates/plugin.ts";
 
 export interface RunningServer {
   httpUrl: string;
@@ -278,6 +279,14 @@ export async function startServer(
     masterKey: masterKey.key,
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
   });
+  await http.register(
+    updatesPlugin({
+      store,
+      dataDir: config.dataDir,
+      maxArtifactBytes: config.maxArtifactBytes,
+      deviceCas: () => cas.filter((ca) => ca.role === "device"),
+    }),
+  );
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const httpPort = typeof address === "object" && address ? address.port : config.http.port;

@@ -27,6 +27,8 @@ export interface Config {
   webhookAllowLocal: boolean;
   /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
   webhookAllowHttp: boolean;
+  /** Largest update artifact accepted for upload, in bytes (issue #15). */
+  maxArtifactBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -50,6 +52,8 @@ const USAGE = `Usage: bulwark-server [options]
   --redis-prefix PREFIX            what this deployment's Redis keys and channels begin with
                                    (default bulwark:, env BULWARK_REDIS_PREFIX): one per deployment
                                    sharing a Redis; every process of one deployment uses the same
+  --max-artifact-bytes N           largest update artifact accepted (default 4 GiB,
+                                   env BULWARK_MAX_ARTIFACT_BYTES)
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
   BULWARK_HEARTBEAT_MS (server process heartbeat, default 10000: in scale-out, the devices of a
   process that missed 3 beats are shown offline by the others)`;
@@ -90,6 +94,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
       "redis-prefix": { type: "string" },
+      "max-artifact-bytes": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -134,7 +139,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     heartbeatMs: heartbeat(env.BULWARK_HEARTBEAT_MS),
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
+    maxArtifactBytes: byteCount(values["max-artifact-bytes"] ?? env.BULWARK_MAX_ARTIFACT_BYTES),
   };
+}
+
+function byteCount(value: string | undefined): number {
+  if (value === undefined) return 4 * 1024 ** 3;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new ConfigError("--max-artifact-bytes must be a positive integer");
+  return n;
 }
 
 function storeConfig(kind: string | undefined, url: string | undefined): Config["store"] {

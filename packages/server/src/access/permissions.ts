@@ -43,6 +43,12 @@ export const PERMISSIONS = [
   "signing-keys:manage",
   // Issue #13: settings that govern authentication (OIDC, the second-factor policy, rate limits).
   "auth-settings:manage",
+  // Issue #15: secure updates.
+  "artifacts:write",
+  "releases:publish",
+  "tuf:manage",
+  "deployments:read",
+  "deployments:write",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -73,6 +79,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "certificates:read",
     "certificates:revoke",
     "provisioning:manage",
+    "deployments:read",
   ],
   // Ships releases: products, SBOMs, signing.
   "release-manager": [
@@ -86,6 +93,11 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "vulnerabilities:read",
     "findings:read",
     "releases:sign",
+    "artifacts:write",
+    "releases:publish",
+    "tuf:manage",
+    "deployments:read",
+    "deployments:write",
   ],
   // Handles vulnerabilities and incidents: findings, triage, audit, security events.
   "security-analyst": [

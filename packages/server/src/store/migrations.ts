@@ -3,6 +3,7 @@
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
 import { pemCertificatesToDer } from "../pki/stored-certificate.ts";
+import { UPDATES_MIGRATIONS } from "../updates/migrations.ts";
 import type { Queryable } from "./store.ts";
 
 export interface Migration {
@@ -421,4 +422,5 @@ export const migrations: Migration[] = [
       `UPDATE api_keys SET use_recorded_at = last_used_at`,
     ],
   },
+  ...UPDATES_MIGRATIONS,
 ];
