@@ -41,6 +41,7 @@ const PUBLIC_ROUTES = new Set([
   "GET /api/v1/signing-keys/:id/public-key",
   // Issue #15: update metadata and artifacts, authenticated inside by the device certificate.
   "GET /tuf/:productId/targets/*",
+  "GET /tuf/:productId/:file",
 ]);
 
 /**

@@ -71,6 +71,59 @@ describe("bulwark CLI: artifacts and release update fields (issue #15)", () => {
     assert.equal(usage.code, 2);
   });
 
+  it("release publish, then root keys moved offline with tuf key generate / root sign-request / sign / import-signature", async () => {
+    const { productId, releaseId } = await productWithRelease(server, "CLI Sensor", "3.1.0");
+    const file = join(dir, "sensor.img");
+    writeFileSync(file, randomBytes(4096));
+    assert.equal((await runCli(CLI, ["artifact", "upload", releaseId, file], env)).code, 0);
+    const published = await runCli(CLI, ["release", "publish", releaseId], env);
+    assert.equal(published.code, 0, published.stderr);
+    assert.match(published.stdout, /^published firmware\/3\.1\.0\/sensor\.img \(snapshot v\d+\)$/m);
+    const holders = [join(dir, "holder-a"), join(dir, "holder-b")];
+    for (const holder of holders) {
+      const generated = await runCli(CLI, ["tuf", "key", "generate", "--out-dir", holder], env);
+      assert.equal(generated.code, 0, generated.stderr);
+    }
+    const keys = holders.flatMap((h) => [
+      "--key",
+      join(h, "ecdsa.pub.pem"),
+      "--key",
+      join(h, "ml-dsa.pub.pem"),
+    ]);
+    const request = join(dir, "root-request.json");
+    const asked = await runCli(
+      CLI,
+      ["tuf", "root", "sign-request", productId, ...keys, "--threshold", "2", "--out", request],
+      env,
+    );
+    assert.equal(asked.code, 0, asked.stderr);
+    assert.match(asked.stdout, /^root v2 pending: 4 signature\(s\) still asked$/m);
+    const privates = holders.flatMap((h) => [join(h, "ecdsa.pem"), join(h, "ml-dsa.pem")]);
+    let last = "";
+    for (const [i, key] of privates.entries()) {
+      const sig = join(dir, `sig-${i}.json`);
+      const signed = await runCli(CLI, ["tuf", "root", "sign", request, "--key", key, "--out", sig], {});
+      assert.equal(signed.code, 0, signed.stderr);
+      const imported = await runCli(CLI, ["tuf", "root", "import-signature", productId, sig], env);
+      assert.equal(imported.code, 0, imported.stderr);
+      last = imported.stdout;
+    }
+    assert.equal(last.trim(), "root v2 published");
+    const status = JSON.parse((await runCli(CLI, ["tuf", "status", productId], env)).stdout) as {
+      rootVersion: number;
+      roles: { root: { threshold: number } };
+    };
+    assert.equal(status.rootVersion, 2);
+    assert.equal(status.roles.root.threshold, 2);
+    const again = await runCli(
+      CLI,
+      ["tuf", "root", "import-signature", productId, join(dir, "sig-0.json")],
+      env,
+    );
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /BW_ERR_CONFLICT/);
+  });
+
   it("draws a progress bar", () => {
     assert.equal(progressBar(0, 100, 10), "[----------]   0%  0.0/0.0 MiB");
     assert.equal(progressBar(1024 * 1024, 2 * 1024 * 1024, 10), "[#####-----]  50%  1.0/2.0 MiB");

@@ -34,6 +34,10 @@ const USAGE = `Usage: bulwark <command> [options]
   audit export [--out FILE] | audit key | audit verify [--file FILE --public-key PEM] [--json]
   artifact upload RELEASE_ID FILE [--name TARGET] [--kind binary|config] | artifact list RELEASE_ID
   release update RELEASE_ID [--component C] [--hardware REV,REV] [--advisory-file FILE]
+  release publish RELEASE_ID | tuf status PRODUCT_ID | tuf key generate --out-dir DIR (offline)
+  tuf root sign-request PRODUCT_ID [--key PUBLIC.pem ...] [--threshold K] [--out REQUEST.json]
+  tuf root sign REQUEST.json --key PRIVATE.pem [--out SIG.json] (offline)
+  tuf root import-signature PRODUCT_ID SIG.json
 Environment: BULWARK_URL (default https://127.0.0.1:8443), BULWARK_API_KEY, or
   BULWARK_CLIENT_CERT + BULWARK_CLIENT_KEY (operator certificate), or BULWARK_USERNAME +
   BULWARK_PASSWORD [+ BULWARK_TOTP_CODE | BULWARK_RECOVERY_CODE] (a session per command),

@@ -1,6 +1,8 @@
-import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { createPrivateKey } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
+import { generateKeyPair, type SigningRequest, signSigningRequest } from "@bulwark/sdk/tuf";
 import { type ApiClient, CliError } from "./client.ts";
 import type { Io } from "./commands.ts";
 import { table } from "./table.ts";
@@ -114,8 +116,123 @@ const releaseUpdate: Command = async (args, api, io) => {
   return 0;
 };
 
+const releasePublish: Command = async (args, api, io) => {
+  const release = idArg(args[0], "release publish needs RELEASE_ID");
+  const published = await (await api()).call<{ targets: string[]; snapshotVersion: number }>(
+    "POST",
+    `/api/v1/releases/${release}/publish`,
+  );
+  io.stdout(`published ${published.targets.join(", ")} (snapshot v${published.snapshotVersion})\n`);
+  return 0;
+};
+
+const tufStatus: Command = async (args, api, io) => {
+  const product = idArg(args[0], "tuf status needs PRODUCT_ID");
+  io.stdout(json(await (await api()).call("GET", `/api/v1/products/${product}/tuf`)));
+  return 0;
+};
+
+type RootState = { status: "published" | "pending"; version: number; request?: unknown };
+
+function rootStateLine(state: RootState): string {
+  return state.status === "published"
+    ? `root v${state.version} published\n`
+    : `root v${state.version} pending: ${Object.keys((state.request as { keys: object }).keys).length} signature(s) still asked\n`;
+}
+
+const tufRootSignRequest: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      key: { type: "string", multiple: true },
+      threshold: { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  const usage =
+    "tuf root sign-request needs PRODUCT_ID [--key PUBLIC.pem ...] [--threshold K] [--out REQUEST.json]";
+  const product = idArg(positionals[0], usage);
+  const body: Record<string, unknown> = {};
+  if (values.key) body.rootKeys = values.key.map((file) => readFileSync(file, "utf8"));
+  if (values.threshold) body.threshold = Number(values.threshold);
+  const state = await (await api()).call<RootState>(
+    "POST",
+    `/api/v1/products/${product}/tuf/root/sign-request`,
+    body,
+  );
+  if (state.status === "pending" && values.out) writeFileSync(values.out, json(state.request));
+  io.stdout(rootStateLine(state));
+  return 0;
+};
+
+/** Offline: the key holder checks the request and signs it (no server contact). */
+const tufRootSign: Command = async (args, _api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { key: { type: "string" }, out: { type: "string" } },
+  });
+  if (!positionals[0] || !values.key)
+    throw new CliError("tuf root sign needs REQUEST.json --key PRIVATE.pem [--out SIG.json]", 2);
+  const request = JSON.parse(readFileSync(positionals[0], "utf8")) as SigningRequest;
+  const signature = signSigningRequest(request, createPrivateKey(readFileSync(values.key, "utf8")));
+  if (values.out) writeFileSync(values.out, json(signature));
+  else io.stdout(json(signature));
+  return 0;
+};
+
+const tufRootImport: Command = async (args, api, io) => {
+  const product = idArg(args[0], "tuf root import-signature needs PRODUCT_ID SIG.json");
+  if (!args[1]) throw new CliError("tuf root import-signature needs PRODUCT_ID SIG.json", 2);
+  const signature = JSON.parse(readFileSync(args[1], "utf8")) as unknown;
+  io.stdout(
+    rootStateLine(
+      await (await api()).call<RootState>(
+        "POST",
+        `/api/v1/products/${product}/tuf/root/signatures`,
+        signature,
+      ),
+    ),
+  );
+  return 0;
+};
+
+/** Offline: one signer's hybrid pair (ECDSA P-256 + ML-DSA-65), private keys written 0600. */
+const tufKeyGenerate: Command = async (args, _api, io) => {
+  const { values } = parseArgs({ args, options: { "out-dir": { type: "string" } } });
+  const dir = values["out-dir"];
+  if (!dir) throw new CliError("tuf key generate needs --out-dir DIR", 2);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const family of ["ecdsa", "ml-dsa"] as const) {
+    const { privateKey, key, keyid } = generateKeyPair(family);
+    writeFileSync(join(dir, `${family}.pem`), privateKey.export({ type: "pkcs8", format: "pem" }), {
+      mode: 0o600,
+    });
+    writeFileSync(join(dir, `${family}.pub.pem`), key.keyval.public);
+    io.stdout(`${family} ${keyid}\n`);
+  }
+  return 0;
+};
+
 export const UPDATE_COMMANDS: Record<string, Command> = {
   "artifact upload": artifactUpload,
   "artifact list": artifactList,
   "release update": releaseUpdate,
+  "release publish": releasePublish,
+  "tuf status": tufStatus,
+  "tuf key": (args, api, io) =>
+    args[0] === "generate"
+      ? tufKeyGenerate(args.slice(1), api, io)
+      : usageError("tuf key generate --out-dir DIR"),
+  "tuf root": (args, api, io) => {
+    const sub = { "sign-request": tufRootSignRequest, sign: tufRootSign, "import-signature": tufRootImport }[
+      args[0] ?? ""
+    ];
+    return sub ? sub(args.slice(1), api, io) : usageError("tuf root sign-request|sign|import-signature …");
+  },
 };
+
+function usageError(usage: string): Promise<number> {
+  throw new CliError(usage, 2);
+}

@@ -280,12 +280,7 @@ export async function startServer(
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
   });
   await http.register(
-    updatesPlugin({
-      store,
-      dataDir: config.dataDir,
-      maxArtifactBytes: config.maxArtifactBytes,
-      deviceCas: () => cas.filter((ca) => ca.role === "device"),
-    }),
+    updatesPlugin({ store, custody, config, cas: () => cas, log: log.child({ component: "updates" }) }),
   );
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();

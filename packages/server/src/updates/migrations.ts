@@ -20,4 +20,18 @@ export const UPDATES_MIGRATIONS: Migration[] = [
       `CREATE INDEX artifacts_sha512 ON artifacts(sha512)`,
     ],
   },
+  {
+    id: 881,
+    name: "updates-tuf-repositories",
+    statements: [
+      // One TUF repository per product: which custody keys sign which role (JSON), the next root
+      // waiting for offline signatures (JSON envelope), and every published metadata file.
+      `CREATE TABLE tuf_repositories (
+        product_id TEXT PRIMARY KEY REFERENCES products(id), role_keys TEXT NOT NULL, pending_root TEXT,
+        created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)`,
+      `CREATE TABLE tuf_files (
+        product_id TEXT NOT NULL REFERENCES products(id), name TEXT NOT NULL, body BYTEA NOT NULL,
+        created_at BIGINT NOT NULL, PRIMARY KEY (product_id, name))`,
+    ],
+  },
 ];

@@ -1,30 +1,44 @@
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
+import type { KeyCustody } from "../pki/key-custody.ts";
 import type { Store } from "../store/store.ts";
 import { artifactRoutes } from "./artifact-routes.ts";
 import { type ArtifactStore, FileArtifactStore } from "./artifact-store.ts";
 import { releaseUpdateRoutes } from "./release-routes.ts";
+import { startRefresh } from "./tuf-refresh.ts";
+import { tufRoutes } from "./tuf-routes.ts";
 
 export interface UpdatesDeps {
   store: Store;
-  dataDir: string;
-  /** The device-issuing CAs (device downloads are authenticated by their certificates). */
-  deviceCas: () => CertificateAuthority[];
+  /** Holds the TUF keys of every product's repository, sealed under the master key. */
+  custody: KeyCustody;
+  config: Pick<Config, "dataDir" | "maxArtifactBytes">;
+  /** The server's CAs: device downloads are authenticated by certificates of its device CAs. */
+  cas: () => CertificateAuthority[];
+  log: Logger;
   /** Default: files under `{dataDir}/artifacts`. */
   artifacts?: ArtifactStore;
-  /** Largest artifact accepted (default 4 GiB). */
-  maxArtifactBytes?: number;
+  /** How often repositories are checked for metadata near expiry (default 10 minutes). */
+  refreshIntervalMs?: number;
 }
-
-export const DEFAULT_MAX_ARTIFACT_BYTES = 4 * 1024 ** 3;
 
 /** The updates domain (issue #15) as one encapsulated Fastify plugin. */
 export function updatesPlugin(deps: UpdatesDeps) {
-  const artifacts = deps.artifacts ?? new FileArtifactStore(join(deps.dataDir, "artifacts"));
-  const maxArtifactBytes = deps.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
+  const shared = {
+    store: deps.store,
+    custody: deps.custody,
+    deviceCas: () => deps.cas().filter((ca) => ca.role === "device"),
+    artifacts: deps.artifacts ?? new FileArtifactStore(join(deps.config.dataDir, "artifacts")),
+    maxArtifactBytes: deps.config.maxArtifactBytes,
+  };
   return async function updates(app: FastifyInstance): Promise<void> {
-    await artifactRoutes(app, { ...deps, artifacts, maxArtifactBytes });
-    await releaseUpdateRoutes(app, deps);
+    await artifactRoutes(app, shared);
+    await releaseUpdateRoutes(app, shared);
+    await tufRoutes(app, shared);
+    const stopRefresh = startRefresh(shared, deps.log, deps.refreshIntervalMs ?? 10 * 60 * 1000);
+    app.addHook("onClose", async () => stopRefresh());
   };
 }
