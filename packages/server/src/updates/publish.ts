@@ -99,7 +99,8 @@ export async function publishRelease(
     const roleKeys = { ...ctx.row.roleKeys, components };
     const signers = ctx.signers[release.component] ? ctx.signers : await roleSigners(deps.custody, roleKeys);
     const targets = artifacts.map((a) => targetPath(release.component, release.version, a.name));
-    artifacts.forEach((a, i) => ctx.repo.setTarget(targets[i]!, targetOf(release, a), release.component));
+    for (const [i, a] of artifacts.entries())
+      ctx.repo.setTarget(targets[i]!, targetOf(release, a), release.component);
     await ctx.repo.publish(signers);
     const snapshot = JSON.parse(ctx.repo.files().get("timestamp.json")!.toString()) as {
       signed: { meta: { "snapshot.json": { version: number } } };
