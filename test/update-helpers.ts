@@ -30,8 +30,12 @@ export async function createRelease(
 }
 
 /** An enrolled device recorded as one of `productId`'s devices. */
-export async function productDevice(server: TestServer, productId: string): Promise<EnrolledDevice> {
-  const device = await enrolDirect(server, await createToken(server));
+export async function productDevice(
+  server: TestServer,
+  productId: string,
+  group = "default",
+): Promise<EnrolledDevice> {
+  const device = await enrolDirect(server, await createToken(server, group));
   const set = await server.api("PATCH", `/api/v1/devices/${device.deviceId}`, { product: productId });
   if (set.status !== 200) throw new Error(`device product not set: ${JSON.stringify(set.body)}`);
   return device;
@@ -75,4 +79,24 @@ export function deviceGet(
     key: device?.keyPem,
     headers,
   });
+}
+
+/** Uploads one artifact and publishes the release (with an advisory when it is a security release). */
+export async function publishedRelease(
+  server: TestServer,
+  productId: string,
+  version: string,
+  options: { classification?: "security" | "feature"; hardware?: string[] } = {},
+): Promise<string> {
+  const releaseId = await createRelease(server, productId, version, options.classification ?? "feature");
+  await uploadArtifact(server, releaseId, "image.bin", Buffer.from(`image ${version}`));
+  await server.api("PUT", `/api/v1/releases/${releaseId}/update`, {
+    hardware: options.hardware ?? [],
+    ...(options.classification === "security"
+      ? { advisory: { summary: `fixes in ${version}`, severity: "high", cves: [], action: "none" } }
+      : {}),
+  });
+  const published = await server.api("POST", `/api/v1/releases/${releaseId}/publish`);
+  if (published.status !== 200) throw new Error(`publish failed: ${JSON.stringify(published.body)}`);
+  return releaseId;
 }

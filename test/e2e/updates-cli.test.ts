@@ -5,8 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { progressBar } from "../../packages/cli/src/update-commands.ts";
+import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
 import { CLI, runCli, startTestServer, type TestServer } from "../helpers.ts";
-import { productWithRelease } from "../update-helpers.ts";
+import { connectDevice } from "../mqtt-helpers.ts";
+import { productDevice, productWithRelease, publishedRelease } from "../update-helpers.ts";
 
 describe("bulwark CLI: artifacts and release update fields (issue #15)", () => {
   let server: TestServer;
@@ -122,6 +124,45 @@ describe("bulwark CLI: artifacts and release update fields (issue #15)", () => {
     );
     assert.equal(again.code, 1);
     assert.match(again.stderr, /BW_ERR_CONFLICT/);
+  });
+
+  it("deploy to a device list, then deploy status --watch draws progress until the device reports success", async () => {
+    const product = await server.api<{ id: string }>("POST", "/api/v1/products", { name: "CLI Lock" });
+    const device = await productDevice(server, product.body.id);
+    const releaseId = await publishedRelease(server, product.body.id, "1.0.0");
+    const client = await connectDevice(server, device);
+    const topics = deviceTopics(device.deviceId);
+    client.on("message", (_topic, payload) => {
+      const note = JSON.parse(payload.toString()) as { jobId: string; state: string };
+      if (note.state !== "notified") return;
+      void (async () => {
+        for (const state of ["downloading", "verifying", "installing", "succeeded"])
+          await client.publishAsync(topics.jobStatus(note.jobId), JSON.stringify({ state }), { qos: 1 });
+      })();
+    });
+    await client.subscribeAsync(topics.jobsNotify, { qos: 1 });
+    try {
+      const created = await runCli(
+        CLI,
+        ["deploy", releaseId, "--devices", device.deviceId, "--strategy", "all-at-once"],
+        env,
+      );
+      assert.equal(created.code, 0, created.stderr);
+      const id = created.stdout.trim();
+      const watched = await runCli(CLI, ["deploy", "status", id, "--watch", "--interval", "0.2"], env);
+      assert.equal(watched.code, 0, watched.stderr);
+      assert.match(watched.stdout, /completed/);
+      assert.match(watched.stdout, /\[#{40}\] 1\/1 succeeded, 0 failed/);
+      const bad = await runCli(
+        CLI,
+        ["deploy", releaseId, "--group", "default", "--strategy", "waves:60,50"],
+        env,
+      );
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /BW_ERR_VALIDATION/);
+    } finally {
+      client.end(true);
+    }
   });
 
   it("draws a progress bar", () => {

@@ -38,6 +38,10 @@ const USAGE = `Usage: bulwark <command> [options]
   tuf root sign-request PRODUCT_ID [--key PUBLIC.pem ...] [--threshold K] [--out REQUEST.json]
   tuf root sign REQUEST.json --key PRIVATE.pem [--out SIG.json] (offline)
   tuf root import-signature PRODUCT_ID SIG.json
+  deploy RELEASE_ID --group NAME | --devices ID,… [--strategy all-at-once|waves:P,…,100|rate:N|exponential:IxF/S]
+         [--success-gate R] [--pause-after-wave] [--abort-rate R --abort-min N] [--window CRON --time-zone TZ
+         --window-minutes N] [--max-deferral-hours H] [--rollback] [--spec-file SPEC.json]
+  deploy status ID [--watch] [--json] | deploy pause|resume|cancel ID
 Environment: BULWARK_URL (default https://127.0.0.1:8443), BULWARK_API_KEY, or
   BULWARK_CLIENT_CERT + BULWARK_CLIENT_KEY (operator certificate), or BULWARK_USERNAME +
   BULWARK_PASSWORD [+ BULWARK_TOTP_CODE | BULWARK_RECOVERY_CODE] (a session per command),

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { generateKeyPair, type SigningRequest, signSigningRequest } from "@bulwark/sdk/tuf";
 import { type ApiClient, CliError } from "./client.ts";
 import type { Io } from "./commands.ts";
+import { DEPLOY_COMMANDS } from "./deploy-commands.ts";
 import { table } from "./table.ts";
 
 /** `bulwark artifact …`, `release update|publish`, `tuf root …`, `deploy …` (issue #15). */
@@ -216,6 +217,7 @@ const tufKeyGenerate: Command = async (args, _api, io) => {
 };
 
 export const UPDATE_COMMANDS: Record<string, Command> = {
+  ...DEPLOY_COMMANDS,
   "artifact upload": artifactUpload,
   "artifact list": artifactList,
   "release update": releaseUpdate,

@@ -58,6 +58,7 @@ import { migrate } from "./store/migrate.ts";
 import { migrations } from "./store/migrations.ts";
 import { openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
+import { updateJobs, withUpdateJobs } from "./updates/jobs-service.ts";
 import { updatesPlugin } from "./updates/plugin.ts";
 
 export interface RunningServer {
@@ -154,10 +155,15 @@ export async function startServer(
     channel: deviceChannel.channel,
     log: log.child({ component: "fleet" }),
   });
+  const jobs = updateJobs({
+    store,
+    channel: deviceChannel.channel,
+    log: log.child({ component: "rollout" }),
+  });
   const broker = await startBroker({
     store,
     log: log.child({ component: "mqtt" }),
-    hooks: fleet.brokerHooks,
+    hooks: withUpdateJobs(fleet.brokerHooks, jobs),
     host: config.mqtt.host,
     port: config.mqtt.port,
     tls: { keyPem: identity.keyPem, certChainPem: identity.certChainPem, trustedCaPems: rootPems },
@@ -280,7 +286,7 @@ export async function startServer(
     webhooks: { allowLocal: config.webhookAllowLocal, allowHttp: config.webhookAllowHttp },
   });
   await http.register(
-    updatesPlugin({ store, custody, config, cas: () => cas, log: log.child({ component: "updates" }) }),
+    updatesPlugin({ store, custody, config, jobs, cas: () => cas, log: log.child({ component: "updates" }) }),
   );
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();

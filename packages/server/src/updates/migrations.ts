@@ -34,4 +34,32 @@ export const UPDATES_MIGRATIONS: Migration[] = [
         created_at BIGINT NOT NULL, PRIMARY KEY (product_id, name))`,
     ],
   },
+  {
+    id: 882,
+    name: "updates-deployments",
+    statements: [
+      // A rollout of one release to a group, a device list or a query; spec holds strategy, abort
+      // rule, maintenance window, network and deferral policy (JSON, validated at the API).
+      `CREATE TABLE deployments (
+        id TEXT PRIMARY KEY, release_id TEXT NOT NULL REFERENCES releases(id), product_id TEXT NOT NULL,
+        target TEXT NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL, status_reason TEXT,
+        wave INTEGER NOT NULL, created_by TEXT, created_at BIGINT NOT NULL, started_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL)`,
+      `CREATE INDEX deployments_status ON deployments(status)`,
+      // One job per device and deployment: a device never gets the same deployment twice.
+      `CREATE TABLE deployment_jobs (
+        id TEXT PRIMARY KEY, deployment_id TEXT NOT NULL REFERENCES deployments(id), device_id TEXT NOT NULL,
+        state TEXT NOT NULL, wave INTEGER NOT NULL, reason TEXT, progress_bytes BIGINT, progress_total BIGINT,
+        defer_until BIGINT, deadline_at BIGINT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+        UNIQUE (deployment_id, device_id))`,
+      `CREATE INDEX deployment_jobs_device ON deployment_jobs(device_id, state)`,
+      `CREATE INDEX deployment_jobs_state ON deployment_jobs(deployment_id, state)`,
+      // Every state change of every job, whoever caused it.
+      `CREATE TABLE deployment_job_events (
+        id TEXT PRIMARY KEY, job_id TEXT NOT NULL, deployment_id TEXT NOT NULL, device_id TEXT NOT NULL,
+        from_state TEXT, to_state TEXT NOT NULL, reason TEXT, actor TEXT NOT NULL, at BIGINT NOT NULL,
+        seq BIGINT NOT NULL)`,
+      `CREATE INDEX deployment_job_events_job ON deployment_job_events(job_id, seq)`,
+    ],
+  },
 ];

@@ -7,6 +7,8 @@ import type { KeyCustody } from "../pki/key-custody.ts";
 import type { Store } from "../store/store.ts";
 import { artifactRoutes } from "./artifact-routes.ts";
 import { type ArtifactStore, FileArtifactStore } from "./artifact-store.ts";
+import { deploymentRoutes } from "./deployment-routes.ts";
+import type { UpdateJobs } from "./jobs-service.ts";
 import { releaseUpdateRoutes } from "./release-routes.ts";
 import { startRefresh } from "./tuf-refresh.ts";
 import { tufRoutes } from "./tuf-routes.ts";
@@ -21,6 +23,10 @@ export interface UpdatesDeps {
   log: Logger;
   /** Default: files under `{dataDir}/artifacts`. */
   artifacts?: ArtifactStore;
+  /** The update jobs' runtime, built before the broker (it takes the broker's job hooks). */
+  jobs: UpdateJobs;
+  /** How often running deployments are advanced (default 1 s). */
+  rolloutIntervalMs?: number;
   /** How often repositories are checked for metadata near expiry (default 10 minutes). */
   refreshIntervalMs?: number;
 }
@@ -38,6 +44,9 @@ export function updatesPlugin(deps: UpdatesDeps) {
     await artifactRoutes(app, shared);
     await releaseUpdateRoutes(app, shared);
     await tufRoutes(app, shared);
+    await deploymentRoutes(app, { store: deps.store, jobs: deps.jobs });
+    deps.jobs.start(deps.rolloutIntervalMs ?? 1000);
+    app.addHook("onClose", () => deps.jobs.stop());
     const stopRefresh = startRefresh(shared, deps.log, deps.refreshIntervalMs ?? 10 * 60 * 1000);
     app.addHook("onClose", async () => stopRefresh());
   };
