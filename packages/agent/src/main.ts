@@ -6,10 +6,12 @@ import { EnrolError, enroll } from "./enroll.ts";
 import { createLog, type Level } from "./log.ts";
 import { run } from "./run.ts";
 import { setLocalLogging, spoolEvent } from "./security-events.ts";
+import { updatesCommand } from "./updates/consent-cli.ts";
 
 const USAGE = `Usage:
   bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
   bulwark-agent run [--state-dir DIR] [--model NAME] [--rekey]
+  bulwark-agent updates opt-out | opt-in | defer HOURS | refuse JOB_ID | approve JOB_ID | status
   bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
@@ -106,6 +108,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`security-event logging ${choice}\n`);
       return 0;
     }
+    case "updates":
+      return updatesCommand(stateDir, positionals, (line) => process.stdout.write(`${line}\n`));
     default:
       process.stderr.write(`${USAGE}\n`);
       return command === "help" || command === "--help" ? 0 : 2;

@@ -11,6 +11,7 @@ import { startRenewal } from "./renew.ts";
 import { drainSpool, effectiveLogging } from "./security-events.ts";
 import { readState, statePaths, writeAtomic } from "./state.ts";
 import { pinnedRoot } from "./trust.ts";
+import { startUpdates } from "./updates/start.ts";
 import { ensureDataKey, sealPrivateKeyPem } from "./vault.ts";
 import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
 
@@ -80,16 +81,32 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     ...(tlsGroups() ? { ecdhCurve: tlsGroups() } : {}),
   } as mqtt.IClientOptions);
 
+  // Issue #15: update jobs, downloaded over HTTPS with the same certificate.
+  const updates = startUpdates({
+    ...{ stateDir: options.stateDir, serverUrl: state.serverUrl, deviceId: state.deviceId, client, log },
+    passphrase: dataKey.toString("hex"),
+    caPem: readFileSync(paths.ca, "utf8"),
+    identity: () => ({
+      keyPem: sealedKeyPem(options.stateDir, dataKey),
+      certChainPem: readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8"),
+    }),
+  });
+
   const send = (report: DeviceReport) =>
     client.publish(topics.events, JSON.stringify(report), { qos: 1 }, (error) => {
       if (error) log.warn("report not published", { type: report.type, reason: error.message });
     });
 
   const publishMetadata = () =>
-    client.publish(topics.meta, JSON.stringify(collectMetadata(options.metadata)), { qos: 1 }, (error) => {
-      if (error) log.warn("metadata not published", { reason: error.message });
-      else log.info("metadata published");
-    });
+    client.publish(
+      topics.meta,
+      JSON.stringify(collectMetadata({ ...updates.metadata(), ...options.metadata })),
+      { qos: 1 },
+      (error) => {
+        if (error) log.warn("metadata not published", { reason: error.message });
+        else log.info("metadata published");
+      },
+    );
 
   /** Security events leave only while logging is on; the opt-out itself is always reported. */
   function pumpEvents(force = false): void {
@@ -173,6 +190,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     log.info("message", { topic, bytes: payload.length });
     if (topic === topics.config) onConfig(payload);
     else if (topic === topics.cmd) onCommand(payload);
+    else if (topic === topics.jobsNotify) updates.onNotify(parseJson(payload));
   });
 
   client.on("error", (error) => log.warn("connection error", { reason: error.message }));
@@ -203,6 +221,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   const outcome = await finished;
   stopping = true;
   renewal.stop();
+  await updates.stop();
   clearInterval(poll);
   clearInterval(telemetryTimer);
   clearTimeout(reconnectTimer);
