@@ -13,6 +13,7 @@ import { readdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readOsvBundle } from "../packages/sdk/src/software/osv/bundle.ts";
 import type { OsvRecord } from "../packages/sdk/src/software/osv/types.ts";
+import { checkMinimumElements } from "../packages/sdk/src/software/sbom/minimum-elements.ts";
 import { parseSbomText } from "../packages/sdk/src/software/sbom/parse.ts";
 import { buildOsvIndex, scanSbom } from "../packages/sdk/src/software/scan.ts";
 import { SoftwareMonitor } from "../packages/server/src/software/monitor.ts";
@@ -108,7 +109,8 @@ async function fullImport(
         const size = 50 + Math.floor(rand() * 251);
         components += size;
         const text = sbom(pick, rand, size);
-        await insertSbom(tx, r.id, parseSbomText(text), text);
+        const document = parseSbomText(text);
+        await insertSbom(tx, r.id, { document, minimumElements: checkMinimumElements(document) }, text);
       }
     });
   }

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { readOsvBundle } from "../packages/sdk/src/software/osv/bundle.ts";
 import type { OsvRecord } from "../packages/sdk/src/software/osv/types.ts";
+import { craStep } from "./demo-cra.ts";
 import { secureUpdateStep } from "./demo-updates.ts";
 
 const exec = promisify(execFile);
@@ -225,7 +226,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${DEVICES[0]!.label}: session closed by the server\n`);
     process.stdout.write(`after:  ${await ocsp()}\n`);
 
-    await softwareTrustStep(work, env);
+    const product = await softwareTrustStep(work, env);
+    await craStep(work, env, product, demoAdvisories);
 
     step("Stopping agents and server");
     for (const child of children.slice(1)) await stop(child);
@@ -271,7 +273,7 @@ function osvJson(r: OsvRecord): string {
   });
 }
 
-async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<void> {
+async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<string> {
   const cli = async (...args: string[]) =>
     (await exec(process.execPath, [CLI, ...args], { env })).stdout.trim();
   step("Software trust: an SBOM on a release, an offline OSV import, a finding (CRA Annex I Part II)");
@@ -284,10 +286,12 @@ async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<
   );
   const product = await cli("product", "create", "gateway-fw");
   const release = await cli("release", "create", product, "4.2.0");
-  const upload = JSON.parse(await cli("sbom", "upload", release, sbom)) as { sbom: { components: number } };
+  const upload = JSON.parse(await cli("sbom", "upload", release, sbom, "--json")) as {
+    sbom: { components: number };
+  };
   process.stdout.write(`release gateway-fw 4.2.0: SBOM with ${upload.sbom.components} components attached\n`);
   const n = await demoAdvisories(join(work, "osv"), ["jinja2", "urllib3", "requests"]);
-  const imported = JSON.parse(await cli("vuln", "import", join(work, "osv"))) as {
+  const imported = JSON.parse(await cli("vuln", "import", join(work, "osv"), "--json")) as {
     rematch: { created: number };
   };
   process.stdout.write(`${n} real PyPA advisories imported → ${imported.rematch.created} new finding(s)\n`);
@@ -311,6 +315,7 @@ async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<
   process.stdout.write(
     `bulwark scan --fail-on high exited with ${gate.code} (1 = the build would stop here)\n`,
   );
+  return product;
 }
 
 main().catch((error: Error) => {

@@ -1,5 +1,5 @@
-import { X509Certificate } from "node:crypto";
-import { simpleEnroll } from "../packages/sdk/src/est/client.ts";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { simpleEnroll, simpleReenroll } from "../packages/sdk/src/est/client.ts";
 import { fromPemAll, toPem } from "../packages/sdk/src/pem.ts";
 import { generateKeyPair, type KeyAlgorithm } from "../packages/sdk/src/x509/algorithms.ts";
 import { buildCsr } from "../packages/sdk/src/x509/csr.ts";
@@ -50,3 +50,51 @@ async function caBundle(server: TestServer): Promise<string> {
     .map((der) => toPem("CERTIFICATE", der))
     .join("");
 }
+
+/** A group whose certificates may renew at once (renewal window = lifetime); returns its name. */
+export async function renewableGroup(server: TestServer, name: string): Promise<string> {
+  const created = await server.api("POST", "/api/v1/groups", { name });
+  if (created.status !== 201) throw new Error(`group create failed: ${JSON.stringify(created.body)}`);
+  const policy = await server.api("PUT", `/api/v1/groups/${name}/provisioning-policy`, {
+    keyAlgorithms: ["ecdsa-p256"],
+    validityDays: 30,
+    renewalWindowDays: 30,
+  });
+  if (policy.status !== 200) throw new Error(`policy failed: ${JSON.stringify(policy.body)}`);
+  return name;
+}
+
+/**
+ * RFC 7030 §4.2.2 simplereenroll with the device's current certificate over mutual TLS (the SDK
+ * call the agent makes); `rekey` asks for a new key. Returns the device with its new certificate.
+ */
+export async function renewDirect(
+  server: TestServer,
+  device: EnrolledDevice,
+  options: { rekey?: boolean } = {},
+): Promise<EnrolledDevice> {
+  const keys = options.rekey
+    ? generateKeyPair("ecdsa-p256")
+    : {
+        privateKey: createPrivateKey(device.keyPem),
+        publicKey: new X509Certificate(device.certPem).publicKey,
+      };
+  const csrDer = buildCsr({ subjectDer: commonNameOnly("test"), algorithm: "ecdsa-p256", ...keys });
+  const [certPem] = await simpleReenroll({
+    serverUrl: server.httpUrl,
+    caPem: server.rootPem,
+    csrDer,
+    certPem: device.certChainPem,
+    keyPem: device.keyPem,
+  });
+  return {
+    deviceId: device.deviceId,
+    keyPem: keys.privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+    certPem: certPem!,
+    certChainPem: certPem! + device.certChainPem.slice(device.certPem.length),
+  };
+}
+
+/** The certificate's serial as stored (lowercase hex). */
+export const serialOfPem = (pem: string): string =>
+  new X509Certificate(pem).serialNumber.toLowerCase().replace(/^(00)+(?=[0-9a-f]{2})/, "");

@@ -110,17 +110,29 @@ export async function createToken(
   return res.body.token;
 }
 
-/** Runs a package's CLI entry point as a child process on the pinned Node. */
-export async function runCli(script: string, args: string[], env: Record<string, string> = {}) {
+/**
+ * Runs a package's CLI entry point as a child process on the pinned Node. A process that does not
+ * exit within `timeoutMs` is killed and fails the test: a hang is never read as an exit code.
+ */
+export async function runCli(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 50_000,
+) {
   try {
     const { stdout, stderr } = await run(NODE, [script, ...args], {
       env: { ...process.env, ...env },
-      timeout: 60_000,
+      timeout: timeoutMs,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+    const e = error as { code?: number; killed?: boolean; signal?: string; stdout?: string; stderr?: string };
+    if (typeof e.code !== "number")
+      throw new Error(
+        `${script} ${args.join(" ")} did not exit by itself (${e.killed ? `killed after ${timeoutMs} ms` : e.signal}): ${e.stderr}`,
+      );
+    return { code: e.code, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
   }
 }
 

@@ -42,7 +42,27 @@ export async function connectWith(server: TestServer, options: IClientOptions): 
 export const connectDevice = (server: TestServer, device: EnrolledDevice, extra: IClientOptions = {}) =>
   connectWith(server, deviceOptions(server, device, extra));
 
-export const closed = (client: MqttClient) =>
-  new Promise<void>((resolve) => client.once("close", () => resolve()));
+/**
+ * Resolves when the connection closes; rejects when it is still open after `timeoutMs` (a bound
+ * on waiting, so a broker that never closes fails the test instead of hanging it).
+ */
+export const closed = (client: MqttClient, what = "the connection", timeoutMs = 20_000) =>
+  closeOf(client, what, timeoutMs);
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** `closed` for any emitter of "close" (a raw stream handed to the broker). */
+export function closeOf(
+  emitter: { once(event: "close", listener: () => void): unknown },
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${what} was not closed within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    emitter.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { loadDeviceKey, openAgentStore } from "../../packages/agent/src/device-store.ts";
 import { DEFAULT_POLICY_SETTINGS, type PolicySettings } from "../../packages/sdk/src/wire/policy.ts";
 import {
   AGENT,
@@ -22,6 +24,7 @@ interface DeviceView {
   config: { policy: string; version: number } | null;
   eventLogging: string;
   droppedReports: number;
+  metadata: { agentIntegrity?: string };
 }
 interface EventPage {
   items: { kind: string; detail: string | null; deviceId: string }[];
@@ -66,10 +69,14 @@ describe("fleet with the real agent: signed policy, security events with opt-out
     await server.close();
   });
 
-  it("keeps its private key encrypted under the data key", () => {
-    const pem = readFileSync(join(stateDir, "device.key.pem"), "utf8");
-    assert.match(pem, /BEGIN ENCRYPTED PRIVATE KEY/);
-    assert.ok(existsSync(join(stateDir, "data.key")));
+  it("keeps its private key in the encrypted store, under a data key wrapped by the KEK", () => {
+    assert.equal(existsSync(join(stateDir, "device.key.pem")), false, "no key file outside the store");
+    assert.equal(statSync(join(stateDir, "data.key")).size, 32);
+    const record = readFileSync(join(stateDir, "store", "keys", "device.rec"));
+    assert.equal(record.subarray(0, 3).toString(), "BWS", "a sealed store record");
+    assert.equal(record.includes(Buffer.from("PRIVATE KEY")), false);
+    const key = loadDeviceKey(openAgentStore(stateDir));
+    assert.ok(new X509Certificate(readFileSync(join(stateDir, "device.cert.pem"))).checkPrivateKey(key));
   });
 
   it("verifies, applies and acknowledges its policy on connect and on each new version", async () => {
@@ -94,6 +101,23 @@ describe("fleet with the real agent: signed policy, security events with opt-out
     assert.equal((await device()).config?.version, 2);
   });
 
+  it("reports a tampered store record on its events topic and still applies the next policy", async () => {
+    const record = join(stateDir, "store", "state", "config.rec");
+    const bytes = readFileSync(record);
+    bytes[bytes.length - 1]! ^= 0x01;
+    writeFileSync(record, bytes);
+    await publish({ ...DEFAULT_POLICY_SETTINGS, telemetryIntervalSeconds: 900 });
+    await waitFor("v3 acknowledged", async () => (await device()).config?.version === 3);
+    const found = await waitFor("store tamper reported", async () =>
+      (await events("integrity-failure")).items.find((e) => e.detail?.startsWith("encrypted store")),
+    );
+    assert.equal(found.detail, "encrypted store: record state/config: authentication-failed");
+    await waitFor(
+      "integrity state in metadata",
+      async () => (await device()).metadata.agentIntegrity === "tampered",
+    );
+  });
+
   it("forwards security events from local components; after the user opts out nothing is sent", async () => {
     const reported = await agentCli(
       "report-event",
@@ -110,14 +134,23 @@ describe("fleet with the real agent: signed policy, security events with opt-out
     await waitFor("opt-out recorded", async () => (await device()).eventLogging === "off-device");
     assert.equal((await events("logging-opted-out")).items[0]!.detail, "by device");
     assert.equal((await agentCli("report-event", "--kind", "login-failed")).code, 0);
-    // The agent takes the spooled event and discards it: nothing leaves the device.
-    await waitFor("spool drained", async () => readdirSync(join(stateDir, "spool")).length === 0);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await events("login-failed")).total, 1);
-    assert.equal((await device()).droppedReports, 0, "the opted-out agent sent nothing");
+    // The agent takes the queued event and discards it: nothing leaves the device.
+    await waitFor("queue drained", async () => readdirSync(join(stateDir, "store", "queue")).length === 0);
 
     assert.equal((await agentCli("event-logging", "on")).code, 0);
     await waitFor("opt-in recorded", async () => (await device()).eventLogging === "on");
+    // Positive control: an event reported after opting in arrives; the discarded one, taken from the
+    // spool before it, would have reached the server first had it been sent.
+    const control = await agentCli("report-event", "--kind", "login-failed", "--detail", "after opt-in");
+    assert.equal(control.code, 0, control.stderr);
+    await waitFor("the opted-in event stored", async () =>
+      (await events("login-failed")).items.some((e) => e.detail === "after opt-in"),
+    );
+    assert.deepEqual((await events("login-failed")).items.map((e) => e.detail).sort(), [
+      "3 failed ssh logins",
+      "after opt-in",
+    ]);
+    assert.equal((await device()).droppedReports, 0, "the opted-out agent sent nothing");
   });
 
   it("a policy can turn logging off; the device records that the policy opted it out", async () => {
@@ -125,7 +158,7 @@ describe("fleet with the real agent: signed policy, security events with opt-out
     await waitFor("policy opt-out recorded", async () => (await device()).eventLogging === "off-policy");
     const optOuts = await events("logging-opted-out");
     assert.ok(optOuts.items.some((e) => e.detail === "by policy"));
-    assert.equal((await device()).config?.version, 3);
+    assert.equal((await device()).config?.version, 4);
   });
 
   it("decommission: the agent crypto-erases its data and confirms; the record goes, the audit trail stays", async () => {

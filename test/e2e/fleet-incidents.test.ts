@@ -4,7 +4,7 @@ import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
 import { assertDeviceMayDownload } from "../../packages/server/src/fleet/device-access.ts";
 import { type EnrolledDevice, enrolDirect } from "../enrol-helpers.ts";
 import { CLI, createToken, runCli, startTestServer, type TestServer, waitFor } from "../helpers.ts";
-import { closed, connectDevice, sleep } from "../mqtt-helpers.ts";
+import { closed, connectDevice } from "../mqtt-helpers.ts";
 
 interface ActionResult {
   from: string;
@@ -70,7 +70,11 @@ describe("fleet: incident actions over the API and the CLI", () => {
     const topics = deviceTopics(device.deviceId);
     const client = await connectDevice(server, device);
     const received: string[] = [];
-    client.on("message", (topic) => received.push(topic));
+    let lastArrived = false;
+    client.on("message", (topic, payload) => {
+      received.push(topic);
+      if (payload.toString().includes('"last"')) lastArrived = true;
+    });
     await client.subscribeAsync([topics.cmd, topics.config, topics.jobsNotify], { qos: 1 });
     const res = await server.api<ActionResult>("POST", `/api/v1/devices/${device.deviceId}/quarantine`);
     assert.equal(res.body.device.status, "quarantined");
@@ -78,9 +82,11 @@ describe("fleet: incident actions over the API and the CLI", () => {
     await server.broker.publish(device.deviceId, "jobsNotify", { job: "feature-update" });
     await server.broker.publish(device.deviceId, "cmd", { type: "ping" });
     await server.broker.publish(device.deviceId, "config", { type: "remediation" });
-    await waitFor("remediation delivered", async () => received.length >= 2);
-    await sleep(200);
-    assert.deepEqual(received.sort(), [topics.cmd, topics.config].sort());
+    // Positive control: a last command sent after the job notice arrives; the notice, sent first on
+    // the same QoS 1 session, would be ahead of it had it been delivered.
+    await server.broker.publish(device.deviceId, "cmd", { type: "last" });
+    await waitFor("remediation delivered", async () => lastArrived);
+    assert.deepEqual(received.sort(), [topics.cmd, topics.cmd, topics.config].sort());
     // It may still report: metadata is stored, the session stays up.
     await client.publishAsync(topics.meta, JSON.stringify({ model: "quarantined-cam" }), { qos: 1 });
     await waitFor("metadata from quarantine", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -62,7 +62,9 @@ describe("foundation: enrol with the real agent and see it online", () => {
     assert.match(token.stdout.trim(), /^bwet_/);
 
     const { stateDir, deviceId } = await enrolAgent(server, token.stdout.trim());
-    assert.equal(statSync(join(stateDir, "device.key.pem")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(stateDir, "data.key")).mode & 0o777, 0o600, "the store's KEK");
+    assert.equal(statSync(join(stateDir, "store", "keys", "device.rec")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(stateDir, "store")).mode & 0o777, 0o700);
 
     const agent = spawnAgent(stateDir, ["--model", "router-x1"]);
     try {
@@ -93,6 +95,7 @@ describe("foundation: enrol with the real agent and see it online", () => {
     const token = (
       await server.api<{ token: string }>("POST", "/api/v1/enrolment-tokens", { group: "default" })
     ).body.token;
+    const stateDir = join(tempDir("bulwark-agent-"), "state");
     const result = await runCli(AGENT, [
       "enroll",
       "--server",
@@ -102,11 +105,12 @@ describe("foundation: enrol with the real agent and see it online", () => {
       "--ca-fingerprint",
       "00".repeat(32),
       "--state-dir",
-      tempDir("bulwark-agent-"),
+      stateDir,
     ]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /pinned fingerprint/);
     assert.equal(result.stderr.trim().split("\n").length, 1);
+    assert.equal(existsSync(stateDir), false, "a failed enrolment leaves no state directory");
   });
 
   it("CLI errors are one readable line with an exit code", async () => {
@@ -116,7 +120,7 @@ describe("foundation: enrol with the real agent and see it online", () => {
       BULWARK_API_KEY: "",
     });
     assert.equal(noKey.code, 2);
-    assert.match(noKey.stderr, /^bulwark: set BULWARK_API_KEY/);
+    assert.match(noKey.stderr, /^bulwark device list: set BULWARK_API_KEY/);
     const badKey = await runCli(CLI, ["device", "list"], {
       BULWARK_URL: server.httpUrl,
       BULWARK_CA_FILE: server.rootPemPath,

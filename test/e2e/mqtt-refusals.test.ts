@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { OID } from "../../packages/sdk/src/der/oids.ts";
@@ -193,9 +193,12 @@ describe("MQTT: identity from the certificate only, confined to its own topics",
 
   it("a device whose certificate is no longer valid in the registry is refused (CONNACK 5)", async () => {
     const carol = await enrolDirect(server, await createToken(server));
-    await server.store.run(`UPDATE certificates SET status = 'revoked' WHERE device_id = ?`, [
-      carol.deviceId,
-    ]);
+    // Through the revocation service, the one writer of certificate status (issue #14 (2)).
+    const serial = new X509Certificate(carol.certPem).serialNumber.toLowerCase();
+    const revoked = await server.api("POST", `/api/v1/certificates/${serial}/revoke`, {
+      reason: "keyCompromise",
+    });
+    assert.equal(revoked.status, 200);
     await assert.rejects(connect(server, options(server, carol)), /Not authorized/i);
   });
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import mqtt, { type MqttClient } from "mqtt";
 import { verifyAuditChain } from "../../packages/server/src/audit/audit-log.ts";
-import { enrolDirect } from "../enrol-helpers.ts";
+import { enrolDirect, renewableGroup, renewDirect, serialOfPem } from "../enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer, waitFor } from "../helpers.ts";
 import { freshSchema, needServices } from "../services.ts";
 
@@ -61,6 +61,50 @@ describe("the core flow on PostgreSQL", () => {
       const actions = await server.store.all<{ action: string }>(`SELECT action FROM audit_log ORDER BY seq`);
       assert.ok(actions.some((a) => a.action === "device.disconnect"));
       assert.equal((await verifyAuditChain(server.store)).problem, undefined);
+    } finally {
+      await server.close();
+      await schema.drop();
+    }
+  });
+
+  it("renewal on PostgreSQL: ten parallel renewals give one certificate; keyCompromise follows the renewal chain", async (t) => {
+    if (!(await needServices(t, ["postgres"]))) return;
+    const schema = freshSchema();
+    await schema.create();
+    const server = await startTestServer({ args: ["--store", "postgres", "--database-url", schema.url] });
+    try {
+      await renewableGroup(server, "renewable");
+      const device = await enrolDirect(server, await createToken(server, "renewable"));
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 10 }, () => renewDirect(server, device)),
+      );
+      // Same key: one is issued; the others are refused, or (once it committed) given the same one.
+      const renewed = attempts.flatMap((a) => (a.status === "fulfilled" ? [a.value] : []));
+      assert.equal(new Set(renewed.map((d) => serialOfPem(d.certPem))).size, 1, JSON.stringify(attempts));
+      const issued = await server.store.get<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM certificates WHERE device_id = ?`,
+        [device.deviceId],
+      );
+      assert.equal(Number(issued!.n), 2);
+      const next = await renewDirect(server, renewed[0]!, { rekey: true });
+      const serials = [device, renewed[0]!, next].map((d) => serialOfPem(d.certPem));
+      const res = await server.api<{ alsoRevoked: string[] }>(
+        "POST",
+        `/api/v1/certificates/${serials[0]}/revoke`,
+        {
+          reason: "keyCompromise",
+        },
+      );
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(res.body.alsoRevoked, serials.slice(1));
+      const rows = await server.store.all<{ status: string; revocation_reason: string }>(
+        `SELECT status, revocation_reason FROM certificates WHERE device_id = ? ORDER BY created_at`,
+        [device.deviceId],
+      );
+      assert.deepEqual(
+        rows.map((r) => `${r.status}:${r.revocation_reason}`),
+        serials.map(() => "revoked:keyCompromise"),
+      );
     } finally {
       await server.close();
       await schema.drop();

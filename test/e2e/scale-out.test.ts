@@ -1,112 +1,12 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import mqtt, { type MqttClient } from "mqtt";
-import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import { enrolDirect } from "../enrol-helpers.ts";
-import { createToken, NODE, ROOT, stopChild, type TestServer, tempDir, waitFor } from "../helpers.ts";
+import { createToken, stopChild, type TestServer, tempDir, waitFor } from "../helpers.ts";
+import { apiOf, closed, connect, type ServerProcess, startProcess } from "../scale-out-helpers.ts";
 import { freshSchema, needServices, REDIS_URL } from "../services.ts";
-
-interface ServerProcess {
-  child: ChildProcess;
-  stderr: string[];
-  httpUrl: string;
-  mqttPort: number;
-  fingerprint: string;
-  firstStart: boolean;
-}
-
-/** `npm start`'s entry point as a real child process; resolves once its banner is printed. */
-async function startProcess(args: string[]): Promise<ServerProcess> {
-  const child = spawn(NODE, [join(ROOT, "packages/server/src/main.ts"), ...args], {
-    stdio: ["ignore", process.env.SCALE_DEBUG ? "inherit" : "ignore", "pipe"],
-    env: {
-      ...process.env,
-      BULWARK_LOG_LEVEL: process.env.SCALE_DEBUG ? "info" : "warn",
-      // Short heartbeats, so a killed process is found dead within about a second.
-      BULWARK_HEARTBEAT_MS: "300",
-    },
-  });
-  const stderr: string[] = [];
-  child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk.toString("utf8")));
-  const banner = await waitFor(
-    "server banner",
-    async () => {
-      if (child.exitCode !== null) throw new Error(`server exited: ${stderr.join("")}`);
-      const text = stderr.join("");
-      return /Root CA SHA-256 fingerprint[^\n]*\n/.test(text) && text;
-    },
-    60_000,
-  );
-  return {
-    child,
-    stderr,
-    httpUrl: /HTTPS API\s+(\S+)/.exec(banner)![1]!,
-    mqttPort: Number(/MQTT\/TLS\s+\S+:(\d+)/.exec(banner)![1]),
-    fingerprint: /fingerprint \(devices pin this\): ([0-9a-f]{64})/.exec(banner)![1]!,
-    firstStart: banner.includes("First start"),
-  };
-}
-
-/** Enough of a TestServer for the EST helpers, talking to one process's API. */
-function apiOf(httpUrl: string, rootPem: string, adminKey: string): TestServer {
-  return {
-    httpUrl,
-    rootPem,
-    async api(method: string, path: string, body?: unknown) {
-      const res = await httpsRequest({
-        url: new URL(path, httpUrl).href,
-        method,
-        ca: rootPem,
-        headers: {
-          authorization: `Bearer ${adminKey}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = res.body.toString("utf8");
-      return {
-        status: res.status,
-        body: text.startsWith("{") ? JSON.parse(text) : text,
-        headers: res.headers,
-      };
-    },
-  } as unknown as TestServer;
-}
-
-async function connect(
-  port: number,
-  rootPem: string,
-  device: { deviceId: string; keyPem: string; certChainPem: string },
-) {
-  const client = mqtt.connect(`mqtts://127.0.0.1:${port}`, {
-    protocolVersion: 4,
-    clientId: device.deviceId,
-    reconnectPeriod: 0,
-    key: device.keyPem,
-    cert: device.certChainPem,
-    ca: rootPem,
-    minVersion: "TLSv1.3",
-  } as mqtt.IClientOptions);
-  await new Promise<void>((resolve, reject) => {
-    client.once("connect", () => resolve());
-    client.once("error", reject);
-  });
-  return client;
-}
-
-/** Resolves when the client's connection closes; fails (rather than hangs) if that never happens. */
-const closed = (client: MqttClient, what: string) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: the session was not closed`)), 20_000);
-    client.once("close", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 
 describe("scale-out: two server processes over one PostgreSQL and Redis", () => {
   it("start together safely, share devices, and a disconnect, disable or certificate revocation through A kicks the session on B", async (t) => {

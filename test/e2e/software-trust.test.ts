@@ -68,7 +68,7 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     });
     assert.equal(release.status, 201);
     releaseId = release.body.id;
-    const upload = await runCli(CLI, ["sbom", "upload", releaseId, CDXGEN], env);
+    const upload = await runCli(CLI, ["sbom", "upload", releaseId, CDXGEN, "--json"], env);
     assert.equal(upload.code, 0, upload.stderr);
     const summary = JSON.parse(upload.stdout) as {
       sbom: {
@@ -172,10 +172,10 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
   });
 
   it("imports the real Go vulndb through the API, idempotently", async () => {
-    const first = await runCli(CLI, ["vuln", "import", GO_VULNDB], env);
+    const first = await runCli(CLI, ["vuln", "import", GO_VULNDB, "--json"], env);
     assert.equal(first.code, 0, first.stderr);
     assert.equal(JSON.parse(first.stdout).inserted, 4291);
-    const again = await runCli(CLI, ["vuln", "import", GO_VULNDB], env);
+    const again = await runCli(CLI, ["vuln", "import", GO_VULNDB, "--json"], env);
     assert.equal(JSON.parse(again.stdout).unchanged, 4291);
     const stats = await server.api<{ advisories: number }>("GET", "/api/v1/vulnerabilities/stats");
     assert.equal(stats.body.advisories, 4291);
@@ -199,7 +199,7 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
       cvss: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
     });
     writeFileSync(join(dir, "GHSA-mqtt-0000-0001.json"), JSON.stringify(advisory));
-    const imported = await runCli(CLI, ["vuln", "import", dir], env);
+    const imported = await runCli(CLI, ["vuln", "import", dir, "--json"], env);
     assert.equal(imported.code, 0, imported.stderr);
     assert.equal(JSON.parse(imported.stdout).rematch.created, 1);
     const list = await runCli(CLI, ["findings", "list", "--release", releaseId, "--json"], env);
@@ -270,7 +270,7 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
   it("imports the real CISA KEV catalogue and generates an SBOM offline with the CLI", async () => {
     const kev = await runCli(
       CLI,
-      ["kev", "import", join(ROOT, "test/data/kev/known_exploited_vulnerabilities.json.gz")],
+      ["kev", "import", join(ROOT, "test/data/kev/known_exploited_vulnerabilities.json.gz"), "--json"],
       env,
     );
     assert.equal(kev.code, 0, kev.stderr);

@@ -73,7 +73,7 @@ describe("bulwark CLI: artifacts and release update fields (issue #15)", () => {
     assert.equal(usage.code, 2);
   });
 
-  it("release publish, then root keys moved offline with tuf key generate / root sign-request / sign / import-signature", async () => {
+  it("release publish, then root keys moved offline with tuf keygen / root sign-request / sign / import-signature", async () => {
     const { productId, releaseId } = await productWithRelease(server, "CLI Sensor", "3.1.0");
     const file = join(dir, "sensor.img");
     writeFileSync(file, randomBytes(4096));
@@ -83,7 +83,7 @@ describe("bulwark CLI: artifacts and release update fields (issue #15)", () => {
     assert.match(published.stdout, /^published firmware\/3\.1\.0\/sensor\.img \(snapshot v\d+\)$/m);
     const holders = [join(dir, "holder-a"), join(dir, "holder-b")];
     for (const holder of holders) {
-      const generated = await runCli(CLI, ["tuf", "key", "generate", "--out-dir", holder], env);
+      const generated = await runCli(CLI, ["tuf", "keygen", "--out-dir", holder], env);
       assert.equal(generated.code, 0, generated.stderr);
     }
     const keys = holders.flatMap((h) => [

@@ -1,11 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import type { EncryptedStore } from "@bulwark/sdk/store";
 import { type ConfigMessage, isConfigMessage, type PolicySettings } from "@bulwark/sdk/wire/policy";
 import { EnvelopeError, openEnvelope } from "@bulwark/sdk/wire/signed";
-import { writeAtomic } from "./state.ts";
-import { openJson, sealJson } from "./vault.ts";
+import { APPLIED_CONFIG } from "./device-store.ts";
 
-/** The configuration the agent applied last, kept sealed under the data key. */
+/** The configuration the agent applied last, kept in the encrypted store (purpose `state`). */
 export interface AppliedConfig {
   policy: string;
   version: number;
@@ -13,12 +11,9 @@ export interface AppliedConfig {
   issuedAt: number;
 }
 
-const PURPOSE = "bulwark-agent/config";
-const file = (dir: string) => join(dir, "config.sealed");
-
-export function loadAppliedConfig(dir: string, dataKey: Buffer): AppliedConfig | undefined {
-  if (!existsSync(file(dir))) return undefined;
-  return openJson<AppliedConfig>(Buffer.from(readFileSync(file(dir), "utf8"), "base64"), dataKey, PURPOSE);
+/** Throws `StoreTamperError` (after the store reported it) if the record was changed. */
+export function loadAppliedConfig(store: EncryptedStore): AppliedConfig | undefined {
+  return store.getJson<AppliedConfig>("state", APPLIED_CONFIG);
 }
 
 export type ConfigVerdict =
@@ -32,7 +27,7 @@ export type ConfigVerdict =
  */
 export function acceptConfig(
   raw: unknown,
-  ctx: { dir: string; deviceId: string; dataKey: Buffer; root: { pem: string; fingerprint: string } },
+  ctx: { store: EncryptedStore; deviceId: string; root: { pem: string; fingerprint: string } },
 ): ConfigVerdict {
   let payload: unknown;
   try {
@@ -45,7 +40,7 @@ export function acceptConfig(
   const message: ConfigMessage = payload;
   if (message.deviceId !== ctx.deviceId)
     return { ok: false, reason: "configuration for another device", integrity: true };
-  const current = loadAppliedConfig(ctx.dir, ctx.dataKey);
+  const current = appliedConfigOrNone(ctx.store);
   if (current && message.issuedAt < current.issuedAt)
     return { ok: false, reason: "older than the applied configuration", integrity: true };
   const config: AppliedConfig = {
@@ -54,11 +49,24 @@ export function acceptConfig(
     settings: message.policy.settings,
     issuedAt: message.issuedAt,
   };
-  writeAtomic(file(ctx.dir), sealJson(config, ctx.dataKey, PURPOSE).toString("base64"), 0o600);
+  ctx.store.putJson("state", APPLIED_CONFIG, config);
   const changed =
     !current ||
     current.policy !== config.policy ||
     current.version !== config.version ||
     JSON.stringify(current.settings) !== JSON.stringify(config.settings);
   return { ok: true, config, changed };
+}
+
+/**
+ * The applied configuration; a tampered record (already reported by the store) counts as none: the
+ * server sends the current configuration again on connect.
+ */
+export function appliedConfigOrNone(store: EncryptedStore): AppliedConfig | undefined {
+  try {
+    return loadAppliedConfig(store);
+  } catch (error) {
+    if ((error as { code?: string }).code === "BW_STORE_TAMPERED") return undefined;
+    throw error;
+  }
 }

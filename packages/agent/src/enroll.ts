@@ -1,5 +1,6 @@
+import type { KeyObject } from "node:crypto";
 import { X509Certificate } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { fetchPinnedCaCertificates, simpleEnroll } from "@bulwark/sdk/est/client";
 import { normaliseFingerprint } from "@bulwark/sdk/fingerprint";
 import { httpsRequest } from "@bulwark/sdk/https";
@@ -7,9 +8,10 @@ import { fromPemAll, toPem } from "@bulwark/sdk/pem";
 import { generateKeyPair, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { buildCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import { saveDeviceKey } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
+import { openMigratedStore } from "./migrate.ts";
 import { type AgentState, ensureStateDir, statePaths, writeAtomic } from "./state.ts";
-import { ensureDataKey, sealPrivateKeyPem } from "./vault.ts";
 
 export interface EnrolOptions {
   serverUrl: string;
@@ -34,6 +36,8 @@ function deviceIdOf(cert: X509Certificate): string {
 /**
  * Enrolment as an ordered list of steps: pin the CA (RFC 7030 §4.1.1), make a key that never
  * leaves the device, request a certificate (RFC 7030 §4.2.1), check it, learn the endpoints, save.
+ * Nothing is written before the last step, so a failed enrolment (a wrong fingerprint, a refused
+ * token) leaves no half-made state directory behind, and an earlier enrolment as it was.
  */
 export async function enroll(options: EnrolOptions, log: AgentLog): Promise<AgentState> {
   const paths = statePaths(options.stateDir);
@@ -41,7 +45,6 @@ export async function enroll(options: EnrolOptions, log: AgentLog): Promise<Agen
     throw new EnrolError(`already enrolled (${paths.state}); use --force to replace`);
   const fingerprint = normaliseFingerprint(options.caFingerprint);
   if (!fingerprint) throw new EnrolError("--ca-fingerprint must be the root CA's SHA-256 (64 hex digits)");
-  ensureStateDir(options.stateDir);
 
   const caPem = await fetchPinnedCaCertificates(options.serverUrl, fingerprint);
   log.info("CA certificates verified against the pinned fingerprint", {
@@ -80,11 +83,6 @@ export async function enroll(options: EnrolOptions, log: AgentLog): Promise<Agen
     throw new EnrolError(`cannot read the server's endpoints (HTTP ${endpoints.status})`);
   const { mqtt } = JSON.parse(endpoints.body.toString("utf8")) as { mqtt: string };
 
-  // The private key is stored encrypted under the data key, so a wipe can crypto-erase it.
-  writeAtomic(paths.key, sealPrivateKeyPem(keys.privateKey, ensureDataKey(options.stateDir)), 0o600);
-  writeAtomic(paths.cert, leafPem);
-  writeAtomic(paths.chain, toPem("CERTIFICATE", issuer.raw));
-  writeAtomic(paths.ca, caPem);
   const state: AgentState = {
     serverUrl: options.serverUrl,
     mqttUrl: mqtt,
@@ -92,7 +90,38 @@ export async function enroll(options: EnrolOptions, log: AgentLog): Promise<Agen
     rootFingerprint: fingerprint,
     enrolledAt: new Date().toISOString(),
   };
-  writeAtomic(paths.state, `${JSON.stringify(state, null, 2)}\n`, 0o600);
+  save(options.stateDir, log, {
+    state,
+    privateKey: keys.privateKey,
+    leafPem,
+    issuerPem: toPem("CERTIFICATE", issuer.raw),
+    caPem,
+  });
   log.info("enrolled", { deviceId, serial: leaf.serialNumber, notAfter: leaf.validTo });
   return state;
+}
+
+/**
+ * Writes the enrolment, agent.json last (its presence means "enrolled"). A directory this step
+ * created is removed again if any write fails.
+ */
+function save(
+  dir: string,
+  log: AgentLog,
+  files: { state: AgentState; privateKey: KeyObject; leafPem: string; issuerPem: string; caPem: string },
+): void {
+  const paths = statePaths(dir);
+  const created = !existsSync(dir);
+  try {
+    ensureStateDir(dir);
+    // The private key is a record of the encrypted store, so a wipe can crypto-erase it.
+    saveDeviceKey(openMigratedStore(dir, log), files.privateKey);
+    writeAtomic(paths.cert, files.leafPem);
+    writeAtomic(paths.chain, files.issuerPem);
+    writeAtomic(paths.ca, files.caPem);
+    writeAtomic(paths.state, `${JSON.stringify(files.state, null, 2)}\n`, 0o600);
+  } catch (error) {
+    if (created) rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 }

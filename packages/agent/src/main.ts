@@ -3,10 +3,14 @@ import { parseArgs } from "node:util";
 import { SECURITY_EVENT_KINDS, type SecurityEventKind } from "@bulwark/sdk/wire/reports";
 import { KEY_ALGORITHMS, type KeyAlgorithm } from "@bulwark/sdk/x509/algorithms";
 import { EnrolError, enroll } from "./enroll.ts";
+import { EXPORT_WARNING, ExportError, exportIdentity, usageHint } from "./export-identity.ts";
 import { createLog, type Level } from "./log.ts";
+import { openMigratedStore } from "./migrate.ts";
 import { run } from "./run.ts";
 import { setLocalLogging, spoolEvent } from "./security-events.ts";
+import { readState } from "./state.ts";
 import { updatesCommand } from "./updates/consent-cli.ts";
+import { resetAgent } from "./wipe.ts";
 
 const USAGE = `Usage:
   bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
@@ -15,8 +19,12 @@ const USAGE = `Usage:
   bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
+  bulwark-agent reset [--state-dir DIR]   (crypto-erase and delete all local state: back to first boot)
+  bulwark-agent export-identity --out DIR [--state-dir DIR]   (certificate chain and key in clear, for openssl/mosquitto diagnostics)
 Environment: BULWARK_AGENT_STATE (state directory, default ./bulwark-agent-state), BULWARK_AGENT_LOG_LEVEL,
-  BULWARK_AGENT_RENEW_FRACTION (renew after this fraction of the certificate lifetime, default 0.667)`;
+  BULWARK_AGENT_RENEW_FRACTION (renew after this fraction of the certificate lifetime, default 0.667)
+A lost connection is retried with jittered exponential backoff (up to 5 min); a refusal of the device
+(certificate revoked, device disabled) is logged with its cause and retried after 30-60 min.`;
 
 function keyAlgorithmArg(value: string | undefined): KeyAlgorithm | undefined {
   if (value === undefined) return undefined;
@@ -32,8 +40,49 @@ function renewFraction(value: string | undefined): number | undefined {
   return n;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+/** Where the agent's command line writes (the structured log goes to stdout through `createLog`). */
+export interface Output {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const COMMANDS = ["enroll", "run", "report-event", "event-logging", "reset", "export-identity"];
+
+/** Exit codes: 0 done, 1 refused or failed, 2 bad usage or local state. */
+export async function main(
+  argv: string[],
+  out: Output = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) },
+): Promise<number> {
+  const [command = "", ...rest] = argv;
+  if (command === "" || command === "help" || command === "--help" || command === "-h") {
+    out.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  if (!COMMANDS.includes(command)) {
+    out.stderr(`bulwark-agent: unknown command "${command}" (bulwark-agent --help lists the commands)\n`);
+    return 2;
+  }
+  try {
+    return await dispatch(command, rest, out);
+  } catch (error) {
+    // One readable line; exit 2 for bad usage or local state, 1 for a refusal or a failure to reach the server.
+    const parseError = String((error as { code?: string }).code).startsWith("ERR_PARSE_ARGS");
+    out.stderr(`bulwark-agent ${command}: ${parseError ? argumentError(error) : (error as Error).message}\n`);
+    return error instanceof EnrolError || error instanceof ExportError || parseError ? 2 : 1;
+  }
+}
+
+/** node:util parseArgs errors in a few words ("unknown option --foo"). */
+function argumentError(error: unknown): string {
+  const { code, message } = error as { code: string; message: string };
+  const option = /'([^' ]+)/.exec(message)?.[1] ?? "";
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option}`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE")
+    return /argument missing/.test(message) ? `${option} needs a value` : `${option} does not take a value`;
+  return message.split(". ")[0]!;
+}
+
+async function dispatch(command: string, rest: string[], out: Output): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     strict: true,
@@ -49,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
       detail: { type: "string" },
       "key-algorithm": { type: "string" },
       rekey: { type: "boolean" },
+      out: { type: "string" },
     },
     allowPositionals: true,
   });
@@ -70,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
         },
         log,
       );
-      process.stderr.write(`enrolled as device ${state.deviceId}\n`);
+      out.stderr(`enrolled as device ${state.deviceId}\n`);
       return 0;
     }
     case "run": {
@@ -89,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
         },
         log,
       );
-      if (outcome === "wiped") process.stderr.write("device wiped: local data crypto-erased\n");
+      if (outcome === "wiped") out.stderr("device wiped: local data crypto-erased\n");
       return 0;
     }
     case "report-event": {
@@ -98,33 +148,33 @@ async function main(argv: string[]): Promise<number> {
         throw new EnrolError(`report-event needs --kind ${SECURITY_EVENT_KINDS.join("|")}`);
       if (values.detail !== undefined && (values.detail.length > 256 || /[\n\r\t]/.test(values.detail)))
         throw new EnrolError("--detail must be one line of at most 256 characters");
-      spoolEvent(stateDir, kind, values.detail);
+      readState(stateDir); // an unenrolled device has no store to queue into
+      spoolEvent(openMigratedStore(stateDir, log), kind, values.detail);
+      return 0;
+    }
+    case "export-identity": {
+      if (!values.out) throw new EnrolError("export-identity needs --out DIR (a new directory)");
+      const { deviceId } = exportIdentity(stateDir, values.out, log);
+      out.stderr(`warning: ${EXPORT_WARNING}\n${usageHint(stateDir, values.out, deviceId)}\n`);
+      return 0;
+    }
+    case "reset": {
+      const had = resetAgent(stateDir);
+      out.stderr(had ? "agent reset: local state crypto-erased\n" : "agent reset: nothing to erase\n");
       return 0;
     }
     case "event-logging": {
       const [choice] = positionals;
       if (choice !== "on" && choice !== "off") throw new EnrolError("event-logging needs on or off");
       setLocalLogging(stateDir, choice === "on");
-      process.stderr.write(`security-event logging ${choice}\n`);
+      out.stderr(`security-event logging ${choice}\n`);
       return 0;
     }
     case "updates":
       return updatesCommand(stateDir, positionals, (line) => process.stdout.write(`${line}\n`));
     default:
-      process.stderr.write(`${USAGE}\n`);
-      return command === "help" || command === "--help" ? 0 : 2;
+      throw new EnrolError(`unknown command "${command}"`);
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: Error) => {
-    // One readable line; exit 2 for bad usage or local state, 1 for a refusal or a failure to reach the server.
-    process.stderr.write(`bulwark-agent: ${error.message}\n`);
-    const usage =
-      error instanceof EnrolError || String((error as { code?: string }).code).startsWith("ERR_PARSE_ARGS");
-    process.exitCode = usage ? 2 : 1;
-  },
-);
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { networkInterfaces, platform, release, uptime } from "node:os";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
+import agentPackage from "../package.json" with { type: "json" };
+import { ownListeningPorts } from "./sockets.ts";
 
-export const AGENT_VERSION = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+// Imported (not read at run time) so that the single-file build carries it.
+export const AGENT_VERSION: string = agentPackage.version;
 
 function osRelease(): { name?: string; version?: string } {
   try {
@@ -26,7 +27,9 @@ function primaryMac(): string | undefined {
 
 /**
  * The minimal metadata this device reports (CRA Annex I Part I (2)(g)): identity of the product
- * and software, nothing about its users. The agent itself listens on no port (Annex I Part I (2)(j)).
+ * and software, nothing about its users. `listeningPorts` are the agent's own, read from procfs
+ * (it opens none: Annex I Part I (2)(j)); `agentIntegrity` says whether its encrypted store found
+ * tampering since it started (Annex I Part I (2)(f)).
  */
 export function collectMetadata(overrides: Partial<DeviceMetadata> = {}): DeviceMetadata {
   const os = osRelease();
@@ -36,7 +39,7 @@ export function collectMetadata(overrides: Partial<DeviceMetadata> = {}): Device
     osVersion: os.version,
     agentVersion: AGENT_VERSION,
     mac: overrides.mac ?? primaryMac(),
-    listeningPorts: [],
+    listeningPorts: ownListeningPorts(),
     bootTime: new Date(Date.now() - uptime() * 1000).toISOString(),
     ...overrides,
   };

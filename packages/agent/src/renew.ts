@@ -2,17 +2,18 @@ import { type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { EstClientError, simpleReenroll } from "@bulwark/sdk/est/client";
 import { fromPemAll, toPem } from "@bulwark/sdk/pem";
+import type { EncryptedStore } from "@bulwark/sdk/store";
 import { generateKeyPair, type KeyAlgorithm, keyAlgorithmOf } from "@bulwark/sdk/x509/algorithms";
 import { buildCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
+import { loadDeviceKey, saveDeviceKey } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
 import { readState, statePaths, writeAtomic } from "./state.ts";
-import { openPrivateKeyPem, sealPrivateKeyPem } from "./vault.ts";
 
 export interface RenewOptions {
   stateDir: string;
-  /** The agent's data key: the device private key is stored sealed under it (see vault.ts). */
-  dataKey: Buffer;
+  /** The agent's encrypted store: the device private key is a record in it (see device-store.ts). */
+  store: EncryptedStore;
   /** Rekey: a new private key for the new certificate (RFC 7030 §4.2.2). */
   newKey?: boolean;
   /** Renew once this fraction of the lifetime (from receipt to notAfter) has passed; default 2/3. */
@@ -59,7 +60,7 @@ export async function renewOnce(options: RenewOptions, log: AgentLog): Promise<R
     });
     return { kind: "expired" };
   }
-  const currentKey = openPrivateKeyPem(readFileSync(paths.key, "utf8"), options.dataKey);
+  const currentKey = loadDeviceKey(options.store);
   // In memory only, for the mutual-TLS client authentication of simplereenroll.
   const keyPem = currentKey.export({ type: "pkcs8", format: "pem" }) as string;
   const algorithm = keyAlgorithmOf(currentKey) as KeyAlgorithm;
@@ -95,7 +96,7 @@ export async function renewOnce(options: RenewOptions, log: AgentLog): Promise<R
       reason: "the renewed certificate does not match this device",
       retryAfterMs: undefined,
     };
-  if (options.newKey) writeAtomic(paths.key, sealPrivateKeyPem(next.privateKey, options.dataKey), 0o600);
+  if (options.newKey) saveDeviceKey(options.store, next.privateKey);
   writeAtomic(paths.chain, toPem("CERTIFICATE", issuer.raw));
   writeAtomic(paths.cert, leafPem!);
   log.info("certificate renewed", {

@@ -1,18 +1,37 @@
-import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { type StoreTamperEvent, toSecurityReport } from "@bulwark/sdk/store";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import type { DeviceReport } from "@bulwark/sdk/wire/reports";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
+import type { TransferCommand } from "@bulwark/sdk/wire/transfer";
 import mqtt, { type MqttClient } from "mqtt";
-import { type AppliedConfig, acceptConfig, loadAppliedConfig } from "./device-config.ts";
+import { type AppliedConfig, acceptConfig, appliedConfigOrNone } from "./device-config.ts";
+import { deviceKeyPem } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
 import { collectMetadata } from "./metadata.ts";
+import { openMigratedStore } from "./migrate.ts";
+import { ownCertificateStatus } from "./own-status.ts";
+import {
+  backoffMs,
+  connackRefusal,
+  isLastingRefusal,
+  type Refusal,
+  refusalCause,
+  refusedRetryMs,
+} from "./reconnect.ts";
 import { startRenewal } from "./renew.ts";
-import { drainSpool, effectiveLogging } from "./security-events.ts";
-import { readState, statePaths, writeAtomic } from "./state.ts";
+import {
+  effectiveLogging,
+  MAX_QUEUED_EVENTS,
+  peekEvents,
+  type SecurityEvent,
+  takeDroppedCount,
+  watchEvents,
+} from "./security-events.ts";
+import { readState, statePaths } from "./state.ts";
+import { handleTransfer } from "./transfer.ts";
 import { pinnedRoot } from "./trust.ts";
 import { startUpdates } from "./updates/start.ts";
-import { ensureDataKey, sealPrivateKeyPem } from "./vault.ts";
 import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
 
 export interface RunOptions {
@@ -20,27 +39,14 @@ export interface RunOptions {
   renewal?: { newKey?: boolean; fraction?: number };
   metadata?: Partial<DeviceMetadata>;
   signal?: AbortSignal;
-  /** How often the spool and the local opt-out are checked, ms. */
+  /** How often the queue and the local opt-out are checked besides watching them, ms. */
   pollMs?: number;
+  /** The wait after the server refused the device (jittered over its upper half), ms; default an hour. */
+  refusedRetryMs?: number;
 }
 
 /** Why `run` returned: stopped by a signal, or the device was wiped (its state is gone). */
 export type RunOutcome = "stopped" | "wiped";
-
-/** Reconnect delay: exponential backoff with full jitter (CRA Annex I Part I (2)(i): no reconnect storms). */
-export function backoffMs(attempt: number, baseMs = 1000, capMs = 300_000): number {
-  return Math.floor(Math.random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20)));
-}
-
-/** A key enrolled by an older agent is stored in clear: seal it under the data key now. */
-function sealedKeyPem(stateDir: string, dataKey: Buffer): string {
-  const path = statePaths(stateDir).key;
-  const pem = readFileSync(path, "utf8");
-  if (pem.includes("ENCRYPTED PRIVATE KEY")) return pem;
-  const sealed = sealPrivateKeyPem(createPrivateKey(pem), dataKey);
-  writeAtomic(path, sealed, 0o600);
-  return sealed;
-}
 
 /**
  * Connects out over MQTT on mutual TLS 1.3 with the device certificate, reports metadata,
@@ -51,13 +57,23 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   const state = readState(options.stateDir);
   const paths = statePaths(options.stateDir);
   const topics = deviceTopics(state.deviceId);
-  const dataKey = ensureDataKey(options.stateDir);
+  // Tampering found in the store is reported on the events topic once connected (CRA Annex I Part I (2)(f)).
+  const tamperReports: SecurityEvent[] = [];
+  let integrity: "ok" | "tampered" = "ok";
+  const onTamper = (event: StoreTamperEvent) => {
+    integrity = "tampered";
+    log.error("encrypted store tampered", { location: event.location, reason: event.reason });
+    tamperReports.push(toSecurityReport(event));
+  };
+  const store = openMigratedStore(options.stateDir, log, { onSecurityEvent: onTamper });
+  const inFlight = new Set<string>();
   const root = pinnedRoot(options.stateDir, state);
-  let applied: AppliedConfig | undefined = loadAppliedConfig(options.stateDir, dataKey);
+  let applied: AppliedConfig | undefined = appliedConfigOrNone(store);
   let attempt = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let telemetryTimer: NodeJS.Timeout | undefined;
   let lastLogging: string | undefined;
+  let refusal: Refusal | undefined;
   let stopping = false;
   let finish!: (outcome: RunOutcome) => void;
   const finished = new Promise<RunOutcome>((resolve) => {
@@ -72,8 +88,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     keepalive: 60,
     reconnectPeriod: 0,
     connectTimeout: 30_000,
-    key: sealedKeyPem(options.stateDir, dataKey),
-    passphrase: dataKey.toString("hex"),
+    key: deviceKeyPem(store), // in memory only
     cert: readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8"),
     ca: readFileSync(paths.ca),
     rejectUnauthorized: true,
@@ -81,26 +96,27 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     ...(tlsGroups() ? { ecdhCurve: tlsGroups() } : {}),
   } as mqtt.IClientOptions);
 
-  // Issue #15: update jobs, downloaded over HTTPS with the same certificate.
-  const updates = startUpdates({
-    ...{ stateDir: options.stateDir, serverUrl: state.serverUrl, deviceId: state.deviceId, client, log },
-    passphrase: dataKey.toString("hex"),
-    caPem: readFileSync(paths.ca, "utf8"),
-    identity: () => ({
-      keyPem: sealedKeyPem(options.stateDir, dataKey),
-      certChainPem: readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8"),
-    }),
-  });
-
   const send = (report: DeviceReport) =>
     client.publish(topics.events, JSON.stringify(report), { qos: 1 }, (error) => {
       if (error) log.warn("report not published", { type: report.type, reason: error.message });
     });
 
+  // Issue #15: update jobs, downloaded over HTTPS with the same certificate (read at each use: renewal replaces it).
+  const updates = startUpdates({
+    ...{ stateDir: options.stateDir, serverUrl: state.serverUrl, deviceId: state.deviceId, client, log },
+    caPem: readFileSync(paths.ca, "utf8"),
+    identity: () => ({
+      keyPem: deviceKeyPem(store),
+      certChainPem: readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8"),
+    }),
+  });
+
   const publishMetadata = () =>
     client.publish(
       topics.meta,
-      JSON.stringify(collectMetadata({ ...updates.metadata(), ...options.metadata })),
+      JSON.stringify(
+        collectMetadata({ ...updates.metadata(), ...options.metadata, agentIntegrity: integrity }),
+      ),
       { qos: 1 },
       (error) => {
         if (error) log.warn("metadata not published", { reason: error.message });
@@ -118,9 +134,31 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       send(logging);
       log.info("security-event logging", { enabled: logging.enabled, source: logging.source });
     }
-    const events = drainSpool(options.stateDir, dataKey);
-    if (!logging.enabled) return; // opted out: spooled events are discarded, nothing is sent
-    for (const event of events) send(event);
+    const queued = peekEvents(store, 100).filter((q) => !inFlight.has(q.id));
+    const tampered = tamperReports.splice(0);
+    const dropped = takeDroppedCount(store);
+    if (!logging.enabled) {
+      for (const { id } of queued) store.ack(id); // opted out: queued events are discarded, nothing is sent
+      return;
+    }
+    for (const report of tampered) send(report);
+    if (tampered.length > 0) publishMetadata(); // agentIntegrity is now "tampered"
+    if (dropped > 0)
+      send({
+        type: "security-event",
+        kind: "integrity-failure",
+        at: new Date().toISOString(),
+        detail: `${dropped} security events dropped while offline (the device queues at most ${MAX_QUEUED_EVENTS})`,
+      });
+    for (const { id, event } of queued) {
+      inFlight.add(id);
+      // Acknowledged in the store only once the broker has it (QoS 1 PUBACK): a lost connection loses nothing.
+      client.publish(topics.events, JSON.stringify(event), { qos: 1 }, (error) => {
+        inFlight.delete(id);
+        if (error) log.warn("event not published; kept queued", { reason: error.message });
+        else store.ack(id);
+      });
+    }
   }
 
   function securityEvent(kind: "integrity-failure" | "config-changed", detail: string): void {
@@ -136,9 +174,8 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
 
   function onConfig(payload: Buffer): void {
     const verdict = acceptConfig(parseJson(payload), {
-      dir: options.stateDir,
+      store,
       deviceId: state.deviceId,
-      dataKey,
       root,
     });
     if (!verdict.ok) {
@@ -164,6 +201,10 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       securityEvent("integrity-failure", `command refused: ${verdict.reason}`);
       return;
     }
+    if (verdict.command.type !== "wipe") {
+      onTransfer(verdict.command);
+      return;
+    }
     const { wipeId } = verdict.command;
     log.warn("wipe requested: crypto-erasing local data", { wipeId });
     const confirmation = cryptoErase(options.stateDir, wipeId);
@@ -173,6 +214,18 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       log.warn("wiped", { wipeId });
       finish("wiped");
     });
+  }
+
+  /** Secure transfer to a replacement device (transfer.ts): answered on `jobs/{transferId}/status`. */
+  function onTransfer(command: TransferCommand): void {
+    const status = handleTransfer(command, {
+      store,
+      stateDir: options.stateDir,
+      deviceId: state.deviceId,
+      root,
+    });
+    log.info("transfer step", { transferId: command.transferId, step: command.type, outcome: status.state });
+    client.publish(topics.jobStatus(command.transferId), JSON.stringify(status), { qos: 1 });
   }
 
   client.on("connect", () => {
@@ -193,26 +246,59 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     else if (topic === topics.jobsNotify) updates.onNotify(parseJson(payload));
   });
 
-  client.on("error", (error) => log.warn("connection error", { reason: error.message }));
+  // A CONNACK refusal comes as an error, then the close.
+  client.on("error", (error) => {
+    refusal = connackRefusal(error) ?? refusal;
+    log.warn("connection error", { reason: error.message });
+  });
 
-  client.on("close", () => {
-    if (stopping || options.signal?.aborted) return;
-    const delay = backoffMs(attempt++);
-    log.info("disconnected; reconnecting", { inMs: delay, attempt });
+  function reconnectIn(delay: number): void {
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(() => {
       if (!client.disconnecting) client.reconnect();
     }, delay);
+  }
+
+  /** Says why the server refuses the device (CONNACK and OCSP), then waits long before trying again. */
+  async function refused(why: Refusal): Promise<void> {
+    const status = await ownCertificateStatus(options.stateDir);
+    if (stopping || options.signal?.aborted) return;
+    const delay = refusedRetryMs(options.refusedRetryMs);
+    log.error("connection refused by the server", {
+      connack: why.returnCode,
+      refusal: why.reason,
+      certificate: status.kind,
+      ...(status.kind === "revoked" ? { revocationReason: status.reason } : {}),
+      cause: refusalCause(why, status),
+      retryInMs: delay,
+    });
+    reconnectIn(delay);
+  }
+
+  client.on("close", () => {
+    if (stopping || options.signal?.aborted) return;
+    const why = refusal;
+    refusal = undefined;
+    if (why && isLastingRefusal(why)) {
+      clearTimeout(reconnectTimer);
+      void refused(why);
+      return;
+    }
+    const delay = backoffMs(attempt++);
+    log.info("disconnected; reconnecting", { inMs: delay, attempt });
+    reconnectIn(delay);
   });
 
   // Issue #4: renew inside the window; reconnect with the new certificate once it is saved.
-  const renewal = startRenewal({ stateDir: options.stateDir, dataKey, ...options.renewal }, log, () => {
-    client.options.key = readFileSync(paths.key, "utf8");
+  const renewal = startRenewal({ stateDir: options.stateDir, store, ...options.renewal }, log, () => {
+    client.options.key = deviceKeyPem(store);
     client.options.cert = readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8");
     client.stream?.destroy();
   });
 
-  const poll = setInterval(() => pumpEvents(), options.pollMs ?? 1000);
+  // Queued events and the opt-out are noticed as they change (inotify); the slow poll is a safety net.
+  const watcher = watchEvents(options.stateDir, () => pumpEvents());
+  const poll = setInterval(() => pumpEvents(), options.pollMs ?? 30_000);
   scheduleTelemetry();
   const stop = () => finish("stopped");
   if (options.signal?.aborted) stop();
@@ -223,6 +309,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   renewal.stop();
   await updates.stop();
   clearInterval(poll);
+  watcher.close();
   clearInterval(telemetryTimer);
   clearTimeout(reconnectTimer);
   await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));

@@ -1,21 +1,18 @@
-import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, type FSWatcher, rmSync, watch } from "node:fs";
 import { join } from "node:path";
+import { type EncryptedStore, StoreTamperError } from "@bulwark/sdk/store";
 import type { DeviceReport, SecurityEventKind } from "@bulwark/sdk/wire/reports";
 import { writeAtomic } from "./state.ts";
-import { openJson, readDataKey, sealJson } from "./vault.ts";
 
 /**
  * Device security events (CRA Annex I Part I (2)(l)). Local components (a PAM hook, the update
- * installer) hand events to the agent through a spool directory (`bulwark-agent report-event`);
+ * installer) hand events to the agent through the encrypted store's queue (`bulwark-agent report-event`);
  * the agent sends them on its `events` topic — unless the device's user opted out
  * (`bulwark-agent event-logging off`) or its policy turns logging off: then nothing is sent,
  * the spool is discarded, and only the opt-out itself is reported.
  */
 export type SecurityEvent = Extract<DeviceReport, { type: "security-event" }>;
 
-const PURPOSE = "bulwark-agent/event";
-const spoolDir = (dir: string) => join(dir, "spool");
 const optOutFile = (dir: string) => join(dir, "event-logging-off");
 
 /** The user's local choice; the file's presence means "off". */
@@ -38,36 +35,83 @@ export function effectiveLogging(
   return { type: "event-logging", enabled: true, source: "device" };
 }
 
-/** Queues an event for the running agent (sealed under the data key). */
-export function spoolEvent(dir: string, kind: SecurityEventKind, detail?: string): void {
-  mkdirSync(spoolDir(dir), { recursive: true, mode: 0o700 });
+/** At most this many events wait on the device while it is offline; beyond it the oldest go (and are counted). */
+export const MAX_QUEUED_EVENTS = 1000;
+const DROPPED = "queue-dropped";
+
+/** Queues an event for the running agent in the encrypted store's queue; returns its queue id. */
+export function spoolEvent(
+  store: EncryptedStore,
+  kind: SecurityEventKind,
+  detail?: string,
+  bound = MAX_QUEUED_EVENTS,
+): string {
   const event: SecurityEvent = { type: "security-event", kind, at: new Date().toISOString(), detail };
-  const name = `${Date.now()}-${randomUUID()}.event`;
-  writeAtomic(
-    join(spoolDir(dir), name),
-    sealJson(event, readDataKey(dir), PURPOSE).toString("base64"),
-    0o600,
-  );
+  const id = store.enqueue(Buffer.from(JSON.stringify(event), "utf8"));
+  const ids = store.list("queue");
+  if (ids.length > bound) {
+    const excess = ids.slice(0, ids.length - bound);
+    for (const old of excess) store.ack(old);
+    const dropped = store.getJson<{ count: number }>("state", DROPPED)?.count ?? 0;
+    store.putJson("state", DROPPED, { count: dropped + excess.length });
+  }
+  return id;
 }
 
-/** Takes up to `limit` spooled events (oldest first), deleting the files; unreadable ones are dropped. */
-export function drainSpool(dir: string, dataKey: Buffer, limit = 20): SecurityEvent[] {
-  if (!existsSync(spoolDir(dir))) return [];
-  const events: SecurityEvent[] = [];
-  const names = readdirSync(spoolDir(dir))
-    .filter((n) => n.endsWith(".event"))
-    .sort()
-    .slice(0, limit);
-  for (const name of names) {
-    const path = join(spoolDir(dir), name);
+export interface QueuedEvent {
+  id: string;
+  event: SecurityEvent;
+}
+
+/**
+ * Up to `limit` queued events, oldest first. They stay queued until `store.ack(id)` (after the
+ * broker acknowledged them), so an event is not lost to a connection that drops mid-send. An entry
+ * that is not an event is acknowledged away; a tampered one is reported by the store (its
+ * onSecurityEvent) and dropped.
+ */
+export function peekEvents(store: EncryptedStore, limit = 20): QueuedEvent[] {
+  const out: QueuedEvent[] = [];
+  for (const id of store.list("queue").slice(0, limit)) {
     try {
-      events.push(
-        openJson<SecurityEvent>(Buffer.from(readFileSync(path, "utf8"), "base64"), dataKey, PURPOSE),
-      );
-    } catch {
-      // A damaged spool file carries nothing we could send.
+      const value = store.get("queue", id);
+      if (value) out.push({ id, event: JSON.parse(value.toString("utf8")) as SecurityEvent });
+    } catch (error) {
+      if (!(error instanceof StoreTamperError) && !(error instanceof SyntaxError)) throw error;
+      store.ack(id);
     }
-    rmSync(path, { force: true });
   }
-  return events;
+  return out;
+}
+
+/** How many events the bound pushed out since the last call (the count is reset). */
+export function takeDroppedCount(store: EncryptedStore): number {
+  const count = store.getJson<{ count: number }>("state", DROPPED)?.count ?? 0;
+  if (count > 0) store.delete("state", DROPPED);
+  return count;
+}
+
+/**
+ * Calls `onChange` when an event is queued (`store/queue`) or the user's opt-out changes (the
+ * state directory): inotify on Linux, so an idle agent spends no CPU looking. Bursts are coalesced.
+ */
+export function watchEvents(dir: string, onChange: () => void): { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const fire = () => {
+    clearTimeout(timer);
+    timer = setTimeout(onChange, 20);
+  };
+  const watchers: FSWatcher[] = [];
+  for (const path of [dir, join(dir, "store", "queue")]) {
+    try {
+      watchers.push(watch(path, { persistent: false }, fire));
+    } catch {
+      // No such directory yet or no watch support: the periodic check still finds the change.
+    }
+  }
+  return {
+    close() {
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+    },
+  };
 }

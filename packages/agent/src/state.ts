@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** What an enrolled agent keeps in its state directory (0700). */
+/** What an enrolled agent keeps in its state directory (0700); its secrets are in the store (device-store.ts). */
 export interface AgentState {
   serverUrl: string;
   mqttUrl: string;
@@ -13,7 +13,6 @@ export interface AgentState {
 export const statePaths = (dir: string) => ({
   dir,
   state: join(dir, "agent.json"),
-  key: join(dir, "device.key.pem"),
   cert: join(dir, "device.cert.pem"),
   chain: join(dir, "chain.pem"),
   ca: join(dir, "ca.pem"),
@@ -25,7 +24,7 @@ export function ensureStateDir(dir: string): void {
 }
 
 /** Writes through a temporary file and a rename, so a crash never leaves half a file. */
-export function writeAtomic(path: string, content: string, mode = 0o644): void {
+export function writeAtomic(path: string, content: string | Uint8Array, mode = 0o644): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, content, { mode });
   chmodSync(tmp, mode);

@@ -13,11 +13,11 @@ import { join } from "node:path";
 import { writeAtomic } from "./state.ts";
 
 /**
- * The agent's local data is encrypted under one 256-bit data key (`data.key`, 0600): the device
- * private key (PKCS#8 EncryptedPrivateKeyInfo), the applied configuration and spooled events.
- * Destroying that one key crypto-erases all of them (NIST SP 800-88 Rev. 1 §2.6 "cryptographic
- * erase"): on flash, overwriting 32 bytes is far more reliable than overwriting every file. On
- * hardware with a secure element or TPM the data key belongs there; the file is the portable default.
+ * The format of agents before the encrypted store (0.1.0): one 256-bit data key (`data.key`, hex,
+ * 0600) under which the device private key (PKCS#8 EncryptedPrivateKeyInfo), the applied
+ * configuration and spooled events were sealed. Only the migration (`migrate.ts`) reads it now;
+ * the agent keeps its secrets in `@bulwark/sdk/store` (`device-store.ts`), and that same key, kept
+ * as bytes, became the store's key-encryption key.
  */
 export const vaultPaths = (dir: string) => ({ dataKey: join(dir, "data.key") });
 

@@ -1,10 +1,13 @@
-import { readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type DeviceCommand, isDeviceCommand, type WipeConfirmation } from "@bulwark/sdk/wire/commands";
 import { EnvelopeError, openEnvelope } from "@bulwark/sdk/wire/signed";
-import { destroyDataKey } from "./vault.ts";
+import { isTransferCommand, type TransferCommand } from "@bulwark/sdk/wire/transfer";
+import { destroyKek } from "./device-store.ts";
 
-export type CommandVerdict = { ok: true; command: DeviceCommand } | { ok: false; reason: string };
+export type CommandVerdict =
+  | { ok: true; command: DeviceCommand | TransferCommand }
+  | { ok: false; reason: string };
 
 /** A `cmd` message is acted on only if its signature chains to the pinned root and it names this device. */
 export function acceptCommand(
@@ -17,21 +20,34 @@ export function acceptCommand(
   } catch (error) {
     return { ok: false, reason: `signature: ${error instanceof EnvelopeError ? error.reason : "malformed"}` };
   }
-  if (!isDeviceCommand(payload)) return { ok: false, reason: "not a known command" };
+  if (!isDeviceCommand(payload) && !isTransferCommand(payload))
+    return { ok: false, reason: "not a known command" };
   if (payload.deviceId !== ctx.deviceId) return { ok: false, reason: "command for another device" };
   return { ok: true, command: payload };
 }
 
 /**
- * The wipe, in order: destroy the data key (everything sealed under it — the device key, the
- * applied configuration, spooled events — is unreadable from this instant), then hand back the
+ * The wipe, in order: destroy the store's key-encryption key (every data key it wrapped, and so the
+ * device key, the applied configuration and queued events, is unreadable from this instant), then hand back the
  * confirmation to publish. `removeRemains` deletes the leftover files after it is sent.
  */
 export function cryptoErase(dir: string, wipeId: string): WipeConfirmation {
-  destroyDataKey(dir);
+  destroyKek(dir);
   return { state: "wiped", wipeId };
 }
 
 export function removeRemains(dir: string): void {
   for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+}
+
+/**
+ * `bulwark-agent reset`: back to the first-boot state — crypto-erase (the KEK first), then delete
+ * everything in the state directory, which is kept (empty, 0700). Returns whether there was anything.
+ */
+export function resetAgent(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  const had = readdirSync(dir).length > 0;
+  destroyKek(dir);
+  removeRemains(dir);
+  return had;
 }

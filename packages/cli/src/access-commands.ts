@@ -1,17 +1,16 @@
 import { createPublicKey } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { verifyExport } from "@bulwark/sdk/audit/chain";
 import { toPem } from "@bulwark/sdk/pem";
 import { generateKeyPair } from "@bulwark/sdk/x509/algorithms";
 import { buildCsr } from "@bulwark/sdk/x509/csr";
 import { commonNameOnly } from "@bulwark/sdk/x509/name";
-import { type ApiClient, CliError, problemMessage } from "./client.ts";
-import type { Io } from "./commands.ts";
+import { onlyPositionals, parse, wholeNumber } from "./args.ts";
+import { type ApiClient, CliError, problemError, problemMessage } from "./client.ts";
+import type { Command, Io } from "./commands.ts";
 import { table } from "./table.ts";
 
-type Command = (args: string[], api: () => Promise<ApiClient>, io: Io) => Promise<number>;
 type Call = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 
 const SESSION_COOKIE = "__Host-bulwark-session";
@@ -47,7 +46,7 @@ async function withSession<T>(
   };
   const call: Call = async <R>(method: string, path: string, body?: unknown) => {
     const res = await client.send(method, path, { body, headers });
-    if (res.status >= 400) throw new CliError(problemMessage(res.status, res.text));
+    if (res.status >= 400) throw problemError(res.status, res.text);
     return (res.text ? JSON.parse(res.text) : undefined) as R;
   };
   try {
@@ -71,7 +70,8 @@ async function caller<T>(
 
 const out = (io: Io, value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`);
 
-const passwordChange: Command = async (_args, api, io) => {
+const passwordChange: Command = async (args, api, io) => {
+  onlyPositionals(args, 0);
   if (!io.env.BULWARK_NEW_PASSWORD) throw new CliError("set BULWARK_NEW_PASSWORD", 2);
   await withSession(await api(), io.env, (call) =>
     call("POST", "/api/v1/me/password", {
@@ -83,7 +83,8 @@ const passwordChange: Command = async (_args, api, io) => {
   return 0;
 };
 
-const totpEnrol: Command = async (_args, api, io) => {
+const totpEnrol: Command = async (args, api, io) => {
+  onlyPositionals(args, 0);
   const started = await withSession(await api(), io.env, (call) =>
     call<{ secret: string; otpauthUri: string }>("POST", "/api/v1/me/totp"),
   );
@@ -92,7 +93,7 @@ const totpEnrol: Command = async (_args, api, io) => {
 };
 
 const totpConfirm: Command = async (args, api, io) => {
-  const [code] = args;
+  const [code] = onlyPositionals(args, 1);
   if (!code) throw new CliError("totp confirm needs the CODE from the authenticator", 2);
   const done = await withSession(await api(), io.env, (call) =>
     call<{ recoveryCodes: string[] }>("POST", "/api/v1/me/totp/confirm", { code }),
@@ -104,21 +105,20 @@ const totpConfirm: Command = async (args, api, io) => {
 };
 
 const apiKeyCreate: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: {
-      name: { type: "string" },
-      role: { type: "string" },
-      permissions: { type: "string" },
-      "expires-in-days": { type: "string" },
-    },
+  const { values } = parse(args, {
+    name: { type: "string" },
+    role: { type: "string" },
+    permissions: { type: "string" },
+    "expires-in-days": { type: "string" },
   });
   if (!values.name) throw new CliError("api-key create needs --name", 2);
   const body = {
     name: values.name,
     ...(values.role ? { role: values.role } : {}),
     ...(values.permissions ? { permissions: values.permissions.split(",").map((p) => p.trim()) } : {}),
-    ...(values["expires-in-days"] ? { expiresInDays: Number(values["expires-in-days"]) } : {}),
+    ...(values["expires-in-days"]
+      ? { expiresInDays: wholeNumber(values["expires-in-days"], "--expires-in-days") }
+      : {}),
   };
   const created = await caller(api, io.env, (call) =>
     call<{ key: string }>("POST", "/api/v1/api-keys", body),
@@ -127,7 +127,8 @@ const apiKeyCreate: Command = async (args, api, io) => {
   return 0;
 };
 
-const apiKeyList: Command = async (_args, api, io) => {
+const apiKeyList: Command = async (args, api, io) => {
+  const { values } = parse(args, { json: { type: "boolean" } });
   const keys = await caller(api, io.env, (call) =>
     call<{
       items: {
@@ -140,6 +141,10 @@ const apiKeyList: Command = async (_args, api, io) => {
       }[];
     }>("GET", "/api/v1/api-keys"),
   );
+  if (values.json) {
+    io.stdout(`${JSON.stringify(keys)}\n`);
+    return 0;
+  }
   io.stdout(
     `${table(
       ["PREFIX", "NAME", "PERMISSIONS", "EXPIRES", "LAST USED", "REVOKED"],
@@ -157,24 +162,53 @@ const apiKeyList: Command = async (_args, api, io) => {
 };
 
 const apiKeyRevoke: Command = async (args, api, io) => {
-  const id = args[0]?.replace(/^bwk_/, "").slice(0, 12);
+  const id = onlyPositionals(args, 1)[0]?.replace(/^bwk_/, "").slice(0, 12);
   if (!id) throw new CliError("api-key revoke needs an ID or prefix", 2);
   await caller(api, io.env, (call) => call("DELETE", `/api/v1/api-keys/${id}`));
   io.stdout("revoked\n");
   return 0;
 };
 
-const sessionList: Command = async (_args, api, io) => {
-  out(io, await caller(api, io.env, (call) => call("GET", "/api/v1/sessions")));
+interface SessionView {
+  id: string;
+  via: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  remoteAddress: string | null;
+}
+
+const sessionList: Command = async (args, api, io) => {
+  const { values } = parse(args, { json: { type: "boolean" } });
+  const sessions = await caller(api, io.env, (call) =>
+    call<{ items: SessionView[] }>("GET", "/api/v1/sessions"),
+  );
+  if (values.json) {
+    io.stdout(`${JSON.stringify(sessions)}\n`);
+    return 0;
+  }
+  io.stdout(
+    `${table(
+      ["SESSION", "VIA", "FROM", "CREATED", "LAST SEEN", "EXPIRES"],
+      sessions.items.map((x) => [
+        x.id,
+        x.via,
+        x.remoteAddress ?? "-",
+        x.createdAt,
+        x.lastSeenAt,
+        x.expiresAt,
+      ]),
+    )}\n`,
+  );
   return 0;
 };
 
 const sessionRevoke: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parse(
     args,
-    allowPositionals: true,
-    options: { all: { type: "boolean" }, user: { type: "string" } },
-  });
+    { all: { type: "boolean" }, user: { type: "string" } },
+    { max: 1 },
+  );
   const path = values.user
     ? `/api/v1/users/${encodeURIComponent(values.user)}/sessions`
     : values.all
@@ -188,13 +222,18 @@ const sessionRevoke: Command = async (args, api, io) => {
   return 0;
 };
 
-const userList: Command = async (_args, api, io) => {
+const userList: Command = async (args, api, io) => {
+  const { values } = parse(args, { json: { type: "boolean" } });
   const users = await caller(api, io.env, (call) =>
     call<{ items: { id: string; username: string; role: string | null; totpEnabled: boolean }[] }>(
       "GET",
       "/api/v1/users",
     ),
   );
+  if (values.json) {
+    io.stdout(`${JSON.stringify(users)}\n`);
+    return 0;
+  }
   io.stdout(
     `${table(
       ["USER", "ID", "ROLE", "2FA"],
@@ -205,11 +244,7 @@ const userList: Command = async (_args, api, io) => {
 };
 
 const userCreate: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { role: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { role: { type: "string" } }, { max: 1 });
   if (!positionals[0]) throw new CliError("user create needs a NAME", 2);
   const created = await caller(api, io.env, (call) =>
     call<{ id: string; oneTimePassword: string }>("POST", "/api/v1/users", {
@@ -222,11 +257,7 @@ const userCreate: Command = async (args, api, io) => {
 };
 
 const userRole: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { product: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { product: { type: "string" } }, { max: 2 });
   const [id, role] = positionals;
   if (!id || !role) throw new CliError("user role needs ID ROLE [--product PRODUCT_ID]", 2);
   const result = await caller(api, io.env, (call) =>
@@ -240,9 +271,10 @@ const userRole: Command = async (args, api, io) => {
 
 /** Generates the key here (it never leaves this machine), sends a CSR, writes key (0600) and certificate. */
 const operatorCertIssue: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: { "out-dir": { type: "string" }, user: { type: "string" }, days: { type: "string" } },
+  const { values } = parse(args, {
+    "out-dir": { type: "string" },
+    user: { type: "string" },
+    days: { type: "string" },
   });
   if (!values["out-dir"]) throw new CliError("operator-cert issue needs --out-dir DIR", 2);
   const keys = generateKeyPair("ecdsa-p256");
@@ -251,7 +283,7 @@ const operatorCertIssue: Command = async (args, api, io) => {
     call<{ serial: string; chainPem: string }>("POST", "/api/v1/operator-certificates", {
       csr: toPem("CERTIFICATE REQUEST", csr),
       ...(values.user ? { userId: values.user } : {}),
-      ...(values.days ? { validityDays: Number(values.days) } : {}),
+      ...(values.days ? { validityDays: wholeNumber(values.days, "--days") } : {}),
     }),
   );
   const dir = values["out-dir"];
@@ -269,9 +301,10 @@ const operatorCertIssue: Command = async (args, api, io) => {
 };
 
 const operatorCertRevoke: Command = async (args, api, io) => {
-  if (!args[0]) throw new CliError("operator-cert revoke needs a SERIAL", 2);
+  const [serial] = onlyPositionals(args, 1);
+  if (!serial) throw new CliError("operator-cert revoke needs a SERIAL", 2);
   await caller(api, io.env, (call) =>
-    call("DELETE", `/api/v1/operator-certificates/${args[0]!.toLowerCase()}`),
+    call("DELETE", `/api/v1/operator-certificates/${encodeURIComponent(serial.toLowerCase())}`),
   );
   io.stdout("revoked\n");
   return 0;
@@ -280,12 +313,12 @@ const operatorCertRevoke: Command = async (args, api, io) => {
 async function download(client: ApiClient, env: NodeJS.ProcessEnv, path: string): Promise<string> {
   const headers = env.BULWARK_API_KEY ? { authorization: `Bearer ${env.BULWARK_API_KEY}` } : undefined;
   const res = await client.send("GET", path, { headers });
-  if (res.status >= 400) throw new CliError(problemMessage(res.status, res.text));
+  if (res.status >= 400) throw problemError(res.status, res.text);
   return res.text;
 }
 
 const auditExport: Command = async (args, api, io) => {
-  const { values } = parseArgs({ args, options: { out: { type: "string" } } });
+  const { values } = parse(args, { out: { type: "string" } });
   const text = await download(await api(), io.env, "/api/v1/audit/export");
   if (values.out) writeFileSync(values.out, text);
   else io.stdout(text);
@@ -297,9 +330,10 @@ const auditExport: Command = async (args, api, io) => {
  * the server); else downloads both and verifies here, and shows the server's own verdict.
  */
 const auditVerify: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: { file: { type: "string" }, "public-key": { type: "string" }, json: { type: "boolean" } },
+  const { values } = parse(args, {
+    file: { type: "string" },
+    "public-key": { type: "string" },
+    json: { type: "boolean" },
   });
   let lines: string;
   let keyPem: string;
@@ -332,7 +366,8 @@ const auditVerify: Command = async (args, api, io) => {
   return result.problem ? 1 : 0;
 };
 
-const auditKey: Command = async (_args, api, io) => {
+const auditKey: Command = async (args, api, io) => {
+  onlyPositionals(args, 0);
   io.stdout(await download(await api(), io.env, "/api/v1/audit/checkpoint-key"));
   return 0;
 };

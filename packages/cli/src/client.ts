@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fetchPinnedCaCertificates } from "@bulwark/sdk/est/client";
-import { httpsRequest } from "@bulwark/sdk/https";
+import { type HttpsRequest, type HttpsResponse, httpsRequest } from "@bulwark/sdk/https";
+import { type Problem, problemLine } from "./problems.ts";
 import { type StreamUpload, streamUpload } from "./stream-upload.ts";
 
 /** A CLI failure: one readable line and an exit code (1 refused or failed, 2 bad usage). */
@@ -11,6 +12,64 @@ export class CliError extends Error {
     super(message);
     this.exitCode = exitCode;
   }
+}
+
+/** The server refused a request; the message is already in the CLI's words (see problems.ts). */
+export class ProblemError extends CliError {
+  readonly problem: Problem | undefined;
+  readonly status: number;
+  constructor(status: number, problem: Problem | undefined) {
+    super(problem ? problemLine(problem) : `HTTP ${status}`, 1);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+// Network failures that mean nothing answered at that address, as the system names them.
+const UNREACHABLE: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "no such host",
+  EAI_AGAIN: "the name did not resolve",
+  EHOSTUNREACH: "no route to host",
+  ENETUNREACH: "network unreachable",
+  ECONNRESET: "the connection was reset",
+  ETIMEDOUT: "timed out",
+};
+
+/** One HTTPS exchange; a server that cannot be reached is one readable line naming its URL. */
+export async function reach(base: string, options: HttpsRequest): Promise<HttpsResponse> {
+  try {
+    return await httpsRequest(options);
+  } catch (error) {
+    throw unreachable(base, error);
+  }
+}
+
+// TLS verification failures (OpenSSL's codes, as node:tls reports them): the server is there, not trusted.
+const UNTRUSTED = new Set([
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/**
+ * `error` in the CLI's words when it is a network failure ("the server is not reachable at URL
+ * (connection refused)") or a server certificate this CLI does not trust; other errors as they are.
+ */
+export function unreachable(base: string, error: unknown): unknown {
+  const code = (error as { code?: string }).code;
+  if (code && UNTRUSTED.has(code))
+    return new CliError(
+      `the server at ${base} is not trusted (${(error as Error).message}); check BULWARK_CA_FILE or BULWARK_CA_FINGERPRINT`,
+      1,
+    );
+  const reason = code ? UNREACHABLE[code] : /timed out/i.test(String(error)) ? "timed out" : undefined;
+  if (!reason) return error;
+  return new CliError(`the server is not reachable at ${base} (${reason}); check BULWARK_URL`, 1);
 }
 
 export interface ApiClient {
@@ -27,13 +86,22 @@ export interface ApiClient {
   uploadFile<T>(path: string, upload: StreamUpload): Promise<T>;
 }
 
-/** A problem document (RFC 9457) as one readable line. */
+/** A problem document (RFC 9457) as one readable line in the CLI's words. */
 export function problemMessage(status: number, text: string): string {
+  return problemError(status, text).message;
+}
+
+/** The error for a refused request (status ≥ 400) with its problem document. */
+export function problemError(status: number, text: string): ProblemError {
+  return new ProblemError(status, parseProblem(text));
+}
+
+function parseProblem(text: string): Problem | undefined {
   try {
-    const problem = JSON.parse(text) as { code?: string; detail?: string; title?: string };
-    return `${problem.detail ?? problem.title} (${problem.code})`;
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === "object" ? (value as Problem) : undefined;
   } catch {
-    return `HTTP ${status}`;
+    return undefined;
   }
 }
 
@@ -43,7 +111,10 @@ export function problemMessage(status: number, text: string): string {
  */
 async function trustAnchors(url: string, env: NodeJS.ProcessEnv): Promise<string> {
   if (env.BULWARK_CA_FILE) return readFileSync(env.BULWARK_CA_FILE, "utf8");
-  if (env.BULWARK_CA_FINGERPRINT) return fetchPinnedCaCertificates(url, env.BULWARK_CA_FINGERPRINT);
+  if (env.BULWARK_CA_FINGERPRINT)
+    return fetchPinnedCaCertificates(url, env.BULWARK_CA_FINGERPRINT).catch((error: unknown) => {
+      throw unreachable(url, error);
+    });
   const local = join(env.BULWARK_DATA ?? "data", "root-ca.pem");
   if (existsSync(local)) return readFileSync(local, "utf8");
   throw new CliError(
@@ -54,12 +125,14 @@ async function trustAnchors(url: string, env: NodeJS.ProcessEnv): Promise<string
 
 export async function apiClient(env: NodeJS.ProcessEnv): Promise<ApiClient> {
   const base = env.BULWARK_URL ?? "https://127.0.0.1:8443";
+  if (!URL.canParse(base) || new URL(base).protocol !== "https:")
+    throw new CliError(`BULWARK_URL must be an https:// URL, got ${JSON.stringify(base)}`, 2);
   const ca = await trustAnchors(base, env);
   // An operator client certificate (issued by the server's Operator CA) signs in on its own.
   const clientCert = env.BULWARK_CLIENT_CERT ? readFileSync(env.BULWARK_CLIENT_CERT, "utf8") : undefined;
   const clientKey = env.BULWARK_CLIENT_KEY ? readFileSync(env.BULWARK_CLIENT_KEY, "utf8") : undefined;
   const send: ApiClient["send"] = async (method, path, options = {}) => {
-    const res = await httpsRequest({
+    const res = await reach(base, {
       url: new URL(path, base).href,
       method,
       ca,
@@ -85,7 +158,7 @@ export async function apiClient(env: NodeJS.ProcessEnv): Promise<ApiClient> {
     const authorization = auth ?? (env.BULWARK_API_KEY ? `Bearer ${env.BULWARK_API_KEY}` : undefined);
     if (!authorization && !clientCert)
       throw new CliError("set BULWARK_API_KEY (an API key from the server) or BULWARK_CLIENT_CERT/KEY", 2);
-    const res = await httpsRequest({
+    const res = await reach(base, {
       url: new URL(path, base).href,
       method,
       ca,
@@ -99,7 +172,7 @@ export async function apiClient(env: NodeJS.ProcessEnv): Promise<ApiClient> {
       body,
     });
     const text = res.body.toString("utf8");
-    if (res.status >= 400) throw new CliError(problemMessage(res.status, text), 1);
+    if (res.status >= 400) throw new ProblemError(res.status, parseProblem(text));
     return (text ? JSON.parse(text) : undefined) as T;
   };
   return {
@@ -123,7 +196,7 @@ export async function apiClient(env: NodeJS.ProcessEnv): Promise<ApiClient> {
         { ca, cert: clientCert, key: clientKey, authorization },
         upload,
       );
-      if (res.status >= 400) throw new CliError(problemMessage(res.status, res.text), 1);
+      if (res.status >= 400) throw problemError(res.status, res.text);
       return JSON.parse(res.text) as T;
     },
   };

@@ -187,10 +187,9 @@ const action =
   };
 
 export const DEPLOY_COMMANDS: Record<string, Command> = {
-  deploy: (args, api, io) => {
-    const sub = { status, pause: action("pause"), resume: action("resume"), cancel: action("cancel") }[
-      args[0] ?? ""
-    ];
-    return sub ? sub(args.slice(1), api, io) : deploy(args, api, io);
-  },
+  deploy,
+  "deploy status": status,
+  "deploy pause": action("pause"),
+  "deploy resume": action("resume"),
+  "deploy cancel": action("cancel"),
 };

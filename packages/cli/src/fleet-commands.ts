@@ -1,10 +1,8 @@
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { type ApiClient, CliError } from "./client.ts";
-import type { Io } from "./commands.ts";
+import { onlyPositionals, parse, wholeNumber } from "./args.ts";
+import { CliError } from "./client.ts";
+import type { Command, Io } from "./commands.ts";
 import { table } from "./table.ts";
-
-type Command = (args: string[], api: () => Promise<ApiClient>, io: Io) => Promise<number>;
 
 interface Device {
   id: string;
@@ -38,26 +36,27 @@ export function deviceTable(devices: Device[]): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function deviceIdArg(args: string[], usage: string): string {
-  const id = args[0];
+function deviceIdArg(id: string | undefined, usage: string): string {
   if (!id || !UUID.test(id)) throw new CliError(`${usage} needs a device ID (a UUID)`, 2);
   return id;
 }
 
+/** A list as a table, or with --json the server's page as it came. */
+function printList(io: Io, json: boolean | undefined, page: unknown, text: () => string): void {
+  io.stdout(json ? `${JSON.stringify(page)}\n` : `${text()}\n`);
+}
+
 const deviceList: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: {
-      group: { type: "string" },
-      status: { type: "string" },
-      online: { type: "string" },
-      product: { type: "string" },
-      serial: { type: "string" },
-      sort: { type: "string" },
-      limit: { type: "string" },
-      offset: { type: "string" },
-      json: { type: "boolean" },
-    },
+  const { values } = parse(args, {
+    group: { type: "string" },
+    status: { type: "string" },
+    online: { type: "string" },
+    product: { type: "string" },
+    serial: { type: "string" },
+    sort: { type: "string" },
+    limit: { type: "string" },
+    offset: { type: "string" },
+    json: { type: "boolean" },
   });
   if (values.online !== undefined && values.online !== "true" && values.online !== "false")
     throw new CliError("--online must be true or false", 2);
@@ -76,17 +75,18 @@ const deviceList: Command = async (args, api, io) => {
 };
 
 const deviceShow: Command = async (args, api, io) => {
-  const id = deviceIdArg(args, "device show");
+  const id = deviceIdArg(onlyPositionals(args, 1)[0], "device show");
   io.stdout(`${JSON.stringify(await (await api()).call("GET", `/api/v1/devices/${id}`), null, 2)}\n`);
   return 0;
 };
 
 const deviceSet: Command = async (args, api, io) => {
-  const id = deviceIdArg(args, "device set");
-  const { values } = parseArgs({
-    args: args.slice(1),
-    options: { serial: { type: "string" }, product: { type: "string" } },
-  });
+  const { values, positionals } = parse(
+    args,
+    { serial: { type: "string" }, product: { type: "string" } },
+    { max: 1 },
+  );
+  const id = deviceIdArg(positionals[0], "device set");
   if (values.serial === undefined && values.product === undefined)
     throw new CliError("device set needs --serial and/or --product", 2);
   await (await api()).call("PATCH", `/api/v1/devices/${id}`, values);
@@ -97,8 +97,8 @@ const deviceSet: Command = async (args, api, io) => {
 /** `bulwark device disable|enable|quarantine|compromise|decommission ID [--reason TEXT]`. */
 function deviceAction(action: string): Command {
   return async (args, api, io) => {
-    const id = deviceIdArg(args, `device ${action}`);
-    const { values } = parseArgs({ args: args.slice(1), options: { reason: { type: "string" } } });
+    const { values, positionals } = parse(args, { reason: { type: "string" } }, { max: 1 });
+    const id = deviceIdArg(positionals[0], `device ${action}`);
     const result = await (await api()).call<{
       from: string;
       device: { status: string };
@@ -117,21 +117,56 @@ function deviceAction(action: string): Command {
   };
 }
 
-const groupList: Command = async (_args, api, io) => {
+interface Transfer {
+  id: string;
+  state: "requested" | "key-received" | "exported" | "imported" | "failed";
+  reason: string | null;
+  records: number | null;
+}
+
+/**
+ * `bulwark device transfer OLD_ID NEW_ID`: moves OLD's data to NEW, sealed to NEW and signed by
+ * OLD (both must be connected), and waits for the outcome (at most --wait seconds, default 60).
+ */
+const deviceTransfer: Command = async (args, api, io) => {
+  const { values, positionals } = parse(args, { wait: { type: "string" } }, { max: 2 });
+  const from = deviceIdArg(positionals[0], "device transfer OLD_ID NEW_ID");
+  const to = deviceIdArg(positionals[1], "device transfer OLD_ID NEW_ID");
+  const waitSeconds = wholeNumber(values.wait, "--wait") ?? 60;
+  if (waitSeconds < 0) throw new CliError("--wait must be 0 or more seconds", 2);
+  const client = await api();
+  let transfer = await client.call<Transfer>("POST", `/api/v1/devices/${from}/transfer`, { to });
+  process.stderr.write(`transfer ${transfer.id} started: ${from} -> ${to}\n`);
+  const deadline = Date.now() + waitSeconds * 1000;
+  while (transfer.state !== "imported" && transfer.state !== "failed" && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    transfer = await client.call<Transfer>("GET", `/api/v1/transfers/${transfer.id}`);
+  }
+  if (transfer.state === "imported") {
+    io.stdout(`${transfer.id}: imported (${transfer.records} record(s) moved to ${to})\n`);
+    return 0;
+  }
+  if (transfer.state === "failed")
+    throw new CliError(`transfer ${transfer.id} failed: ${transfer.reason}`, 1);
+  throw new CliError(`transfer ${transfer.id} is still ${transfer.state} after ${waitSeconds} s`, 1);
+};
+
+const groupList: Command = async (args, api, io) => {
+  const { values } = parse(args, { json: { type: "boolean" } });
   const groups = await (await api()).call<{
     items: { name: string; id: string; policyName: string | null }[];
   }>("GET", "/api/v1/groups");
-  io.stdout(
-    `${table(
+  printList(io, values.json, groups, () =>
+    table(
       ["GROUP", "POLICY", "ID"],
       groups.items.map((g) => [g.name, g.policyName ?? "-", g.id]),
-    )}\n`,
+    ),
   );
   return 0;
 };
 
 const groupCreate: Command = async (args, api, io) => {
-  const [name] = args;
+  const [name] = onlyPositionals(args, 1);
   if (!name) throw new CliError("group create needs a NAME", 2);
   const group = await (await api()).call<{ id: string }>("POST", "/api/v1/groups", { name });
   io.stdout(`${group.id}\n`);
@@ -139,35 +174,38 @@ const groupCreate: Command = async (args, api, io) => {
 };
 
 const groupSetPolicy: Command = async (args, api, io) => {
-  const [group, policy] = args;
-  if (!group || !policy) throw new CliError("group set-policy needs GROUP and POLICY (or --none)", 2);
+  const { values, positionals } = parse(args, { none: { type: "boolean" } }, { max: 2 });
+  const [group, named] = positionals;
+  // Exactly one of POLICY and --none.
+  if (!group || (named === undefined) === !values.none)
+    throw new CliError("group set-policy needs GROUP and POLICY (or --none)", 2);
+  const policy = values.none ? null : named;
   const result = await (await api()).call<{ pushed: number }>(
     "PUT",
     `/api/v1/groups/${encodeURIComponent(group)}/policy`,
-    { policy: policy === "--none" ? null : policy },
+    { policy },
   );
-  io.stdout(
-    `group ${group}: policy ${policy === "--none" ? "none" : policy} (pushed to ${result.pushed} device(s))\n`,
-  );
+  io.stdout(`group ${group}: policy ${policy ?? "none"} (pushed to ${result.pushed} device(s))\n`);
   return 0;
 };
 
-const policyList: Command = async (_args, api, io) => {
+const policyList: Command = async (args, api, io) => {
+  const { values } = parse(args, { json: { type: "boolean" } });
   const list = await (await api()).call<{ items: { name: string; version: number; createdAt: string }[] }>(
     "GET",
     "/api/v1/policies",
   );
-  io.stdout(
-    `${table(
+  printList(io, values.json, list, () =>
+    table(
       ["POLICY", "VERSION", "CREATED"],
       list.items.map((p) => [p.name, String(p.version), p.createdAt]),
-    )}\n`,
+    ),
   );
   return 0;
 };
 
 const policyShow: Command = async (args, api, io) => {
-  const [name] = args;
+  const [name] = onlyPositionals(args, 1);
   if (!name) throw new CliError("policy show needs a NAME", 2);
   io.stdout(
     `${JSON.stringify(await (await api()).call("GET", `/api/v1/policies/${encodeURIComponent(name)}`), null, 2)}\n`,
@@ -177,8 +215,8 @@ const policyShow: Command = async (args, api, io) => {
 
 /** `bulwark policy publish NAME --file settings.json` (`-` reads stdin): makes the next version. */
 const policyPublish: Command = async (args, api, io) => {
-  const [name] = args;
-  const { values } = parseArgs({ args: args.slice(1), options: { file: { type: "string" } } });
+  const { values, positionals } = parse(args, { file: { type: "string" } }, { max: 1 });
+  const [name] = positionals;
   if (!name || !values.file) throw new CliError("policy publish needs NAME --file SETTINGS.json", 2);
   let settings: unknown;
   try {
@@ -196,14 +234,11 @@ const policyPublish: Command = async (args, api, io) => {
 };
 
 const securityEvents: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: {
-      device: { type: "string" },
-      kind: { type: "string" },
-      limit: { type: "string" },
-      json: { type: "boolean" },
-    },
+  const { values } = parse(args, {
+    device: { type: "string" },
+    kind: { type: "string" },
+    limit: { type: "string" },
+    json: { type: "boolean" },
   });
   const query = new URLSearchParams();
   if (values.device) query.set("device", values.device);
@@ -234,6 +269,7 @@ export const FLEET_COMMANDS: Record<string, Command> = {
   "device quarantine": deviceAction("quarantine"),
   "device compromise": deviceAction("compromise"),
   "device decommission": deviceAction("decommission"),
+  "device transfer": deviceTransfer,
   "group list": groupList,
   "group create": groupCreate,
   "group set-policy": groupSetPolicy,

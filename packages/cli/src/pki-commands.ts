@@ -1,13 +1,8 @@
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { type ApiClient, CliError } from "./client.ts";
+import { decimalNumber, parse } from "./args.ts";
+import { CliError } from "./client.ts";
+import type { Command } from "./commands.ts";
 import { table } from "./table.ts";
-
-interface Io {
-  stdout: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-}
-type Command = (args: string[], api: () => Promise<ApiClient>, io: Io) => Promise<number>;
 
 // RFC 5280 §5.3.1 reasons the server accepts.
 const REASONS = [
@@ -23,6 +18,7 @@ const REASONS = [
 
 interface Certificate {
   serial: string;
+  kind: string;
   ca: { name: string };
   deviceId: string | null;
   subject: string;
@@ -32,39 +28,43 @@ interface Certificate {
 }
 
 const certRevoke: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { reason: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { reason: { type: "string" } }, { max: 1 });
   const [serial] = positionals;
   if (!serial || !/^[0-9a-fA-F:]{2,60}$/.test(serial))
     throw new CliError("cert revoke needs a SERIAL (hex)", 2);
   const reason = values.reason ?? "unspecified";
   if (!REASONS.includes(reason)) throw new CliError(`--reason must be one of ${REASONS.join(", ")}`, 2);
-  const revoked = await (await api()).call<{ serial: string; revokedAt: string }>(
+  const revoked = await (await api()).call<{ serial: string; revokedAt: string; alsoRevoked?: string[] }>(
     "POST",
     `/api/v1/certificates/${serial.replace(/:/g, "").toLowerCase()}/revoke`,
     { reason },
   );
   io.stdout(`revoked ${revoked.serial} (${reason}) at ${revoked.revokedAt}\n`);
+  // keyCompromise also revokes the certificates renewed from it.
+  for (const serial of revoked.alsoRevoked ?? [])
+    io.stdout(`revoked ${serial} (${reason}): renewed from it\n`);
   return 0;
 };
 
 const certList: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: { device: { type: "string" }, status: { type: "string" }, json: { type: "boolean" } },
+  const { values } = parse(args, {
+    device: { type: "string" },
+    status: { type: "string" },
+    kind: { type: "string" },
+    json: { type: "boolean" },
   });
   const query = new URLSearchParams({ limit: "1000" });
   if (values.device) query.set("device", values.device);
   if (values.status) query.set("status", values.status);
+  if (values.kind && !["device", "operator", "service"].includes(values.kind))
+    throw new CliError("--kind must be device, operator or service", 2);
+  if (values.kind) query.set("kind", values.kind);
   const page = await (await api()).call<{ items: Certificate[] }>("GET", `/api/v1/certificates?${query}`);
   if (values.json) io.stdout(`${JSON.stringify(page)}\n`);
   else
     io.stdout(
       `${table(
-        ["SERIAL", "CA", "DEVICE", "STATUS", "REASON", "NOT AFTER"],
+        ["SERIAL", "CA", "DEVICE", "STATUS", "REASON", "NOT AFTER", "KIND"],
         page.items.map((c) => [
           c.serial,
           c.ca.name,
@@ -72,13 +72,15 @@ const certList: Command = async (args, api, io) => {
           c.status,
           c.revocationReason ?? "-",
           c.notAfter,
+          c.kind,
         ]),
       )}\n`,
     );
   return 0;
 };
 
-const caList: Command = async (_args, api, io) => {
+const caList: Command = async (args, api, io) => {
+  const { values } = parse(args, { json: { type: "boolean" } });
   const page = await (await api()).call<{
     items: {
       id: string;
@@ -89,31 +91,30 @@ const caList: Command = async (_args, api, io) => {
       notAfter: string;
     }[];
   }>("GET", "/api/v1/cas");
-  io.stdout(
-    `${table(
-      ["ID", "NAME", "ROLE", "ALGORITHM", "KEY", "NOT AFTER"],
-      page.items.map((c) => [
-        c.id,
-        c.name,
-        c.role,
-        c.algorithm,
-        c.offline ? "offline" : "custody",
-        c.notAfter,
-      ]),
-    )}\n`,
-  );
+  if (values.json) io.stdout(`${JSON.stringify(page)}\n`);
+  else
+    io.stdout(
+      `${table(
+        ["ID", "NAME", "ROLE", "ALGORITHM", "KEY", "NOT AFTER"],
+        page.items.map((c) => [
+          c.id,
+          c.name,
+          c.role,
+          c.algorithm,
+          c.offline ? "offline" : "custody",
+          c.notAfter,
+        ]),
+      )}\n`,
+    );
   return 0;
 };
 
 const caCreate: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: {
-      name: { type: "string" },
-      role: { type: "string" },
-      algorithm: { type: "string" },
-      parent: { type: "string" },
-    },
+  const { values } = parse(args, {
+    name: { type: "string" },
+    role: { type: "string" },
+    algorithm: { type: "string" },
+    parent: { type: "string" },
   });
   if (!values.name || !values.algorithm || (values.role !== "root" && values.role !== "device"))
     throw new CliError("ca create needs --name, --role root|device, --algorithm [--parent ROOT]", 2);
@@ -129,10 +130,7 @@ const caCreate: Command = async (args, api, io) => {
 
 /** Offline root, step 1: prints the request id, then the PKCS#10 of a new issuing-CA key held in custody. */
 const caRequest: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: { name: { type: "string" }, algorithm: { type: "string" } },
-  });
+  const { values } = parse(args, { name: { type: "string" }, algorithm: { type: "string" } });
   if (!values.name || !values.algorithm) throw new CliError("ca request needs --name and --algorithm", 2);
   const req = await (await api()).call<{ id: string; csrPem: string }>("POST", "/api/v1/ca-requests", {
     name: values.name,
@@ -144,11 +142,11 @@ const caRequest: Command = async (args, api, io) => {
 
 /** Offline root, step 2: imports the signed issuing-CA certificate and its root. */
 const caImport: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parse(
     args,
-    allowPositionals: true,
-    options: { cert: { type: "string" }, root: { type: "string" } },
-  });
+    { cert: { type: "string" }, root: { type: "string" } },
+    { max: 1 },
+  );
   const [id] = positionals;
   if (!id || !values.cert || !values.root)
     throw new CliError("ca import needs REQUEST_ID --cert FILE --root FILE", 2);
@@ -178,24 +176,26 @@ const list = (value: string | undefined) =>
     .filter(Boolean);
 
 const policySet: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parse(
     args,
-    allowPositionals: true,
-    options: {
+    {
       "key-algorithms": { type: "string" },
       "validity-days": { type: "string" },
       "renewal-window-days": { type: "string" },
       methods: { type: "string" },
       "issuing-ca": { type: "string" },
     },
-  });
+    { max: 1 },
+  );
   const [group] = positionals;
   if (!group || !values["key-algorithms"] || !values["validity-days"])
     throw new CliError("policy set needs GROUP --key-algorithms A,B --validity-days N", 2);
   const policy = {
     keyAlgorithms: list(values["key-algorithms"]),
-    validityDays: Number(values["validity-days"]),
-    ...(values["renewal-window-days"] ? { renewalWindowDays: Number(values["renewal-window-days"]) } : {}),
+    validityDays: decimalNumber(values["validity-days"], "--validity-days"),
+    ...(values["renewal-window-days"]
+      ? { renewalWindowDays: decimalNumber(values["renewal-window-days"], "--renewal-window-days") }
+      : {}),
     ...(values.methods ? { methods: list(values.methods) } : {}),
     ...(values["issuing-ca"] ? { issuingCa: values["issuing-ca"] } : {}),
   };
@@ -206,11 +206,7 @@ const policySet: Command = async (args, api, io) => {
 
 /** Pre-registers a hardware serial number; prints the bootstrap secret (once). */
 const serialRegister: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { secret: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { secret: { type: "string" } }, { max: 2 });
   const [group, serialNumber] = positionals;
   if (!group || !serialNumber) throw new CliError("serial register needs GROUP SERIAL [--secret S]", 2);
   const registered = await (await api()).call<{ secret: string }>(

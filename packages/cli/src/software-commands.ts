@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
-import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { digestFile, verifyDetached } from "@bulwark/sdk/signing/detached";
 import { isSoftwareError } from "@bulwark/sdk/software/errors";
@@ -15,11 +14,11 @@ import {
 } from "@bulwark/sdk/software/sbom/generate/python";
 import { toSpdx } from "@bulwark/sdk/software/sbom/generate/spdx";
 import { pack } from "tar-stream";
-import { type ApiClient, CliError } from "./client.ts";
-import type { Io } from "./commands.ts";
+import { onlyPositionals, parse } from "./args.ts";
+import { CliError } from "./client.ts";
+import type { Command } from "./commands.ts";
+import { type ImportSummary, importSummary, type SbomSummary, sbomSummary } from "./summaries.ts";
 import { table } from "./table.ts";
-
-type Command = (args: string[], api: () => Promise<ApiClient>, io: Io) => Promise<number>;
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
@@ -32,18 +31,14 @@ function readInput(path: string): Buffer {
 }
 
 const productCreate: Command = async (args, api, io) => {
-  const [name] = args;
+  const [name] = onlyPositionals(args, 1);
   if (!name) throw new CliError("product create needs a NAME", 2);
   io.stdout(`${(await (await api()).call<{ id: string }>("POST", "/api/v1/products", { name })).id}\n`);
   return 0;
 };
 
 const releaseCreate: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { classification: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { classification: { type: "string" } }, { max: 2 });
   if (positionals.length !== 2)
     throw new CliError("release create needs PRODUCT_ID VERSION [--classification security|feature]", 2);
   const body = {
@@ -59,16 +54,18 @@ const releaseCreate: Command = async (args, api, io) => {
   return 0;
 };
 
+/** Prints a summary by default; with --json the server's whole answer. */
 const sbomUpload: Command = async (args, api, io) => {
-  const [release, file] = args;
+  const { values, positionals } = parse(args, { json: { type: "boolean" } }, { max: 2 });
+  const [release, file] = positionals;
   if (!release || !file) throw new CliError("sbom upload needs RELEASE_ID FILE", 2);
-  const summary = await (await api()).upload<{ sbom: { id: string }; rematch: { created: number } }>(
+  const summary = await (await api()).upload<SbomSummary>(
     "POST",
     `/api/v1/releases/${encodeURIComponent(release)}/sboms`,
     readInput(file),
     "application/json",
   );
-  io.stdout(json(summary));
+  io.stdout(values.json ? json(summary) : sbomSummary(summary));
   return 0;
 };
 
@@ -83,11 +80,11 @@ const GENERATORS: Record<string, (text: string, name: string) => Inventory> = {
 
 /** Offline: builds a CycloneDX 1.6 or SPDX 2.3 SBOM from a lock file, dpkg status or firmware manifest. */
 const sbomGenerate: Command = async (args, _api, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parse(
     args,
-    allowPositionals: true,
-    options: { from: { type: "string" }, format: { type: "string" }, name: { type: "string" } },
-  });
+    { from: { type: "string" }, format: { type: "string" }, name: { type: "string" } },
+    { max: 1 },
+  );
   const generate = values.from ? GENERATORS[values.from] : undefined;
   if (!generate || positionals.length !== 1)
     throw new CliError(`sbom generate needs --from ${Object.keys(GENERATORS).join("|")} FILE`, 2);
@@ -144,23 +141,28 @@ function uploadTypeOf(path: string): string {
   throw new CliError(`${path}: expected a directory, .tar.gz, .zip, .tar, .json or .yaml`, 2);
 }
 
+/** Prints a summary by default; with --json the server's whole answer. */
 const vulnImport: Command = async (args, api, io) => {
-  const [path] = args;
+  const { values, positionals } = parse(args, { json: { type: "boolean" } }, { max: 1 });
+  const [path] = positionals;
   if (!path) throw new CliError("vuln import needs PATH (directory, .zip, .tar.gz, .json or .yaml)", 2);
   const isDir = statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
   const body = isDir ? await packDirectory(path) : readInput(path);
   const type = isDir ? "application/gzip" : uploadTypeOf(path);
-  io.stdout(json(await (await api()).upload("POST", "/api/v1/vulnerabilities/osv", body, type)));
+  const result = await (await api()).upload<ImportSummary>("POST", "/api/v1/vulnerabilities/osv", body, type);
+  io.stdout(values.json ? json(result) : importSummary(result));
   return 0;
 };
 
 const kevImport: Command = async (args, api, io) => {
-  const [path] = args;
+  const { values, positionals } = parse(args, { json: { type: "boolean" } }, { max: 1 });
+  const [path] = positionals;
   if (!path) throw new CliError("kev import needs PATH (the KEV catalogue, .json or .json.gz)", 2);
   const body = readInput(path);
   // RFC 1952 §2.3.1: gzip magic.
   const type = body[0] === 0x1f && body[1] === 0x8b ? "application/gzip" : "application/json";
-  io.stdout(json(await (await api()).upload("POST", "/api/v1/vulnerabilities/kev", body, type)));
+  const result = await (await api()).upload<ImportSummary>("POST", "/api/v1/vulnerabilities/kev", body, type);
+  io.stdout(values.json ? json(result) : importSummary(result));
   return 0;
 };
 
@@ -175,16 +177,13 @@ interface FindingView {
 }
 
 const findingsList: Command = async (args, api, io) => {
-  const { values } = parseArgs({
-    args,
-    options: {
-      release: { type: "string" },
-      status: { type: "string" },
-      "known-exploited": { type: "boolean" },
-      article14: { type: "boolean" },
-      limit: { type: "string" },
-      json: { type: "boolean" },
-    },
+  const { values } = parse(args, {
+    release: { type: "string" },
+    status: { type: "string" },
+    "known-exploited": { type: "boolean" },
+    article14: { type: "boolean" },
+    limit: { type: "string" },
+    json: { type: "boolean" },
   });
   const q = new URLSearchParams({ limit: values.limit ?? "1000" });
   if (values.release) q.set("release", values.release);
@@ -212,17 +211,17 @@ const findingsList: Command = async (args, api, io) => {
 };
 
 const triage: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parse(
     args,
-    allowPositionals: true,
-    options: {
+    {
       state: { type: "string" },
       justification: { type: "string" },
       impact: { type: "string" },
       action: { type: "string" },
       detail: { type: "string" },
     },
-  });
+    { max: 1 },
+  );
   if (positionals.length !== 1 || !values.state)
     throw new CliError("triage needs FINDING_ID --state under_investigation|affected|not_affected|fixed", 2);
   const body = {
@@ -242,11 +241,7 @@ const triage: Command = async (args, api, io) => {
 };
 
 const vexExport: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { format: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { format: { type: "string" } }, { max: 1 });
   if (positionals.length !== 1)
     throw new CliError("vex export needs RELEASE_ID [--format openvex|cyclonedx]", 2);
   const format = values.format ?? "openvex";
@@ -264,11 +259,7 @@ const vexExport: Command = async (args, api, io) => {
 };
 
 const signingKeyCreate: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { out: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { out: { type: "string" } }, { max: 1 });
   if (positionals.length !== 1) throw new CliError("signing-key create needs LABEL [--out PUBLIC.pem]", 2);
   const key = await (await api()).call<{ id: string; publicKeyPem: string }>("POST", "/api/v1/signing-keys", {
     label: positionals[0],
@@ -280,11 +271,11 @@ const signingKeyCreate: Command = async (args, api, io) => {
 
 /** Hashes the artifact locally and asks the server to sign the digests; writes ARTIFACT.sig.json. */
 const sign: Command = async (args, api, io) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parse(
     args,
-    allowPositionals: true,
-    options: { key: { type: "string" }, out: { type: "string" } },
-  });
+    { key: { type: "string" }, out: { type: "string" } },
+    { max: 1 },
+  );
   if (positionals.length !== 1 || !values.key)
     throw new CliError("sign needs ARTIFACT --key SIGNING_KEY_ID", 2);
   const artifact = positionals[0]!;
@@ -303,11 +294,7 @@ const sign: Command = async (args, api, io) => {
 
 /** Offline: verifies a detached hybrid signature with nothing but the public keys; both must verify. */
 const verify: Command = async (args, _api, io) => {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { key: { type: "string" } },
-  });
+  const { values, positionals } = parse(args, { key: { type: "string" } }, { max: 2 });
   if (positionals.length !== 2 || !values.key)
     throw new CliError("verify needs ARTIFACT SIGNATURE --key PUBLIC.pem", 2);
   const [artifact, signature] = positionals as [string, string];

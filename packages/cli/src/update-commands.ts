@@ -203,7 +203,7 @@ const tufRootImport: Command = async (args, api, io) => {
 const tufKeyGenerate: Command = async (args, _api, io) => {
   const { values } = parseArgs({ args, options: { "out-dir": { type: "string" } } });
   const dir = values["out-dir"];
-  if (!dir) throw new CliError("tuf key generate needs --out-dir DIR", 2);
+  if (!dir) throw new CliError("tuf keygen needs --out-dir DIR", 2);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const family of ["ecdsa", "ml-dsa"] as const) {
     const { privateKey, key, keyid } = generateKeyPair(family);
@@ -223,10 +223,7 @@ export const UPDATE_COMMANDS: Record<string, Command> = {
   "release update": releaseUpdate,
   "release publish": releasePublish,
   "tuf status": tufStatus,
-  "tuf key": (args, api, io) =>
-    args[0] === "generate"
-      ? tufKeyGenerate(args.slice(1), api, io)
-      : usageError("tuf key generate --out-dir DIR"),
+  "tuf keygen": tufKeyGenerate,
   "tuf root": (args, api, io) => {
     const sub = { "sign-request": tufRootSignRequest, sign: tufRootSign, "import-signature": tufRootImport }[
       args[0] ?? ""

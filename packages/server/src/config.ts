@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_HEARTBEAT_MS } from "./mqtt/instance-liveness.ts";
+import { parseCidr } from "./net/addresses.ts";
 
 /** Everything the server is configured with; built once from argv and the environment. */
 export interface Config {
@@ -23,13 +24,47 @@ export interface Config {
   redisPrefix: string;
   /** How often this process writes its heartbeat; its devices are shown offline after 3 missed beats. */
   heartbeatMs: number;
+  /**
+   * How long a session on a certificate superseded by renewal stays up, so the device reconnects
+   * with its new certificate before the old one's session is closed (issue #13 (6)).
+   */
+  renewalGraceMs: number;
   /** Webhooks may POST to loopback and link-local addresses (refused by default: SSRF). */
   webhookAllowLocal: boolean;
   /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
   webhookAllowHttp: boolean;
   /** Largest update artifact accepted for upload, in bytes (issue #15). */
   maxArtifactBytes: number;
+  /** Start on a data directory that group or others may access (refused by default: keys live there). */
+  allowOpenDataDir: boolean;
+  /** Admission on both listeners (issue #13): caps, deadlines and the load balancers' PROXY protocol. */
+  connections: ConnectionLimits;
 }
+
+export interface ConnectionLimits {
+  /** Open client connections on both listeners together; undefined = descriptor limit less a reserve. */
+  maxConnections: number | undefined;
+  mqttMaxPerAddress: number;
+  httpMaxPerAddress: number;
+  /** TCP accept to completed TLS handshake (the PROXY header included), both listeners. */
+  handshakeTimeoutMs: number;
+  /** Completed TLS handshake to CONNECT on the MQTT port. */
+  mqttConnectTimeoutMs: number;
+  /** Completed TLS handshake to the first request's headers on the HTTPS port. */
+  httpRequestTimeoutMs: number;
+  /** Load balancer addresses (CIDRs) whose connections start with a PROXY protocol v2 header. */
+  proxyProtocolFrom: string[];
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  maxConnections: undefined,
+  mqttMaxPerAddress: 1000,
+  httpMaxPerAddress: 256,
+  handshakeTimeoutMs: 5000,
+  mqttConnectTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 10_000,
+  proxyProtocolFrom: [],
+};
 
 export class ConfigError extends Error {}
 
@@ -47,6 +82,12 @@ const USAGE = `Usage: bulwark-server [options]
                                    by default; env BULWARK_WEBHOOK_ALLOW_LOCAL=1)
   --webhook-allow-http             let webhooks use plain http:// URLs (https only by default;
                                    env BULWARK_WEBHOOK_ALLOW_HTTP=1); independent of allow-local
+  --allow-open-data-dir            start even if group or others may access the data directory
+                                   (refused by default: it holds the keys and the database;
+                                   env BULWARK_ALLOW_OPEN_DATA_DIR=1)
+  --renewal-grace-seconds N        after a renewal, how long the device's session on its old
+                                   (now superseded) certificate stays up while it reconnects with
+                                   the new one (0-3600, default 60, env BULWARK_RENEWAL_GRACE_SECONDS)
   --redis-url URL                  Redis for broker pub/sub, sessions and control events between
                                    processes (scale-out; env BULWARK_REDIS_URL)
   --redis-prefix PREFIX            what this deployment's Redis keys and channels begin with
@@ -54,9 +95,29 @@ const USAGE = `Usage: bulwark-server [options]
                                    sharing a Redis; every process of one deployment uses the same
   --max-artifact-bytes N           largest update artifact accepted (default 4 GiB,
                                    env BULWARK_MAX_ARTIFACT_BYTES)
+Connection limits (both listeners; each flag also reads the env named beside it):
+  --max-connections N              open client connections in all (BULWARK_MAX_CONNECTIONS;
+                                   default and ceiling: the descriptor limit read at start, less
+                                   10% and at least 128 kept for the server's own files)
+  --mqtt-max-per-address N         concurrent MQTT connections from one address, IPv6 per /64
+                                   (default 1000, BULWARK_MQTT_MAX_PER_ADDRESS); devices behind
+                                   one NAT share it
+  --http-max-per-address N         concurrent HTTPS connections from one address, IPv6 per /64
+                                   (default 256, BULWARK_HTTP_MAX_PER_ADDRESS)
+  --handshake-timeout-ms N         from TCP accept to a completed TLS handshake (default 5000,
+                                   3000 to 120000, BULWARK_HANDSHAKE_TIMEOUT_MS)
+  --mqtt-connect-timeout-ms N      from the TLS handshake to the MQTT CONNECT (default 10000,
+                                   1000 to 120000, BULWARK_MQTT_CONNECT_TIMEOUT_MS)
+  --http-request-timeout-ms N      from the TLS handshake to the first HTTPS request (default
+                                   10000, 1000 to 120000, BULWARK_HTTP_REQUEST_TIMEOUT_MS)
+  --proxy-protocol-from CIDR       a TCP load balancer's address or CIDR (repeatable; env
+                                   BULWARK_PROXY_PROTOCOL_FROM, comma-separated): its connections
+                                   must start with a PROXY protocol v2 header, which then gives
+                                   the client's address; no other peer's header is trusted
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
   BULWARK_HEARTBEAT_MS (server process heartbeat, default 10000: in scale-out, the devices of a
-  process that missed 3 beats are shown offline by the others)`;
+  process that missed 3 beats are shown offline by the others, and its sessions' MQTT wills are
+  published by them within 4 beats)`;
 
 function heartbeat(value: string | undefined): number {
   if (value === undefined) return DEFAULT_HEARTBEAT_MS;
@@ -64,6 +125,77 @@ function heartbeat(value: string | undefined): number {
   if (!Number.isInteger(n) || n < 100 || n > 600_000)
     throw new ConfigError(`BULWARK_HEARTBEAT_MS must be an integer from 100 to 600000, got ${value}`);
   return n;
+}
+
+function integer(
+  value: string | undefined,
+  fallback: number,
+  name: string,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  return n;
+}
+
+type Values = Record<string, string | string[] | boolean | undefined>;
+
+function connectionLimits(values: Values, env: NodeJS.ProcessEnv): ConnectionLimits {
+  const d = DEFAULT_CONNECTION_LIMITS;
+  const flag = (name: string, envName: string) => (values[name] as string | undefined) ?? env[envName];
+  const max = flag("max-connections", "BULWARK_MAX_CONNECTIONS");
+  const from =
+    (values["proxy-protocol-from"] as string[] | undefined) ??
+    (env.BULWARK_PROXY_PROTOCOL_FROM ?? "").split(",").filter((s) => s.trim() !== "");
+  for (const cidr of from)
+    try {
+      parseCidr(cidr);
+    } catch (error) {
+      throw new ConfigError(`--proxy-protocol-from: ${(error as Error).message}`);
+    }
+  return {
+    maxConnections: max === undefined ? undefined : integer(max, 0, "--max-connections", 1, 10_000_000),
+    mqttMaxPerAddress: integer(
+      flag("mqtt-max-per-address", "BULWARK_MQTT_MAX_PER_ADDRESS"),
+      d.mqttMaxPerAddress,
+      "--mqtt-max-per-address",
+      1,
+      10_000_000,
+    ),
+    httpMaxPerAddress: integer(
+      flag("http-max-per-address", "BULWARK_HTTP_MAX_PER_ADDRESS"),
+      d.httpMaxPerAddress,
+      "--http-max-per-address",
+      1,
+      10_000_000,
+    ),
+    // proxy-protocol.txt §2: a header deadline of at least 3 s covers a TCP retransmit.
+    handshakeTimeoutMs: integer(
+      flag("handshake-timeout-ms", "BULWARK_HANDSHAKE_TIMEOUT_MS"),
+      d.handshakeTimeoutMs,
+      "--handshake-timeout-ms",
+      3000,
+      120_000,
+    ),
+    mqttConnectTimeoutMs: integer(
+      flag("mqtt-connect-timeout-ms", "BULWARK_MQTT_CONNECT_TIMEOUT_MS"),
+      d.mqttConnectTimeoutMs,
+      "--mqtt-connect-timeout-ms",
+      1000,
+      120_000,
+    ),
+    httpRequestTimeoutMs: integer(
+      flag("http-request-timeout-ms", "BULWARK_HTTP_REQUEST_TIMEOUT_MS"),
+      d.httpRequestTimeoutMs,
+      "--http-request-timeout-ms",
+      1000,
+      120_000,
+    ),
+    proxyProtocolFrom: from.map((s) => s.trim()),
+  };
 }
 
 function port(value: string | undefined, fallback: number, name: string): number {
@@ -90,11 +222,20 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "log-level": { type: "string" },
       "webhook-allow-local": { type: "boolean" },
       "webhook-allow-http": { type: "boolean" },
+      "allow-open-data-dir": { type: "boolean" },
       store: { type: "string" },
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
       "redis-prefix": { type: "string" },
       "max-artifact-bytes": { type: "string" },
+      "renewal-grace-seconds": { type: "string" },
+      "max-connections": { type: "string" },
+      "mqtt-max-per-address": { type: "string" },
+      "http-max-per-address": { type: "string" },
+      "handshake-timeout-ms": { type: "string" },
+      "mqtt-connect-timeout-ms": { type: "string" },
+      "http-request-timeout-ms": { type: "string" },
+      "proxy-protocol-from": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -137,9 +278,19 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       values["redis-url"] ?? env.BULWARK_REDIS_URL,
     ),
     heartbeatMs: heartbeat(env.BULWARK_HEARTBEAT_MS),
+    renewalGraceMs:
+      integer(
+        values["renewal-grace-seconds"] ?? env.BULWARK_RENEWAL_GRACE_SECONDS,
+        60,
+        "--renewal-grace-seconds",
+        0,
+        3600,
+      ) * 1000,
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
     maxArtifactBytes: byteCount(values["max-artifact-bytes"] ?? env.BULWARK_MAX_ARTIFACT_BYTES),
+    allowOpenDataDir: values["allow-open-data-dir"] === true || env.BULWARK_ALLOW_OPEN_DATA_DIR === "1",
+    connections: connectionLimits(values, env),
   };
 }
 

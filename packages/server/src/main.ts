@@ -66,7 +66,9 @@ main().then(
     process.exitCode = code;
   },
   (error) => {
+    // A server that failed to start (a port in use, an unreadable data directory) must not linger:
+    // timers or connections opened before the failure would keep it alive without serving.
     process.stderr.write(`bulwark-server: ${(error as Error).message}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -1,4 +1,3 @@
-import { createPrivateKey } from "node:crypto";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { MqttClient } from "mqtt";
 import type { AgentLog } from "../log.ts";
@@ -9,10 +8,8 @@ export function startUpdates(options: {
   stateDir: string;
   serverUrl: string;
   deviceId: string;
-  /** The device's current key (sealed PEM) and certificate chain, read at each use (renewal replaces them). */
+  /** The device's current key (PEM, in memory only) and certificate chain, read at each use (renewal replaces them). */
   identity: () => { keyPem: string; certChainPem: string };
-  /** The data key's passphrase for the sealed key; the key is held decrypted in memory only. */
-  passphrase: string;
   caPem: string;
   client: MqttClient;
   log: AgentLog;
@@ -20,11 +17,7 @@ export function startUpdates(options: {
   const topics = deviceTopics(options.deviceId);
   const tls = () => {
     const { keyPem, certChainPem } = options.identity();
-    const key = createPrivateKey({ key: keyPem, passphrase: options.passphrase }).export({
-      type: "pkcs8",
-      format: "pem",
-    });
-    return { ca: options.caPem, cert: certChainPem, key: key.toString() };
+    return { ca: options.caPem, cert: certChainPem, key: keyPem };
   };
   const agent = new UpdateAgent({
     stateDir: options.stateDir,

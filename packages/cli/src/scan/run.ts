@@ -17,6 +17,7 @@ import {
   severityRank,
 } from "@bulwark/sdk/software/scan";
 import { type FailOn, parseScanArgs, type ScanArgs, USAGE, UsageError } from "./args.ts";
+import { coverageLines, coverageNotes, uncovered } from "./coverage.ts";
 import { toSarif } from "./sarif.ts";
 import { toTable } from "./table.ts";
 
@@ -88,13 +89,19 @@ function render(args: ScanArgs, result: ScanResult, records: number, kev: KevCat
           failOn: args.failOn,
           ignoreUnscored: args.ignoreUnscored,
           unscored,
+          coverage: result.coverage,
+          unevaluated: result.unevaluated,
           findings,
         },
         null,
         2,
       )}\n`;
     case "table":
-      return toTable(findings, summary);
+      return toTable(findings, summary, {
+        coverage: coverageLines(result),
+        nothingChecked: result.coverage.length > 0 && uncovered(result).length === result.coverage.length,
+        unevaluated: result.unevaluated.length,
+      });
     case "sarif":
       return `${JSON.stringify(toSarif(findings, args.sbom, TOOL_VERSION), null, 2)}\n`;
     default: {
@@ -124,6 +131,7 @@ export async function runScan(argv: string[], io: ScanIo): Promise<number> {
   }
   sortFindings(loaded.result.findings);
   io.stdout.write(render(args, loaded.result, loaded.records, loaded.kev));
+  io.stderr.write(coverageNotes(loaded.result));
   io.stderr.write(unscoredNote(args, unscoredCount(loaded.result.findings)));
   return loaded.result.findings.some((f) => reaches(f, args)) ? 1 : 0;
 }

@@ -8,7 +8,7 @@ import { ecosystemRelease, packageKey } from "./osv/names.ts";
 import { type CompiledAffected, compileAffected, fixedVersions, isAffectedCompiled } from "./osv/ranges.ts";
 import type { OsvAffected, OsvRecord } from "./osv/types.ts";
 import type { SbomComponent, SbomDocument } from "./sbom/model.ts";
-import { ecosystemScheme, normalizeVersion } from "./versions/registry.ts";
+import { baseEcosystem, ecosystemScheme, normalizeVersion } from "./versions/registry.ts";
 
 /** A finding's severity: a CVSS rating, or "unknown" when the advisory carries no scorable CVSS vector. */
 export type FindingSeverity = SeverityRating | "unknown";
@@ -36,10 +36,31 @@ export interface SkippedComponent {
   reason: "no-purl" | "no-ecosystem" | "no-version" | "unsupported-ecosystem" | "invalid-version";
 }
 
+/** An advisory that named a scanned package but could not be evaluated (a version does not parse). */
+export interface UnevaluatedAdvisory {
+  id: string;
+  ecosystem: string;
+  package: string;
+  reason: string;
+}
+
+/** Per base ecosystem of the SBOM: how much of it the advisory data could speak about. */
+export interface EcosystemCoverage {
+  ecosystem: string;
+  /** Components of this ecosystem that were scanned. */
+  components: number;
+  /** Of them, those whose package some advisory in the data names. */
+  withAdvisoryData: number;
+  /** Advisory entries in the data for this ecosystem (0: the data does not cover it at all). */
+  advisories: number;
+}
+
 export interface ScanResult {
   scanned: number;
   skipped: SkippedComponent[];
   findings: Finding[];
+  unevaluated: UnevaluatedAdvisory[];
+  coverage: EcosystemCoverage[];
 }
 
 interface IndexEntry {
@@ -47,7 +68,8 @@ interface IndexEntry {
   affected: OsvAffected;
   release: string | undefined;
   compiled: CompiledAffected | undefined;
-  broken: boolean;
+  /** Why the entry cannot be evaluated, once compiling it failed. */
+  broken: string | undefined;
   cvss: CvssScore | undefined;
   fixed: string[];
   /** CISA KEV dateAdded of the record's id or first listed alias, if known exploited. */
@@ -56,6 +78,8 @@ interface IndexEntry {
 
 export interface OsvIndex {
   readonly entries: ReadonlyMap<string, readonly IndexEntry[]>;
+  /** Affected entries per base ecosystem ("Debian:12" counts under "Debian"). */
+  readonly ecosystems: ReadonlyMap<string, number>;
   readonly records: number;
   readonly withdrawn: number;
   readonly kev: KevCatalog | undefined;
@@ -70,6 +94,7 @@ export function buildOsvIndex(records: Iterable<OsvRecord>, kev?: KevCatalog): O
     if (prev === undefined || prev.modified <= r.modified) byId.set(r.id, r);
   }
   const entries = new Map<string, IndexEntry[]>();
+  const ecosystems = new Map<string, number>();
   for (const record of byId.values()) {
     // OSV schema §withdrawn: a withdrawn entry should not be used.
     if (record.withdrawn !== undefined) {
@@ -85,7 +110,7 @@ export function buildOsvIndex(records: Iterable<OsvRecord>, kev?: KevCatalog): O
         affected,
         release: ecosystemRelease(pkg.ecosystem),
         compiled: undefined,
-        broken: false,
+        broken: undefined,
         // OSV schema §affected.severity takes precedence over the record-level §severity.
         cvss: bestCvss(affected.severity) ?? bestCvss(record.severity),
         fixed: fixedVersions(affected),
@@ -94,18 +119,21 @@ export function buildOsvIndex(records: Iterable<OsvRecord>, kev?: KevCatalog): O
       const list = entries.get(key);
       if (list === undefined) entries.set(key, [entry]);
       else list.push(entry);
+      const base = baseEcosystem(pkg.ecosystem);
+      ecosystems.set(base, (ecosystems.get(base) ?? 0) + 1);
     }
   }
-  return { entries, records: byId.size, withdrawn, kev };
+  return { entries, ecosystems, records: byId.size, withdrawn, kev };
 }
 
 function compiled(entry: IndexEntry): CompiledAffected | undefined {
-  if (entry.compiled === undefined && !entry.broken) {
+  if (entry.compiled === undefined && entry.broken === undefined) {
     try {
       entry.compiled = compileAffected(entry.affected, `${entry.record.id}#/affected`);
-    } catch {
-      // A record whose versions do not parse in its ecosystem cannot be evaluated; it is skipped.
-      entry.broken = true;
+    } catch (e) {
+      // A record whose versions do not parse in its ecosystem cannot be evaluated: never silently,
+      // the scan names it (ScanResult.unevaluated).
+      entry.broken = (e as Error).message;
     }
   }
   return entry.compiled;
@@ -128,11 +156,12 @@ function componentSkip(c: SbomComponent): SkippedComponent["reason"] | undefined
   return undefined;
 }
 
-/** Scans one component; findings are appended to `out`. */
+/** Scans one component; findings are appended to `out`, advisories it could not evaluate to `unevaluated`. */
 export function scanComponent(
   c: SbomComponent,
   index: OsvIndex,
   out: Finding[],
+  unevaluated?: Map<string, UnevaluatedAdvisory>,
 ): SkippedComponent["reason"] | undefined {
   const skip = componentSkip(c);
   if (skip !== undefined) return skip;
@@ -148,7 +177,16 @@ export function scanComponent(
     // One finding per advisory even when several of its affected[] entries name the package.
     if (entry.record.id === last) continue;
     const comp = compiled(entry);
-    if (comp === undefined) continue;
+    if (comp === undefined) {
+      const pkg = entry.affected.package!;
+      unevaluated?.set(`${entry.record.id}|${pkg.ecosystem}|${pkg.name}`, {
+        id: entry.record.id,
+        ecosystem: pkg.ecosystem,
+        package: pkg.name,
+        reason: entry.broken ?? "cannot be evaluated",
+      });
+      continue;
+    }
     let hit: boolean;
     try {
       hit = isAffectedCompiled(comp, version, normalized);
@@ -181,13 +219,37 @@ export function scanComponent(
 export function scanSbom(doc: SbomDocument, index: OsvIndex): ScanResult {
   const findings: Finding[] = [];
   const skipped: SkippedComponent[] = [];
+  const unevaluated = new Map<string, UnevaluatedAdvisory>();
+  const coverage = new Map<string, EcosystemCoverage>();
   let scanned = 0;
   for (const c of doc.components) {
-    const reason = scanComponent(c, index, findings);
-    if (reason === undefined) scanned++;
-    else skipped.push({ ref: c.ref, reason });
+    const reason = scanComponent(c, index, findings, unevaluated);
+    if (reason !== undefined) {
+      skipped.push({ ref: c.ref, reason });
+      continue;
+    }
+    scanned++;
+    const base = baseEcosystem(c.ecosystem!);
+    let row = coverage.get(base);
+    if (row === undefined) {
+      row = {
+        ecosystem: base,
+        components: 0,
+        withAdvisoryData: 0,
+        advisories: index.ecosystems.get(base) ?? 0,
+      };
+      coverage.set(base, row);
+    }
+    row.components++;
+    if (index.entries.has(packageKey(c.ecosystem!, c.packageName!))) row.withAdvisoryData++;
   }
-  return { scanned, skipped, findings };
+  return {
+    scanned,
+    skipped,
+    findings,
+    unevaluated: [...unevaluated.values()].sort((a, b) => a.id.localeCompare(b.id)),
+    coverage: [...coverage.values()].sort((a, b) => a.ecosystem.localeCompare(b.ecosystem)),
+  };
 }
 
 const RANK: Record<FindingSeverity, number> = {

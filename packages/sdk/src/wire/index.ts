@@ -6,3 +6,4 @@ export * from "./policy.ts";
 export * from "./reports.ts";
 export * from "./signed.ts";
 export * from "./topics.ts";
+export * from "./transfer.ts";

@@ -12,7 +12,12 @@ export interface DeviceMetadata {
   mac?: string;
   listeningPorts?: number[];
   bootTime?: string;
+  /** The agent's own integrity state: "tampered" once its encrypted store found a changed record. */
+  agentIntegrity?: AgentIntegrity;
 }
+
+export const AGENT_INTEGRITY = ["ok", "tampered"] as const;
+export type AgentIntegrity = (typeof AGENT_INTEGRITY)[number];
 
 const STRING_FIELDS = [
   "model",
@@ -54,6 +59,11 @@ export function sanitiseMetadata(input: unknown): SanitisedMetadata {
     } else if (key === "mac") {
       if (typeof value === "string" && MAC.test(value.toLowerCase())) {
         metadata.mac = value.toLowerCase();
+        continue;
+      }
+    } else if (key === "agentIntegrity") {
+      if ((AGENT_INTEGRITY as readonly unknown[]).includes(value)) {
+        metadata.agentIntegrity = value as AgentIntegrity;
         continue;
       }
     } else if (key === "listeningPorts") {

@@ -49,6 +49,7 @@ describe("wire: minimal metadata (CRA Annex I Part I (2)(g))", () => {
       osVersion: "12",
       mac: "AA:BB:CC:DD:EE:FF",
       listeningPorts: [22, 443],
+      agentIntegrity: "tampered",
       userName: "alice",
       agentVersion: "bad\u0007bell",
       firmwareVersion: "x".repeat(129),
@@ -58,8 +59,10 @@ describe("wire: minimal metadata (CRA Annex I Part I (2)(g))", () => {
       osVersion: "12",
       mac: "aa:bb:cc:dd:ee:ff",
       listeningPorts: [22, 443],
+      agentIntegrity: "tampered",
     });
     assert.deepEqual(dropped.sort(), ["agentVersion", "firmwareVersion", "userName"]);
+    assert.deepEqual(sanitiseMetadata({ agentIntegrity: "fine" }).dropped, ["agentIntegrity"]);
     assert.deepEqual(sanitiseMetadata([1]).dropped, ["(root)"]);
     assert.deepEqual(sanitiseMetadata({ listeningPorts: [0] }).dropped, ["listeningPorts"]);
   });

@@ -1,9 +1,10 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
+import { auditedChange, type ChangeRecord } from "../audit/audited-change.ts";
 import { actorOf, type Principal } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
-import type { Queryable, Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import { assertCovers } from "./escalation.ts";
 import { grantsOf } from "./grants.ts";
 import { assertNotLocked, countRefusal } from "./lockout.ts";
@@ -40,15 +41,11 @@ function person(request: FastifyRequest): Principal {
   return principal;
 }
 
-async function audit(
-  tx: Queryable,
-  principal: Principal,
-  action: string,
-  userId: string,
-  outcome: "success" | "failure" = "success",
-) {
-  await appendAudit(tx, { actor: actorOf(principal), action, target: { type: "user", id: userId }, outcome });
-}
+/** The audit record of a change to a user's second factor. */
+const onUser = (action: string, userId: string): ChangeRecord => ({
+  action,
+  target: { type: "user", id: userId },
+});
 
 /**
  * A current second factor before an account change. Wrong codes count toward the account's lockout
@@ -69,7 +66,12 @@ async function requireFactor(
       : undefined;
   if (!factor || !(await verifySecondFactor(store, box, principal.user.id, factor))) {
     await store.transaction(async (tx) => {
-      await audit(tx, principal, "user.totp-check", principal.user.id, "failure");
+      await appendAudit(tx, {
+        actor: actorOf(principal),
+        action: "user.totp-check",
+        target: { type: "user", id: principal.user.id },
+        outcome: "failure",
+      });
       await countRefusal(tx, principal.user.username, {
         reason: "wrong-second-factor",
         remoteAddress: request.ip,
@@ -90,11 +92,12 @@ export function mfaRoutes(store: Store, box: SecretBox) {
       { config: { auth: { signedIn: true }, rateLimit: RATE_LIMITS.secondFactor } },
       async (request, reply) => {
         const principal = person(request);
-        const started = await store.transaction(async (tx) => {
-          const result = await beginTotpEnrolment(tx, box, principal.user);
-          await audit(tx, principal, "user.totp-enrol-start", principal.user.id);
-          return result;
-        });
+        const started = await auditedChange(
+          store,
+          request,
+          (tx) => beginTotpEnrolment(tx, box, principal.user),
+          onUser("user.totp-enrol-start", principal.user.id),
+        );
         reply.code(201);
         return started;
       },
@@ -116,11 +119,12 @@ export function mfaRoutes(store: Store, box: SecretBox) {
       },
       async (request) => {
         const principal = person(request);
-        const recoveryCodes = await store.transaction(async (tx) => {
-          const codes = await confirmTotpEnrolment(tx, box, principal.user.id, request.body.code);
-          await audit(tx, principal, "user.totp-enable", principal.user.id);
-          return codes;
-        });
+        const recoveryCodes = await auditedChange(
+          store,
+          request,
+          (tx) => confirmTotpEnrolment(tx, box, principal.user.id, request.body.code),
+          onUser("user.totp-enable", principal.user.id),
+        );
         return { recoveryCodes };
       },
     );
@@ -134,11 +138,12 @@ export function mfaRoutes(store: Store, box: SecretBox) {
       async (request) => {
         const principal = person(request);
         await requireFactor(store, box, request, principal, request.body);
-        const recoveryCodes = await store.transaction(async (tx) => {
-          const codes = await replaceRecoveryCodes(tx, box, principal.user.id);
-          await audit(tx, principal, "user.recovery-codes-replace", principal.user.id);
-          return codes;
-        });
+        const recoveryCodes = await auditedChange(
+          store,
+          request,
+          (tx) => replaceRecoveryCodes(tx, box, principal.user.id),
+          onUser("user.recovery-codes-replace", principal.user.id),
+        );
         return { recoveryCodes };
       },
     );
@@ -152,10 +157,12 @@ export function mfaRoutes(store: Store, box: SecretBox) {
       async (request, reply) => {
         const principal = person(request);
         await requireFactor(store, box, request, principal, request.body);
-        await store.transaction(async (tx) => {
-          await disableTotp(tx, principal.user.id);
-          await audit(tx, principal, "user.totp-disable", principal.user.id);
-        });
+        await auditedChange(
+          store,
+          request,
+          (tx) => disableTotp(tx, principal.user.id),
+          onUser("user.totp-disable", principal.user.id),
+        );
         reply.code(204);
       },
     );
@@ -168,18 +175,22 @@ export function mfaRoutes(store: Store, box: SecretBox) {
         schema: { params: { type: "object", properties: { id: { type: "string", format: "uuid" } } } },
       },
       async (request, reply) => {
-        await store.transaction(async (tx) => {
-          const target = await userById(tx, request.params.id);
-          if (!target) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
-          // Removing a second factor weakens the account: not one that holds more than the caller.
-          assertCovers(
-            request.principal!.grants,
-            await grantsOf(tx, target),
-            "resetting this user's second factor",
-          );
-          await disableTotp(tx, request.params.id);
-          await audit(tx, request.principal!, "user.totp-reset", request.params.id);
-        });
+        await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            const target = await userById(tx, request.params.id);
+            if (!target) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
+            // Removing a second factor weakens the account: not one that holds more than the caller.
+            assertCovers(
+              request.principal!.grants,
+              await grantsOf(tx, target),
+              "resetting this user's second factor",
+            );
+            await disableTotp(tx, request.params.id);
+          },
+          onUser("user.totp-reset", request.params.id),
+        );
         reply.code(204);
       },
     );
@@ -208,17 +219,21 @@ export function mfaRoutes(store: Store, box: SecretBox) {
         },
       },
       async (request) => {
-        await store.transaction(async (tx) => {
-          const before = await mfaRequiredRoles(tx);
-          await setMfaRequiredRoles(tx, request.body.requiredRoles);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const after = request.body.requiredRoles;
+        await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            const before = await mfaRequiredRoles(tx);
+            await setMfaRequiredRoles(tx, after);
+            return before;
+          },
+          (before) => ({
             action: "policy.mfa-change",
             target: { type: "policy", id: "mfa" },
-            outcome: "success",
-            details: { before, after: request.body.requiredRoles },
-          });
-        });
+            details: { before, after },
+          }),
+        );
         return { requiredRoles: await mfaRequiredRoles(store) };
       },
     );

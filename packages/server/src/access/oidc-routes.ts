@@ -1,8 +1,8 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import { notify } from "../audit/notifications.ts";
-import { actorOf } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
 import { assertMayConfer } from "./escalation.ts";
@@ -73,19 +73,10 @@ export function oidcRoutes(store: Store, box: SecretBox) {
           groupsClaim: body.groupsClaim ?? "groups",
           caPem: body.caPem ?? null,
         };
-        await store.transaction(async (tx) => {
-          await saveOidcSettings(tx, box, settings);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
-            action: "policy.oidc-change",
-            target: { type: "policy", id: "oidc" },
-            outcome: "success",
-            details: {
-              issuer: settings.issuer,
-              clientId: settings.clientId,
-              groupRoles: settings.groupRoles,
-            },
-          });
+        await auditedChange(store, request, (tx) => saveOidcSettings(tx, box, settings), {
+          action: "policy.oidc-change",
+          target: { type: "policy", id: "oidc" },
+          details: { issuer: settings.issuer, clientId: settings.clientId, groupRoles: settings.groupRoles },
         });
         return oidcSettings(store);
       },

@@ -6,6 +6,7 @@ import { appendAudit } from "../audit/audit-log.ts";
 import { actorOf } from "../http/auth.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import type { KeyCustody } from "../pki/key-custody.ts";
+import type { RevocationService } from "../pki/revocation.ts";
 import type { Store } from "../store/store.ts";
 import { assertCovers, assertWithinCredential } from "./escalation.ts";
 import { grantsAllow, grantsOf } from "./grants.ts";
@@ -35,6 +36,7 @@ export function operatorCertificateRoutes(deps: {
   store: Store;
   custody: KeyCustody;
   operatorCa: () => CertificateAuthority;
+  revocation: RevocationService;
 }) {
   const { store } = deps;
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -127,16 +129,10 @@ export function operatorCertificateRoutes(deps: {
         const mine = (await listOperatorCertificates(store)).find((c) => c.serial === request.params.serial);
         if (!mine || (mine.userId !== principal.user.id && !grantsAllow(principal.grants, "users:manage")))
           throw new BulwarkError("BW_ERR_NOT_FOUND", "no such operator certificate");
-        await store.transaction(async (tx) => {
-          await revokeOperatorCertificate(tx, request.params.serial);
-          await appendAudit(tx, {
-            actor: actorOf(principal),
-            action: "certificate.revoke",
-            target: { type: "certificate", id: request.params.serial },
-            outcome: "success",
-            details: { profile: "operator", reason: "cessationOfOperation" },
-          });
-        });
+        // The revocation service audits it (`certificate.revoke`) and re-signs the Operator CA's CRL.
+        await store.transaction((tx) =>
+          revokeOperatorCertificate(tx, deps.revocation, request.params.serial, actorOf(principal)),
+        );
         reply.code(204);
       },
     );

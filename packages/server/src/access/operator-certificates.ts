@@ -12,9 +12,11 @@ import {
   subjectKeyIdentifier,
 } from "@bulwark/sdk/x509/extensions";
 import { encodeName } from "@bulwark/sdk/x509/name";
+import type { AuditEntry } from "../audit/audit-log.ts";
 import { byRole, type CertificateAuthority, createCa, listCas } from "../pki/ca.ts";
 import { type IssuedCertificate, issueCertificate, serialOf } from "../pki/issue.ts";
 import type { KeyCustody } from "../pki/key-custody.ts";
+import type { RevocationService } from "../pki/revocation.ts";
 import type { Queryable, Store } from "../store/store.ts";
 
 /**
@@ -136,12 +138,27 @@ export async function listOperatorCertificates(db: Queryable): Promise<OperatorC
   }));
 }
 
-/** RFC 5280 §5.3.1 reason code; the certificate stops signing in at once (checked per request). */
-export async function revokeOperatorCertificate(db: Queryable, serial: string): Promise<void> {
-  const { changes } = await db.run(
-    `UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = 'cessationOfOperation'
-     WHERE serial = ? AND status = 'valid' AND serial IN (SELECT serial FROM operator_certificates)`,
-    [Date.now(), serial],
+/**
+ * RFC 5280 §5.3.1 cessationOfOperation, through the PKI's revocation service (which re-signs the
+ * Operator CA's CRL in the same transaction); the certificate stops signing in at once (checked
+ * per request). Refused unless the serial is a valid operator certificate.
+ */
+export async function revokeOperatorCertificate(
+  tx: Queryable,
+  revocation: RevocationService,
+  serial: string,
+  actor: AuditEntry["actor"],
+): Promise<void> {
+  const row = await tx.get<{ status: string }>(
+    `SELECT c.status FROM operator_certificates o JOIN certificates c ON c.serial = o.serial WHERE o.serial = ?`,
+    [serial],
   );
-  if (changes !== 1) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such valid operator certificate");
+  if (row?.status !== "valid")
+    throw new BulwarkError("BW_ERR_NOT_FOUND", "no such valid operator certificate");
+  await revocation.revokeIn(
+    tx,
+    { kind: "certificate", serial, scope: "operator" },
+    "cessationOfOperation",
+    actor,
+  );
 }

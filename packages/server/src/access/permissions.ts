@@ -49,6 +49,10 @@ export const PERMISSIONS = [
   "tuf:manage",
   "deployments:read",
   "deployments:write",
+  // Issue #16: CRA compliance (product CRA data, risk assessment, evidence; Art. 14 reports).
+  "cra:read",
+  "cra:write",
+  "cra:report",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -98,6 +102,8 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "tuf:manage",
     "deployments:read",
     "deployments:write",
+    "cra:read",
+    "cra:write",
   ],
   // Handles vulnerabilities and incidents: findings, triage, audit, security events.
   "security-analyst": [
@@ -117,6 +123,9 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "vulnerabilities:import",
     "findings:read",
     "findings:triage",
+    "cra:read",
+    "cra:write",
+    "cra:report",
   ],
   // Read-only everywhere (plus its own API keys).
   auditor: [...READ_ONLY, "api-keys:manage"],

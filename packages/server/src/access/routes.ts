@@ -1,6 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import { actorOf, type Principal } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.ts";
@@ -78,18 +79,20 @@ export function accessRoutes(store: Store) {
           });
           throw new BulwarkError("BW_ERR_FORBIDDEN", "the current password is wrong");
         }
-        await store.transaction(async (tx) => {
-          await changePassword(tx, principal.user, request.body.newPassword);
-          // Other sessions may have been opened with the old password: end them.
-          const ended = await revokeAllSessions(tx, principal.user.id, principal.sessionId);
-          await appendAudit(tx, {
-            actor: actorOf(principal),
+        await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            await changePassword(tx, principal.user, request.body.newPassword);
+            // Other sessions may have been opened with the old password: end them.
+            return revokeAllSessions(tx, principal.user.id, principal.sessionId);
+          },
+          (ended) => ({
             action: "user.password-change",
             target: { type: "user", id: principal.user.id },
-            outcome: "success",
             details: { sessionsEnded: ended },
-          });
-        });
+          }),
+        );
         request.log.info({ userId: principal.user.id }, "password changed");
         reply.code(204);
       },
@@ -125,23 +128,23 @@ export function accessRoutes(store: Store) {
         const days = request.body.expiresInDays ?? DEFAULT_KEY_DAYS;
         const expiresAt = Date.now() + days * DAY_MS;
         assertWithinCredential(principal, expiresAt, "a key");
-        const created = await store.transaction(async (tx) => {
-          const key = await createApiKey(tx, {
-            ownerId: principal.user.id,
-            name: request.body.name,
-            role,
-            permissions,
-            expiresAt,
-          });
-          await appendAudit(tx, {
-            actor: actorOf(principal),
+        const created = await auditedChange(
+          store,
+          request,
+          (tx) =>
+            createApiKey(tx, {
+              ownerId: principal.user.id,
+              name: request.body.name,
+              role,
+              permissions,
+              expiresAt,
+            }),
+          (key) => ({
             action: "api-key.create",
             target: { type: "api-key", id: key.info.id },
-            outcome: "success",
             details: { permissions, name: request.body.name, expiresAt: key.info.expiresAt },
-          });
-          return key;
-        });
+          }),
+        );
         request.log.info({ apiKeyId: created.info.id }, "API key created");
         reply.code(201);
         return { ...created.info, key: created.key };
@@ -180,14 +183,9 @@ export function accessRoutes(store: Store) {
         const principal = request.principal!;
         // Administrators may revoke anyone's key; everyone else only their own.
         const owner = grantsAllow(principal.grants, "users:manage") ? null : principal.user.id;
-        await store.transaction(async (tx) => {
-          await revokeApiKey(tx, owner, request.params.id);
-          await appendAudit(tx, {
-            actor: actorOf(principal),
-            action: "api-key.revoke",
-            target: { type: "api-key", id: request.params.id },
-            outcome: "success",
-          });
+        await auditedChange(store, request, (tx) => revokeApiKey(tx, owner, request.params.id), {
+          action: "api-key.revoke",
+          target: { type: "api-key", id: request.params.id },
         });
         request.log.info({ apiKeyId: request.params.id }, "API key revoked");
         reply.code(204);

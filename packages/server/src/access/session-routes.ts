@@ -1,7 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf, type Principal } from "../http/auth.ts";
+import { auditedChange, type ChangeRecord } from "../audit/audited-change.ts";
+import type { Principal } from "../http/auth.ts";
 import { RATE_LIMITS } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
 import type { SecretBox } from "./secret-box.ts";
@@ -104,10 +104,12 @@ export function sessionRoutes(store: Store, box: SecretBox) {
       { config: { auth: { signedIn: true } } },
       async (request, reply) => {
         const principal = sessionPrincipal(request);
-        await store.transaction(async (tx) => {
-          await revokeSession(tx, principal.user.id, principal.sessionId!);
-          await audit(tx, principal, "auth.sign-out", principal.sessionId!);
-        });
+        await auditedChange(
+          store,
+          request,
+          (tx) => revokeSession(tx, principal.user.id, principal.sessionId!),
+          onSession("auth.sign-out", principal.sessionId!),
+        );
         clearSessionCookie(reply);
         reply.code(204);
       },
@@ -122,21 +124,24 @@ export function sessionRoutes(store: Store, box: SecretBox) {
       { config: { auth: { signedIn: true } }, schema: { params: ID_PARAMS } },
       async (request, reply) => {
         const principal = request.principal!;
-        await store.transaction(async (tx) => {
-          await revokeSession(tx, principal.user.id, request.params.id);
-          await audit(tx, principal, "session.revoke", request.params.id);
-        });
+        await auditedChange(
+          store,
+          request,
+          (tx) => revokeSession(tx, principal.user.id, request.params.id),
+          onSession("session.revoke", request.params.id),
+        );
         reply.code(204);
       },
     );
 
     app.delete("/api/v1/sessions", { config: { auth: { signedIn: true } } }, async (request, reply) => {
       const principal = request.principal!;
-      const revoked = await store.transaction(async (tx) => {
-        const n = await revokeAllSessions(tx, principal.user.id);
-        await audit(tx, principal, "session.revoke-all", principal.user.id, { revoked: n });
-        return n;
-      });
+      const revoked = await auditedChange(
+        store,
+        request,
+        (tx) => revokeAllSessions(tx, principal.user.id),
+        (n) => ({ ...onSession("session.revoke-all", principal.user.id), details: { revoked: n } }),
+      );
       clearSessionCookie(reply);
       return { revoked };
     });
@@ -145,17 +150,16 @@ export function sessionRoutes(store: Store, box: SecretBox) {
       "/api/v1/users/:id/sessions",
       { config: { auth: { permission: "sessions:manage" } }, schema: { params: ID_PARAMS } },
       async (request) => {
-        const revoked = await store.transaction(async (tx) => {
-          const n = await revokeAllSessions(tx, request.params.id);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const revoked = await auditedChange(
+          store,
+          request,
+          (tx) => revokeAllSessions(tx, request.params.id),
+          (n) => ({
             action: "session.revoke-all",
             target: { type: "user", id: request.params.id },
-            outcome: "success",
             details: { revoked: n },
-          });
-          return n;
-        });
+          }),
+        );
         return { revoked };
       },
     );
@@ -169,18 +173,5 @@ function sessionPrincipal(request: FastifyRequest): Principal {
   return principal;
 }
 
-async function audit(
-  tx: Parameters<typeof appendAudit>[0],
-  principal: Principal,
-  action: string,
-  sessionId: string,
-  details?: Record<string, unknown>,
-) {
-  await appendAudit(tx, {
-    actor: actorOf(principal),
-    action,
-    target: { type: "session", id: sessionId },
-    outcome: "success",
-    details,
-  });
-}
+/** The audit record of a change to one session (or, for revoke-all, its user's sessions). */
+const onSession = (action: string, id: string): ChangeRecord => ({ action, target: { type: "session", id } });

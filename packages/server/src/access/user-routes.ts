@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
-import { appendAudit } from "../audit/audit-log.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import { productById } from "../cra/products.ts";
-import { actorOf } from "../http/auth.ts";
 import { currentRateLimits, type RateLimitPolicy, saveRateLimits } from "../http/rate-limits.ts";
 import type { Store } from "../store/store.ts";
 import { assertCovers, assertMayConfer } from "./escalation.ts";
@@ -11,6 +10,12 @@ import { grantsOf } from "./grants.ts";
 import { totpEnabled } from "./mfa.ts";
 import { generatePassword } from "./password.ts";
 import { isRole, ROLES, type Role } from "./permissions.ts";
+import {
+  addRoleAssignment,
+  removeRoleAssignment,
+  roleAssignmentById,
+  roleAssignmentsOf,
+} from "./role-assignments.ts";
 import { createUser, listUsers, setGlobalRole, userById } from "./users.ts";
 
 const ID = { type: "string", format: "uuid" } as const;
@@ -26,10 +31,7 @@ export function userRoutes(store: Store) {
           users.map(async (u) => ({
             ...u,
             totpEnabled: await totpEnabled(store, u.id),
-            roleAssignments: await store.all<{ id: string; role: string; product_id: string | null }>(
-              `SELECT id, role, product_id FROM role_assignments WHERE user_id = ? ORDER BY created_at`,
-              [u.id],
-            ),
+            roleAssignments: await roleAssignmentsOf(store, u.id),
           })),
         ),
       };
@@ -55,17 +57,16 @@ export function userRoutes(store: Store) {
       async (request, reply) => {
         if (request.body.role) assertMayConfer(request.principal!.grants, request.body.role);
         const password = generatePassword();
-        const user = await store.transaction(async (tx) => {
-          const created = await createUser(tx, { ...request.body, password, mustChangePassword: true });
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const user = await auditedChange(
+          store,
+          request,
+          (tx) => createUser(tx, { ...request.body, password, mustChangePassword: true }),
+          (created) => ({
             action: "user.create",
             target: { type: "user", id: created.id },
-            outcome: "success",
             details: { username: created.username, role: created.role },
-          });
-          return created;
-        });
+          }),
+        );
         reply.code(201);
         return { ...user, oneTimePassword: password };
       },
@@ -88,20 +89,23 @@ export function userRoutes(store: Store) {
       async (request) => {
         const grants = request.principal!.grants;
         if (request.body.role) assertMayConfer(grants, request.body.role);
-        await store.transaction(async (tx) => {
-          const before = await userById(tx, request.params.id);
-          if (!before) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
-          // Nobody changes the role of a user who holds more than they do (no demoting an admin).
-          assertCovers(grants, await grantsOf(tx, before), "changing this user's role");
-          await setGlobalRole(tx, request.params.id, request.body.role);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            const before = await userById(tx, request.params.id);
+            if (!before) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
+            // Nobody changes the role of a user who holds more than they do (no demoting an admin).
+            assertCovers(grants, await grantsOf(tx, before), "changing this user's role");
+            await setGlobalRole(tx, request.params.id, request.body.role);
+            return before;
+          },
+          (before) => ({
             action: "role.change",
             target: { type: "user", id: request.params.id },
-            outcome: "success",
             details: { before: before.role, after: request.body.role },
-          });
-        });
+          }),
+        );
         const user = (await userById(store, request.params.id))!;
         return {
           ...user,
@@ -127,30 +131,24 @@ export function userRoutes(store: Store) {
       async (request, reply) => {
         assertMayConfer(request.principal!.grants, request.body.role, request.body.productId);
         const id = randomUUID();
-        await store.transaction(async (tx) => {
-          if (!(await userById(tx, request.params.id)))
-            throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
-          if (!(await productById(tx, request.body.productId)))
-            throw new BulwarkError("BW_ERR_NOT_FOUND", "no such product");
-          await tx.run(
-            `INSERT INTO role_assignments (id, user_id, role, product_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-            [
-              id,
-              request.params.id,
-              request.body.role,
-              request.body.productId,
-              request.principal!.user.id,
-              Date.now(),
-            ],
-          );
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const { role, productId } = request.body;
+        await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            if (!(await userById(tx, request.params.id)))
+              throw new BulwarkError("BW_ERR_NOT_FOUND", "no such user");
+            if (!(await productById(tx, productId)))
+              throw new BulwarkError("BW_ERR_NOT_FOUND", "no such product");
+            const createdBy = request.principal!.user.id;
+            await addRoleAssignment(tx, { id, userId: request.params.id, role, productId, createdBy });
+          },
+          {
             action: "role.assign",
             target: { type: "user", id: request.params.id },
-            outcome: "success",
-            details: { assignment: id, role: request.body.role, productId: request.body.productId },
-          });
-        });
+            details: { assignment: id, role, productId },
+          },
+        );
         reply.code(201);
         return { id, userId: request.params.id, role: request.body.role, productId: request.body.productId };
       },
@@ -163,24 +161,21 @@ export function userRoutes(store: Store) {
         schema: { params: { type: "object", properties: { id: ID } } },
       },
       async (request, reply) => {
-        await store.transaction(async (tx) => {
-          const assignment = await tx.get<{ role: string; product_id: string | null }>(
-            `SELECT role, product_id FROM role_assignments WHERE id = ?`,
-            [request.params.id],
-          );
-          if (!assignment) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such role assignment");
-          // Only an assignment the caller could have made may be removed by it.
-          if (isRole(assignment.role))
-            assertMayConfer(request.principal!.grants, assignment.role, assignment.product_id ?? undefined);
-          const { changes } = await tx.run(`DELETE FROM role_assignments WHERE id = ?`, [request.params.id]);
-          if (changes !== 1) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such role assignment");
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
-            action: "role.unassign",
-            target: { type: "role-assignment", id: request.params.id },
-            outcome: "success",
-          });
-        });
+        const { id } = request.params;
+        await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            const assignment = await roleAssignmentById(tx, id);
+            if (!assignment) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such role assignment");
+            // Only an assignment the caller could have made may be removed by it.
+            if (isRole(assignment.role))
+              assertMayConfer(request.principal!.grants, assignment.role, assignment.product_id ?? undefined);
+            if (!(await removeRoleAssignment(tx, id)))
+              throw new BulwarkError("BW_ERR_NOT_FOUND", "no such role assignment");
+          },
+          { action: "role.unassign", target: { type: "role-assignment", id } },
+        );
         reply.code(204);
       },
     );
@@ -207,19 +202,19 @@ export function userRoutes(store: Store) {
           },
         },
       },
-      async (request) =>
-        store.transaction(async (tx) => {
-          const before = currentRateLimits();
-          const after = await saveRateLimits(tx, request.body);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+      async (request) => {
+        const change = await auditedChange(
+          store,
+          request,
+          async (tx) => ({ before: currentRateLimits(), after: await saveRateLimits(tx, request.body) }),
+          (details) => ({
             action: "policy.rate-limits-change",
             target: { type: "policy", id: "rate-limits" },
-            outcome: "success",
-            details: { before, after },
-          });
-          return after;
-        }),
+            details,
+          }),
+        );
+        return change.after;
+      },
     );
   };
 }

@@ -12,7 +12,9 @@ export type NotificationKind =
   | "rate-limited"
   | "sign-in-refused"
   | "oidc-refused"
-  | "audit-chain-broken";
+  | "audit-chain-broken"
+  // Issue #16: an Article 14 reporting deadline is near or passed (cra/article14/watcher.ts).
+  | "cra-report-deadline";
 
 export interface Notification {
   id: string;

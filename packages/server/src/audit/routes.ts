@@ -1,10 +1,10 @@
 import { Readable } from "node:stream";
 import type { ExportLine } from "@bulwark/sdk/audit/chain";
 import type { FastifyInstance } from "fastify";
-import { actorOf } from "../http/auth.ts";
 import type { KeyCustody } from "../pki/key-custody.ts";
 import type { Store } from "../store/store.ts";
-import { appendAudit, auditHead, listAudit, verifyAuditChain } from "./audit-log.ts";
+import { auditHead, listAudit, verifyAuditChain } from "./audit-log.ts";
+import { auditedAction, auditedChange } from "./audited-change.ts";
 import {
   auditAnchor,
   type CheckpointSigner,
@@ -75,9 +75,7 @@ export function auditRoutes(deps: AuditRouteDeps) {
       "/api/v1/audit/export",
       { config: { auth: { permission: "audit:read" } } },
       async (request, reply) => {
-        await store.transaction((tx) =>
-          appendAudit(tx, { actor: actorOf(request.principal), action: "audit.export", outcome: "success" }),
-        );
+        await auditedAction(store, request, { action: "audit.export" });
         reply
           .type("application/jsonl")
           .header("content-disposition", 'attachment; filename="bulwark-audit.jsonl"');
@@ -143,17 +141,21 @@ export function auditRoutes(deps: AuditRouteDeps) {
         },
       },
       async (request) => {
-        await store.transaction(async (tx) => {
-          const before = await retentionDays(tx);
-          await setRetentionDays(tx, request.body.days);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const after = request.body.days;
+        await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            const before = await retentionDays(tx);
+            await setRetentionDays(tx, after);
+            return before;
+          },
+          (before) => ({
             action: "policy.audit-retention-change",
             target: { type: "policy", id: "audit-retention" },
-            outcome: "success",
-            details: { before, after: request.body.days },
-          });
-        });
+            details: { before, after },
+          }),
+        );
         return { days: request.body.days };
       },
     );

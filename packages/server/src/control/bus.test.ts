@@ -85,9 +85,18 @@ describe("control bus", () => {
       );
       await a.publish({ type: "device.disconnect", deviceId: ID });
       await arrived;
-      await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(seenA, [{ type: "device.disconnect", deviceId: ID }]);
-      assert.deepEqual(seenB, [{ type: "device.disconnect", deviceId: ID }]);
+      // Positive control: a later event from B reaches both. Redis hands each subscriber messages in
+      // the order it ran the PUBLISHes, so a second copy of A's event would have arrived before it.
+      const laterAtA = nextEvent(a);
+      const laterAtB = nextEvent(b);
+      await b.publish({ type: "device.disconnect", deviceId: ID2 });
+      await Promise.all([laterAtA, laterAtB]);
+      const once = [
+        { type: "device.disconnect", deviceId: ID },
+        { type: "device.disconnect", deviceId: ID2 },
+      ];
+      assert.deepEqual(seenA, once);
+      assert.deepEqual(seenB, once);
       assert.ok(errors.length >= 1 && errors.every((e) => /malformed or unknown/.test((e as Error).message)));
     } finally {
       raw.disconnect();

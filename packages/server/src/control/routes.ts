@@ -1,8 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
-import { appendAudit } from "../audit/audit-log.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import { deviceById } from "../fleet/devices.ts";
-import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
 import type { ControlBus } from "./bus.ts";
 
@@ -28,15 +27,14 @@ export function controlRoutes(store: Store, control: ControlBus) {
       },
       async (request, reply) => {
         const deviceId = request.params.id;
-        await store.transaction(async (tx) => {
-          if (!(await deviceById(tx, deviceId))) throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND");
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
-            action: "device.disconnect",
-            target: { type: "device", id: deviceId },
-            outcome: "success",
-          });
-        });
+        await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            if (!(await deviceById(tx, deviceId))) throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND");
+          },
+          { action: "device.disconnect", target: { type: "device", id: deviceId } },
+        );
         await control.publish({ type: "device.disconnect", deviceId });
         reply.code(202);
         return { deviceId, disconnect: "requested" };

@@ -271,6 +271,21 @@ export async function setProduct(db: Queryable, id: string, product: string | nu
   await db.run(`UPDATE devices SET product = ?, updated_at = ? WHERE id = ?`, [product, Date.now(), id]);
 }
 
+/** Inventory fields an operator keeps; false when there is no such device. */
+export async function setInventory(
+  db: Queryable,
+  id: string,
+  fields: { serial?: string | null; product?: string | null },
+): Promise<boolean> {
+  if (!(await db.get<{ id: string }>(`SELECT id FROM devices WHERE id = ?`, [id]))) return false;
+  for (const [field, value] of Object.entries(fields))
+    await db.run(`UPDATE devices SET ${field === "serial" ? "serial" : "product"} = ? WHERE id = ?`, [
+      value ?? null,
+      id,
+    ]);
+  return true;
+}
+
 /** On start no device is connected to this process yet. */
 export async function markAllOffline(db: Queryable): Promise<void> {
   await db.run(`UPDATE devices SET online = 0, connected_to = NULL WHERE online = 1`);

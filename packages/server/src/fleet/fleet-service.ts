@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { BrokerHooks } from "../mqtt/broker.ts";
+import type { RevocationService } from "../pki/revocation.ts";
 import type { Store } from "../store/store.ts";
 import { type ConfigDelivery, configDelivery } from "./config-delivery.ts";
 import type { MessageSigner } from "./config-signer.ts";
@@ -20,6 +21,7 @@ export function fleetService(deps: {
   store: Store;
   signer: MessageSigner;
   channel: DeviceChannel;
+  revocation: RevocationService;
   log: Logger;
 }): FleetService {
   const delivery = configDelivery(deps);
@@ -50,5 +52,9 @@ export function fleetService(deps: {
       await confirmWipe(deps, deviceId, jobId, parsed);
     },
   };
-  return { delivery, incidents: { store: deps.store, channel: deps.channel, wipe }, brokerHooks };
+  return {
+    delivery,
+    incidents: { store: deps.store, channel: deps.channel, wipe, revocation: deps.revocation },
+    brokerHooks,
+  };
 }

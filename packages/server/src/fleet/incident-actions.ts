@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
-import type { Queryable, Store } from "../store/store.ts";
+import type { RevocationService, RevokedCertificate } from "../pki/revocation.ts";
+import type { Store } from "../store/store.ts";
 import type { DeviceChannel } from "./device-channel.ts";
 import { type Device, type DeviceRow, type DeviceStatus, deviceById, deviceRowById } from "./devices.ts";
 import { type DeviceAction, mayTransition, targetStatus } from "./lifecycle.ts";
@@ -11,6 +12,8 @@ export interface IncidentDeps {
   store: Store;
   channel: DeviceChannel;
   wipe: WipeSender;
+  /** The PKI's revocation service: certificates are revoked only through it (it re-signs the CRL). */
+  revocation: RevocationService;
 }
 
 export interface ActionRequest {
@@ -27,23 +30,6 @@ export interface ActionResult {
   certificatesRevoked: number;
 }
 
-// RFC 5280 §5.3.1 CRLReason values recorded on the certificate rows (the CRL/OCSP code reads them).
-type RevocationReason = "keyCompromise" | "cessationOfOperation";
-
-/** Revokes every still-valid certificate of a device; returns how many. */
-export async function revokeDeviceCertificates(
-  tx: Queryable,
-  deviceId: string,
-  reason: RevocationReason,
-): Promise<number> {
-  const result = await tx.run(
-    `UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
-     WHERE device_id = ? AND status = 'valid'`,
-    [Date.now(), reason, deviceId],
-  );
-  return result.changes;
-}
-
 async function loadForAction(store: Store, request: ActionRequest): Promise<DeviceRow> {
   const row = await deviceRowById(store, request.deviceId);
   if (!row) throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND");
@@ -55,12 +41,12 @@ async function loadForAction(store: Store, request: ActionRequest): Promise<Devi
 
 /** The status change, its side records and its audit entry: one transaction. */
 async function commitAction(
-  store: Store,
+  deps: IncidentDeps,
   request: ActionRequest,
   from: DeviceStatus,
-): Promise<{ certificatesRevoked: number; wipeId: string | null }> {
+): Promise<{ revoked: RevokedCertificate[]; wipeId: string | null }> {
   const to = targetStatus(request.action);
-  return store.transaction(async (tx) => {
+  return deps.store.transaction(async (tx) => {
     const wipeId = request.action === "decommission" ? randomUUID() : null;
     // Conditional on the status we checked, so two concurrent actions cannot both apply.
     const moved = await tx.run(
@@ -70,11 +56,18 @@ async function commitAction(
     );
     if (moved.changes !== 1)
       throw new BulwarkError("BW_ERR_CONFLICT", "the device changed status concurrently; retry");
-    // Compromise: every key the device held is presumed known to an attacker.
-    const certificatesRevoked =
+    // Compromise: every key the device held is presumed known to an attacker (RFC 5280 §5.3.1
+    // keyCompromise, also on its superseded certificates); the CRL is re-signed in this transaction.
+    const revoked =
       request.action === "compromise"
-        ? await revokeDeviceCertificates(tx, request.deviceId, "keyCompromise")
-        : 0;
+        ? await deps.revocation.revokeIn(
+            tx,
+            { kind: "device", deviceId: request.deviceId },
+            "keyCompromise",
+            request.actor,
+          )
+        : [];
+    const certificatesRevoked = revoked.length;
     await appendAudit(tx, {
       actor: request.actor,
       action: `device.${request.action}`,
@@ -82,7 +75,7 @@ async function commitAction(
       outcome: "success",
       details: { from, to, reason: request.reason ?? null, certificatesRevoked, wipeId },
     });
-    return { certificatesRevoked, wipeId };
+    return { revoked, wipeId };
   });
 }
 
@@ -92,11 +85,12 @@ async function commitAction(
  */
 export async function applyDeviceAction(deps: IncidentDeps, request: ActionRequest): Promise<ActionResult> {
   const row = await loadForAction(deps.store, request);
-  const { certificatesRevoked, wipeId } = await commitAction(deps.store, request, row.status);
+  const { revoked, wipeId } = await commitAction(deps, request, row.status);
   const to = targetStatus(request.action);
   const sessionsAffected = deps.channel.applyStatus(request.deviceId, to);
+  deps.revocation.announce(revoked);
   if (wipeId) await deps.wipe.send(request.deviceId, wipeId);
   const device = await deviceById(deps.store, request.deviceId);
   if (!device) throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND");
-  return { device, from: row.status, sessionsAffected, certificatesRevoked };
+  return { device, from: row.status, sessionsAffected, certificatesRevoked: revoked.length };
 }

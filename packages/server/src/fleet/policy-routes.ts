@@ -1,8 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { POLICY_SETTINGS_SCHEMA, type PolicySettings } from "@bulwark/sdk/wire/policy";
 import type { FastifyInstance } from "fastify";
-import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf } from "../http/auth.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import type { Store } from "../store/store.ts";
 import type { ConfigDelivery } from "./config-delivery.ts";
 import {
@@ -51,23 +50,17 @@ export function policyRoutes(store: Store, delivery: ConfigDelivery) {
         },
       },
       async (request, reply) => {
-        const actor = actorOf(request.principal);
-        const policy = await store.transaction(async (tx) => {
-          const published = await publishPolicyVersion(
-            tx,
-            request.params.name,
-            request.body.settings,
-            actor.id ?? null,
-          );
-          await appendAudit(tx, {
-            actor,
+        const policy = await auditedChange(
+          store,
+          request,
+          (tx, actor) =>
+            publishPolicyVersion(tx, request.params.name, request.body.settings, actor.id ?? null),
+          (published) => ({
             action: "policy.publish",
             target: { type: "policy", id: `${published.name}@${published.version}` },
-            outcome: "success",
             details: { settings: published.settings },
-          });
-          return published;
-        });
+          }),
+        );
         const pushed = await delivery.pushAll(await devicesUsingPolicy(store, policy.name));
         reply.code(201);
         return { ...policy, pushed };

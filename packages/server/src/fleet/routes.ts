@@ -1,7 +1,6 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
-import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf } from "../http/auth.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import type { Store } from "../store/store.ts";
 import type { ConfigDelivery } from "./config-delivery.ts";
 import {
@@ -11,6 +10,7 @@ import {
   deviceCertificates,
   listDevices,
   SORT_PATTERN,
+  setInventory,
 } from "./devices.ts";
 import { createGroup, groupByName, listGroups } from "./groups.ts";
 import { assignPolicyToGroup, devicesInGroup, latestPolicy } from "./policies.ts";
@@ -99,22 +99,15 @@ export function fleetRoutes(store: Store, delivery: ConfigDelivery) {
       },
       async (request) => {
         const { id } = request.params;
-        await store.transaction(async (tx) => {
-          const found = await tx.get<{ id: string }>(`SELECT id FROM devices WHERE id = ?`, [id]);
-          if (!found) throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND");
-          for (const [field, value] of Object.entries(request.body))
-            await tx.run(`UPDATE devices SET ${field === "serial" ? "serial" : "product"} = ? WHERE id = ?`, [
-              value ?? null,
-              id,
-            ]);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
-            action: "device.update",
-            target: { type: "device", id },
-            outcome: "success",
-            details: request.body,
-          });
-        });
+        await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            if (!(await setInventory(tx, id, request.body)))
+              throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND");
+          },
+          { action: "device.update", target: { type: "device", id }, details: request.body },
+        );
         return deviceById(store, id);
       },
     );
@@ -137,17 +130,16 @@ export function fleetRoutes(store: Store, delivery: ConfigDelivery) {
         },
       },
       async (request, reply) => {
-        const group = await store.transaction(async (tx) => {
-          const created = await createGroup(tx, request.body.name);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const group = await auditedChange(
+          store,
+          request,
+          (tx) => createGroup(tx, request.body.name),
+          (created) => ({
             action: "group.create",
             target: { type: "group", id: created.id },
-            outcome: "success",
             details: { name: created.name },
-          });
-          return created;
-        });
+          }),
+        );
         reply.code(201);
         return group;
       },
@@ -174,21 +166,23 @@ export function fleetRoutes(store: Store, delivery: ConfigDelivery) {
       },
       async (request) => {
         const { policy } = request.body;
-        const group = await store.transaction(async (tx) => {
-          const found = await groupByName(tx, request.params.name);
-          if (!found) throw new BulwarkError("BW_ERR_GROUP_NOT_FOUND");
-          if (policy !== null && !(await latestPolicy(tx, policy)))
-            throw new BulwarkError("BW_ERR_POLICY_NOT_FOUND");
-          await assignPolicyToGroup(tx, found.id, policy);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const group = await auditedChange(
+          store,
+          request,
+          async (tx) => {
+            const found = await groupByName(tx, request.params.name);
+            if (!found) throw new BulwarkError("BW_ERR_GROUP_NOT_FOUND");
+            if (policy !== null && !(await latestPolicy(tx, policy)))
+              throw new BulwarkError("BW_ERR_POLICY_NOT_FOUND");
+            await assignPolicyToGroup(tx, found.id, policy);
+            return found;
+          },
+          (found) => ({
             action: "group.policy.assign",
             target: { type: "group", id: found.id },
-            outcome: "success",
             details: { group: found.name, from: found.policyName, to: policy },
-          });
-          return found;
-        });
+          }),
+        );
         const pushed = await delivery.pushAll(await devicesInGroup(store, group.id));
         return { ...(await groupByName(store, group.name)), pushed };
       },

@@ -1,10 +1,10 @@
 import { type DeviceCommand, isWipeConfirmation } from "@bulwark/sdk/wire/commands";
 import type { Logger } from "pino";
 import { appendAudit } from "../audit/audit-log.ts";
+import type { RevocationService } from "../pki/revocation.ts";
 import type { Store } from "../store/store.ts";
 import type { MessageSigner } from "./config-signer.ts";
 import type { DeviceChannel } from "./device-channel.ts";
-import { revokeDeviceCertificates } from "./incident-actions.ts";
 
 export interface WipeSender {
   send(deviceId: string, wipeId: string): Promise<void>;
@@ -26,7 +26,7 @@ export function wipeSender(signer: MessageSigner, channel: DeviceChannel): WipeS
  * then close the session. Returns whether the confirmation matched a pending wipe.
  */
 export async function confirmWipe(
-  deps: { store: Store; channel: DeviceChannel; log: Logger },
+  deps: { store: Store; channel: DeviceChannel; revocation: RevocationService; log: Logger },
   deviceId: string,
   jobId: string,
   payload: unknown,
@@ -37,9 +37,14 @@ export async function confirmWipe(
       `SELECT status, pending_wipe_id FROM devices WHERE id = ?`,
       [deviceId],
     );
-    if (row?.status !== "decommissioned" || row.pending_wipe_id !== jobId) return false;
-    // RFC 5280 §5.3.1: cessationOfOperation for a device taken out of service.
-    const certificatesRevoked = await revokeDeviceCertificates(tx, deviceId, "cessationOfOperation");
+    if (row?.status !== "decommissioned" || row.pending_wipe_id !== jobId) return undefined;
+    // RFC 5280 §5.3.1: cessationOfOperation for a device taken out of service; the revocation
+    // service re-signs the CRL in this transaction.
+    const revoked = await deps.revocation.revokeIn(tx, { kind: "device", deviceId }, "cessationOfOperation", {
+      type: "device",
+      id: deviceId,
+    });
+    const certificatesRevoked = revoked.length;
     const events = await tx.run(`DELETE FROM device_security_events WHERE device_id = ?`, [deviceId]);
     await tx.run(`DELETE FROM devices WHERE id = ?`, [deviceId]);
     await appendAudit(tx, {
@@ -49,11 +54,11 @@ export async function confirmWipe(
       outcome: "success",
       details: { wipeId: jobId, certificatesRevoked, securityEventsDeleted: events.changes },
     });
-    return true;
+    return revoked;
   });
-  if (done) {
-    deps.log.info({ deviceId, wipeId: jobId }, "device wiped and deleted");
-    deps.channel.disconnect(deviceId);
-  }
-  return done;
+  if (!done) return false;
+  deps.log.info({ deviceId, wipeId: jobId }, "device wiped and deleted");
+  deps.channel.disconnect(deviceId);
+  deps.revocation.announce(done);
+  return true;
 }

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import { enrolDirect } from "../../../../test/enrol-helpers.ts";
 import { createToken, startTestServer, type TestServer } from "../../../../test/helpers.ts";
-import { closed, connectDevice } from "../../../../test/mqtt-helpers.ts";
+import { closed, closeOf, connectDevice } from "../../../../test/mqtt-helpers.ts";
 import { DEFAULT_LIMITS, RateLimiter } from "./limits.ts";
 
 describe("RateLimiter", () => {
@@ -40,7 +40,7 @@ describe("broker limits over real mutual TLS", () => {
     const client = await connectDevice(server, device);
     const meta = deviceTopics(device.deviceId).meta;
     await client.publishAsync(meta, JSON.stringify({ model: "ok" }), { qos: 1 });
-    const gone = closed(client);
+    const gone = closed(client, "a connection that sent an oversized packet");
     client.publish(meta, Buffer.alloc(DEFAULT_LIMITS.maxPacketBytes + 1024, 0x20), { qos: 1 });
     await gone;
     client.end(true);
@@ -49,7 +49,7 @@ describe("broker limits over real mutual TLS", () => {
   it("a publish flood past the per-device burst closes the connection", async () => {
     const device = await enrolDirect(server, await createToken(server));
     const client = await connectDevice(server, device);
-    const gone = closed(client);
+    const gone = closed(client, "a connection flooding publishes");
     const events = deviceTopics(device.deviceId).events;
     for (let i = 0; i < DEFAULT_LIMITS.publishBurst * 3; i++) client.publish(events, "{}", { qos: 0 });
     await gone;
@@ -90,7 +90,8 @@ describe("broker limits over real mutual TLS", () => {
       id,
     ]);
     const start = performance.now();
-    const gone = new Promise<void>((resolve) => stream.once("close", () => resolve()));
+    // 1.5 x 5 s of silence closes it; a broker that never does fails here, not at the runner's timeout.
+    const gone = closeOf(stream, "a silent connection", 30_000);
     server.broker.handle(stream as never);
     stream.push(Buffer.concat([Buffer.from([0x10, body.length]), body]));
     await gone;

@@ -1,4 +1,5 @@
 import { constants, randomUUID } from "node:crypto";
+import type { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { sanitiseMetadata } from "@bulwark/sdk/wire/metadata";
@@ -14,6 +15,9 @@ import type { Logger } from "pino";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import { type DeviceStatus, recordMetadata } from "../fleet/devices.ts";
 import { mayConnect, sessionEffect } from "../fleet/lifecycle.ts";
+import { logListenerErrors } from "../http/listener-errors.ts";
+import type { Admission } from "../net/admission.ts";
+import { type GuardedListener, guardListener } from "../net/connection-guard.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
 import { checkPublish, checkSubscribe, mayReceive } from "./acl.ts";
@@ -26,9 +30,11 @@ import {
   registryRecord,
 } from "./connect-steps.ts";
 import { identityOf, type PeerTransport } from "./identity.ts";
-import { InstanceLiveness } from "./instance-liveness.ts";
+import { DEFAULT_HEARTBEAT_MS, InstanceLiveness } from "./instance-liveness.ts";
 import { type BrokerLimits, capPacketSize, DEFAULT_LIMITS, RateLimiter } from "./limits.ts";
+import { dropWill, isOrphanWill, OrphanWills } from "./orphan-wills.ts";
 import { PresenceWriter } from "./presence.ts";
+import { type RecheckOutcome, recheckSessions } from "./session-recheck.ts";
 import { SessionRegistry } from "./sessions.ts";
 
 /** What the fleet domain does with device traffic; wired by the composition root. */
@@ -49,6 +55,8 @@ export interface BrokerOptions {
   tls: { keyPem: string; certChainPem: string; trustedCaPems: string[] };
   deviceCas: () => CertificateAuthority[];
   limits?: Partial<BrokerLimits>;
+  /** Caps, handshake deadline and PROXY protocol on the TLS listener (`net/connection-guard.ts`). */
+  admission: Admission;
   hooks?: BrokerHooks;
   /** Scale-out: Aedes' pub/sub (`mq`) and session store (`persistence`) shared between processes. */
   backends?: { mq: unknown; persistence: unknown };
@@ -58,6 +66,8 @@ export interface BrokerOptions {
 
 export interface EmbeddedBroker extends DeviceChannel {
   port: number;
+  /** The listener's admission: connections open per address, refusals. */
+  admission: GuardedListener;
   connectedDevices(): number;
   /** Closes the live sessions of a device that authenticated with this certificate serial (revocation). */
   disconnectCertificate(deviceId: string, serial: string): number;
@@ -69,6 +79,8 @@ export interface EmbeddedBroker extends DeviceChannel {
    * listener uses this for every socket, tests use it to drive the broker without a handshake.
    */
   handle(stream: Duplex & PeerTransport): void;
+  /** Makes this process's live sessions follow the registry again (after control events may have been missed). */
+  recheckSessions(): Promise<RecheckOutcome>;
   close(): Promise<void>;
 }
 
@@ -107,10 +119,23 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     },
   });
 
+  const orphanWills = new OrphanWills({
+    store,
+    log,
+    holderAlive: (brokerId) => liveness.isAlive(brokerId),
+    drop: (will) => dropWill(broker, will),
+  });
+
   const broker = await Aedes.createBroker({
     ...options.backends,
+    // A stored will names its process (server_instances), whose liveness decides if it is orphaned;
+    // another process's wills go out 3-4 beats after it stopped (Aedes' default beat: 60 s).
+    id: instanceId,
+    heartbeatInterval: options.instance?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     // Keepalive is checked in our CONNECT steps (refused with a 3.1.1 return code, not aedes' 6).
     keepaliveLimit: 0,
+    // MQTT-3.1.0-1: CONNECT is the first packet; §3.1.4 (1): without one in a reasonable time the
+    // server closes the connection (--mqtt-connect-timeout-ms, counted from the TLS handshake).
     connectTimeout: limits.connectTimeoutMs,
     preConnect(client, packet, done) {
       keepalives.set(client, packet.keepalive ?? 0);
@@ -120,7 +145,10 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       // The username and password are ignored: identity is the certificate (CRA Annex I Part I (2)(d)).
       const identity = identityOf(client.conn as TLSSocket, options.deviceCas);
       if (typeof identity === "string") {
-        log.warn({ reason: identity }, "mqtt connect refused");
+        log.warn(
+          { reason: identity, remoteAddress: (client.conn as TLSSocket).remoteAddress },
+          "mqtt connect refused",
+        );
         done(Object.assign(new Error(identity), { returnCode: NOT_AUTHORIZED }), false);
         return;
       }
@@ -143,6 +171,8 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       );
     },
     authorizePublish(client, packet, done) {
+      // Issue #13 item 2: a will of another (stopped) process's session, from Aedes' will sweep.
+      if (isOrphanWill(packet, instanceId)) return orphanWills.authorize(packet, done);
       const session = sessions.get(client);
       if (!session) return done(new Error("not authenticated"));
       const { deviceId } = session.identity;
@@ -181,17 +211,23 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
       return session && mayReceive(session.identity.deviceId, packet.topic, session.status) ? packet : null;
     },
     published(packet: AedesPublishPacket, client: Client, done) {
-      const session = sessions.get(client);
-      if (!session) return done(null);
-      route(session.identity.deviceId, packet).then(
+      const deviceId = sessions.get(client)?.identity.deviceId ?? orphanWills.deviceOf(packet);
+      if (!deviceId) return done(null);
+      route(deviceId, packet).then(
         () => done(null),
         (error) => {
-          log.error({ err: error, deviceId: session.identity.deviceId }, "device message not handled");
+          log.error({ err: error, deviceId }, "device message not handled");
           done(null);
         },
       );
     },
   });
+
+  // Issue #13: Aedes emits 'error' when its will sweep or a session-store read fails (Redis away, a
+  // refused will); unhandled, that ended the process. (Not in Aedes' types: it is an EventEmitter.)
+  (broker as EventEmitter).on("error", (error: Error) =>
+    log.warn({ reason: error.message }, "mqtt broker error"),
+  );
 
   /** Sends what a device published to the handler of its topic kind. */
   async function route(deviceId: string, packet: AedesPublishPacket): Promise<void> {
@@ -235,7 +271,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     // The transport's close, not aedes' clientDisconnect: a session taken over by a newer one with
     // the same client id ([MQTT-3.1.4-2]) is closed without that event.
     client.conn.once("close", () => sessionClosed(client));
-    log.info({ deviceId }, "device connected");
+    log.info({ deviceId, remoteAddress: (client.conn as TLSSocket).remoteAddress }, "device connected");
     // An action may have committed between the CONNECT check's read and now, when its event found
     // no live session to act on: then follow the stored record. Every action commits before its
     // event reaches this process, and from here on the event finds the session; so with no event
@@ -305,18 +341,20 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     },
     (socket) => handle(socket),
   );
-  // Connection-rate limit per source address, before any TLS work is spent on the socket.
-  server.on("connection", (socket) => {
-    if (!connectionRate.take(socket.remoteAddress ?? "unknown")) {
-      log.warn({ remoteAddress: socket.remoteAddress }, "mqtt connection rate exceeded");
-      socket.destroy();
-    }
+  // Before any TLS work: the caps, the handshake deadline, the PROXY header from a balancer, and
+  // the connection rate per client address (the device's own, also behind a balancer).
+  const admission = guardListener(server, {
+    ...options.admission,
+    name: "mqtt",
+    log,
+    admit: (key) => connectionRate.take(key),
   });
   server.on("tlsClientError", (error) => log.debug({ reason: error.message }, "mqtt tls handshake failed"));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());
   });
+  logListenerErrors(server, log, "mqtt");
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
   await liveness.start();
@@ -355,6 +393,7 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
 
   return {
     port,
+    admission,
     connectedDevices: () => sessions.deviceCount,
     disconnect,
     disconnectCertificate,
@@ -372,6 +411,11 @@ export async function startBroker(options: BrokerOptions): Promise<EmbeddedBroke
     publish,
     publishToDevice: publish,
     handle,
+    recheckSessions() {
+      // CONNECTs being checked now read the registry again once ready, like after an event.
+      registryChanges++;
+      return recheckSessions(store, sessions);
+    },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));

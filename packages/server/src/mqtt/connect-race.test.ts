@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import type { MqttClient } from "mqtt";
 import { enrolDirect } from "../../../../test/enrol-helpers.ts";
-import { createToken, startTestServer, type TestServer } from "../../../../test/helpers.ts";
-import { connectDevice } from "../../../../test/mqtt-helpers.ts";
+import { createToken, startTestServer, type TestServer, waitFor } from "../../../../test/helpers.ts";
+import { closed, connectDevice } from "../../../../test/mqtt-helpers.ts";
 import type { SqlValue } from "../store/store.ts";
 
 /**
@@ -12,16 +11,6 @@ import type { SqlValue } from "../store/store.ts";
  * session is live only from `clientReady`). The broker reads the registry again at `clientReady`;
  * here the action is made to commit right after the CONNECT check read the registry, every time.
  */
-/** Resolves when the connection closes; fails instead of hanging when it stays open. */
-const closed = (client: MqttClient) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the session stayed open")), 20_000);
-    client.once("close", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-
 describe("an action committed between the CONNECT check and the live session", () => {
   let server: TestServer;
   let onCheck: ((serial: string) => Promise<void>) | undefined;
@@ -31,10 +20,11 @@ describe("an action committed between the CONNECT check and the live session", (
     const get = server.store.get.bind(server.store);
     // The CONNECT check's registry read (connect-steps.ts `registryRecord`): run the action once it has read.
     server.store.get = (async (sql: string, params?: readonly SqlValue[]) => {
+      const registryRead = sql.includes("LEFT JOIN devices d ON d.id = c.device_id");
+      // Counted when issued: `clientReady` issues its re-check synchronously, before the session counts as connected.
+      if (registryRead) registryReads++;
       const row = await get(sql, params);
       const action = onCheck;
-      const registryRead = sql.includes("LEFT JOIN devices d ON d.id = c.device_id");
-      if (registryRead) registryReads++;
       if (action && registryRead) {
         onCheck = undefined;
         await action(String(params?.[0]));
@@ -58,17 +48,20 @@ describe("an action committed between the CONNECT check and the live session", (
     };
     const client = await connectDevice(server, device);
     assert.equal(onCheck, undefined, "the revocation ran during the CONNECT check");
-    await closed(client);
+    await closed(client, "the revoked certificate's session");
     client.end(true);
-    await assert.rejects(connectDevice(server, device));
+    // MQTT 3.1.1 §3.2.2.3: return code 5.
+    await assert.rejects(connectDevice(server, device), /Not authorized/);
   });
 
   it("with no action in between, the CONNECT check's read is the only one", async () => {
     const device = await enrolDirect(server, await createToken(server));
+    // The previous test's session is gone on the server side too, so the count below is this device's.
+    await waitFor("no live session", async () => server.broker.connectedDevices() === 0);
     registryReads = 0;
     const client = await connectDevice(server, device);
-    // The session is live (CONNACK) and `clientReady` has run: a re-check would have read by now.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The session counts as connected once `clientReady` has run, which issues any re-check before that.
+    await waitFor("the session live", async () => server.broker.connectedDevices() === 1);
     assert.equal(registryReads, 1);
     assert.equal(client.connected, true);
     client.end(true);
@@ -82,7 +75,7 @@ describe("an action committed between the CONNECT check and the live session", (
     };
     const client = await connectDevice(server, device);
     assert.equal(onCheck, undefined, "the disable ran during the CONNECT check");
-    await closed(client);
+    await closed(client, "the disabled device's session");
     client.end(true);
   });
 });

@@ -47,6 +47,15 @@ export class InstanceLiveness {
     return this.#heartbeatMs * MISSED_BEATS;
   }
 
+  /** Whether the process with this id beat within the last three intervals (it holds its sessions). */
+  async isAlive(id: string, now = Date.now()): Promise<boolean> {
+    const row = await this.#store.get<{ heartbeat_at: number }>(
+      `SELECT heartbeat_at FROM server_instances WHERE id = ?`,
+      [id],
+    );
+    return row !== undefined && Number(row.heartbeat_at) >= now - this.staleAfterMs;
+  }
+
   async start(): Promise<void> {
     const now = Date.now();
     await this.#store.run(`INSERT INTO server_instances (id, started_at, heartbeat_at) VALUES (?, ?, ?)`, [

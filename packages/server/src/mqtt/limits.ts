@@ -11,7 +11,7 @@ export interface BrokerLimits {
   /** Keepalive a device must ask for, seconds (0 = no keepalive is refused). */
   keepaliveMin: number;
   keepaliveMax: number;
-  /** Time allowed between TCP accept and CONNECT, ms. */
+  /** Time allowed between the completed TLS handshake and CONNECT, ms (the handshake has its own deadline). */
   connectTimeoutMs: number;
 }
 

@@ -4,6 +4,7 @@ import type { Readable } from "node:stream";
 import { it } from "node:test";
 import { Aedes, type AedesPublishPacket } from "aedes";
 import { Redis } from "ioredis";
+import pino from "pino";
 import { needServices, REDIS_URL } from "../../../../test/services.ts";
 import { brokerNamespaces, redisBrokerBackends } from "./redis-backends.ts";
 
@@ -13,7 +14,7 @@ interface Node {
 }
 
 async function node(prefix: string): Promise<Node> {
-  const backends = redisBrokerBackends(REDIS_URL, prefix);
+  const backends = redisBrokerBackends(REDIS_URL, prefix, pino({ level: "silent" }));
   const broker = await Aedes.createBroker({ mq: backends.mq, persistence: backends.persistence });
   return {
     broker,

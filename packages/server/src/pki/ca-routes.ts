@@ -2,6 +2,7 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import { KEY_ALGORITHMS, type KeyAlgorithm, ROOT_KEY_ALGORITHMS } from "@bulwark/sdk/x509/algorithms";
 import type { FastifyInstance } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import { groupByName } from "../fleet/groups.ts";
 import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
@@ -87,24 +88,25 @@ export function caRoutes(ctx: CaRoutesContext) {
           );
         if (role === "root" && request.body.parent)
           throw new BulwarkError("BW_ERR_VALIDATION", "a root has no parent");
-        const created = await ctx.store.transaction(async (tx) => {
-          const ca = await createCa(tx, ctx.custody, {
-            name,
-            role,
-            algorithm,
-            validityYears: request.body.validityYears ?? (role === "root" ? 20 : 10),
-            pathLength: role === "root" ? 1 : 0,
-            parent,
-          });
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const validityYears = request.body.validityYears ?? (role === "root" ? 20 : 10);
+        const created = await auditedChange(
+          ctx.store,
+          request,
+          (tx) =>
+            createCa(tx, ctx.custody, {
+              name,
+              role,
+              algorithm,
+              validityYears,
+              pathLength: role === "root" ? 1 : 0,
+              parent,
+            }),
+          (ca) => ({
             action: "ca.create",
             target: { type: "ca", id: ca.id },
-            outcome: "success",
             details: { name, role, algorithm, parent: parent?.name ?? null },
-          });
-          return ca;
-        });
+          }),
+        );
         await ctx.reload();
         reply.code(201);
         return view(created);
@@ -125,17 +127,16 @@ export function caRoutes(ctx: CaRoutesContext) {
         },
       },
       async (request, reply) => {
-        const created = await ctx.store.transaction(async (tx) => {
-          const req = await requestIssuingCa(tx, ctx.custody, request.body);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const created = await auditedChange(
+          ctx.store,
+          request,
+          (tx) => requestIssuingCa(tx, ctx.custody, request.body),
+          (req) => ({
             action: "ca.request",
             target: { type: "ca-request", id: req.id },
-            outcome: "success",
             details: { name: req.name, algorithm: req.algorithm },
-          });
-          return req;
-        });
+          }),
+        );
         reply.code(201);
         return created;
       },
@@ -160,20 +161,16 @@ export function caRoutes(ctx: CaRoutesContext) {
         },
       },
       async (request, reply) => {
-        const ca = await ctx.store.transaction(async (tx) => {
-          const imported = await importIssuingCa(tx, ctx.custody, {
-            requestId: request.params.id,
-            ...request.body,
-          });
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const ca = await auditedChange(
+          ctx.store,
+          request,
+          (tx) => importIssuingCa(tx, ctx.custody, { requestId: request.params.id, ...request.body }),
+          (imported) => ({
             action: "ca.import",
             target: { type: "ca", id: imported.id },
-            outcome: "success",
             details: { name: imported.name, root: imported.parentId, fingerprint: imported.fingerprint },
-          });
-          return imported;
-        });
+          }),
+        );
         await ctx.reload();
         reply.code(201);
         return view(ca);

@@ -1,72 +1,30 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
-import { toPem } from "@bulwark/sdk/pem";
 import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from "@bulwark/sdk/x509/crl";
 import type { FastifyInstance } from "fastify";
 import { actorOf } from "../http/auth.ts";
-import type { Queryable } from "../store/store.ts";
-import { type RevocationContext, revokeCertificate } from "./revocation.ts";
-import { storedDer } from "./stored-certificate.ts";
+import type { Store } from "../store/store.ts";
+import { certificateBySerial, listCertificates } from "./certificate-queries.ts";
+import type { RevocationService } from "./revocation.ts";
+import type { CertificateKind } from "./revocation-targets.ts";
 
-interface CertificateRow {
-  serial: string;
-  ca_id: string;
-  ca_name: string;
-  device_id: string | null;
-  subject: string;
-  fingerprint: string;
-  not_before: number;
-  not_after: number;
-  status: string;
-  revoked_at: number | null;
-  revocation_reason: string | null;
-  der: Uint8Array;
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
-
-const toCertificate = (row: CertificateRow, withPem = false) => ({
-  serial: row.serial,
-  ca: { id: row.ca_id, name: row.ca_name },
-  deviceId: row.device_id,
-  subject: row.subject,
-  fingerprint: row.fingerprint,
-  notBefore: iso(row.not_before),
-  notAfter: iso(row.not_after),
-  status: row.status,
-  revokedAt: iso(row.revoked_at),
-  revocationReason: row.revocation_reason,
-  ...(withPem ? { pem: toPem("CERTIFICATE", storedDer(row.der)) } : {}),
-});
-
-const SELECT = `SELECT c.*, a.name AS ca_name FROM certificates c JOIN cas a ON a.id = c.ca_id`;
 const SERIAL = { type: "string", pattern: "^[0-9a-fA-F]{2,40}$" } as const;
 
-async function listCertificates(
-  db: Queryable,
-  q: { device?: string; status?: string; limit: number; offset: number },
-) {
-  const where: string[] = [];
-  const params: (string | number)[] = [];
-  for (const [column, value] of [
-    ["c.device_id", q.device],
-    ["c.status", q.status],
-  ] as const) {
-    if (value === undefined) continue;
-    where.push(`${column} = ?`);
-    params.push(value);
-  }
-  const clause = where.length ? ` WHERE ${where.join(" AND ")}` : "";
-  const rows = await db.all<CertificateRow>(
-    `${SELECT}${clause} ORDER BY c.created_at, c.serial LIMIT ? OFFSET ?`,
-    [...params, q.limit, q.offset],
-  );
-  return rows.map((r) => toCertificate(r));
-}
-
-/** Certificates: list, show, revoke (RFC 5280 §5.3.1 reasons). */
-export function certificateRoutes(ctx: RevocationContext) {
+/**
+ * Certificates: list and show every kind (device, operator, service); revoke device certificates
+ * only (RFC 5280 §5.3.1 reasons). Operator certificates are revoked through their own route and
+ * permission; the server's own certificates are not revoked through the API (issue #13 (8)).
+ */
+export function certificateRoutes(ctx: { store: Store; revocation: RevocationService }) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get<{ Querystring: { device?: string; status?: string; limit?: number; offset?: number } }>(
+    app.get<{
+      Querystring: {
+        device?: string;
+        status?: string;
+        kind?: CertificateKind;
+        limit?: number;
+        offset?: number;
+      };
+    }>(
       "/api/v1/certificates",
       {
         config: { auth: { permission: "certificates:read" } },
@@ -77,6 +35,7 @@ export function certificateRoutes(ctx: RevocationContext) {
             properties: {
               device: { type: "string", format: "uuid" },
               status: { type: "string", enum: ["valid", "revoked"] },
+              kind: { type: "string", enum: ["device", "operator", "service"] },
               limit: { type: "integer", minimum: 1, maximum: 1000 },
               offset: { type: "integer", minimum: 0 },
             },
@@ -99,11 +58,9 @@ export function certificateRoutes(ctx: RevocationContext) {
         schema: { params: { type: "object", required: ["serial"], properties: { serial: SERIAL } } },
       },
       async (request) => {
-        const row = await ctx.store.get<CertificateRow>(`${SELECT} WHERE c.serial = ?`, [
-          request.params.serial.toLowerCase(),
-        ]);
-        if (!row) throw new BulwarkError("BW_ERR_CERTIFICATE_NOT_FOUND");
-        return toCertificate(row, true);
+        const certificate = await certificateBySerial(ctx.store, request.params.serial.toLowerCase());
+        if (!certificate) throw new BulwarkError("BW_ERR_CERTIFICATE_NOT_FOUND");
+        return certificate;
       },
     );
 
@@ -124,14 +81,25 @@ export function certificateRoutes(ctx: RevocationContext) {
       async (request) => {
         if (!isRevocationReason(request.body.reason))
           throw new BulwarkError("BW_ERR_VALIDATION", "unknown reason");
-        const revoked = await revokeCertificate(
-          ctx,
-          request.params.serial.toLowerCase(),
+        const serial = request.params.serial.toLowerCase();
+        const revoked = await ctx.revocation.revoke(
+          { kind: "certificate", serial, scope: "device" },
           request.body.reason,
           actorOf(request.principal),
         );
-        request.log.info({ serial: revoked.serial, reason: revoked.reason }, "certificate revoked");
-        return revoked;
+        // The certificate itself is absent only when it was already revoked for keyCompromise.
+        const self = revoked.find((r) => r.serial === serial);
+        const alsoRevoked = revoked.filter((r) => r.serial !== serial).map((r) => r.serial);
+        request.log.info({ serial, reason: request.body.reason, alsoRevoked }, "certificate revoked");
+        return {
+          serial,
+          deviceId: revoked[0]!.deviceId,
+          reason: request.body.reason,
+          revokedAt: self?.revokedAt ?? null,
+          ...(self?.previousReason ? { previousReason: self.previousReason } : {}),
+          // keyCompromise: the certificates renewed from this one, revoked with it.
+          alsoRevoked,
+        };
       },
     );
   };

@@ -12,6 +12,7 @@ import { type IssuedCertificate, issueCertificate } from "./issue.ts";
 import type { KeyCustody } from "./key-custody.ts";
 import { deviceExtensions, type PkiUrls } from "./profiles.ts";
 import { effectivePolicy } from "./provisioning-policy.ts";
+import type { RevocationService } from "./revocation.ts";
 
 /** What every enrolment flow needs. */
 export interface EnrolmentContext {
@@ -21,6 +22,8 @@ export interface EnrolmentContext {
   urls: PkiUrls;
   /** The transaction an enrolment commits in (a GroupCommit shares one fsync among concurrent ones). */
   transact: Transact;
+  /** Renewal supersedes the certificate it renews (RFC 5280 §5.3.1 superseded). */
+  revocation: RevocationService;
 }
 
 export interface EnrolmentResult {
@@ -107,6 +110,7 @@ export async function issueDeviceCertificate(
   group: DeviceGroup,
   deviceId: string,
   csr: ParsedCsr,
+  renewedFrom?: string,
 ): Promise<{ certificate: IssuedCertificate; ca: CertificateAuthority }> {
   const policy = effectivePolicy(group.provisioningPolicy);
   const ca = deviceCaFor(ctx.cas(), policy.issuingCa);
@@ -119,6 +123,7 @@ export async function issueDeviceCertificate(
     extensions: deviceExtensions(deviceId, csr.spki, ca, ctx.urls),
     validityMs: policy.validityMs,
     deviceId,
+    ...(renewedFrom ? { renewedFrom } : {}),
   });
   return { certificate, ca };
 }

@@ -1,10 +1,19 @@
 import type { Queryable, Store } from "../store/store.ts";
 
+/**
+ * Registers a step that runs once per key in the unit's transaction, after every unit of it and
+ * just before COMMIT (a unit that rolls back drops its steps). Concurrent renewals each supersede a
+ * certificate: their CA's CRL is then signed once for the whole group, not once per renewal.
+ */
+export type AtCommit = (key: string, step: (tx: Queryable) => Promise<void>) => void;
+
 /** Runs a unit of work in a transaction: `store.transaction`, or a `GroupCommit`. */
-export type Transact = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+export type Transact = <T>(fn: (tx: Queryable, atCommit: AtCommit) => Promise<T>) => Promise<T>;
+
+type Steps = Map<string, (tx: Queryable) => Promise<void>>;
 
 interface Pending {
-  fn: (tx: Queryable) => Promise<unknown>;
+  fn: (tx: Queryable, atCommit: AtCommit) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -28,7 +37,7 @@ export class GroupCommit {
     this.#windowMs = options.windowMs ?? 10;
   }
 
-  readonly transact: Transact = <T>(fn: (tx: Queryable) => Promise<T>) =>
+  readonly transact: Transact = <T>(fn: (tx: Queryable, atCommit: AtCommit) => Promise<T>) =>
     new Promise<T>((resolve, reject) => {
       this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
       // A short collection window: SQLite commits block the event loop, so without it every
@@ -46,7 +55,9 @@ export class GroupCommit {
         const outcomes: { ok: boolean; value: unknown }[] = [];
         try {
           await this.#store.transaction(async (tx) => {
-            for (const unit of batch) outcomes.push(await runInSavepoint(tx, unit.fn));
+            const steps: Steps = new Map();
+            for (const unit of batch) outcomes.push(await runInSavepoint(tx, unit.fn, steps));
+            for (const step of steps.values()) await step(tx);
           });
         } catch (error) {
           for (const unit of batch) unit.reject(error);
@@ -66,12 +77,15 @@ export class GroupCommit {
 
 async function runInSavepoint(
   tx: Queryable,
-  fn: (tx: Queryable) => Promise<unknown>,
+  fn: (tx: Queryable, atCommit: AtCommit) => Promise<unknown>,
+  steps: Steps,
 ): Promise<{ ok: boolean; value: unknown }> {
+  const mine: Steps = new Map();
   await tx.run("SAVEPOINT bw_unit");
   try {
-    const value = await fn(tx);
+    const value = await fn(tx, (key, step) => void (mine.has(key) || mine.set(key, step)));
     await tx.run("RELEASE SAVEPOINT bw_unit");
+    for (const [key, step] of mine) if (!steps.has(key)) steps.set(key, step);
     return { ok: true, value };
   } catch (error) {
     await tx.run("ROLLBACK TO SAVEPOINT bw_unit");

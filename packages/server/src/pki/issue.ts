@@ -20,6 +20,8 @@ export interface IssueRequest {
   extensions: Buffer[];
   validityMs: number;
   deviceId: string | null;
+  /** The certificate this one renews (RFC 7030 §4.2.2), so revocation can follow the chain. */
+  renewedFrom?: string;
 }
 
 export interface IssuedCertificate {
@@ -34,8 +36,8 @@ export interface IssuedCertificate {
 
 const INSERT_ROWS = 100;
 const INSERT_CERTIFICATES = `INSERT INTO certificates
-  (serial, ca_id, device_id, subject, fingerprint, not_before, not_after, der, status, created_at) VALUES`;
-const CERTIFICATE_TUPLE = "(?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?)";
+  (serial, ca_id, device_id, subject, fingerprint, not_before, not_after, der, status, created_at, renewed_from) VALUES`;
+const CERTIFICATE_TUPLE = "(?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?)";
 
 /** Builds, signs (through custody) and records one certificate; `tx` makes it part of a caller's transaction. */
 export async function issueCertificate(
@@ -70,7 +72,7 @@ export async function issueCertificates(
   for (let start = 0; start < requests.length; start += INSERT_ROWS) {
     const chunk = requests.slice(start, start + INSERT_ROWS);
     const certificates = signChunk(ca, caNotAfter, signer, chunk);
-    // Multi-row INSERTs (portable SQLite/PostgreSQL): 9 bound values a row, 100 rows a statement.
+    // Multi-row INSERTs (portable SQLite/PostgreSQL): 10 bound values a row, 100 rows a statement.
     await tx.run(
       `${INSERT_CERTIFICATES} ${certificates.map(() => CERTIFICATE_TUPLE).join(", ")}`,
       certificates.flatMap((c, i) => {
@@ -85,6 +87,7 @@ export async function issueCertificates(
           c.notAfter.getTime(),
           c.der,
           now,
+          request.renewedFrom ?? null,
         ];
       }),
     );

@@ -90,7 +90,13 @@ for (const backend of storeBackends) {
         for (const r of rows) await insert(tx, r.values);
       });
 
-      assert.deepEqual(await migrate(t.store, migrations), [823]);
+      assert.deepEqual(
+        await migrate(
+          t.store,
+          migrations.filter((m) => m.id <= 823),
+        ),
+        [823],
+      );
 
       const after = await t.store.all<Record<string, unknown>>(
         `SELECT ${KEPT} FROM certificates ORDER BY serial`,

@@ -5,6 +5,7 @@ import { spkiOf } from "@bulwark/sdk/x509/algorithms";
 import { appendAudit } from "../audit/audit-log.ts";
 import { deviceById } from "../fleet/devices.ts";
 import type { DeviceGroup } from "../fleet/groups.ts";
+import type { Queryable } from "../store/store.ts";
 import {
   checkCsrPolicy,
   type EnrolmentContext,
@@ -16,6 +17,7 @@ import {
 import { type CertificateStatusRow, certificateStatus, serialOf } from "./issue.ts";
 import { deviceIdFromUri } from "./profiles.ts";
 import { effectivePolicy } from "./provisioning-policy.ts";
+import { alreadyRenewed } from "./renewal-replay.ts";
 
 /** Refusal of an early renewal; the route turns `retryAfterSeconds` into Retry-After (RFC 9110 §10.2.3). */
 export class RenewalNotDue extends BulwarkError {
@@ -92,34 +94,75 @@ function checkWindow(group: DeviceGroup, current: CurrentCertificate): void {
 }
 
 /**
+ * Step 4 (in the transaction): one renewal per device at a time. The conditional write takes the
+ * device row's lock (PostgreSQL; SQLite serialises writers anyway), so a concurrent renewal of the
+ * same device waits here and then finds the certificate it presents already superseded.
+ */
+async function lockDevice(tx: Queryable, deviceId: string): Promise<void> {
+  const { changes } = await tx.run(`UPDATE devices SET updated_at = ? WHERE id = ? AND status = 'active'`, [
+    Date.now(),
+    deviceId,
+  ]);
+  if (changes !== 1) throw new BulwarkError("BW_ERR_CERTIFICATE_INVALID", "the device is no longer active");
+}
+
+/**
  * RFC 7030 §4.2.2 simplereenroll: renewal (same key) or rekey (new key) authenticated by the
  * current certificate over mutual TLS. An expired or revoked certificate cannot renew; such a
- * device comes back only through its group's enrolment method.
+ * device comes back only through its group's enrolment method. The presented certificate is
+ * superseded (RFC 5280 §5.3.1) in the transaction that issues its successor, which records what it
+ * renews: a certificate renews once, and a keyCompromise revocation follows the chain. A same-key
+ * retry with the superseded certificate gets that successor again (see renewal-replay.ts).
  */
 export async function reenrol(
   ctx: EnrolmentContext,
   socket: TLSSocket,
   csrDer: Buffer,
 ): Promise<EnrolmentResult> {
-  const current = await registryCheck(ctx, presentedCertificate(socket, ctx));
+  const presented = presentedCertificate(socket, ctx);
+  // A retry whose first answer was lost gets the certificate already issued for its key.
+  const repeated = await alreadyRenewed(ctx, presented, csrDer);
+  if (repeated) return repeated;
+  const current = await registryCheck(ctx, presented);
   const device = await deviceById(ctx.store, current.deviceId);
   const group = await loadGroup(ctx.store, device!.groupId);
   checkWindow(group, current);
   const csr = parseAndVerify(csrDer);
   checkCsrPolicy(group, csr);
-  return ctx.transact(async (tx) => {
-    const { certificate, ca } = await issueDeviceCertificate(tx, ctx, group, current.deviceId, csr);
+  const actor = { type: "device", id: current.deviceId } as const;
+  const previousSerial = current.row.serial;
+  const { result, superseded } = await ctx.transact(async (tx, atCommit) => {
+    await lockDevice(tx, current.deviceId);
+    // Refused with BW_ERR_CONFLICT when a concurrent renewal already superseded it. The CRL is
+    // re-signed once for every renewal that commits together, just before the commit.
+    const superseded = await ctx.revocation.revokeIn(
+      tx,
+      { kind: "certificate", serial: previousSerial, scope: "device" },
+      "superseded",
+      actor,
+      atCommit,
+    );
+    const { certificate, ca } = await issueDeviceCertificate(
+      tx,
+      ctx,
+      group,
+      current.deviceId,
+      csr,
+      previousSerial,
+    );
     await appendAudit(tx, {
-      actor: { type: "device", id: current.deviceId },
+      actor,
       action: "certificate.renew",
       target: { type: "device", id: current.deviceId },
       outcome: "success",
       details: {
-        previousSerial: current.row.serial,
+        previousSerial,
         serial: certificate.serial,
         rekey: !spkiOf(current.leaf.publicKey).equals(csr.spki),
       },
     });
-    return { deviceId: current.deviceId, groupName: group.name, certificate, ca };
+    return { result: { deviceId: current.deviceId, groupName: group.name, certificate, ca }, superseded };
   });
+  ctx.revocation.announce(superseded);
+  return result;
 }

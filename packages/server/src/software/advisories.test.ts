@@ -23,6 +23,7 @@ describe("advisory import: the real Go vulndb and PyPA data", () => {
     const go = await monitor.importAdvisories(join(OSV, "go-vulndb-osv.tar.gz"), system);
     assert.equal(go.records, 4291);
     assert.equal(go.inserted, 4291);
+    assert.deepEqual(go.unevaluable, { count: 0, records: [] }, "every real Go record can be evaluated");
     const pypa = await monitor.importAdvisories(join(OSV, "pypa-advisory-db-osv.tar.gz"), system);
     assert.equal(pypa.records, 2661);
     assert.equal(pypa.inserted, 2661);
@@ -109,6 +110,28 @@ describe("advisory import: transactional, upsert by modified, withdrawn", () => 
     });
     const third = await monitor.importAdvisories(osvDir(t.dir, [newest]), system);
     assert.equal(third.updated, 1);
+  });
+
+  it("counts and names the records whose versions do not parse, which matching would skip (issue #14)", async () => {
+    const good = osvRecord({ id: "GHSA-good-0000-0001", name: "left-pad", fixed: "1.3.0" });
+    const bad = {
+      ...osvRecord({ id: "DEB-BAD-0001", name: "openssl", fixed: "3.0.13-1" }),
+      affected: [
+        {
+          package: { ecosystem: "Debian:12", name: "openssl" },
+          ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed: "x:3.0.13-1" }] }],
+        },
+      ],
+    };
+    const summary = await monitor.importAdvisories(osvDir(t.dir, [good, bad]), system);
+    assert.equal(summary.inserted, 2, "both are stored (a later fix of the record replaces it)");
+    assert.equal(summary.unevaluable.count, 1);
+    assert.equal(summary.unevaluable.records[0]?.id, "DEB-BAD-0001");
+    assert.match(summary.unevaluable.records[0]?.reason ?? "", /invalid for Debian:12/);
+    const audit = await store.get<{ details: string }>(
+      `SELECT details FROM audit_log WHERE action = 'vulnerabilities.import' ORDER BY seq DESC LIMIT 1`,
+    );
+    assert.equal(JSON.parse(audit?.details ?? "{}").unevaluable, 1);
   });
 
   it("refuses a bundle that is not an OSV source with a clear error", async () => {

@@ -1,14 +1,16 @@
 import { BulwarkError, type ErrorCode, errorCatalogue } from "@bulwark/sdk/errors";
 import { isSoftwareError } from "@bulwark/sdk/software/errors";
-import { type KevCatalog, readKevCatalog } from "@bulwark/sdk/software/kev";
-import { type BundleLimits, readOsvBundle } from "@bulwark/sdk/software/osv/bundle";
-import type { OsvRecord } from "@bulwark/sdk/software/osv/types";
-import { parseSbomText } from "@bulwark/sdk/software/sbom/parse";
+import type { KevCatalog } from "@bulwark/sdk/software/kev";
+import type { BundleLimits } from "@bulwark/sdk/software/osv/bundle";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import { releaseById } from "../cra/products.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { upsertAdvisories } from "./advisories.ts";
 import { toFinding } from "./findings.ts";
+import { type DocumentParser, inlineParser } from "./parsing/document-parser.ts";
+import type { OsvBatch } from "./parsing/osv-stream.ts";
+import type { ParsedSbom } from "./parsing/tasks.ts";
+import { tallyUnevaluable, type Unevaluable } from "./parsing/unevaluable.ts";
 import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
 import { lockMonitor, runIn, selectIn } from "./sql.ts";
@@ -37,6 +39,8 @@ export interface AdvisoryImportSummary extends MonitorSummary {
   unchanged: number;
   withdrawn: number;
   packages: number;
+  /** Records stored but skipped by matching: a version does not parse in its ecosystem. */
+  unevaluable: Unevaluable;
 }
 
 export interface KevImportSummary extends MonitorSummary {
@@ -68,8 +72,6 @@ export function asBulwarkError(error: unknown, shownPath?: { actual: string; sho
   );
 }
 
-const IMPORT_BATCH = 400;
-
 /**
  * Records the catalogue as the last imported, refusing one released before it: an import replaces
  * the whole list, so an older file would drop every entry CISA added since (and their findings'
@@ -100,10 +102,13 @@ async function recordCatalog(tx: Queryable, catalog: KevCatalog): Promise<void> 
 export class SoftwareMonitor {
   readonly #store: Store;
   readonly #notify: () => void;
+  /** Where untrusted documents are parsed: worker threads in the server, in place in tests. */
+  readonly parser: DocumentParser;
 
-  constructor(store: Store, notify: () => void = () => {}) {
+  constructor(store: Store, notify: () => void = () => {}, parser: DocumentParser = inlineParser) {
     this.#store = store;
     this.#notify = notify;
+    this.parser = parser;
   }
 
   /** Imports an OSV directory / zip / tar(.gz): all or nothing, upsert by id and `modified`. */
@@ -118,31 +123,34 @@ export class SoftwareMonitor {
       const totals = { records: 0, inserted: 0, updated: 0, unchanged: 0, withdrawn: 0 };
       const keys = new Set<string>();
       const vulns = new Set<string>();
-      let batch: OsvRecord[] = [];
-      const flush = async () => {
-        const r = await upsertAdvisories(tx, batch, seen);
+      const unevaluable: Unevaluable = { count: 0, records: [] };
+      const upsert = async (batch: OsvBatch) => {
+        tallyUnevaluable(unevaluable, batch.unevaluable);
+        const r = await upsertAdvisories(tx, batch.records, seen);
+        totals.records += batch.records.length;
         totals.inserted += r.inserted;
         totals.updated += r.updated;
         totals.unchanged += r.unchanged;
         totals.withdrawn += r.withdrawn;
         for (const k of r.packageKeys) keys.add(k);
         for (const v of r.vulnerabilities) vulns.add(v);
-        batch = [];
       };
-      for await (const { record } of readOsvBundle(path, options.limits)) {
-        totals.records++;
-        batch.push(record);
-        if (batch.length >= IMPORT_BATCH) await flush();
-      }
-      await flush();
+      // Batches of 400 records, read and validated on a worker thread.
+      for await (const batch of this.parser.osvBatches(path, options.limits)) await upsert(batch);
       const scope = { kind: "packages", keys: [...keys], vulns } as const;
       const result = await this.#rematchAndNotify(tx, scope, actor);
-      const summary = { ...totals, packages: keys.size, rematch: result };
+      const summary = { ...totals, packages: keys.size, unevaluable, rematch: result };
       await appendAudit(tx, {
         actor,
         action: "vulnerabilities.import",
         outcome: "success",
-        details: { source: options.source ?? "osv", ...totals, packages: keys.size, findings: result },
+        details: {
+          source: options.source ?? "osv",
+          ...totals,
+          packages: keys.size,
+          unevaluable: unevaluable.count,
+          findings: result,
+        },
       });
       return summary;
     });
@@ -156,7 +164,7 @@ export class SoftwareMonitor {
   async importKev(path: string, actor: AuditEntry["actor"], source?: string): Promise<KevImportSummary> {
     const shown = source === undefined ? undefined : { actual: path, shown: source };
     return this.#run(shown, async (tx) => {
-      const catalog = await readKevCatalog(path);
+      const catalog = await this.parser.parse({ kind: "kev", path });
       await recordCatalog(tx, catalog);
       const known = new Set(
         (await tx.all<{ cve_id: string }>(`SELECT cve_id FROM known_exploited`)).map((r) => r.cve_id),
@@ -221,15 +229,21 @@ export class SoftwareMonitor {
 
   /** Validates an SBOM, stores it against a release with its minimum-elements report, and matches it. */
   async attachSbom(releaseId: string, text: string, actor: AuditEntry["actor"]): Promise<SbomAttachSummary> {
-    let doc: ReturnType<typeof parseSbomText>;
+    let parsed: ParsedSbom;
     try {
-      doc = parseSbomText(text, { source: "sbom", maxBytes: Number.MAX_SAFE_INTEGER });
+      // The route already bounded the body's size; components and nesting are bounded by the parser.
+      parsed = await this.parser.parse({
+        kind: "sbom",
+        text,
+        source: "sbom",
+        limits: { maxBytes: Number.MAX_SAFE_INTEGER },
+      });
     } catch (error) {
       throw asBulwarkError(error);
     }
     return this.#run(undefined, async (tx) => {
       if (!(await releaseById(tx, releaseId))) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
-      const sbom = await insertSbom(tx, releaseId, doc, text);
+      const sbom = await insertSbom(tx, releaseId, parsed, text);
       const result = await this.#rematchAndNotify(tx, { kind: "releases", ids: [releaseId] }, actor);
       await appendAudit(tx, {
         actor,

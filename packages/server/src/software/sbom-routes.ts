@@ -1,55 +1,15 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
-import { toCycloneDx } from "@bulwark/sdk/software/sbom/generate/cyclonedx";
-import { inventoryFromDpkgStatus } from "@bulwark/sdk/software/sbom/generate/dpkg";
-import { inventoryFromFirmwareManifest } from "@bulwark/sdk/software/sbom/generate/firmware";
-import type { Inventory } from "@bulwark/sdk/software/sbom/generate/model";
-import { inventoryFromPackageLock } from "@bulwark/sdk/software/sbom/generate/npm-lock";
-import {
-  inventoryFromPythonLock,
-  inventoryFromRequirements,
-} from "@bulwark/sdk/software/sbom/generate/python";
-import { toSpdx } from "@bulwark/sdk/software/sbom/generate/spdx";
 import type { FastifyInstance } from "fastify";
 import { releaseById } from "../cra/products.ts";
 import { actorOf } from "../http/auth.ts";
 import type { Store } from "../store/store.ts";
+import { GENERATOR_INPUTS, type GeneratorInput } from "./generators.ts";
 import { asBulwarkError, type SoftwareMonitor } from "./monitor.ts";
+import type { DocumentParser } from "./parsing/document-parser.ts";
 import { listSboms } from "./sboms.ts";
 import { requireKeyBeforeBody } from "./upload.ts";
 
 export const SBOM_TYPES = ["application/json", "application/vnd.cyclonedx+json", "application/spdx+json"];
-
-export const GENERATOR_INPUTS = [
-  "package-lock",
-  "requirements",
-  "poetry-lock",
-  "uv-lock",
-  "dpkg-status",
-  "firmware-manifest",
-] as const;
-export type GeneratorInput = (typeof GENERATOR_INPUTS)[number];
-
-/** Builds an inventory with the engine's generator for the named input kind. */
-export function inventoryOf(from: GeneratorInput, text: string, subject: string): Inventory {
-  switch (from) {
-    case "package-lock":
-      return inventoryFromPackageLock(text);
-    case "requirements":
-      return inventoryFromRequirements(text, "requirements.txt", subject);
-    case "poetry-lock":
-      return inventoryFromPythonLock(text, "poetry.lock", subject);
-    case "uv-lock":
-      return inventoryFromPythonLock(text, "uv.lock", subject);
-    case "dpkg-status":
-      return inventoryFromDpkgStatus(text, { subjectName: subject });
-    case "firmware-manifest":
-      return inventoryFromFirmwareManifest(text);
-    default: {
-      const never: never = from;
-      throw new Error(`unreachable generator input ${String(never)}`);
-    }
-  }
-}
 
 const RELEASE_PARAMS = {
   type: "object",
@@ -61,7 +21,12 @@ const RELEASE_PARAMS = {
  * SBOM upload (raw CycloneDX / SPDX JSON text, so the engine bounds size and nesting BEFORE parsing)
  * and generation. Its own plugin: JSON bodies here are taken as text, not parsed by Fastify.
  */
-export function sbomRoutes(store: Store, monitor: SoftwareMonitor, maxSbomBytes: number) {
+export function sbomRoutes(
+  store: Store,
+  monitor: SoftwareMonitor,
+  parser: DocumentParser,
+  maxSbomBytes: number,
+) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     requireKeyBeforeBody(app, store);
     app.removeContentTypeParser(["application/json", "text/plain"]);
@@ -122,8 +87,13 @@ export function sbomRoutes(store: Store, monitor: SoftwareMonitor, maxSbomBytes:
         if (typeof request.body !== "string")
           throw new BulwarkError("BW_ERR_VALIDATION", "send the input file as the body");
         try {
-          const inventory = inventoryOf(request.query.from, request.body, request.query.name ?? "project");
-          return request.query.format === "spdx" ? toSpdx(inventory) : toCycloneDx(inventory);
+          return await parser.parse({
+            kind: "generate",
+            from: request.query.from,
+            text: request.body,
+            subject: request.query.name ?? "project",
+            format: request.query.format ?? "cyclonedx",
+          });
         } catch (error) {
           throw asBulwarkError(error);
         }

@@ -1,8 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import {
-  checkMinimumElements,
-  type MinimumElementsReport,
-} from "@bulwark/sdk/software/sbom/minimum-elements";
+import type { MinimumElementsReport } from "@bulwark/sdk/software/sbom/minimum-elements";
 import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import type { Queryable, SqlValue } from "../store/store.ts";
 import { storedPackageKey } from "./advisories.ts";
@@ -65,11 +62,11 @@ function componentRows(sbomId: string, releaseId: string, doc: SbomDocument): Sq
 export async function insertSbom(
   tx: Queryable,
   releaseId: string,
-  doc: SbomDocument,
+  parsed: { document: SbomDocument; minimumElements: MinimumElementsReport },
   text: string,
   now = Date.now(),
 ): Promise<StoredSbom> {
-  const report = checkMinimumElements(doc);
+  const { document: doc, minimumElements: report } = parsed;
   const sbom: StoredSbom = {
     id: randomUUID(),
     releaseId,

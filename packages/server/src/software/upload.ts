@@ -1,6 +1,5 @@
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -10,7 +9,8 @@ import { authenticateApiKey } from "../access/api-keys.ts";
 import type { Store } from "../store/store.ts";
 
 /**
- * Uploaded data files (OSV bundles, the KEV catalogue) are streamed to a private temporary file,
+ * Uploaded data files (OSV bundles, the KEV catalogue) are streamed to a private file in the spool
+ * folder under the data directory (see spool.ts),
  * counted as they arrive and refused with 413 past the limit, so memory stays bounded whatever the
  * body size; the engine then reads the file with its own per-record bounds.
  */
@@ -39,8 +39,14 @@ declare module "fastify" {
   }
 }
 
-async function spool(payload: Readable, name: string, maxBytes: number): Promise<UploadedFile> {
-  const dir = await mkdtemp(join(tmpdir(), "bulwark-upload-"));
+async function spool(
+  payload: Readable,
+  name: string,
+  maxBytes: number,
+  spoolDir: string,
+): Promise<UploadedFile> {
+  // mkdtemp creates the folder 0700; the spool folder itself is under the (0700) data directory.
+  const dir = await mkdtemp(join(spoolDir, "bulwark-upload-"));
   const file = join(dir, name);
   let bytes = 0;
   try {
@@ -65,7 +71,7 @@ async function spool(payload: Readable, name: string, maxBytes: number): Promise
 }
 
 /** Registers, in the calling (encapsulated) plugin, a streaming parser for upload content types. */
-export function acceptUploads(app: FastifyInstance, maxBytes: number): void {
+export function acceptUploads(app: FastifyInstance, maxBytes: number, spoolDir: string): void {
   app.removeContentTypeParser(["application/json"]);
   app.addContentTypeParser(UPLOAD_TYPES, (request: FastifyRequest, payload, done) => {
     const declared = Number(request.headers["content-length"] ?? 0);
@@ -80,7 +86,7 @@ export function acceptUploads(app: FastifyInstance, maxBytes: number): void {
       .split(";")[0]!
       .trim()
       .toLowerCase();
-    spool(payload, FILE_NAMES[type]!, maxBytes).then(
+    spool(payload, FILE_NAMES[type]!, maxBytes, spoolDir).then(
       (upload) => {
         request.upload = upload;
         done(null, {});

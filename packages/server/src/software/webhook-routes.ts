@@ -1,6 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { appendAudit } from "../audit/audit-log.ts";
-import { actorOf } from "../http/auth.ts";
+import { auditedChange } from "../audit/audited-change.ts";
 import type { Store } from "../store/store.ts";
 import type { WebhookPolicy } from "./webhooks/destination.ts";
 import {
@@ -34,17 +33,16 @@ export function webhookRoutes(store: Store, masterKey: Buffer, policy: WebhookPo
         },
       },
       async (request, reply) => {
-        const created = await store.transaction(async (tx) => {
-          const made = await createWebhook(tx, masterKey, request.body, policy);
-          await appendAudit(tx, {
-            actor: actorOf(request.principal),
+        const created = await auditedChange(
+          store,
+          request,
+          (tx) => createWebhook(tx, masterKey, request.body, policy),
+          ({ webhook }) => ({
             action: "webhook.create",
-            target: { type: "webhook", id: made.webhook.id },
-            outcome: "success",
-            details: { url: made.webhook.url, events: made.webhook.events },
-          });
-          return made;
-        });
+            target: { type: "webhook", id: webhook.id },
+            details: { url: webhook.url, events: webhook.events },
+          }),
+        );
         reply.code(201);
         // The secret is shown once; only its sealed form is stored.
         return { ...created.webhook, secret: created.secret };

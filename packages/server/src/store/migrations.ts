@@ -2,6 +2,8 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
+import { craMigrations } from "../cra/schema.ts";
+import { TRANSFER_MIGRATION } from "../fleet/transfer-migration.ts";
 import { pemCertificatesToDer } from "../pki/stored-certificate.ts";
 import { UPDATES_MIGRATIONS } from "../updates/migrations.ts";
 import type { Queryable } from "./store.ts";
@@ -423,4 +425,17 @@ export const migrations: Migration[] = [
     ],
   },
   ...UPDATES_MIGRATIONS,
+  {
+    // Issue #13 (6): a renewed certificate records the certificate it was renewed from, so a
+    // revocation for keyCompromise follows the chain to every certificate renewed from it.
+    id: 850,
+    name: "certificates-renewed-from",
+    statements: [
+      `ALTER TABLE certificates ADD COLUMN renewed_from TEXT`,
+      `CREATE INDEX certificates_renewed_from ON certificates(renewed_from)`,
+    ],
+  },
+  TRANSFER_MIGRATION,
+  // Issue #16: the CRA domain (ids 900–919).
+  ...craMigrations,
 ];

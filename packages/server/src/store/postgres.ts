@@ -76,7 +76,8 @@ export class PostgresStore implements Store {
       options: schema ? `-c search_path=${schema},public` : undefined,
     });
     pool.on("error", () => {
-      // An idle client lost its connection; the pool replaces it on next use.
+      // An idle client lost its connection; the pool replaces it on next use (and the query that
+      // needs it reports any lasting failure).
     });
     if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await pool.query("SELECT 1");
@@ -98,6 +99,12 @@ export class PostgresStore implements Store {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     let broken = false;
+    const lost = () => {
+      broken = true;
+    };
+    // A checked-out client has no pool listener: a connection lost between two queries would be
+    // an unhandled 'error' (the end of the process); the next query of the transaction fails instead.
+    client.on("error", lost);
     try {
       await client.query("BEGIN");
       try {
@@ -111,12 +118,18 @@ export class PostgresStore implements Store {
         throw error;
       }
     } finally {
+      client.off("error", lost);
       client.release(broken);
     }
   }
 
   async exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    let broken = false;
+    const lost = () => {
+      broken = true;
+    };
+    client.on("error", lost);
     try {
       // A session-level advisory lock keyed by the name: other processes wait here.
       await client.query("SELECT pg_advisory_lock(hashtext($1))", [name]);
@@ -126,8 +139,14 @@ export class PostgresStore implements Store {
         await client.query("SELECT pg_advisory_unlock(hashtext($1))", [name]);
       }
     } finally {
-      client.release();
+      client.off("error", lost);
+      client.release(broken);
     }
+  }
+
+  async ping(): Promise<void> {
+    // A pooled connection of its own: an open transaction holds another.
+    await this.#pool.query("SELECT 1");
   }
 
   async close(): Promise<void> {

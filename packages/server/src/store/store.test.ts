@@ -73,7 +73,8 @@ for (const backend of backends) {
         const broken = [
           { id: 1, name: "broken", statements: ["CREATE TABLE a (x INTEGER)", "CREATE TABLE"] },
         ];
-        await assert.rejects(migrate(store, broken));
+        // SQLite and PostgreSQL each refuse the truncated statement with their own words.
+        await assert.rejects(migrate(store, broken), /incomplete input|syntax error/);
         await assert.rejects(store.get(`SELECT COUNT(*) AS n FROM a`), /no such table|does not exist/);
         assert.deepEqual(await store.all(`SELECT * FROM schema_migrations`), []);
       }),

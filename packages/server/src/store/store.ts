@@ -26,5 +26,7 @@ export interface Store extends Queryable {
    * advisory lock.
    */
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** Checks that the database answers, without waiting for a transaction in progress (`/healthz`). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,8 +2,10 @@
  * Parses and validates OSV records (JSON or YAML). Only the fields Bulwark evaluates are checked, each
  * error names the JSON path; `database_specific` and `ecosystem_specific` are never interpreted.
  */
+
 import { parse as parseYaml } from "yaml";
 import { SoftwareError } from "../errors.ts";
+import { checkDepth } from "../sbom/bounds.ts";
 import type { OsvAffected, OsvEvent, OsvPackage, OsvRange, OsvRecord, OsvSeverity } from "./types.ts";
 
 type Json = Record<string, unknown>;
@@ -142,6 +144,17 @@ export function validateOsvRecord(doc: unknown, source?: string): OsvRecord {
 
 export type OsvFormat = "json" | "yaml";
 
+function boundDepth(text: string, source: string | undefined): void {
+  try {
+    checkDepth(text, {}, source);
+  } catch (e) {
+    throw new SoftwareError("BW_ERR_OSV_INVALID", "the record is nested too deeply", {
+      path: source,
+      cause: e,
+    });
+  }
+}
+
 export function osvFormatOf(path: string): OsvFormat | undefined {
   const p = path.toLowerCase();
   if (p.endsWith(".json")) return "json";
@@ -152,6 +165,9 @@ export function osvFormatOf(path: string): OsvFormat | undefined {
 /** Parses OSV text in the given format and validates it. */
 export function parseOsvText(text: string, format: OsvFormat, source?: string): OsvRecord {
   let doc: unknown;
+  // OSV records nest a few levels; the SBOMs' bound (64) applies. YAML's parser refuses runaway
+  // nesting itself (a parse error), and its scalars may hold brackets, so only JSON is counted.
+  if (format === "json") boundDepth(text, source);
   try {
     // YAML: the core schema keeps timestamps as strings; aliases are capped against expansion attacks.
     doc = format === "json" ? JSON.parse(text) : parseYaml(text, { schema: "core", maxAliasCount: 100 });

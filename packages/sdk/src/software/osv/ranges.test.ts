@@ -99,14 +99,40 @@ test("any range saying affected is enough", () => {
   assert.equal(isAffected(a, "2.0.2"), false);
 });
 
-test("versions list matches exactly (PEP 440 normalised for PyPI)", () => {
+test("versions list matches with the ecosystem's equality, as ranges compare (PEP 440 for PyPI)", () => {
   const a = affected("PyPI", [], ["1.0.0", "2.0rc1"]);
   assert.equal(isAffected(a, "1.0.0"), true);
   assert.equal(isAffected(a, "2.0-RC-1"), true);
   assert.equal(isAffected(a, "1.0.1"), false);
   const b = affected("npm", [], ["1.0.0"]);
   assert.equal(isAffected(b, "1.0.0"), true);
-  assert.equal(isAffected(b, "1.0.0+build"), false);
+  // SemVer 2.0.0 §10: build metadata does not change precedence, so a range starting at 1.0.0
+  // includes 1.0.0+build, and the versions list now agrees with it.
+  assert.equal(isAffected(b, "1.0.0+build"), true);
+  assert.equal(isAffected(b, "1.0.1"), false);
+});
+
+test("a Go purl version with the v prefix matches the OSV versions list (issue #14)", () => {
+  // Go vulndb OSV lists versions without the "v" that Go module versions (and purls) carry.
+  const go = affected("Go", [], ["4.2.9", "4.2.10"]);
+  assert.equal(isAffected(go, "v4.2.10"), true);
+  assert.equal(isAffected(go, "4.2.10"), true);
+  assert.equal(isAffected(go, "v4.2.11"), false);
+  const range = affected("Go", [{ type: "SEMVER", events: [{ introduced: "4.2.10" }, { fixed: "4.2.11" }] }]);
+  assert.equal(isAffected(range, "v4.2.10"), true, "the range and the list agree");
+  // The same in other ecosystems: equal in their order is listed.
+  assert.equal(isAffected(affected("Maven", [], ["1.0"]), "1.0.0"), true, "Maven: trailing zeros");
+  assert.equal(isAffected(affected("Debian:12", [], ["1.2-1"]), "0:1.2-1"), true, "dpkg: epoch 0");
+  assert.equal(isAffected(affected("RubyGems", [], ["1.0.0"]), "1.0"), true, "RubyGems: trailing zeros");
+  assert.equal(isAffected(affected("crates.io", [], ["0.3.1"]), "0.3.2"), false, "different stays different");
+});
+
+test("a versions entry that does not parse in its ecosystem makes the record invalid, as a range does", () => {
+  const bad = affected("Debian:12", [], ["1.0-1", "x:1.0-1"]);
+  assert.throws(
+    () => isAffected(bad, "1.0-1"),
+    (e) => isSoftwareError(e, "BW_ERR_OSV_INVALID") && /versions\/1$/.test(e.path ?? ""),
+  );
 });
 
 test("Debian ECOSYSTEM ranges use dpkg order", () => {
@@ -179,4 +205,17 @@ test("YAML records parse; extra database_specific data is ignored; withdrawn and
     () => parseOsvText("{", "json", "y.json"),
     (e) => isSoftwareError(e, "BW_ERR_OSV_INVALID") && e.path === "y.json",
   );
+});
+
+test("an OSV JSON record nested deeper than 64 levels is refused before it is parsed", () => {
+  const deep = `{"id": "X", "modified": "2024-01-01T00:00:00Z", "database_specific": ${"[".repeat(100)}${"]".repeat(100)}}`;
+  assert.throws(
+    () => parseOsvText(deep, "json", "deep.json"),
+    (e) =>
+      isSoftwareError(e, "BW_ERR_OSV_INVALID") &&
+      /nested too deeply/.test(e.message) &&
+      e.path === "deep.json",
+  );
+  const shallow = `{"id": "X", "modified": "2024-01-01T00:00:00Z", "database_specific": ${"[".repeat(10)}${"]".repeat(10)}}`;
+  assert.equal(parseOsvText(shallow, "json").id, "X");
 });

@@ -10,10 +10,14 @@ export interface SbomLimits {
   maxBytes?: number;
   /** Deepest accepted nesting of JSON objects/arrays (default 64). */
   maxDepth?: number;
+  /** Most components (CycloneDX components and services, SPDX packages/files/snippets or elements; default 50,000). */
+  maxComponents?: number;
 }
 
 export const DEFAULT_MAX_SBOM_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_SBOM_DEPTH = 64;
+// Large container images list ~10,000 packages; 50,000 leaves room and bounds validation and matching.
+export const DEFAULT_MAX_SBOM_COMPONENTS = 50_000;
 
 export function checkSize(bytes: number, limits: SbomLimits, path: string | undefined): void {
   const max = limits.maxBytes ?? DEFAULT_MAX_SBOM_BYTES;
@@ -53,4 +57,46 @@ export function checkDepth(text: string, limits: SbomLimits, path: string | unde
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return deepest;
+}
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const members = (v: unknown): Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+/** CycloneDX components and services, nested ones included (the depth is already bounded). */
+function cyclonedxCount(items: unknown[]): number {
+  let n = 0;
+  for (const item of items) {
+    const o = members(item);
+    n += 1 + cyclonedxCount(list(o["components"])) + cyclonedxCount(list(o["services"]));
+  }
+  return n;
+}
+
+/**
+ * Counts the document's components from the parsed JSON, before schema validation and
+ * normalisation (whose work grows with it), and refuses more than the limit.
+ */
+export function checkComponentCount(
+  doc: Record<string, unknown>,
+  limits: SbomLimits,
+  path: string | undefined,
+): void {
+  const max = limits.maxComponents ?? DEFAULT_MAX_SBOM_COMPONENTS;
+  const count =
+    cyclonedxCount(list(doc["components"])) +
+    cyclonedxCount(list(doc["services"])) +
+    list(doc["packages"]).length +
+    list(doc["files"]).length +
+    list(doc["snippets"]).length +
+    list(doc["@graph"]).length;
+  if (count > max) {
+    throw new SoftwareError(
+      "BW_ERR_SBOM_TOO_LARGE",
+      `document has ${count} components, the limit is ${max}`,
+      {
+        path,
+      },
+    );
+  }
 }

@@ -5,7 +5,13 @@
  */
 import { open } from "node:fs/promises";
 import { SoftwareError } from "../errors.ts";
-import { checkDepth, checkSize, DEFAULT_MAX_SBOM_BYTES, type SbomLimits } from "./bounds.ts";
+import {
+  checkComponentCount,
+  checkDepth,
+  checkSize,
+  DEFAULT_MAX_SBOM_BYTES,
+  type SbomLimits,
+} from "./bounds.ts";
 import { normalizeCyclonedx } from "./cyclonedx.ts";
 import type { SbomDocument } from "./model.ts";
 import { type SchemaId, validateSchema } from "./schema.ts";
@@ -45,6 +51,7 @@ export function parseSbomText(text: string, options: ParseSbomOptions = {}): Sbo
     throw new SoftwareError("BW_ERR_SBOM_INVALID", "the document is not a JSON object", { path: source });
   }
   const o = doc as Record<string, unknown>;
+  checkComponentCount(o, options, source);
   // CycloneDX §bomFormat: "CycloneDX"; §specVersion.
   if (o["bomFormat"] === "CycloneDX") {
     const v = o["specVersion"];

@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { Ajv2019 } from "ajv/dist/2019.js";
 import addFormats from "ajv-formats";
 import { SoftwareError } from "../errors.ts";
+import { useLinearUniqueItems } from "./unique-items.ts";
 
 export type SchemaId =
   | "cyclonedx-1.2"
@@ -40,6 +41,7 @@ function addExtraFormats(ajv: Ajv | Ajv2019): void {
   ajv.addFormat("iri-reference", { type: "string", validate: isIriReference });
   ajv.addFormat("idn-email", /^[^\s@]+@[^\s@]+$/u);
   ajv.addFormat("string", true);
+  useLinearUniqueItems(ajv);
 }
 const compiled = new Map<SchemaId, ValidateFunction>();
 

@@ -3,7 +3,14 @@
  * that do not match the PEP 440 grammar; legacy versions sort before every valid version.
  */
 import { memoize } from "./memo.ts";
-import { compareComponentLists, compareDigits, compareStrings, isDigitChar, isDigits } from "./numeric.ts";
+import {
+  canonicalDigits,
+  compareComponentLists,
+  compareDigits,
+  compareStrings,
+  isDigitChar,
+  isDigits,
+} from "./numeric.ts";
 
 // PEP 440 §Appendix B: the canonical version-parsing regular expression (case-insensitive, surrounding space).
 const PEP440 =
@@ -156,3 +163,23 @@ const parseCached = memoize(parsePypiVersion);
 export function comparePypi(a: string, b: string): -1 | 0 | 1 {
   return comparePypiParsed(parseCached(a), parseCached(b));
 }
+
+/**
+ * A text equal for two versions exactly when comparePypi says they are equal (PEP 440 §Version
+ * matching: release segments compare with zero padding, so "1.0" = "1.0.0"; pre-release spellings and
+ * number forms normalise). Legacy versions keep their setuptools parts.
+ */
+export const pypiKey = memoize((input: string): string => {
+  const v = parseCached(input);
+  if (v.kind === "legacy") return `legacy:${v.parts.join("")}`;
+  const release = v.release.map(canonicalDigits);
+  while (release.length > 1 && release[release.length - 1] === "0") release.pop();
+  const num = (t: { number: string } | undefined, label: string) =>
+    t === undefined ? "" : `${label}${canonicalDigits(t.number)}`;
+  const local = v.local.map((l) => (isDigits(l) ? canonicalDigits(l) : l)).join(".");
+  return (
+    `${canonicalDigits(v.epoch)}!${release.join(".")}` +
+    `${v.pre ? num(v.pre, v.pre.label[0]!) : ""}${num(v.post, ".post")}${num(v.dev, ".dev")}` +
+    `${local === "" ? "" : `+${local}`}`
+  );
+});

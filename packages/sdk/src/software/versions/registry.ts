@@ -8,10 +8,10 @@ import { compareMaven } from "./maven.ts";
 import { compareNuget } from "./nuget.ts";
 import { comparePackagist } from "./packagist.ts";
 import { comparePub } from "./pub.ts";
-import { comparePypi, normalizePypiVersion } from "./pypi.ts";
+import { comparePypi, pypiKey } from "./pypi.ts";
 import { compareRpm } from "./rpm.ts";
 import { compareRubygems } from "./rubygems.ts";
-import { compareSemver } from "./semver.ts";
+import { compareSemver, semverKey } from "./semver.ts";
 
 export type VersionScheme =
   | "semver"
@@ -127,7 +127,18 @@ export function compareVersions(ecosystem: string, a: string, b: string): -1 | 0
   return comparatorFor(ecosystem)(a, b);
 }
 
-/** The form of a version used for exact matching against OSV `versions` lists. */
+/**
+ * For the schemes that have one, a key equal for two versions exactly when their comparator says they
+ * are equal (so OSV `versions` lists match as ranges compare, with a Set); undefined for the others,
+ * whose lists are searched with the comparator.
+ */
+export function equalityKey(scheme: VersionScheme | undefined): ((version: string) => string) | undefined {
+  if (scheme === "semver") return semverKey;
+  if (scheme === "pypi") return pypiKey;
+  return undefined;
+}
+
+/** The form of a version used for matching against OSV `versions` lists (its equality key, if any). */
 export function normalizeVersion(ecosystem: string, version: string): string {
-  return ecosystemScheme(ecosystem) === "pypi" ? normalizePypiVersion(version) : version;
+  return equalityKey(ecosystemScheme(ecosystem))?.(version) ?? version;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { isSoftwareError } from "../errors.ts";
+import { normalizePypiVersion } from "./pypi.ts";
 import { compareVersions, ecosystemScheme, normalizeVersion } from "./registry.ts";
 
 const DIR = new URL("../../../../../test/data/version-order/", import.meta.url);
@@ -92,6 +93,37 @@ test("PEP 440 normalisation produces the canonical text", () => {
     ["1!01.002dev", "1!1.2.dev0"],
     ["0!1.0+Ubuntu-1_2", "1.0+ubuntu.1.2"],
   ];
-  for (const [input, want] of cases) assert.equal(normalizeVersion("PyPI", input), want, input);
-  assert.equal(normalizeVersion("npm", "v1.0.0"), "v1.0.0");
+  for (const [input, want] of cases) assert.equal(normalizePypiVersion(input), want, input);
+});
+
+test("equality keys (SemVer, PyPI) are equal exactly when the comparator says equal, on every vector", () => {
+  const misses: string[] = [];
+  for (const [file, ecosystem] of [
+    ["semver-versions.txt", "Go"],
+    ["pypi-versions.txt", "PyPI"],
+    ["pypi-versions-generated.txt", "PyPI"],
+  ] as const) {
+    const versions = new Set<string>();
+    for (const line of readFileSync(new URL(file, DIR), "utf8").split("\n")) {
+      if (line === "" || line.startsWith("# ") || line.startsWith("// ")) continue;
+      const [a, , b] = line.split(" ") as [string, string, string];
+      versions.add(a).add(b);
+    }
+    // Every pair of neighbours in the comparator's order, and each with itself spelled differently.
+    const sorted = [...versions].sort((a, b) => compareVersions(ecosystem, a, b));
+    for (let i = 1; i < sorted.length; i++) {
+      const [a, b] = [sorted[i - 1]!, sorted[i]!];
+      const equal = compareVersions(ecosystem, a, b) === 0;
+      if (equal !== (normalizeVersion(ecosystem, a) === normalizeVersion(ecosystem, b)))
+        misses.push(
+          `${file}: ${a} ${equal ? "=" : "<"} ${b} but keys ${normalizeVersion(ecosystem, a)} / ${normalizeVersion(ecosystem, b)}`,
+        );
+    }
+  }
+  assert.deepEqual(misses, []);
+  assert.equal(normalizeVersion("Go", "v4.2.10"), normalizeVersion("Go", "4.2.10"));
+  assert.equal(normalizeVersion("npm", "1.0.0+build.7"), normalizeVersion("npm", "1.0.0"));
+  assert.equal(normalizeVersion("PyPI", "1.0"), normalizeVersion("PyPI", "1.0.0"));
+  assert.notEqual(normalizeVersion("PyPI", "1.0"), normalizeVersion("PyPI", "1.0.post0"));
+  assert.equal(normalizeVersion("Maven", "1.0"), "1.0", "schemes without a key keep the text");
 });

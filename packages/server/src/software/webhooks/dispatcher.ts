@@ -7,6 +7,9 @@ import type { Store } from "../../store/store.ts";
 import { guardedLookup, refusedLiteral, refusedScheme } from "./destination.ts";
 import { openSecret } from "./secret.ts";
 
+/** When the next due delivery could not be looked up, the next pass comes after this long. */
+const SCHEDULE_RETRY_MS = 30_000;
+
 export interface DispatcherOptions {
   store: Store;
   masterKey: Buffer;
@@ -73,7 +76,12 @@ export class WebhookDispatcher {
         if (this.#again) {
           this.#again = false;
           this.wake();
-        } else void this.#schedule();
+        } else
+          this.#schedule().catch((error: unknown) => {
+            // Unhandled, a store failure here (PostgreSQL away) would end the process.
+            this.#o.log.error({ err: error }, "webhook schedule failed; retrying");
+            this.#retryLater();
+          });
       });
   }
 
@@ -81,6 +89,13 @@ export class WebhookDispatcher {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#running;
+  }
+
+  #retryLater(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.wake(), SCHEDULE_RETRY_MS);
+    this.#timer.unref();
   }
 
   async #schedule(): Promise<void> {

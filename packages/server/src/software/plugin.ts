@@ -20,13 +20,22 @@ export interface SoftwareRouteOptions {
   maxSbomBytes?: number;
   /** Largest OSV bundle / KEV upload (default 256 MiB). */
   maxUploadBytes?: number;
+  /** This process's upload spool folder, under the data directory (spool.ts). */
+  spoolDir: string;
 }
 
-/** The software-trust HTTP surface; each plugin is encapsulated (own body parsers where needed). */
-export async function registerSoftwareRoutes(app: FastifyInstance, o: SoftwareRouteOptions): Promise<void> {
-  await app.register(sbomRoutes(o.store, o.monitor, o.maxSbomBytes ?? 16 * 1024 * 1024));
-  await app.register(vulnerabilityRoutes(o.store, o.monitor, o.maxUploadBytes ?? 256 * 1024 * 1024));
-  await app.register(findingRoutes(o.store));
-  await app.register(webhookRoutes(o.store, o.masterKey, o.webhooks));
-  await app.register(signingRoutes(o.store, o.custody));
+/**
+ * The software-trust domain's HTTP API: SBOMs, vulnerability data, findings and triage, webhooks,
+ * release signing. Encapsulated, and so is each part (own body parsers where needed).
+ */
+export function softwarePlugin(o: SoftwareRouteOptions) {
+  return async function software(app: FastifyInstance): Promise<void> {
+    await app.register(sbomRoutes(o.store, o.monitor, o.monitor.parser, o.maxSbomBytes ?? 16 * 1024 * 1024));
+    await app.register(
+      vulnerabilityRoutes(o.store, o.monitor, o.maxUploadBytes ?? 256 * 1024 * 1024, o.spoolDir),
+    );
+    await app.register(findingRoutes(o.store));
+    await app.register(webhookRoutes(o.store, o.masterKey, o.webhooks));
+    await app.register(signingRoutes(o.store, o.custody));
+  };
 }

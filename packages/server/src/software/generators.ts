@@ -1,0 +1,62 @@
+/** The SBOM generator inputs the server accepts and the engine function for each. */
+import { SoftwareError } from "@bulwark/sdk/software/errors";
+import { DEFAULT_MAX_SBOM_COMPONENTS } from "@bulwark/sdk/software/sbom/bounds";
+import { toCycloneDx } from "@bulwark/sdk/software/sbom/generate/cyclonedx";
+import { inventoryFromDpkgStatus } from "@bulwark/sdk/software/sbom/generate/dpkg";
+import { inventoryFromFirmwareManifest } from "@bulwark/sdk/software/sbom/generate/firmware";
+import type { Inventory } from "@bulwark/sdk/software/sbom/generate/model";
+import { inventoryFromPackageLock } from "@bulwark/sdk/software/sbom/generate/npm-lock";
+import {
+  inventoryFromPythonLock,
+  inventoryFromRequirements,
+} from "@bulwark/sdk/software/sbom/generate/python";
+import { toSpdx } from "@bulwark/sdk/software/sbom/generate/spdx";
+
+export const GENERATOR_INPUTS = [
+  "package-lock",
+  "requirements",
+  "poetry-lock",
+  "uv-lock",
+  "dpkg-status",
+  "firmware-manifest",
+] as const;
+export type GeneratorInput = (typeof GENERATOR_INPUTS)[number];
+
+/** Builds an inventory with the engine's generator for the named input kind. */
+export function inventoryOf(from: GeneratorInput, text: string, subject: string): Inventory {
+  switch (from) {
+    case "package-lock":
+      return inventoryFromPackageLock(text);
+    case "requirements":
+      return inventoryFromRequirements(text, "requirements.txt", subject);
+    case "poetry-lock":
+      return inventoryFromPythonLock(text, "poetry.lock", subject);
+    case "uv-lock":
+      return inventoryFromPythonLock(text, "uv.lock", subject);
+    case "dpkg-status":
+      return inventoryFromDpkgStatus(text, { subjectName: subject });
+    case "firmware-manifest":
+      return inventoryFromFirmwareManifest(text);
+    default: {
+      const never: never = from;
+      throw new Error(`unreachable generator input ${String(never)}`);
+    }
+  }
+}
+
+/** Generates a CycloneDX 1.6 or SPDX 2.3 document from a lock file, package database or manifest. */
+export function generateSbom(
+  from: GeneratorInput,
+  text: string,
+  subject: string,
+  format: "cyclonedx" | "spdx",
+): unknown {
+  const inventory = inventoryOf(from, text, subject);
+  // The same bound as an uploaded SBOM: the document made here could not be uploaded otherwise.
+  if (inventory.packages.length > DEFAULT_MAX_SBOM_COMPONENTS)
+    throw new SoftwareError(
+      from === "firmware-manifest" ? "BW_ERR_MANIFEST_INVALID" : "BW_ERR_LOCKFILE_INVALID",
+      `the input lists ${inventory.packages.length} packages, the limit is ${DEFAULT_MAX_SBOM_COMPONENTS}`,
+    );
+  return format === "spdx" ? toSpdx(inventory) : toCycloneDx(inventory);
+}

@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startTestServer, type TestServer } from "../helpers.ts";
+
+/** security.txt, the CVD policy, and the public intake with its limits (issue #16 items 6 and 9). */
+const reports = async (server: TestServer) =>
+  Number((await server.store.get<{ n: number }>(`SELECT COUNT(*) AS n FROM cra_intake_reports`))?.n ?? 0);
+const anonymous = { authorization: "" };
+
+describe("CRA disclosure: security.txt and the vulnerability intake (issue #16)", () => {
+  let server: TestServer;
+  let product: string;
+  let confirmation: string;
+  before(async () => {
+    server = await startTestServer();
+    product = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "gateway" })).body.id;
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("publishes security.txt (RFC 9116) and the CVD policy once configured, and the matrix follows", async () => {
+    const missing = await server.api<{ code: string }>(
+      "GET",
+      "/.well-known/security.txt",
+      undefined,
+      anonymous,
+    );
+    assert.equal(missing.status, 404);
+    const before = await server.api<{ requirements: { id: string; status: string }[] }>(
+      "GET",
+      `/api/v1/products/${product}/annex-i`,
+    );
+    assert.equal(before.body.requirements.find((r) => r.id === "II-5")!.status, "not-met");
+    assert.equal(before.body.requirements.find((r) => r.id === "II-6")!.status, "not-met");
+    const saved = await server.api("PUT", "/api/v1/cra/disclosure", {
+      contact: ["mailto:psirt@acme.example", "https://acme.example/security"],
+      policy: "We acknowledge reports within 2 working days and coordinate disclosure within 90 days.",
+      preferredLanguages: ["en", "de"],
+      intakeEnabled: true,
+      encryptionKey: null,
+    });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    const file = await server.api<string>("GET", "/.well-known/security.txt", undefined, anonymous);
+    assert.equal(file.status, 200);
+    assert.match(String(file.headers["content-type"]), /^text\/plain; charset=utf-8/);
+    const fields = new Map<string, string[]>();
+    for (const line of file.body.trim().split("\n")) {
+      const [name, ...value] = line.split(": ");
+      fields.set(name!, [...(fields.get(name!) ?? []), value.join(": ")]);
+    }
+    assert.deepEqual(fields.get("Contact"), ["mailto:psirt@acme.example", "https://acme.example/security"]);
+    const expires = Date.parse(fields.get("Expires")![0]!);
+    assert.ok(
+      expires > Date.now() && expires - Date.now() < 365 * 86_400_000,
+      "Expires is less than a year ahead",
+    );
+    assert.equal(fields.get("Canonical")![0], new URL("/.well-known/security.txt", server.httpUrl).href);
+    const policy = await server.api<string>(
+      "GET",
+      new URL(fields.get("Policy")![0]!).pathname,
+      undefined,
+      anonymous,
+    );
+    assert.match(policy.body, /coordinate disclosure/);
+    const after = await server.api<{ requirements: { id: string; status: string }[] }>(
+      "GET",
+      `/api/v1/products/${product}/annex-i`,
+    );
+    assert.equal(after.body.requirements.find((r) => r.id === "II-5")!.status, "met");
+    assert.equal(after.body.requirements.find((r) => r.id === "II-6")!.status, "met");
+  });
+
+  it("refuses malformed, oversized and falsely encrypted reports with a clear error, storing nothing", async () => {
+    const before = await reports(server);
+    const malformed = await server.api<{ code: string }>(
+      "POST",
+      "/api/v1/cra/intake",
+      '{"title": "x", "descr',
+      {
+        ...anonymous,
+        "content-type": "application/json",
+      },
+    );
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.code, "BW_ERR_VALIDATION");
+    const oversized = await server.api<{ code: string }>(
+      "POST",
+      "/api/v1/cra/intake",
+      { title: "big", description: "A".repeat(40 * 1024) },
+      anonymous,
+    );
+    assert.equal(oversized.status, 413);
+    assert.equal(oversized.body.code, "BW_ERR_PAYLOAD_TOO_LARGE");
+    const fake = await server.api<{ code: string; detail: string }>(
+      "POST",
+      "/api/v1/cra/intake",
+      { title: "secret", description: "not really encrypted", encrypted: true },
+      anonymous,
+    );
+    assert.equal(fake.status, 400);
+    assert.match(fake.body.detail, /OpenPGP/);
+    assert.equal(await reports(server), before, "nothing was stored");
+  });
+
+  it("accepts a report without an account, gives a confirmation id, and stops a flood from one address", async () => {
+    const before = await reports(server);
+    const accepted: string[] = [];
+    let refused: { status: number; body: { code: string } } | undefined;
+    for (let i = 0; i < 10 && !refused; i++) {
+      const res = await server.api<{ confirmationId: string; code: string }>(
+        "POST",
+        "/api/v1/cra/intake",
+        {
+          title: `RCE in the web UI #${i}`,
+          description: "POST /cgi-bin/x runs a shell",
+          contact: "mailto:r@example.org",
+        },
+        anonymous,
+      );
+      if (res.status === 202) accepted.push(res.body.confirmationId);
+      else refused = res;
+    }
+    assert.ok(accepted.length >= 1, "the first report is accepted");
+    assert.equal(refused?.status, 429);
+    assert.equal(refused?.body.code, "BW_ERR_RATE_LIMITED");
+    assert.equal(await reports(server), before + accepted.length, "exactly the accepted reports are stored");
+    confirmation = accepted[0]!;
+    const status = await server.api<{ state: string }>(
+      "GET",
+      `/api/v1/cra/intake/${confirmation}/status`,
+      undefined,
+      anonymous,
+    );
+    assert.equal(status.body.state, "received");
+  });
+
+  it("moves a report through triage with an audit trail, and escalates it to an Article 14 event dated from receipt", async () => {
+    const skip = await server.api<{ code: string }>("POST", `/api/v1/cra/intake/${confirmation}/state`, {
+      state: "accepted",
+    });
+    assert.equal(skip.status, 409);
+    assert.equal(skip.body.code, "BW_ERR_CONFLICT");
+    await server.api("POST", `/api/v1/cra/intake/${confirmation}/state`, { state: "triaging" });
+    const escalated = await server.api<{ state: string; eventId: string; receivedAt: number }>(
+      "POST",
+      `/api/v1/cra/intake/${confirmation}/state`,
+      {
+        state: "accepted",
+        note: "reproduced",
+        escalate: { productId: product, title: "RCE in the web UI, exploited" },
+      },
+    );
+    assert.equal(escalated.status, 200, JSON.stringify(escalated.body));
+    assert.equal(escalated.body.state, "accepted");
+    const event = await server.api<{ trigger: string; awareAt: number; kind: string }>(
+      "GET",
+      `/api/v1/cra/reports/${escalated.body.eventId}`,
+    );
+    assert.equal(event.body.trigger, "intake");
+    assert.equal(event.body.kind, "incident");
+    assert.equal(event.body.awareAt, escalated.body.receivedAt);
+    const trail = await server.store.all<{ action: string }>(
+      `SELECT action FROM audit_log WHERE target_id = ? ORDER BY seq`,
+      [confirmation],
+    );
+    assert.deepEqual(
+      trail.map((t) => t.action),
+      ["cra.intake.receive", "cra.intake.triaging", "cra.intake.accepted"],
+    );
+  });
+});
