@@ -5,8 +5,10 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  AGENT,
   createToken,
   enrolAgent,
+  runCli,
   spawnAgent,
   startTestServer,
   stopChild,
@@ -176,5 +178,20 @@ describe("the agent installs updates: TUF over mutual TLS, A/B slots with health
     await server.api("PUT", `/api/v1/releases/${older}/update`, { hardware: ["rev-a"] });
     const refused = await server.api<{ code: string }>("POST", `/api/v1/releases/${older}/publish`);
     assert.equal(refused.body.code, "BW_ERR_VERSION_NOT_INCREASING");
+  });
+
+  it("the device user opts out of automatic install: an optional update waits, deferred with the reason", async () => {
+    const before = slots();
+    const out = await runCli(AGENT, ["updates", "opt-out", "--state-dir", stateDir]);
+    assert.equal(out.code, 0, out.stderr);
+    const id = await createRelease(server, productId, "1.4.0", "feature");
+    await uploadArtifact(server, id, "router.img", randomBytes(512));
+    await server.api("PUT", `/api/v1/releases/${id}/update`, { hardware: ["rev-a"] });
+    assert.equal((await server.api("POST", `/api/v1/releases/${id}/publish`)).status, 200);
+    const job = await deployAndWait(id, (j) => j.state === "deferred");
+    assert.match(job.reason!, /automatic install is off/);
+    const status = await runCli(AGENT, ["updates", "status", "--state-dir", stateDir]);
+    assert.equal(JSON.parse(status.stdout).consent.automatic, false);
+    assert.deepEqual(slots(), before, "nothing installed while waiting");
   });
 });

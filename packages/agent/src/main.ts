@@ -15,7 +15,7 @@ import { resetAgent } from "./wipe.ts";
 const USAGE = `Usage:
   bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
   bulwark-agent run [--state-dir DIR] [--model NAME] [--rekey]
-  bulwark-agent updates opt-out | opt-in | defer HOURS | refuse JOB_ID | approve JOB_ID | status
+  bulwark-agent updates opt-out | opt-in | defer HOURS | refuse JOB_ID | approve JOB_ID | status [--state-dir DIR]
   bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
@@ -46,7 +46,7 @@ export interface Output {
   stderr: (text: string) => void;
 }
 
-const COMMANDS = ["enroll", "run", "report-event", "event-logging", "reset", "export-identity"];
+const COMMANDS = ["enroll", "run", "report-event", "event-logging", "reset", "export-identity", "updates"];
 
 /** Exit codes: 0 done, 1 refused or failed, 2 bad usage or local state. */
 export async function main(
@@ -171,7 +171,7 @@ async function dispatch(command: string, rest: string[], out: Output): Promise<n
       return 0;
     }
     case "updates":
-      return updatesCommand(stateDir, positionals, (line) => process.stdout.write(`${line}\n`));
+      return updatesCommand(stateDir, positionals, (line) => out.stdout(`${line}\n`));
     default:
       throw new EnrolError(`unknown command "${command}"`);
   }
