@@ -424,7 +424,6 @@ export const migrations: Migration[] = [
       `UPDATE api_keys SET use_recorded_at = last_used_at`,
     ],
   },
-  ...UPDATES_MIGRATIONS,
   {
     // Issue #13 (6): a renewed certificate records the certificate it was renewed from, so a
     // revocation for keyCompromise follows the chain to every certificate renewed from it.
@@ -436,6 +435,8 @@ export const migrations: Migration[] = [
     ],
   },
   TRANSFER_MIGRATION,
+  // Issue #15: secure updates (ids 880–899).
+  ...UPDATES_MIGRATIONS,
   // Issue #16: the CRA domain (ids 900–919).
   ...craMigrations,
 ];
