@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, createPrivateKey, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { progressBar } from "../../packages/cli/src/update-commands.ts";
+import { signSigningRequest } from "../../packages/sdk/src/tuf/index.ts";
 import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
 import { CLI, runCli, startTestServer, type TestServer } from "../helpers.ts";
 import { connectDevice } from "../mqtt-helpers.ts";
@@ -73,7 +74,10 @@ describe("bulwark CLI: artifacts and release update fields (issue #15)", () => {
     assert.equal(usage.code, 2);
   });
 
-  it("release publish, then root keys moved offline with tuf keygen / root sign-request / sign / import-signature", async () => {
+  // Split in two (the CLI starts a process per command): publish and the signing request, then the signatures.
+  const offline = { productId: "", request: "", holders: [] as string[] };
+
+  it("release publish, then tuf keygen (offline) and tuf root sign-request for a 2-of-2 hybrid root", async () => {
     const { productId, releaseId } = await productWithRelease(server, "CLI Sensor", "3.1.0");
     const file = join(dir, "sensor.img");
     writeFileSync(file, randomBytes(4096));
@@ -83,7 +87,7 @@ describe("bulwark CLI: artifacts and release update fields (issue #15)", () => {
     assert.match(published.stdout, /^published firmware\/3\.1\.0\/sensor\.img \(snapshot v\d+\)$/m);
     const holders = [join(dir, "holder-a"), join(dir, "holder-b")];
     for (const holder of holders) {
-      const generated = await runCli(CLI, ["tuf", "keygen", "--out-dir", holder], env);
+      const generated = await runCli(CLI, ["tuf", "keygen", "--out-dir", holder], {});
       assert.equal(generated.code, 0, generated.stderr);
     }
     const keys = holders.flatMap((h) => [
@@ -100,17 +104,34 @@ describe("bulwark CLI: artifacts and release update fields (issue #15)", () => {
     );
     assert.equal(asked.code, 0, asked.stderr);
     assert.match(asked.stdout, /^root v2 pending: 4 signature\(s\) still asked$/m);
+    Object.assign(offline, { productId, request, holders });
+  });
+
+  it("tuf root sign (offline) and import-signature publish root v2 once both thresholds are met", async () => {
+    const { productId, request, holders } = offline;
+    assert.ok(productId, "the previous test made the request");
     const privates = holders.flatMap((h) => [join(h, "ecdsa.pem"), join(h, "ml-dsa.pem")]);
-    let last = "";
+    // The CLI signs and imports the first and the last signature; the SDK signs the two between.
     for (const [i, key] of privates.entries()) {
       const sig = join(dir, `sig-${i}.json`);
-      const signed = await runCli(CLI, ["tuf", "root", "sign", request, "--key", key, "--out", sig], {});
-      assert.equal(signed.code, 0, signed.stderr);
-      const imported = await runCli(CLI, ["tuf", "root", "import-signature", productId, sig], env);
-      assert.equal(imported.code, 0, imported.stderr);
-      last = imported.stdout;
+      if (i === 0 || i === privates.length - 1) {
+        const signed = await runCli(CLI, ["tuf", "root", "sign", request, "--key", key, "--out", sig], {});
+        assert.equal(signed.code, 0, signed.stderr);
+        const imported = await runCli(CLI, ["tuf", "root", "import-signature", productId, sig], env);
+        assert.equal(imported.code, 0, imported.stderr);
+        assert.equal(
+          imported.stdout.trim(),
+          i === 0 ? "root v2 pending: 3 signature(s) still asked" : "root v2 published",
+        );
+      } else {
+        const signature = signSigningRequest(
+          JSON.parse(readFileSync(request, "utf8")),
+          createPrivateKey(readFileSync(key, "utf8")),
+        );
+        const res = await server.api("POST", `/api/v1/products/${productId}/tuf/root/signatures`, signature);
+        assert.equal(res.status, 200);
+      }
     }
-    assert.equal(last.trim(), "root v2 published");
     const status = JSON.parse((await runCli(CLI, ["tuf", "status", productId], env)).stdout) as {
       rootVersion: number;
       roles: { root: { threshold: number } };
