@@ -112,8 +112,17 @@ export class UpdateAgent {
       return;
     }
     const known = this.#jobs.get(payload.jobId);
-    // "No device installing twice": an ended job is never started again.
-    if (known && isTerminalJobState(known.state)) return;
+    // "No device installing twice": an ended job is never started again. If the server still
+    // shows it open, its last report was lost (a broker acknowledges a QoS 1 PUBLISH before it
+    // handles it, so a server dying in between loses it): report the end again.
+    if (known && isTerminalJobState(known.state)) {
+      if (!isTerminalJobState(payload.state))
+        this.#o.report(payload.jobId, {
+          state: known.state,
+          ...(known.reason ? { reason: known.reason } : {}),
+        });
+      return;
+    }
     if (payload.state === "canceled") {
       if (known && known.state !== "installing")
         this.#jobs.put({ ...known, state: "canceled", reason: "canceled by the server" });
