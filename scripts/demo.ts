@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { readOsvBundle } from "../packages/sdk/src/software/osv/bundle.ts";
 import type { OsvRecord } from "../packages/sdk/src/software/osv/types.ts";
 import { craStep } from "./demo-cra.ts";
+import { secureUpdateStep } from "./demo-updates.ts";
 
 const exec = promisify(execFile);
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -150,6 +151,13 @@ async function main(): Promise<void> {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+
+    await secureUpdateStep(
+      work,
+      env,
+      { cli: CLI, agent: AGENT, stateDirs: DEVICES.map((d) => join(work, d.label)) },
+      step,
+    );
 
     step("Audit log: sign a checkpoint, export as JSON lines, verify offline (bulwark audit verify)");
     await exec(process.execPath, [CLI, "audit", "export", "--out", join(work, "audit.jsonl")], { env });

@@ -39,6 +39,9 @@ const PUBLIC_ROUTES = new Set([
   "POST /pki/ocsp",
   // Release-signing public keys: devices and `bulwark verify` need them without credentials.
   "GET /api/v1/signing-keys/:id/public-key",
+  // Issue #15: update metadata and artifacts, authenticated inside by the device certificate.
+  "GET /tuf/:productId/targets/*",
+  "GET /tuf/:productId/:file",
   // CRA Annex I Part II (5), (6): security.txt (RFC 9116), the CVD policy, the reporters' key and
   // the public intake with its follow-up by confirmation id (rate- and size-limited).
   "GET /.well-known/security.txt",

@@ -9,11 +9,13 @@ import { openMigratedStore } from "./migrate.ts";
 import { run } from "./run.ts";
 import { setLocalLogging, spoolEvent } from "./security-events.ts";
 import { readState } from "./state.ts";
+import { updatesCommand } from "./updates/consent-cli.ts";
 import { resetAgent } from "./wipe.ts";
 
 const USAGE = `Usage:
   bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
   bulwark-agent run [--state-dir DIR] [--model NAME] [--rekey]
+  bulwark-agent updates opt-out | opt-in | defer HOURS | refuse JOB_ID | approve JOB_ID | status [--state-dir DIR]
   bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
@@ -44,7 +46,7 @@ export interface Output {
   stderr: (text: string) => void;
 }
 
-const COMMANDS = ["enroll", "run", "report-event", "event-logging", "reset", "export-identity"];
+const COMMANDS = ["enroll", "run", "report-event", "event-logging", "reset", "export-identity", "updates"];
 
 /** Exit codes: 0 done, 1 refused or failed, 2 bad usage or local state. */
 export async function main(
@@ -168,6 +170,8 @@ async function dispatch(command: string, rest: string[], out: Output): Promise<n
       out.stderr(`security-event logging ${choice}\n`);
       return 0;
     }
+    case "updates":
+      return updatesCommand(stateDir, positionals, (line) => out.stdout(`${line}\n`));
     default:
       throw new EnrolError(`unknown command "${command}"`);
   }

@@ -31,6 +31,7 @@ import {
 import { readState, statePaths } from "./state.ts";
 import { handleTransfer } from "./transfer.ts";
 import { pinnedRoot } from "./trust.ts";
+import { startUpdates } from "./updates/start.ts";
 import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
 
 export interface RunOptions {
@@ -100,10 +101,22 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       if (error) log.warn("report not published", { type: report.type, reason: error.message });
     });
 
+  // Issue #15: update jobs, downloaded over HTTPS with the same certificate (read at each use: renewal replaces it).
+  const updates = startUpdates({
+    ...{ stateDir: options.stateDir, serverUrl: state.serverUrl, deviceId: state.deviceId, client, log },
+    caPem: readFileSync(paths.ca, "utf8"),
+    identity: () => ({
+      keyPem: deviceKeyPem(store),
+      certChainPem: readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8"),
+    }),
+  });
+
   const publishMetadata = () =>
     client.publish(
       topics.meta,
-      JSON.stringify(collectMetadata({ ...options.metadata, agentIntegrity: integrity })),
+      JSON.stringify(
+        collectMetadata({ ...updates.metadata(), ...options.metadata, agentIntegrity: integrity }),
+      ),
       { qos: 1 },
       (error) => {
         if (error) log.warn("metadata not published", { reason: error.message });
@@ -230,6 +243,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     log.info("message", { topic, bytes: payload.length });
     if (topic === topics.config) onConfig(payload);
     else if (topic === topics.cmd) onCommand(payload);
+    else if (topic === topics.jobsNotify) updates.onNotify(parseJson(payload));
   });
 
   // A CONNACK refusal comes as an error, then the close.
@@ -293,6 +307,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   const outcome = await finished;
   stopping = true;
   renewal.stop();
+  await updates.stop();
   clearInterval(poll);
   watcher.close();
   clearInterval(telemetryTimer);

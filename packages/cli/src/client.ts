@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fetchPinnedCaCertificates } from "@bulwark/sdk/est/client";
 import { type HttpsRequest, type HttpsResponse, httpsRequest } from "@bulwark/sdk/https";
 import { type Problem, problemLine } from "./problems.ts";
+import { type StreamUpload, streamUpload } from "./stream-upload.ts";
 
 /** A CLI failure: one readable line and an exit code (1 refused or failed, 2 bad usage). */
 export class CliError extends Error {
@@ -81,6 +82,8 @@ export interface ApiClient {
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>;
   /** Sends a body as is (files: SBOMs, OSV bundles) with its content type. */
   upload<T>(method: string, path: string, body: Buffer, contentType: string): Promise<T>;
+  /** Streams a file as the body (update artifacts, any size), reporting bytes sent. */
+  uploadFile<T>(path: string, upload: StreamUpload): Promise<T>;
 }
 
 /** A problem document (RFC 9457) as one readable line in the CLI's words. */
@@ -184,5 +187,17 @@ export async function apiClient(env: NodeJS.ProcessEnv): Promise<ApiClient> {
       ),
     upload: <T>(method: string, path: string, body: Buffer, contentType: string) =>
       request<T>(method, path, body, contentType),
+    uploadFile: async <T>(path: string, upload: StreamUpload) => {
+      const authorization = env.BULWARK_API_KEY ? `Bearer ${env.BULWARK_API_KEY}` : undefined;
+      if (!authorization && !clientCert)
+        throw new CliError("set BULWARK_API_KEY (an API key from the server) or BULWARK_CLIENT_CERT/KEY", 2);
+      const res = await streamUpload(
+        new URL(path, base).href,
+        { ca, cert: clientCert, key: clientKey, authorization },
+        upload,
+      );
+      if (res.status >= 400) throw problemError(res.status, res.text);
+      return JSON.parse(res.text) as T;
+    },
   };
 }

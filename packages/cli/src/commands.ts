@@ -7,6 +7,7 @@ import { FLEET_COMMANDS } from "./fleet-commands.ts";
 import { PKI_COMMANDS } from "./pki-commands.ts";
 import type { FieldWords } from "./problems.ts";
 import { SOFTWARE_COMMANDS } from "./software-commands.ts";
+import { UPDATE_COMMANDS } from "./update-commands.ts";
 
 const tokenCreate: Command = async (args, api, io) => {
   const { values } = parse(args, {
@@ -36,6 +37,7 @@ export const COMMANDS: Record<string, Command> = {
   ...FLEET_COMMANDS,
   ...PKI_COMMANDS,
   ...SOFTWARE_COMMANDS,
+  ...UPDATE_COMMANDS,
   ...CRA_COMMANDS,
 };
 

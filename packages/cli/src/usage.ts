@@ -77,7 +77,25 @@ CRA compliance:
            [--stage early-warning|notification|intermediate|final] [--csirt NAME --reference REF]
                                                    (Article 14 events, clocks, drafts, submissions)
   cra export PRODUCT_ID --out FILE.zip             (Annex VII technical file, Annex V, Annex II)
-  cra verify-export FILE.zip [--root ROOT.pem]     (offline)`;
+  cra verify-export FILE.zip [--root ROOT.pem]     (offline)
+Secure updates:
+  artifact upload RELEASE_ID FILE [--name TARGET] [--kind binary|config] [--json]   (streamed, progress bar)
+  artifact list RELEASE_ID [--json]
+  release update RELEASE_ID [--component C] [--hardware REV,REV] [--advisory-file ADVISORY.json]
+  release publish RELEASE_ID                       (into the product's TUF repository)
+  tuf status PRODUCT_ID
+  tuf keygen --out-dir DIR                         (offline: an ECDSA + ML-DSA-65 root key pair)
+  tuf root sign-request|sign|import-signature …    (offline root signing:)
+      sign-request PRODUCT_ID [--key PUBLIC.pem ...] [--threshold K] [--out REQUEST.json]
+      sign REQUEST.json --key PRIVATE.pem [--out SIG.json]   (offline)
+      import-signature PRODUCT_ID SIG.json
+  deploy RELEASE_ID --group NAME | --devices ID,… [--strategy all-at-once|waves:P,…,100|rate:N|exponential:IxF/S]
+      [--success-gate R] [--pause-after-wave] [--abort-rate R --abort-min N] [--window CRON --time-zone TZ
+      --window-minutes N] [--max-deferral-hours H] [--rollback] [--spec-file SPEC.json]
+  deploy status ID [--watch] [--interval SECONDS] [--json]
+  deploy pause ID
+  deploy resume ID
+  deploy cancel ID`;
 
 export const USAGE = `Usage: bulwark <command> [options]     (bulwark <command> --help: that command alone)
 ${COMMAND_LINES}

@@ -80,6 +80,14 @@ export const errorCatalogue = {
   BW_ERR_ECOSYSTEM_UNSUPPORTED: { status: 400, title: "The package ecosystem is not supported" },
   BW_ERR_CVSS_INVALID: { status: 400, title: "A CVSS vector is not valid" },
   BW_ERR_WEBHOOK_INSECURE_URL: { status: 400, title: "The webhook URL must use https" },
+  // Issue #15: secure updates.
+  BW_ERR_RANGE_NOT_SATISFIABLE: { status: 416, title: "The requested byte range is not satisfiable" },
+  BW_ERR_VERSION_NOT_INCREASING: {
+    status: 409,
+    title: "The release version does not exceed the last published one",
+  },
+  BW_ERR_RELEASE_NOT_PUBLISHABLE: { status: 409, title: "The release cannot be published as it is" },
+  BW_ERR_TUF_SIGNING: { status: 409, title: "The update metadata cannot be signed as asked" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

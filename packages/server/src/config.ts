@@ -35,6 +35,8 @@ export interface Config {
   webhookAllowLocal: boolean;
   /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
   webhookAllowHttp: boolean;
+  /** Largest update artifact accepted for upload, in bytes (issue #15). */
+  maxArtifactBytes: number;
   /** Start on a data directory that group or others may access (refused by default: keys live there). */
   allowOpenDataDir: boolean;
   /** Admission on both listeners (issue #13): caps, deadlines and the load balancers' PROXY protocol. */
@@ -78,6 +80,8 @@ const USAGE = `Usage: bulwark-server [options]
   --redis-prefix PREFIX            what this deployment's Redis keys and channels begin with
                                    (default bulwark:, env BULWARK_REDIS_PREFIX): one per deployment
                                    sharing a Redis; every process of one deployment uses the same
+  --max-artifact-bytes N           largest update artifact accepted (default 4 GiB,
+                                   env BULWARK_MAX_ARTIFACT_BYTES)
 Connection limits (both listeners; each flag also reads the env named beside it):
   --max-connections N              open client connections in all (BULWARK_MAX_CONNECTIONS;
                                    default and ceiling: the descriptor limit read at start, less
@@ -210,6 +214,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "database-url": { type: "string" },
       "redis-url": { type: "string" },
       "redis-prefix": { type: "string" },
+      "max-artifact-bytes": { type: "string" },
       "renewal-grace-seconds": { type: "string" },
       "max-connections": { type: "string" },
       "mqtt-max-per-address": { type: "string" },
@@ -270,9 +275,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       ) * 1000,
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
+    maxArtifactBytes: byteCount(values["max-artifact-bytes"] ?? env.BULWARK_MAX_ARTIFACT_BYTES),
     allowOpenDataDir: values["allow-open-data-dir"] === true || env.BULWARK_ALLOW_OPEN_DATA_DIR === "1",
     connections: connectionLimits(values, env),
   };
+}
+
+function byteCount(value: string | undefined): number {
+  if (value === undefined) return 4 * 1024 ** 3;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new ConfigError("--max-artifact-bytes must be a positive integer");
+  return n;
 }
 
 function storeConfig(kind: string | undefined, url: string | undefined): Config["store"] {

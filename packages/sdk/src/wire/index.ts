@@ -1,5 +1,6 @@
 /** `@bulwark/sdk/wire`: MQTT topic names, message types and their validators (docs/architecture.md "Wire protocol"). */
 export * from "./commands.ts";
+export * from "./jobs.ts";
 export * from "./metadata.ts";
 export * from "./policy.ts";
 export * from "./reports.ts";

@@ -43,6 +43,12 @@ export const PERMISSIONS = [
   "signing-keys:manage",
   // Issue #13: settings that govern authentication (OIDC, the second-factor policy, rate limits).
   "auth-settings:manage",
+  // Issue #15: secure updates.
+  "artifacts:write",
+  "releases:publish",
+  "tuf:manage",
+  "deployments:read",
+  "deployments:write",
   // Issue #16: CRA compliance (product CRA data, risk assessment, evidence; Art. 14 reports).
   "cra:read",
   "cra:write",
@@ -77,6 +83,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "certificates:read",
     "certificates:revoke",
     "provisioning:manage",
+    "deployments:read",
   ],
   // Ships releases: products, SBOMs, signing.
   "release-manager": [
@@ -90,6 +97,11 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "vulnerabilities:read",
     "findings:read",
     "releases:sign",
+    "artifacts:write",
+    "releases:publish",
+    "tuf:manage",
+    "deployments:read",
+    "deployments:write",
     "cra:read",
     "cra:write",
   ],

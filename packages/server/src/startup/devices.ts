@@ -8,6 +8,7 @@ import { clusterChannel } from "../mqtt/cluster-channel.ts";
 import type { Admission } from "../net/admission.ts";
 import { type RevocationService, revocationService } from "../pki/revocation.ts";
 import type { Store } from "../store/store.ts";
+import { type UpdateJobs, updateJobs, withUpdateJobs } from "../updates/jobs-service.ts";
 import type { Cluster } from "./cluster.ts";
 import type { PkiRuntime } from "./pki-runtime.ts";
 import type { Standing } from "./standing.ts";
@@ -19,6 +20,8 @@ export interface Fleet {
   deviceChannel: ReturnType<typeof lateBoundChannel>;
   /** Secure transfer of a device's data to its replacement (CRA Annex I Part I (2)(m)). */
   transfers: TransferDeps;
+  /** Update jobs (issue #15): the broker calls their hooks, the updates plugin runs the rollouts. */
+  updates: UpdateJobs;
 }
 
 /** The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker. */
@@ -54,7 +57,12 @@ export function buildFleet(deps: {
     channel: deviceChannel.channel,
     log: log.child({ component: "transfer" }),
   };
-  return { fleet, revocation, deviceChannel, transfers };
+  const updates = updateJobs({
+    store,
+    channel: deviceChannel.channel,
+    log: log.child({ component: "rollout" }),
+  });
+  return { fleet, revocation, deviceChannel, transfers, updates };
 }
 
 /** Starts the embedded MQTT broker on mutual TLS 1.3 and binds the fleet's device channel to it. */
@@ -72,7 +80,10 @@ export async function startMqtt(deps: {
   const broker = await startBroker({
     store: deps.store,
     log: log.child({ component: "mqtt" }),
-    hooks: withTransfers(deps.fleet.fleet.brokerHooks, deps.fleet.transfers),
+    hooks: withUpdateJobs(
+      withTransfers(deps.fleet.fleet.brokerHooks, deps.fleet.transfers),
+      deps.fleet.updates,
+    ),
     host: config.mqtt.host,
     port: config.mqtt.port,
     tls: {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
 import { accessPlugin } from "../access/plugin.ts";
 import type { SecretBox } from "../access/secret-box.ts";
 import { auditPlugin } from "../audit/plugin.ts";
@@ -22,6 +23,7 @@ import { productById } from "../products/products.ts";
 import { productRoutes } from "../products/routes.ts";
 import { softwarePlugin } from "../software/plugin.ts";
 import type { Store } from "../store/store.ts";
+import { updatesPlugin } from "../updates/plugin.ts";
 import type { Cluster } from "./cluster.ts";
 import type { CraRuntime } from "./cra.ts";
 import type { Fleet } from "./devices.ts";
@@ -43,6 +45,7 @@ export interface DomainDeps {
   /** The base URL certificates point to (CRL, OCSP, AIA); known for certain once HTTPS listens. */
   publicUrl: () => string;
   config: Config;
+  log: Logger;
 }
 
 /** Every domain's HTTP API, one encapsulated plugin each, after the two public service routes. */
@@ -96,4 +99,13 @@ export async function registerDomains(http: FastifyInstance, deps: DomainDeps): 
   await http.register(controlRoutes(store, deps.cluster.control));
   await http.register(auditPlugin({ store, custody, signer: standing.checkpointSigner }));
   await http.register(softwarePlugin({ store, custody, ...deps.software.routes }));
+  const updates = {
+    store,
+    custody,
+    config,
+    jobs: fleet.updates,
+    cas: pki.cas,
+    log: deps.log.child({ component: "updates" }),
+  };
+  await http.register(updatesPlugin(updates));
 }

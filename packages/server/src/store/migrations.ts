@@ -2,11 +2,11 @@
  * Forward-only schema migrations shared by every `Store` implementation. Append new entries;
  * never edit or reorder applied ones (the runner refuses a database that is ahead of the code).
  */
-
 import type { Migration } from "./migration.ts";
 import { pemCertificatesToDer } from "./migration-823.ts";
 import { TRANSFER_MIGRATION } from "./migration-870.ts";
 import { craMigrations } from "./migrations-cra.ts";
+import { UPDATES_MIGRATIONS } from "./migrations-updates.ts";
 
 export type { Migration };
 
@@ -430,6 +430,8 @@ export const migrations: Migration[] = [
     ],
   },
   TRANSFER_MIGRATION,
+  // Issue #15: secure updates (ids 880–899).
+  ...UPDATES_MIGRATIONS,
   // Issue #16: the CRA domain (ids 900–919).
   ...craMigrations,
 ];

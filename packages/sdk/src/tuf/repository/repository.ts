@@ -163,6 +163,14 @@ export class TufRepository {
     delete this.#draft(role).targets[path];
   }
 
+  /**
+   * Mark a targets role for re-signing at the next `publish` with unchanged targets: a new version
+   * and expiry for metadata nearing its expiry (§6.3 "update the metadata before it expires").
+   */
+  renew(role = "targets"): void {
+    this.#draft(role);
+  }
+
   /** Delegate target paths to a new role (one per component), signed by its own keys (§4.5). */
   delegate(spec: DelegationSpec): void {
     // Role names become file names (§5.6.1 "ROLE.json"): we write plain component names only.

@@ -1,0 +1,38 @@
+import { deviceTopics } from "@bulwark/sdk/wire/topics";
+import type { MqttClient } from "mqtt";
+import type { AgentLog } from "../log.ts";
+import { UpdateAgent } from "./update-agent.ts";
+
+/** Wires the update agent into `run`: job reports go out on MQTT, downloads use the device's TLS identity. */
+export function startUpdates(options: {
+  stateDir: string;
+  serverUrl: string;
+  deviceId: string;
+  /** The device's current key (PEM, in memory only) and certificate chain, read at each use (renewal replaces them). */
+  identity: () => { keyPem: string; certChainPem: string };
+  caPem: string;
+  client: MqttClient;
+  log: AgentLog;
+}): UpdateAgent {
+  const topics = deviceTopics(options.deviceId);
+  const tls = () => {
+    const { keyPem, certChainPem } = options.identity();
+    return { ca: options.caPem, cert: certChainPem, key: keyPem };
+  };
+  const agent = new UpdateAgent({
+    stateDir: options.stateDir,
+    serverUrl: options.serverUrl,
+    tls,
+    log: options.log,
+    report: (jobId, report) =>
+      options.client.publish(topics.jobStatus(jobId), JSON.stringify(report), { qos: 1 }, (error) => {
+        if (error) options.log.warn("job status not published", { jobId, reason: error.message });
+      }),
+  });
+  void agent
+    .start()
+    .catch((error: unknown) =>
+      options.log.error("update recovery failed", { reason: (error as Error).message }),
+    );
+  return agent;
+}

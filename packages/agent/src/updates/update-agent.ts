@@ -1,0 +1,347 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { httpsRequest } from "@bulwark/sdk/https";
+import { directoryStore, httpFetcher, type TargetInfo, TufUpdater, targetFileNames } from "@bulwark/sdk/tuf";
+import {
+  isJobNotify,
+  isTerminalJobState,
+  type JobNotify,
+  type JobStatusReport,
+} from "@bulwark/sdk/wire/jobs";
+import semver from "semver";
+import type { AgentLog } from "../log.ts";
+import { installConfigFile } from "./config-installer.ts";
+import { decide, readConsent } from "./consent.ts";
+import { type DownloadTls, downloadWithResume } from "./downloader.ts";
+import { runCommand } from "./hooks.ts";
+import { JobStore, type LocalJob } from "./job-store.ts";
+import { readSettings, type UpdateSettings } from "./settings.ts";
+import { SlotInstaller } from "./slots.ts";
+
+export interface UpdateAgentOptions {
+  stateDir: string;
+  serverUrl: string;
+  /** The device's TLS identity for HTTPS, read at each use (certificate renewal replaces it). */
+  tls: () => DownloadTls;
+  /** Publishes a job status report on `jobs/{jobId}/status`. */
+  report(jobId: string, report: JobStatusReport): void;
+  log: AgentLog;
+}
+
+/** A refusal with the reason reported to the server; `state` is the job's end. */
+class JobEnd extends Error {
+  readonly state: "failed" | "rejected" | "rolled_back";
+  constructor(state: "failed" | "rejected" | "rolled_back", reason: string) {
+    super(reason);
+    this.state = state;
+  }
+}
+
+interface Resolved {
+  info: TargetInfo;
+  artifact: "binary" | "config";
+  file: string;
+}
+
+/**
+ * The agent side of updates (issue #15 item 5): takes jobs from `jobs/notify`, asks the user's
+ * consent policy, resolves every target through the full TUF client workflow under the hybrid
+ * policy, downloads with resume, installs through the A/B slot installer, the configuration-file
+ * installer and the script hook, and reports every state change with a reason on failure.
+ */
+export class UpdateAgent {
+  readonly #o: UpdateAgentOptions;
+  /** Re-read at each job, so a changed `updates.json` applies without a restart. */
+  #settings: UpdateSettings;
+  readonly #jobs: JobStore;
+  readonly #slots: SlotInstaller;
+  #queue: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  readonly #abort = new AbortController();
+
+  constructor(options: UpdateAgentOptions) {
+    this.#o = options;
+    this.#settings = readSettings(options.stateDir);
+    this.#jobs = new JobStore(options.stateDir);
+    this.#slots = new SlotInstaller(this.#settings.slotsDir);
+  }
+
+  /** On start: a slot left on trial (crash or power loss before commit) rolls back; open jobs resume. */
+  async start(): Promise<void> {
+    const trial = await this.#slots.rollBack();
+    if (trial) {
+      const job = this.#jobs.get(trial.jobId);
+      this.#o.log.warn("slot trial not committed before restart: rolled back", {
+        slot: trial.slot,
+        version: trial.version,
+      });
+      if (job)
+        this.#end(
+          job,
+          "rolled_back",
+          "the new slot was not committed before a restart (crash or power loss)",
+        );
+    }
+    for (const job of this.#jobs.all()) if (!isTerminalJobState(job.state)) this.#enqueue(job.note.jobId);
+    this.#timer = setInterval(() => {
+      for (const job of this.#jobs.all()) if (job.state === "deferred") this.#enqueue(job.note.jobId);
+    }, this.#settings.checkIntervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#abort.abort();
+    await this.#queue.catch(() => undefined);
+  }
+
+  /** What the device reports of its updates in its metadata: hardware revision, installed firmware. */
+  metadata(): { hardwareRevision?: string; firmwareVersion?: string } {
+    const hardwareRevision = readSettings(this.#o.stateDir).hardwareRevision;
+    const firmwareVersion = this.#jobs.installed().components.firmware?.version;
+    return {
+      ...(hardwareRevision ? { hardwareRevision } : {}),
+      ...(firmwareVersion ? { firmwareVersion } : {}),
+    };
+  }
+
+  /** A message on `jobs/notify`. */
+  onNotify(payload: unknown): void {
+    if (!isJobNotify(payload)) {
+      this.#o.log.warn("job notification malformed; ignored");
+      return;
+    }
+    const known = this.#jobs.get(payload.jobId);
+    // "No device installing twice": an ended job is never started again. If the server still
+    // shows it open, its last report was lost (a broker acknowledges a QoS 1 PUBLISH before it
+    // handles it, so a server dying in between loses it): report the end again.
+    if (known && isTerminalJobState(known.state)) {
+      if (!isTerminalJobState(payload.state))
+        this.#o.report(payload.jobId, {
+          state: known.state,
+          ...(known.reason ? { reason: known.reason } : {}),
+        });
+      return;
+    }
+    if (payload.state === "canceled") {
+      if (known && known.state !== "installing")
+        this.#jobs.put({ ...known, state: "canceled", reason: "canceled by the server" });
+      return;
+    }
+    if (!known) {
+      this.#jobs.put({ note: payload, firstSeenAt: Date.now(), state: "notified" });
+      void this.#hook("available", payload);
+    }
+    this.#enqueue(payload.jobId);
+  }
+
+  #enqueue(jobId: string): void {
+    this.#queue = this.#queue
+      .then(() => this.#process(jobId))
+      .catch((error: unknown) =>
+        this.#o.log.error("update job failed", { jobId, reason: (error as Error).message }),
+      );
+  }
+
+  #set(job: LocalJob, state: LocalJob["state"], extra: Omit<JobStatusReport, "state"> = {}): LocalJob {
+    const next = { ...job, state, reason: extra.reason };
+    this.#jobs.put(next);
+    this.#o.report(job.note.jobId, { state, ...extra });
+    return next;
+  }
+
+  #end(job: LocalJob, state: "succeeded" | "failed" | "rejected" | "rolled_back", reason?: string): void {
+    this.#set(job, state, reason ? { reason } : {});
+    this.#o.log.info("update job ended", { jobId: job.note.jobId, state, reason });
+    void this.#hook(state === "succeeded" ? "installed" : "failed", job.note, reason);
+  }
+
+  /** The job's steps, in order; each may end it (reported with its reason). */
+  async #process(jobId: string): Promise<void> {
+    let job = this.#jobs.get(jobId);
+    if (!job || isTerminalJobState(job.state) || this.#abort.signal.aborted) return;
+    this.#settings = readSettings(this.#o.stateDir);
+    try {
+      const decision = decide(job.note, readConsent(this.#o.stateDir), job.firstSeenAt, Date.now());
+      if (decision.action === "reject") throw new JobEnd("rejected", decision.reason);
+      const resolved = await this.#resolve(job);
+      const hold = this.#networkHold(job.note, resolved);
+      if (hold) {
+        this.#set(job, "deferred", { reason: hold, deferUntil: Date.now() + this.#settings.checkIntervalMs });
+        return;
+      }
+      job = this.#set(job, "downloading", {
+        progress: { bytes: 0, total: resolved.reduce((n, r) => n + r.info.target.length, 0) },
+      });
+      for (const r of resolved) await this.#download(job, r);
+      job = this.#set(job, "verifying");
+      if (decision.action === "defer") {
+        if (job.state !== "deferred") void this.#hook("deferred", job.note, decision.reason);
+        this.#set(job, "deferred", { reason: decision.reason, deferUntil: decision.until });
+        return;
+      }
+      job = this.#set(job, "installing");
+      for (const r of resolved) await this.#install(job, r);
+      this.#jobs.setInstalled(job.note.component, job.note.version, job.note.kind === "security");
+      this.#end(job, "succeeded");
+    } catch (error) {
+      if (this.#abort.signal.aborted) return;
+      const fresh = this.#jobs.get(jobId);
+      if (!fresh || isTerminalJobState(fresh.state)) return;
+      if (error instanceof JobEnd) this.#end(fresh, error.state, error.message);
+      else {
+        this.#o.log.debug("update job error", { jobId, stack: (error as Error).stack });
+        this.#end(fresh, "failed", (error as Error).message);
+      }
+    }
+  }
+
+  /** The TUF client workflow (TUF spec §5) for each target, then Bulwark's own checks of what it says. */
+  async #resolve(job: LocalJob): Promise<Resolved[]> {
+    const note = job.note;
+    const base = new URL(`/tuf/${note.productId}/`, this.#o.serverUrl).href;
+    const dir = join(this.#o.stateDir, "updates", "tuf", note.productId);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const store = directoryStore(dir);
+    const updater = new TufUpdater({
+      fetcher: httpFetcher({ metadataBaseUrl: base, targetBaseUrl: `${base}targets/`, ...this.#o.tls() }),
+      store,
+      bootstrapRoot: (await store.read("root.json")) ? undefined : await this.#firstRoot(base),
+      policy: "hybrid",
+    });
+    try {
+      await updater.refresh();
+    } catch (error) {
+      throw new JobEnd("failed", `update metadata refused: ${(error as Error).message}`);
+    }
+    const resolved: Resolved[] = [];
+    for (const t of note.targets) {
+      const info = await updater.getTargetInfo(t.path);
+      if (!info) throw new JobEnd("failed", `${t.path} is not a signed target of this product`);
+      this.#checkTarget(note, info);
+      const name = `${info.target.hashes.sha256}.${t.path.split("/").at(-1)}`;
+      resolved.push({ info, artifact: t.artifact, file: this.#jobs.downloadPath(name) });
+    }
+    return resolved;
+  }
+
+  /** Trust on first use over the already authenticated TLS channel (the server's pinned root CA). */
+  async #firstRoot(base: string): Promise<Buffer> {
+    const res = await httpsRequest({
+      url: `${base}1.root.json`,
+      ...this.#o.tls(),
+      maxResponseBytes: 512 * 1024,
+    });
+    if (res.status !== 200) throw new JobEnd("failed", `no TUF root for this product (HTTP ${res.status})`);
+    return res.body;
+  }
+
+  /** Wrong software, rollback and hardware: what the signed target's custom fields must agree with. */
+  #checkTarget(note: JobNotify, info: TargetInfo): void {
+    const custom = info.target.custom ?? {};
+    if (custom.version !== note.version)
+      throw new JobEnd(
+        "failed",
+        `the signed target is version ${String(custom.version)}, not ${note.version}`,
+      );
+    const hardware = (custom.hardware as string[] | undefined) ?? [];
+    const mine = this.#settings.hardwareRevision;
+    if (hardware.length > 0 && (!mine || !hardware.includes(mine)))
+      throw new JobEnd(
+        "rejected",
+        `the target is for hardware ${hardware.join(", ")}, this device is ${mine ?? "unknown"}`,
+      );
+    const installed = this.#jobs.installed().components[note.component];
+    if (!installed || !semver.valid(installed.version)) return;
+    if (!note.rollback && !semver.gt(note.version, installed.version))
+      throw new JobEnd(
+        "rejected",
+        `version ${note.version} is not newer than the installed ${installed.version}`,
+      );
+    if (note.rollback && installed.floor && semver.lt(note.version, installed.floor))
+      throw new JobEnd(
+        "rejected",
+        `rollback below the anti-rollback floor ${installed.floor} (a security release) refused`,
+      );
+  }
+
+  /** A metered network downloads only if allowed, or under the cap: never a silent fallback to more. */
+  #networkHold(note: JobNotify, resolved: Resolved[]): string | undefined {
+    if (!this.#settings.metered) return undefined;
+    const total = resolved.reduce((n, r) => n + r.info.target.length, 0);
+    if (note.network.metered === "deny") return "on a metered network: waiting for an allowed one";
+    if (note.network.metered === "cap" && total > (note.network.maxMeteredBytes ?? 0))
+      return `${total} bytes exceed the metered cap of ${note.network.maxMeteredBytes}: waiting for an unmetered network`;
+    return undefined;
+  }
+
+  async #download(job: LocalJob, r: Resolved): Promise<void> {
+    const [name] = targetFileNames(r.info.path, { sha256: r.info.target.hashes.sha256! }, true);
+    const url = new URL(
+      `/tuf/${job.note.productId}/targets/${name!.split("/").map(encodeURIComponent).join("/")}`,
+      this.#o.serverUrl,
+    ).href;
+    let last = 0;
+    await downloadWithResume({
+      url,
+      dest: r.file,
+      length: r.info.target.length,
+      hashes: r.info.target.hashes,
+      tls: this.#o.tls(),
+      retries: this.#settings.downloadRetries,
+      signal: this.#abort.signal,
+      onProgress: (bytes, total) => {
+        // Progress at most every 10 %, not per chunk.
+        if (bytes - last < total / 10 && bytes < total) return;
+        last = bytes;
+        this.#o.report(job.note.jobId, { state: "downloading", progress: { bytes, total } });
+      },
+    }).catch((error: Error) => {
+      throw this.#abort.signal.aborted ? error : new JobEnd("failed", `download: ${error.message}`);
+    });
+  }
+
+  async #install(job: LocalJob, r: Resolved): Promise<void> {
+    if (r.artifact === "config") {
+      mkdirSync(this.#settings.configDir, { recursive: true, mode: 0o700 });
+      await installConfigFile(r.file, join(this.#settings.configDir, r.info.path.split("/").at(-1)!));
+    } else await this.#installSlot(job, r);
+    if (this.#settings.installHook.length > 0) {
+      const hook = await runCommand(this.#settings.installHook, {
+        BULWARK_UPDATE_FILE: r.file,
+        BULWARK_UPDATE_VERSION: job.note.version,
+      });
+      if (hook.code !== 0)
+        throw new JobEnd("failed", `install hook exited ${hook.code}: ${hook.output.trim()}`);
+    }
+  }
+
+  /** A/B: write the inactive slot, switch on trial, health check, then commit or roll back. */
+  async #installSlot(job: LocalJob, r: Resolved): Promise<void> {
+    const slot = await this.#slots.write(r.file);
+    await this.#slots.switchTo(slot, job.note.version, job.note.jobId);
+    const healthy =
+      this.#settings.healthCheck.length > 0
+        ? (await runCommand(this.#settings.healthCheck, { BULWARK_UPDATE_SLOT: this.#slots.imagePath(slot) }))
+            .code === 0
+        : (await this.#slots.digest(slot)) === r.info.target.hashes.sha256;
+    if (!healthy) {
+      await this.#slots.rollBack();
+      throw new JobEnd(
+        "rolled_back",
+        "the health check failed on the new slot; the previous slot is active again",
+      );
+    }
+    await this.#slots.commit();
+  }
+
+  async #hook(event: string, note: JobNotify, reason?: string): Promise<void> {
+    if (this.#settings.notifyHook.length === 0) return;
+    await runCommand(this.#settings.notifyHook, {
+      BULWARK_UPDATE_EVENT: event,
+      BULWARK_UPDATE_VERSION: note.version,
+      BULWARK_UPDATE_KIND: note.kind,
+      BULWARK_UPDATE_REASON: reason ?? "",
+    });
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Update jobs on the wire (issue #15): the server announces a job on `jobs/notify`, the device
+ * reports each state change on `jobs/{jobId}/status`. What to install is never taken from the
+ * job itself: the device resolves `target` through its product's TUF repository (TUF spec §5),
+ * so a forged or replayed job can at most ask for a verified, non-rollback update.
+ */
+
+/** Every state a device's job can be in; the terminal ones never change again. */
+export const JOB_STATES = [
+  "queued",
+  "notified",
+  "deferred",
+  "rejected",
+  "downloading",
+  "verifying",
+  "installing",
+  "succeeded",
+  "failed",
+  "rolled_back",
+  "canceled",
+  "timed_out",
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const TERMINAL_JOB_STATES: readonly JobState[] = [
+  "rejected",
+  "succeeded",
+  "failed",
+  "rolled_back",
+  "canceled",
+  "timed_out",
+];
+
+/** What a device itself may report (the server sets queued, notified, canceled and timed_out). */
+export const DEVICE_JOB_STATES: readonly JobState[] = [
+  "deferred",
+  "rejected",
+  "downloading",
+  "verifying",
+  "installing",
+  "succeeded",
+  "failed",
+  "rolled_back",
+];
+
+export const isTerminalJobState = (state: JobState): boolean => TERMINAL_JOB_STATES.includes(state);
+
+/** A maintenance window: install only inside it (download may happen earlier). */
+export interface MaintenanceWindow {
+  /** Five-field cron expression of the window's start (e.g. "0 2 * * *"). */
+  cron: string;
+  /** IANA time zone the cron expression is read in (e.g. "Europe/Berlin"). */
+  timeZone: string;
+  durationMinutes: number;
+}
+
+/** Metered networks: download only on an allowed network, or under a size cap. Never a silent fallback. */
+export interface NetworkPolicy {
+  metered: "allow" | "deny" | "cap";
+  /** With "cap": the largest download allowed on a metered network, in bytes. */
+  maxMeteredBytes?: number;
+}
+
+/** Server → device on `jobs/notify`. */
+export interface JobNotify {
+  type: "update";
+  jobId: string;
+  deploymentId: string;
+  productId: string;
+  /** The job's state on the server: "canceled" tells the device to stop. */
+  state: JobState;
+  /** TUF target paths (`{component}/{version}/{name}`) and which installer each takes. */
+  targets: { path: string; artifact: "binary" | "config" }[];
+  component: string;
+  version: string;
+  kind: "security" | "feature";
+  /** Security releases are mandatory: deferral up to `maxDeferralSeconds`, never refusal of automatic install. */
+  mandatory: boolean;
+  maxDeferralSeconds: number;
+  window: MaintenanceWindow | null;
+  network: NetworkPolicy;
+  /** Anti-rollback: the device refuses a target whose counter is below the one it installed. */
+  rollback: boolean;
+  issuedAt: number;
+}
+
+/** Device → server on `jobs/{jobId}/status`. */
+export interface JobStatusReport {
+  state: JobState;
+  /** Why (required for failed, rolled_back, rejected, deferred). */
+  reason?: string;
+  progress?: { bytes: number; total: number };
+  /** Until when the device defers (epoch ms), with state "deferred". */
+  deferUntil?: number;
+}
+
+const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+export function isJobStatusReport(v: unknown): v is JobStatusReport {
+  if (!isObject(v)) return false;
+  if (typeof v.state !== "string" || !(DEVICE_JOB_STATES as readonly string[]).includes(v.state))
+    return false;
+  if (v.reason !== undefined && (typeof v.reason !== "string" || v.reason.length > 500)) return false;
+  if (v.deferUntil !== undefined && !Number.isSafeInteger(v.deferUntil)) return false;
+  if (v.progress !== undefined) {
+    if (!isObject(v.progress)) return false;
+    const { bytes, total } = v.progress;
+    if (!Number.isSafeInteger(bytes) || !Number.isSafeInteger(total) || (bytes as number) < 0) return false;
+  }
+  return true;
+}
+
+export function isJobNotify(v: unknown): v is JobNotify {
+  if (!isObject(v) || v.type !== "update") return false;
+  return (
+    typeof v.jobId === "string" &&
+    JOB_ID.test(v.jobId) &&
+    typeof v.deploymentId === "string" &&
+    typeof v.productId === "string" &&
+    typeof v.state === "string" &&
+    (JOB_STATES as readonly string[]).includes(v.state) &&
+    Array.isArray(v.targets) &&
+    v.targets.length > 0 &&
+    v.targets.every(
+      (t) =>
+        isObject(t) && typeof t.path === "string" && (t.artifact === "binary" || t.artifact === "config"),
+    ) &&
+    typeof v.component === "string" &&
+    typeof v.version === "string" &&
+    (v.kind === "security" || v.kind === "feature") &&
+    typeof v.mandatory === "boolean" &&
+    Number.isSafeInteger(v.maxDeferralSeconds) &&
+    (v.window === null || isObject(v.window)) &&
+    isObject(v.network) &&
+    typeof v.rollback === "boolean" &&
+    typeof v.issuedAt === "number"
+  );
+}

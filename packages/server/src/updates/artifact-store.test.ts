@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { text } from "node:stream/consumers";
+import { after, describe, it } from "node:test";
+import { BulwarkError } from "@bulwark/sdk/errors";
+import { FileArtifactStore } from "./artifact-store.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "bulwark-artifacts-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function* chunks(parts: Buffer[]): AsyncIterable<Buffer> {
+  for (const part of parts) yield part;
+}
+
+describe("FileArtifactStore", () => {
+  const store = new FileArtifactStore(dir);
+
+  it("hashes while streaming, stores by SHA-256 and keeps one copy of identical bytes", async () => {
+    const parts = [randomBytes(1000), randomBytes(3000), randomBytes(5)];
+    const whole = Buffer.concat(parts);
+    const stored = await store.put(chunks(parts), 10_000);
+    assert.deepEqual(stored, {
+      length: whole.length,
+      sha256: createHash("sha256").update(whole).digest("hex"),
+      sha512: createHash("sha512").update(whole).digest("hex"),
+    });
+    assert.deepEqual(await store.put(chunks([whole]), 10_000), stored);
+    assert.deepEqual(readdirSync(join(dir, stored.sha256.slice(0, 2))), [stored.sha256]);
+    const range = await text(await store.read(stored.sha256, { start: 10, end: 19 }));
+    assert.equal(range, whole.subarray(10, 20).toString());
+  });
+
+  it("stops reading a chunked stream at the limit and leaves no file", async () => {
+    let produced = 0;
+    async function* endless(): AsyncIterable<Buffer> {
+      while (produced < 10_000_000) {
+        produced += 4096;
+        yield Buffer.alloc(4096, 1);
+      }
+    }
+    await assert.rejects(store.put(endless(), 100_000), (error: unknown) => {
+      assert.ok(error instanceof BulwarkError);
+      assert.equal(error.code, "BW_ERR_PAYLOAD_TOO_LARGE");
+      return true;
+    });
+    assert.ok(produced < 200_000, `read ${produced} bytes of an endless stream`);
+    assert.deepEqual(readdirSync(join(dir, "tmp")), []);
+  });
+
+  it("answers unknown or malformed ids as not found", async () => {
+    assert.equal(await store.has("0".repeat(64)), false);
+    await assert.rejects(store.read("../etc/passwd"), (error: unknown) => {
+      assert.ok(error instanceof BulwarkError);
+      assert.equal(error.code, "BW_ERR_NOT_FOUND");
+      return true;
+    });
+  });
+});

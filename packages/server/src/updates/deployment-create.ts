@@ -1,0 +1,123 @@
+import { BulwarkError } from "@bulwark/sdk/errors";
+import type { MaintenanceWindow, NetworkPolicy } from "@bulwark/sdk/wire/jobs";
+import { Cron } from "croner";
+import semver from "semver";
+import type { Queryable } from "../store/store.ts";
+import {
+  type AbortRule,
+  DEFAULT_SPEC,
+  type DeploymentSpec,
+  type DeploymentTarget,
+  type Strategy,
+} from "./deployment-spec.ts";
+import { type Deployment, insertDeployment } from "./deployments.ts";
+import { updateRelease } from "./release-updates.ts";
+
+export interface DeploymentRequest {
+  releaseId: string;
+  group?: string;
+  devices?: string[];
+  query?: { group?: string; hardwareRevision?: string; model?: string };
+  strategy?: Strategy;
+  abort?: Partial<AbortRule> & Pick<AbortRule, "failureRate" | "minCount">;
+  window?: MaintenanceWindow | null;
+  network?: NetworkPolicy;
+  maxDeferralSeconds?: number;
+  jobTimeoutSeconds?: number;
+  rollback?: boolean;
+}
+
+function targetOf(body: DeploymentRequest): DeploymentTarget {
+  const given = [body.group, body.devices, body.query].filter((v) => v !== undefined).length;
+  if (given !== 1) throw new BulwarkError("BW_ERR_VALIDATION", "give exactly one of group, devices or query");
+  if (body.group !== undefined) return { group: body.group };
+  if (body.devices !== undefined) return { devices: body.devices };
+  return { query: body.query! };
+}
+
+function checkStrategy(strategy: Strategy): Strategy {
+  if (strategy.kind !== "waves") return strategy;
+  const waves = strategy.waves;
+  if (waves.some((w, i) => i > 0 && w <= waves[i - 1]!) || waves.at(-1) !== 100)
+    throw new BulwarkError(
+      "BW_ERR_VALIDATION",
+      "waves are cumulative percentages, increasing, ending at 100",
+    );
+  return {
+    kind: "waves",
+    waves,
+    successGate: strategy.successGate ?? 0.95,
+    pauseAfterWave: strategy.pauseAfterWave ?? false,
+  };
+}
+
+// A window's cron expression and IANA time zone must both be understood, or devices could never install.
+function checkWindow(window: MaintenanceWindow | null): MaintenanceWindow | null {
+  if (!window) return null;
+  try {
+    const next = new Cron(window.cron, { timezone: window.timeZone, paused: true }).nextRun();
+    if (!next) throw new Error("the window never opens");
+  } catch (error) {
+    throw new BulwarkError("BW_ERR_VALIDATION", `maintenance window: ${(error as Error).message}`);
+  }
+  return window;
+}
+
+function checkNetwork(network: NetworkPolicy): NetworkPolicy {
+  if (network.metered === "cap" && network.maxMeteredBytes === undefined)
+    throw new BulwarkError("BW_ERR_VALIDATION", "a metered cap needs maxMeteredBytes");
+  return network;
+}
+
+/** Validates a deployment request against the release and the fleet, then stores it (running). */
+export async function createDeployment(
+  db: Queryable,
+  body: DeploymentRequest,
+  createdBy: string | null,
+): Promise<Deployment> {
+  const release = await updateRelease(db, body.releaseId);
+  if (!release.publishedAt)
+    throw new BulwarkError(
+      "BW_ERR_RELEASE_NOT_PUBLISHABLE",
+      "publish the release first (bulwark release publish)",
+    );
+  const target = targetOf(body);
+  const group = "group" in target ? target.group : "query" in target ? target.query.group : undefined;
+  if (group !== undefined && !(await db.get(`SELECT id FROM device_groups WHERE name = ?`, [group])))
+    throw new BulwarkError("BW_ERR_GROUP_NOT_FOUND", `no group named ${group}`);
+  const rollback = body.rollback ?? false;
+  if (rollback) await checkRollback(db, release);
+  const spec: DeploymentSpec = {
+    strategy: checkStrategy(body.strategy ?? DEFAULT_SPEC.strategy),
+    abort: { ...DEFAULT_SPEC.abort, ...body.abort },
+    window: checkWindow(body.window ?? null),
+    network: checkNetwork(body.network ?? DEFAULT_SPEC.network),
+    maxDeferralSeconds: body.maxDeferralSeconds ?? DEFAULT_SPEC.maxDeferralSeconds,
+    jobTimeoutSeconds: body.jobTimeoutSeconds ?? DEFAULT_SPEC.jobTimeoutSeconds,
+    rollback,
+  };
+  return insertDeployment(db, {
+    releaseId: release.id,
+    productId: release.productId,
+    target,
+    spec,
+    createdBy,
+  });
+}
+
+/** A fleet rollback goes to an earlier published release of the same component; devices refuse one below their anti-rollback counter. */
+async function checkRollback(
+  db: Queryable,
+  release: Awaited<ReturnType<typeof updateRelease>>,
+): Promise<void> {
+  const newer = await db.all<{ version: string }>(
+    `SELECT r.version FROM releases r JOIN release_updates u ON u.release_id = r.id
+     WHERE r.product_id = ? AND u.component = ? AND u.published_at IS NOT NULL`,
+    [release.productId, release.component],
+  );
+  if (!newer.some((r) => semver.gt(r.version, release.version)))
+    throw new BulwarkError(
+      "BW_ERR_VALIDATION",
+      "a rollback deployment needs a newer published release to roll back from",
+    );
+}

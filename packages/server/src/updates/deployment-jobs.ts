@@ -1,0 +1,174 @@
+import { randomUUID } from "node:crypto";
+import { isTerminalJobState, type JobState, TERMINAL_JOB_STATES } from "@bulwark/sdk/wire/jobs";
+import type { Queryable } from "../store/store.ts";
+
+/** One device's job in a deployment (issue #15 item 4: per-device job states, every transition stored). */
+export interface Job {
+  id: string;
+  deploymentId: string;
+  deviceId: string;
+  state: JobState;
+  wave: number;
+  reason: string | null;
+  progress: { bytes: number; total: number } | null;
+  deferUntil: number | null;
+  deadlineAt: number;
+  updatedAt: string;
+}
+
+interface Row {
+  id: string;
+  deployment_id: string;
+  device_id: string;
+  state: JobState;
+  wave: number;
+  reason: string | null;
+  progress_bytes: number | string | null;
+  progress_total: number | string | null;
+  defer_until: number | string | null;
+  deadline_at: number | string;
+  updated_at: number | string;
+}
+
+const toJob = (r: Row): Job => ({
+  id: r.id,
+  deploymentId: r.deployment_id,
+  deviceId: r.device_id,
+  state: r.state,
+  wave: Number(r.wave),
+  reason: r.reason,
+  progress:
+    r.progress_total === null ? null : { bytes: Number(r.progress_bytes), total: Number(r.progress_total) },
+  deferUntil: r.defer_until === null ? null : Number(r.defer_until),
+  deadlineAt: Number(r.deadline_at),
+  updatedAt: new Date(Number(r.updated_at)).toISOString(),
+});
+
+/** Who caused a transition: the device, the rollout engine, or an operator (audit actor id). */
+export type JobActor = "device" | "system" | `operator:${string}`;
+
+// Orders a job's events even within one millisecond: microseconds since the epoch, never repeating here.
+let lastSeq = 0;
+const nextSeq = () => {
+  lastSeq = Math.max(lastSeq + 1, Date.now() * 1000);
+  return lastSeq;
+};
+
+const TERMINAL_LIST = TERMINAL_JOB_STATES.map((s) => `'${s}'`).join(", ");
+
+export async function jobsOf(db: Queryable, deploymentId: string): Promise<Job[]> {
+  return (
+    await db.all<Row>(`SELECT * FROM deployment_jobs WHERE deployment_id = ? ORDER BY created_at, id`, [
+      deploymentId,
+    ])
+  ).map(toJob);
+}
+
+export async function jobById(db: Queryable, id: string): Promise<Job | undefined> {
+  const row = await db.get<Row>(`SELECT * FROM deployment_jobs WHERE id = ?`, [id]);
+  return row && toJob(row);
+}
+
+/** The device's jobs that are still open (re-announced when it subscribes again). */
+export async function openJobsOfDevice(db: Queryable, deviceId: string): Promise<Job[]> {
+  return (
+    await db.all<Row>(
+      `SELECT * FROM deployment_jobs WHERE device_id = ? AND state NOT IN (${TERMINAL_LIST})`,
+      [deviceId],
+    )
+  ).map(toJob);
+}
+
+export async function stateCounts(
+  db: Queryable,
+  deploymentId: string,
+): Promise<Partial<Record<JobState, number>>> {
+  const rows = await db.all<{ state: JobState; n: number | string }>(
+    `SELECT state, COUNT(*) AS n FROM deployment_jobs WHERE deployment_id = ? GROUP BY state`,
+    [deploymentId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+}
+
+async function recordEvent(
+  db: Queryable,
+  job: { id: string; deploymentId: string; deviceId: string },
+  from: JobState | null,
+  to: JobState,
+  reason: string | null,
+  actor: JobActor,
+) {
+  await db.run(
+    `INSERT INTO deployment_job_events (id, job_id, deployment_id, device_id, from_state, to_state, reason, actor, at, seq)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [randomUUID(), job.id, job.deploymentId, job.deviceId, from, to, reason, actor, Date.now(), nextSeq()],
+  );
+}
+
+/** Creates a queued job; a device that already has one in this deployment gets none (UNIQUE). */
+export async function createJob(
+  db: Queryable,
+  deploymentId: string,
+  deviceId: string,
+  wave: number,
+  timeoutMs: number,
+): Promise<void> {
+  const now = Date.now();
+  const id = randomUUID();
+  await db.run(
+    `INSERT INTO deployment_jobs (id, deployment_id, device_id, state, wave, deadline_at, created_at, updated_at)
+     VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)`,
+    [id, deploymentId, deviceId, wave, now + timeoutMs, now, now],
+  );
+  await recordEvent(db, { id, deploymentId, deviceId }, null, "queued", null, "system");
+}
+
+/**
+ * Moves a job from `from` to `to` with one conditional UPDATE (a concurrent change, or a job
+ * already ended, makes it a no-op) and records the transition; returns whether it moved.
+ */
+export async function transitionJob(
+  db: Queryable,
+  job: Pick<Job, "id" | "deploymentId" | "deviceId" | "state">,
+  to: JobState,
+  change: {
+    reason?: string | null;
+    actor: JobActor;
+    deadlineAt: number;
+    deferUntil?: number | null;
+    progress?: { bytes: number; total: number };
+  },
+): Promise<boolean> {
+  if (isTerminalJobState(job.state)) return false;
+  const result = await db.run(
+    `UPDATE deployment_jobs SET state = ?, reason = ?, deadline_at = ?, defer_until = ?, progress_bytes = ?,
+       progress_total = ?, updated_at = ? WHERE id = ? AND state = ?`,
+    [
+      to,
+      change.reason ?? null,
+      change.deadlineAt,
+      change.deferUntil ?? null,
+      change.progress?.bytes ?? null,
+      change.progress?.total ?? null,
+      Date.now(),
+      job.id,
+      job.state,
+    ],
+  );
+  if (result.changes !== 1) return false;
+  if (to !== job.state) await recordEvent(db, job, job.state, to, change.reason ?? null, change.actor);
+  return true;
+}
+
+export async function jobEvents(db: Queryable, jobId: string) {
+  return db.all<{
+    from_state: string | null;
+    to_state: string;
+    reason: string | null;
+    actor: string;
+    at: number;
+  }>(
+    `SELECT from_state, to_state, reason, actor, at FROM deployment_job_events WHERE job_id = ? ORDER BY seq`,
+    [jobId],
+  );
+}

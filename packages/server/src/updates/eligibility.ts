@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
+import type { Queryable } from "../store/store.ts";
+import type { DeploymentTarget } from "./deployment-spec.ts";
+import type { Deployment } from "./deployments.ts";
+import { productById } from "./products.ts";
+
+export interface Eligibility {
+  /** Device ids that may get a job, in the deployment's stable shuffled order (wave membership). */
+  devices: string[];
+  /** Targeted devices left out because the release does not fit their hardware revision. */
+  incompatible: number;
+}
+
+interface Candidate {
+  id: string;
+  metadata: string;
+  group_name: string;
+}
+
+function matchesTarget(target: DeploymentTarget, device: Candidate, metadata: DeviceMetadata): boolean {
+  if ("group" in target) return device.group_name === target.group;
+  if ("devices" in target) return target.devices.includes(device.id);
+  const q = target.query;
+  return (
+    (q.group === undefined || device.group_name === q.group) &&
+    (q.hardwareRevision === undefined || metadata.hardwareRevision === q.hardwareRevision) &&
+    (q.model === undefined || metadata.model === q.model)
+  );
+}
+
+/**
+ * The devices a deployment reaches now: the product's active devices matching its target (read
+ * afresh each time, so devices that join the group later are taken in), whose hardware revision
+ * the release lists (an empty list fits every revision). Checked before a device is targeted.
+ */
+export async function eligibleDevices(
+  db: Queryable,
+  deployment: Deployment,
+  hardware: string[],
+): Promise<Eligibility> {
+  const product = await productById(db, deployment.productId);
+  if (!product) return { devices: [], incompatible: 0 };
+  const rows = await db.all<Candidate>(
+    `SELECT d.id, d.metadata, g.name AS group_name FROM devices d JOIN device_groups g ON g.id = d.group_id
+     WHERE (d.product = ? OR d.product = ?) AND d.status = 'active'`,
+    [product.id, product.name],
+  );
+  let incompatible = 0;
+  const devices: string[] = [];
+  for (const row of rows) {
+    const metadata = JSON.parse(row.metadata) as DeviceMetadata;
+    if (!matchesTarget(deployment.target, row, metadata)) continue;
+    if (hardware.length > 0 && !hardware.includes(metadata.hardwareRevision ?? "")) incompatible++;
+    else devices.push(row.id);
+  }
+  const rank = (id: string) => createHash("sha256").update(`${deployment.id}:${id}`).digest("hex");
+  const ranked = devices.map((id) => ({ id, rank: rank(id) })).sort((a, b) => (a.rank < b.rank ? -1 : 1));
+  return { devices: ranked.map((d) => d.id), incompatible };
+}

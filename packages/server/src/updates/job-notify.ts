@@ -1,0 +1,45 @@
+import type { JobNotify } from "@bulwark/sdk/wire/jobs";
+import type { DeviceChannel } from "../fleet/device-channel.ts";
+import type { Queryable } from "../store/store.ts";
+import { artifactsOf } from "./artifacts.ts";
+import type { Job } from "./deployment-jobs.ts";
+import type { Deployment } from "./deployments.ts";
+import { targetPath } from "./publish.ts";
+import { updateRelease } from "./release-updates.ts";
+
+/** The `jobs/notify` message for a job (SDK wire/jobs.ts); what to install is resolved by TUF on the device. */
+export async function notifyDocument(db: Queryable, deployment: Deployment, job: Job): Promise<JobNotify> {
+  const release = await updateRelease(db, deployment.releaseId);
+  const artifacts = await artifactsOf(db, release.id);
+  const mandatory = release.classification === "security";
+  return {
+    type: "update",
+    jobId: job.id,
+    deploymentId: deployment.id,
+    productId: deployment.productId,
+    state: job.state,
+    targets: artifacts.map((a) => ({
+      path: targetPath(release.component, release.version, a.name),
+      artifact: a.kind,
+    })),
+    component: release.component,
+    version: release.version,
+    kind: release.classification,
+    // CRA Annex I Part I (2)(c): security updates install automatically, deferral bounded; features are optional.
+    mandatory,
+    maxDeferralSeconds: mandatory ? deployment.spec.maxDeferralSeconds : 0,
+    window: deployment.spec.window,
+    network: deployment.spec.network,
+    rollback: deployment.spec.rollback,
+    issuedAt: Date.now(),
+  };
+}
+
+export async function sendNotify(
+  channel: Pick<DeviceChannel, "publish">,
+  db: Queryable,
+  deployment: Deployment,
+  job: Job,
+) {
+  await channel.publish(job.deviceId, "jobsNotify", await notifyDocument(db, deployment, job));
+}

@@ -1,0 +1,68 @@
+import { isJobStatusReport, type JobState, type JobStatusReport } from "@bulwark/sdk/wire/jobs";
+import type { Queryable } from "../store/store.ts";
+import { jobById, transitionJob } from "./deployment-jobs.ts";
+import { deploymentById } from "./deployments.ts";
+
+/** How far along a job is; a device report may not move a job backwards (bar deferral). */
+const RANK: Record<JobState, number> = {
+  queued: 0,
+  notified: 1,
+  deferred: 1,
+  downloading: 2,
+  verifying: 3,
+  installing: 4,
+  succeeded: 5,
+  failed: 5,
+  rolled_back: 5,
+  rejected: 5,
+  canceled: 5,
+  timed_out: 5,
+};
+
+/** Whether a device may move its job from `from` to `to` (terminal states never change). */
+export function deviceMayMove(from: JobState, to: JobState): boolean {
+  if (RANK[from] === 5) return false;
+  // Deferral: before installing starts (also after a download, waiting for the window).
+  if (to === "deferred") return from !== "installing";
+  if (from === "deferred") return to !== "queued" && to !== "notified";
+  return RANK[to] >= RANK[from];
+}
+
+export type ReportOutcome = "recorded" | "ignored";
+
+/**
+ * A device's report on `jobs/{jobId}/status`: applied only to that device's own job, only as a
+ * forward move (a replayed or out-of-order report cannot undo a later state, nor reopen an ended
+ * job), with a deferral of a mandatory update capped at the deployment's limit.
+ */
+export async function applyJobReport(
+  db: Queryable,
+  deviceId: string,
+  jobId: string,
+  payload: unknown,
+): Promise<{ outcome: ReportOutcome; deploymentId?: string }> {
+  if (!isJobStatusReport(payload)) return { outcome: "ignored" };
+  const job = await jobById(db, jobId);
+  if (!job || job.deviceId !== deviceId || !deviceMayMove(job.state, payload.state))
+    return { outcome: "ignored" };
+  const deployment = await deploymentById(db, job.deploymentId);
+  if (!deployment) return { outcome: "ignored" };
+  const timeout = deployment.spec.jobTimeoutSeconds * 1000;
+  const now = Date.now();
+  const deferUntil =
+    payload.state === "deferred" ? deferral(payload, deployment.spec.maxDeferralSeconds, now) : null;
+  const moved = await transitionJob(db, job, payload.state, {
+    actor: "device",
+    reason: payload.reason ?? null,
+    deferUntil,
+    progress: payload.progress,
+    deadlineAt: Math.max(now, deferUntil ?? 0) + timeout,
+  });
+  return { outcome: moved ? "recorded" : "ignored", deploymentId: job.deploymentId };
+}
+
+/** Deferral until the device's date, at most the policy's limit from now (CRA Annex I Part I (2)(c)). */
+function deferral(report: JobStatusReport, maxSeconds: number, now: number): number {
+  const asked = report.deferUntil ?? now;
+  return maxSeconds > 0 ? Math.min(asked, now + maxSeconds * 1000) : asked;
+}

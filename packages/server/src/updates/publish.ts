@@ -1,0 +1,135 @@
+import { BulwarkError } from "@bulwark/sdk/errors";
+import type { TargetFile } from "@bulwark/sdk/tuf";
+import type { AuditEntry } from "../audit/audit-log.ts";
+import { type Artifact, artifactsOf } from "./artifacts.ts";
+import { releaseById } from "./products.ts";
+import {
+  assertVersionIncreases,
+  markPublished,
+  type ReleaseUpdate,
+  updateRelease,
+} from "./release-updates.ts";
+import { generateSignerPair, roleSigners, tufKeysOf } from "./tuf-keys.ts";
+import { type RepositoryContext, type TufDeps, withRepository } from "./tuf-repository.ts";
+
+export interface PublishedRelease {
+  releaseId: string;
+  productId: string;
+  component: string;
+  targets: string[];
+  snapshotVersion: number;
+}
+
+/** A release artifact's TUF target path: `{component}/{version}/{name}` (TUF spec §4.5 TARGETPATH). */
+export const targetPath = (component: string, version: string, name: string) =>
+  `${component}/${version}/${name}`;
+
+type Publishable = Awaited<ReturnType<typeof updateRelease>>;
+
+/** Step 1: what publishing needs (CRA Annex I Part II (2): a security release carries its advisory). */
+async function checkPublishable(deps: TufDeps, release: Publishable, artifacts: Artifact[]): Promise<void> {
+  if (release.publishedAt) throw new BulwarkError("BW_ERR_CONFLICT", "the release is already published");
+  if (artifacts.length === 0)
+    throw new BulwarkError("BW_ERR_RELEASE_NOT_PUBLISHABLE", "upload at least one artifact first");
+  if (release.classification === "security" && !release.advisory)
+    throw new BulwarkError(
+      "BW_ERR_RELEASE_NOT_PUBLISHABLE",
+      "a security release needs an advisory (bulwark release update --advisory-file)",
+    );
+  await assertVersionIncreases(deps.store, release);
+}
+
+/** Step 2: the component's delegated role (TUF spec §4.5), signed by its own hybrid pair in custody. */
+async function componentRole(ctx: RepositoryContext, component: string): Promise<Record<string, string[]>> {
+  const components = { ...ctx.row.roleKeys.components };
+  if (components[component]) return components;
+  components[component] = await generateSignerPair(ctx.deps.custody, `tuf:${ctx.row.productId}:${component}`);
+  ctx.repo.delegate({
+    name: component,
+    keys: await tufKeysOf(ctx.deps.custody, components[component]),
+    threshold: 1,
+    // `*` never matches "/" (§5.6.7.1 as tuf-js does): component/version/name.
+    paths: [`${component}/*/*`],
+    terminating: true,
+  });
+  return components;
+}
+
+/** Step 3: the target entry with Bulwark's custom fields (docs/tuf.md). */
+function targetOf(release: Publishable & ReleaseUpdate, artifact: Artifact): TargetFile {
+  return {
+    length: artifact.length,
+    hashes: { sha256: artifact.sha256, sha512: artifact.sha512 },
+    custom: {
+      version: release.version,
+      kind: release.classification,
+      ...(release.advisory
+        ? {
+            advisory: release.advisory.summary,
+            severity: release.advisory.severity,
+            cves: release.advisory.cves,
+            action: release.advisory.action,
+          }
+        : {}),
+      hardware: release.hardware,
+      component: release.component,
+      releaseId: release.id,
+      artifact: artifact.kind,
+    },
+  };
+}
+
+/**
+ * `bulwark release publish`: puts the release's artifacts into its product's TUF repository as
+ * targets of the component's delegated role, signs targets, snapshot and timestamp (TUF spec
+ * §6.3) and marks the release published, all or nothing.
+ */
+export async function publishRelease(
+  deps: TufDeps,
+  releaseId: string,
+  actor: AuditEntry["actor"],
+): Promise<PublishedRelease> {
+  const found = await releaseById(deps.store, releaseId);
+  if (!found) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
+  return withRepository(deps, found.productId, async (ctx) => {
+    const release = await updateRelease(deps.store, releaseId);
+    const artifacts = await artifactsOf(deps.store, releaseId);
+    await checkPublishable(deps, release, artifacts);
+    const components = await componentRole(ctx, release.component);
+    const roleKeys = { ...ctx.row.roleKeys, components };
+    const signers = ctx.signers[release.component] ? ctx.signers : await roleSigners(deps.custody, roleKeys);
+    const targets = artifacts.map((a) => targetPath(release.component, release.version, a.name));
+    for (const [i, a] of artifacts.entries())
+      ctx.repo.setTarget(targets[i]!, targetOf(release, a), release.component);
+    await ctx.repo.publish(signers);
+    const snapshot = JSON.parse(ctx.repo.files().get("timestamp.json")!.toString()) as {
+      signed: { meta: { "snapshot.json": { version: number } } };
+    };
+    const result: PublishedRelease = {
+      releaseId,
+      productId: release.productId,
+      component: release.component,
+      targets,
+      snapshotVersion: snapshot.signed.meta["snapshot.json"].version,
+    };
+    return {
+      result,
+      change: {
+        roleKeys,
+        also: (tx) => markPublished(tx, release),
+        audit: {
+          actor,
+          action: "release.publish",
+          target: { type: "release", id: releaseId },
+          outcome: "success",
+          details: {
+            product: release.productId,
+            version: release.version,
+            component: release.component,
+            targets,
+          },
+        },
+      },
+    };
+  });
+}

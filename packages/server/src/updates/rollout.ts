@@ -1,0 +1,203 @@
+import { isTerminalJobState, type JobState } from "@bulwark/sdk/wire/jobs";
+import type { Logger } from "pino";
+import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
+import type { DeviceChannel } from "../fleet/device-channel.ts";
+import type { Store } from "../store/store.ts";
+import { createJob, type Job, type JobActor, jobsOf, transitionJob } from "./deployment-jobs.ts";
+import { admitted, fullyAdmitted } from "./deployment-spec.ts";
+import {
+  type Deployment,
+  type DeploymentStatus,
+  deploymentById,
+  setDeploymentStatus,
+  setWave,
+} from "./deployments.ts";
+import { eligibleDevices } from "./eligibility.ts";
+import { sendNotify } from "./job-notify.ts";
+import { releaseUpdateOf } from "./release-updates.ts";
+
+export interface RolloutDeps {
+  store: Store;
+  channel: Pick<DeviceChannel, "publish">;
+  log: Logger;
+}
+
+/** What one pass of the engine sees; steps read it and say whether the pass goes on. */
+interface Pass {
+  deps: RolloutDeps;
+  deployment: Deployment;
+  eligible: string[];
+  jobs: Job[];
+  now: number;
+}
+
+type Step = (pass: Pass) => Promise<"continue" | "stop">;
+
+const timeoutMs = (d: Deployment) => d.spec.jobTimeoutSeconds * 1000;
+
+/** Step 1: jobs for the devices the strategy admits by now (devices joining later included). */
+async function admitDevices(pass: Pass): Promise<"continue"> {
+  const { deployment: d, eligible, jobs } = pass;
+  const allowed = admitted(d.spec.strategy, eligible.length, d.wave, pass.now - d.startedAt);
+  const have = new Set(jobs.map((j) => j.deviceId));
+  const fresh = eligible.filter((id) => !have.has(id)).slice(0, Math.max(0, allowed - jobs.length));
+  if (fresh.length === 0) return "continue";
+  await pass.deps.store.transaction(async (tx) => {
+    for (const deviceId of fresh) await createJob(tx, d.id, deviceId, d.wave, timeoutMs(d));
+  });
+  pass.jobs = await jobsOf(pass.deps.store, d.id);
+  return "continue";
+}
+
+/** Step 2: a job without progress past its deadline is timed out. */
+async function timeOutJobs(pass: Pass): Promise<"continue"> {
+  const overdue = pass.jobs.filter((j) => !isTerminalJobState(j.state) && j.deadlineAt < pass.now);
+  for (const job of overdue)
+    await transitionJob(pass.deps.store, job, "timed_out", {
+      actor: "system",
+      reason: `no progress within ${pass.deployment.spec.jobTimeoutSeconds} s`,
+      deadlineAt: job.deadlineAt,
+    });
+  if (overdue.length > 0) pass.jobs = await jobsOf(pass.deps.store, pass.deployment.id);
+  return "continue";
+}
+
+/**
+ * Ends a deployment early (abort or an operator's cancel): the status change, the cancellation of
+ * every job not yet installing and the audit entry commit together (an installing device finishes
+ * and reports); the devices are told afterwards. Returns undefined when the status had moved.
+ */
+export async function endDeployment(
+  deps: RolloutDeps,
+  deployment: Deployment,
+  move: { from: DeploymentStatus[]; to: DeploymentStatus; reason: string },
+  actor: JobActor,
+  audit: (canceled: number) => AuditEntry,
+): Promise<number | undefined> {
+  const stoppable: JobState[] = ["queued", "notified", "deferred", "downloading", "verifying"];
+  const told: Job[] = [];
+  const canceled = await deps.store.transaction(async (tx) => {
+    if (!(await setDeploymentStatus(tx, deployment.id, move.from, move.to, move.reason))) return undefined;
+    for (const job of await jobsOf(tx, deployment.id)) {
+      if (!stoppable.includes(job.state)) continue;
+      const reason = `deployment ${move.to}`;
+      if (await transitionJob(tx, job, "canceled", { actor, reason, deadlineAt: job.deadlineAt }))
+        if (job.state !== "queued") told.push({ ...job, state: "canceled" });
+    }
+    const count = (await jobsOf(tx, deployment.id)).filter((j) => j.state === "canceled").length;
+    await appendAudit(tx, audit(count));
+    return count;
+  });
+  for (const job of told)
+    await sendNotify(deps.channel, deps.store, deployment, job).catch((error: unknown) =>
+      deps.log.warn(
+        { err: error, jobId: job.id },
+        "cancel notice not sent; the device learns it on reconnect",
+      ),
+    );
+  return canceled;
+}
+
+/** Step 3: automatic abort when the failure rate among finished jobs passes the threshold. */
+async function abortOnFailures(pass: Pass): Promise<"continue" | "stop"> {
+  const rule = pass.deployment.spec.abort;
+  const finished = pass.jobs.filter((j) => isTerminalJobState(j.state) && j.state !== "canceled");
+  const failed = finished.filter((j) => (rule.count as string[]).includes(j.state)).length;
+  if (finished.length < rule.minCount || failed / finished.length <= rule.failureRate) return "continue";
+  const reason = `failure rate ${failed}/${finished.length} passed ${rule.failureRate} (${rule.count.join(", ")})`;
+  await endDeployment(
+    pass.deps,
+    pass.deployment,
+    { from: ["running"], to: "aborted", reason },
+    "system",
+    (canceled) => ({
+      actor: { type: "system" },
+      action: "deployment.abort",
+      target: { type: "deployment", id: pass.deployment.id },
+      outcome: "success",
+      details: { reason, canceled },
+    }),
+  );
+  return "stop";
+}
+
+/** Step 4: a finished wave passes its success gate to open the next (or pauses for an outside check). */
+async function gateWave(pass: Pass): Promise<"continue" | "stop"> {
+  const { deployment: d } = pass;
+  const strategy = d.spec.strategy;
+  if (strategy.kind !== "waves" || d.wave >= strategy.waves.length - 1) return "continue";
+  const allowed = admitted(strategy, pass.eligible.length, d.wave, pass.now - d.startedAt);
+  if (pass.jobs.length < allowed || pass.jobs.some((j) => !isTerminalJobState(j.state))) return "continue";
+  const finished = pass.jobs.filter((j) => j.state !== "canceled");
+  const ratio =
+    finished.length === 0 ? 1 : finished.filter((j) => j.state === "succeeded").length / finished.length;
+  if (ratio < strategy.successGate) {
+    const reason = `wave ${d.wave + 1} succeeded on ${(ratio * 100).toFixed(1)} %, below its gate of ${strategy.successGate * 100} %`;
+    await setDeploymentStatus(pass.deps.store, d.id, ["running"], "aborted", reason);
+    return "stop";
+  }
+  if (strategy.pauseAfterWave) {
+    await setDeploymentStatus(
+      pass.deps.store,
+      d.id,
+      ["running"],
+      "paused",
+      `wave ${d.wave + 1} done: resume after your check`,
+      d.wave + 1,
+    );
+    return "stop";
+  }
+  await setWave(pass.deps.store, d.id, d.wave + 1);
+  pass.deployment = { ...d, wave: d.wave + 1 };
+  return "continue";
+}
+
+/** Step 5: a device-list deployment ends when every device's job has ended; group targets stay open. */
+async function completeIfDone(pass: Pass): Promise<"continue" | "stop"> {
+  const { deployment: d } = pass;
+  if (!("devices" in d.target)) return "continue";
+  if (!fullyAdmitted(d.spec.strategy, pass.eligible.length, d.wave, pass.now - d.startedAt))
+    return "continue";
+  const have = new Set(pass.jobs.map((j) => j.deviceId));
+  if (pass.eligible.some((id) => !have.has(id)) || pass.jobs.some((j) => !isTerminalJobState(j.state)))
+    return "continue";
+  await setDeploymentStatus(pass.deps.store, d.id, ["running"], "completed", null);
+  return "stop";
+}
+
+/** Step 6: queued jobs are announced on the device's `jobs/notify` topic. */
+async function notifyQueued(pass: Pass): Promise<"continue"> {
+  for (const job of pass.jobs.filter((j) => j.state === "queued")) {
+    const moved = await transitionJob(pass.deps.store, job, "notified", {
+      actor: "system",
+      deadlineAt: pass.now + timeoutMs(pass.deployment),
+    });
+    if (moved)
+      await sendNotify(pass.deps.channel, pass.deps.store, pass.deployment, { ...job, state: "notified" });
+  }
+  return "continue";
+}
+
+const STEPS: Step[] = [admitDevices, timeOutJobs, abortOnFailures, gateWave, completeIfDone, notifyQueued];
+
+/**
+ * One pass of the rollout engine over a running deployment, under the deployment's lock across
+ * processes: every change is a conditional UPDATE, so a pass that dies midway leaves a state the
+ * next pass (on any process, after a restart) simply continues from.
+ */
+export async function advanceDeployment(deps: RolloutDeps, deploymentId: string): Promise<void> {
+  await deps.store.exclusive(`bulwark:deployment:${deploymentId}`, async () => {
+    const deployment = await deploymentById(deps.store, deploymentId);
+    if (deployment?.status !== "running") return;
+    const { hardware } = await releaseUpdateOf(deps.store, deployment.releaseId);
+    const { devices } = await eligibleDevices(deps.store, deployment, hardware);
+    const pass: Pass = {
+      deps,
+      deployment,
+      eligible: devices,
+      jobs: await jobsOf(deps.store, deploymentId),
+      now: Date.now(),
+    };
+    for (const step of STEPS) if ((await step(pass)) === "stop") return;
+  });
+}

@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { UpdateAgent } from "../../packages/agent/src/updates/update-agent.ts";
+import type { JobNotify, JobStatusReport } from "../../packages/sdk/src/wire/jobs.ts";
+import type { EnrolledDevice } from "../enrol-helpers.ts";
+import { startTestServer, type TestServer, tempDir, waitFor } from "../helpers.ts";
+import { createRelease, productDevice, uploadArtifact } from "../update-helpers.ts";
+
+/**
+ * Issue #15 item 6: the agent against a malicious repository or server. Each attack must end
+ * the job with a reported reason and leave nothing installed. (The TUF client's own attack tests
+ * — freeze, fast-forward, mix-and-match, key compromise below threshold — are in
+ * packages/sdk/src/tuf/client/attacks-*.test.ts; here the agent's whole path is attacked.)
+ */
+describe("update attacks against the agent: each refused with a reason, nothing installed", () => {
+  let server: TestServer;
+  let productId: string;
+  let device: EnrolledDevice;
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+  async function publish(version: string, body: Buffer, hardware: string[] = []) {
+    const id = await createRelease(server, productId, version);
+    await uploadArtifact(server, id, "fw.img", body);
+    await server.api("PUT", `/api/v1/releases/${id}/update`, { hardware });
+    assert.equal((await server.api("POST", `/api/v1/releases/${id}/publish`)).status, 200);
+  }
+
+  /** A fresh device state, one job for `path`, run to its end; returns the reports and the state dir. */
+  async function attempt(path: string, version: string, extra: Partial<JobNotify> = {}) {
+    const stateDir = tempDir("bulwark-attack-");
+    writeFileSync(
+      join(stateDir, "updates.json"),
+      JSON.stringify({ hardwareRevision: "rev-a", downloadRetries: 0 }),
+    );
+    const reports: JobStatusReport[] = [];
+    const agent = new UpdateAgent({
+      stateDir,
+      serverUrl: server.httpUrl,
+      tls: () => ({ ca: server.rootPem, cert: device.certChainPem, key: device.keyPem }),
+      report: (_jobId, report) => reports.push(report),
+      log: silent,
+    });
+    await agent.start();
+    agent.onNotify({
+      type: "update",
+      jobId: `job-${Math.random().toString(36).slice(2)}`,
+      deploymentId: "d",
+      productId,
+      state: "notified",
+      targets: [{ path, artifact: "binary" }],
+      component: "firmware",
+      version,
+      kind: "feature",
+      mandatory: false,
+      maxDeferralSeconds: 0,
+      window: null,
+      network: { metered: "allow" },
+      rollback: false,
+      issuedAt: Date.now(),
+      ...extra,
+    } satisfies JobNotify);
+    const end = await waitFor("job end", async () =>
+      reports.find((r) => ["succeeded", "failed", "rejected", "rolled_back"].includes(r.state)),
+    );
+    await agent.stop();
+    const installed = existsSync(join(stateDir, "updates", "slots", "slots.json"));
+    return { end, installed, stateDir };
+  }
+
+  before(async () => {
+    server = await startTestServer();
+    productId = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "Attacked A1" })).body
+      .id;
+    device = await productDevice(server, productId);
+    await publish("1.0.0", randomBytes(4096));
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("positive control: the genuine update installs", async () => {
+    const { end, installed } = await attempt("firmware/1.0.0/fw.img", "1.0.0");
+    assert.equal(end.state, "succeeded", end.reason ?? "");
+    assert.ok(installed);
+  });
+
+  it("arbitrary software: bytes swapped on the server (same length) are refused by their digest", async () => {
+    const image = randomBytes(4096);
+    await publish("1.1.0", image);
+    const { createHash } = await import("node:crypto");
+    const sha = createHash("sha256").update(image).digest("hex");
+    writeFileSync(join(server.dir, "data", "artifacts", sha.slice(0, 2), sha), randomBytes(4096));
+    const { end, installed } = await attempt("firmware/1.1.0/fw.img", "1.1.0");
+    assert.equal(end.state, "failed");
+    assert.match(end.reason!, /digest does not match/);
+    assert.equal(installed, false);
+  });
+
+  it("wrong software: a target the product's repository does not sign, or for other hardware", async () => {
+    const unsigned = await attempt("firmware/9.9.9/evil.img", "9.9.9");
+    assert.equal(unsigned.end.state, "failed");
+    assert.match(unsigned.end.reason!, /not a signed target of this product/);
+    assert.equal(unsigned.installed, false);
+    await publish("1.2.0", randomBytes(1024), ["rev-b"]);
+    const hardware = await attempt("firmware/1.2.0/fw.img", "1.2.0");
+    assert.equal(hardware.end.state, "rejected");
+    assert.match(hardware.end.reason!, /for hardware rev-b, this device is rev-a/);
+    assert.equal(hardware.installed, false);
+  });
+
+  it("a job whose version disagrees with the signed target is refused (a forged job)", async () => {
+    const { end, installed } = await attempt("firmware/1.0.0/fw.img", "2.0.0");
+    assert.equal(end.state, "failed");
+    assert.match(end.reason!, /signed target is version 1\.0\.0, not 2\.0\.0/);
+    assert.equal(installed, false);
+  });
+
+  it("a classical-only signature where the agent requires the hybrid pair is refused", async () => {
+    const row = await server.store.get<{ body: Uint8Array }>(
+      `SELECT body FROM tuf_files WHERE product_id = ? AND name = 'timestamp.json'`,
+      [productId],
+    );
+    const original = Buffer.from(row!.body);
+    const timestamp = JSON.parse(original.toString()) as { signatures: { sig: string }[] };
+    // Keep only the ECDSA signature (72-byte DER, ~144 hex), drop the 3,309-byte ML-DSA one.
+    timestamp.signatures = timestamp.signatures.filter((s) => s.sig.length < 200);
+    await server.store.run(`UPDATE tuf_files SET body = ? WHERE product_id = ? AND name = 'timestamp.json'`, [
+      Buffer.from(JSON.stringify(timestamp)),
+      productId,
+    ]);
+    try {
+      const { end, installed } = await attempt("firmware/1.0.0/fw.img", "1.0.0");
+      assert.equal(end.state, "failed");
+      assert.match(end.reason!, /update metadata refused: .*timestamp/);
+      assert.equal(installed, false);
+    } finally {
+      await server.store.run(
+        `UPDATE tuf_files SET body = ? WHERE product_id = ? AND name = 'timestamp.json'`,
+        [original, productId],
+      );
+    }
+  });
+
+  it("rollback: an older version than the installed one is refused, even when signed", async () => {
+    const first = await attempt("firmware/1.0.0/fw.img", "1.0.0");
+    assert.equal(first.end.state, "succeeded");
+    // The same device (its state kept) is offered 1.0.0 again after installing a newer one.
+    const installed = JSON.parse(readFileSync(join(first.stateDir, "updates", "installed.json"), "utf8"));
+    installed.components.firmware.version = "1.2.5";
+    writeFileSync(join(first.stateDir, "updates", "installed.json"), JSON.stringify(installed));
+    const reports: JobStatusReport[] = [];
+    const agent = new UpdateAgent({
+      stateDir: first.stateDir,
+      serverUrl: server.httpUrl,
+      tls: () => ({ ca: server.rootPem, cert: device.certChainPem, key: device.keyPem }),
+      report: (_jobId, report) => reports.push(report),
+      log: silent,
+    });
+    await agent.start();
+    const before = readFileSync(join(first.stateDir, "updates", "slots", "slots.json"), "utf8");
+    agent.onNotify({
+      type: "update",
+      jobId: "job-rollback",
+      deploymentId: "d",
+      productId,
+      state: "notified",
+      targets: [{ path: "firmware/1.0.0/fw.img", artifact: "binary" }],
+      component: "firmware",
+      version: "1.0.0",
+      kind: "feature",
+      mandatory: false,
+      maxDeferralSeconds: 0,
+      window: null,
+      network: { metered: "allow" },
+      rollback: false,
+      issuedAt: Date.now(),
+    });
+    const end = await waitFor("job end", async () =>
+      reports.find((r) => r.state === "rejected" || r.state === "succeeded"),
+    );
+    await agent.stop();
+    assert.equal(end.state, "rejected");
+    assert.match(end.reason!, /not newer than the installed 1\.2\.5/);
+    assert.equal(
+      readFileSync(join(first.stateDir, "updates", "slots", "slots.json"), "utf8"),
+      before,
+      "nothing installed",
+    );
+  });
+});

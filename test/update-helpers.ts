@@ -1,0 +1,102 @@
+import { httpsRequest } from "../packages/sdk/src/https.ts";
+import { type EnrolledDevice, enrolDirect } from "./enrol-helpers.ts";
+import { createToken, type TestServer } from "./helpers.ts";
+
+/** A product with one release, ready for artifacts (issue #15 tests). */
+export async function productWithRelease(
+  server: TestServer,
+  name: string,
+  version = "1.0.0",
+  classification: "security" | "feature" = "feature",
+): Promise<{ productId: string; releaseId: string }> {
+  const product = await server.api<{ id: string }>("POST", "/api/v1/products", { name });
+  if (product.status !== 201) throw new Error(`product create failed: ${JSON.stringify(product.body)}`);
+  const releaseId = await createRelease(server, product.body.id, version, classification);
+  return { productId: product.body.id, releaseId };
+}
+
+export async function createRelease(
+  server: TestServer,
+  productId: string,
+  version: string,
+  classification: "security" | "feature" = "feature",
+): Promise<string> {
+  const release = await server.api<{ id: string }>("POST", `/api/v1/products/${productId}/releases`, {
+    version,
+    classification,
+  });
+  if (release.status !== 201) throw new Error(`release create failed: ${JSON.stringify(release.body)}`);
+  return release.body.id;
+}
+
+/** An enrolled device recorded as one of `productId`'s devices. */
+export async function productDevice(
+  server: TestServer,
+  productId: string,
+  group = "default",
+): Promise<EnrolledDevice> {
+  const device = await enrolDirect(server, await createToken(server, group));
+  const set = await server.api("PATCH", `/api/v1/devices/${device.deviceId}`, { product: productId });
+  if (set.status !== 200) throw new Error(`device product not set: ${JSON.stringify(set.body)}`);
+  return device;
+}
+
+export interface Uploaded {
+  id: string;
+  name: string;
+  length: number;
+  sha256: string;
+  sha512: string;
+}
+
+/** Uploads `body` as a release artifact over the operator API. */
+export async function uploadArtifact(
+  server: TestServer,
+  releaseId: string,
+  name: string,
+  body: Buffer,
+  kind: "binary" | "config" = "binary",
+) {
+  return server.api<Uploaded & { code?: string }>(
+    "POST",
+    `/api/v1/releases/${releaseId}/artifacts?name=${encodeURIComponent(name)}&kind=${kind}`,
+    body,
+    { "content-type": "application/octet-stream" },
+  );
+}
+
+/** A GET as the device: mutual TLS with its certificate chain (or none). */
+export function deviceGet(
+  server: TestServer,
+  device: EnrolledDevice | undefined,
+  path: string,
+  headers: Record<string, string> = {},
+) {
+  return httpsRequest({
+    url: new URL(path, server.httpUrl).href,
+    ca: server.rootPem,
+    cert: device?.certChainPem,
+    key: device?.keyPem,
+    headers,
+  });
+}
+
+/** Uploads one artifact and publishes the release (with an advisory when it is a security release). */
+export async function publishedRelease(
+  server: TestServer,
+  productId: string,
+  version: string,
+  options: { classification?: "security" | "feature"; hardware?: string[] } = {},
+): Promise<string> {
+  const releaseId = await createRelease(server, productId, version, options.classification ?? "feature");
+  await uploadArtifact(server, releaseId, "image.bin", Buffer.from(`image ${version}`));
+  await server.api("PUT", `/api/v1/releases/${releaseId}/update`, {
+    hardware: options.hardware ?? [],
+    ...(options.classification === "security"
+      ? { advisory: { summary: `fixes in ${version}`, severity: "high", cves: [], action: "none" } }
+      : {}),
+  });
+  const published = await server.api("POST", `/api/v1/releases/${releaseId}/publish`);
+  if (published.status !== 200) throw new Error(`publish failed: ${JSON.stringify(published.body)}`);
+  return releaseId;
+}
