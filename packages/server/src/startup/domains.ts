@@ -6,6 +6,7 @@ import { auditPlugin } from "../audit/plugin.ts";
 import type { Config } from "../config.ts";
 import { craCapabilities } from "../cra/capabilities.ts";
 import { craRoutes } from "../cra/plugin.ts";
+import { updateEvidence } from "../cra/update-evidence.ts";
 import { claimCaRoutes } from "../enrolment/claim-routes.ts";
 import { estRoutes } from "../enrolment/est-routes.ts";
 import { policyRoutes as provisioningPolicyRoutes } from "../enrolment/policy-routes.ts";
@@ -90,7 +91,7 @@ export async function registerDomains(http: FastifyInstance, deps: DomainDeps): 
       store,
       custody,
       box: deps.box,
-      capabilities: craCapabilities(),
+      capabilities: craCapabilities(updateEvidence),
       wake: () => deps.cra.article14.wake(),
       publicUrl: deps.publicUrl,
       serviceCa: () => byRole(pki.cas(), "service"),

@@ -56,8 +56,7 @@ export interface Evaluator {
 
 export type { PlatformCapabilities, UpdateEvidence } from "./platform.ts";
 
-export const NO_UPDATE_SYSTEM =
-  "the platform has no signed-update system yet (TUF repository and rollouts: issue #15, not part of this build)";
+export const NO_UPDATE_SYSTEM = "no signed-update system is wired into this platform build";
 
 export const verdict = (status: RequirementStatus, reason: string, evidence: Evidence[]): Verdict => ({
   status,

@@ -4,7 +4,8 @@ import { type Evaluator, verdict } from "../types.ts";
  * CRA Annex I Part I (2)(b): secure by default configuration, with the possibility to reset the
  * product to its original state. Evidence: the policies of the product's device groups (automatic
  * updates, security-event logging, TLS 1.3 only) and a passing factory-reset test record; the
- * agent has no factory-reset command today, so without such a record this is partly met.
+ * agent's `bulwark-agent reset` restores the first-boot state; without a test record of it this is
+ * partly met.
  */
 export const secureByDefault: Evaluator = {
   id: "I-2(b)",
@@ -46,7 +47,7 @@ export const secureByDefault: Evaluator = {
     if (resets.length === 0)
       return verdict(
         "partly-met",
-        "defaults are secure, but no passing factory-reset test in the last 12 months (the agent has no reset command yet)",
+        "defaults are secure, but no passing factory-reset test (bulwark-agent reset) recorded in the last 12 months",
         evidence,
       );
     return verdict(

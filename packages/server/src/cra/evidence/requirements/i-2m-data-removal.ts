@@ -3,8 +3,8 @@ import { type Evaluator, verdict } from "../types.ts";
 /**
  * CRA Annex I Part I (2)(m): users can securely and easily remove all data and settings
  * permanently and, where data can be transferred, do so securely. Evidence: decommission wipes
- * (crypto-erase) completed; the platform has no transfer to a replacement device, so at best
- * partly met until it does.
+ * (crypto-erase) confirmed, and transfers to a replacement device (`bulwark device transfer`:
+ * sealed to the new device's X-Wing key, signed by the old one) completed; met once a transfer has.
  */
 export const dataRemoval: Evaluator = {
   id: "I-2(m)",
@@ -19,12 +19,21 @@ export const dataRemoval: Evaluator = {
         source: "audit_log",
         detail: `${Number(wipes?.n ?? 0)} device wipe(s) (crypto-erase) confirmed on the platform`,
       },
-      { source: "platform", detail: "no secure transfer of a device's data to a replacement device" },
     ];
-    return verdict(
-      "partly-met",
-      "decommission wipes by crypto-erase, but the platform cannot yet transfer data securely to a replacement device",
-      evidence,
+    const transfers = await ctx.db.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM device_transfers WHERE state = 'imported'`,
     );
+    const transferred = Number(transfers?.n ?? 0);
+    evidence.push({
+      source: "device_transfers",
+      detail: `${transferred} secure transfer(s) to a replacement device completed`,
+    });
+    if (transferred === 0)
+      return verdict(
+        "partly-met",
+        "decommission wipes by crypto-erase and secure transfer is available, but no transfer to a replacement device has completed yet",
+        evidence,
+      );
+    return verdict("met", "crypto-erase wipes and secure, signed transfers to replacement devices", evidence);
   },
 };
