@@ -25,7 +25,7 @@ it("a refusal carries its reason and the CONNACK return code of MQTT 3.1.1 §3.2
     "keepalive-out-of-range": 5,
     "certificate-not-valid": 5,
     "device-may-not-connect": 5,
-    "check-failed": 5,
+    "check-failed": 3,
   });
   assert.equal(CONNACK.identifierRejected, 2);
   const refusal = new MqttRefusal("foreign-topic");
@@ -40,7 +40,7 @@ it("an unexpected CONNECT failure becomes a refusal with its cause; a refusal st
   const wrapped = asConnectRefusal(cause);
   assert.deepEqual(
     [wrapped.reason, wrapped.message, wrapped.returnCode, wrapped.cause],
-    ["check-failed", "connection terminated", 5, cause],
+    ["check-failed", "connection terminated", 3, cause],
   );
   const refusal = new MqttRefusal("certificate-not-valid", "certificate is not valid");
   assert.equal(asConnectRefusal(refusal), refusal);
