@@ -124,6 +124,7 @@ export async function createJob(
 }
 
 /**
+ * Call inside a transaction: the state and its event row must commit together.
  * Moves a job from `from` to `to` with one conditional UPDATE (a concurrent change, or a job
  * already ended, makes it a no-op) and records the transition; returns whether it moved.
  */

@@ -56,7 +56,10 @@ export function updateJobs(deps: {
       } catch {
         return;
       }
-      const { outcome, deploymentId } = await applyJobReport(deps.store, deviceId, jobId, parsed);
+      // The state change and its event row commit together (a crash between them lost the event).
+      const { outcome, deploymentId } = await deps.store.transaction((tx) =>
+        applyJobReport(tx, deviceId, jobId, parsed),
+      );
       if (outcome === "recorded" && deploymentId) wake(deploymentId);
     },
     async subscribed(deviceId) {

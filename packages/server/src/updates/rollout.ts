@@ -53,11 +53,13 @@ async function admitDevices(pass: Pass): Promise<"continue"> {
 async function timeOutJobs(pass: Pass): Promise<"continue"> {
   const overdue = pass.jobs.filter((j) => !isTerminalJobState(j.state) && j.deadlineAt < pass.now);
   for (const job of overdue)
-    await transitionJob(pass.deps.store, job, "timed_out", {
-      actor: "system",
-      reason: `no progress within ${pass.deployment.spec.jobTimeoutSeconds} s`,
-      deadlineAt: job.deadlineAt,
-    });
+    await pass.deps.store.transaction((tx) =>
+      transitionJob(tx, job, "timed_out", {
+        actor: "system",
+        reason: `no progress within ${pass.deployment.spec.jobTimeoutSeconds} s`,
+        deadlineAt: job.deadlineAt,
+      }),
+    );
   if (overdue.length > 0) pass.jobs = await jobsOf(pass.deps.store, pass.deployment.id);
   return "continue";
 }
@@ -168,10 +170,12 @@ async function completeIfDone(pass: Pass): Promise<"continue" | "stop"> {
 /** Step 6: queued jobs are announced on the device's `jobs/notify` topic. */
 async function notifyQueued(pass: Pass): Promise<"continue"> {
   for (const job of pass.jobs.filter((j) => j.state === "queued")) {
-    const moved = await transitionJob(pass.deps.store, job, "notified", {
-      actor: "system",
-      deadlineAt: pass.now + timeoutMs(pass.deployment),
-    });
+    const moved = await pass.deps.store.transaction((tx) =>
+      transitionJob(tx, job, "notified", {
+        actor: "system",
+        deadlineAt: pass.now + timeoutMs(pass.deployment),
+      }),
+    );
     if (moved)
       await sendNotify(pass.deps.channel, pass.deps.store, pass.deployment, { ...job, state: "notified" });
   }
