@@ -7,6 +7,7 @@ import { text } from "node:stream/consumers";
 import { after, describe, it } from "node:test";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import { FileArtifactStore } from "./artifact-store.ts";
+import { openSha512Sessions } from "./sha512-thread.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bulwark-artifacts-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,6 +49,7 @@ describe("FileArtifactStore", () => {
     });
     assert.ok(produced < 200_000, `read ${produced} bytes of an endless stream`);
     assert.deepEqual(readdirSync(join(dir, "tmp")), []);
+    assert.equal(openSha512Sessions(), 0, "the failed upload closed its hashing session");
   });
 
   it("answers unknown or malformed ids as not found", async () => {

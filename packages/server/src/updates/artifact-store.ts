@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { BulwarkError } from "@bulwark/sdk/errors";
+import { sha512OffThread } from "./sha512-thread.ts";
 
 /** What the store knows of one stored object: its length and both digests (hex). */
 export interface StoredObject {
@@ -25,7 +26,8 @@ export interface ByteRange {
 export interface ArtifactStore {
   /**
    * Streams `source` in, computing SHA-256 and SHA-512 as it passes; refuses (and keeps nothing)
-   * once more than `maxBytes` arrived. Storing the same bytes twice keeps one copy.
+   * once more than `maxBytes` arrived. Storing the same bytes twice keeps one copy. The source
+   * must not reuse a chunk's memory once it has yielded it (as no `Readable` does).
    */
   put(source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StoredObject>;
   /** The object's bytes, or the inclusive range of them; throws BW_ERR_NOT_FOUND when absent. */
@@ -57,26 +59,35 @@ export class FileArtifactStore implements ArtifactStore {
     await mkdir(tmpDir, { recursive: true, mode: 0o700 });
     const tmp = join(tmpDir, randomUUID());
     const sha256 = createHash("sha256");
-    const sha512 = createHash("sha512");
+    const sha512 = sha512OffThread();
     let length = 0;
     const file = await open(tmp, "wx", 0o600);
+    const writes = new WriteBehind(file);
+    let sha512Hex: string;
     try {
       for await (const chunk of source) {
         length += chunk.length;
         if (length > maxBytes)
           throw new BulwarkError("BW_ERR_PAYLOAD_TOO_LARGE", `the artifact is larger than ${maxBytes} bytes`);
+        // Three things at once for each chunk: SHA-512 on the hashing thread, the write on the
+        // libuv pool, SHA-256 here; each waits only when its own bound of bytes is in flight.
+        const hashed = sha512.update(chunk);
         sha256.update(chunk);
-        sha512.update(chunk);
-        await file.write(chunk);
+        await writes.write(chunk, length - chunk.length);
+        await hashed;
       }
+      await writes.drain();
       await file.sync();
+      sha512Hex = await sha512.digest();
     } catch (error) {
+      sha512.abort();
+      await writes.settle();
       await file.close();
       await rm(tmp, { force: true });
       throw error;
     }
     await file.close();
-    const stored = { length, sha256: sha256.digest("hex"), sha512: sha512.digest("hex") };
+    const stored = { length, sha256: sha256.digest("hex"), sha512: sha512Hex };
     const target = this.#path(stored.sha256);
     await mkdir(join(this.#dir, stored.sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
     // Same bytes already stored: the rename replaces them with identical content.
@@ -97,5 +108,65 @@ export class FileArtifactStore implements ArtifactStore {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
       throw error;
     }
+  }
+}
+
+/**
+ * Positional writes kept in flight behind the hashing (at most `maxInFlight` bytes), with an
+ * `fdatasync` every `syncEvery` bytes so the disk writes back while the stream still arrives
+ * instead of all at the final fsync (Linux holds up to `dirty_background_ratio` of RAM dirty
+ * before it starts on its own). Durability is still the caller's final `sync()`.
+ */
+class WriteBehind {
+  readonly #file: FileHandle;
+  readonly #maxInFlight: number;
+  readonly #syncEvery: number;
+  #inFlight = 0;
+  #sinceSync = 0;
+  #pending = new Set<Promise<void>>();
+  #failure: unknown;
+
+  constructor(file: FileHandle, maxInFlight = 16 * 1024 * 1024, syncEvery = 64 * 1024 * 1024) {
+    this.#file = file;
+    this.#maxInFlight = maxInFlight;
+    this.#syncEvery = syncEvery;
+  }
+
+  #track(operation: Promise<unknown>, bytes: number): void {
+    this.#inFlight += bytes;
+    const tracked: Promise<void> = operation.then(
+      () => {
+        this.#inFlight -= bytes;
+        this.#pending.delete(tracked);
+      },
+      (error: unknown) => {
+        this.#failure ??= error;
+        this.#inFlight -= bytes;
+        this.#pending.delete(tracked);
+      },
+    );
+    this.#pending.add(tracked);
+  }
+
+  async write(chunk: Uint8Array, position: number): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    this.#track(this.#file.write(chunk, 0, chunk.length, position), chunk.length);
+    this.#sinceSync += chunk.length;
+    if (this.#sinceSync >= this.#syncEvery) {
+      this.#sinceSync = 0;
+      this.#track(this.#file.datasync(), 0);
+    }
+    while (this.#inFlight > this.#maxInFlight && this.#pending.size > 0) await Promise.race(this.#pending);
+    if (this.#failure) throw this.#failure;
+  }
+
+  async drain(): Promise<void> {
+    await this.settle();
+    if (this.#failure) throw this.#failure;
+  }
+
+  /** Waits for every operation in flight, failed or not (before the file is closed). */
+  async settle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
   }
 }
