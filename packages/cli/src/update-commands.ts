@@ -199,6 +199,33 @@ const tufRootImport: Command = async (args, api, io) => {
   return 0;
 };
 
+const ROTATE_ROLES = ["root", "targets", "snapshot", "timestamp", "all"];
+
+/** Online key rotation through root N+1 (TUF spec §6.1); the root may wait for offline signatures. */
+const tufRotate: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { role: { type: "string" }, out: { type: "string" } },
+  });
+  const usage = "tuf rotate needs PRODUCT_ID --role targets|snapshot|timestamp|all|root [--out REQUEST.json]";
+  const product = idArg(positionals[0], usage);
+  if (!values.role || !ROTATE_ROLES.includes(values.role)) throw new CliError(usage, 2);
+  const state = await (await api()).call<RootState & { rotated: string[] }>(
+    "POST",
+    `/api/v1/products/${product}/tuf/rotate`,
+    { role: values.role },
+  );
+  if (state.status === "pending" && values.out) writeFileSync(values.out, json(state.request));
+  const roles = state.rotated.join(", ");
+  io.stdout(
+    state.status === "published"
+      ? `rotated ${roles}: root v${state.version} published, metadata re-signed with the new keys\n`
+      : `rotated ${roles}: ${rootStateLine(state).trimEnd()}; the new keys sign once it is complete\n`,
+  );
+  return 0;
+};
+
 /** Offline: one signer's hybrid pair (ECDSA P-256 + ML-DSA-65), private keys written 0600. */
 const tufKeyGenerate: Command = async (args, _api, io) => {
   const { values } = parseArgs({ args, options: { "out-dir": { type: "string" } } });
@@ -224,6 +251,7 @@ export const UPDATE_COMMANDS: Record<string, Command> = {
   "release publish": releasePublish,
   "tuf status": tufStatus,
   "tuf keygen": tufKeyGenerate,
+  "tuf rotate": tufRotate,
   "tuf root": (args, api, io) => {
     const sub = { "sign-request": tufRootSignRequest, sign: tufRootSign, "import-signature": tufRootImport }[
       args[0] ?? ""

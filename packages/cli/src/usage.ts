@@ -89,6 +89,8 @@ Secure updates:
       sign-request PRODUCT_ID [--key PUBLIC.pem ...] [--threshold K] [--out REQUEST.json]
       sign REQUEST.json --key PRIVATE.pem [--out SIG.json]   (offline)
       import-signature PRODUCT_ID SIG.json
+  tuf rotate PRODUCT_ID --role targets|snapshot|timestamp|all|root [--out REQUEST.json]
+                                                   (new online keys through root N+1; offline root: pending)
   deploy RELEASE_ID --group NAME | --devices ID,… [--strategy all-at-once|waves:P,…,100|rate:N|exponential:IxF/S]
       [--success-gate R] [--pause-after-wave] [--abort-rate R --abort-min N] [--window CRON --time-zone TZ
       --window-minutes N] [--max-deferral-hours H] [--rollback] [--spec-file SPEC.json]

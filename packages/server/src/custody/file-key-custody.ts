@@ -6,7 +6,7 @@ import {
   randomBytes,
   randomUUID,
 } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   generateKeyPair,
@@ -105,6 +105,23 @@ export class FileKeyCustody implements KeyCustody {
     if (!stored.exportable) throw new Error(`key ${id} is not exportable`);
     this.#onUse({ keyId: id, label: stored.label, operation: "export" });
     return privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+  }
+
+  async destroy(id: string): Promise<void> {
+    const path = this.#path(id);
+    const label = this.#cache.get(id)?.stored.label ?? "";
+    this.#cache.delete(id);
+    // The sealed file is the key: overwritten before the unlink (best effort: a journaling or
+    // copy-on-write file system may keep old blocks; the ciphertext still needs the master key).
+    try {
+      const size = statSync(path).size;
+      writeFileSync(path, randomBytes(size), { flag: "r+" });
+      unlinkSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      return;
+    }
+    this.#onUse({ keyId: id, label, operation: "destroy" });
   }
 
   #path(id: string): string {

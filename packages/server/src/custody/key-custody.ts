@@ -29,11 +29,13 @@ export interface KeyCustody {
    * CA keys are never exportable.
    */
   exportPrivateKeyPem(id: string): Promise<string>;
+  /** Destroys a retired key (e.g. a rotated TUF key): it can never sign again. Unknown ids are ignored. */
+  destroy(id: string): Promise<void>;
 }
 
 /** Called on every custody operation so that key use can be audit-logged. */
 export type KeyUseListener = (event: {
   keyId: string;
   label: string;
-  operation: "generate" | "sign" | "export";
+  operation: "generate" | "sign" | "export" | "destroy";
 }) => void;

@@ -42,6 +42,8 @@ export interface RepositoryChange {
   roleKeys?: RoleKeyIds;
   audit?: AuditEntry;
   also?: (tx: Queryable) => Promise<void>;
+  /** Runs once the transaction committed (e.g. destroying retired custody keys). */
+  afterCommit?: () => Promise<void>;
 }
 
 /** SDK TUF refusals (threshold not met, bad signature, malformed metadata) as a 409 with the reason. */
@@ -76,6 +78,7 @@ export async function withRepository<T>(
       await change?.also?.(tx);
       if (change?.audit) await appendAudit(tx, change.audit);
     });
+    await change?.afterCommit?.();
     return result;
   });
 }
@@ -123,5 +126,5 @@ async function createRepository(deps: TufDeps, productId: string): Promise<TufRe
       details: { rootVersion: 1 },
     });
   });
-  return { productId, roleKeys, pendingRoot: null };
+  return { productId, roleKeys, pendingRoot: null, pendingRotation: null };
 }

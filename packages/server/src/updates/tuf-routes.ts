@@ -7,6 +7,7 @@ import { productById } from "./products.ts";
 import { publishRelease } from "./publish.ts";
 import type { TufDeps } from "./tuf-repository.ts";
 import { importRootSignature, pendingRootRequest, requestRootSigning } from "./tuf-root.ts";
+import { ROTATE_ROLES, type RotateRole, rotateKeys } from "./tuf-rotate.ts";
 import { tufFile, tufRepositoryRow } from "./tuf-store.ts";
 
 const ID_PARAMS = {
@@ -133,6 +134,26 @@ export async function tufRoutes(app: FastifyInstance, deps: TufDeps & DeviceClie
         (await pendingRootRequest(deps, request.params.id));
       if (!pending) throw new BulwarkError("BW_ERR_NOT_FOUND", "no root signing request is pending");
       return pending;
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { role: RotateRole } }>(
+    "/api/v1/products/:id/tuf/rotate",
+    {
+      config: { auth: { permission: "tuf:manage", productParam: "id" } },
+      schema: {
+        params: ID_PARAMS,
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["role"],
+          properties: { role: { type: "string", enum: [...ROTATE_ROLES] } },
+        },
+      },
+    },
+    async (request) => {
+      await productOrNotFound(deps, request.params.id);
+      return rotateKeys(deps, request.params.id, request.body.role, actorOf(request.principal));
     },
   );
 

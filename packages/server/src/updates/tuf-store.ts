@@ -14,16 +14,30 @@ export interface RoleKeyIds {
   components: Record<string, string[]>;
 }
 
+/** The roles `bulwark tuf rotate` can give new keys (TUF spec §6.1). */
+export type RotatableRole = "root" | "targets" | "snapshot" | "timestamp";
+
+/**
+ * New custody keys waiting for root version `version` (signed offline) to list them: adopted
+ * when it is published, destroyed when another root replaces the request.
+ */
+export interface PendingRotation {
+  version: number;
+  roleKeys: Partial<Record<RotatableRole, string[]>>;
+}
+
 export interface TufRepositoryRow {
   productId: string;
   roleKeys: RoleKeyIds;
   pendingRoot: Envelope<Root> | null;
+  pendingRotation: PendingRotation | null;
 }
 
 interface Row {
   product_id: string;
   role_keys: string;
   pending_root: string | null;
+  pending_rotation: string | null;
 }
 
 export async function tufRepositoryRow(
@@ -36,6 +50,7 @@ export async function tufRepositoryRow(
       productId: row.product_id,
       roleKeys: JSON.parse(row.role_keys) as RoleKeyIds,
       pendingRoot: row.pending_root ? (JSON.parse(row.pending_root) as Envelope<Root>) : null,
+      pendingRotation: row.pending_rotation ? (JSON.parse(row.pending_rotation) as PendingRotation) : null,
     }
   );
 }
@@ -61,15 +76,27 @@ export async function insertTufRepository(
 export async function updateTufRepository(
   db: Queryable,
   productId: string,
-  change: { roleKeys?: RoleKeyIds; pendingRoot?: Envelope<Root> | null },
+  change: {
+    roleKeys?: RoleKeyIds;
+    pendingRoot?: Envelope<Root> | null;
+    pendingRotation?: PendingRotation | null;
+  },
 ): Promise<void> {
   const current = await tufRepositoryRow(db, productId);
   if (!current) throw new Error(`no TUF repository for ${productId}`);
   const roleKeys = change.roleKeys ?? current.roleKeys;
   const pending = change.pendingRoot === undefined ? current.pendingRoot : change.pendingRoot;
+  const rotation = change.pendingRotation === undefined ? current.pendingRotation : change.pendingRotation;
   await db.run(
-    `UPDATE tuf_repositories SET role_keys = ?, pending_root = ?, updated_at = ? WHERE product_id = ?`,
-    [JSON.stringify(roleKeys), pending ? JSON.stringify(pending) : null, Date.now(), productId],
+    `UPDATE tuf_repositories SET role_keys = ?, pending_root = ?, pending_rotation = ?, updated_at = ?
+     WHERE product_id = ?`,
+    [
+      JSON.stringify(roleKeys),
+      pending ? JSON.stringify(pending) : null,
+      rotation ? JSON.stringify(rotation) : null,
+      Date.now(),
+      productId,
+    ],
   );
 }
 
