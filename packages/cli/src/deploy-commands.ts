@@ -29,6 +29,8 @@ interface Summary {
   wave: number;
   eligible: number;
   incompatible: number;
+  /** Left out: the release is below their anti-rollback floor (absent from older servers). */
+  belowFloor?: number;
   jobs: Record<string, number>;
 }
 
@@ -127,7 +129,7 @@ export function renderStatus(s: Summary, width = 40): string {
   );
   return [
     `deployment ${s.id}  ${s.status}${s.statusReason ? ` (${s.statusReason})` : ""}  wave ${s.wave + 1}`,
-    `[${bar}] ${done}/${total} succeeded, ${bad} failed${s.incompatible ? `, ${s.incompatible} incompatible` : ""}`,
+    `[${bar}] ${done}/${total} succeeded, ${bad} failed${s.incompatible ? `, ${s.incompatible} incompatible` : ""}${s.belowFloor ? `, ${s.belowFloor} below their anti-rollback floor` : ""}`,
     counts.join("  ") || "no jobs yet",
   ].join("\n");
 }

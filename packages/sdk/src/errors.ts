@@ -88,6 +88,10 @@ export const errorCatalogue = {
   },
   BW_ERR_RELEASE_NOT_PUBLISHABLE: { status: 409, title: "The release cannot be published as it is" },
   BW_ERR_TUF_SIGNING: { status: 409, title: "The update metadata cannot be signed as asked" },
+  BW_ERR_ANTI_ROLLBACK: {
+    status: 409,
+    title: "The release is below the anti-rollback floor of a targeted device",
+  },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

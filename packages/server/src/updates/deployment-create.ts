@@ -3,6 +3,7 @@ import type { MaintenanceWindow, NetworkPolicy } from "@bulwark/sdk/wire/jobs";
 import { Cron } from "croner";
 import semver from "semver";
 import type { Queryable } from "../store/store.ts";
+import { belowFloor, releaseGuard } from "./anti-rollback.ts";
 import {
   type AbortRule,
   DEFAULT_SPEC,
@@ -11,6 +12,7 @@ import {
   type Strategy,
 } from "./deployment-spec.ts";
 import { type Deployment, insertDeployment } from "./deployments.ts";
+import { fittingDevices } from "./eligibility.ts";
 import { updateRelease } from "./release-updates.ts";
 
 export interface DeploymentRequest {
@@ -87,6 +89,7 @@ export async function createDeployment(
     throw new BulwarkError("BW_ERR_GROUP_NOT_FOUND", `no group named ${group}`);
   const rollback = body.rollback ?? false;
   if (rollback) await checkRollback(db, release);
+  await checkFloors(db, release, target, rollback);
   const spec: DeploymentSpec = {
     strategy: checkStrategy(body.strategy ?? DEFAULT_SPEC.strategy),
     abort: { ...DEFAULT_SPEC.abort, ...body.abort },
@@ -120,4 +123,34 @@ async function checkRollback(
       "BW_ERR_VALIDATION",
       "a rollback deployment needs a newer published release to roll back from",
     );
+}
+
+/**
+ * Server-side anti-rollback (anti-rollback.ts): a deployment naming devices, or a fleet rollback,
+ * is refused when the release is below the anti-rollback floor of a device it targets, naming the
+ * devices and their floors. A forward deployment to a group or query is kept: those devices are
+ * left out by eligibility and counted in its summary (`belowFloor`). A release with the same
+ * counter as the floor (a last-known-good after a feature release) passes.
+ */
+async function checkFloors(
+  db: Queryable,
+  release: Awaited<ReturnType<typeof updateRelease>>,
+  target: DeploymentTarget,
+  rollback: boolean,
+): Promise<void> {
+  if (!rollback && !("devices" in target)) return;
+  const guard = await releaseGuard(db, release.id);
+  if (!guard) return;
+  const { fitting } = await fittingDevices(db, { productId: release.productId, target }, release.hardware);
+  const below = await belowFloor(db, release.productId, guard, fitting);
+  if (below.size === 0) return;
+  const listed = [...below]
+    .slice(0, 3)
+    .map(([id, floor]) => `${id} (counter ${floor.counter}, ${floor.version} installed)`)
+    .join(", ");
+  const more = below.size > 3 ? ` and ${below.size - 3} more` : "";
+  throw new BulwarkError(
+    "BW_ERR_ANTI_ROLLBACK",
+    `${release.component} ${release.version} has anti-rollback counter ${guard.counter}, below the floor of ${below.size} targeted device(s): ${listed}${more}; pick a release with counter ${Math.max(...[...below.values()].map((f) => f.counter))} or more`,
+  );
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { Store } from "../store/store.ts";
+import { releaseGuard } from "./anti-rollback.ts";
 import { createDeployment, type DeploymentRequest } from "./deployment-create.ts";
 import { jobEvents, jobsOf, stateCounts } from "./deployment-jobs.ts";
 import { DEPLOYMENT_BODY } from "./deployment-schema.ts";
@@ -25,15 +26,17 @@ const ID_PARAMS = {
   required: ["id"],
 } as const;
 
-/** Live aggregate progress: jobs per state, devices reached now and those left out for their hardware. */
+/** Live aggregate progress: jobs per state, devices reached now and those left out (hardware, anti-rollback). */
 async function summary(store: Store, deployment: Deployment) {
   const { hardware } = await releaseUpdateOf(store, deployment.releaseId);
-  const { devices, incompatible } = await eligibleDevices(store, deployment, hardware);
+  const guard = await releaseGuard(store, deployment.releaseId);
+  const { devices, incompatible, belowFloor } = await eligibleDevices(store, deployment, hardware, guard);
   const counts = await stateCounts(store, deployment.id);
   return {
     ...deployment,
     eligible: devices.length,
     incompatible,
+    belowFloor,
     jobs: Object.fromEntries(JOB_STATES.map((s) => [s, counts[s] ?? 0])),
   };
 }

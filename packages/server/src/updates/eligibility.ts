@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import type { Queryable } from "../store/store.ts";
+import { belowFloor, type Guard } from "./anti-rollback.ts";
 import type { DeploymentTarget } from "./deployment-spec.ts";
 import type { Deployment } from "./deployments.ts";
 import { productById } from "./products.ts";
@@ -10,6 +11,8 @@ export interface Eligibility {
   devices: string[];
   /** Targeted devices left out because the release does not fit their hardware revision. */
   incompatible: number;
+  /** Targeted devices left out because the release is below their anti-rollback floor (anti-rollback.ts). */
+  belowFloor: number;
 }
 
 interface Candidate {
@@ -29,32 +32,52 @@ function matchesTarget(target: DeploymentTarget, device: Candidate, metadata: De
   );
 }
 
-/**
- * The devices a deployment reaches now: the product's active devices matching its target (read
- * afresh each time, so devices that join the group later are taken in), whose hardware revision
- * the release lists (an empty list fits every revision). Checked before a device is targeted.
- */
-export async function eligibleDevices(
+/** The product's active devices the target matches, split by whether the release fits their hardware. */
+export async function fittingDevices(
   db: Queryable,
-  deployment: Deployment,
+  deployment: Pick<Deployment, "productId" | "target">,
   hardware: string[],
-): Promise<Eligibility> {
+): Promise<{
+  productId?: string;
+  fitting: { id: string; metadata: DeviceMetadata }[];
+  incompatible: number;
+}> {
   const product = await productById(db, deployment.productId);
-  if (!product) return { devices: [], incompatible: 0 };
+  if (!product) return { fitting: [], incompatible: 0 };
   const rows = await db.all<Candidate>(
     `SELECT d.id, d.metadata, g.name AS group_name FROM devices d JOIN device_groups g ON g.id = d.group_id
      WHERE (d.product = ? OR d.product = ?) AND d.status = 'active'`,
     [product.id, product.name],
   );
   let incompatible = 0;
-  const devices: string[] = [];
+  const fitting: { id: string; metadata: DeviceMetadata }[] = [];
   for (const row of rows) {
     const metadata = JSON.parse(row.metadata) as DeviceMetadata;
     if (!matchesTarget(deployment.target, row, metadata)) continue;
     if (hardware.length > 0 && !hardware.includes(metadata.hardwareRevision ?? "")) incompatible++;
-    else devices.push(row.id);
+    else fitting.push({ id: row.id, metadata });
   }
+  return { productId: product.id, fitting, incompatible };
+}
+
+/**
+ * The devices a deployment reaches now: the product's active devices matching its target (read
+ * afresh each time, so devices that join the group later are taken in), whose hardware revision
+ * the release lists (an empty list fits every revision) and whose anti-rollback floor the release
+ * is not below (`guard`: the release's counter). Checked before a device is targeted: a device
+ * left out gets no job, and the deployment's summary counts it.
+ */
+export async function eligibleDevices(
+  db: Queryable,
+  deployment: Pick<Deployment, "id" | "productId" | "target">,
+  hardware: string[],
+  guard?: Guard,
+): Promise<Eligibility> {
+  const { productId, fitting, incompatible } = await fittingDevices(db, deployment, hardware);
+  if (!productId) return { devices: [], incompatible: 0, belowFloor: 0 };
+  const below = guard ? await belowFloor(db, productId, guard, fitting) : new Map();
+  const devices = fitting.filter((d) => !below.has(d.id)).map((d) => d.id);
   const rank = (id: string) => createHash("sha256").update(`${deployment.id}:${id}`).digest("hex");
   const ranked = devices.map((id) => ({ id, rank: rank(id) })).sort((a, b) => (a.rank < b.rank ? -1 : 1));
-  return { devices: ranked.map((d) => d.id), incompatible };
+  return { devices: ranked.map((d) => d.id), incompatible, belowFloor: below.size };
 }

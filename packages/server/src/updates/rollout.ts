@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import type { Store } from "../store/store.ts";
+import { releaseGuard } from "./anti-rollback.ts";
 import { createJob, type Job, type JobActor, jobsOf, transitionJob } from "./deployment-jobs.ts";
 import { admitted, fullyAdmitted } from "./deployment-spec.ts";
 import {
@@ -194,7 +195,8 @@ export async function advanceDeployment(deps: RolloutDeps, deploymentId: string)
     const deployment = await deploymentById(deps.store, deploymentId);
     if (deployment?.status !== "running") return;
     const { hardware } = await releaseUpdateOf(deps.store, deployment.releaseId);
-    const { devices } = await eligibleDevices(deps.store, deployment, hardware);
+    const guard = await releaseGuard(deps.store, deployment.releaseId);
+    const { devices } = await eligibleDevices(deps.store, deployment, hardware, guard);
     const pass: Pass = {
       deps,
       deployment,

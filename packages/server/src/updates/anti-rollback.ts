@@ -1,0 +1,102 @@
+import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
+import semver from "semver";
+import type { Queryable } from "../store/store.ts";
+import { releaseById } from "./products.ts";
+import { DEFAULT_COMPONENT, releaseUpdateOf } from "./release-updates.ts";
+
+/**
+ * The server's side of anti-rollback (issue #15: "a fleet rollback to the last known-good release
+ * guarded by an anti-rollback counter"; CRA Annex I Part I (2)(c) security updates, (2)(d) protection
+ * from unauthorised access). A release's counter is the number of published security releases of
+ * its product and component at or below its version: versions only increase on publishing
+ * (`assertVersionIncreases`), so the counter never changes once a release has it, rises with each
+ * security release and is shared by the feature releases that follow one. A device's floor is the
+ * highest counter of what it has installed: the releases of its succeeded jobs and, for the main
+ * firmware, the version it reports in its metadata. A release below a device's floor would bring
+ * back a vulnerability a security release fixed; one with the same counter is a last-known-good.
+ */
+export interface Guard {
+  component: string;
+  version: string;
+  counter: number;
+}
+
+export interface Floor {
+  counter: number;
+  /** The installed version that set the floor. */
+  version: string;
+}
+
+/** Published security versions of a product's component, for counting. */
+async function securityVersions(db: Queryable, productId: string, component: string): Promise<string[]> {
+  const rows = await db.all<{ version: string }>(
+    `SELECT r.version FROM releases r JOIN release_updates u ON u.release_id = r.id
+     WHERE r.product_id = ? AND u.component = ? AND u.published_at IS NOT NULL AND r.classification = 'security'`,
+    [productId, component],
+  );
+  return rows.map((r) => r.version).filter((v) => semver.valid(v));
+}
+
+/** The counter at `version`: security releases at or below it (0 for a version that is not semantic). */
+export function counterAt(security: string[], version: string | undefined): number {
+  if (!version || !semver.valid(version)) return 0;
+  return security.filter((s) => semver.lte(s, version)).length;
+}
+
+/** The release's component, version and anti-rollback counter. */
+export async function releaseGuard(db: Queryable, releaseId: string): Promise<Guard | undefined> {
+  const release = await releaseById(db, releaseId);
+  if (!release) return undefined;
+  const { component } = await releaseUpdateOf(db, releaseId);
+  const security = await securityVersions(db, release.productId, component);
+  return { component, version: release.version, counter: counterAt(security, release.version) };
+}
+
+/**
+ * Each given device's floor for the component (devices with nothing known installed have none):
+ * from the server's record of succeeded jobs and the firmware version the device reports.
+ */
+export async function deviceFloors(
+  db: Queryable,
+  productId: string,
+  component: string,
+  devices: { id: string; metadata: DeviceMetadata }[],
+): Promise<Map<string, Floor>> {
+  const security = await securityVersions(db, productId, component);
+  const installed = new Map<string, string[]>();
+  const add = (id: string, version: string | undefined) => {
+    if (version) installed.set(id, [...(installed.get(id) ?? []), version]);
+  };
+  const wanted = new Set(devices.map((d) => d.id));
+  const rows = await db.all<{ device_id: string; version: string }>(
+    `SELECT j.device_id, r.version FROM deployment_jobs j
+     JOIN deployments d ON d.id = j.deployment_id
+     JOIN releases r ON r.id = d.release_id
+     JOIN release_updates u ON u.release_id = r.id
+     WHERE d.product_id = ? AND u.component = ? AND j.state = 'succeeded'`,
+    [productId, component],
+  );
+  for (const row of rows) if (wanted.has(row.device_id)) add(row.device_id, row.version);
+  if (component === DEFAULT_COMPONENT) for (const d of devices) add(d.id, d.metadata.firmwareVersion);
+  const floors = new Map<string, Floor>();
+  for (const [id, versions] of installed) {
+    let best: Floor | undefined;
+    for (const version of versions) {
+      const counter = counterAt(security, version);
+      if (!best || counter > best.counter) best = { counter, version };
+    }
+    if (best && best.counter > 0) floors.set(id, best);
+  }
+  return floors;
+}
+
+/** The devices whose floor is above the release's counter, with their floor. */
+export async function belowFloor(
+  db: Queryable,
+  productId: string,
+  guard: Guard,
+  devices: { id: string; metadata: DeviceMetadata }[],
+): Promise<Map<string, Floor>> {
+  const floors = await deviceFloors(db, productId, guard.component, devices);
+  return new Map([...floors].filter(([, floor]) => floor.counter > guard.counter));
+}
