@@ -186,6 +186,7 @@ describe("TUF key rotation from the CLI, followed by the agent and tuf-js", () =
   });
 
   let retiredTimestamp: TufSigner[] = [];
+  let offlineHolders: ReturnType<typeof generateKeyPair>[] = [];
 
   it("tuf rotate --role all: root v2 lists new online keys, signed at once; the agent and tuf-js follow", async () => {
     const first = await agentInstalls("1.0.0");
@@ -311,6 +312,7 @@ describe("TUF key rotation from the CLI, followed by the agent and tuf-js", () =
 
   it("with the root offline, tuf rotate --role timestamp stays pending until the holders sign, then re-signs", async () => {
     const holders = [generateKeyPair("ecdsa"), generateKeyPair("ml-dsa")];
+    offlineHolders = holders;
     const offline = await server.api<State>("POST", `/api/v1/products/${productId}/tuf/root/sign-request`, {
       rootKeys: holders.map((h) => h.key.keyval.public),
       threshold: 1,
@@ -340,6 +342,12 @@ describe("TUF key rotation from the CLI, followed by the agent and tuf-js", () =
     );
     const pending = await roleKeys();
     assert.deepEqual(pending.timestamp, moved.timestamp, "the old timestamp key signs until v5 is complete");
+    const shown = JSON.parse((await runCli(CLI, ["tuf", "status", productId], env)).stdout) as {
+      rootSigningPending: boolean;
+      rotationPending: string[];
+    };
+    assert.equal(shown.rootSigningPending, true);
+    assert.deepEqual(shown.rotationPending, ["timestamp"]);
     const again = await runCli(CLI, ["tuf", "rotate", productId, "--role", "snapshot"], env);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /BW_ERR_CONFLICT/);
@@ -376,6 +384,39 @@ describe("TUF key rotation from the CLI, followed by the agent and tuf-js", () =
     const stock = await tufJs();
     await stock.refresh();
     assert.ok(await stock.getTargetInfo("firmware/1.2.0/fw.img"), "tuf-js follows v1 → v5");
+  });
+
+  it("a new root sign-request replaces a waiting rotation: its keys are destroyed, the old ones stay", async () => {
+    assert.equal(offlineHolders.length, 2, "the previous test moved the root offline");
+    const before = await roleKeys();
+    const waiting = await server.api<State>("POST", `/api/v1/products/${productId}/tuf/rotate`, {
+      role: "targets",
+    });
+    assert.equal(waiting.body.status, "pending");
+    const made = JSON.parse(
+      (await server.store.get<{ pending_rotation: string }>(
+        `SELECT pending_rotation FROM tuf_repositories WHERE product_id = ?`,
+        [productId],
+      ))!.pending_rotation,
+    ) as { version: number; roleKeys: { targets: string[] } };
+    assert.equal(made.version, 6);
+    for (const id of made.roleKeys.targets) assert.ok(existsSync(keyFile(id)), "the waiting keys exist");
+    const plain = await server.api<State>("POST", `/api/v1/products/${productId}/tuf/root/sign-request`, {});
+    assert.equal(plain.body.status, "pending");
+    for (const id of made.roleKeys.targets)
+      assert.equal(existsSync(keyFile(id)), false, "replaced: destroyed");
+    for (const holder of offlineHolders)
+      await server.api("POST", `/api/v1/products/${productId}/tuf/root/signatures`, {
+        ...signSigningRequest(plain.body.request!, holder.privateKey),
+      });
+    const after = await roleKeys();
+    assert.deepEqual(after.targets, before.targets, "root v6 kept the targets keys");
+    const root6 = JSON.parse((await file("6.root.json")).toString()) as Envelope<Root>;
+    const root5 = JSON.parse((await file("5.root.json")).toString()) as Envelope<Root>;
+    assert.deepEqual(root6.signed.roles.targets, root5.signed.roles.targets);
+    const client = await bulwarkClient();
+    await client.refresh();
+    assert.ok(await client.getTargetInfo("firmware/1.2.0/fw.img"), "v6 is followed");
   });
 
   it("refuses an unknown role: a usage line from the CLI, a problem document from the API", async () => {

@@ -120,6 +120,7 @@ describe("server-side anti-rollback: deployments and fleet rollbacks below a dev
     assert.match(refused.body.detail, new RegExp(`${a.deviceId} \\(counter 1, 1\\.2\\.0 installed\\)`));
     assert.match(refused.body.detail, new RegExp(`${b.deviceId} \\(counter 1, 1\\.3\\.0 installed\\)`));
     assert.doesNotMatch(refused.body.detail, new RegExp(c.deviceId));
+    assert.match(refused.body.detail, /; the oldest release they all accept is 1\.1\.0$/);
     const stored = await server.api<{ items: { releaseId: string }[] }>(
       "GET",
       `/api/v1/deployments?releaseId=${release["1.0.0"]}`,

@@ -90,6 +90,17 @@ export async function deviceFloors(
   return floors;
 }
 
+/** The oldest release with at least `counter`: the security release that raised it to that value. */
+export async function oldestAtCounter(
+  db: Queryable,
+  productId: string,
+  component: string,
+  counter: number,
+): Promise<string | undefined> {
+  if (counter <= 0) return undefined;
+  return (await securityVersions(db, productId, component)).sort(semver.compare)[counter - 1];
+}
+
 /** The devices whose floor is above the release's counter, with their floor. */
 export async function belowFloor(
   db: Queryable,

@@ -3,7 +3,7 @@ import type { MaintenanceWindow, NetworkPolicy } from "@bulwark/sdk/wire/jobs";
 import { Cron } from "croner";
 import semver from "semver";
 import type { Queryable } from "../store/store.ts";
-import { belowFloor, releaseGuard } from "./anti-rollback.ts";
+import { belowFloor, oldestAtCounter, releaseGuard } from "./anti-rollback.ts";
 import {
   type AbortRule,
   DEFAULT_SPEC,
@@ -149,8 +149,10 @@ async function checkFloors(
     .map(([id, floor]) => `${id} (counter ${floor.counter}, ${floor.version} installed)`)
     .join(", ");
   const more = below.size > 3 ? ` and ${below.size - 3} more` : "";
+  const needed = Math.max(...[...below.values()].map((f) => f.counter));
+  const oldest = await oldestAtCounter(db, release.productId, guard.component, needed);
   throw new BulwarkError(
     "BW_ERR_ANTI_ROLLBACK",
-    `${release.component} ${release.version} has anti-rollback counter ${guard.counter}, below the floor of ${below.size} targeted device(s): ${listed}${more}; pick a release with counter ${Math.max(...[...below.values()].map((f) => f.counter))} or more`,
+    `${release.component} ${release.version} has anti-rollback counter ${guard.counter}, below the floor of ${below.size} targeted device(s): ${listed}${more}; the oldest release they all accept is ${oldest ?? `one with counter ${needed}`}`,
   );
 }

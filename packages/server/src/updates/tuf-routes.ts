@@ -93,6 +93,8 @@ export async function tufRoutes(app: FastifyInstance, deps: TufDeps & DeviceClie
         snapshotVersion: timestamp.signed.meta["snapshot.json"].version,
         timestamp: { version: timestamp.signed.version, expires: timestamp.signed.expires },
         rootSigningPending: row.pendingRoot !== null,
+        // Roles whose new keys wait for the pending root (bulwark tuf rotate with offline root keys).
+        rotationPending: Object.keys(row.pendingRotation?.roleKeys ?? {}),
       };
     },
   );
