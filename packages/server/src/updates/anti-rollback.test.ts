@@ -186,4 +186,26 @@ describe("server-side anti-rollback: deployments and fleet rollbacks below a dev
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /0\/1 succeeded, 0 failed, 2 below their anti-rollback floor/);
   });
+
+  it("after a newer security release, the same-counter rollback still passes and the new floor is enforced", async () => {
+    release["2.0.0"] = await publishedRelease(server, productId, "2.0.0", { classification: "security" });
+    // Counter 1 is now below the newest (2): the floors are read, A and B are at 1, C at 0.
+    const allowed = await deploy({
+      releaseId: release["1.2.0"],
+      devices: [a.deviceId, b.deviceId],
+      rollback: true,
+    });
+    assert.equal(allowed.status, 201, JSON.stringify(allowed.body));
+    assert.equal((await server.api("POST", `/api/v1/deployments/${allowed.body.id}/cancel`)).status, 200);
+    const d = await simDevice("2.0.0");
+    const refused = await deploy({ releaseId: release["1.2.0"], group: "fleet", rollback: true });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, "BW_ERR_ANTI_ROLLBACK");
+    assert.match(
+      refused.body.detail,
+      new RegExp(
+        `below the floor of 1 targeted device\\(s\\): ${d.deviceId} \\(counter 2, 2\\.0\\.0 installed\\); the oldest release they all accept is 2\\.0\\.0$`,
+      ),
+    );
+  });
 });

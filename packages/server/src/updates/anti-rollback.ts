@@ -6,8 +6,8 @@ import { DEFAULT_COMPONENT, releaseUpdateOf } from "./release-updates.ts";
 
 /**
  * The server's side of anti-rollback (issue #15: "a fleet rollback to the last known-good release
- * guarded by an anti-rollback counter"; CRA Annex I Part I (2)(c) security updates, (2)(d) protection
- * from unauthorised access). A release's counter is the number of published security releases of
+ * guarded by an anti-rollback counter"; CRA Annex I Part I (2)(c): vulnerabilities addressed by
+ * security updates stay addressed). A release's counter is the number of published security releases of
  * its product and component at or below its version: versions only increase on publishing
  * (`assertVersionIncreases`), so the counter never changes once a release has it, rises with each
  * security release and is shared by the feature releases that follow one. A device's floor is the
@@ -61,8 +61,9 @@ export async function deviceFloors(
   productId: string,
   component: string,
   devices: { id: string; metadata: DeviceMetadata }[],
+  known?: string[],
 ): Promise<Map<string, Floor>> {
-  const security = await securityVersions(db, productId, component);
+  const security = known ?? (await securityVersions(db, productId, component));
   const installed = new Map<string, string[]>();
   const add = (id: string, version: string | undefined) => {
     if (version) installed.set(id, [...(installed.get(id) ?? []), version]);
@@ -108,6 +109,9 @@ export async function belowFloor(
   guard: Guard,
   devices: { id: string; metadata: DeviceMetadata }[],
 ): Promise<Map<string, Floor>> {
-  const floors = await deviceFloors(db, productId, guard.component, devices);
+  const security = await securityVersions(db, productId, guard.component);
+  // The newest counter is nobody's floor to be below: the common case (deploying the latest line) reads no jobs.
+  if (guard.counter >= security.length) return new Map();
+  const floors = await deviceFloors(db, productId, guard.component, devices, security);
   return new Map([...floors].filter(([, floor]) => floor.counter > guard.counter));
 }
