@@ -1,6 +1,6 @@
 import type { Migration } from "./migration.ts";
 
-/** The updates domain's tables (issue #15; migration ids 880–899 are this domain's). */
+/** The updates domain's tables (issue #15; migration ids 880–899 and 910–914 are this domain's). */
 export const UPDATES_MIGRATIONS: Migration[] = [
   {
     id: 880,
