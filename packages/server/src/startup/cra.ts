@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import { wakeAfterFlows } from "../cra/article14/monitor-hook.ts";
 import { Article14Watcher } from "../cra/article14/watcher.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import type { SoftwareMonitor } from "../software/monitor.ts";
@@ -20,7 +19,11 @@ export function startCra(
   const article14 = new Article14Watcher(store, custody, (error) =>
     log.error({ err: error }, "Article 14 watcher"),
   );
-  wakeAfterFlows(monitor, () => article14.wake());
+  // Each committed monitor flow may have made a finding known-exploited: sweep for candidates at once.
+  monitor.onCommit(
+    () => article14.wake(),
+    (error) => log.error({ err: error }, "Article 14 wake-up"),
+  );
   article14.start();
   return { article14 };
 }
