@@ -11,7 +11,13 @@ import { type DocumentParser, inlineParser } from "./parsing/document-parser.ts"
 import type { OsvBatch } from "./parsing/osv-stream.ts";
 import type { ParsedSbom } from "./parsing/tasks.ts";
 import { tallyUnevaluable, type Unevaluable } from "./parsing/unevaluable.ts";
-import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
+import {
+  ALL_EVENTS,
+  type RematchEventType,
+  type RematchResult,
+  type RematchScope,
+  rematch,
+} from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
 import { lockMonitor, runIn, selectIn } from "./sql.ts";
 import { enqueueEvents, listWebhooks } from "./webhooks/webhooks.ts";
@@ -319,7 +325,12 @@ export class SoftwareMonitor {
     const started = performance.now();
     let notifications = 0;
     // Events are only built for the types some active webhook subscribes to.
-    const wanted = new Set((await listWebhooks(tx)).filter((h) => h.active).flatMap((h) => h.events));
+    const wanted = new Set(
+      (await listWebhooks(tx))
+        .filter((h) => h.active)
+        .flatMap((h) => h.events)
+        .filter((e): e is RematchEventType => ALL_EVENTS.has(e as RematchEventType)),
+    );
     const result = await rematch(
       tx,
       scope,

@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import { Article14Watcher } from "../cra/article14/watcher.ts";
+import { ARTICLE14_WEBHOOK_EVENTS } from "../cra/article14/webhook-events.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
-import type { SoftwareMonitor } from "../software/monitor.ts";
+import type { SoftwareRuntime } from "./software.ts";
 import type { Store } from "../store/store.ts";
 
 export interface CraRuntime {
@@ -13,12 +14,18 @@ export interface CraRuntime {
 export function startCra(
   store: Store,
   custody: KeyCustody,
-  monitor: SoftwareMonitor,
+  software: Pick<SoftwareRuntime, "monitor" | "webhooks" | "webhookEvents">,
   log: Logger,
 ): CraRuntime {
-  const article14 = new Article14Watcher(store, custody, (error) =>
-    log.error({ err: error }, "Article 14 watcher"),
+  // Deadline reminders go out through the signed webhooks too (registered before the routes are).
+  software.webhookEvents.register(...ARTICLE14_WEBHOOK_EVENTS);
+  const article14 = new Article14Watcher(
+    store,
+    custody,
+    (error) => log.error({ err: error }, "Article 14 watcher"),
+    () => software.webhooks.wake(),
   );
+  const monitor = software.monitor;
   // Each committed monitor flow may have made a finding known-exploited: sweep for candidates at once.
   monitor.onCommit(
     () => article14.wake(),
