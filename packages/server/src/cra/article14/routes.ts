@@ -1,5 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { productScope, requireProductGrant } from "../../access/principal.ts";
+import type { Permission } from "../../access/permissions.ts";
 import type { KeyCustody } from "../../custody/key-custody.ts";
 import type { Store } from "../../store/store.ts";
 import { audited } from "../audited.ts";
@@ -32,6 +34,16 @@ async function needEvent(store: Store, id: string) {
   return event;
 }
 
+/**
+ * The routes' rules are `scoped` (CRA Annex I Part I (2)(d), least privilege): a role scoped to a
+ * product reaches that product's events only, checked here once the event's product is known.
+ */
+async function eventFor(store: Store, request: FastifyRequest, permission: Permission, id: string) {
+  const event = await needEvent(store, id);
+  requireProductGrant(request.principal, permission, event.productId);
+  return event;
+}
+
 /** Article 14 reporting (issue #16 item 4): events, clocks, drafts, submissions, the awareness log. */
 export async function article14Routes(
   app: FastifyInstance,
@@ -56,7 +68,7 @@ export async function article14Routes(
   app.get<{ Querystring: { product?: string; status?: EventStatus } }>(
     "/api/v1/cra/reports",
     {
-      config: { auth: { permission: "cra:read" } },
+      config: { auth: { permission: "cra:read", scoped: true } },
       schema: {
         querystring: {
           type: "object",
@@ -69,10 +81,11 @@ export async function article14Routes(
       },
     },
     async (request) => {
-      const events = await listEvents(store, {
-        productId: request.query.product,
-        status: request.query.status,
-      });
+      const scope = productScope(request.principal, "cra:read");
+      if (request.query.product) requireProductGrant(request.principal, "cra:read", request.query.product);
+      const events = (
+        await listEvents(store, { productId: request.query.product, status: request.query.status })
+      ).filter((e) => scope === "all" || scope.includes(e.productId));
       const now = Date.now();
       const items = [];
       for (const e of events)
@@ -94,7 +107,7 @@ export async function article14Routes(
   }>(
     "/api/v1/cra/reports",
     {
-      config: { auth: { permission: "cra:report" } },
+      config: { auth: { permission: "cra:report", scoped: true } },
       schema: {
         body: {
           type: "object",
@@ -114,6 +127,7 @@ export async function article14Routes(
     },
     async (request, reply) => {
       const b = request.body;
+      requireProductGrant(request.principal, "cra:report", b.productId);
       if (!(await productById(store, b.productId)))
         throw new BulwarkError("BW_ERR_NOT_FOUND", "no such product");
       if (b.kind === "vulnerability" && !b.vulnerability)
@@ -146,8 +160,11 @@ export async function article14Routes(
 
   app.get<{ Params: { id: string } }>(
     "/api/v1/cra/reports/:id",
-    { config: { auth: { permission: "cra:read" } }, schema: { params: EVENT } },
-    async (request) => view(request.params.id),
+    { config: { auth: { permission: "cra:read", scoped: true } }, schema: { params: EVENT } },
+    async (request) => {
+      await eventFor(store, request, "cra:read", request.params.id);
+      return view(request.params.id);
+    },
   );
 
   app.post<{
@@ -156,7 +173,7 @@ export async function article14Routes(
   }>(
     "/api/v1/cra/reports/:id/actions",
     {
-      config: { auth: { permission: "cra:report" } },
+      config: { auth: { permission: "cra:report", scoped: true } },
       schema: {
         params: EVENT,
         body: {
@@ -177,6 +194,7 @@ export async function article14Routes(
       },
     },
     async (request) => {
+      await eventFor(store, request, "cra:report", request.params.id);
       const b = request.body;
       const at = b.at ? Date.parse(b.at) : Date.now();
       const change: EventChange | undefined =
@@ -209,7 +227,7 @@ export async function article14Routes(
   app.get<{ Params: { id: string; stage: Stage } }>(
     "/api/v1/cra/reports/:id/drafts/:stage",
     {
-      config: { auth: { permission: "cra:read" } },
+      config: { auth: { permission: "cra:read", scoped: true } },
       schema: {
         params: {
           type: "object",
@@ -218,7 +236,8 @@ export async function article14Routes(
         },
       },
     },
-    async (request) => buildDraft(store, await needEvent(store, request.params.id), request.params.stage),
+    async (request) =>
+      buildDraft(store, await eventFor(store, request, "cra:read", request.params.id), request.params.stage),
   );
 
   app.post<{
@@ -227,7 +246,7 @@ export async function article14Routes(
   }>(
     "/api/v1/cra/reports/:id/submissions",
     {
-      config: { auth: { permission: "cra:report" } },
+      config: { auth: { permission: "cra:report", scoped: true } },
       schema: {
         params: EVENT,
         body: {
@@ -244,7 +263,7 @@ export async function article14Routes(
       },
     },
     async (request, reply) => {
-      const event = await needEvent(store, request.params.id);
+      const event = await eventFor(store, request, "cra:report", request.params.id);
       const draft = await buildDraft(store, event, request.body.stage);
       const { signer } = await key();
       const submittedAt = request.body.submittedAt ? Date.parse(request.body.submittedAt) : Date.now();
@@ -271,10 +290,12 @@ export async function article14Routes(
 
   app.get<{ Params: { id: string } }>(
     "/api/v1/cra/reports/:id/user-notice",
-    { config: { auth: { permission: "cra:read" } }, schema: { params: EVENT } },
-    async (request) => userNotice(store, await needEvent(store, request.params.id), publicUrl()),
+    { config: { auth: { permission: "cra:read", scoped: true } }, schema: { params: EVENT } },
+    async (request) =>
+      userNotice(store, await eventFor(store, request, "cra:read", request.params.id), publicUrl()),
   );
 
+  // The awareness log is one chain over every product's events: verifying it needs a global grant.
   app.get("/api/v1/cra/awareness-log/verify", { config: { auth: { permission: "cra:read" } } }, async () => {
     const { publicKey } = await key();
     return {
