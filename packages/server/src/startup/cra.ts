@@ -2,8 +2,8 @@ import type { Logger } from "pino";
 import { Article14Watcher } from "../cra/article14/watcher.ts";
 import { ARTICLE14_WEBHOOK_EVENTS } from "../cra/article14/webhook-events.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
-import type { SoftwareRuntime } from "./software.ts";
 import type { Store } from "../store/store.ts";
+import type { SoftwareRuntime } from "./software.ts";
 
 export interface CraRuntime {
   /** Opens Article 14 candidates and raises deadline reminders; survives restarts (stored times). */

@@ -1,7 +1,8 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
+import { NOTICE_SEVERITIES, type NoticeSeverity } from "@bulwark/sdk/wire/user-notice";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { productScope, requireProductGrant } from "../../access/principal.ts";
 import type { Permission } from "../../access/permissions.ts";
+import { productScope, requireProductGrant } from "../../access/principal.ts";
 import type { KeyCustody } from "../../custody/key-custody.ts";
 import type { Store } from "../../store/store.ts";
 import { audited } from "../audited.ts";
@@ -17,6 +18,8 @@ import {
   listEvents,
   openEvent,
 } from "./events.ts";
+import type { UserNoticeDelivery } from "./notice-delivery.ts";
+import { createNotice, deliveriesOf, noticeById, noticesOf } from "./notices.ts";
 import { recordSubmission, submissionsOf, submittedStages } from "./submissions.ts";
 import { userNotice } from "./user-notice.ts";
 import { ensureAwarenessKey } from "./watcher.ts";
@@ -44,14 +47,21 @@ async function eventFor(store: Store, request: FastifyRequest, permission: Permi
   return event;
 }
 
-/** Article 14 reporting (issue #16 item 4): events, clocks, drafts, submissions, the awareness log. */
+/**
+ * Article 14 reporting (issue #16 item 4): events, clocks, drafts, submissions, the awareness log,
+ * and the Art. 14(8) notices to users sent to the devices in-band.
+ */
 export async function article14Routes(
   app: FastifyInstance,
-  store: Store,
-  custody: KeyCustody,
-  wake: () => void,
-  publicUrl: () => string,
+  deps: {
+    store: Store;
+    custody: KeyCustody;
+    wake: () => void;
+    publicUrl: () => string;
+    notices: UserNoticeDelivery;
+  },
 ): Promise<void> {
+  const { store, custody, wake, publicUrl } = deps;
   const key = () => ensureAwarenessKey(store, custody);
   const view = async (id: string, changed = false) => {
     if (changed) wake();
@@ -293,6 +303,78 @@ export async function article14Routes(
     { config: { auth: { permission: "cra:read", scoped: true } }, schema: { params: EVENT } },
     async (request) =>
       userNotice(store, await eventFor(store, request, "cra:read", request.params.id), publicUrl()),
+  );
+
+  // CRA Art. 14(8): send the notice to every device of the product running an affected version.
+  app.post<{
+    Params: { id: string };
+    Body: { severity: NoticeSeverity; action?: string; text?: string; versions?: string[] };
+  }>(
+    "/api/v1/cra/reports/:id/user-notices",
+    {
+      config: { auth: { permission: "cra:report", scoped: true } },
+      schema: {
+        params: EVENT,
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["severity"],
+          properties: {
+            severity: { type: "string", enum: [...NOTICE_SEVERITIES] },
+            action: TEXT(2000),
+            text: TEXT(4000),
+            versions: {
+              type: "array",
+              minItems: 1,
+              maxItems: 50,
+              items: { type: "string", minLength: 1, maxLength: 128, pattern: "^[^\\u0000-\\u001f]+$" },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const event = await eventFor(store, request, "cra:report", request.params.id);
+      const { signer } = await key();
+      const notice = await audited(
+        store,
+        request,
+        "cra.report.notify",
+        { type: "cra-report", id: event.id },
+        (tx) => createNotice(tx, signer, event, request.body, { publicUrl: publicUrl(), by: who(request) }),
+        (n) => ({ notice: n.id, severity: n.severity, versions: n.versions, devices: n.deliveries.pending }),
+      );
+      // Committed first: a device that reconnects from here on gets it from its subscription too.
+      const sent = await deps.notices.deliver(notice.id);
+      reply.code(201);
+      return { ...(await noticeById(store, notice.id))!, published: sent.published, online: sent.online };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/api/v1/cra/reports/:id/user-notices",
+    { config: { auth: { permission: "cra:read", scoped: true } }, schema: { params: EVENT } },
+    async (request) => {
+      const event = await eventFor(store, request, "cra:read", request.params.id);
+      return { items: await noticesOf(store, event.id) };
+    },
+  );
+
+  app.get<{ Params: { id: string; notice: string } }>(
+    "/api/v1/cra/reports/:id/user-notices/:notice",
+    {
+      config: { auth: { permission: "cra:read", scoped: true } },
+      schema: {
+        params: { type: "object", required: ["id", "notice"], properties: { id: ID, notice: ID } },
+      },
+    },
+    async (request) => {
+      const event = await eventFor(store, request, "cra:read", request.params.id);
+      const notice = await noticeById(store, request.params.notice);
+      if (!notice || notice.eventId !== event.id)
+        throw new BulwarkError("BW_ERR_NOT_FOUND", "no such notice for this event");
+      return { ...notice, devices: await deliveriesOf(store, notice.id) };
+    },
   );
 
   // The awareness log is one chain over every product's events: verifying it needs a global grant.
