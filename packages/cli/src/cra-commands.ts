@@ -174,10 +174,10 @@ const reportNotify: Command = async (args, api, io) => {
     io.stdout(json(n));
     return 0;
   }
-  io.stdout(`notice ${n.id} (${n.severity}) for versions ${n.versions.join(", ")}
-`);
-  io.stdout(`sent to ${n.published} devices, ${n.online} online now; the others get it when they reconnect
-`);
+  io.stdout(`notice ${n.id} (${n.severity}) for versions ${n.versions.join(", ")}\n`);
+  io.stdout(
+    `${n.published} devices run an affected version: sent to the ${n.online} online now, the others get it when they reconnect\n`,
+  );
   return 0;
 };
 
