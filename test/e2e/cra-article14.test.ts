@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { createApiKey } from "../../packages/server/src/access/api-keys.ts";
+import { createUser } from "../../packages/server/src/access/users.ts";
 import { insertDevice, newDeviceId, recordMetadata } from "../../packages/server/src/fleet/devices.ts";
 import { cyclonedx, osvDir, osvRecord } from "../../packages/server/test/store-fixtures.ts";
 import { CLI, runCli, startTestServer, type TestServer, tempDir, waitFor } from "../helpers.ts";
@@ -149,6 +151,67 @@ describe("CRA Article 14 reporting (issue #16)", () => {
     assert.match(again.stderr, /already recorded \(BW_ERR_CONFLICT\)/);
     const usage = await runCli(CLI, ["cra", "report", "draft", kevEvent.id], env);
     assert.equal(usage.code, 2);
+  });
+
+  it("a role scoped to one product reaches that product's reports only", async () => {
+    const other = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "camera" })).body.id;
+    const theirs = await server.api<Report>("POST", "/api/v1/cra/reports", {
+      productId: other,
+      kind: "incident",
+      title: "Camera incident",
+      summary: "Not the gateway's",
+    });
+    assert.equal(theirs.status, 201);
+    const user = await createUser(server.store, {
+      username: "gateway-analyst",
+      password: "unused long password",
+      role: null,
+      mustChangePassword: false,
+    });
+    const assigned = await server.api("POST", `/api/v1/users/${user.id}/role-assignments`, {
+      role: "security-analyst",
+      productId: product,
+    });
+    assert.equal(assigned.status, 201);
+    const { key } = await createApiKey(server.store, {
+      ownerId: user.id,
+      name: "scoped",
+      role: "security-analyst",
+      expiresAt: null,
+    });
+    const as = { authorization: `Bearer ${key}` };
+    const list = await server.api<{ items: Report[] }>("GET", "/api/v1/cra/reports", undefined, as);
+    assert.equal(list.status, 200);
+    assert.ok(list.body.items.some((r) => r.id === kevEvent.id));
+    assert.ok(
+      !list.body.items.some((r) => r.id === theirs.body.id),
+      "the other product's event is not listed",
+    );
+    assert.equal((await server.api("GET", `/api/v1/cra/reports/${kevEvent.id}`, undefined, as)).status, 200);
+    for (const [method, path, body] of [
+      ["GET", `/api/v1/cra/reports/${theirs.body.id}`, undefined],
+      ["GET", `/api/v1/cra/reports?product=${other}`, undefined],
+      ["GET", `/api/v1/cra/reports/${theirs.body.id}/drafts/early-warning`, undefined],
+      ["POST", `/api/v1/cra/reports/${theirs.body.id}/actions`, { type: "dismiss", reason: "not ours" }],
+      ["POST", "/api/v1/cra/reports", { productId: other, kind: "incident", title: "x", summary: "y" }],
+    ] as const) {
+      const refused = await server.api<{ code: string }>(method, path, body, as);
+      assert.equal(refused.status, 403, `${method} ${path}`);
+      assert.equal(refused.body.code, "BW_ERR_FORBIDDEN");
+    }
+    assert.equal(
+      (await server.api<Report>("GET", `/api/v1/cra/reports/${theirs.body.id}`)).body.status,
+      "confirmed",
+    );
+    // The awareness log spans every product: verifying it needs a global grant.
+    assert.equal((await server.api("GET", "/api/v1/cra/awareness-log/verify", undefined, as)).status, 403);
+    const own = await server.api<Report>(
+      "POST",
+      "/api/v1/cra/reports",
+      { productId: product, kind: "incident", title: "Scoped incident", summary: "On the gateway" },
+      as,
+    );
+    assert.equal(own.status, 201, JSON.stringify(own.body));
   });
 
   it("records the corrective measure, starts the final clock, and prepares the Art. 14(8) user notice", async () => {

@@ -4,6 +4,7 @@ import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import type { DeviceReport } from "@bulwark/sdk/wire/reports";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { TransferCommand } from "@bulwark/sdk/wire/transfer";
+import type { UserNoticeCommand } from "@bulwark/sdk/wire/user-notice";
 import mqtt, { type MqttClient } from "mqtt";
 import { type AppliedConfig, acceptConfig, appliedConfigOrNone } from "./device-config.ts";
 import { deviceKeyPem } from "./device-store.ts";
@@ -32,6 +33,7 @@ import { readState, statePaths } from "./state.ts";
 import { handleTransfer } from "./transfer.ts";
 import { pinnedRoot } from "./trust.ts";
 import { startUpdates } from "./updates/start.ts";
+import { showUserNotice } from "./user-notice.ts";
 import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
 
 export interface RunOptions {
@@ -201,6 +203,10 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       securityEvent("integrity-failure", `command refused: ${verdict.reason}`);
       return;
     }
+    if (verdict.command.type === "user-notice") {
+      void onUserNotice(verdict.command);
+      return;
+    }
     if (verdict.command.type !== "wipe") {
       onTransfer(verdict.command);
       return;
@@ -226,6 +232,19 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     });
     log.info("transfer step", { transferId: command.transferId, step: command.type, outcome: status.state });
     client.publish(topics.jobStatus(command.transferId), JSON.stringify(status), { qos: 1 });
+  }
+
+  /** CRA Art. 14(8): show the notice to the user (the notification hook), then acknowledge it. */
+  async function onUserNotice(notice: UserNoticeCommand): Promise<void> {
+    try {
+      const ack = await showUserNotice(notice, { store, stateDir: options.stateDir, log });
+      client.publish(topics.jobStatus(notice.noticeId), JSON.stringify(ack), { qos: 1 }, (error) => {
+        if (error) log.warn("notice acknowledgement not sent", { reason: error.message });
+        else log.info("security notice acknowledged", { noticeId: notice.noticeId, hook: ack.hook });
+      });
+    } catch (error) {
+      log.error("security notice not shown", { noticeId: notice.noticeId, reason: (error as Error).message });
+    }
   }
 
   client.on("connect", () => {

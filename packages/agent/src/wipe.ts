@@ -3,13 +3,18 @@ import { join } from "node:path";
 import { type DeviceCommand, isDeviceCommand, type WipeConfirmation } from "@bulwark/sdk/wire/commands";
 import { EnvelopeError, openEnvelope } from "@bulwark/sdk/wire/signed";
 import { isTransferCommand, type TransferCommand } from "@bulwark/sdk/wire/transfer";
+import { isUserNoticeCommand, type UserNoticeCommand } from "@bulwark/sdk/wire/user-notice";
 import { destroyKek } from "./device-store.ts";
 
 export type CommandVerdict =
-  | { ok: true; command: DeviceCommand | TransferCommand }
+  | { ok: true; command: DeviceCommand | TransferCommand | UserNoticeCommand }
   | { ok: false; reason: string };
 
-/** A `cmd` message is acted on only if its signature chains to the pinned root and it names this device. */
+/**
+ * A `cmd` message is acted on only if its signature chains to the pinned root, it is one of the
+ * known commands (wipe, transfer, the CRA Art. 14(8) user notice) and it names this device. Anything
+ * else is refused, and the caller reports it as an integrity failure.
+ */
 export function acceptCommand(
   raw: unknown,
   ctx: { deviceId: string; root: { pem: string; fingerprint: string } },
@@ -20,7 +25,7 @@ export function acceptCommand(
   } catch (error) {
     return { ok: false, reason: `signature: ${error instanceof EnvelopeError ? error.reason : "malformed"}` };
   }
-  if (!isDeviceCommand(payload) && !isTransferCommand(payload))
+  if (!isDeviceCommand(payload) && !isTransferCommand(payload) && !isUserNoticeCommand(payload))
     return { ok: false, reason: "not a known command" };
   if (payload.deviceId !== ctx.deviceId) return { ok: false, reason: "command for another device" };
   return { ok: true, command: payload };

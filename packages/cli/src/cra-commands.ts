@@ -119,6 +119,125 @@ const reportShow: Command = async (args, api, io) => {
   return 0;
 };
 
+interface Notice {
+  id: string;
+  severity: string;
+  title: string;
+  action: string;
+  versions: string[];
+  createdAt: number;
+  deliveries: { pending: number; sent: number; acknowledged: number };
+  published?: number;
+  online?: number;
+  devices?: {
+    deviceId: string;
+    version: string | null;
+    state: string;
+    attempts: number;
+    hook: string | null;
+  }[];
+}
+
+const SEVERITIES = ["low", "medium", "high", "critical"];
+const deliveryText = (n: Notice) =>
+  `${n.deliveries.acknowledged} acknowledged, ${n.deliveries.sent} sent, ${n.deliveries.pending} pending (offline)`;
+
+/** `cra report notify EVENT_ID --severity S [--action TEXT] [--text TEXT] [--version V …]`: CRA Art. 14(8). */
+const reportNotify: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      severity: { type: "string" },
+      action: { type: "string" },
+      text: { type: "string" },
+      version: { type: "string", multiple: true },
+      json: { type: "boolean" },
+    },
+  });
+  if (positionals.length !== 1 || !values.severity || !SEVERITIES.includes(values.severity))
+    throw new CliError(
+      `cra report notify needs EVENT_ID --severity ${SEVERITIES.join("|")} [--action TEXT] [--text TEXT] [--version V ...]`,
+      2,
+    );
+  const n = await (await api()).call<Notice>(
+    "POST",
+    `/api/v1/cra/reports/${path(positionals[0]!, "user-notices")}`,
+    {
+      severity: values.severity,
+      ...(values.action ? { action: values.action } : {}),
+      ...(values.text ? { text: values.text } : {}),
+      ...(values.version?.length ? { versions: values.version } : {}),
+    },
+  );
+  if (values.json) {
+    io.stdout(json(n));
+    return 0;
+  }
+  io.stdout(`notice ${n.id} (${n.severity}) for versions ${n.versions.join(", ")}\n`);
+  io.stdout(
+    `${n.published} devices run an affected version: sent to the ${n.online} online now, the others get it when they reconnect\n`,
+  );
+  return 0;
+};
+
+/** `cra report notices EVENT_ID [NOTICE_ID] [--json]`: the notices sent, or one notice's deliveries per device. */
+const reportNotices: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: "boolean" } },
+  });
+  if (positionals.length < 1 || positionals.length > 2)
+    throw new CliError("cra report notices needs EVENT_ID [NOTICE_ID] [--json]", 2);
+  const client = await api();
+  if (positionals.length === 1) {
+    const { items } = await client.call<{ items: Notice[] }>(
+      "GET",
+      `/api/v1/cra/reports/${path(positionals[0]!, "user-notices")}`,
+    );
+    if (values.json) {
+      io.stdout(json(items));
+      return 0;
+    }
+    io.stdout(
+      `${table(
+        ["id", "severity", "sent at", "versions", "delivery"],
+        items.map((n) => [
+          n.id,
+          n.severity,
+          new Date(n.createdAt).toISOString(),
+          n.versions.join(","),
+          deliveryText(n),
+        ]),
+      )}\n`,
+    );
+    return 0;
+  }
+  const n = await client.call<Notice>(
+    "GET",
+    `/api/v1/cra/reports/${path(positionals[0]!, "user-notices", positionals[1]!)}`,
+  );
+  if (values.json) {
+    io.stdout(json(n));
+    return 0;
+  }
+  io.stdout(`notice ${n.id} (${n.severity}): ${deliveryText(n)}\n`);
+  io.stdout(
+    `${table(
+      ["device", "version", "state", "attempts", "hook"],
+      (n.devices ?? []).map((d) => [
+        d.deviceId,
+        d.version ?? "-",
+        d.state,
+        String(d.attempts),
+        d.hook ?? "-",
+      ]),
+    )}\n`,
+  );
+  return 0;
+};
+
 const STAGES = ["early-warning", "notification", "intermediate", "final"];
 
 const reportDraft: Command = async (args, api, io) => {
@@ -337,10 +456,15 @@ export const CRA_COMMANDS: Record<string, Command> = {
   },
   "cra report": async (args, api, io) => {
     const [sub, ...rest] = args;
-    const command = { list: reportList, show: reportShow, draft: reportDraft, submit: reportSubmit }[
-      sub ?? ""
-    ];
-    if (!command) throw new CliError("cra report needs list|show|draft|submit", 2);
+    const command = {
+      list: reportList,
+      show: reportShow,
+      draft: reportDraft,
+      submit: reportSubmit,
+      notify: reportNotify,
+      notices: reportNotices,
+    }[sub ?? ""];
+    if (!command) throw new CliError("cra report needs list|show|draft|submit|notify|notices", 2);
     return command(rest, api, io);
   },
 };

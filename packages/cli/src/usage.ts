@@ -76,6 +76,9 @@ CRA compliance:
   cra report list|show|draft|submit [EVENT_ID] [--product ID] [--status S] [--json]
            [--stage early-warning|notification|intermediate|final] [--csirt NAME --reference REF]
                                                    (Article 14 events, clocks, drafts, submissions)
+  cra report notify|notices EVENT_ID …             (Art. 14(8) notice to the devices on an affected version:)
+      notify EVENT_ID --severity low|medium|high|critical [--action TEXT] [--text TEXT] [--version V ...]
+      notices EVENT_ID [NOTICE_ID] [--json]       (the notices sent; one notice's delivery per device)
   cra export PRODUCT_ID --out FILE.zip             (Annex VII technical file, Annex V, Annex II)
   cra verify-export FILE.zip [--root ROOT.pem]     (offline)
 Secure updates:

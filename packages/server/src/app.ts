@@ -71,7 +71,7 @@ export async function startServer(
   });
   const software = await startSoftware(store, standing.masterKey.key, spoolDir, config, log);
   let publicUrl = config.publicUrl;
-  const cra = startCra(store, standing.custody, software.monitor, log.child({ component: "cra" }));
+  const cra = startCra(store, standing.custody, software, log.child({ component: "cra" }));
   const domains = { store, standing, pki, fleet, cluster, broker, mqttUrl, software, cra, config, log };
   const web = await serveHttps({ ...domains, admission: admission.https, publicUrl: () => publicUrl });
   const stopAuditMaintenance = startAuditMaintenance({

@@ -7,3 +7,4 @@ export * from "./reports.ts";
 export * from "./signed.ts";
 export * from "./topics.ts";
 export * from "./transfer.ts";
+export * from "./user-notice.ts";

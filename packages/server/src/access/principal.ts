@@ -1,5 +1,6 @@
+import { BulwarkError } from "@bulwark/sdk/errors";
 import type { Grant } from "./grants.ts";
-import { scopeOf } from "./grants.ts";
+import { grantsAllow, scopeOf } from "./grants.ts";
 import type { Permission, Role } from "./permissions.ts";
 import type { User } from "./users.ts";
 
@@ -32,3 +33,17 @@ declare module "fastify" {
 /** The products a principal reaches with a permission (`all`, or the ids of its scoped grants). */
 export const productScope = (principal: Principal | null, permission: Permission): "all" | string[] =>
   principal ? scopeOf(principal.grants, permission) : [];
+
+/**
+ * For a route whose product comes from the record it reaches (an Article 14 event, …) rather than
+ * a route parameter: the route's rule is `scoped` (some grant holds the permission), and the
+ * handler checks the record's product here, once it has read it. Same answer as a `productParam` route.
+ */
+export function requireProductGrant(
+  principal: Principal | null,
+  permission: Permission,
+  productId: string,
+): void {
+  if (!principal || !grantsAllow(principal.grants, permission, productId))
+    throw new BulwarkError("BW_ERR_FORBIDDEN", `no role of the caller grants ${permission} on this product`);
+}

@@ -3,6 +3,7 @@ import type { SecretBox } from "../access/secret-box.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
+import type { UserNoticeDelivery } from "./article14/notice-delivery.ts";
 import { article14Routes } from "./article14/routes.ts";
 import { PROVIDER_METADATA } from "./csaf/naming.ts";
 import { csafProvider } from "./csaf/publish.ts";
@@ -22,6 +23,8 @@ export interface CraDeps {
   capabilities: PlatformCapabilities;
   /** Wakes the Article 14 watcher (reminders) after a report changes. */
   wake: () => void;
+  /** Sends CRA Art. 14(8) notices to devices in-band. */
+  notices: UserNoticeDelivery;
   /** The platform's public base URL (security.txt names its own locations under it). */
   publicUrl: () => string;
   /** The service CA: it certifies the documentation-signing key of exports. */
@@ -34,7 +37,7 @@ export function craRoutes(deps: CraDeps) {
     await productCraRoutes(app, deps.store);
     await evidenceRoutes(app, deps.store, deps.capabilities);
     await testingRoutes(app, deps.store);
-    await article14Routes(app, deps.store, deps.custody, deps.wake, deps.publicUrl);
+    await article14Routes(app, deps);
     await csafRoutes(app, deps);
     await exportRoutes(app, deps);
     // RFC 9116 + CSAF 2.0 §7.1.8: security.txt names the provider metadata once there is one.

@@ -11,7 +11,13 @@ import { type DocumentParser, inlineParser } from "./parsing/document-parser.ts"
 import type { OsvBatch } from "./parsing/osv-stream.ts";
 import type { ParsedSbom } from "./parsing/tasks.ts";
 import { tallyUnevaluable, type Unevaluable } from "./parsing/unevaluable.ts";
-import { type RematchResult, type RematchScope, rematch } from "./rematch.ts";
+import {
+  ALL_EVENTS,
+  type RematchEventType,
+  type RematchResult,
+  type RematchScope,
+  rematch,
+} from "./rematch.ts";
 import { insertSbom, type StoredSbom } from "./sboms.ts";
 import { lockMonitor, runIn, selectIn } from "./sql.ts";
 import { enqueueEvents, listWebhooks } from "./webhooks/webhooks.ts";
@@ -99,9 +105,16 @@ async function recordCatalog(tx: Queryable, catalog: KevCatalog): Promise<void> 
   );
 }
 
+/** The monitoring flows a commit listener hears about. */
+export type MonitorFlow = "advisories" | "kev" | "sbom";
+
+/** Called after a flow's transaction committed (never for a refused input), with what it changed. */
+export type MonitorCommitListener = (flow: MonitorFlow, summary: MonitorSummary) => void;
+
 export class SoftwareMonitor {
   readonly #store: Store;
   readonly #notify: () => void;
+  readonly #committed = new Set<MonitorCommitListener>();
   /** Where untrusted documents are parsed: worker threads in the server, in place in tests. */
   readonly parser: DocumentParser;
 
@@ -111,6 +124,23 @@ export class SoftwareMonitor {
     this.parser = parser;
   }
 
+  /**
+   * Subscribes to committed flows (a layer above, e.g. CRA Article 14, reacts to new findings
+   * without the monitor knowing it). Returns the unsubscribe. A listener's error is its own: it is
+   * reported to `onError` (default: ignored) and never undoes or fails the committed flow.
+   */
+  onCommit(listener: MonitorCommitListener, onError: (error: unknown) => void = () => {}): () => void {
+    const guarded: MonitorCommitListener = (flow, summary) => {
+      try {
+        listener(flow, summary);
+      } catch (error) {
+        onError(error);
+      }
+    };
+    this.#committed.add(guarded);
+    return () => this.#committed.delete(guarded);
+  }
+
   /** Imports an OSV directory / zip / tar(.gz): all or nothing, upsert by id and `modified`. */
   async importAdvisories(
     path: string,
@@ -118,7 +148,7 @@ export class SoftwareMonitor {
     options: { limits?: BundleLimits; source?: string } = {},
   ): Promise<AdvisoryImportSummary> {
     const shown = options.source === undefined ? undefined : { actual: path, shown: options.source };
-    return this.#run(shown, async (tx) => {
+    return this.#run("advisories", shown, async (tx) => {
       const seen = new Map<string, string>();
       const totals = { records: 0, inserted: 0, updated: 0, unchanged: 0, withdrawn: 0 };
       const keys = new Set<string>();
@@ -163,7 +193,7 @@ export class SoftwareMonitor {
    */
   async importKev(path: string, actor: AuditEntry["actor"], source?: string): Promise<KevImportSummary> {
     const shown = source === undefined ? undefined : { actual: path, shown: source };
-    return this.#run(shown, async (tx) => {
+    return this.#run("kev", shown, async (tx) => {
       const catalog = await this.parser.parse({ kind: "kev", path });
       await recordCatalog(tx, catalog);
       const known = new Set(
@@ -241,7 +271,7 @@ export class SoftwareMonitor {
     } catch (error) {
       throw asBulwarkError(error);
     }
-    return this.#run(undefined, async (tx) => {
+    return this.#run("sbom", undefined, async (tx) => {
       if (!(await releaseById(tx, releaseId))) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
       const sbom = await insertSbom(tx, releaseId, parsed, text);
       const result = await this.#rematchAndNotify(tx, { kind: "releases", ids: [releaseId] }, actor);
@@ -264,23 +294,25 @@ export class SoftwareMonitor {
 
   /**
    * Runs a flow in one transaction under the monitor lock, maps engine errors to catalogue errors,
-   * then wakes the notifier.
+   * then wakes the notifier and the commit listeners.
    */
   async #run<T extends MonitorSummary>(
+    flow: MonitorFlow,
     shown: { actual: string; shown: string } | undefined,
-    flow: (tx: Queryable) => Promise<T>,
+    work: (tx: Queryable) => Promise<T>,
   ): Promise<T> {
     let summary: T;
     try {
       summary = await this.#store.transaction(async (tx) => {
         // Monitor flows run one at a time across every process (see lockMonitor).
         await lockMonitor(tx);
-        return flow(tx);
+        return work(tx);
       });
     } catch (error) {
       throw asBulwarkError(error, shown);
     }
     if (summary.rematch.notifications > 0) this.#notify();
+    for (const listener of this.#committed) listener(flow, summary);
     return summary;
   }
 
@@ -293,7 +325,12 @@ export class SoftwareMonitor {
     const started = performance.now();
     let notifications = 0;
     // Events are only built for the types some active webhook subscribes to.
-    const wanted = new Set((await listWebhooks(tx)).filter((h) => h.active).flatMap((h) => h.events));
+    const wanted = new Set(
+      (await listWebhooks(tx))
+        .filter((h) => h.active)
+        .flatMap((h) => h.events)
+        .filter((e): e is RematchEventType => ALL_EVENTS.has(e as RematchEventType)),
+    );
     const result = await rematch(
       tx,
       scope,

@@ -8,6 +8,7 @@ import { signingRoutes } from "./signing-routes.ts";
 import { vulnerabilityRoutes } from "./vulnerability-routes.ts";
 import { webhookRoutes } from "./webhook-routes.ts";
 import type { WebhookPolicy } from "./webhooks/destination.ts";
+import type { WebhookEventRegistry } from "./webhooks/events.ts";
 
 export interface SoftwareRouteOptions {
   store: Store;
@@ -16,6 +17,8 @@ export interface SoftwareRouteOptions {
   masterKey: Buffer;
   /** Local destinations (`--webhook-allow-local`) and plain http (`--webhook-allow-http`) allowed? */
   webhooks: WebhookPolicy;
+  /** The events webhooks may subscribe to (the software ones and those other domains registered). */
+  webhookEvents: WebhookEventRegistry;
   /** Largest SBOM accepted by upload (default 16 MiB). */
   maxSbomBytes?: number;
   /** Largest OSV bundle / KEV upload (default 256 MiB). */
@@ -35,7 +38,7 @@ export function softwarePlugin(o: SoftwareRouteOptions) {
       vulnerabilityRoutes(o.store, o.monitor, o.maxUploadBytes ?? 256 * 1024 * 1024, o.spoolDir),
     );
     await app.register(findingRoutes(o.store));
-    await app.register(webhookRoutes(o.store, o.masterKey, o.webhooks));
+    await app.register(webhookRoutes(o.store, o.masterKey, o.webhooks, o.webhookEvents));
     await app.register(signingRoutes(o.store, o.custody));
   };
 }

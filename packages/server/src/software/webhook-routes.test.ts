@@ -6,6 +6,7 @@ import { tempStore } from "../../test/store-fixtures.ts";
 import { problemDetails } from "../http/problems.ts";
 import { webhookRoutes } from "./webhook-routes.ts";
 import type { WebhookPolicy } from "./webhooks/destination.ts";
+import { WebhookEventRegistry } from "./webhooks/events.ts";
 
 /** The webhook routes on a real Fastify with the server's problem handler (access control is tested elsewhere). */
 async function post(policy: WebhookPolicy, url: string) {
@@ -13,7 +14,7 @@ async function post(policy: WebhookPolicy, url: string) {
   const app = Fastify();
   try {
     problemDetails(app);
-    await app.register(webhookRoutes(t.store, randomBytes(32), policy));
+    await app.register(webhookRoutes(t.store, randomBytes(32), policy, new WebhookEventRegistry()));
     const res = await app.inject({ method: "POST", url: "/api/v1/webhooks", payload: { url } });
     return { status: res.statusCode, type: res.headers["content-type"], body: res.json() };
   } finally {

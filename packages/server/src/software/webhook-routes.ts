@@ -2,16 +2,18 @@ import type { FastifyInstance } from "fastify";
 import { auditedChange } from "../audit/audited-change.ts";
 import type { Store } from "../store/store.ts";
 import type { WebhookPolicy } from "./webhooks/destination.ts";
-import {
-  createWebhook,
-  listDeliveries,
-  listWebhooks,
-  WEBHOOK_EVENTS,
-  type WebhookEvent,
-} from "./webhooks/webhooks.ts";
+import type { WebhookEventRegistry } from "./webhooks/events.ts";
+import { createWebhook, listDeliveries, listWebhooks, type WebhookEvent } from "./webhooks/webhooks.ts";
 
-export function webhookRoutes(store: Store, masterKey: Buffer, policy: WebhookPolicy) {
+export function webhookRoutes(
+  store: Store,
+  masterKey: Buffer,
+  policy: WebhookPolicy,
+  events: WebhookEventRegistry,
+) {
   return async function plugin(app: FastifyInstance): Promise<void> {
+    // The event list is read when the routes are registered: every domain has added its events by then.
+    const known = events.list();
     app.get("/api/v1/webhooks", { config: { auth: { permission: "webhooks:manage" } } }, async () => ({
       items: await listWebhooks(store),
     }));
@@ -27,7 +29,7 @@ export function webhookRoutes(store: Store, masterKey: Buffer, policy: WebhookPo
             required: ["url"],
             properties: {
               url: { type: "string", minLength: 8, maxLength: 2048 },
-              events: { type: "array", maxItems: 10, items: { type: "string", enum: [...WEBHOOK_EVENTS] } },
+              events: { type: "array", maxItems: 10, items: { type: "string", enum: known } },
             },
           },
         },
@@ -36,7 +38,7 @@ export function webhookRoutes(store: Store, masterKey: Buffer, policy: WebhookPo
         const created = await auditedChange(
           store,
           request,
-          (tx) => createWebhook(tx, masterKey, request.body, policy),
+          (tx) => createWebhook(tx, masterKey, request.body, policy, known),
           ({ webhook }) => ({
             action: "webhook.create",
             target: { type: "webhook", id: webhook.id },

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
-import { wakeAfterFlows } from "../cra/article14/monitor-hook.ts";
 import { Article14Watcher } from "../cra/article14/watcher.ts";
+import { ARTICLE14_WEBHOOK_EVENTS } from "../cra/article14/webhook-events.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
-import type { SoftwareMonitor } from "../software/monitor.ts";
 import type { Store } from "../store/store.ts";
+import type { SoftwareRuntime } from "./software.ts";
 
 export interface CraRuntime {
   /** Opens Article 14 candidates and raises deadline reminders; survives restarts (stored times). */
@@ -14,13 +14,23 @@ export interface CraRuntime {
 export function startCra(
   store: Store,
   custody: KeyCustody,
-  monitor: SoftwareMonitor,
+  software: Pick<SoftwareRuntime, "monitor" | "webhooks" | "webhookEvents">,
   log: Logger,
 ): CraRuntime {
-  const article14 = new Article14Watcher(store, custody, (error) =>
-    log.error({ err: error }, "Article 14 watcher"),
+  // Deadline reminders go out through the signed webhooks too (registered before the routes are).
+  software.webhookEvents.register(...ARTICLE14_WEBHOOK_EVENTS);
+  const article14 = new Article14Watcher(
+    store,
+    custody,
+    (error) => log.error({ err: error }, "Article 14 watcher"),
+    () => software.webhooks.wake(),
   );
-  wakeAfterFlows(monitor, () => article14.wake());
+  const monitor = software.monitor;
+  // Each committed monitor flow may have made a finding known-exploited: sweep for candidates at once.
+  monitor.onCommit(
+    () => article14.wake(),
+    (error) => log.error({ err: error }, "Article 14 wake-up"),
+  );
   article14.start();
   return { article14 };
 }

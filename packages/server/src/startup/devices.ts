@@ -1,5 +1,10 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
+import {
+  type UserNoticeDelivery,
+  userNoticeDelivery,
+  withUserNotices,
+} from "../cra/article14/notice-delivery.ts";
 import { lateBoundChannel } from "../fleet/device-channel.ts";
 import { type FleetService, fleetService } from "../fleet/fleet-service.ts";
 import { type TransferDeps, withTransfers } from "../fleet/transfer.ts";
@@ -22,6 +27,8 @@ export interface Fleet {
   transfers: TransferDeps;
   /** Update jobs (issue #15): the broker calls their hooks, the updates plugin runs the rollouts. */
   updates: UpdateJobs;
+  /** CRA Art. 14(8) notices to the devices running an affected version (cra/article14), over `cmd`. */
+  notices: UserNoticeDelivery;
 }
 
 /** The fleet domain is built first: the broker calls its hooks, it reaches devices through the broker. */
@@ -62,7 +69,13 @@ export function buildFleet(deps: {
     channel: deviceChannel.channel,
     log: log.child({ component: "rollout" }),
   });
-  return { fleet, revocation, deviceChannel, transfers, updates };
+  const notices = userNoticeDelivery({
+    store,
+    signer: standing.signer,
+    channel: deviceChannel.channel,
+    log: log.child({ component: "user-notices" }),
+  });
+  return { fleet, revocation, deviceChannel, transfers, updates, notices };
 }
 
 /** Starts the embedded MQTT broker on mutual TLS 1.3 and binds the fleet's device channel to it. */
@@ -80,9 +93,9 @@ export async function startMqtt(deps: {
   const broker = await startBroker({
     store: deps.store,
     log: log.child({ component: "mqtt" }),
-    hooks: withUpdateJobs(
-      withTransfers(deps.fleet.fleet.brokerHooks, deps.fleet.transfers),
-      deps.fleet.updates,
+    hooks: withUserNotices(
+      withUpdateJobs(withTransfers(deps.fleet.fleet.brokerHooks, deps.fleet.transfers), deps.fleet.updates),
+      deps.fleet.notices,
     ),
     host: config.mqtt.host,
     port: config.mqtt.port,

@@ -93,6 +93,7 @@ export async function registerDomains(http: FastifyInstance, deps: DomainDeps): 
       box: deps.box,
       capabilities: craCapabilities(updateEvidence),
       wake: () => deps.cra.article14.wake(),
+      notices: fleet.notices,
       publicUrl: deps.publicUrl,
       serviceCa: () => byRole(pki.cas(), "service"),
     }),

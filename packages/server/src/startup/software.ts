@@ -4,6 +4,7 @@ import { SoftwareMonitor } from "../software/monitor.ts";
 import { WorkerParser } from "../software/parsing/document-parser.ts";
 import type { SoftwareRouteOptions } from "../software/plugin.ts";
 import { WebhookDispatcher } from "../software/webhooks/dispatcher.ts";
+import { WebhookEventRegistry } from "../software/webhooks/events.ts";
 import { warnPlainHttpWebhooks } from "../software/webhooks/plain-http-check.ts";
 import type { Store } from "../store/store.ts";
 
@@ -11,8 +12,10 @@ export interface SoftwareRuntime {
   monitor: SoftwareMonitor;
   webhooks: WebhookDispatcher;
   parser: WorkerParser;
+  /** The events webhooks may subscribe to; domains above add theirs before the routes are registered. */
+  webhookEvents: WebhookEventRegistry;
   /** What the software routes need besides the store and custody. */
-  routes: Pick<SoftwareRouteOptions, "monitor" | "masterKey" | "webhooks" | "spoolDir">;
+  routes: Pick<SoftwareRouteOptions, "monitor" | "masterKey" | "webhooks" | "webhookEvents" | "spoolDir">;
 }
 
 /** The software-trust monitor and the webhook dispatcher, which resumes deliveries pending from before a restart. */
@@ -38,5 +41,12 @@ export async function startSoftware(
   const monitor = new SoftwareMonitor(store, () => webhooks.wake(), parser);
   // Deliveries still pending from before a restart are resumed.
   webhooks.wake();
-  return { monitor, webhooks, parser, routes: { monitor, masterKey, webhooks: policy, spoolDir } };
+  const webhookEvents = new WebhookEventRegistry();
+  return {
+    monitor,
+    webhooks,
+    parser,
+    webhookEvents,
+    routes: { monitor, masterKey, webhooks: policy, webhookEvents, spoolDir },
+  };
 }

@@ -1,7 +1,7 @@
 import type { Migration } from "./migration.ts";
 
 /**
- * The CRA domain's tables (migration ids 900–919). Products and releases stay where they are
+ * The CRA domain's tables (migration ids 900–919, and 920–924). Products and releases stay where they are
  * (`product-source.ts`); everything the compliance layer adds is keyed by product id here.
  */
 export const craMigrations: Migration[] = [
@@ -120,5 +120,24 @@ export const craMigrations: Migration[] = [
     id: 907,
     name: "cra-event-findings-by-finding",
     statements: [`CREATE INDEX cra_event_findings_finding ON cra_event_findings(finding_id)`],
+  },
+  {
+    // CRA Art. 14(8): the notice to users, sent in-band to each device running an affected version;
+    // one delivery row per device (pending while offline, sent, acknowledged by the device).
+    id: 920,
+    name: "cra-user-notices",
+    statements: [
+      `CREATE TABLE cra_user_notices (
+        id TEXT PRIMARY KEY, event_id TEXT NOT NULL REFERENCES cra_events(id), product_id TEXT NOT NULL,
+        severity TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL, action TEXT NOT NULL,
+        advisory_urls TEXT NOT NULL, versions TEXT NOT NULL, created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL)`,
+      `CREATE INDEX cra_user_notices_event ON cra_user_notices(event_id, created_at)`,
+      `CREATE TABLE cra_user_notice_deliveries (
+        notice_id TEXT NOT NULL REFERENCES cra_user_notices(id), device_id TEXT NOT NULL,
+        version TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL, sent_at BIGINT,
+        acknowledged_at BIGINT, hook TEXT, PRIMARY KEY (notice_id, device_id))`,
+      `CREATE INDEX cra_user_notice_deliveries_device ON cra_user_notice_deliveries(device_id, state)`,
+    ],
   },
 ];

@@ -1,5 +1,8 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
+import { NOTICE_SEVERITIES, type NoticeSeverity } from "@bulwark/sdk/wire/user-notice";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Permission } from "../../access/permissions.ts";
+import { productScope, requireProductGrant } from "../../access/principal.ts";
 import type { KeyCustody } from "../../custody/key-custody.ts";
 import type { Store } from "../../store/store.ts";
 import { audited } from "../audited.ts";
@@ -15,6 +18,8 @@ import {
   listEvents,
   openEvent,
 } from "./events.ts";
+import type { UserNoticeDelivery } from "./notice-delivery.ts";
+import { createNotice, deliveriesOf, noticeById, noticesOf } from "./notices.ts";
 import { recordSubmission, submissionsOf, submittedStages } from "./submissions.ts";
 import { userNotice } from "./user-notice.ts";
 import { ensureAwarenessKey } from "./watcher.ts";
@@ -32,14 +37,31 @@ async function needEvent(store: Store, id: string) {
   return event;
 }
 
-/** Article 14 reporting (issue #16 item 4): events, clocks, drafts, submissions, the awareness log. */
+/**
+ * The routes' rules are `scoped` (CRA Annex I Part I (2)(d), least privilege): a role scoped to a
+ * product reaches that product's events only, checked here once the event's product is known.
+ */
+async function eventFor(store: Store, request: FastifyRequest, permission: Permission, id: string) {
+  const event = await needEvent(store, id);
+  requireProductGrant(request.principal, permission, event.productId);
+  return event;
+}
+
+/**
+ * Article 14 reporting (issue #16 item 4): events, clocks, drafts, submissions, the awareness log,
+ * and the Art. 14(8) notices to users sent to the devices in-band.
+ */
 export async function article14Routes(
   app: FastifyInstance,
-  store: Store,
-  custody: KeyCustody,
-  wake: () => void,
-  publicUrl: () => string,
+  deps: {
+    store: Store;
+    custody: KeyCustody;
+    wake: () => void;
+    publicUrl: () => string;
+    notices: UserNoticeDelivery;
+  },
 ): Promise<void> {
+  const { store, custody, wake, publicUrl } = deps;
   const key = () => ensureAwarenessKey(store, custody);
   const view = async (id: string, changed = false) => {
     if (changed) wake();
@@ -56,7 +78,7 @@ export async function article14Routes(
   app.get<{ Querystring: { product?: string; status?: EventStatus } }>(
     "/api/v1/cra/reports",
     {
-      config: { auth: { permission: "cra:read" } },
+      config: { auth: { permission: "cra:read", scoped: true } },
       schema: {
         querystring: {
           type: "object",
@@ -69,10 +91,11 @@ export async function article14Routes(
       },
     },
     async (request) => {
-      const events = await listEvents(store, {
-        productId: request.query.product,
-        status: request.query.status,
-      });
+      const scope = productScope(request.principal, "cra:read");
+      if (request.query.product) requireProductGrant(request.principal, "cra:read", request.query.product);
+      const events = (
+        await listEvents(store, { productId: request.query.product, status: request.query.status })
+      ).filter((e) => scope === "all" || scope.includes(e.productId));
       const now = Date.now();
       const items = [];
       for (const e of events)
@@ -94,7 +117,7 @@ export async function article14Routes(
   }>(
     "/api/v1/cra/reports",
     {
-      config: { auth: { permission: "cra:report" } },
+      config: { auth: { permission: "cra:report", scoped: true } },
       schema: {
         body: {
           type: "object",
@@ -114,6 +137,7 @@ export async function article14Routes(
     },
     async (request, reply) => {
       const b = request.body;
+      requireProductGrant(request.principal, "cra:report", b.productId);
       if (!(await productById(store, b.productId)))
         throw new BulwarkError("BW_ERR_NOT_FOUND", "no such product");
       if (b.kind === "vulnerability" && !b.vulnerability)
@@ -146,8 +170,11 @@ export async function article14Routes(
 
   app.get<{ Params: { id: string } }>(
     "/api/v1/cra/reports/:id",
-    { config: { auth: { permission: "cra:read" } }, schema: { params: EVENT } },
-    async (request) => view(request.params.id),
+    { config: { auth: { permission: "cra:read", scoped: true } }, schema: { params: EVENT } },
+    async (request) => {
+      await eventFor(store, request, "cra:read", request.params.id);
+      return view(request.params.id);
+    },
   );
 
   app.post<{
@@ -156,7 +183,7 @@ export async function article14Routes(
   }>(
     "/api/v1/cra/reports/:id/actions",
     {
-      config: { auth: { permission: "cra:report" } },
+      config: { auth: { permission: "cra:report", scoped: true } },
       schema: {
         params: EVENT,
         body: {
@@ -177,6 +204,7 @@ export async function article14Routes(
       },
     },
     async (request) => {
+      await eventFor(store, request, "cra:report", request.params.id);
       const b = request.body;
       const at = b.at ? Date.parse(b.at) : Date.now();
       const change: EventChange | undefined =
@@ -209,7 +237,7 @@ export async function article14Routes(
   app.get<{ Params: { id: string; stage: Stage } }>(
     "/api/v1/cra/reports/:id/drafts/:stage",
     {
-      config: { auth: { permission: "cra:read" } },
+      config: { auth: { permission: "cra:read", scoped: true } },
       schema: {
         params: {
           type: "object",
@@ -218,7 +246,8 @@ export async function article14Routes(
         },
       },
     },
-    async (request) => buildDraft(store, await needEvent(store, request.params.id), request.params.stage),
+    async (request) =>
+      buildDraft(store, await eventFor(store, request, "cra:read", request.params.id), request.params.stage),
   );
 
   app.post<{
@@ -227,7 +256,7 @@ export async function article14Routes(
   }>(
     "/api/v1/cra/reports/:id/submissions",
     {
-      config: { auth: { permission: "cra:report" } },
+      config: { auth: { permission: "cra:report", scoped: true } },
       schema: {
         params: EVENT,
         body: {
@@ -244,7 +273,7 @@ export async function article14Routes(
       },
     },
     async (request, reply) => {
-      const event = await needEvent(store, request.params.id);
+      const event = await eventFor(store, request, "cra:report", request.params.id);
       const draft = await buildDraft(store, event, request.body.stage);
       const { signer } = await key();
       const submittedAt = request.body.submittedAt ? Date.parse(request.body.submittedAt) : Date.now();
@@ -271,10 +300,84 @@ export async function article14Routes(
 
   app.get<{ Params: { id: string } }>(
     "/api/v1/cra/reports/:id/user-notice",
-    { config: { auth: { permission: "cra:read" } }, schema: { params: EVENT } },
-    async (request) => userNotice(store, await needEvent(store, request.params.id), publicUrl()),
+    { config: { auth: { permission: "cra:read", scoped: true } }, schema: { params: EVENT } },
+    async (request) =>
+      userNotice(store, await eventFor(store, request, "cra:read", request.params.id), publicUrl()),
   );
 
+  // CRA Art. 14(8): send the notice to every device of the product running an affected version.
+  app.post<{
+    Params: { id: string };
+    Body: { severity: NoticeSeverity; action?: string; text?: string; versions?: string[] };
+  }>(
+    "/api/v1/cra/reports/:id/user-notices",
+    {
+      config: { auth: { permission: "cra:report", scoped: true } },
+      schema: {
+        params: EVENT,
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["severity"],
+          properties: {
+            severity: { type: "string", enum: [...NOTICE_SEVERITIES] },
+            action: TEXT(2000),
+            text: TEXT(4000),
+            versions: {
+              type: "array",
+              minItems: 1,
+              maxItems: 50,
+              items: { type: "string", minLength: 1, maxLength: 128, pattern: "^[^\\u0000-\\u001f]+$" },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const event = await eventFor(store, request, "cra:report", request.params.id);
+      const { signer } = await key();
+      const notice = await audited(
+        store,
+        request,
+        "cra.report.notify",
+        { type: "cra-report", id: event.id },
+        (tx) => createNotice(tx, signer, event, request.body, { publicUrl: publicUrl(), by: who(request) }),
+        (n) => ({ notice: n.id, severity: n.severity, versions: n.versions, devices: n.deliveries.pending }),
+      );
+      // Committed first: a device that reconnects from here on gets it from its subscription too.
+      const sent = await deps.notices.deliver(notice.id);
+      reply.code(201);
+      return { ...(await noticeById(store, notice.id))!, published: sent.published, online: sent.online };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/api/v1/cra/reports/:id/user-notices",
+    { config: { auth: { permission: "cra:read", scoped: true } }, schema: { params: EVENT } },
+    async (request) => {
+      const event = await eventFor(store, request, "cra:read", request.params.id);
+      return { items: await noticesOf(store, event.id) };
+    },
+  );
+
+  app.get<{ Params: { id: string; notice: string } }>(
+    "/api/v1/cra/reports/:id/user-notices/:notice",
+    {
+      config: { auth: { permission: "cra:read", scoped: true } },
+      schema: {
+        params: { type: "object", required: ["id", "notice"], properties: { id: ID, notice: ID } },
+      },
+    },
+    async (request) => {
+      const event = await eventFor(store, request, "cra:read", request.params.id);
+      const notice = await noticeById(store, request.params.notice);
+      if (!notice || notice.eventId !== event.id)
+        throw new BulwarkError("BW_ERR_NOT_FOUND", "no such notice for this event");
+      return { ...notice, devices: await deliveriesOf(store, notice.id) };
+    },
+  );
+
+  // The awareness log is one chain over every product's events: verifying it needs a global grant.
   app.get("/api/v1/cra/awareness-log/verify", { config: { auth: { permission: "cra:read" } } }, async () => {
     const { publicKey } = await key();
     return {

@@ -5,33 +5,39 @@ import { csafFileName, WHITE_DIRECTORY, yearOf } from "../csaf/naming.ts";
 import { productById, releaseById } from "../product-source.ts";
 import type { ReportableEvent } from "./events.ts";
 
-/**
- * CRA Art. 14(8): after becoming aware, inform the impacted users of the vulnerability or incident
- * and of the risk-mitigation and corrective measures, where appropriate in a structured,
- * machine-readable format. This prepares the notice: the devices running an affected version
- * (their reported firmware version), the CSAF advisories covering it, and the text. In-band
- * delivery needs a `notice` device command the agent does not have yet.
- */
-export async function userNotice(db: Queryable, event: ReportableEvent, publicUrl: string) {
-  const product = await productById(db, event.productId);
+/** The versions the event's findings are in (the releases whose SBOM matched). */
+export async function affectedVersionsOf(db: Queryable, event: ReportableEvent): Promise<string[]> {
   const versions = new Set<string>();
   for (const id of event.findings) {
     const f = await findingById(db, id);
     const r = f && (await releaseById(db, f.releaseId));
     if (r) versions.add(r.version);
   }
-  const devices = await db.all<{ id: string; metadata: string }>(
+  return [...versions].sort();
+}
+
+/**
+ * The product's devices (its linked groups, or devices naming it) that are not decommissioned, with
+ * the version each reported (`firmwareVersion` of its metadata, which the agent's updates module
+ * keeps to the installed firmware).
+ */
+export async function productDevices(db: Queryable, productId: string) {
+  const product = await productById(db, productId);
+  const rows = await db.all<{ id: string; metadata: string }>(
     `SELECT d.id, d.metadata FROM devices d
      WHERE (d.group_id IN (SELECT group_id FROM cra_product_groups WHERE product_id = ?) OR d.product = ? OR d.product = ?)
-       AND d.status <> 'decommissioned'`,
-    [event.productId, event.productId, product?.name ?? ""],
+       AND d.status <> 'decommissioned' ORDER BY d.id`,
+    [productId, productId, product?.name ?? ""],
   );
-  const affected = devices
-    .filter((d) =>
-      versions.has((JSON.parse(d.metadata) as { firmwareVersion?: string }).firmwareVersion ?? ""),
-    )
-    .map((d) => d.id);
-  const advisories = (await listAdvisories(db, event.productId))
+  return rows.map((d) => ({
+    id: d.id,
+    version: (JSON.parse(d.metadata) as { firmwareVersion?: string }).firmwareVersion ?? null,
+  }));
+}
+
+/** The public URLs of the CSAF advisories naming the event's vulnerability. */
+export async function advisoryUrlsOf(db: Queryable, event: ReportableEvent, publicUrl: string) {
+  return (await listAdvisories(db, event.productId))
     .filter(
       (a) =>
         event.vulnerability !== null &&
@@ -44,17 +50,32 @@ export async function userNotice(db: Queryable, event: ReportableEvent, publicUr
           publicUrl,
         ).href,
     );
-  const measure =
-    typeof event.details.correctiveMeasure === "string" ? event.details.correctiveMeasure : null;
+}
+
+export const correctiveMeasureOf = (event: ReportableEvent): string | null =>
+  typeof event.details.correctiveMeasure === "string" ? event.details.correctiveMeasure : null;
+
+/**
+ * CRA Art. 14(8): after becoming aware, inform the impacted users of the vulnerability or incident
+ * and of the risk-mitigation and corrective measures, where appropriate in a structured,
+ * machine-readable format. This is the preview: the devices running an affected version, the CSAF
+ * advisories covering it, and the text. `notices.ts` sends it (a `user-notice` device command).
+ */
+export async function userNotice(db: Queryable, event: ReportableEvent, publicUrl: string) {
+  const versions = await affectedVersionsOf(db, event);
+  const devices = await productDevices(db, event.productId);
+  const advisories = await advisoryUrlsOf(db, event, publicUrl);
+  const measure = correctiveMeasureOf(event);
   return {
     eventId: event.id,
-    affectedVersions: [...versions].sort(),
-    devices: affected,
-    devicesWithoutReportedVersion: devices.filter(
-      (d) => !(JSON.parse(d.metadata) as { firmwareVersion?: string }).firmwareVersion,
-    ).length,
+    affectedVersions: versions,
+    devices: devices.filter((d) => d.version !== null && versions.includes(d.version)).map((d) => d.id),
+    devicesWithoutReportedVersion: devices.filter((d) => d.version === null).length,
     csafAdvisories: advisories,
-    text: `${event.title}. ${event.summary}${measure ? ` Corrective measure: ${measure}.` : ""}${advisories.length ? ` Advisory: ${advisories.join(", ")}` : ""}`,
-    delivery: "prepared; in-band delivery to devices is not available yet (no agent notice command)",
+    text: noticeText(event, measure, advisories),
+    delivery: "preview; POST …/user-notices sends it to the devices in-band",
   };
 }
+
+export const noticeText = (event: ReportableEvent, measure: string | null, advisories: readonly string[]) =>
+  `${event.title}. ${event.summary}${measure ? ` Corrective measure: ${measure}.` : ""}${advisories.length ? ` Advisory: ${advisories.join(", ")}` : ""}`;

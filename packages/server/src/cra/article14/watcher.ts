@@ -1,11 +1,13 @@
 import { notify } from "../../audit/notifications.ts";
 import type { KeyCustody } from "../../custody/key-custody.ts";
 import { listFindings } from "../../software/findings.ts";
+import { enqueueEvents } from "../../software/webhooks/webhooks.ts";
 import type { Store } from "../../store/store.ts";
 import { releaseById } from "../product-source.ts";
 import { clocks } from "./clocks.ts";
 import { listEvents, openEvent } from "./events.ts";
 import { submissionsOf, submittedStages } from "./submissions.ts";
+import type { Article14WebhookEvent } from "./webhook-events.ts";
 
 const KEY_SETTING = "cra.awareness-key";
 const REMIND_BEFORE_MS = 6 * 3600 * 1000;
@@ -65,9 +67,17 @@ export async function sweepKnownExploited(store: Store, custody: KeyCustody): Pr
   return created;
 }
 
-/** Raises each reminder once (kept in `cra_reminders`, so a restart does not repeat it). */
-export async function sendReminders(store: Store, now = Date.now()): Promise<number> {
+/**
+ * Raises each reminder once (kept in `cra_reminders`, so a restart does not repeat it): a
+ * notification and, in the same transaction, a `cra.report.reminder` / `cra.report.overdue` webhook
+ * delivery to every active webhook subscribed to it. Returns the reminders raised and the deliveries queued.
+ */
+export async function sendReminders(
+  store: Store,
+  now = Date.now(),
+): Promise<{ sent: number; deliveries: number }> {
   let sent = 0;
+  let deliveries = 0;
   for (const event of await listEvents(store, {})) {
     if (event.status === "dismissed" || event.status === "closed") continue;
     for (const clock of clocks(event, submittedStages(await submissionsOf(store, event.id)), now)) {
@@ -98,12 +108,30 @@ export async function sendReminders(store: Store, now = Date.now()): Promise<num
           message: `Art. 14 ${clock.stage} for "${event.title}" ${threshold === "overdue" ? "is overdue" : "is due within 6 hours"} (due ${clock.dueAt})`,
           details: { eventId: event.id, stage: clock.stage, dueAt: clock.dueAt },
         });
-        return true;
+        const type: Article14WebhookEvent =
+          threshold === "overdue" ? "cra.report.overdue" : "cra.report.reminder";
+        // CRA Art. 14(2)/(4): the stage's deadline, for whoever acts on it outside the platform.
+        const payload = () => ({
+          eventId: event.id,
+          productId: event.productId,
+          kind: event.kind,
+          vulnerability: event.vulnerability,
+          title: event.title,
+          status: event.status,
+          stage: clock.stage,
+          dueAt: clock.dueAt,
+          threshold,
+        });
+        // Queued for delivery now, whatever instant the clocks were read at.
+        return enqueueEvents(tx, [{ type, payload }]);
       });
-      if (fresh) sent++;
+      if (fresh !== false) {
+        sent++;
+        deliveries += fresh;
+      }
     }
   }
-  return sent;
+  return { sent, deliveries };
 }
 
 /** Runs the sweep and the reminders when woken (after each software-monitor commit) and every minute. */
@@ -111,14 +139,22 @@ export class Article14Watcher {
   readonly #store: Store;
   readonly #custody: KeyCustody;
   readonly #onError: (error: unknown) => void;
+  readonly #onDeliveries: () => void;
   #running: Promise<void> | undefined;
   #again = false;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(store: Store, custody: KeyCustody, onError: (error: unknown) => void) {
+  /** `onDeliveries`: webhook deliveries were queued (wake the dispatcher). */
+  constructor(
+    store: Store,
+    custody: KeyCustody,
+    onError: (error: unknown) => void,
+    onDeliveries: () => void = () => {},
+  ) {
     this.#store = store;
     this.#custody = custody;
     this.#onError = onError;
+    this.#onDeliveries = onDeliveries;
   }
 
   start(intervalMs = 60_000): void {
@@ -137,7 +173,8 @@ export class Article14Watcher {
         this.#again = false;
         try {
           await sweepKnownExploited(this.#store, this.#custody);
-          await sendReminders(this.#store);
+          const { deliveries } = await sendReminders(this.#store);
+          if (deliveries > 0) this.#onDeliveries();
         } catch (error) {
           this.#onError(error);
         }

@@ -10,13 +10,14 @@ import {
 } from "./destination.ts";
 import { sealSecret } from "./secret.ts";
 
-/** Events a webhook can subscribe to. */
+/** The software domain's own events; other domains register theirs (`events.ts`, `WebhookEventRegistry`). */
 export const WEBHOOK_EVENTS = [
   "finding.new",
   "finding.known-exploited",
   "finding.known-exploited-removed",
 ] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+/** An event name: one of `WEBHOOK_EVENTS` or one registered in the `WebhookEventRegistry`. */
+export type WebhookEvent = string;
 
 export interface Webhook {
   id: string;
@@ -61,19 +62,26 @@ function checkUrl(text: string, policy: WebhookPolicy): string {
   return url.href;
 }
 
-/** Registers a webhook; the secret is returned once and stored sealed. */
+/**
+ * Registers a webhook; the secret is returned once and stored sealed. Without `events` it subscribes
+ * to every event `known` now (the registry's list; the software events by default).
+ */
 export async function createWebhook(
   db: Queryable,
   masterKey: Buffer,
   input: { url: string; events?: WebhookEvent[] },
   policy: WebhookPolicy = STRICT_WEBHOOKS,
+  known: readonly WebhookEvent[] = WEBHOOK_EVENTS,
 ): Promise<{ webhook: Webhook; secret: string }> {
+  const unknown = (input.events ?? []).filter((e) => !known.includes(e));
+  if (unknown.length > 0)
+    throw new BulwarkError("BW_ERR_VALIDATION", `unknown webhook events: ${unknown.join(", ")}`);
   const id = randomUUID();
   const secret = `bwhs_${randomBytes(32).toString("base64url")}`;
   const webhook: Webhook = {
     id,
     url: checkUrl(input.url, policy),
-    events: input.events?.length ? [...new Set(input.events)] : [...WEBHOOK_EVENTS],
+    events: input.events?.length ? [...new Set(input.events)] : [...known],
     active: true,
     createdAt: Date.now(),
   };
