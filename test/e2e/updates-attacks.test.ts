@@ -3,6 +3,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { openAgentStore } from "../../packages/agent/src/device-store.ts";
+import { JobStore } from "../../packages/agent/src/updates/job-store.ts";
 import { UpdateAgent } from "../../packages/agent/src/updates/update-agent.ts";
 import type { JobNotify, JobStatusReport } from "../../packages/sdk/src/wire/jobs.ts";
 import type { EnrolledDevice } from "../enrol-helpers.ts";
@@ -38,6 +40,7 @@ describe("update attacks against the agent: each refused with a reason, nothing 
     const reports: JobStatusReport[] = [];
     const agent = new UpdateAgent({
       stateDir,
+      store: openAgentStore(stateDir, { tpm: null }),
       serverUrl: server.httpUrl,
       tls: () => ({ ca: server.rootPem, cert: device.certChainPem, key: device.keyPem }),
       report: (_jobId, report) => reports.push(report),
@@ -148,12 +151,12 @@ describe("update attacks against the agent: each refused with a reason, nothing 
     const first = await attempt("firmware/1.0.0/fw.img", "1.0.0");
     assert.equal(first.end.state, "succeeded");
     // The same device (its state kept) is offered 1.0.0 again after installing a newer one.
-    const installed = JSON.parse(readFileSync(join(first.stateDir, "updates", "installed.json"), "utf8"));
-    installed.components.firmware.version = "1.2.5";
-    writeFileSync(join(first.stateDir, "updates", "installed.json"), JSON.stringify(installed));
+    const store = openAgentStore(first.stateDir, { tpm: null });
+    new JobStore(store, first.stateDir, silent).setInstalled("firmware", "1.2.5", false);
     const reports: JobStatusReport[] = [];
     const agent = new UpdateAgent({
       stateDir: first.stateDir,
+      store,
       serverUrl: server.httpUrl,
       tls: () => ({ ca: server.rootPem, cert: device.certChainPem, key: device.keyPem }),
       report: (_jobId, report) => reports.push(report),

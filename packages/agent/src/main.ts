@@ -15,7 +15,7 @@ import { resetAgent } from "./wipe.ts";
 const USAGE = `Usage:
   bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
   bulwark-agent run [--state-dir DIR] [--model NAME] [--rekey]
-  bulwark-agent updates opt-out | opt-in | defer HOURS | refuse JOB_ID | approve JOB_ID | status [--state-dir DIR]
+  bulwark-agent updates status | jobs | installed | opt-out | opt-in | defer HOURS | defer off | refuse JOB_ID | approve JOB_ID [--state-dir DIR]
   bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))
@@ -171,7 +171,13 @@ async function dispatch(command: string, rest: string[], out: Output): Promise<n
       return 0;
     }
     case "updates":
-      return updatesCommand(stateDir, positionals, (line) => out.stdout(`${line}\n`));
+      // Its log goes to stderr: stdout is the command's answer (status is JSON).
+      return updatesCommand(
+        stateDir,
+        positionals,
+        { stdout: (line) => out.stdout(`${line}\n`), stderr: (line) => out.stderr(`${line}\n`) },
+        createLog((process.env.BULWARK_AGENT_LOG_LEVEL as Level | undefined) ?? "info", out.stderr),
+      );
     default:
       throw new EnrolError(`unknown command "${command}"`);
   }

@@ -10,6 +10,7 @@ import {
   saveDeviceKey,
 } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
+import { migrateUpdateFiles } from "./updates/migrate-files.ts";
 import { openJson, openPrivateKeyPem } from "./vault.ts";
 
 /** The files agents before the encrypted store (0.1.0) kept their secrets in, beside agent.json. */
@@ -26,15 +27,17 @@ export interface MigrationResult {
   unreadable: number;
 }
 
-/** Opens the agent's store, moving a 0.1.0 state directory into it first if there is one. */
+/** Opens the agent's store, moving a 0.1.0 state directory and plain update-state files into it first. */
 export function openMigratedStore(
   dir: string,
   log: AgentLog,
   options: AgentStoreOptions = {},
 ): EncryptedStore {
-  const store = openAgentStore(dir, options);
+  const first = openAgentStore(dir, options);
   // Legacy files are read with the file key; once they are in, the KEK may move into a TPM.
-  return migrateLegacyState(dir, store, log).migrated ? openAgentStore(dir, options) : store;
+  const store = migrateLegacyState(dir, first, log).migrated ? openAgentStore(dir, options) : first;
+  migrateUpdateFiles(dir, store, log); // update state in plain JSON files (before 0.2)
+  return store;
 }
 
 /**

@@ -1,13 +1,14 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import type { EncryptedStore } from "@bulwark/sdk/store";
 import type { JobNotify, MaintenanceWindow } from "@bulwark/sdk/wire/jobs";
 import { Cron } from "croner";
-import { writeAtomic } from "../state.ts";
+import type { AgentLog } from "../log.ts";
+import { CONSENT_RECORD, readRecord } from "./update-records.ts";
 
 /**
  * The device user's say over updates (CRA Annex I Part I (2)(c)): automatic install by default,
  * an opt-out of automatic install, a deferral until a date, a refusal of an optional update, an
- * approval of one. Kept in `{stateDir}/updates/consent.json`, set with `bulwark-agent updates …`.
+ * approval of one. Kept in the encrypted store (record `updates.consent`, `update-records.ts`), set
+ * with `bulwark-agent updates …`.
  */
 export interface Consent {
   automatic: boolean;
@@ -21,20 +22,28 @@ export type Decision =
   | { action: "defer"; until: number; reason: string }
   | { action: "reject"; reason: string };
 
-const path = (stateDir: string) => join(stateDir, "updates", "consent.json");
+/** A new device's consent: automatic install, no deferral, nothing refused or approved. */
+export const DEFAULT_CONSENT: Consent = { automatic: true, refused: [], approved: [] };
 
-export function readConsent(stateDir: string): Consent {
-  if (!existsSync(path(stateDir))) return { automatic: true, refused: [], approved: [] };
-  return {
-    refused: [],
-    approved: [],
-    ...(JSON.parse(readFileSync(path(stateDir), "utf8")) as Partial<Consent>),
-  } as Consent;
+/**
+ * The user's consent. A record that fails its integrity check is replaced by the default
+ * (automatic install: security updates are not held back by a choice nobody can vouch for, CRA
+ * Annex I Part I (2)(c)), said in one error line; the user sets their choices again.
+ */
+export function readConsent(store: EncryptedStore, log: AgentLog): Consent {
+  const read = readRecord<Partial<Consent>>(store, CONSENT_RECORD);
+  if (read.found) return { ...DEFAULT_CONSENT, ...read.value } as Consent;
+  if (read.tampered) {
+    log.error(
+      "update consent record failed its integrity check: reset to the defaults (automatic install on, no deferral); set your choices again with bulwark-agent updates",
+    );
+    writeConsent(store, DEFAULT_CONSENT);
+  }
+  return { ...DEFAULT_CONSENT, refused: [], approved: [] };
 }
 
-export function writeConsent(stateDir: string, consent: Consent): void {
-  mkdirSync(join(stateDir, "updates"), { recursive: true, mode: 0o700 });
-  writeAtomic(path(stateDir), JSON.stringify(consent), 0o600);
+export function writeConsent(store: EncryptedStore, consent: Consent): void {
+  store.putJson("state", CONSENT_RECORD, consent);
 }
 
 /** When the maintenance window is open now, or when it opens next (cron in its IANA time zone). */

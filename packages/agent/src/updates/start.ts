@@ -1,3 +1,4 @@
+import type { EncryptedStore } from "@bulwark/sdk/store";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { MqttClient } from "mqtt";
 import type { AgentLog } from "../log.ts";
@@ -6,6 +7,8 @@ import { UpdateAgent } from "./update-agent.ts";
 /** Wires the update agent into `run`: job reports go out on MQTT, downloads use the device's TLS identity. */
 export function startUpdates(options: {
   stateDir: string;
+  /** The agent's encrypted store: the update state lives there beside the device key. */
+  store: EncryptedStore;
   serverUrl: string;
   deviceId: string;
   /** The device's current key (PEM, in memory only) and certificate chain, read at each use (renewal replaces them). */
@@ -21,6 +24,7 @@ export function startUpdates(options: {
   };
   const agent = new UpdateAgent({
     stateDir: options.stateDir,
+    store: options.store,
     serverUrl: options.serverUrl,
     tls,
     log: options.log,

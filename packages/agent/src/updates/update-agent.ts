@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { httpsRequest } from "@bulwark/sdk/https";
-import { directoryStore, httpFetcher, type TargetInfo, TufUpdater, targetFileNames } from "@bulwark/sdk/tuf";
+import type { EncryptedStore } from "@bulwark/sdk/store";
+import { httpFetcher, type TargetInfo, TufUpdater, targetFileNames } from "@bulwark/sdk/tuf";
 import {
   isJobNotify,
   isTerminalJobState,
@@ -17,9 +18,12 @@ import { runCommand } from "./hooks.ts";
 import { JobStore, type LocalJob } from "./job-store.ts";
 import { readSettings, type UpdateSettings } from "./settings.ts";
 import { SlotInstaller } from "./slots.ts";
+import { tufMetadataStore } from "./tuf-store.ts";
 
 export interface UpdateAgentOptions {
   stateDir: string;
+  /** The agent's encrypted store (`device-store.ts`): consent, jobs, installed versions, TUF metadata. */
+  store: EncryptedStore;
   serverUrl: string;
   /** The device's TLS identity for HTTPS, read at each use (certificate renewal replaces it). */
   tls: () => DownloadTls;
@@ -62,7 +66,7 @@ export class UpdateAgent {
   constructor(options: UpdateAgentOptions) {
     this.#o = options;
     this.#settings = readSettings(options.stateDir);
-    this.#jobs = new JobStore(options.stateDir);
+    this.#jobs = new JobStore(options.store, options.stateDir, options.log);
     this.#slots = new SlotInstaller(this.#settings.slotsDir);
   }
 
@@ -128,6 +132,13 @@ export class UpdateAgent {
         this.#jobs.put({ ...known, state: "canceled", reason: "canceled by the server" });
       return;
     }
+    if (!known && this.#jobs.tampered(payload.jobId)) {
+      // Whether this job already ran is unknown: it is not run (again), and the server is told why.
+      const reason = "the device's record of this job failed its integrity check";
+      this.#jobs.put({ note: payload, firstSeenAt: Date.now(), state: "failed", reason });
+      this.#o.report(payload.jobId, { state: "failed", reason });
+      return;
+    }
     if (!known) {
       this.#jobs.put({ note: payload, firstSeenAt: Date.now(), state: "notified" });
       void this.#hook("available", payload);
@@ -162,7 +173,7 @@ export class UpdateAgent {
     if (!job || isTerminalJobState(job.state) || this.#abort.signal.aborted) return;
     this.#settings = readSettings(this.#o.stateDir);
     try {
-      const decision = decide(job.note, readConsent(this.#o.stateDir), job.firstSeenAt, Date.now());
+      const decision = decide(job.note, readConsent(this.#o.store, this.#o.log), job.firstSeenAt, Date.now());
       if (decision.action === "reject") throw new JobEnd("rejected", decision.reason);
       const resolved = await this.#resolve(job);
       const hold = this.#networkHold(job.note, resolved);
@@ -200,9 +211,7 @@ export class UpdateAgent {
   async #resolve(job: LocalJob): Promise<Resolved[]> {
     const note = job.note;
     const base = new URL(`/tuf/${note.productId}/`, this.#o.serverUrl).href;
-    const dir = join(this.#o.stateDir, "updates", "tuf", note.productId);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const store = directoryStore(dir);
+    const store = tufMetadataStore(this.#o.store, note.productId, this.#o.log);
     const updater = new TufUpdater({
       fetcher: httpFetcher({ metadataBaseUrl: base, targetBaseUrl: `${base}targets/`, ...this.#o.tls() }),
       store,
@@ -251,7 +260,13 @@ export class UpdateAgent {
         "rejected",
         `the target is for hardware ${hardware.join(", ")}, this device is ${mine ?? "unknown"}`,
       );
-    const installed = this.#jobs.installed().components[note.component];
+    const all = this.#jobs.installed();
+    if (note.rollback && all.floorRebuilt)
+      throw new JobEnd(
+        "rejected",
+        "the anti-rollback floor was rebuilt after an integrity failure: rollback jobs are refused",
+      );
+    const installed = all.components[note.component];
     if (!installed || !semver.valid(installed.version)) return;
     if (!note.rollback && !semver.gt(note.version, installed.version))
       throw new JobEnd(
