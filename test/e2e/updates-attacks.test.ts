@@ -147,6 +147,57 @@ describe("update attacks against the agent: each refused with a reason, nothing 
     }
   });
 
+  it("a floor record that failed its integrity check: rollback jobs are refused from then on", async () => {
+    const first = await attempt("firmware/1.0.0/fw.img", "1.0.0");
+    assert.equal(first.end.state, "succeeded");
+    const rollbackJob = (jobId: string): JobNotify => ({
+      type: "update",
+      jobId,
+      deploymentId: "d",
+      productId,
+      state: "notified",
+      targets: [{ path: "firmware/1.0.0/fw.img", artifact: "binary" }],
+      component: "firmware",
+      version: "1.0.0",
+      kind: "feature",
+      mandatory: false,
+      maxDeferralSeconds: 0,
+      window: null,
+      network: { metered: "allow" },
+      rollback: true,
+      issuedAt: Date.now(),
+    });
+    const run = async (jobId: string) => {
+      const reports: JobStatusReport[] = [];
+      const agent = new UpdateAgent({
+        stateDir: first.stateDir,
+        store: openAgentStore(first.stateDir, { tpm: null }),
+        serverUrl: server.httpUrl,
+        tls: () => ({ ca: server.rootPem, cert: device.certChainPem, key: device.keyPem }),
+        report: (_jobId, report) => reports.push(report),
+        log: silent,
+      });
+      await agent.start();
+      agent.onNotify(rollbackJob(jobId));
+      const end = await waitFor("job end", async () =>
+        reports.find((r) => ["succeeded", "failed", "rejected", "rolled_back"].includes(r.state)),
+      );
+      await agent.stop();
+      return end;
+    };
+    // Positive control: a rollback job to a version the floor allows installs.
+    assert.equal((await run("job-rollback-ok")).state, "succeeded");
+    const floorFile = join(first.stateDir, "store", "state", "updates.floor.rec");
+    const bytes = readFileSync(floorFile);
+    bytes[bytes.length - 1]! ^= 0x01;
+    writeFileSync(floorFile, bytes);
+    const before = readFileSync(join(first.stateDir, "updates", "slots", "slots.json"), "utf8");
+    const end = await run("job-rollback-refused");
+    assert.equal(end.state, "rejected");
+    assert.match(end.reason!, /anti-rollback floor was rebuilt after an integrity failure/);
+    assert.equal(readFileSync(join(first.stateDir, "updates", "slots", "slots.json"), "utf8"), before);
+  });
+
   it("rollback: an older version than the installed one is refused, even when signed", async () => {
     const first = await attempt("firmware/1.0.0/fw.img", "1.0.0");
     assert.equal(first.end.state, "succeeded");

@@ -141,8 +141,9 @@ export class JobStore {
     for (const job of succeeded)
       if (job.note.kind === "security") raise(job.note.component, job.note.version);
     for (const [c, f] of floors) {
-      // A component known only by its floor: at least that version was installed.
-      components[c] = { version: components[c]?.version ?? f ?? "0.0.0", floor: f };
+      // Never below the floor (a rollback job stops at it): a version rolled back with its record,
+      // or known only by its floor, is taken as the floor.
+      components[c] = { version: newer(components[c]?.version, f) ?? "0.0.0", floor: f };
     }
     const floorRebuilt = (floor.found && floor.value.rebuilt === true) || floorLost;
 

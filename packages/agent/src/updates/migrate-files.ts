@@ -143,5 +143,6 @@ function migrateInstalled(store: EncryptedStore, value: unknown, unreadable: () 
   // An unreadable installed.json lost its floor: rollback jobs are refused from now on (`job-store.ts`).
   const rebuilt = !valid || (existingFloor.found && existingFloor.value.rebuilt === true);
   store.putJson("state", FLOOR_RECORD, { components: floors, ...(rebuilt ? { rebuilt: true } : {}) });
-  store.putJson("state", INSTALLED_RECORD, { components: merged });
+  // With nothing readable, no installed record: the agent rebuilds it from the succeeded jobs.
+  if (valid || existing.found) store.putJson("state", INSTALLED_RECORD, { components: merged });
 }
