@@ -32,7 +32,7 @@ interface TpmMarker {
 
 export class TpmError extends Error {}
 
-function tpm2(options: TpmOptions, tool: string, args: string[], input?: Buffer): Buffer {
+export function tpm2(options: TpmOptions, tool: string, args: string[], input?: Buffer): Buffer {
   try {
     return execFileSync(tool, args, {
       env: { ...process.env, TPM2TOOLS_TCTI: options.tcti },

@@ -5,6 +5,7 @@ import { spoolEvent } from "../security-events.ts";
 import { readState } from "../state.ts";
 import { readConsent, writeConsent } from "./consent.ts";
 import { JobStore } from "./job-store.ts";
+import { agentFloorAnchor } from "./tpm-floor.ts";
 
 export const UPDATES_USAGE =
   "bulwark-agent updates status | jobs | installed | opt-out | opt-in | defer HOURS | defer off | refuse JOB_ID | approve JOB_ID";
@@ -99,7 +100,8 @@ function apply(
   log: AgentLog,
 ): number {
   const consent = readConsent(store, log);
-  const jobs = () => new JobStore(store, stateDir, log);
+  // Read-only: only the running agent writes the TPM-held floor.
+  const jobs = () => new JobStore(store, stateDir, log, agentFloorAnchor(stateDir, { writable: false }));
   switch (parsed.verb) {
     case "opt-out":
       writeConsent(store, { ...consent, automatic: false });

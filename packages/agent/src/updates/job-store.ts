@@ -4,6 +4,7 @@ import type { EncryptedStore } from "@bulwark/sdk/store";
 import type { JobNotify, JobState } from "@bulwark/sdk/wire/jobs";
 import semver from "semver";
 import type { AgentLog } from "../log.ts";
+import type { FloorAnchor } from "./tpm-floor.ts";
 import { FLOOR_RECORD, INSTALLED_RECORD, JOB_PREFIX, jobRecord, readRecord } from "./update-records.ts";
 
 /** What the agent remembers of a job across restarts. */
@@ -46,21 +47,25 @@ export function newer(a: string | null | undefined, b: string | null | undefined
  * is checked against its signed TUF target's length and digests before it is installed).
  *
  * What the store does not detect: a record replaced by an older copy of itself, or the whole store
- * rolled back (`@bulwark/sdk/store` has no monotonic counter yet). Against a single rolled-back or
+ * rolled back (`@bulwark/sdk/store` has no monotonic counter). Against a single rolled-back or
  * deleted record the floor is kept in three places — its own record, the installed-versions record
- * and every succeeded security job — and is the highest of them; only a rollback of all of them
- * together (a copy of the whole store) lowers it. See docs/updates.md "Update state on the device".
+ * and every succeeded security job — and is the highest of them. Against a copy of the whole store
+ * put back, the floor is also held by an anchor outside the device's storage where there is one
+ * (`tpm-floor.ts`: a TPM NV index); without one, such a copy lowers it. See docs/updates.md
+ * "Update state on the device".
  */
 export class JobStore {
   readonly #store: EncryptedStore;
   readonly #dir: string;
   readonly #log: AgentLog;
+  readonly #anchor: FloorAnchor | undefined;
   /** Job records that failed authentication in this process: reported once, then skipped. */
   readonly #tampered = new Set<string>();
 
-  constructor(store: EncryptedStore, stateDir: string, log: AgentLog) {
+  constructor(store: EncryptedStore, stateDir: string, log: AgentLog, anchor?: FloorAnchor) {
     this.#store = store;
     this.#log = log;
+    this.#anchor = anchor;
     this.#dir = join(stateDir, "updates");
     mkdirSync(join(this.#dir, "downloads"), { recursive: true, mode: 0o700 });
   }
@@ -115,6 +120,11 @@ export class JobStore {
    * (so it is reported once); a rebuilt floor refuses rollback jobs from then on.
    */
   installed(): Installed {
+    return this.#installed().answer;
+  }
+
+  /** The answer, and what may be written back (without a mark that only a failed anchor read set). */
+  #installed(): { answer: Installed; persisted: Installed } {
     const installed = readRecord<Installed>(this.#store, INSTALLED_RECORD);
     const floor = readRecord<FloorRecord>(this.#store, FLOOR_RECORD);
     const succeeded = this.all()
@@ -140,12 +150,20 @@ export class JobStore {
     if (floor.found) for (const [c, v] of Object.entries(floor.value.components)) raise(c, v);
     for (const job of succeeded)
       if (job.note.kind === "security") raise(job.note.component, job.note.version);
+    const anchored = this.#anchored();
+    for (const [c, v] of Object.entries(anchored.floors)) raise(c, v);
+    // The store's floor below the anchor's: an older copy of the store put back (or a crash
+    // between the two writes, which raise the anchor first). The higher one applies.
+    const recorded = floor.found ? floor.value.components : {};
+    const belowAnchor = Object.entries(anchored.floors).some(
+      ([c, v]) => newer(recorded[c], v) !== recorded[c],
+    );
     for (const [c, f] of floors) {
       // Never below the floor (a rollback job stops at it): a version rolled back with its record,
       // or known only by its floor, is taken as the floor.
       components[c] = { version: newer(components[c]?.version, f) ?? "0.0.0", floor: f };
     }
-    const floorRebuilt = (floor.found && floor.value.rebuilt === true) || floorLost;
+    const floorRebuilt = (floor.found && floor.value.rebuilt === true) || floorLost || anchored.failed;
 
     if (floorLost)
       this.#log.error(
@@ -155,22 +173,65 @@ export class JobStore {
       this.#log.error(
         "installed-versions record failed its integrity check or is missing: rebuilt from the anti-rollback floor and the succeeded jobs",
       );
+    if (belowAnchor && !floor.found && !installed.found)
+      this.#log.info(
+        `the anti-rollback floor held in the ${this.#anchor!.where} applies: the store has none (a reset device, or its update records deleted)`,
+      );
+    if (belowAnchor && floor.found)
+      this.#log.error(
+        `the anti-rollback floor in the store is below the one held in the ${this.#anchor!.where}: an older copy of the store was put back, or a write was interrupted; the higher floor applies`,
+      );
     const result: Installed = { components, ...(floorRebuilt ? { floorRebuilt: true } : {}) };
-    if (floorLost || installedLost) this.#write(result);
-    return result;
+    const anchorBehind = [...floors].some(([c, f]) => f !== null && anchored.floors[c] !== f);
+    // A failed anchor read marks this answer only (rollback jobs refused while it lasts), not the record.
+    const persisted: Installed = {
+      components,
+      ...(floorRebuilt && !anchored.failed ? { floorRebuilt: true } : {}),
+    };
+    if (floorLost || installedLost || belowAnchor) this.#write(persisted);
+    else if (anchorBehind && !anchored.failed) this.#raiseAnchor(persisted);
+    return { answer: result, persisted };
   }
 
   /** Records an install; the floor only ever rises (to a security release's version). */
   setInstalled(component: string, version: string, security: boolean): void {
-    const installed = this.installed();
+    const installed = this.#installed().persisted;
     const floor = installed.components[component]?.floor ?? null;
     const raised = security ? newer(floor, version) : floor;
     installed.components[component] = { version, floor: raised };
     this.#write(installed);
   }
 
-  /** The floor record first, then the installed versions: each an atomic, durable store write. */
+  /** The anchor's floors; `failed` when it could not be read (said in an error line). */
+  #anchored(): { floors: Record<string, string>; failed: boolean } {
+    if (!this.#anchor) return { floors: {}, failed: false };
+    try {
+      return { floors: this.#anchor.read(), failed: false };
+    } catch (error) {
+      this.#log.error(
+        `the anti-rollback floor in the ${this.#anchor.where} cannot be read: rollback jobs are refused until it can`,
+        { reason: (error as Error).message },
+      );
+      return { floors: {}, failed: true };
+    }
+  }
+
+  #raiseAnchor(installed: Installed): void {
+    if (!this.#anchor) return;
+    const floors: Record<string, string> = {};
+    for (const [c, v] of Object.entries(installed.components)) if (v.floor) floors[c] = v.floor;
+    try {
+      this.#anchor.raise(floors, (a, b) => newer(a, b) ?? a);
+    } catch (error) {
+      this.#log.error(`the anti-rollback floor could not be raised in the ${this.#anchor.where}`, {
+        reason: (error as Error).message,
+      });
+    }
+  }
+
+  /** The anchor first, then the floor record, then the installed versions (atomic, durable store writes). */
   #write(installed: Installed): void {
+    this.#raiseAnchor(installed);
     const floors: FloorRecord = { components: {} };
     for (const [c, v] of Object.entries(installed.components)) if (v.floor) floors.components[c] = v.floor;
     if (installed.floorRebuilt) floors.rebuilt = true;

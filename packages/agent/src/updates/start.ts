@@ -2,6 +2,7 @@ import type { EncryptedStore } from "@bulwark/sdk/store";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { MqttClient } from "mqtt";
 import type { AgentLog } from "../log.ts";
+import { agentFloorAnchor } from "./tpm-floor.ts";
 import { UpdateAgent } from "./update-agent.ts";
 
 /** Wires the update agent into `run`: job reports go out on MQTT, downloads use the device's TLS identity. */
@@ -25,6 +26,7 @@ export function startUpdates(options: {
   const agent = new UpdateAgent({
     stateDir: options.stateDir,
     store: options.store,
+    floorAnchor: agentFloorAnchor(options.stateDir),
     serverUrl: options.serverUrl,
     tls,
     log: options.log,

@@ -18,12 +18,15 @@ import { runCommand } from "./hooks.ts";
 import { JobStore, type LocalJob } from "./job-store.ts";
 import { readSettings, type UpdateSettings } from "./settings.ts";
 import { SlotInstaller } from "./slots.ts";
+import type { FloorAnchor } from "./tpm-floor.ts";
 import { tufMetadataStore } from "./tuf-store.ts";
 
 export interface UpdateAgentOptions {
   stateDir: string;
   /** The agent's encrypted store (`device-store.ts`): consent, jobs, installed versions, TUF metadata. */
   store: EncryptedStore;
+  /** Where the anti-rollback floor is also held, outside the store (`tpm-floor.ts`); none without a TPM. */
+  floorAnchor?: FloorAnchor;
   serverUrl: string;
   /** The device's TLS identity for HTTPS, read at each use (certificate renewal replaces it). */
   tls: () => DownloadTls;
@@ -66,7 +69,7 @@ export class UpdateAgent {
   constructor(options: UpdateAgentOptions) {
     this.#o = options;
     this.#settings = readSettings(options.stateDir);
-    this.#jobs = new JobStore(options.store, options.stateDir, options.log);
+    this.#jobs = new JobStore(options.store, options.stateDir, options.log, options.floorAnchor);
     this.#slots = new SlotInstaller(this.#settings.slotsDir);
   }
 
