@@ -66,6 +66,8 @@ function legacyDir(installed = '{"components":{"firmware":{"version":"1.3.0","fl
   writeFileSync(join(updates, "tuf", PRODUCT, "timestamp.json"), '{"signed":{"_type":"timestamp"}}');
   writeFileSync(join(updates, "tuf", PRODUCT, encodeURIComponent("Role A.json")), '{"signed":"role a"}');
   writeFileSync(join(updates, "tuf", PRODUCT, "snapshot.json.tmp"), "half a write");
+  writeFileSync(join(updates, "tuf", "stray-file"), "not a product");
+  writeFileSync(join(updates, "jobs", "job-150.json.tmp-4242"), "a writer's leftover");
   writeFileSync(join(updates, "downloads", "abc.fw.img.part"), "partial download");
   writeFileSync(join(updates, "slots", "slots.json"), '{"active":"a"}');
   return dir;
@@ -165,6 +167,15 @@ describe("agent: migrating the update state from plain JSON files into the encry
     }
     // 1 consent + 3 jobs + 2 (floor, installed) + 3 TUF records, 7 steps each.
     assert.equal(completedAt, 9 * 7);
+  });
+
+  it("an old agent that never had a job leaves an empty jobs/ directory: it goes too", () => {
+    const dir = join(tempDir("bulwark-update-migrate-"), "state");
+    mkdirSync(join(dir, "updates", "jobs"), { recursive: true });
+    mkdirSync(join(dir, "updates", "downloads"));
+    const result = migrateUpdateFiles(dir, openAgentStore(dir, { tpm: null }), silent);
+    assert.deepEqual(result, { migrated: true, jobs: 0, tufFiles: 0, unreadable: 0 });
+    assert.deepEqual(readdirSync(join(dir, "updates")), ["downloads"]);
   });
 
   it("an unreadable installed.json: rebuilt from the succeeded jobs, the floor marked rebuilt (rollback jobs refused)", async () => {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type EncryptedStore, removeFileDurably } from "@bulwark/sdk/store";
 import { isJobNotify } from "@bulwark/sdk/wire/jobs";
@@ -51,12 +51,8 @@ export function migrateUpdateFiles(dir: string, store: EncryptedStore, log: Agen
           .map((file) => ({ product, file }))
       : [],
   );
-  if (
-    !existsSync(paths.consent) &&
-    !existsSync(paths.installed) &&
-    jobFiles.length === 0 &&
-    tufFiles.length === 0
-  )
+  // The old agent made jobs/ at every start: an empty one is left behind too, then removed.
+  if (Object.values(paths).every((path) => !existsSync(path)))
     return { migrated: false, jobs: 0, tufFiles: 0, unreadable: 0 };
 
   let unreadable = 0;
@@ -97,14 +93,10 @@ export function migrateUpdateFiles(dir: string, store: EncryptedStore, log: Agen
   }
 
   // Every record is written (and fsynced): only now do the old files go.
-  for (const name of listDir(paths.jobs)) removeFileDurably(join(paths.jobs, name));
-  for (const product of listDir(paths.tuf)) {
-    const productDir = join(paths.tuf, product);
-    if (!statSync(productDir).isDirectory()) continue;
-    for (const file of listDir(productDir)) removeFileDurably(join(productDir, file));
-    rmdirSync(productDir);
-  }
-  for (const emptied of [paths.jobs, paths.tuf]) if (existsSync(emptied)) rmdirSync(emptied);
+  for (const name of jobFiles) removeFileDurably(join(paths.jobs, name));
+  for (const { product, file } of tufFiles) removeFileDurably(join(paths.tuf, product, file));
+  // What is left there (a writer's temporary files, stray entries) carries no state.
+  for (const dir of [paths.jobs, paths.tuf]) rmSync(dir, { recursive: true, force: true });
   removeFileDurably(paths.consent);
   removeFileDurably(paths.installed);
   log.info("update state migrated to the encrypted store", {
