@@ -105,14 +105,8 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
 
   // Issue #15: update jobs, downloaded over HTTPS with the same certificate (read at each use: renewal replaces it).
   const updates = startUpdates({
-    ...{
-      stateDir: options.stateDir,
-      store,
-      serverUrl: state.serverUrl,
-      deviceId: state.deviceId,
-      client,
-      log,
-    },
+    ...{ stateDir: options.stateDir, serverUrl: state.serverUrl, deviceId: state.deviceId, client, log },
+    store,
     caPem: readFileSync(paths.ca, "utf8"),
     identity: () => ({
       keyPem: deviceKeyPem(store),
