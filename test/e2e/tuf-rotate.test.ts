@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Updater } from "tuf-js";
+import { openAgentStore } from "../../packages/agent/src/device-store.ts";
 import { UpdateAgent } from "../../packages/agent/src/updates/update-agent.ts";
+import { tufRecord } from "../../packages/agent/src/updates/update-records.ts";
 import {
   type Envelope,
   generateKeyPair,
@@ -119,6 +121,7 @@ describe("TUF key rotation from the CLI, followed by the agent and tuf-js", () =
     const reports: JobStatusReport[] = [];
     const agent = new UpdateAgent({
       stateDir: agentState,
+      store: openAgentStore(agentState, { tpm: null }),
       serverUrl: server.httpUrl,
       tls: () => ({ ca: server.rootPem, cert: device.certChainPem, key: device.keyPem }),
       report: (_jobId, report) => reports.push(report),
@@ -155,7 +158,11 @@ describe("TUF key rotation from the CLI, followed by the agent and tuf-js", () =
 
   const agentRootVersion = () =>
     (
-      JSON.parse(readFileSync(join(agentState, "updates", "tuf", productId, "root.json"), "utf8")) as {
+      JSON.parse(
+        openAgentStore(agentState, { tpm: null })
+          .get("state", tufRecord(productId, "root.json"))!
+          .toString("utf8"),
+      ) as {
         signed: { version: number };
       }
     ).signed.version;
