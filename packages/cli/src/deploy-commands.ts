@@ -72,6 +72,7 @@ const deploy: Command = async (args, api, io) => {
       "window-minutes": { type: "string" },
       "max-deferral-hours": { type: "string" },
       rollback: { type: "boolean" },
+      delta: { type: "string" },
       "spec-file": { type: "string" },
     },
   });
@@ -106,6 +107,11 @@ const deploy: Command = async (args, api, io) => {
   if (values["max-deferral-hours"])
     body.maxDeferralSeconds = Math.round(Number(values["max-deferral-hours"]) * 3600);
   if (values.rollback) body.rollback = true;
+  if (values.delta !== undefined) {
+    if (!["off", "prefer", "require"].includes(values.delta))
+      throw new CliError("--delta is off, prefer (the default) or require", 2);
+    body.delta = values.delta;
+  }
   const created = await (await api()).call<{ id: string }>("POST", "/api/v1/deployments", body);
   io.stdout(`${created.id}\n`);
   return 0;

@@ -96,7 +96,8 @@ Secure updates:
                                                    (new online keys through root N+1; offline root: pending)
   deploy RELEASE_ID --group NAME | --devices ID,… [--strategy all-at-once|waves:P,…,100|rate:N|exponential:IxF/S]
       [--success-gate R] [--pause-after-wave] [--abort-rate R --abort-min N] [--window CRON --time-zone TZ
-      --window-minutes N] [--max-deferral-hours H] [--rollback] [--spec-file SPEC.json]
+      --window-minutes N] [--max-deferral-hours H] [--rollback] [--delta off|prefer|require]
+      [--spec-file SPEC.json]
   deploy status ID [--watch] [--interval SECONDS] [--json]
   deploy pause ID
   deploy resume ID

@@ -37,6 +37,8 @@ export interface Config {
   webhookAllowHttp: boolean;
   /** Largest update artifact accepted for upload, in bytes (issue #15). */
   maxArtifactBytes: number;
+  /** Binary deltas made at publish (issue #15 item 10): image size cap (0: none) and how many previous releases. */
+  delta: { maxImageBytes: number; baseReleases: number };
   /** Start on a data directory that group or others may access (refused by default: keys live there). */
   allowOpenDataDir: boolean;
   /** Admission on both listeners (issue #13): caps, deadlines and the load balancers' PROXY protocol. */
@@ -82,6 +84,12 @@ const USAGE = `Usage: bulwark-server [options]
                                    sharing a Redis; every process of one deployment uses the same
   --max-artifact-bytes N           largest update artifact accepted (default 4 GiB,
                                    env BULWARK_MAX_ARTIFACT_BYTES)
+  --delta-max-image-bytes N        largest image a binary delta is made for at publish, 0 for
+                                   none (default 32 MiB, at most 64 MiB; the server holds the
+                                   base in memory plus ~8 bytes per base byte of tables;
+                                   env BULWARK_DELTA_MAX_IMAGE_BYTES)
+  --delta-base-releases N          deltas from each of the N previous published releases of the
+                                   component (0-10, default 1, env BULWARK_DELTA_BASE_RELEASES)
 Connection limits (both listeners; each flag also reads the env named beside it):
   --max-connections N              open client connections in all (BULWARK_MAX_CONNECTIONS;
                                    default and ceiling: the descriptor limit read at start, less
@@ -215,6 +223,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "redis-url": { type: "string" },
       "redis-prefix": { type: "string" },
       "max-artifact-bytes": { type: "string" },
+      "delta-max-image-bytes": { type: "string" },
+      "delta-base-releases": { type: "string" },
       "renewal-grace-seconds": { type: "string" },
       "max-connections": { type: "string" },
       "mqtt-max-per-address": { type: "string" },
@@ -276,6 +286,22 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",
     maxArtifactBytes: byteCount(values["max-artifact-bytes"] ?? env.BULWARK_MAX_ARTIFACT_BYTES),
+    delta: {
+      maxImageBytes: integer(
+        values["delta-max-image-bytes"] ?? env.BULWARK_DELTA_MAX_IMAGE_BYTES,
+        32 * 1024 * 1024,
+        "--delta-max-image-bytes",
+        0,
+        64 * 1024 * 1024,
+      ),
+      baseReleases: integer(
+        values["delta-base-releases"] ?? env.BULWARK_DELTA_BASE_RELEASES,
+        1,
+        "--delta-base-releases",
+        0,
+        10,
+      ),
+    },
     allowOpenDataDir: values["allow-open-data-dir"] === true || env.BULWARK_ALLOW_OPEN_DATA_DIR === "1",
     connections: connectionLimits(values, env),
   };

@@ -1,3 +1,5 @@
+import { DELTA_POLICIES, type DeltaPolicy } from "./delta.ts";
+
 /**
  * Update jobs on the wire (issue #15): the server announces a job on `jobs/notify`, the device
  * reports each state change on `jobs/{jobId}/status`. What to install is never taken from the
@@ -79,6 +81,12 @@ export interface JobNotify {
   maxDeferralSeconds: number;
   window: MaintenanceWindow | null;
   network: NetworkPolicy;
+  /**
+   * Binary deltas (issue #15 item 10, `wire/delta.ts`): "prefer" (absent: the same) installs from a
+   * signed delta when the device's image is its base, the full target otherwise; "require" never
+   * falls back to the full target (the job fails with the reason); "off" always takes the full one.
+   */
+  delta?: DeltaPolicy;
   /** Anti-rollback: the device refuses a target whose counter is below the one it installed. */
   rollback: boolean;
   issuedAt: number;
@@ -135,6 +143,7 @@ export function isJobNotify(v: unknown): v is JobNotify {
     (v.window === null || isObject(v.window)) &&
     isObject(v.network) &&
     typeof v.rollback === "boolean" &&
+    (v.delta === undefined || (DELTA_POLICIES as readonly unknown[]).includes(v.delta)) &&
     typeof v.issuedAt === "number"
   );
 }

@@ -7,6 +7,7 @@ import type { Store } from "../store/store.ts";
 import type { ArtifactStore } from "./artifact-store.ts";
 import { type ArtifactKind, addArtifact, artifactByTargetFile, artifactsOf } from "./artifacts.ts";
 import { RangeNotSatisfiable, requestedRange } from "./byte-ranges.ts";
+import { deltaByTargetFile } from "./delta.ts";
 import { type DeviceClientDeps, deviceForProduct } from "./device-client.ts";
 import { updateRelease } from "./release-updates.ts";
 
@@ -110,7 +111,10 @@ export async function artifactRoutes(app: FastifyInstance, deps: ArtifactRouteDe
       const { productId } = request.params;
       await deviceForProduct(deps, request, productId);
       const fileName = request.params["*"].split("/").at(-1) ?? "";
-      const artifact = await artifactByTargetFile(deps.store, productId, fileName);
+      // A release's full artifact, or one of its deltas (issue #15 item 10): both served the same way.
+      const artifact =
+        (await artifactByTargetFile(deps.store, productId, fileName)) ??
+        (await deltaByTargetFile(deps.store, productId, fileName));
       if (!artifact) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such target");
       const etag = `"${artifact.sha256}"`;
       let range: ReturnType<typeof requestedRange>;

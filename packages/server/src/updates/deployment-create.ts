@@ -1,9 +1,11 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
+import type { DeltaPolicy } from "@bulwark/sdk/wire/delta";
 import type { MaintenanceWindow, NetworkPolicy } from "@bulwark/sdk/wire/jobs";
 import { Cron } from "croner";
 import semver from "semver";
 import type { Queryable } from "../store/store.ts";
 import { belowFloor, oldestAtCounter, releaseGuard } from "./anti-rollback.ts";
+import { deltasOf } from "./delta.ts";
 import {
   type AbortRule,
   DEFAULT_SPEC,
@@ -27,6 +29,7 @@ export interface DeploymentRequest {
   maxDeferralSeconds?: number;
   jobTimeoutSeconds?: number;
   rollback?: boolean;
+  delta?: DeltaPolicy;
 }
 
 function targetOf(body: DeploymentRequest): DeploymentTarget {
@@ -98,7 +101,13 @@ export async function createDeployment(
     maxDeferralSeconds: body.maxDeferralSeconds ?? DEFAULT_SPEC.maxDeferralSeconds,
     jobTimeoutSeconds: body.jobTimeoutSeconds ?? DEFAULT_SPEC.jobTimeoutSeconds,
     rollback,
+    delta: body.delta ?? DEFAULT_SPEC.delta,
   };
+  if (spec.delta === "require" && (await deltasOf(db, release.id)).length === 0)
+    throw new BulwarkError(
+      "BW_ERR_VALIDATION",
+      "the release has no delta targets (no earlier published release of the component to diff against, or images over the delta cap): delta require would fail every device",
+    );
   return insertDeployment(db, {
     releaseId: release.id,
     productId: release.productId,

@@ -108,5 +108,6 @@ export const DEPLOYMENT_BODY = {
     maxDeferralSeconds: { type: "integer", minimum: 0, maximum: 90 * 24 * 3600 },
     jobTimeoutSeconds: { type: "integer", minimum: 1, maximum: 90 * 24 * 3600 },
     rollback: { type: "boolean" },
+    delta: { enum: ["off", "prefer", "require"] },
   },
 } as const;

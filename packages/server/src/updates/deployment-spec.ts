@@ -1,3 +1,4 @@
+import type { DeltaPolicy } from "@bulwark/sdk/wire/delta";
 import type { MaintenanceWindow, NetworkPolicy } from "@bulwark/sdk/wire/jobs";
 
 /** Who a deployment targets; group and query targets take in devices that join later. */
@@ -37,6 +38,8 @@ export interface DeploymentSpec {
   jobTimeoutSeconds: number;
   /** A fleet rollback to an earlier release (guarded on the device by its anti-rollback counter). */
   rollback: boolean;
+  /** Binary deltas (issue #15 item 10): off, prefer (fall back to the full image) or require (never). */
+  delta: DeltaPolicy;
 }
 
 export const DEFAULT_SPEC: DeploymentSpec = {
@@ -47,6 +50,7 @@ export const DEFAULT_SPEC: DeploymentSpec = {
   maxDeferralSeconds: 7 * 24 * 3600,
   jobTimeoutSeconds: 24 * 3600,
   rollback: false,
+  delta: "prefer",
 };
 
 /**

@@ -31,6 +31,8 @@ export async function notifyDocument(db: Queryable, deployment: Deployment, job:
     window: deployment.spec.window,
     network: deployment.spec.network,
     rollback: deployment.spec.rollback,
+    // Deployments stored before deltas existed have no policy: the default applies.
+    delta: deployment.spec.delta ?? "prefer",
     issuedAt: Date.now(),
   };
 }

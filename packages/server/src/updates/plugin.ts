@@ -6,6 +6,7 @@ import type { CertificateAuthority } from "../pki/ca.ts";
 import type { Store } from "../store/store.ts";
 import { artifactRoutes } from "./artifact-routes.ts";
 import { type ArtifactStore, FileArtifactStore } from "./artifact-store.ts";
+import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "./delta.ts";
 import { deploymentRoutes } from "./deployment-routes.ts";
 import type { UpdateJobs } from "./jobs-service.ts";
 import { releaseUpdateRoutes } from "./release-routes.ts";
@@ -17,7 +18,7 @@ export interface UpdatesDeps {
   /** Holds the TUF keys of every product's repository, sealed under the master key. */
   custody: KeyCustody;
   /** From the composition root: where artifacts live and how large one may be. */
-  config: { dataDir: string; maxArtifactBytes: number };
+  config: { dataDir: string; maxArtifactBytes: number; delta?: DeltaConfig };
   /** The server's CAs: device downloads are authenticated by certificates of its device CAs. */
   cas: () => CertificateAuthority[];
   log: Logger;
@@ -39,6 +40,7 @@ export function updatesPlugin(deps: UpdatesDeps) {
     deviceCas: () => deps.cas().filter((ca) => ca.role === "device"),
     artifacts: deps.artifacts ?? new FileArtifactStore(join(deps.config.dataDir, "artifacts")),
     maxArtifactBytes: deps.config.maxArtifactBytes,
+    delta: deps.config.delta ?? DEFAULT_DELTA_CONFIG,
   };
   return async function updates(app: FastifyInstance): Promise<void> {
     await artifactRoutes(app, shared);

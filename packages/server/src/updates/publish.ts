@@ -2,6 +2,7 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import type { TargetFile } from "@bulwark/sdk/tuf";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import { type Artifact, artifactsOf } from "./artifacts.ts";
+import { buildDeltas, type DeltaDeps, insertDelta } from "./delta.ts";
 import { releaseById } from "./products.ts";
 import {
   assertVersionIncreases,
@@ -17,6 +18,8 @@ export interface PublishedRelease {
   productId: string;
   component: string;
   targets: string[];
+  /** Delta targets published beside the full ones (issue #15 item 10), with their base's SHA-256. */
+  deltas: { path: string; length: number; fullLength: number; baseSha256: string }[];
   snapshotVersion: number;
 }
 
@@ -82,12 +85,14 @@ function targetOf(release: Publishable & ReleaseUpdate, artifact: Artifact): Tar
 /**
  * `bulwark release publish`: puts the release's artifacts into its product's TUF repository as
  * targets of the component's delegated role, signs targets, snapshot and timestamp (TUF spec
- * §6.3) and marks the release published, all or nothing.
+ * §6.3) and marks the release published, all or nothing. With `delta`, also a delta target from
+ * each base the configuration names (`delta.ts`), signed in the same targets version.
  */
 export async function publishRelease(
   deps: TufDeps,
   releaseId: string,
   actor: AuditEntry["actor"],
+  delta?: DeltaDeps,
 ): Promise<PublishedRelease> {
   const found = await releaseById(deps.store, releaseId);
   if (!found) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
@@ -99,8 +104,10 @@ export async function publishRelease(
     const roleKeys = { ...ctx.row.roleKeys, components };
     const signers = ctx.signers[release.component] ? ctx.signers : await roleSigners(deps.custody, roleKeys);
     const targets = artifacts.map((a) => targetPath(release.component, release.version, a.name));
-    for (const [i, a] of artifacts.entries())
-      ctx.repo.setTarget(targets[i]!, targetOf(release, a), release.component);
+    const fulls = artifacts.map((a, i) => ({ artifact: a, path: targets[i]!, target: targetOf(release, a) }));
+    for (const f of fulls) ctx.repo.setTarget(f.path, f.target, release.component);
+    const deltas = delta ? await buildDeltas(deps.store, delta, release, fulls) : [];
+    for (const d of deltas) ctx.repo.setTarget(d.path, d.target, release.component);
     await ctx.repo.publish(signers);
     const snapshot = JSON.parse(ctx.repo.files().get("timestamp.json")!.toString()) as {
       signed: { meta: { "snapshot.json": { version: number } } };
@@ -110,13 +117,22 @@ export async function publishRelease(
       productId: release.productId,
       component: release.component,
       targets,
+      deltas: deltas.map((d) => ({
+        path: d.path,
+        length: d.row.length,
+        fullLength: fulls.find((f) => f.artifact.name === d.row.artifactName)!.artifact.length,
+        baseSha256: d.row.baseSha256,
+      })),
       snapshotVersion: snapshot.signed.meta["snapshot.json"].version,
     };
     return {
       result,
       change: {
         roleKeys,
-        also: (tx) => markPublished(tx, release),
+        also: async (tx) => {
+          await markPublished(tx, release);
+          for (const d of deltas) await insertDelta(tx, d.row);
+        },
         audit: {
           actor,
           action: "release.publish",
@@ -127,6 +143,7 @@ export async function publishRelease(
             version: release.version,
             component: release.component,
             targets,
+            deltas: deltas.map((d) => d.path),
           },
         },
       },

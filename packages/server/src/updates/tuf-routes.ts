@@ -2,6 +2,7 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import type { Root } from "@bulwark/sdk/tuf";
 import type { FastifyInstance } from "fastify";
 import { actorOf } from "../audit/actor.ts";
+import type { DeltaDeps } from "./delta.ts";
 import { type DeviceClientDeps, deviceForProduct } from "./device-client.ts";
 import { productById } from "./products.ts";
 import { publishRelease } from "./publish.ts";
@@ -24,7 +25,10 @@ async function productOrNotFound(deps: TufDeps, id: string): Promise<void> {
 }
 
 /** The product's TUF repository: metadata for devices, publishing and root signing for operators. */
-export async function tufRoutes(app: FastifyInstance, deps: TufDeps & DeviceClientDeps): Promise<void> {
+export async function tufRoutes(
+  app: FastifyInstance,
+  deps: TufDeps & DeviceClientDeps & DeltaDeps,
+): Promise<void> {
   app.get<{ Params: { productId: string; file: string } }>(
     "/tuf/:productId/:file",
     {
@@ -57,7 +61,7 @@ export async function tufRoutes(app: FastifyInstance, deps: TufDeps & DeviceClie
   app.post<{ Params: { id: string } }>(
     "/api/v1/releases/:id/publish",
     { config: { auth: { permission: "releases:publish" } }, schema: { params: ID_PARAMS } },
-    async (request) => publishRelease(deps, request.params.id, actorOf(request.principal)),
+    async (request) => publishRelease(deps, request.params.id, actorOf(request.principal), deps),
   );
 
   app.get<{ Params: { id: string } }>(

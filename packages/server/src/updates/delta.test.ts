@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { constants, zstdDecompressSync } from "node:zlib";
+import { httpFetcher, memoryStore, TufUpdater } from "@bulwark/sdk/tuf";
+import { deltaTargetPath, parseDeltaCustom } from "@bulwark/sdk/wire/delta";
+import { nextRelease, realBinary } from "../../../../test/delta-images.ts";
+import type { EnrolledDevice } from "../../../../test/enrol-helpers.ts";
+import { startTestServer, type TestServer } from "../../../../test/helpers.ts";
+import { createRelease, deviceGet, productDevice, uploadArtifact } from "../../../../test/update-helpers.ts";
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const MiB = 1024 * 1024;
+
+interface Published {
+  targets: string[];
+  deltas: { path: string; length: number; fullLength: number; baseSha256: string }[];
+}
+
+describe("binary deltas at publish (issue #15 item 10)", () => {
+  let server: TestServer;
+  let productId: string;
+  let device: EnrolledDevice;
+  const v1 = realBinary(3 * MiB);
+  const { image: v2, changed } = nextRelease(v1);
+  const releases: Record<string, string> = {};
+
+  async function publish(version: string, image: Buffer): Promise<Published> {
+    const id = await createRelease(server, productId, version);
+    releases[version] = id;
+    assert.equal((await uploadArtifact(server, id, "fw.img", image)).status, 201);
+    const published = await server.api<Published>("POST", `/api/v1/releases/${id}/publish`);
+    assert.equal(published.status, 200, JSON.stringify(published.body));
+    return published.body;
+  }
+
+  async function updater(): Promise<TufUpdater> {
+    const base = `${server.httpUrl}/tuf/${productId}`;
+    const root = await deviceGet(server, device, `/tuf/${productId}/1.root.json`);
+    const client = new TufUpdater({
+      fetcher: httpFetcher({
+        metadataBaseUrl: `${base}/`,
+        targetBaseUrl: `${base}/targets/`,
+        ca: server.rootPem,
+        cert: device.certChainPem,
+        key: device.keyPem,
+      }),
+      store: memoryStore(),
+      bootstrapRoot: root.body,
+      policy: "hybrid",
+    });
+    await client.refresh();
+    return client;
+  }
+
+  before(async () => {
+    // A 4 MiB cap: the 3 MiB images get deltas, the 5 MiB one below does not.
+    server = await startTestServer({ args: ["--delta-max-image-bytes", String(4 * MiB)] });
+    productId = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "Delta D1" })).body.id;
+    device = await productDevice(server, productId);
+  });
+  after(async () => server.close());
+
+  it("publishes no delta for a first release (nothing to diff against)", async () => {
+    const published = await publish("1.0.0", v1);
+    assert.deepEqual(published.deltas, []);
+    assert.deepEqual(published.targets, ["firmware/1.0.0/fw.img"]);
+  });
+
+  it("publishes a signed delta from the previous release that rebuilds the new image exactly", async () => {
+    const published = await publish("1.1.0", v2);
+    assert.equal(published.deltas.length, 1);
+    const [delta] = published.deltas;
+    const path = deltaTargetPath("firmware/1.1.0/fw.img", sha256(v1));
+    assert.equal(delta!.path, path);
+    assert.equal(delta!.baseSha256, sha256(v1));
+    assert.equal(delta!.fullLength, v2.length);
+    // The change brings ~74 KiB of new bytes into a 3 MiB image: the delta is near that, not near 3 MiB.
+    assert.ok(delta!.length < changed * 1.5, `delta ${delta!.length} bytes for ${changed} changed`);
+
+    const client = await updater();
+    const info = await client.getTargetInfo(path);
+    assert.ok(info, "the delta is a target of the component's signed role");
+    assert.equal(info.role, "firmware");
+    assert.equal(info.target.length, delta!.length);
+    assert.ok(info.target.hashes.sha256 && info.target.hashes.sha512);
+    const custom = parseDeltaCustom(info.target.custom);
+    assert.ok(custom);
+    assert.deepEqual(custom.base, { sha256: sha256(v1), length: v1.length, version: "1.0.0" });
+    assert.deepEqual(custom.target, { path: "firmware/1.1.0/fw.img", length: v2.length, sha256: sha256(v2) });
+    assert.equal(info.target.custom?.version, "1.1.0");
+    // Downloaded through the TUF client (length and both hashes checked, TUF spec §5.7.3), then rebuilt.
+    const bytes = Buffer.from(await client.downloadTarget(info));
+    const rebuilt = zstdDecompressSync(bytes, {
+      dictionary: v1,
+      params: { [constants.ZSTD_d_windowLogMax]: custom.windowLog },
+    });
+    assert.ok(rebuilt.equals(v2), "the delta rebuilds the new image from the old one");
+    // The full target stays as it was.
+    const full = await client.getTargetInfo("firmware/1.1.0/fw.img");
+    assert.equal(full?.target.length, v2.length);
+  });
+
+  it("serves the delta to the product's devices with HTTP Range, like full targets", async () => {
+    const client = await updater();
+    const info = (await client.getTargetInfo(deltaTargetPath("firmware/1.1.0/fw.img", sha256(v1))))!;
+    const file = `/tuf/${productId}/targets/firmware/1.1.0/${info.target.hashes.sha256}.${info.path.split("/").at(-1)}`;
+    const part = await deviceGet(server, device, file, { range: "bytes=10-19" });
+    assert.equal(part.status, 206);
+    assert.equal(part.body.length, 10);
+    const whole = await deviceGet(server, device, file);
+    assert.equal(whole.status, 200);
+    assert.equal(sha256(whole.body), info.target.hashes.sha256);
+    assert.equal((await deviceGet(server, undefined, file)).status, 401, "not without a device certificate");
+  });
+
+  it("makes no delta for an image over the configured cap", async () => {
+    const big = Buffer.concat([v2, realBinary(5 * MiB).subarray(3 * MiB)]);
+    const published = await publish("1.2.0", big);
+    assert.deepEqual(published.deltas, [], "5 MiB is over the 4 MiB cap");
+  });
+
+  it("a deployment that requires deltas is refused for a release without any, accepted with them", async () => {
+    const group = "default";
+    const refused = await server.api<{ code: string; detail: string }>("POST", "/api/v1/deployments", {
+      releaseId: releases["1.2.0"],
+      group,
+      delta: "require",
+    });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, "BW_ERR_VALIDATION");
+    assert.match(refused.body.detail, /no delta targets/);
+    const bad = await server.api<{ code: string }>("POST", "/api/v1/deployments", {
+      releaseId: releases["1.1.0"],
+      group,
+      delta: "sometimes",
+    });
+    assert.equal(bad.status, 400);
+    const accepted = await server.api<{ spec: { delta: string } }>("POST", "/api/v1/deployments", {
+      releaseId: releases["1.1.0"],
+      group,
+      delta: "require",
+    });
+    assert.equal(accepted.status, 201, JSON.stringify(accepted.body));
+    assert.equal(accepted.body.spec.delta, "require");
+  });
+});
