@@ -1,8 +1,10 @@
 import { mkdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { httpsRequest } from "@bulwark/sdk/https";
 import type { EncryptedStore } from "@bulwark/sdk/store";
 import { httpFetcher, type TargetInfo, TufUpdater, targetFileNames } from "@bulwark/sdk/tuf";
+import { type DeltaPolicy, deltaTargetPath, parseDeltaCustom } from "@bulwark/sdk/wire/delta";
 import {
   isJobNotify,
   isTerminalJobState,
@@ -13,6 +15,8 @@ import semver from "semver";
 import type { AgentLog } from "../log.ts";
 import { installConfigFile } from "./config-installer.ts";
 import { decide, readConsent } from "./consent.ts";
+import { applyDelta, DeltaRefused, fileSha256 } from "./delta-apply.ts";
+import { checkDelta, planTransfer } from "./delta-plan.ts";
 import { type DownloadTls, downloadWithResume } from "./downloader.ts";
 import { runCommand } from "./hooks.ts";
 import { JobStore, type LocalJob } from "./job-store.ts";
@@ -44,10 +48,17 @@ class JobEnd extends Error {
   }
 }
 
+/** The job must wait (metered network); `reason` is reported with the deferral. */
+class JobHold extends Error {}
+
 interface Resolved {
   info: TargetInfo;
   artifact: "binary" | "config";
   file: string;
+  /** A signed delta from the device's current image (`base`) that passed `checkDelta`. */
+  delta?: { info: TargetInfo; file: string; base: string };
+  /** Why no delta is used for this target. */
+  noDelta?: string;
 }
 
 /**
@@ -179,16 +190,43 @@ export class UpdateAgent {
       const decision = decide(job.note, readConsent(this.#o.store, this.#o.log), job.firstSeenAt, Date.now());
       if (decision.action === "reject") throw new JobEnd("rejected", decision.reason);
       const resolved = await this.#resolve(job);
-      const hold = this.#networkHold(job.note, resolved);
-      if (hold) {
-        this.#set(job, "deferred", { reason: hold, deferUntil: Date.now() + this.#settings.checkIntervalMs });
+      const policy: DeltaPolicy = job.note.delta ?? "prefer";
+      const plan = planTransfer(
+        policy,
+        resolved.map((r) => ({
+          path: r.info.path,
+          fullLength: r.info.target.length,
+          ...(r.delta ? { delta: { length: r.delta.info.target.length } } : {}),
+          ...(r.noDelta ? { noDelta: r.noDelta } : {}),
+        })),
+        job.note.network,
+        this.#settings.metered,
+      );
+      if (plan.kind === "end") throw new JobEnd("failed", plan.reason);
+      if (plan.kind === "hold") {
+        this.#set(job, "deferred", {
+          reason: plan.reason,
+          deferUntil: Date.now() + this.#settings.checkIntervalMs,
+        });
         return;
       }
+      // Which path was taken is the reason of the downloading report (kept in the job's events).
       job = this.#set(job, "downloading", {
-        progress: { bytes: 0, total: resolved.reduce((n, r) => n + r.info.target.length, 0) },
+        reason: plan.summary,
+        progress: { bytes: 0, total: plan.bytes },
       });
-      for (const r of resolved) await this.#download(job, r);
-      job = this.#set(job, "verifying");
+      const paths: string[] = [];
+      try {
+        for (const [i, r] of resolved.entries()) paths.push(await this.#fetch(job, r, plan.use[i]!, policy));
+      } catch (error) {
+        if (!(error instanceof JobHold)) throw error;
+        this.#set(job, "deferred", {
+          reason: error.message,
+          deferUntil: Date.now() + this.#settings.checkIntervalMs,
+        });
+        return;
+      }
+      job = this.#set(job, "verifying", { reason: paths.join("; ") });
       if (decision.action === "defer") {
         if (job.state !== "deferred") void this.#hook("deferred", job.note, decision.reason);
         this.#set(job, "deferred", { reason: decision.reason, deferUntil: decision.until });
@@ -197,7 +235,7 @@ export class UpdateAgent {
       job = this.#set(job, "installing");
       for (const r of resolved) await this.#install(job, r);
       this.#jobs.setInstalled(job.note.component, job.note.version, job.note.kind === "security");
-      this.#end(job, "succeeded");
+      this.#end(job, "succeeded", paths.join("; "));
     } catch (error) {
       if (this.#abort.signal.aborted) return;
       const fresh = this.#jobs.get(jobId);
@@ -232,9 +270,84 @@ export class UpdateAgent {
       if (!info) throw new JobEnd("failed", `${t.path} is not a signed target of this product`);
       this.#checkTarget(note, info);
       const name = `${info.target.hashes.sha256}.${t.path.split("/").at(-1)}`;
-      resolved.push({ info, artifact: t.artifact, file: this.#jobs.downloadPath(name) });
+      const r: Resolved = { info, artifact: t.artifact, file: this.#jobs.downloadPath(name) };
+      if ((note.delta ?? "prefer") !== "off") Object.assign(r, await this.#findDelta(updater, r));
+      resolved.push(r);
     }
     return resolved;
+  }
+
+  /** The image a delta for this target would apply to: the active slot, or the installed config file. */
+  #currentImage(r: Pick<Resolved, "artifact" | "info">): string {
+    if (r.artifact === "config") return join(this.#settings.configDir, r.info.path.split("/").at(-1)!);
+    return this.#slots.imagePath(this.#slots.state().active);
+  }
+
+  /**
+   * A signed delta from this device's current image (issue #15 item 10): asked of TUF by the path
+   * named after the image's SHA-256 (`deltaTargetPath`), then checked against the full target.
+   */
+  async #findDelta(updater: TufUpdater, r: Resolved): Promise<Pick<Resolved, "delta" | "noDelta">> {
+    const base = this.#currentImage(r);
+    const mine = await fileSha256(base);
+    if (!mine) return { noDelta: "this device has no current image to apply a delta to" };
+    const info = await updater.getTargetInfo(deltaTargetPath(r.info.path, mine));
+    if (!info) return { noDelta: `no signed delta from this device's image (sha256 ${mine.slice(0, 16)}…)` };
+    const refused = checkDelta(
+      parseDeltaCustom(info.target.custom),
+      info.target.length,
+      { path: r.info.path, length: r.info.target.length, sha256: r.info.target.hashes.sha256! },
+      mine,
+    );
+    if (refused) return { noDelta: refused };
+    const file = this.#jobs.downloadPath(`${info.target.hashes.sha256}.${info.path.split("/").at(-1)}`);
+    return { delta: { info, file, base } };
+  }
+
+  /**
+   * One target's bytes into `r.file`: from its delta (downloaded with resume, checked against its
+   * own signed hashes, rebuilt and checked against the full target's), or the full image. A refused
+   * delta falls back to the full image only when the policy allows it and the metered policy
+   * allows the full size; returns which path was taken.
+   */
+  async #fetch(job: LocalJob, r: Resolved, use: "delta" | "full", policy: DeltaPolicy): Promise<string> {
+    const name = r.info.path.split("/").at(-1)!;
+    let fallback = "";
+    if (use === "delta" && r.delta) {
+      try {
+        if ((await fileSha256(r.file)) !== r.info.target.hashes.sha256) {
+          await this.#download(job, r.delta.info, r.delta.file);
+          await applyDelta({
+            delta: r.delta.file,
+            base: r.delta.base,
+            dest: r.file,
+            length: r.info.target.length,
+            hashes: r.info.target.hashes,
+          });
+          await rm(r.delta.file, { force: true });
+        }
+        return `${name}: delta of ${r.delta.info.target.length} bytes instead of ${r.info.target.length}`;
+      } catch (error) {
+        if (this.#abort.signal.aborted || !(error instanceof DeltaRefused || error instanceof JobEnd))
+          throw error;
+        await rm(r.delta.file, { force: true });
+        const reason = `delta refused: ${error.message}`;
+        this.#o.log.warn("delta refused", { jobId: job.note.jobId, target: r.info.path, reason });
+        if (policy === "require")
+          throw new JobEnd("failed", `${reason}; the deployment requires a delta: nothing installed`);
+        const hold = planTransfer(
+          "off",
+          [{ path: r.info.path, fullLength: r.info.target.length }],
+          job.note.network,
+          this.#settings.metered,
+        );
+        if (hold.kind === "hold") throw new JobHold(`${reason}; the full image: ${hold.reason}`);
+        fallback = ` after ${reason}`;
+        this.#o.report(job.note.jobId, { state: "downloading", reason: `${name}: full${fallback}` });
+      }
+    }
+    await this.#download(job, r.info, r.file);
+    return `${name}: full image of ${r.info.target.length} bytes${fallback}`;
   }
 
   /** Trust on first use over the already authenticated TLS channel (the server's pinned root CA). */
@@ -283,18 +396,8 @@ export class UpdateAgent {
       );
   }
 
-  /** A metered network downloads only if allowed, or under the cap: never a silent fallback to more. */
-  #networkHold(note: JobNotify, resolved: Resolved[]): string | undefined {
-    if (!this.#settings.metered) return undefined;
-    const total = resolved.reduce((n, r) => n + r.info.target.length, 0);
-    if (note.network.metered === "deny") return "on a metered network: waiting for an allowed one";
-    if (note.network.metered === "cap" && total > (note.network.maxMeteredBytes ?? 0))
-      return `${total} bytes exceed the metered cap of ${note.network.maxMeteredBytes}: waiting for an unmetered network`;
-    return undefined;
-  }
-
-  async #download(job: LocalJob, r: Resolved): Promise<void> {
-    const [name] = targetFileNames(r.info.path, { sha256: r.info.target.hashes.sha256! }, true);
+  async #download(job: LocalJob, info: TargetInfo, file: string): Promise<void> {
+    const [name] = targetFileNames(info.path, { sha256: info.target.hashes.sha256! }, true);
     const url = new URL(
       `/tuf/${job.note.productId}/targets/${name!.split("/").map(encodeURIComponent).join("/")}`,
       this.#o.serverUrl,
@@ -302,9 +405,9 @@ export class UpdateAgent {
     let last = 0;
     await downloadWithResume({
       url,
-      dest: r.file,
-      length: r.info.target.length,
-      hashes: r.info.target.hashes,
+      dest: file,
+      length: info.target.length,
+      hashes: info.target.hashes,
       tls: this.#o.tls(),
       retries: this.#settings.downloadRetries,
       signal: this.#abort.signal,

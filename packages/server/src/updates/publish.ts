@@ -19,7 +19,7 @@ export interface PublishedRelease {
   component: string;
   targets: string[];
   /** Delta targets published beside the full ones (issue #15 item 10), with their base's SHA-256. */
-  deltas: { path: string; length: number; fullLength: number; baseSha256: string }[];
+  deltas: { path: string; length: number; sha256: string; fullLength: number; baseSha256: string }[];
   snapshotVersion: number;
 }
 
@@ -120,6 +120,7 @@ export async function publishRelease(
       deltas: deltas.map((d) => ({
         path: d.path,
         length: d.row.length,
+        sha256: d.row.sha256,
         fullLength: fulls.find((f) => f.artifact.name === d.row.artifactName)!.artifact.length,
         baseSha256: d.row.baseSha256,
       })),
