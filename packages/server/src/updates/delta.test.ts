@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { constants, zstdDecompressSync } from "node:zlib";
 import { httpFetcher, memoryStore, TufUpdater } from "@bulwark/sdk/tuf";
@@ -7,6 +7,7 @@ import { deltaTargetPath, parseDeltaCustom } from "@bulwark/sdk/wire/delta";
 import { nextRelease, realBinary } from "../../../../test/delta-images.ts";
 import type { EnrolledDevice } from "../../../../test/enrol-helpers.ts";
 import { startTestServer, type TestServer } from "../../../../test/helpers.ts";
+import { freshSchema, needServices } from "../../../../test/services.ts";
 import { createRelease, deviceGet, productDevice, uploadArtifact } from "../../../../test/update-helpers.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -15,6 +16,7 @@ const MiB = 1024 * 1024;
 interface Published {
   targets: string[];
   deltas: { path: string; length: number; fullLength: number; baseSha256: string }[];
+  deltasSkipped: { artifact: string; baseVersion: string; reason: string }[];
 }
 
 describe("binary deltas at publish (issue #15 item 10)", () => {
@@ -114,16 +116,34 @@ describe("binary deltas at publish (issue #15 item 10)", () => {
     assert.equal((await deviceGet(server, undefined, file)).status, 401, "not without a device certificate");
   });
 
+  it("makes no delta that would not be smaller than the image (nothing shared with the base)", async () => {
+    const unrelated = randomBytes(2 * MiB);
+    const published = await publish("1.2.0", unrelated);
+    assert.deepEqual(published.deltas, []);
+    assert.equal(published.deltasSkipped[0]?.reason, "the delta would not be smaller than the full image");
+    // Positive control: the next release, a small change of this one, gets its delta again.
+    const next = await publish("1.3.0", nextRelease(unrelated).image);
+    assert.equal(next.deltas.length, 1);
+    assert.equal(next.deltas[0]!.baseSha256, sha256(unrelated));
+  });
+
   it("makes no delta for an image over the configured cap", async () => {
     const big = Buffer.concat([v2, realBinary(5 * MiB).subarray(3 * MiB)]);
-    const published = await publish("1.2.0", big);
+    const published = await publish("1.4.0", big);
     assert.deepEqual(published.deltas, [], "5 MiB is over the 4 MiB cap");
+    assert.deepEqual(published.deltasSkipped, [
+      {
+        artifact: "fw.img",
+        baseVersion: "1.3.0",
+        reason: `an image is over the delta cap of ${4 * MiB} bytes (--delta-max-image-bytes)`,
+      },
+    ]);
   });
 
   it("a deployment that requires deltas is refused for a release without any, accepted with them", async () => {
     const group = "default";
     const refused = await server.api<{ code: string; detail: string }>("POST", "/api/v1/deployments", {
-      releaseId: releases["1.2.0"],
+      releaseId: releases["1.4.0"],
       group,
       delta: "require",
     });
@@ -143,5 +163,38 @@ describe("binary deltas at publish (issue #15 item 10)", () => {
     });
     assert.equal(accepted.status, 201, JSON.stringify(accepted.body));
     assert.equal(accepted.body.spec.delta, "require");
+  });
+});
+
+describe("binary deltas on PostgreSQL", () => {
+  it("publishes and serves a delta target", async (t) => {
+    if (!(await needServices(t, ["postgres"]))) return;
+    const schema = freshSchema();
+    await schema.create();
+    const server = await startTestServer({ args: ["--store", "postgres", "--database-url", schema.url] });
+    try {
+      const productId = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "Delta P1" }))
+        .body.id;
+      const device = await productDevice(server, productId);
+      const v1 = realBinary(MiB);
+      let published: Published | undefined;
+      for (const [version, image] of [
+        ["1.0.0", v1],
+        ["1.1.0", nextRelease(v1).image],
+      ] as const) {
+        const id = await createRelease(server, productId, version);
+        assert.equal((await uploadArtifact(server, id, "fw.img", image)).status, 201);
+        published = (await server.api<Published>("POST", `/api/v1/releases/${id}/publish`)).body;
+      }
+      assert.equal(published!.deltas.length, 1);
+      const [d] = published!.deltas as (Published["deltas"][number] & { sha256: string })[];
+      const file = `/tuf/${productId}/targets/firmware/1.1.0/${d!.sha256}.${d!.path.split("/").at(-1)}`;
+      const got = await deviceGet(server, device, file);
+      assert.equal(got.status, 200);
+      assert.equal(sha256(got.body), d!.sha256);
+    } finally {
+      await server.close();
+      await schema.drop();
+    }
   });
 });

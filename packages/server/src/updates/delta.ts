@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Readable } from "node:stream";
-import { constants, createZstdCompress } from "node:zlib";
+import { Readable } from "node:stream";
+import { Worker } from "node:worker_threads";
+import { constants } from "node:zlib";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { TargetFile } from "@bulwark/sdk/tuf";
 import {
@@ -95,7 +96,8 @@ export async function deltaBases(
 }
 
 async function readAll(stream: Readable, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+  // Its own ArrayBuffer (never a pooled slice): it is handed over to the worker, not copied.
+  const buffer = Buffer.allocUnsafeSlow(length);
   let at = 0;
   for await (const chunk of stream) {
     const c = chunk as Buffer;
@@ -108,42 +110,87 @@ async function readAll(stream: Readable, length: number): Promise<Buffer> {
 }
 
 /**
+ * Compresses `source` with `dictionary` on a worker thread (`delta-worker.ts`), one chunk in
+ * flight at a time; the compressed bytes come out of the returned stream. Destroying the stream
+ * stops the worker.
+ */
+function compressOnWorker(dictionary: Buffer, params: Record<number, number>, source: Readable): Readable {
+  const worker = new Worker(new URL("./delta-worker.ts", import.meta.url), { execArgv: [] });
+  let drained: (() => void) | undefined;
+  let finished = false;
+  const output = new Readable({
+    read() {},
+    destroy(error, callback) {
+      source.destroy();
+      void worker.terminate().then(() => callback(error));
+    },
+  });
+  const fail = (error: Error) => {
+    if (!output.destroyed) output.destroy(error);
+  };
+  worker.on("message", (m: { type: string; chunk?: Uint8Array; message?: string }) => {
+    if (m.type === "out") output.push(Buffer.from(m.chunk!.buffer, m.chunk!.byteOffset, m.chunk!.byteLength));
+    else if (m.type === "drained") drained?.();
+    else if (m.type === "done") {
+      finished = true;
+      output.push(null);
+      void worker.terminate();
+    } else if (m.type === "error") fail(new Error(`delta compression: ${m.message}`));
+  });
+  worker.on("error", fail);
+  worker.on("exit", () => {
+    if (!finished) fail(new Error("the delta worker stopped"));
+  });
+  worker.postMessage({ type: "start", dictionary, params }, [dictionary.buffer as ArrayBuffer]);
+  void (async () => {
+    for await (const chunk of source) {
+      if (output.destroyed) return;
+      const done = new Promise<void>((resolve) => {
+        drained = resolve;
+      });
+      worker.postMessage({ type: "data", chunk });
+      await done;
+    }
+    worker.postMessage({ type: "end" });
+  })().catch(fail);
+  return output;
+}
+
+/**
  * Computes the `zstd-dict` delta of `full` from `base` (RFC 8878, the base as dictionary) and
  * stores it content-addressed. Memory: the base is held once as the dictionary, plus zstd's hash
- * and chain tables (2 × 4 × 2^hashLog bytes) and its window; the new image streams. Compression
- * runs on libuv's thread pool (zlib streams), so the event loop is not blocked. Returns undefined
- * when either image is over the cap, or when the delta would not be smaller than the full image
- * (the store refuses it past `full.length - 1` bytes, so a useless delta is never written whole).
+ * and chain tables (2 × 4 × 2^hashLog bytes) and its window; the new image streams, one chunk at a
+ * time. Compression (and building the dictionary's tables) runs on a worker thread, so the event
+ * loop is not blocked. Skipped (with the reason) when either image is over the cap, or when the
+ * delta would not be smaller than the full image (the store refuses it past `full.length - 1`
+ * bytes, so a useless delta is never written whole).
  */
 export async function makeDelta(
   artifacts: ArtifactStore,
   base: StoredObject,
   full: StoredObject,
   maxImageBytes: number,
-): Promise<StoredObject | undefined> {
+): Promise<{ delta: StoredObject } | { skipped: string }> {
   const cap = Math.min(maxImageBytes, DELTA_LIMITS.maxImageBytes);
-  if (base.length > cap || full.length > cap || full.length < 2) return undefined;
+  if (base.length > cap || full.length > cap)
+    return { skipped: `an image is over the delta cap of ${cap} bytes (--delta-max-image-bytes)` };
+  if (full.length < 2) return { skipped: "the image is too small for a delta" };
   const dictionary = await readAll(await artifacts.read(base.sha256), base.length);
   const { windowLog, hashLog } = zstdDeltaParams(base.length, full.length);
-  const compress = createZstdCompress({
-    dictionary,
-    params: {
-      [constants.ZSTD_c_compressionLevel]: 9,
-      [constants.ZSTD_c_windowLog]: windowLog,
-      [constants.ZSTD_c_hashLog]: hashLog,
-      [constants.ZSTD_c_chainLog]: hashLog,
-      [constants.ZSTD_c_checksumFlag]: 1,
-    },
-  });
-  const source = await artifacts.read(full.sha256);
-  source.on("error", (error) => compress.destroy(error));
-  source.pipe(compress);
+  const params = {
+    [constants.ZSTD_c_compressionLevel]: 9,
+    [constants.ZSTD_c_windowLog]: windowLog,
+    [constants.ZSTD_c_hashLog]: hashLog,
+    [constants.ZSTD_c_chainLog]: hashLog,
+    [constants.ZSTD_c_checksumFlag]: 1,
+  };
+  const compressed = compressOnWorker(dictionary, params, await artifacts.read(full.sha256));
   try {
-    return await artifacts.put(compress, full.length - 1);
+    return { delta: await artifacts.put(compressed, full.length - 1) };
   } catch (error) {
-    source.destroy();
-    compress.destroy();
-    if (error instanceof BulwarkError && error.code === "BW_ERR_PAYLOAD_TOO_LARGE") return undefined;
+    compressed.destroy();
+    if (error instanceof BulwarkError && error.code === "BW_ERR_PAYLOAD_TOO_LARGE")
+      return { skipped: "the delta would not be smaller than the full image" };
     throw error;
   }
 }
@@ -175,23 +222,44 @@ export interface PublishedDelta {
   row: ArtifactDelta;
 }
 
+/** A delta publishing did not make, and why (reported to the operator, never silent). */
+export interface SkippedDelta {
+  artifact: string;
+  baseVersion: string;
+  reason: string;
+}
+
 /**
  * At publish (issue #15 item 10): a delta for each of the release's artifacts from each base
- * (`deltaBases`), as its own target beside the full one. Skipped (no target) where an image is
- * over the cap or the delta is no smaller than the full image.
+ * (`deltaBases`), as its own target beside the full one. Skipped (no target, the reason kept) where
+ * an image is over the cap, the delta is no smaller than the full image, or computing it failed:
+ * a delta is an optimisation, so it never stands in the way of publishing a (security) release.
  */
 export async function buildDeltas(
   db: Queryable,
   deps: DeltaDeps,
   release: { id: string; productId: string; component: string },
   fulls: { artifact: Artifact; path: string; target: TargetFile }[],
-): Promise<PublishedDelta[]> {
-  if (deps.delta.maxImageBytes <= 0) return [];
+): Promise<{ made: PublishedDelta[]; skipped: SkippedDelta[] }> {
   const made: PublishedDelta[] = [];
+  const skipped: SkippedDelta[] = [];
+  if (deps.delta.maxImageBytes <= 0) return { made, skipped };
   for (const full of fulls) {
     for (const base of await deltaBases(db, release, full.artifact, deps.delta.baseReleases)) {
-      const stored = await makeDelta(deps.artifacts, base.artifact, full.artifact, deps.delta.maxImageBytes);
-      if (!stored) continue;
+      const skip = (reason: string) =>
+        skipped.push({ artifact: full.artifact.name, baseVersion: base.version, reason });
+      let result: Awaited<ReturnType<typeof makeDelta>>;
+      try {
+        result = await makeDelta(deps.artifacts, base.artifact, full.artifact, deps.delta.maxImageBytes);
+      } catch (error) {
+        skip(`computing the delta failed: ${(error as Error).message}`);
+        continue;
+      }
+      if ("skipped" in result) {
+        skip(result.skipped);
+        continue;
+      }
+      const stored = result.delta;
       const path = deltaTargetPath(full.path, base.artifact.sha256);
       made.push({
         path,
@@ -209,7 +277,7 @@ export async function buildDeltas(
       });
     }
   }
-  return made;
+  return { made, skipped };
 }
 
 export async function insertDelta(db: Queryable, d: ArtifactDelta): Promise<void> {

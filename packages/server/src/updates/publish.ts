@@ -2,7 +2,7 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import type { TargetFile } from "@bulwark/sdk/tuf";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import { type Artifact, artifactsOf } from "./artifacts.ts";
-import { buildDeltas, type DeltaDeps, insertDelta } from "./delta.ts";
+import { buildDeltas, type DeltaDeps, insertDelta, type SkippedDelta } from "./delta.ts";
 import { releaseById } from "./products.ts";
 import {
   assertVersionIncreases,
@@ -20,6 +20,8 @@ export interface PublishedRelease {
   targets: string[];
   /** Delta targets published beside the full ones (issue #15 item 10), with their base's SHA-256. */
   deltas: { path: string; length: number; sha256: string; fullLength: number; baseSha256: string }[];
+  /** Deltas not made (over the cap, no smaller than the full image, or failed), with the reason. */
+  deltasSkipped: SkippedDelta[];
   snapshotVersion: number;
 }
 
@@ -106,7 +108,9 @@ export async function publishRelease(
     const targets = artifacts.map((a) => targetPath(release.component, release.version, a.name));
     const fulls = artifacts.map((a, i) => ({ artifact: a, path: targets[i]!, target: targetOf(release, a) }));
     for (const f of fulls) ctx.repo.setTarget(f.path, f.target, release.component);
-    const deltas = delta ? await buildDeltas(deps.store, delta, release, fulls) : [];
+    const { made: deltas, skipped } = delta
+      ? await buildDeltas(deps.store, delta, release, fulls)
+      : { made: [], skipped: [] };
     for (const d of deltas) ctx.repo.setTarget(d.path, d.target, release.component);
     await ctx.repo.publish(signers);
     const snapshot = JSON.parse(ctx.repo.files().get("timestamp.json")!.toString()) as {
@@ -124,6 +128,7 @@ export async function publishRelease(
         fullLength: fulls.find((f) => f.artifact.name === d.row.artifactName)!.artifact.length,
         baseSha256: d.row.baseSha256,
       })),
+      deltasSkipped: skipped,
       snapshotVersion: snapshot.signed.meta["snapshot.json"].version,
     };
     return {
@@ -145,6 +150,7 @@ export async function publishRelease(
             component: release.component,
             targets,
             deltas: deltas.map((d) => d.path),
+            ...(skipped.length > 0 ? { deltasSkipped: skipped } : {}),
           },
         },
       },
