@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { constants, createZstdDecompress } from "node:zlib";
+import { constants, createZstdDecompress, type ZstdDecompress } from "node:zlib";
 import { DELTA_LIMITS } from "@bulwark/sdk/wire/delta";
 
 /** A delta the device will not install from; the message is the reason reported. */
@@ -38,6 +38,17 @@ export async function fileSha256(path: string): Promise<string | undefined> {
 }
 
 /**
+ * A decompressor with the base as dictionary. zstd keeps its own copy of the dictionary, so the
+ * file's bytes read here become garbage once this returns (one copy of the base held, not two).
+ */
+async function decompressorFor(base: string, maxWindowLog: number): Promise<ZstdDecompress> {
+  return createZstdDecompress({
+    dictionary: await readFile(base),
+    params: { [constants.ZSTD_d_windowLogMax]: maxWindowLog },
+  });
+}
+
+/**
  * Rebuilds the full image from the device's current image and a `zstd-dict` delta (RFC 8878, the
  * base as dictionary), streaming: the delta is read and the result written and hashed chunk by
  * chunk; only the base is held in memory (as the dictionary) plus zstd's window (at most
@@ -49,7 +60,7 @@ export async function applyDelta(spec: DeltaApplySpec): Promise<void> {
   const algorithms = ALGORITHMS.filter((a) => spec.hashes[a]);
   if (!algorithms.includes("sha256")) throw new DeltaRefused("the full target lists no SHA-256");
   const part = `${spec.dest}.part`;
-  const dictionary = await readFile(spec.base);
+  const decompress = await decompressorFor(spec.base, spec.maxWindowLog ?? DELTA_LIMITS.maxWindowLog);
   const hashes = algorithms.map((a) => createHash(a));
   let written = 0;
   const file = await open(part, "w", 0o600);
@@ -66,14 +77,7 @@ export async function applyDelta(spec: DeltaApplySpec): Promise<void> {
   });
   try {
     try {
-      await pipeline(
-        createReadStream(spec.delta),
-        createZstdDecompress({
-          dictionary,
-          params: { [constants.ZSTD_d_windowLogMax]: spec.maxWindowLog ?? DELTA_LIMITS.maxWindowLog },
-        }),
-        sink,
-      );
+      await pipeline(createReadStream(spec.delta), decompress, sink);
     } catch (error) {
       if (error instanceof DeltaRefused) throw error;
       throw new DeltaRefused(`the delta does not decode against this image: ${(error as Error).message}`);
