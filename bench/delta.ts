@@ -4,7 +4,8 @@
  * changes one (a patched region, an insertion that shifts the rest, an appended section; ~74 KiB
  * of new bytes), and measures in the same run:
  * - the delta's size against the full artifact's (the bytes a device downloads), goal ≤ 5 %;
- * - the server's delta computation (time, the event loop's longest stall while it runs);
+ * - the server's delta computation (time, the event loop's longest stall while it runs, and
+ *   while idle for as long, the machine's own noise);
  * - the device's streamed rebuild (`applyDelta`: decompress with the old image as dictionary,
  *   hash, write, fsync) against a plain write + fsync of the full image (the peer);
  * - peak RSS of the process (server and device side run here one after the other).
@@ -50,6 +51,11 @@ export async function run(args: string[]): Promise<void> {
     loop.disable();
     if ("skipped" in made) throw new Error(`no delta was made: ${made.skipped}`);
     const delta = made.delta;
+    // The same time idle: how long the loop stalls on this machine anyway (other processes, GC).
+    const idle = monitorEventLoopDelay({ resolution: 10 });
+    idle.enable();
+    await new Promise((resolve) => setTimeout(resolve, serverSeconds * 1000));
+    idle.disable();
 
     const basePath = join(dir, "slot-a.img");
     const deltaPath = join(dir, "delta.zst");
@@ -79,7 +85,7 @@ export async function run(args: string[]): Promise<void> {
     const ratio = delta.length / image.length;
     process.stdout.write(
       `${mib} MiB real binary, ~${Math.round(changed / 1024)} KiB changed: delta ${delta.length} bytes of ${image.length} (${(ratio * 100).toFixed(2)} %); ` +
-        `server delta ${serverSeconds.toFixed(2)} s (event loop max stall ${(loop.max / 1e6).toFixed(1)} ms); ` +
+        `server delta ${serverSeconds.toFixed(2)} s (event loop max stall ${(loop.max / 1e6).toFixed(1)} ms, idle ${(idle.max / 1e6).toFixed(1)} ms); ` +
         `device rebuild ${apply.toFixed(2)} s (${(imageMib / apply).toFixed(0)} MiB/s) vs plain write+fsync ${plainSeconds.toFixed(2)} s (${(imageMib / plainSeconds).toFixed(0)} MiB/s); ` +
         `peak RSS ${(rss / 1024 / 1024).toFixed(0)} MiB\n`,
     );
@@ -100,6 +106,7 @@ export async function run(args: string[]): Promise<void> {
         apply_vs_plain_write: Number((plainSeconds / apply).toFixed(3)),
         server_delta_s: Number(serverSeconds.toFixed(2)),
         event_loop_max_stall_ms: Number((loop.max / 1e6).toFixed(1)),
+        event_loop_idle_max_stall_ms: Number((idle.max / 1e6).toFixed(1)),
         peak_rss_mib: Math.round(rss / 1024 / 1024),
       })}\n`,
     );
