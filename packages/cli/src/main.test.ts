@@ -75,6 +75,10 @@ describe("CLI: usage, help and version", () => {
     usageError(await cli(["group", "list", "--json=yes"]), /--json does not take a value/);
     usageError(await cli(["device", "show", "not-a-uuid"]), /device show needs a device ID \(a UUID\)/);
     usageError(
+      await cli(["deploy", "0190c1f4-0000-7000-8000-000000000001", "--group", "g", "--delta", "sometimes"]),
+      /--delta is off, prefer \(the default\) or require/,
+    );
+    usageError(
       await cli(["group", "set-policy", "g", "p", "--none"]),
       /needs GROUP and POLICY \(or --none\)/,
     );
