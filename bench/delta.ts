@@ -19,7 +19,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Readable } from "node:stream";
 import { applyDelta } from "../packages/agent/src/updates/delta-apply.ts";
 import { FileArtifactStore } from "../packages/server/src/updates/artifact-store.ts";
-import { makeDelta } from "../packages/server/src/updates/delta.ts";
+import { makeDelta } from "../packages/server/src/updates/delta-compress.ts";
 import { nextRelease, realBinary } from "../test/delta-images.ts";
 
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;

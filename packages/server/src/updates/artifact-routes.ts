@@ -7,7 +7,7 @@ import type { Store } from "../store/store.ts";
 import type { ArtifactStore } from "./artifact-store.ts";
 import { type ArtifactKind, addArtifact, artifactByTargetFile, artifactsOf } from "./artifacts.ts";
 import { RangeNotSatisfiable, requestedRange } from "./byte-ranges.ts";
-import { deltaByTargetFile } from "./delta.ts";
+import { deltaByTargetFile } from "./delta-queries.ts";
 import { type DeviceClientDeps, deviceForProduct } from "./device-client.ts";
 import { updateRelease } from "./release-updates.ts";
 

@@ -5,7 +5,7 @@ import { Cron } from "croner";
 import semver from "semver";
 import type { Queryable } from "../store/store.ts";
 import { belowFloor, oldestAtCounter, releaseGuard } from "./anti-rollback.ts";
-import { deltasOf } from "./delta.ts";
+import { deltasOf } from "./delta-queries.ts";
 import {
   type AbortRule,
   DEFAULT_SPEC,

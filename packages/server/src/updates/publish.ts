@@ -2,7 +2,8 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import type { TargetFile } from "@bulwark/sdk/tuf";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import { type Artifact, artifactsOf } from "./artifacts.ts";
-import { buildDeltas, type DeltaDeps, insertDelta, type SkippedDelta } from "./delta.ts";
+import { buildDeltas, type DeltaDeps, type SkippedDelta } from "./delta.ts";
+import { insertDelta } from "./delta-queries.ts";
 import { releaseById } from "./products.ts";
 import {
   assertVersionIncreases,
