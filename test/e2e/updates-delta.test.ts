@@ -57,6 +57,7 @@ describe("binary delta updates: a real agent against the server", () => {
   async function deploy(
     releaseId: string,
     extra: Record<string, unknown> = {},
+    until: (j: Job) => boolean = (j) => ["succeeded", "failed", "rolled_back", "rejected"].includes(j.state),
   ): Promise<Job & { deployment: string }> {
     const created = await server.api<{ id: string }>("POST", "/api/v1/deployments", {
       releaseId,
@@ -69,7 +70,7 @@ describe("binary delta updates: a real agent against the server", () => {
       async () => {
         const jobs = await server.api<{ items: Job[] }>("GET", `/api/v1/deployments/${created.body.id}/jobs`);
         const j = jobs.body.items[0];
-        return j && ["succeeded", "failed", "rolled_back", "rejected"].includes(j.state) && j;
+        return j && until(j) && j;
       },
       60_000,
     );
@@ -129,6 +130,15 @@ describe("binary delta updates: a real agent against the server", () => {
     const { id, published } = await release("1.2.0", v3);
     const cap = published.deltas[0]!.length + 1000;
     assert.ok(cap < v3.length);
+    // Deltas off: the full image is over the cap, so the job waits (deferred), nothing downloaded.
+    const full = await deploy(
+      id,
+      { network: { metered: "cap", maxMeteredBytes: cap }, delta: "off" },
+      (j) => j.state === "deferred",
+    );
+    assert.match(full.reason!, new RegExp(`${v3.length} bytes exceed the metered cap of ${cap}`));
+    assert.equal((await server.api("POST", `/api/v1/deployments/${full.deployment}/cancel`)).status, 200);
+    // Deltas preferred: the same release goes, as a delta under the cap.
     const job = await deploy(id, { network: { metered: "cap", maxMeteredBytes: cap } });
     assert.equal(job.state, "succeeded", job.reason ?? "");
     assert.match(job.reason!, /delta of/);
