@@ -43,6 +43,8 @@ export async function fileSha256(path: string): Promise<string | undefined> {
  */
 async function decompressorFor(base: string, maxWindowLog: number): Promise<ZstdDecompress> {
   return createZstdDecompress({
+    // Output in 1 MiB pieces (default 16 KiB): one write and one hash update per MiB.
+    chunkSize: 1024 * 1024,
     dictionary: await readFile(base),
     params: { [constants.ZSTD_d_windowLogMax]: maxWindowLog },
   });
