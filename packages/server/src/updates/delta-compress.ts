@@ -37,6 +37,7 @@ function compressOnWorker(dictionary: Buffer, params: Record<number, number>, so
   });
   const fail = (error: Error) => {
     if (!output.destroyed) output.destroy(error);
+    drained?.(); // the feeding loop below sees the stream destroyed and stops
   };
   worker.on("message", (m: { type: string; chunk?: Uint8Array; message?: string }) => {
     if (m.type === "out") output.push(Buffer.from(m.chunk!.buffer, m.chunk!.byteOffset, m.chunk!.byteLength));
@@ -61,7 +62,7 @@ function compressOnWorker(dictionary: Buffer, params: Record<number, number>, so
       worker.postMessage({ type: "data", chunk });
       await done;
     }
-    worker.postMessage({ type: "end" });
+    if (!output.destroyed) worker.postMessage({ type: "end" });
   })().catch(fail);
   return output;
 }
