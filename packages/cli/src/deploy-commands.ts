@@ -183,6 +183,36 @@ const status: Command = async (args, api, io) => {
   }
 };
 
+interface JobRow {
+  deviceId: string;
+  state: string;
+  wave: number;
+  reason: string | null;
+  updatedAt: string;
+}
+
+/** `bulwark deploy jobs DEPLOYMENT_ID [--json]`: each device's job, its state and last reason. */
+const jobs: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: "boolean" } },
+  });
+  const id = positionals[0];
+  if (!id || !UUID.test(id) || positionals.length > 1)
+    throw new CliError("deploy jobs needs DEPLOYMENT_ID [--json]", 2);
+  const { items } = await (await api()).call<{ items: JobRow[] }>("GET", `/api/v1/deployments/${id}/jobs`);
+  if (values.json) {
+    io.stdout(`${JSON.stringify(items, null, 2)}\n`);
+    return 0;
+  }
+  for (const job of items)
+    io.stdout(
+      `${job.deviceId}  wave ${job.wave}  ${job.state.padEnd(11)}  ${job.reason ?? ""}`.trimEnd() + "\n",
+    );
+  return 0;
+};
+
 const action =
   (name: "pause" | "resume" | "cancel"): Command =>
   async (args, api, io) => {
@@ -197,6 +227,7 @@ const action =
 export const DEPLOY_COMMANDS: Record<string, Command> = {
   deploy,
   "deploy status": status,
+  "deploy jobs": jobs,
   "deploy pause": action("pause"),
   "deploy resume": action("resume"),
   "deploy cancel": action("cancel"),

@@ -119,11 +119,19 @@ const releaseUpdate: Command = async (args, api, io) => {
 
 const releasePublish: Command = async (args, api, io) => {
   const release = idArg(args[0], "release publish needs RELEASE_ID");
-  const published = await (await api()).call<{ targets: string[]; snapshotVersion: number }>(
-    "POST",
-    `/api/v1/releases/${release}/publish`,
-  );
+  const published = await (await api()).call<{
+    targets: string[];
+    snapshotVersion: number;
+    deltas?: { path: string; length: number; fullLength: number }[];
+    deltasSkipped?: { artifact: string; baseVersion: string; reason: string }[];
+  }>("POST", `/api/v1/releases/${release}/publish`);
   io.stdout(`published ${published.targets.join(", ")} (snapshot v${published.snapshotVersion})\n`);
+  for (const delta of published.deltas ?? [])
+    io.stdout(
+      `delta ${delta.path}: ${delta.length} bytes for ${delta.fullLength} (${((100 * delta.length) / delta.fullLength).toFixed(2)} %)\n`,
+    );
+  for (const skipped of published.deltasSkipped ?? [])
+    io.stdout(`no delta for ${skipped.artifact} from ${skipped.baseVersion}: ${skipped.reason}\n`);
   return 0;
 };
 

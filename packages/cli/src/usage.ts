@@ -99,6 +99,7 @@ Secure updates:
       --window-minutes N] [--max-deferral-hours H] [--rollback] [--delta off|prefer|require]
       [--spec-file SPEC.json]
   deploy status ID [--watch] [--interval SECONDS] [--json]
+  deploy jobs ID [--json]
   deploy pause ID
   deploy resume ID
   deploy cancel ID`;
