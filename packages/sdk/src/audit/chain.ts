@@ -102,7 +102,10 @@ export class ChainVerifier {
    * must be a signed checkpoint, or (with `startVerified`) the head of an earlier verification the
    * caller vouches for, from which only the entries after it are walked.
    */
-  constructor(anchor: { seq: number; hash: string } | null = null, options: { startVerified?: boolean } = {}) {
+  constructor(
+    anchor: { seq: number; hash: string } | null = null,
+    options: { startVerified?: boolean } = {},
+  ) {
     this.#anchor = anchor;
     this.#startVerified = options.startVerified ?? false;
     this.#prevHash = anchor?.hash ?? GENESIS_HASH;

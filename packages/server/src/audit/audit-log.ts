@@ -152,11 +152,18 @@ export async function verifyAuditChain(db: Queryable, publicKey?: KeyObject): Pr
   return (await fullWalk(db, publicKey)).result;
 }
 
-async function fullWalk(db: Queryable, publicKey?: KeyObject): Promise<{ result: ChainResult; lastHash: string }> {
+async function fullWalk(
+  db: Queryable,
+  publicKey?: KeyObject,
+): Promise<{ result: ChainResult; lastHash: string }> {
   const anchor = await auditAnchor(db);
   const verifier = new ChainVerifier(anchor);
   await walk(db, verifier, anchor?.seq ?? 0);
-  const result = verifier.finish({ checkpoints: await listCheckpoints(db), publicKey, head: await auditHead(db) });
+  const result = verifier.finish({
+    checkpoints: await listCheckpoints(db),
+    publicKey,
+    head: await auditHead(db),
+  });
   return { result, lastHash: verifier.lastHash };
 }
 
@@ -237,19 +244,32 @@ export async function verifyAuditChainIncremental(
   const point = await verifiedPoint(db);
   const anchor = await auditAnchor(db);
   const anchorSeq = anchor?.seq ?? 0;
-  if (!point || point.seq <= anchorSeq || now - point.fullAt > (options.maxAgeMs ?? FULL_VERIFICATION_MAX_AGE_MS))
+  if (
+    !point ||
+    point.seq <= anchorSeq ||
+    now - point.fullAt > (options.maxAgeMs ?? FULL_VERIFICATION_MAX_AGE_MS)
+  )
     return verifyAuditChainFull(db, options.publicKey, now);
   const from = { seq: point.seq, hash: point.hash };
   const fail = async (problem: ChainResult["problem"] & {}): Promise<AuditVerification> => {
     await setVerifiedPoint(db, undefined);
-    return { entries: 0, checkpoints: 0, firstSeq: point.seq + 1, lastSeq: point.seq, problem, mode: "incremental", from, fullAt: point.fullAt };
+    return {
+      entries: 0,
+      checkpoints: 0,
+      firstSeq: point.seq + 1,
+      lastSeq: point.seq,
+      problem,
+      mode: "incremental",
+      from,
+      fullAt: point.fullAt,
+    };
   };
   const at = await db.get<{ hash: string }>(`SELECT hash FROM audit_log WHERE seq = ?`, [point.seq]);
   if (!at || at.hash !== point.hash) return fail({ seq: point.seq, problem: "checkpoint-mismatch" });
-  const before = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM audit_log WHERE seq > ? AND seq <= ?`, [
-    anchorSeq,
-    point.seq,
-  ]);
+  const before = await db.get<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM audit_log WHERE seq > ? AND seq <= ?`,
+    [anchorSeq, point.seq],
+  );
   if (Number(before?.n ?? 0) !== point.seq - anchorSeq) return fail({ seq: point.seq, problem: "gap" });
   const verifier = new ChainVerifier(from, { startVerified: true });
   await walk(db, verifier, point.seq);
@@ -258,13 +278,20 @@ export async function verifyAuditChainIncremental(
     [point.seq],
   );
   const result = verifier.finish({
-    checkpoints: checkpoints.map((c) => ({ seq: Number(c.seq), hash: c.hash, at: Number(c.at), signature: c.signature })),
+    checkpoints: checkpoints.map((c) => ({
+      seq: Number(c.seq),
+      hash: c.hash,
+      at: Number(c.at),
+      signature: c.signature,
+    })),
     publicKey: options.publicKey,
     head: await auditHead(db),
   });
   await setVerifiedPoint(
     db,
-    result.problem ? undefined : { seq: result.lastSeq, hash: verifier.lastHash, verifiedAt: now, fullAt: point.fullAt },
+    result.problem
+      ? undefined
+      : { seq: result.lastSeq, hash: verifier.lastHash, verifiedAt: now, fullAt: point.fullAt },
   );
   return { ...result, mode: "incremental", from, fullAt: point.fullAt };
 }

@@ -18,7 +18,12 @@ import {
 async function append(store: Store, n: number): Promise<void> {
   for (let i = 0; i < n; i++)
     await store.transaction((tx) =>
-      appendAudit(tx, { actor: { type: "system" }, action: "test.action", outcome: "success", details: { i } }),
+      appendAudit(tx, {
+        actor: { type: "system" },
+        action: "test.action",
+        outcome: "success",
+        details: { i },
+      }),
     );
 }
 
@@ -45,7 +50,10 @@ for (const backend of storeBackends)
 
       await ctx.test("later runs walk only the new entries", async () => {
         const none = await verifyAuditChainIncremental(store, { now: T0 + 1 });
-        assert.deepEqual([none.mode, none.entries, none.from?.seq, none.problem], ["incremental", 0, head, undefined]);
+        assert.deepEqual(
+          [none.mode, none.entries, none.from?.seq, none.problem],
+          ["incremental", 0, head, undefined],
+        );
         await append(store, 3);
         const three = await verifyAuditChainIncremental(store, { now: T0 + 2 });
         assert.deepEqual(
@@ -64,44 +72,65 @@ for (const backend of storeBackends)
         assert.deepEqual(caught.problem, { seq: point + 1, problem: "hash-mismatch" });
         assert.equal(await verifiedPoint(store), undefined, "a failure forgets the point");
         const again = await verifyAuditChainIncremental(store, { now: T0 + 4 });
-        assert.deepEqual([again.mode, again.problem?.seq], ["full", point + 1], "so the next run is full and fails too");
+        assert.deepEqual(
+          [again.mode, again.problem?.seq],
+          ["full", point + 1],
+          "so the next run is full and fails too",
+        );
         await store.run(`UPDATE audit_log SET outcome = 'success' WHERE seq = ?`, [point + 1]);
         assert.equal((await verifyAuditChainFull(store, undefined, T0 + 5)).problem, undefined, "repaired");
       });
 
-      await ctx.test("an edit in place before the point is caught by the full verification, not the incremental one", async () => {
-        const point = (await verifiedPoint(store))!;
-        assert.equal(point.fullAt, T0 + 5);
-        const victim = base + 2;
-        await store.run(`UPDATE audit_log SET details = '{"edited":true}' WHERE seq = ?`, [victim]);
-        await append(store, 1);
-        // Within the age limit the incremental run reads only the new entry: the edit is not read.
-        const blind = await verifyAuditChainIncremental(store, { now: T0 + 6 });
-        assert.deepEqual([blind.mode, blind.entries, blind.problem], ["incremental", 1, undefined]);
-        // Past the age limit it walks everything, and catches it.
-        const aged = await verifyAuditChainIncremental(store, { now: point.fullAt + FULL_VERIFICATION_MAX_AGE_MS + 1 });
-        assert.deepEqual([aged.mode, aged.problem], ["full", { seq: victim, problem: "hash-mismatch" }]);
-        // An explicit full verification catches it as well, and so does every run after it.
-        const full = await verifyAuditChainFull(store, undefined, T0 + 7);
-        assert.deepEqual(full.problem, { seq: victim, problem: "hash-mismatch" });
-        const next = await verifyAuditChainIncremental(store, { now: T0 + 8 });
-        assert.deepEqual([next.mode, next.problem?.seq], ["full", victim]);
-        await store.run(`UPDATE audit_log SET details = '{"i":1}' WHERE seq = ?`, [victim]);
-        assert.equal((await verifyAuditChainFull(store, undefined, T0 + 9)).problem, undefined, "repaired");
-      });
+      await ctx.test(
+        "an edit in place before the point is caught by the full verification, not the incremental one",
+        async () => {
+          const point = (await verifiedPoint(store))!;
+          assert.equal(point.fullAt, T0 + 5);
+          const victim = base + 2;
+          await store.run(`UPDATE audit_log SET details = '{"edited":true}' WHERE seq = ?`, [victim]);
+          await append(store, 1);
+          // Within the age limit the incremental run reads only the new entry: the edit is not read.
+          const blind = await verifyAuditChainIncremental(store, { now: T0 + 6 });
+          assert.deepEqual([blind.mode, blind.entries, blind.problem], ["incremental", 1, undefined]);
+          // Past the age limit it walks everything, and catches it.
+          const aged = await verifyAuditChainIncremental(store, {
+            now: point.fullAt + FULL_VERIFICATION_MAX_AGE_MS + 1,
+          });
+          assert.deepEqual([aged.mode, aged.problem], ["full", { seq: victim, problem: "hash-mismatch" }]);
+          // An explicit full verification catches it as well, and so does every run after it.
+          const full = await verifyAuditChainFull(store, undefined, T0 + 7);
+          assert.deepEqual(full.problem, { seq: victim, problem: "hash-mismatch" });
+          const next = await verifyAuditChainIncremental(store, { now: T0 + 8 });
+          assert.deepEqual([next.mode, next.problem?.seq], ["full", victim]);
+          await store.run(`UPDATE audit_log SET details = '{"i":1}' WHERE seq = ?`, [victim]);
+          assert.equal((await verifyAuditChainFull(store, undefined, T0 + 9)).problem, undefined, "repaired");
+        },
+      );
 
       await ctx.test("a deleted entry or a rewritten point before the point is caught at once", async () => {
         const point = (await verifiedPoint(store))!;
-        const saved = await store.get<Record<string, SqlValue>>(`SELECT * FROM audit_log WHERE seq = ?`, [base + 3]);
+        const saved = await store.get<Record<string, SqlValue>>(`SELECT * FROM audit_log WHERE seq = ?`, [
+          base + 3,
+        ]);
         await store.run(`DELETE FROM audit_log WHERE seq = ?`, [base + 3]);
         const gap = await verifyAuditChainIncremental(store, { now: T0 + 10 });
         assert.deepEqual([gap.mode, gap.problem], ["incremental", { seq: point.seq, problem: "gap" }]);
         await store.run(
           `INSERT INTO audit_log (seq, at, actor_type, actor_id, action, target_type, target_id, outcome, details, prev_hash, hash)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          ["seq", "at", "actor_type", "actor_id", "action", "target_type", "target_id", "outcome", "details", "prev_hash", "hash"].map(
-            (column) => saved![column] ?? null,
-          ),
+          [
+            "seq",
+            "at",
+            "actor_type",
+            "actor_id",
+            "action",
+            "target_type",
+            "target_id",
+            "outcome",
+            "details",
+            "prev_hash",
+            "hash",
+          ].map((column) => saved![column] ?? null),
         );
         assert.equal((await verifyAuditChainFull(store, undefined, T0 + 11)).problem, undefined, "restored");
         const now = (await verifiedPoint(store))!;

@@ -86,7 +86,11 @@ export function auditRoutes(deps: AuditRouteDeps) {
     // Always a full verification (every entry, with the checkpoint signatures); it also renews the
     // verified point the Annex I matrix verifies from (issue #16).
     app.get("/api/v1/audit/verify", { config: { auth: { permission: "audit:read" } } }, async () => {
-      const { mode: _mode, fullAt: _fullAt, ...result } = await verifyAuditChainFull(store, deps.signer.publicKey);
+      const {
+        mode: _mode,
+        fullAt: _fullAt,
+        ...result
+      } = await verifyAuditChainFull(store, deps.signer.publicKey);
       if (result.problem) await reportBroken(store, result.problem);
       return { ok: !result.problem, ...result };
     });

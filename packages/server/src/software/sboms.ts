@@ -4,6 +4,7 @@ import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import type { Queryable, SqlValue } from "../store/store.ts";
 import { storedPackageKey } from "./advisories.ts";
 import { registerComponents } from "./release-components.ts";
+import { storeRawSbom } from "./sbom-raw.ts";
 import { insertMany } from "./sql.ts";
 
 /** A stored SBOM: which release it belongs to, what it is, and its minimum-elements report. */
@@ -97,6 +98,8 @@ export async function insertSbom(
       now,
     ],
   );
+  // The original bytes, kept under the same SHA-256 (issue #16 item 8).
+  await storeRawSbom(tx, text, now);
   await insertMany(tx, "sbom_components", COMPONENT_COLUMNS, componentRows(sbom.id, releaseId, doc));
   await registerComponents(tx, releaseId, sbom.id);
   return sbom;

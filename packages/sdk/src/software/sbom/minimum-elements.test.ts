@@ -10,6 +10,7 @@ import { extract } from "tar-stream";
 import { checkMinimumElements, isLicenceIdentifier } from "./minimum-elements.ts";
 import { parseSbomText } from "./parse.ts";
 
+// biome-ignore lint/suspicious/noExplicitAny: the test documents are JSON changed freely by path, rule by rule.
 type Json = Record<string, any>;
 const SHA512 = "ab".repeat(64);
 const SBOM_DIR = new URL("../../../../../test/data/sbom/", import.meta.url);
@@ -75,75 +76,126 @@ const prop = (d: Json, name: string): Json =>
 
 /** Each rule: a change to the conforming document that breaks exactly that rule. */
 const CDX_RULES: [string, (d: Json) => void][] = [
-  ["SBOM format version (CycloneDX >= 1.6, SPDX >= 3.0.1)", (d) => {
-    // A 1.5 document: no manufacturer there (metadata.manufacture), no acknowledgement.
-    d.specVersion = "1.5";
-    d.metadata.manufacture = d.metadata.manufacturer;
-    delete d.metadata.manufacturer;
-    for (const c of [d.metadata.component, lib(d)]) {
-      c.licenses = [{ license: { id: "MIT" } }];
-      c.authors = undefined;
-      c.author = `${c.name} project <dev@${c.name}.example.org>`;
-      delete c.manufacturer;
-      delete c.authors;
-    }
-  }],
-  ["no vulnerability information", (d) => {
-    d.vulnerabilities = [{ id: "CVE-2024-0001", affects: [{ ref: "lib" }] }];
-  }],
-  ["creator of the SBOM (e-mail or URL)", (d) => {
-    d.metadata.manufacturer = { name: "ACME" }; // a name alone is not a contact (§5.2.1)
-  }],
-  ["timestamp", (d) => {
-    delete d.metadata.timestamp;
-  }],
-  ["component creator (e-mail or URL)", (d) => {
-    lib(d).manufacturer = { name: "lib project" };
-    lib(d).supplier = { name: "Reseller", url: ["https://reseller.example"] }; // a supplier is not the creator (§3.2.9)
-  }],
-  ["component name", (d) => {
-    lib(d).name = "";
-  }],
-  ["component version", (d) => {
-    delete lib(d).version;
-    lib(d).purl = "pkg:npm/lib"; // no version from the purl either
-  }],
-  ["filename of the component", (d) => {
-    prop(d, "filename").value = "/usr/lib/lib.so"; // a path, not the filename
-  }],
-  ["dependencies on other components", (d) => {
-    d.dependencies = [{ ref: "app", dependsOn: ["lib"] }]; // lib is not declared as a (leaf) node
-  }],
-  ["completeness of the dependencies indicated", (d) => {
-    d.compositions = [{ aggregate: "complete", dependencies: ["app"] }];
-  }],
-  ["dependencies complete (not declared incomplete or unknown)", (d) => {
-    d.compositions = [
-      { aggregate: "complete", dependencies: ["app"] },
-      { aggregate: "incomplete_first_party_only", dependencies: ["lib"] },
-    ];
-  }],
-  ["distribution licences (SPDX identifier or expression)", (d) => {
-    lib(d).licenses = [
-      { license: { id: "MIT", acknowledgement: "declared" } }, // an original licence only
-      { license: { name: "The MIT-ish licence", acknowledgement: "concluded" } }, // not an identifier (§6.1)
-    ];
-  }],
-  ["hash value of the deployable component (SHA-512)", (d) => {
-    lib(d).externalReferences[0].hashes = [{ alg: "SHA-256", content: "cd".repeat(32) }];
-  }],
-  ["executable property", (d) => {
-    prop(d, "executable").value = "yes";
-  }],
-  ["archive property", (d) => {
-    lib(d).properties = lib(d).properties.filter((p: Json) => p.name !== "bsi:component:archive");
-  }],
-  ["structured property", (d) => {
-    prop(d, "structured").value = "maybe";
-  }],
-  ["other unique identifiers (purl, CPE or SWID)", (d) => {
-    delete lib(d).purl;
-  }],
+  [
+    "SBOM format version (CycloneDX >= 1.6, SPDX >= 3.0.1)",
+    (d) => {
+      // A 1.5 document: no manufacturer there (metadata.manufacture), no acknowledgement.
+      d.specVersion = "1.5";
+      d.metadata.manufacture = d.metadata.manufacturer;
+      delete d.metadata.manufacturer;
+      for (const c of [d.metadata.component, lib(d)]) {
+        c.licenses = [{ license: { id: "MIT" } }];
+        c.authors = undefined;
+        c.author = `${c.name} project <dev@${c.name}.example.org>`;
+        delete c.manufacturer;
+        delete c.authors;
+      }
+    },
+  ],
+  [
+    "no vulnerability information",
+    (d) => {
+      d.vulnerabilities = [{ id: "CVE-2024-0001", affects: [{ ref: "lib" }] }];
+    },
+  ],
+  [
+    "creator of the SBOM (e-mail or URL)",
+    (d) => {
+      d.metadata.manufacturer = { name: "ACME" }; // a name alone is not a contact (§5.2.1)
+    },
+  ],
+  [
+    "timestamp",
+    (d) => {
+      delete d.metadata.timestamp;
+    },
+  ],
+  [
+    "component creator (e-mail or URL)",
+    (d) => {
+      lib(d).manufacturer = { name: "lib project" };
+      lib(d).supplier = { name: "Reseller", url: ["https://reseller.example"] }; // a supplier is not the creator (§3.2.9)
+    },
+  ],
+  [
+    "component name",
+    (d) => {
+      lib(d).name = "";
+    },
+  ],
+  [
+    "component version",
+    (d) => {
+      delete lib(d).version;
+      lib(d).purl = "pkg:npm/lib"; // no version from the purl either
+    },
+  ],
+  [
+    "filename of the component",
+    (d) => {
+      prop(d, "filename").value = "/usr/lib/lib.so"; // a path, not the filename
+    },
+  ],
+  [
+    "dependencies on other components",
+    (d) => {
+      d.dependencies = [{ ref: "app", dependsOn: ["lib"] }]; // lib is not declared as a (leaf) node
+    },
+  ],
+  [
+    "completeness of the dependencies indicated",
+    (d) => {
+      d.compositions = [{ aggregate: "complete", dependencies: ["app"] }];
+    },
+  ],
+  [
+    "dependencies complete (not declared incomplete or unknown)",
+    (d) => {
+      d.compositions = [
+        { aggregate: "complete", dependencies: ["app"] },
+        { aggregate: "incomplete_first_party_only", dependencies: ["lib"] },
+      ];
+    },
+  ],
+  [
+    "distribution licences (SPDX identifier or expression)",
+    (d) => {
+      lib(d).licenses = [
+        { license: { id: "MIT", acknowledgement: "declared" } }, // an original licence only
+        { license: { name: "The MIT-ish licence", acknowledgement: "concluded" } }, // not an identifier (§6.1)
+      ];
+    },
+  ],
+  [
+    "hash value of the deployable component (SHA-512)",
+    (d) => {
+      lib(d).externalReferences[0].hashes = [{ alg: "SHA-256", content: "cd".repeat(32) }];
+    },
+  ],
+  [
+    "executable property",
+    (d) => {
+      prop(d, "executable").value = "yes";
+    },
+  ],
+  [
+    "archive property",
+    (d) => {
+      lib(d).properties = lib(d).properties.filter((p: Json) => p.name !== "bsi:component:archive");
+    },
+  ],
+  [
+    "structured property",
+    (d) => {
+      prop(d, "structured").value = "maybe";
+    },
+  ],
+  [
+    "other unique identifiers (purl, CPE or SWID)",
+    (d) => {
+      delete lib(d).purl;
+    },
+  ],
 ];
 
 describe("BSI TR-03183-2 v2.1.0 on CycloneDX 1.6", () => {
@@ -203,75 +255,178 @@ function spdx3(): Json {
   return {
     "@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld",
     "@graph": [
-      { type: "CreationInfo", "@id": ci, specVersion: "3.0.1", created: "2026-12-01T10:00:00Z", createdBy: ["https://ex.org/maker"] },
+      {
+        type: "CreationInfo",
+        "@id": ci,
+        specVersion: "3.0.1",
+        created: "2026-12-01T10:00:00Z",
+        createdBy: ["https://ex.org/maker"],
+      },
       {
         type: "Organization",
         spdxId: "https://ex.org/maker",
         creationInfo: ci,
         name: "ACME",
-        externalIdentifier: [{ type: "ExternalIdentifier", externalIdentifierType: "email", identifier: "sbom@acme.example" }],
+        externalIdentifier: [
+          { type: "ExternalIdentifier", externalIdentifierType: "email", identifier: "sbom@acme.example" },
+        ],
       },
-      { type: "SpdxDocument", spdxId: "https://ex.org/doc", creationInfo: ci, rootElement: ["https://ex.org/sbom"] },
-      { type: "software_Sbom", spdxId: "https://ex.org/sbom", creationInfo: ci, rootElement: ["https://ex.org/app"] },
+      {
+        type: "SpdxDocument",
+        spdxId: "https://ex.org/doc",
+        creationInfo: ci,
+        rootElement: ["https://ex.org/sbom"],
+      },
+      {
+        type: "software_Sbom",
+        spdxId: "https://ex.org/sbom",
+        creationInfo: ci,
+        rootElement: ["https://ex.org/app"],
+      },
       pkg("https://ex.org/app", "app"),
       pkg("https://ex.org/lib", "lib"),
       file("https://ex.org/app-file", "app.bin", ["executable", "firmware"]),
       file("https://ex.org/lib-file", "lib.tar.gz", ["archive", "container"]),
-      { type: "simplelicensing_LicenseExpression", spdxId: "https://ex.org/mit", creationInfo: ci, simplelicensing_licenseExpression: "MIT" },
-      rel("https://ex.org/r1", "https://ex.org/app", "hasDistributionArtifact", ["https://ex.org/app-file"], "complete"),
-      rel("https://ex.org/r2", "https://ex.org/lib", "hasDistributionArtifact", ["https://ex.org/lib-file"], "complete"),
-      rel("https://ex.org/r3", "https://ex.org/app", "hasConcludedLicense", ["https://ex.org/mit"], "complete"),
-      rel("https://ex.org/r4", "https://ex.org/lib", "hasConcludedLicense", ["https://ex.org/mit"], "complete"),
+      {
+        type: "simplelicensing_LicenseExpression",
+        spdxId: "https://ex.org/mit",
+        creationInfo: ci,
+        simplelicensing_licenseExpression: "MIT",
+      },
+      rel(
+        "https://ex.org/r1",
+        "https://ex.org/app",
+        "hasDistributionArtifact",
+        ["https://ex.org/app-file"],
+        "complete",
+      ),
+      rel(
+        "https://ex.org/r2",
+        "https://ex.org/lib",
+        "hasDistributionArtifact",
+        ["https://ex.org/lib-file"],
+        "complete",
+      ),
+      rel(
+        "https://ex.org/r3",
+        "https://ex.org/app",
+        "hasConcludedLicense",
+        ["https://ex.org/mit"],
+        "complete",
+      ),
+      rel(
+        "https://ex.org/r4",
+        "https://ex.org/lib",
+        "hasConcludedLicense",
+        ["https://ex.org/mit"],
+        "complete",
+      ),
       rel("https://ex.org/r5", "https://ex.org/app", "dependsOn", ["https://ex.org/lib"], "complete"),
-      rel("https://ex.org/r6", "https://ex.org/lib", "dependsOn", ["https://spdx.org/rdf/3.0.1/terms/Core/NoneElement"], "complete"),
+      rel(
+        "https://ex.org/r6",
+        "https://ex.org/lib",
+        "dependsOn",
+        ["https://spdx.org/rdf/3.0.1/terms/Core/NoneElement"],
+        "complete",
+      ),
     ],
   };
 }
-const el = (d: Json, id: string): Json => d["@graph"].find((e: Json) => e.spdxId === `https://ex.org/${id}` || e["@id"] === id);
+const el = (d: Json, id: string): Json =>
+  d["@graph"].find((e: Json) => e.spdxId === `https://ex.org/${id}` || e["@id"] === id);
 
 const SPDX3_RULES: [string, (d: Json) => void][] = [
-  ["no vulnerability information", (d) => {
-    d["@graph"].push({ type: "security_Vulnerability", spdxId: "https://ex.org/cve", creationInfo: "_:creationinfo", name: "CVE-2024-0001" });
-  }],
-  ["creator of the SBOM (e-mail or URL)", (d) => {
-    el(d, "_:creationinfo").createdBy = ["https://ex.org/nobody"];
-    d["@graph"].push({ type: "Person", spdxId: "https://ex.org/nobody", creationInfo: "_:creationinfo", name: "Nobody" });
-  }],
-  ["timestamp", (d) => {
-    el(d, "_:creationinfo").created = "yesterday";
-  }],
-  ["component creator (e-mail or URL)", (d) => {
-    delete el(d, "lib").originatedBy;
-  }],
-  ["component version", (d) => {
-    delete el(d, "lib").software_packageVersion;
-    el(d, "lib").software_packageUrl = "pkg:npm/lib";
-  }],
-  ["filename of the component", (d) => {
-    el(d, "lib-file").name = "dist/lib.tar.gz";
-  }],
-  ["dependencies on other components", (d) => {
-    // lib's "dependsOn NoneElement" goes: it is no longer declared a leaf.
-    d["@graph"] = d["@graph"].filter((e: Json) => e.spdxId !== "https://ex.org/r6");
-  }],
-  ["completeness of the dependencies indicated", (d) => {
-    delete el(d, "r5").completeness;
-  }],
-  ["dependencies complete (not declared incomplete or unknown)", (d) => {
-    el(d, "r5").completeness = "incomplete";
-  }],
-  ["distribution licences (SPDX identifier or expression)", (d) => {
-    el(d, "r4").relationshipType = "hasDeclaredLicense"; // an original licence only
-  }],
-  ["hash value of the deployable component (SHA-512)", (d) => {
-    el(d, "lib-file").verifiedUsing = [{ type: "Hash", algorithm: "sha256", hashValue: "cd".repeat(32) }];
-  }],
-  ["structured property", (d) => {
-    el(d, "lib-file").software_additionalPurpose = ["archive"];
-  }],
-  ["other unique identifiers (purl, CPE or SWID)", (d) => {
-    delete el(d, "lib").software_packageUrl;
-  }],
+  [
+    "no vulnerability information",
+    (d) => {
+      d["@graph"].push({
+        type: "security_Vulnerability",
+        spdxId: "https://ex.org/cve",
+        creationInfo: "_:creationinfo",
+        name: "CVE-2024-0001",
+      });
+    },
+  ],
+  [
+    "creator of the SBOM (e-mail or URL)",
+    (d) => {
+      el(d, "_:creationinfo").createdBy = ["https://ex.org/nobody"];
+      d["@graph"].push({
+        type: "Person",
+        spdxId: "https://ex.org/nobody",
+        creationInfo: "_:creationinfo",
+        name: "Nobody",
+      });
+    },
+  ],
+  [
+    "timestamp",
+    (d) => {
+      el(d, "_:creationinfo").created = "yesterday";
+    },
+  ],
+  [
+    "component creator (e-mail or URL)",
+    (d) => {
+      delete el(d, "lib").originatedBy;
+    },
+  ],
+  [
+    "component version",
+    (d) => {
+      delete el(d, "lib").software_packageVersion;
+      el(d, "lib").software_packageUrl = "pkg:npm/lib";
+    },
+  ],
+  [
+    "filename of the component",
+    (d) => {
+      el(d, "lib-file").name = "dist/lib.tar.gz";
+    },
+  ],
+  [
+    "dependencies on other components",
+    (d) => {
+      // lib's "dependsOn NoneElement" goes: it is no longer declared a leaf.
+      d["@graph"] = d["@graph"].filter((e: Json) => e.spdxId !== "https://ex.org/r6");
+    },
+  ],
+  [
+    "completeness of the dependencies indicated",
+    (d) => {
+      delete el(d, "r5").completeness;
+    },
+  ],
+  [
+    "dependencies complete (not declared incomplete or unknown)",
+    (d) => {
+      el(d, "r5").completeness = "incomplete";
+    },
+  ],
+  [
+    "distribution licences (SPDX identifier or expression)",
+    (d) => {
+      el(d, "r4").relationshipType = "hasDeclaredLicense"; // an original licence only
+    },
+  ],
+  [
+    "hash value of the deployable component (SHA-512)",
+    (d) => {
+      el(d, "lib-file").verifiedUsing = [{ type: "Hash", algorithm: "sha256", hashValue: "cd".repeat(32) }];
+    },
+  ],
+  [
+    "structured property",
+    (d) => {
+      el(d, "lib-file").software_additionalPurpose = ["archive"];
+    },
+  ],
+  [
+    "other unique identifiers (purl, CPE or SWID)",
+    (d) => {
+      delete el(d, "lib").software_packageUrl;
+    },
+  ],
 ];
 
 describe("BSI TR-03183-2 v2.1.0 on SPDX 3.0.1", () => {
@@ -281,7 +436,9 @@ describe("BSI TR-03183-2 v2.1.0 on SPDX 3.0.1", () => {
   for (const [rule, breakIt] of SPDX3_RULES) {
     // Removing lib's only dependency relationship also leaves its completeness unstated.
     const expected =
-      rule === "dependencies on other components" ? [rule, "completeness of the dependencies indicated"].sort() : [rule];
+      rule === "dependencies on other components"
+        ? [rule, "completeness of the dependencies indicated"].sort()
+        : [rule];
     it(`flags "${rule}" when it is broken`, () => {
       const d = spdx3();
       breakIt(d);
@@ -313,7 +470,13 @@ function spdx2(): Json {
     licenseConcluded: "Apache-2.0 OR MIT",
     licenseDeclared: "MIT",
     checksums: [{ algorithm: "SHA512", checksumValue: SHA512 }],
-    externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: `pkg:npm/${name}@1.2.3` }],
+    externalRefs: [
+      {
+        referenceCategory: "PACKAGE-MANAGER",
+        referenceType: "purl",
+        referenceLocator: `pkg:npm/${name}@1.2.3`,
+      },
+    ],
   });
   return {
     spdxVersion: "SPDX-2.3",
@@ -321,7 +484,10 @@ function spdx2(): Json {
     SPDXID: "SPDXRef-DOCUMENT",
     name: "app",
     documentNamespace: "https://example.org/spdx/app-1",
-    creationInfo: { created: "2026-12-01T10:00:00Z", creators: ["Organization: ACME (sbom@acme.example)", "Tool: x-1"] },
+    creationInfo: {
+      created: "2026-12-01T10:00:00Z",
+      creators: ["Organization: ACME (sbom@acme.example)", "Tool: x-1"],
+    },
     packages: [pkg("SPDXRef-app", "app"), pkg("SPDXRef-lib", "lib")],
     relationships: [
       { spdxElementId: "SPDXRef-DOCUMENT", relationshipType: "DESCRIBES", relatedSpdxElement: "SPDXRef-app" },
@@ -340,30 +506,58 @@ const SPDX2_ALWAYS = [
   "structured property",
 ];
 const SPDX2_RULES: [string, (d: Json) => void][] = [
-  ["no vulnerability information", (d) => {
-    d.packages[1].externalRefs.push({ referenceCategory: "SECURITY", referenceType: "advisory", referenceLocator: "https://nvd.nist.gov/vuln/detail/CVE-2024-0001" });
-  }],
-  ["creator of the SBOM (e-mail or URL)", (d) => {
-    d.creationInfo.creators = ["Organization: ACME", "Tool: x-1"];
-  }],
-  ["component creator (e-mail or URL)", (d) => {
-    d.packages[1].originator = "Organization: lib project";
-  }],
-  ["filename of the component", (d) => {
-    delete d.packages[1].packageFileName;
-  }],
-  ["dependencies on other components", (d) => {
-    d.relationships.pop(); // lib is no longer declared a leaf (DEPENDS_ON NONE)
-  }],
-  ["dependencies complete (not declared incomplete or unknown)", (d) => {
-    d.relationships.at(-1).relatedSpdxElement = "NOASSERTION";
-  }],
-  ["distribution licences (SPDX identifier or expression)", (d) => {
-    d.packages[1].licenseConcluded = "NOASSERTION";
-  }],
-  ["hash value of the deployable component (SHA-512)", (d) => {
-    d.packages[1].checksums = [{ algorithm: "SHA256", checksumValue: "cd".repeat(32) }];
-  }],
+  [
+    "no vulnerability information",
+    (d) => {
+      d.packages[1].externalRefs.push({
+        referenceCategory: "SECURITY",
+        referenceType: "advisory",
+        referenceLocator: "https://nvd.nist.gov/vuln/detail/CVE-2024-0001",
+      });
+    },
+  ],
+  [
+    "creator of the SBOM (e-mail or URL)",
+    (d) => {
+      d.creationInfo.creators = ["Organization: ACME", "Tool: x-1"];
+    },
+  ],
+  [
+    "component creator (e-mail or URL)",
+    (d) => {
+      d.packages[1].originator = "Organization: lib project";
+    },
+  ],
+  [
+    "filename of the component",
+    (d) => {
+      delete d.packages[1].packageFileName;
+    },
+  ],
+  [
+    "dependencies on other components",
+    (d) => {
+      d.relationships.pop(); // lib is no longer declared a leaf (DEPENDS_ON NONE)
+    },
+  ],
+  [
+    "dependencies complete (not declared incomplete or unknown)",
+    (d) => {
+      d.relationships.at(-1).relatedSpdxElement = "NOASSERTION";
+    },
+  ],
+  [
+    "distribution licences (SPDX identifier or expression)",
+    (d) => {
+      d.packages[1].licenseConcluded = "NOASSERTION";
+    },
+  ],
+  [
+    "hash value of the deployable component (SHA-512)",
+    (d) => {
+      d.packages[1].checksums = [{ algorithm: "SHA256", checksumValue: "cd".repeat(32) }];
+    },
+  ],
 ];
 
 describe("BSI TR-03183-2 v2.1.0 on SPDX 2.3", () => {
@@ -381,7 +575,14 @@ describe("BSI TR-03183-2 v2.1.0 on SPDX 2.3", () => {
 });
 
 it("licence identifiers and expressions are told from names (§6.1)", () => {
-  for (const ok of ["MIT", "Apache-2.0 OR MIT", "(GPL-2.0-only WITH Classpath-exception-2.0) AND BSD-3-Clause", "LicenseRef-scancode-foo", "GPL-2.0+", "name:LicenseRef-acme-eula"])
+  for (const ok of [
+    "MIT",
+    "Apache-2.0 OR MIT",
+    "(GPL-2.0-only WITH Classpath-exception-2.0) AND BSD-3-Clause",
+    "LicenseRef-scancode-foo",
+    "GPL-2.0+",
+    "name:LicenseRef-acme-eula",
+  ])
     assert.ok(isLicenceIdentifier(ok), ok);
   for (const bad of ["name:The MIT licence", "NOASSERTION", "NONE", "", "MIT, BSD"])
     assert.ok(!isLicenceIdentifier(bad), bad);
@@ -419,7 +620,14 @@ describe("real documents: which rule flags which gap", () => {
     // metadata.authors is [{name: "OWASP Foundation"}]: a name, no e-mail or URL (§5.2.1).
     assert.equal(gaps.get("creator of the SBOM (e-mail or URL)"), 1);
     // 176 components; none has manufacturer, bsi:component:* properties or a composition.
-    for (const rule of ["component creator (e-mail or URL)", "filename of the component", "completeness of the dependencies indicated", "executable property", "archive property", "structured property"])
+    for (const rule of [
+      "component creator (e-mail or URL)",
+      "filename of the component",
+      "completeness of the dependencies indicated",
+      "executable property",
+      "archive property",
+      "structured property",
+    ])
       assert.equal(gaps.get(rule), 176, rule);
     // npm integrity hashes are SHA-512: only 5 components lack one; the format version passes.
     assert.equal(gaps.get("hash value of the deployable component (SHA-512)"), 5);
@@ -429,19 +637,32 @@ describe("real documents: which rule flags which gap", () => {
   });
 
   it("bom-examples: CycloneDX 1.2–1.4 fail §4, VEX documents carry vulnerabilities (§3.1)", async () => {
-    const docs = await fromArchive("cyclonedx-bom-examples.tar.gz", ["keycloak-10.0.2/bom.json", "VEX/vex.json", "juice-shop/v11.1.2/bom.json"]);
+    const docs = await fromArchive("cyclonedx-bom-examples.tar.gz", [
+      "keycloak-10.0.2/bom.json",
+      "VEX/vex.json",
+      "juice-shop/v11.1.2/bom.json",
+    ]);
     const keycloak = gapsOf(docs.get("keycloak-10.0.2/bom.json")!);
     assert.ok(keycloak.has("SBOM format version (CycloneDX >= 1.6, SPDX >= 3.0.1)"));
     assert.equal(keycloak.get("distribution licences (SPDX identifier or expression)"), 132);
-    const vex = checkMinimumElements(parseSbomText(docs.get("VEX/vex.json")!)).gaps.find((g) => g.element === "no vulnerability information")!;
+    const vex = checkMinimumElements(parseSbomText(docs.get("VEX/vex.json")!)).gaps.find(
+      (g) => g.element === "no vulnerability information",
+    )!;
     assert.ok(vex.missingCount >= 1);
     assert.match(vex.detail!, /\/vulnerabilities\/0/);
     // juice-shop 11.1.2 (CycloneDX 1.2) has no dependency graph at all.
-    assert.equal(gapsOf(docs.get("juice-shop/v11.1.2/bom.json")!).get("dependencies on other components"), 841);
+    assert.equal(
+      gapsOf(docs.get("juice-shop/v11.1.2/bom.json")!).get("dependencies on other components"),
+      841,
+    );
   });
 
   it("spdx-examples: SPDX 2.3 security refs are vulnerability information; SPDX 3.0.1 creators with e-mail pass", async () => {
-    const docs = await fromArchive("spdx-examples.tar.gz", ["04-SBOMwSecurity.json", "example7-go-module.spdx3.json", "example9/spdx3.0/appbomination.spdx3.json"]);
+    const docs = await fromArchive("spdx-examples.tar.gz", [
+      "04-SBOMwSecurity.json",
+      "example7-go-module.spdx3.json",
+      "example9/spdx3.0/appbomination.spdx3.json",
+    ]);
     const security = gapsOf(docs.get("04-SBOMwSecurity.json")!);
     assert.ok(security.has("no vulnerability information"));
     assert.ok(security.has("SBOM format version (CycloneDX >= 1.6, SPDX >= 3.0.1)"));

@@ -175,11 +175,7 @@ function checkBsiTr03183(doc: SbomDocument, gaps: MinimumElementGap[]): void {
   );
   // §5.2.1: creator of the SBOM (e-mail, else URL) and the timestamp of its compilation.
   document("creator of the SBOM (e-mail or URL)", "§5.2.1", doc.creatorContacts.some(isContact));
-  document(
-    "timestamp",
-    "§5.2.1",
-    doc.timestamp !== undefined && !Number.isNaN(Date.parse(doc.timestamp)),
-  );
+  document("timestamp", "§5.2.1", doc.timestamp !== undefined && !Number.isNaN(Date.parse(doc.timestamp)));
 
   // §5.2.2: the required data fields of every component (the primary one included, §3.2.1).
   const declared = new Set(doc.dependencies.map((d) => d.ref));

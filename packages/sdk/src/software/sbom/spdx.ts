@@ -27,7 +27,9 @@ const EMAIL = /[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+/;
 
 // SPDX 2.3 §6.8 / §7.6: "Person: name (email)" or "Organization: name (email)": the e-mail, if any.
 function emailOf(v: unknown): string | undefined {
-  return value(v)?.match(/\(([^()]*)\)\s*$/)?.[1]?.match(EMAIL)?.[0];
+  return value(v)
+    ?.match(/\(([^()]*)\)\s*$/)?.[1]
+    ?.match(EMAIL)?.[0];
 }
 
 function checksums(v: unknown): SbomComponent["hashes"] {
@@ -112,7 +114,10 @@ function vulnerabilityRefs(doc: Json): SbomDocument["vulnerabilityInfo"] {
   arr(doc["packages"]).forEach((p, i) => {
     arr(obj(p)?.["externalRefs"]).forEach((r, j) => {
       const o = obj(r);
-      if (o?.["referenceCategory"] === "SECURITY" && (o["referenceType"] === "advisory" || o["referenceType"] === "fix"))
+      if (
+        o?.["referenceCategory"] === "SECURITY" &&
+        (o["referenceType"] === "advisory" || o["referenceType"] === "fix")
+      )
         where.push(`/packages/${i}/externalRefs/${j} (${String(o["referenceType"])})`);
     });
   });
@@ -139,7 +144,11 @@ export function normalizeSpdx(doc: Json): SbomDocument {
     if (type === "DESCRIBED_BY" && to === doc["SPDXID"]) describes.push(from);
     // SPDX 2.3 §11.1: a relationship to NONE says there is none (a declared leaf, complete); to
     // NOASSERTION that it is not known.
-    if ((type === "DEPENDS_ON" || type === "CONTAINS") && known.has(from) && (to === "NONE" || to === "NOASSERTION")) {
+    if (
+      (type === "DEPENDS_ON" || type === "CONTAINS") &&
+      known.has(from) &&
+      (to === "NONE" || to === "NOASSERTION")
+    ) {
       if (!edges.has(from)) edges.set(from, new Set());
       marks.set(from, to === "NONE" ? "complete" : "unknown");
       continue;

@@ -177,7 +177,8 @@ export function normalizeSpdx3(doc: Json, source: string | undefined): SbomDocum
                   ? "complete"
                   : undefined;
         const known = completeness.get(c.ref);
-        if (level !== undefined && (known === undefined || known === "complete")) completeness.set(c.ref, level);
+        if (level !== undefined && (known === undefined || known === "complete"))
+          completeness.set(c.ref, level);
       }
     }
   }

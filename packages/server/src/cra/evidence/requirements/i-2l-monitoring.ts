@@ -9,7 +9,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** What the verification read, so the evidence says what was verified and when. */
 function chainDetail(chain: AuditVerification, now: number): string {
-  if (chain.problem) return `chain broken at ${chain.problem.seq}: ${chain.problem.problem} (${chain.mode} verification)`;
+  if (chain.problem)
+    return `chain broken at ${chain.problem.seq}: ${chain.problem.problem} (${chain.mode} verification)`;
   if (chain.mode === "full")
     return `chain verifies: every entry (${chain.firstSeq}–${chain.lastSeq}, ${chain.entries} entries) walked at ${iso(now)} (full verification)`;
   const from = chain.from!;
