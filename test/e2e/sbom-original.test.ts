@@ -237,4 +237,64 @@ describe("SBOM originals and the TR-03183-2 v2.1 gate (issue #16 item 8)", () =>
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^verified: 8 files of gateway/);
   });
+
+  it("an SBOM stored before originals were kept answers 404 with the reason", async () => {
+    const r = await server.api<{ id: string }>("POST", `/api/v1/products/${product}/releases`, {
+      version: "1.2.0",
+    });
+    const text = CONFORMING.replace('"version": 1,', '"version": 2,');
+    const up = await server.api<{ sbom: { id: string; sha256: string } }>(
+      "POST",
+      `/api/v1/releases/${r.body.id}/sboms`,
+      text,
+    );
+    assert.equal((await raw(up.body.sbom.id)).status, 200);
+    await server.store.run(`DELETE FROM sbom_raw WHERE sha256 = ?`, [up.body.sbom.sha256]);
+    const gone = await raw(up.body.sbom.id);
+    assert.equal(gone.status, 404);
+    assert.match(JSON.parse(gone.body.toString()).detail, /stored before originals were kept/);
+  });
+
+  it("(2)(l) says what it verified: incremental by default, every entry on ?full=1", async () => {
+    type Matrix = { requirements: { id: string; evidence: { detail: string }[] }[] };
+    const audit = (m: Matrix) => m.requirements.find((r) => r.id === "I-2(l)")!.evidence[0]!.detail;
+    const incremental = await server.api<Matrix>("GET", `/api/v1/products/${product}/annex-i`);
+    assert.match(
+      audit(incremental.body),
+      /^chain verifies: entries \d+–\d+ \(\d+ new\) walked at .* \(incremental verification; \?full=1 walks them all\)$/,
+    );
+    const full = await server.api<Matrix>("GET", `/api/v1/products/${product}/annex-i?full=1`);
+    assert.match(
+      audit(full.body),
+      /^chain verifies: every entry \(1–\d+, \d+ entries\) walked at .* \(full verification\)$/,
+    );
+    const bad = await server.api<{ code: string }>("GET", `/api/v1/products/${product}/annex-i?full=yes`);
+    assert.equal(bad.status, 400);
+  });
+
+  it("Part II (1) counts a report made before the v2.1 gate as partly met, and says why", async () => {
+    type Matrix = {
+      requirements: { id: string; status: string; reason: string; evidence: { detail: string }[] }[];
+    };
+    const ii1 = async () =>
+      (await server.api<Matrix>("GET", `/api/v1/products/${other}/annex-i`)).body.requirements.find(
+        (r) => r.id === "II-1",
+      )!;
+    assert.equal((await ii1()).status, "met");
+    // The camera's one SBOM, as a v2.0-era report (no bsiVersion, no gaps) would have stored it.
+    const row = (await server.store.get<{ id: string; minimum_elements: string }>(
+      `SELECT s.id, s.minimum_elements FROM sboms s JOIN releases r ON r.id = s.release_id WHERE r.product_id = ?`,
+      [other],
+    ))!;
+    const report = JSON.parse(row.minimum_elements) as Record<string, unknown>;
+    delete report.bsiVersion;
+    await server.store.run(`UPDATE sboms SET minimum_elements = ? WHERE id = ?`, [
+      JSON.stringify(report),
+      row.id,
+    ]);
+    const legacy = await ii1();
+    assert.equal(legacy.status, "partly-met");
+    assert.match(legacy.reason, /2\.0\.0 checked against BSI TR-03183-2 v2\.0 only$/);
+    assert.match(legacy.evidence[0]!.detail, /upload it again to check it against v2\.1\.0\)$/);
+  });
 });

@@ -134,14 +134,35 @@ export async function auditHead(db: Queryable): Promise<{ seq: number; hash: str
   return { seq: Number(head.seq), hash: head.hash };
 }
 
-/** Pushes every entry after `afterSeq` through the verifier, in pages, until a problem. */
-async function walk(db: Queryable, verifier: ChainVerifier, afterSeq: number): Promise<void> {
-  for (let after = afterSeq; ; ) {
-    const page = await listAudit(db, { afterSeq: after, limit: 1000 });
-    if (page.length === 0) return;
-    for (const entry of page) if (!verifier.push(entry)) return;
-    after = page[page.length - 1]!.seq;
+/**
+ * Pushes the entries after `afterSeq` up to `uptoSeq` through the verifier, in pages, until a
+ * problem. The bound is the head read before the walk: entries appended meanwhile are left to the
+ * next verification instead of making the head look moved.
+ */
+async function walk(
+  db: Queryable,
+  verifier: ChainVerifier,
+  afterSeq: number,
+  uptoSeq: number,
+): Promise<void> {
+  for (let after = afterSeq; after < uptoSeq; ) {
+    const rows = await db.all<AuditRow>(
+      `SELECT * FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1000`,
+      [after, uptoSeq],
+    );
+    if (rows.length === 0) return;
+    for (const row of rows) if (!verifier.push(toStoredEntry(row))) return;
+    after = Number(rows[rows.length - 1]!.seq);
   }
+}
+
+/**
+ * The signed checkpoints from `fromSeq` on. Read BEFORE the head: each was made from a head no
+ * later than the one read after it, so one beyond the walked head still means a truncated log,
+ * while a checkpoint made during the walk is simply not among them.
+ */
+async function checkpointsFrom(db: Queryable, fromSeq: number) {
+  return (await listCheckpoints(db)).filter((c) => c.seq >= fromSeq);
 }
 
 /**
@@ -156,14 +177,13 @@ async function fullWalk(
   db: Queryable,
   publicKey?: KeyObject,
 ): Promise<{ result: ChainResult; lastHash: string }> {
+  // Every checkpoint (those before the anchor still have their signatures checked), then the head.
+  const checkpoints = await checkpointsFrom(db, 0);
+  const head = await auditHead(db);
   const anchor = await auditAnchor(db);
   const verifier = new ChainVerifier(anchor);
-  await walk(db, verifier, anchor?.seq ?? 0);
-  const result = verifier.finish({
-    checkpoints: await listCheckpoints(db),
-    publicKey,
-    head: await auditHead(db),
-  });
+  await walk(db, verifier, anchor?.seq ?? 0, head.seq);
+  const result = verifier.finish({ checkpoints, publicKey, head });
   return { result, lastHash: verifier.lastHash };
 }
 
@@ -271,22 +291,11 @@ export async function verifyAuditChainIncremental(
     [anchorSeq, point.seq],
   );
   if (Number(before?.n ?? 0) !== point.seq - anchorSeq) return fail({ seq: point.seq, problem: "gap" });
+  const checkpoints = await checkpointsFrom(db, point.seq);
+  const head = await auditHead(db);
   const verifier = new ChainVerifier(from, { startVerified: true });
-  await walk(db, verifier, point.seq);
-  const checkpoints = await db.all<{ seq: number; hash: string; at: number; signature: string }>(
-    `SELECT seq, hash, at, signature FROM audit_checkpoints WHERE seq >= ? ORDER BY seq`,
-    [point.seq],
-  );
-  const result = verifier.finish({
-    checkpoints: checkpoints.map((c) => ({
-      seq: Number(c.seq),
-      hash: c.hash,
-      at: Number(c.at),
-      signature: c.signature,
-    })),
-    publicKey: options.publicKey,
-    head: await auditHead(db),
-  });
+  await walk(db, verifier, point.seq, head.seq);
+  const result = verifier.finish({ checkpoints, publicKey: options.publicKey, head });
   await setVerifiedPoint(
     db,
     result.problem

@@ -137,6 +137,28 @@ for (const backend of storeBackends)
         await store.run(`UPDATE audit_log SET hash = ? WHERE seq = ?`, ["0".repeat(64), now.seq]);
         const moved = await verifyAuditChainIncremental(store, { now: T0 + 12 });
         assert.deepEqual(moved.problem, { seq: now.seq, problem: "checkpoint-mismatch" });
+        await store.run(`UPDATE audit_log SET hash = ? WHERE seq = ?`, [now.hash, now.seq]);
+        assert.equal((await verifyAuditChainFull(store, undefined, T0 + 13)).problem, undefined, "restored");
+      });
+
+      await ctx.test("a log cut back past a signed checkpoint, head row and all, is caught", async () => {
+        const point = (await verifiedPoint(store))!;
+        await append(store, 2);
+        const last = (await store.get<{ seq: number; hash: string }>(
+          `SELECT seq, hash FROM audit_head WHERE id = 1`,
+        ))!;
+        // A checkpoint of the newer head (the signature is not checked without the public key).
+        await store.run(
+          `INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)`,
+          [Number(last.seq), last.hash, T0, "k", "AA=="],
+        );
+        await store.run(`DELETE FROM audit_log WHERE seq > ?`, [point.seq]);
+        await store.run(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, [point.seq, point.hash]);
+        const cut = await verifyAuditChainIncremental(store, { now: T0 + 14 });
+        assert.deepEqual(
+          [cut.mode, cut.problem],
+          ["incremental", { seq: point.seq + 1, problem: "truncated" }],
+        );
       });
     } finally {
       await t.close();

@@ -208,6 +208,17 @@ describe("BSI TR-03183-2 v2.1.0 on CycloneDX 1.6", () => {
       breakIt(d);
       assert.deepEqual(bsiGaps(d), [rule]);
     });
+  it("a component's nested components declare what it contains (§3.2.7)", () => {
+    const d = clone(CDX);
+    d.metadata.component.components = d.components;
+    d.components = [];
+    d.dependencies = [{ ref: "lib", dependsOn: [] }];
+    d.compositions = [{ aggregate: "complete", assemblies: ["app"], dependencies: ["lib"] }];
+    assert.deepEqual(bsiGaps(d), []);
+    d.metadata.component.components = [];
+    d.components = [lib({ components: [cdxComponent("lib", "lib", "lib.so")] })];
+    assert.deepEqual(bsiGaps(d), ["dependencies on other components"], "without the nesting app declares nothing");
+  });
   it("names the components, the clause and where vulnerability records sit", () => {
     const d = clone(CDX);
     d.vulnerabilities = [{ id: "CVE-2024-0001" }, { id: "CVE-2024-0002" }];

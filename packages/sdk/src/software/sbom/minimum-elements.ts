@@ -178,7 +178,10 @@ function checkBsiTr03183(doc: SbomDocument, gaps: MinimumElementGap[]): void {
   document("timestamp", "§5.2.1", doc.timestamp !== undefined && !Number.isNaN(Date.parse(doc.timestamp)));
 
   // §5.2.2: the required data fields of every component (the primary one included, §3.2.1).
+  // Dependencies are listed in the dependency graph, or, for what a component contains (§3.2.7),
+  // by nesting (CycloneDX components[].components, §8.2 Table 9).
   const declared = new Set(doc.dependencies.map((d) => d.ref));
+  for (const c of doc.components) if (c.parentRef !== undefined) declared.add(c.parentRef);
   component("component creator (e-mail or URL)", "§5.2.2", (c) => c.creatorContacts.some(isContact));
   component("component name", "§5.2.2", (c) => c.name !== "");
   component("component version", "§5.2.2", (c) => c.version !== undefined);
