@@ -217,7 +217,11 @@ describe("BSI TR-03183-2 v2.1.0 on CycloneDX 1.6", () => {
     assert.deepEqual(bsiGaps(d), []);
     d.metadata.component.components = [];
     d.components = [lib({ components: [cdxComponent("lib", "lib", "lib.so")] })];
-    assert.deepEqual(bsiGaps(d), ["dependencies on other components"], "without the nesting app declares nothing");
+    assert.deepEqual(
+      bsiGaps(d),
+      ["dependencies on other components"],
+      "without the nesting app declares nothing",
+    );
   });
   it("names the components, the clause and where vulnerability records sit", () => {
     const d = clone(CDX);
