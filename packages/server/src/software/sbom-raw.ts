@@ -15,18 +15,40 @@ export const COMPRESS_FROM_BYTES = 16 * 1024;
 
 export type RawEncoding = "identity" | "gzip";
 
-/** Stores the uploaded text's UTF-8 bytes under their SHA-256, once (caller's transaction). */
-export async function storeRawSbom(tx: Queryable, text: string, now = Date.now()): Promise<string> {
+/** The original as it is stored: its digest, length and (maybe compressed) content. */
+export interface PackedSbom {
+  sha256: string;
+  bytes: number;
+  encoding: RawEncoding;
+  content: Uint8Array;
+}
+
+/**
+ * Digests and compresses the uploaded text's UTF-8 bytes. CPU work on a large SBOM (tens of
+ * milliseconds per megabyte): the parser does it on its worker thread, beside the parsing.
+ */
+export function packRawSbom(text: string): PackedSbom {
   const bytes = Buffer.from(text, "utf8");
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const encoding: RawEncoding = bytes.length >= COMPRESS_FROM_BYTES ? "gzip" : "identity";
   const content = encoding === "gzip" ? gzipSync(bytes, { level: 6 }) : bytes;
+  // A plain Uint8Array, the same on this thread and after crossing from a worker.
+  return {
+    sha256,
+    bytes: bytes.length,
+    encoding,
+    content: new Uint8Array(content.buffer, content.byteOffset, content.length),
+  };
+}
+
+/** Stores a packed original under its SHA-256, once (caller's transaction). */
+export async function storeRawSbom(tx: Queryable, packed: PackedSbom, now = Date.now()): Promise<string> {
   await tx.run(
     `INSERT INTO sbom_raw (sha256, bytes, encoding, content, created_at) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (sha256) DO NOTHING`,
-    [sha256, bytes.length, encoding, content, now],
+    [packed.sha256, packed.bytes, packed.encoding, Buffer.from(packed.content), now],
   );
-  return sha256;
+  return packed.sha256;
 }
 
 export interface RawSbom {
