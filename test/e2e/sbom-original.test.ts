@@ -270,6 +270,14 @@ describe("SBOM originals and the TR-03183-2 v2.1 gate (issue #16 item 8)", () =>
     );
     const bad = await server.api<{ code: string }>("GET", `/api/v1/products/${product}/annex-i?full=yes`);
     assert.equal(bad.status, 400);
+    const env = {
+      BULWARK_URL: server.httpUrl,
+      BULWARK_API_KEY: server.adminKey,
+      BULWARK_CA_FILE: server.rootPemPath,
+    };
+    const cli = await runCli(CLI, ["cra", "matrix", product, "--full", "--json"], env);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(audit(JSON.parse(cli.stdout) as Matrix), /\(full verification\)$/);
   });
 
   it("Part II (1) counts a report made before the v2.1 gate as partly met, and says why", async () => {
