@@ -22,10 +22,15 @@ const matrix: Command = async (args, api, io) => {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { json: { type: "boolean" } },
+    options: { json: { type: "boolean" }, full: { type: "boolean" } },
   });
-  if (positionals.length !== 1) throw new CliError("cra matrix needs PRODUCT_ID [--json]", 2);
-  const m = await (await api()).call<Matrix>("GET", `/api/v1/products/${path(positionals[0]!)}/annex-i`);
+  if (positionals.length !== 1) throw new CliError("cra matrix needs PRODUCT_ID [--full] [--json]", 2);
+  // --full: (2)(l) walks the whole audit chain, not only the entries after the last verified point.
+  const query = values.full ? "?full=1" : "";
+  const m = await (await api()).call<Matrix>(
+    "GET",
+    `/api/v1/products/${path(positionals[0]!)}/annex-i${query}`,
+  );
   if (values.json) {
     io.stdout(json(m));
     return 0;

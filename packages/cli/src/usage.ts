@@ -70,7 +70,7 @@ CRA compliance:
   cra profile PRODUCT_ID --file PROFILE.json       (manufacturer, category, conformity route, support)
   cra risk PRODUCT_ID --file RISK.json             (a new version of the risk assessment)
   cra link-group PRODUCT_ID GROUP
-  cra matrix PRODUCT_ID [--json]                   (the 22 Annex I requirements with their evidence)
+  cra matrix PRODUCT_ID [--full] [--json]          (the 22 Annex I requirements with their evidence; --full: walk the whole audit chain)
   cra test add|list PRODUCT_ID [--kind K --tool T --outcome pass|fail|partial --summary S]
            [--release ID] [--report FILE]          (security testing records, Annex I Part II (3))
   cra report list|show|draft|submit [EVENT_ID] [--product ID] [--status S] [--json]

@@ -95,15 +95,30 @@ export class ChainVerifier {
   #problem: ChainProblem | undefined;
   readonly #hashes = new Map<number, string>();
   readonly #anchor: { seq: number; hash: string } | null;
+  readonly #startVerified: boolean;
 
-  constructor(anchor: { seq: number; hash: string } | null = null) {
+  /**
+   * `anchor`: where the chain starts when it does not start at genesis: retention's anchor, which
+   * must be a signed checkpoint, or (with `startVerified`) the head of an earlier verification the
+   * caller vouches for, from which only the entries after it are walked.
+   */
+  constructor(
+    anchor: { seq: number; hash: string } | null = null,
+    options: { startVerified?: boolean } = {},
+  ) {
     this.#anchor = anchor;
+    this.#startVerified = options.startVerified ?? false;
     this.#prevHash = anchor?.hash ?? GENESIS_HASH;
     this.#expectedSeq = (anchor?.seq ?? 0) + 1;
   }
 
   get problem(): ChainProblem | undefined {
     return this.#problem;
+  }
+
+  /** The hash of the last entry accepted (the start's hash before any). */
+  get lastHash(): string {
+    return this.#prevHash;
   }
 
   /** Returns false once a problem is found (later entries are not examined). */
@@ -142,7 +157,11 @@ export class ChainVerifier {
       result.checkpoints++;
     }
     // A pruned log starts from a checkpoint that must itself be signed.
-    if (this.#anchor && !sorted.some((c) => c.seq === this.#anchor!.seq && c.hash === this.#anchor!.hash))
+    if (
+      this.#anchor &&
+      !this.#startVerified &&
+      !sorted.some((c) => c.seq === this.#anchor!.seq && c.hash === this.#anchor!.hash)
+    )
       return fail({ seq: this.#anchor.seq, problem: "anchor-unsigned" });
     if (options.head && (options.head.seq !== lastSeq || options.head.hash !== this.#prevHash))
       return fail({ seq: lastSeq + 1, problem: "head-mismatch" });

@@ -1,9 +1,9 @@
 import { Readable } from "node:stream";
-import type { ExportLine } from "@bulwark/sdk/audit/chain";
+import type { ChainProblem, ExportLine } from "@bulwark/sdk/audit/chain";
 import type { FastifyInstance } from "fastify";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import type { Store } from "../store/store.ts";
-import { auditHead, listAudit, verifyAuditChain } from "./audit-log.ts";
+import { auditHead, listAudit, verifiedPoint, verifyAuditChainFull } from "./audit-log.ts";
 import { auditedAction, auditedChange } from "./audited-change.ts";
 import {
   auditAnchor,
@@ -83,17 +83,15 @@ export function auditRoutes(deps: AuditRouteDeps) {
       },
     );
 
+    // Always a full verification (every entry, with the checkpoint signatures); it also renews the
+    // verified point the Annex I matrix verifies from (issue #16).
     app.get("/api/v1/audit/verify", { config: { auth: { permission: "audit:read" } } }, async () => {
-      const result = await verifyAuditChain(store, deps.signer.publicKey);
-      if (result.problem)
-        await store.transaction((tx) =>
-          notify(tx, {
-            kind: "audit-chain-broken",
-            severity: "critical",
-            message: `the audit log fails verification at entry ${result.problem!.seq} (${result.problem!.problem})`,
-            details: { ...result.problem },
-          }),
-        );
+      const {
+        mode: _mode,
+        fullAt: _fullAt,
+        ...result
+      } = await verifyAuditChainFull(store, deps.signer.publicKey);
+      if (result.problem) await reportBroken(store, result.problem);
       return { ok: !result.problem, ...result };
     });
 
@@ -166,15 +164,38 @@ export function auditRoutes(deps: AuditRouteDeps) {
   };
 }
 
-/** Periodic signed checkpoints and retention pruning; returns a stop function. */
+/** How often the maintenance walks the whole chain (the matrix then verifies only what is newer). */
+export const FULL_VERIFICATION_EVERY_MS = 3600 * 1000;
+
+/**
+ * Periodic signed checkpoints, retention pruning and, once an hour, a full verification of the
+ * chain (a broken chain raises the same critical notification as `GET /api/v1/audit/verify`);
+ * returns a stop function.
+ */
 export function startAuditMaintenance(
   deps: AuditRouteDeps & { intervalMs: number; onError: (error: unknown) => void },
 ): () => void {
   const tick = async () => {
     await createCheckpoint(deps.store, deps.custody, deps.signer);
     await pruneAudit(deps.store);
+    const point = await verifiedPoint(deps.store);
+    if (!point || Date.now() - point.fullAt >= FULL_VERIFICATION_EVERY_MS) {
+      const result = await verifyAuditChainFull(deps.store, deps.signer.publicKey);
+      if (result.problem) await reportBroken(deps.store, result.problem);
+    }
   };
   const timer = setInterval(() => tick().catch(deps.onError), deps.intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+async function reportBroken(store: Store, problem: ChainProblem): Promise<void> {
+  await store.transaction((tx) =>
+    notify(tx, {
+      kind: "audit-chain-broken",
+      severity: "critical",
+      message: `the audit log fails verification at entry ${problem.seq} (${problem.problem})`,
+      details: { ...problem },
+    }),
+  );
 }

@@ -21,7 +21,7 @@ export async function platformChecks(db: Queryable, productId: string) {
         id: `sbom-check:${sbom.id}`,
         releaseId: release.id,
         kind: "sbom-check",
-        tool: "bulwark SBOM minimum elements (NTIA 2021, BSI TR-03183-2)",
+        tool: "bulwark SBOM minimum elements (NTIA 2021, BSI TR-03183-2 v2.1.0)",
         outcome: sbom.minimumElements.bsiConforms ? "pass" : "partial",
         summary: `${release.version}: ${sbom.format} ${sbom.specVersion}, ${sbom.components} components, ${sbom.minimumElements.gaps.length} gap(s)`,
         performedAt: sbom.createdAt,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { KevCatalog, KevEntry } from "@bulwark/sdk/software/kev";
-import type { SbomComponent } from "@bulwark/sdk/software/sbom/model";
+import { emptyComponent, type SbomComponent } from "@bulwark/sdk/software/sbom/model";
 import {
   buildOsvIndex,
   type Finding as ScanFinding,
@@ -121,20 +121,11 @@ const matchKey = (purl: string, vuln: string) => `${purl}\u0000${vuln}`;
 
 function asSbomComponent(c: PurlRow): SbomComponent {
   return {
-    ref: c.purl,
-    parentRef: undefined,
-    type: undefined,
-    name: c.name,
+    ...emptyComponent(c.purl, c.name),
     version: c.version,
     purl: c.purl,
     ecosystem: c.ecosystem,
     packageName: c.package_name,
-    cpe: undefined,
-    supplier: undefined,
-    author: undefined,
-    hashes: [],
-    licenses: [],
-    otherIds: [],
   };
 }
 

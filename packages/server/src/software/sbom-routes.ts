@@ -1,11 +1,13 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
+import { productScope } from "../access/principal.ts";
 import { actorOf } from "../audit/actor.ts";
 import { releaseById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
 import { GENERATOR_INPUTS, type GeneratorInput } from "./generators.ts";
 import { asBulwarkError, type SoftwareMonitor } from "./monitor.ts";
 import type { DocumentParser } from "./parsing/document-parser.ts";
+import { rawFileName, rawMediaType, rawSbom } from "./sbom-raw.ts";
 import { listSboms } from "./sboms.ts";
 import { requireKeyBeforeBody } from "./upload.ts";
 
@@ -59,6 +61,33 @@ export function sbomRoutes(
         if (!(await releaseById(store, request.params.id)))
           throw new BulwarkError("BW_ERR_NOT_FOUND", "no such release");
         return { items: await listSboms(store, request.params.id) };
+      },
+    );
+
+    // The SBOM exactly as uploaded (the bytes its sha256 names), for whoever may read its product.
+    app.get<{ Params: { id: string } }>(
+      "/api/v1/sboms/:id/raw",
+      { config: { auth: { permission: "products:read", scoped: true } }, schema: { params: RELEASE_PARAMS } },
+      async (request, reply) => {
+        const raw = await rawSbom(store, request.params.id);
+        if (!raw) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such SBOM");
+        const scope = productScope(request.principal, "products:read");
+        if (scope !== "all" && !scope.includes(raw.productId))
+          throw new BulwarkError(
+            "BW_ERR_FORBIDDEN",
+            "no role of the caller grants products:read on this product",
+          );
+        if (!raw.bytes)
+          throw new BulwarkError(
+            "BW_ERR_NOT_FOUND",
+            "this SBOM was stored before originals were kept; upload it again to keep its original",
+          );
+        reply
+          .type(rawMediaType(raw.format))
+          .header("content-disposition", `attachment; filename="${rawFileName(raw)}"`)
+          // RFC 9530 §3: the digest of the representation, the SHA-256 the SBOM is listed with.
+          .header("repr-digest", `sha-256=:${Buffer.from(raw.sha256, "hex").toString("base64")}:`);
+        return raw.bytes;
       },
     );
 

@@ -4,6 +4,7 @@ import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import type { Queryable, SqlValue } from "../store/store.ts";
 import { storedPackageKey } from "./advisories.ts";
 import { registerComponents } from "./release-components.ts";
+import { type PackedSbom, packRawSbom, storeRawSbom } from "./sbom-raw.ts";
 import { insertMany } from "./sql.ts";
 
 /** A stored SBOM: which release it belongs to, what it is, and its minimum-elements report. */
@@ -62,7 +63,7 @@ function componentRows(sbomId: string, releaseId: string, doc: SbomDocument): Sq
 export async function insertSbom(
   tx: Queryable,
   releaseId: string,
-  parsed: { document: SbomDocument; minimumElements: MinimumElementsReport },
+  parsed: { document: SbomDocument; minimumElements: MinimumElementsReport; original?: PackedSbom },
   text: string,
   now = Date.now(),
 ): Promise<StoredSbom> {
@@ -97,6 +98,10 @@ export async function insertSbom(
       now,
     ],
   );
+  // The original bytes, kept under the same SHA-256 (issue #16 item 8).
+  const original = parsed.original ?? packRawSbom(text);
+  if (original.sha256 !== sbom.sha256) throw new Error("the packed original is not the text being stored");
+  await storeRawSbom(tx, original, now);
   await insertMany(tx, "sbom_components", COMPONENT_COLUMNS, componentRows(sbom.id, releaseId, doc));
   await registerComponents(tx, releaseId, sbom.id);
   return sbom;

@@ -434,4 +434,16 @@ export const migrations: Migration[] = [
   ...UPDATES_MIGRATIONS,
   // Issue #16: the CRA domain (ids 900–919).
   ...craMigrations,
+  {
+    // Issue #16 item 8: each SBOM as uploaded, content-addressed by the SHA-256 its `sboms` rows
+    // already carry (one copy for identical uploads), gzip-compressed when large
+    // (software/sbom-raw.ts). SBOMs stored before have no row here: their originals were not kept.
+    id: 925,
+    name: "sbom-raw",
+    statements: [
+      `CREATE TABLE sbom_raw (
+        sha256 TEXT PRIMARY KEY, bytes BIGINT NOT NULL, encoding TEXT NOT NULL, content BYTEA NOT NULL,
+        created_at BIGINT NOT NULL)`,
+    ],
+  },
 ];

@@ -52,6 +52,37 @@ function toolNames(tools: unknown): string[] {
     .filter((t): t is string => t !== undefined);
 }
 
+const EMAIL = /^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$/;
+const EMAIL_IN_TEXT = /[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+/;
+
+/**
+ * E-mail addresses and URLs of an organizationalEntity (CycloneDX §organizationalEntity: url[],
+ * contact[].email) or an organizationalContact (§organizationalContact: email), as BSI TR-03183-2
+ * v2.1 §8.2 Tables 8 and 9 map the creator ("manufacturer" url XOR contact email).
+ */
+function contactsOf(v: unknown): string[] {
+  const o = obj(v);
+  if (o === undefined) return [];
+  const out: string[] = [];
+  const email = str(o["email"]);
+  if (email !== undefined && EMAIL.test(email)) out.push(email);
+  for (const u of arr(o["url"])) {
+    const url = str(u);
+    if (url !== undefined) out.push(url);
+  }
+  for (const c of arr(o["contact"])) out.push(...contactsOf(c));
+  return out;
+}
+
+/** CycloneDX §properties: the value of the first property of that name. */
+function property(raw: Json, name: string): string | undefined {
+  for (const p of arr(raw["properties"])) {
+    const o = obj(p);
+    if (o?.["name"] === name) return str(o["value"]);
+  }
+  return undefined;
+}
+
 // CycloneDX §licenseChoice: [{license: {id | name}}] or [{expression}].
 function licenses(v: unknown): string[] {
   const out: string[] = [];
@@ -62,6 +93,27 @@ function licenses(v: unknown): string[] {
     const lic = obj(o?.["license"]);
     const id = str(lic?.["id"]) ?? str(lic?.["name"]);
     if (id !== undefined) out.push(id);
+  }
+  return out;
+}
+
+/**
+ * Distribution licences (BSI TR-03183-2 v2.1 §5.2.2, mapped in §8.2 Table 9 to CycloneDX 1.6
+ * licences with `acknowledgement: "concluded"`): every licence not acknowledged as "declared" (an
+ * original licence, §5.2.4); before 1.6 there is no acknowledgement, and a licence is taken as the
+ * one offered. A licence given only by name is kept with a "name:" prefix (not an identifier, §6.1).
+ */
+function distributionLicenses(v: unknown): string[] {
+  const out: string[] = [];
+  for (const l of arr(v)) {
+    const o = obj(l);
+    if (o === undefined) continue;
+    const lic = obj(o["license"]);
+    if (str(o["acknowledgement"] ?? lic?.["acknowledgement"]) === "declared") continue;
+    const expr = str(o["expression"]) ?? str(lic?.["id"]);
+    const name = str(lic?.["name"]);
+    if (expr !== undefined) out.push(expr);
+    else if (name !== undefined) out.push(`name:${name}`);
   }
   return out;
 }
@@ -99,6 +151,30 @@ class Collector {
       str(raw["publisher"]);
     c.hashes = hashes(raw["hashes"]);
     c.licenses = licenses(raw["licenses"]);
+    // BSI TR-03183-2 v2.1 §8.2 Table 9: creator = manufacturer (url XOR contact e-mail); the
+    // component's authors (1.6) and a legacy author string holding an e-mail name its creator too.
+    c.creatorContacts = [
+      ...contactsOf(raw["manufacturer"]),
+      ...arr(raw["authors"]).flatMap(contactsOf),
+      ...(str(raw["author"])?.match(EMAIL_IN_TEXT) ?? []),
+    ];
+    c.distributionLicenses = distributionLicenses(raw["licenses"]);
+    // §8.2 Table 9: the deployable's hash sits on a "distribution" external reference; the
+    // component's own hashes (CycloneDX §component.hashes) are those of the same file.
+    c.deployableHashes = [
+      ...arr(raw["externalReferences"])
+        .map(obj)
+        .filter((r) => r?.["type"] === "distribution")
+        .flatMap((r) => hashes(r?.["hashes"])),
+      ...c.hashes,
+    ];
+    // §8.2 Table 9: the BSI property taxonomy (bsi:component:filename / executable / archive / structured).
+    c.filename = property(raw, "bsi:component:filename");
+    c.bsiProperties = {
+      executable: property(raw, "bsi:component:executable"),
+      archive: property(raw, "bsi:component:archive"),
+      structured: property(raw, "bsi:component:structured"),
+    };
     c.cpe = str(raw["cpe"]);
     const swid = str(obj(raw["swid"])?.["tagId"]);
     if (swid !== undefined) c.otherIds.push(`swid:${swid}`);
@@ -118,6 +194,11 @@ class Collector {
     }
     return ref;
   }
+}
+
+function idOf(v: unknown): string {
+  const id = str(obj(v)?.["id"]);
+  return id === undefined ? "" : ` (${id})`;
 }
 
 export function normalizeCyclonedx(doc: Json): SbomDocument {
@@ -143,6 +224,24 @@ export function normalizeCyclonedx(doc: Json): SbomDocument {
       ref: d["ref"] as string,
       dependsOn: arr(d["dependsOn"]).filter((x): x is string => typeof x === "string"),
     }));
+  // CycloneDX 1.6 §compositions: {aggregate, assemblies: [ref], dependencies: [ref]} says how complete
+  // the listed components' assemblies / dependency lists are (BSI TR-03183-2 v2.1 §8.2 Table 9).
+  const completeness = new Map<string, SbomComponent["dependencyCompleteness"]>();
+  for (const comp of arr(doc["compositions"]).map(obj)) {
+    const aggregate = str(comp?.["aggregate"]);
+    if (aggregate === undefined || aggregate === "not_specified") continue;
+    const level =
+      aggregate === "complete" ? "complete" : aggregate.startsWith("incomplete") ? "incomplete" : "unknown";
+    for (const ref of [...arr(comp?.["assemblies"]), ...arr(comp?.["dependencies"])]) {
+      if (typeof ref !== "string") continue;
+      const known = completeness.get(ref);
+      // A ref named twice keeps the weaker claim.
+      if (known === undefined || known === "complete") completeness.set(ref, level);
+    }
+  }
+  for (const c of collector.components) c.dependencyCompleteness = completeness.get(c.ref);
+  // CycloneDX §vulnerabilities: vulnerability records inside the BOM (TR-03183-2 v2.1 §3.1 forbids them).
+  const vulnerabilities = arr(doc["vulnerabilities"]);
   return {
     format: "cyclonedx",
     specVersion: String(doc["specVersion"]),
@@ -154,5 +253,18 @@ export function normalizeCyclonedx(doc: Json): SbomDocument {
     subjectRef,
     components: collector.components,
     dependencies,
+    // §8.2 Table 8: metadata.manufacturer (1.6; "manufacture" before) url XOR contact e-mail; the
+    // BOM's authors (§metadata.authors, "the person(s) who created the BOM") with an e-mail count too.
+    creatorContacts: [
+      ...new Set([
+        ...contactsOf(metadata?.["manufacturer"]),
+        ...contactsOf(metadata?.["manufacture"]),
+        ...arr(metadata?.["authors"]).flatMap(contactsOf),
+      ]),
+    ],
+    vulnerabilityInfo: {
+      count: vulnerabilities.length,
+      where: vulnerabilities.slice(0, 3).map((v, i) => `/vulnerabilities/${i}${idOf(v)}`),
+    },
   };
 }

@@ -28,6 +28,29 @@ export interface SbomComponent {
   licenses: string[];
   /** Other identifiers (SWID tag ids, SPDX externalRefs other than purl/cpe). */
   otherIds: string[];
+  /**
+   * BSI TR-03183-2 v2.1 §5.2.2 "component creator": the e-mail addresses and URLs of whoever created
+   * the component (CycloneDX manufacturer url / contact e-mail, author e-mails; SPDX originator
+   * e-mail; SPDX 3 originatedBy's e-mail / URL identifiers), not its supplier (§3.2.9).
+   */
+  creatorContacts: string[];
+  /** §5.2.2 "filename of the component" (CycloneDX `bsi:component:filename`, SPDX 2 packageFileName, SPDX 3 distribution file). */
+  filename: string | undefined;
+  /**
+   * §5.2.2 "distribution licences" as written (CycloneDX licences not acknowledged as "declared",
+   * SPDX licenseConcluded / hasConcludedLicense); whether each is an identifier (§6.1) is the check's.
+   */
+  distributionLicenses: string[];
+  /** §5.2.2 hashes of the deployable file (CycloneDX distribution externalReferences and the component's own, SPDX package / distribution file). */
+  deployableHashes: SbomHash[];
+  /** §5.2.2 executable / archive / structured properties (§8.1.4–8.1.6) as found, values unchecked. */
+  bsiProperties: { executable?: string; archive?: string; structured?: string };
+  /**
+   * §5.2.2: how complete the document says this component's list of dependencies is (CycloneDX
+   * compositions, SPDX 3 relationship completeness, SPDX 2 NONE / NOASSERTION targets); undefined
+   * when it says nothing.
+   */
+  dependencyCompleteness: "complete" | "incomplete" | "unknown" | undefined;
 }
 
 export interface SbomDependency {
@@ -51,7 +74,12 @@ export interface SbomDocument {
   /** The ref of the component the SBOM describes (CycloneDX metadata.component, SPDX documentDescribes). */
   subjectRef: string | undefined;
   components: SbomComponent[];
+  /** Dependency lists; a component declared to have none has an entry with an empty `dependsOn`. */
   dependencies: SbomDependency[];
+  /** BSI TR-03183-2 v2.1 §5.2.1 "creator of the SBOM": e-mail addresses and URLs of whoever made it. */
+  creatorContacts: string[];
+  /** Where the document carries vulnerability information (TR-03183-2 v2.1 §3.1 forbids it): a few paths and the count. */
+  vulnerabilityInfo: { count: number; where: string[] };
 }
 
 export function emptyComponent(ref: string, name: string): SbomComponent {
@@ -70,5 +98,11 @@ export function emptyComponent(ref: string, name: string): SbomComponent {
     hashes: [],
     licenses: [],
     otherIds: [],
+    creatorContacts: [],
+    filename: undefined,
+    distributionLicenses: [],
+    deployableHashes: [],
+    bsiProperties: {},
+    dependencyCompleteness: undefined,
   };
 }

@@ -110,8 +110,9 @@ test("minimum elements are reported per standard as a structured list", () => {
     .map((g) => `${g.element}:${g.componentRefs.join(",")}`);
   assert.deepEqual(ntia.sort(), ["other unique identifiers:b", "supplier name:b", "version:b"]);
   const bsi = report.gaps.filter((g) => g.standard === "BSI-TR-03183-2").map((g) => g.element);
-  assert.ok(bsi.includes("hash value of the deliverable (SHA-512)"));
-  assert.ok(bsi.includes("distribution licences"));
+  assert.ok(bsi.includes("hash value of the deployable component (SHA-512)"));
+  assert.ok(bsi.includes("distribution licences (SPDX identifier or expression)"));
+  assert.ok(bsi.includes("creator of the SBOM (e-mail or URL)"), "a name alone is no contact");
   assert.ok(!bsi.includes("timestamp"));
 });
 

@@ -23,15 +23,17 @@ function party(v: unknown): string | undefined {
   return s?.replace(/^(Person|Organization|Tool):\s*/, "");
 }
 
-function component(p: Json): SbomComponent {
-  const c = emptyComponent(String(p["SPDXID"]), value(p["name"]) ?? "");
-  c.type = value(p["primaryPackagePurpose"])?.toLowerCase();
-  c.version = value(p["versionInfo"]);
-  // SPDX 2.3 §7.5 supplier, §7.6 originator.
-  c.supplier = party(p["supplier"]);
-  c.author = party(p["originator"]);
-  // SPDX 2.3 §7.10 checksums.
-  c.hashes = arr(p["checksums"])
+const EMAIL = /[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+/;
+
+// SPDX 2.3 §6.8 / §7.6: "Person: name (email)" or "Organization: name (email)": the e-mail, if any.
+function emailOf(v: unknown): string | undefined {
+  return value(v)
+    ?.match(/\(([^()]*)\)\s*$/)?.[1]
+    ?.match(EMAIL)?.[0];
+}
+
+function checksums(v: unknown): SbomComponent["hashes"] {
+  return arr(v)
     .map(obj)
     .filter(
       (h): h is Json =>
@@ -41,6 +43,29 @@ function component(p: Json): SbomComponent {
       algorithm: (h["algorithm"] as string).toUpperCase(),
       value: (h["checksumValue"] as string).toLowerCase(),
     }));
+}
+
+function component(p: Json): SbomComponent {
+  const c = emptyComponent(String(p["SPDXID"]), value(p["name"]) ?? "");
+  c.type = value(p["primaryPackagePurpose"])?.toLowerCase();
+  c.version = value(p["versionInfo"]);
+  // SPDX 2.3 §7.5 supplier, §7.6 originator.
+  c.supplier = party(p["supplier"]);
+  c.author = party(p["originator"]);
+  // SPDX 2.3 §7.10 checksums: of the package file (§7.4), i.e. the deployable.
+  c.hashes = checksums(p["checksums"]);
+  c.deployableHashes = c.hashes;
+  // BSI TR-03183-2 v2.1 maps no SPDX 2 field (§4 asks for SPDX 3.0.1); the nearest are read:
+  // creator = the originator's e-mail (§7.6), else the project's home page (§7.11), which §5.2.2
+  // accepts when no e-mail is known; filename = packageFileName (§7.4); distribution licence =
+  // licenseConcluded (§7.13).
+  const originatorEmail = emailOf(p["originator"]);
+  const homepage = value(p["homepage"]);
+  c.creatorContacts =
+    originatorEmail !== undefined ? [originatorEmail] : homepage !== undefined ? [homepage] : [];
+  c.filename = value(p["packageFileName"]);
+  const concluded = value(p["licenseConcluded"]);
+  c.distributionLicenses = concluded === undefined ? [] : [concluded];
   // SPDX 2.3 §7.13 concluded, §7.15 declared licence.
   c.licenses = [value(p["licenseConcluded"]), value(p["licenseDeclared"])].filter(
     (l): l is string => l !== undefined,
@@ -80,6 +105,25 @@ const REVERSE = new Set([
   "PREREQUISITE_FOR",
 ]);
 
+/**
+ * SPDX 2.3 Annex F: SECURITY external references of type "advisory" and "fix" point at
+ * vulnerability information, which an SBOM must not carry (BSI TR-03183-2 v2.1 §3.1).
+ */
+function vulnerabilityRefs(doc: Json): SbomDocument["vulnerabilityInfo"] {
+  const where: string[] = [];
+  arr(doc["packages"]).forEach((p, i) => {
+    arr(obj(p)?.["externalRefs"]).forEach((r, j) => {
+      const o = obj(r);
+      if (
+        o?.["referenceCategory"] === "SECURITY" &&
+        (o["referenceType"] === "advisory" || o["referenceType"] === "fix")
+      )
+        where.push(`/packages/${i}/externalRefs/${j} (${String(o["referenceType"])})`);
+    });
+  });
+  return { count: where.length, where: where.slice(0, 3) };
+}
+
 export function normalizeSpdx(doc: Json): SbomDocument {
   const creation = obj(doc["creationInfo"]);
   const creators = arr(creation?.["creators"]).filter((c): c is string => typeof c === "string");
@@ -89,6 +133,7 @@ export function normalizeSpdx(doc: Json): SbomDocument {
     .map(component);
   const known = new Set(components.map((c) => c.ref));
   const edges = new Map<string, Set<string>>();
+  const marks = new Map<string, SbomComponent["dependencyCompleteness"]>();
   const describes = arr(doc["documentDescribes"]).filter((d): d is string => typeof d === "string");
   for (const r of arr(doc["relationships"]).map(obj)) {
     const from = r?.["spdxElementId"];
@@ -97,12 +142,32 @@ export function normalizeSpdx(doc: Json): SbomDocument {
     if (typeof from !== "string" || typeof to !== "string" || typeof type !== "string") continue;
     if (type === "DESCRIBES" && from === doc["SPDXID"]) describes.push(to);
     if (type === "DESCRIBED_BY" && to === doc["SPDXID"]) describes.push(from);
+    // SPDX 2.3 §11.1: a relationship to NONE says there is none (a declared leaf, complete); to
+    // NOASSERTION that it is not known.
+    if (
+      (type === "DEPENDS_ON" || type === "CONTAINS") &&
+      known.has(from) &&
+      (to === "NONE" || to === "NOASSERTION")
+    ) {
+      if (!edges.has(from)) edges.set(from, new Set());
+      marks.set(from, to === "NONE" ? "complete" : "unknown");
+      continue;
+    }
     const [a, b] = FORWARD.has(type) ? [from, to] : REVERSE.has(type) ? [to, from] : [undefined, undefined];
     if (a === undefined || b === undefined || !known.has(a) || !known.has(b)) continue;
     if (!edges.has(a)) edges.set(a, new Set());
     edges.get(a)!.add(b);
   }
   const subjectRef = describes.find((d) => known.has(d));
+  // A NONE leaf with edges too is contradictory: no claim.
+  for (const c of components) {
+    const mark = marks.get(c.ref);
+    c.dependencyCompleteness = mark === "complete" && (edges.get(c.ref)?.size ?? 0) > 0 ? undefined : mark;
+  }
+  const creatorContacts = creators
+    .filter((c) => !c.startsWith("Tool:"))
+    .map(emailOf)
+    .filter((e): e is string => e !== undefined);
   return {
     format: "spdx",
     specVersion: String(doc["spdxVersion"]).replace(/^SPDX-/, ""),
@@ -114,5 +179,7 @@ export function normalizeSpdx(doc: Json): SbomDocument {
     subjectRef,
     components,
     dependencies: [...edges].map(([ref, to]) => ({ ref, dependsOn: [...to] })),
+    creatorContacts,
+    vulnerabilityInfo: vulnerabilityRefs(doc),
   };
 }

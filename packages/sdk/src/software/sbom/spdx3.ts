@@ -29,6 +29,35 @@ const DEPENDENCY_TYPES = new Set([
   "hasPrerequisite",
 ]);
 
+const NONE_ELEMENT = /\/Core\/NoneElement$/;
+
+/**
+ * E-mail / URL identifiers of a Person or Organization (SPDX 3.0.1 Core/ExternalIdentifier of type
+ * email, urlScheme or other), as BSI TR-03183-2 v2.1 §8.2 Tables 8 and 9 map a creator's contact.
+ * The TR's table spells the property "externalIdentifers"; both spellings are read.
+ */
+function contactsOf(agent: Json | undefined): string[] {
+  if (agent === undefined) return [];
+  const out: string[] = [];
+  for (const x of [...arr(agent["externalIdentifier"]), ...arr(agent["externalIdentifers"])].map(obj)) {
+    const t = x?.["externalIdentifierType"];
+    const id = str(x?.["identifier"]);
+    if (id === undefined) continue;
+    if (t === "email" || t === "urlScheme" || (t === "other" && /^https?:\/\//.test(id))) out.push(id);
+  }
+  return out;
+}
+
+function hashesOf(e: Json | undefined): SbomComponent["hashes"] {
+  return arr(e?.["verifiedUsing"])
+    .map(obj)
+    .filter((h): h is Json => h?.["type"] === "Hash" && typeof h["hashValue"] === "string")
+    .map((h) => ({
+      algorithm: String(h["algorithm"]).toUpperCase(),
+      value: String(h["hashValue"]).toLowerCase(),
+    }));
+}
+
 export function isSpdx3(doc: Json): boolean {
   return arr(doc["@context"]).some((c) => typeof c === "string" && c.includes("spdx.org/rdf/3.0"));
 }
@@ -71,13 +100,10 @@ export function normalizeSpdx3(doc: Json, source: string | undefined): SbomDocum
     c.author = arr(e["originatedBy"])
       .map(nameOf)
       .find((n) => n !== undefined);
-    c.hashes = arr(e["verifiedUsing"])
-      .map(obj)
-      .filter((h): h is Json => h?.["type"] === "Hash" && typeof h["hashValue"] === "string")
-      .map((h) => ({
-        algorithm: String(h["algorithm"]).toUpperCase(),
-        value: String(h["hashValue"]).toLowerCase(),
-      }));
+    // BSI TR-03183-2 v2.1 §8.2 Table 9: originatedBy → Person/Organization with e-mail or URL.
+    c.creatorContacts = arr(e["originatedBy"]).flatMap((o) => contactsOf(resolve(o)));
+    c.hashes = hashesOf(e);
+    c.deployableHashes = [...c.hashes];
     const purlTexts = [str(e["software_packageUrl"])];
     for (const x of arr(e["externalIdentifier"]).map(obj)) {
       const t = x?.["externalIdentifierType"];
@@ -100,6 +126,7 @@ export function normalizeSpdx3(doc: Json, source: string | undefined): SbomDocum
   }
   const byRef = new Map(components.map((c) => [c.ref, c]));
   const edges = new Map<string, Set<string>>();
+  const completeness = new Map<string, SbomComponent["dependencyCompleteness"]>();
   for (const e of elements) {
     if (e["type"] !== "Relationship" && e["type"] !== "LifecycleScopedRelationship") continue;
     const from = str(e["from"]);
@@ -111,15 +138,55 @@ export function normalizeSpdx3(doc: Json, source: string | undefined): SbomDocum
       for (const t of to) {
         const l = licenceText(t);
         if (l !== undefined && !c.licenses.includes(l)) c.licenses.push(l);
+        // BSI TR-03183-2 v2.1 §8.2 Table 9: distribution licences are the concluded ones.
+        if (l !== undefined && type === "hasConcludedLicense" && !c.distributionLicenses.includes(l))
+          c.distributionLicenses.push(l);
+      }
+    } else if (type === "hasDistributionArtifact") {
+      // §8.2 Table 9: the deployable file: its name, SHA-512 and purposes (executable, archive,
+      // container = structured, firmware = unstructured).
+      for (const t of to) {
+        const file = resolve(t);
+        if (file?.["type"] !== "software_File") continue;
+        c.filename ??= str(file["name"]);
+        c.deployableHashes.push(...hashesOf(file));
+        const purposes = [file["software_primaryPurpose"], ...arr(file["software_additionalPurpose"])];
+        c.bsiProperties = {
+          executable: purposes.includes("executable") ? "executable" : "non-executable",
+          archive: purposes.includes("archive") ? "archive" : "no archive",
+          structured: purposes.includes("container")
+            ? "structured"
+            : purposes.includes("firmware")
+              ? "unstructured"
+              : undefined,
+        };
       }
     } else if (typeof type === "string" && DEPENDENCY_TYPES.has(type)) {
-      for (const t of to) {
-        if (!byRef.has(t)) continue;
-        if (!edges.has(c.ref)) edges.set(c.ref, new Set());
-        edges.get(c.ref)!.add(t);
+      if (!edges.has(c.ref)) edges.set(c.ref, new Set());
+      for (const t of to) if (byRef.has(t)) edges.get(c.ref)!.add(t);
+      // SPDX 3.0.1 Core/Relationship.completeness (§8.2 Table 9: contains / dependsOn).
+      if (type === "contains" || type === "dependsOn") {
+        const level =
+          e["completeness"] === "complete"
+            ? "complete"
+            : e["completeness"] === "incomplete"
+              ? "incomplete"
+              : e["completeness"] === "noAssertion"
+                ? "unknown"
+                : to.length > 0 && to.every((t) => NONE_ELEMENT.test(t))
+                  ? "complete"
+                  : undefined;
+        const known = completeness.get(c.ref);
+        if (level !== undefined && (known === undefined || known === "complete"))
+          completeness.set(c.ref, level);
       }
     }
   }
+  for (const c of components) c.dependencyCompleteness = completeness.get(c.ref);
+  // SPDX 3.0.1 Security profile: vulnerabilities and VEX assessments (TR-03183-2 v2.1 §3.1 forbids them in an SBOM).
+  const vulnerable = elements
+    .map((e, i) => ({ e, i }))
+    .filter(({ e }) => typeof e["type"] === "string" && (e["type"] as string).startsWith("security_"));
   const spdxDoc = elements.find((e) => e["type"] === "SpdxDocument");
   const creation =
     resolve(spdxDoc?.["creationInfo"]) ?? resolve(elements.find((e) => e["type"] === "CreationInfo"));
@@ -142,5 +209,11 @@ export function normalizeSpdx3(doc: Json, source: string | undefined): SbomDocum
     subjectRef: roots.find((r): r is string => typeof r === "string" && byRef.has(r)),
     components,
     dependencies: [...edges].map(([ref, to]) => ({ ref, dependsOn: [...to] })),
+    // §8.2 Table 8: CreationInfo.createdBy → Person/Organization with e-mail or URL.
+    creatorContacts: [...new Set(arr(creation?.["createdBy"]).flatMap((a) => contactsOf(resolve(a))))],
+    vulnerabilityInfo: {
+      count: vulnerable.length,
+      where: vulnerable.slice(0, 3).map(({ e, i }) => `/@graph/${i} (${String(e["type"])})`),
+    },
   };
 }

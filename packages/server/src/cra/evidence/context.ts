@@ -13,6 +13,11 @@ import type { PlatformCapabilities } from "./platform.ts";
 
 export const YEAR_MS = 365 * 24 * 3600 * 1000;
 
+export interface EvaluationOptions {
+  /** `?full=1`: walk the whole audit chain for (2)(l) instead of the entries after the verified point. */
+  fullAuditVerification?: boolean;
+}
+
 export interface ProductDevice {
   id: string;
   status: string;
@@ -39,13 +44,22 @@ export class EvidenceContext {
   readonly product: Product;
   readonly now: number;
   readonly capabilities: PlatformCapabilities;
+  /** Verify the whole audit chain for (2)(l), not only the entries after the last verified point. */
+  readonly fullAuditVerification: boolean;
   readonly #memo = new Map<string, Promise<unknown>>();
 
-  constructor(db: Queryable, product: Product, capabilities: PlatformCapabilities, now = Date.now()) {
+  constructor(
+    db: Queryable,
+    product: Product,
+    capabilities: PlatformCapabilities,
+    now = Date.now(),
+    options: EvaluationOptions = {},
+  ) {
     this.db = db;
     this.product = product;
     this.capabilities = capabilities;
     this.now = now;
+    this.fullAuditVerification = options.fullAuditVerification ?? false;
   }
 
   #once<T>(key: string, load: () => Promise<T>): Promise<T> {

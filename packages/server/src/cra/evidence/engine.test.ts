@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { it } from "node:test";
 import { cyclonedx, osvDir, osvRecord, release, storeBackends } from "../../../test/store-fixtures.ts";
 import { setMfaRequiredRoles } from "../../access/mfa.ts";
+import { appendAudit } from "../../audit/audit-log.ts";
 import { listFindings, setTriage } from "../../software/findings.ts";
 import { SoftwareMonitor } from "../../software/monitor.ts";
 import type { Store } from "../../store/store.ts";
@@ -20,9 +21,11 @@ const KEV = new URL("../../../../../test/data/kev/known_exploited_vulnerabilitie
   .pathname;
 const system = { type: "system" } as const;
 
-async function statusOf(store: Store, productId: string, id: RequirementId) {
+async function statusOf(store: Store, productId: string, id: RequirementId, full = false) {
   const product = await productById(store, productId);
-  const matrix = await evaluateAnnexI(store, product!, craCapabilities());
+  const matrix = await evaluateAnnexI(store, product!, craCapabilities(), Date.now(), {
+    fullAuditVerification: full,
+  });
   assert.equal(matrix.requirements.length, 22, "all 22 requirements are evaluated");
   const row = matrix.requirements.find((r) => r.id === id)!;
   return { status: row.status, reason: row.reason, matrix };
@@ -114,12 +117,29 @@ for (const backend of storeBackends)
       await ctx.test("a tampered audit entry → (2)(l) not met", async () => {
         const before = await statusOf(t.store, product, "I-2(l)");
         assert.notEqual(before.status, "not-met", before.reason);
+        const evidence = (s: Awaited<ReturnType<typeof statusOf>>) =>
+          s.matrix.requirements.find((r) => r.id === "I-2(l)")!.evidence[0]!.detail;
+        // The matrix before walked the chain and left a verified point: now only newer entries are read.
+        const incremental = await statusOf(t.store, product, "I-2(l)");
+        assert.match(evidence(incremental), /incremental verification/);
+        // An entry newer than the point, edited: caught by the incremental walk.
+        await t.store.transaction((tx) =>
+          appendAudit(tx, { actor: system, action: "test.newer", outcome: "success" }),
+        );
         await t.store.run(
-          `UPDATE audit_log SET details = '{"edited":true}' WHERE seq = (SELECT MIN(seq) FROM audit_log)`,
+          `UPDATE audit_log SET details = '{"edited":true}' WHERE seq = (SELECT MAX(seq) FROM audit_log)`,
         );
         const after = await statusOf(t.store, product, "I-2(l)");
         assert.equal(after.status, "not-met");
         assert.match(after.reason, /audit chain does not verify/);
+        assert.match(evidence(after), /hash-mismatch \(incremental verification\)/);
+        // The oldest entry, edited (before any verified point): ?full=1 walks it and catches it.
+        await t.store.run(
+          `UPDATE audit_log SET details = '{"edited":true}' WHERE seq = (SELECT MIN(seq) FROM audit_log)`,
+        );
+        const full = await statusOf(t.store, product, "I-2(l)", true);
+        assert.equal(full.status, "not-met");
+        assert.match(evidence(full), /^chain broken at \d+: hash-mismatch \(full verification\)/);
       });
 
       await ctx.test("snapshots keep a dated history of changes only", async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Queryable, Store } from "../../store/store.ts";
 import type { Product } from "../product-source.ts";
 import type { PART_I_2_ITEMS } from "../risk.ts";
-import { EvidenceContext } from "./context.ts";
+import { type EvaluationOptions, EvidenceContext } from "./context.ts";
 import { EVALUATORS, overall } from "./registry.ts";
 import { STANDARDS_MAP, STANDARDS_MAP_VERSION } from "./standards-map.ts";
 import {
@@ -70,8 +70,9 @@ export async function evaluateAnnexI(
   product: Product,
   capabilities: PlatformCapabilities,
   now = Date.now(),
+  options: EvaluationOptions = {},
 ): Promise<AnnexIMatrix> {
-  const ctx = new EvidenceContext(db, product, capabilities, now);
+  const ctx = new EvidenceContext(db, product, capabilities, now, options);
   const parts: RequirementResult[] = [];
   for (const evaluator of EVALUATORS) parts.push(await run(ctx, evaluator));
   const first = await run(

@@ -17,13 +17,27 @@ export async function evidenceRoutes(
   store: Store,
   capabilities: PlatformCapabilities,
 ): Promise<void> {
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: { full?: "0" | "1" | "true" | "false" } }>(
     "/api/v1/products/:id/annex-i",
-    { config: { auth: { permission: "cra:read", productParam: "id" } }, schema: { params: PRODUCT } },
+    {
+      config: { auth: { permission: "cra:read", productParam: "id" } },
+      schema: {
+        params: PRODUCT,
+        // full=1: (2)(l) walks the whole audit chain rather than the entries after the verified point.
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: { full: { type: "string", enum: ["0", "1", "true", "false"] } },
+        },
+      },
+    },
     async (request) => {
       const product = await productById(store, request.params.id);
       if (!product) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such product");
-      const matrix = await evaluateAnnexI(store, product, capabilities);
+      const full = request.query.full === "1" || request.query.full === "true";
+      const matrix = await evaluateAnnexI(store, product, capabilities, Date.now(), {
+        fullAuditVerification: full,
+      });
       await recordSnapshots(store, matrix);
       return matrix;
     },

@@ -19,16 +19,25 @@ export interface ManifestSignature {
   chain: string[];
 }
 
-/** One zip: each document as JSON and HTML, the manifest of their hashes and its detached signature. */
+/**
+ * One zip: each document as JSON and HTML, any attachments byte for byte (the SBOMs as uploaded),
+ * the manifest of all their hashes and its detached signature.
+ */
 export async function buildBundle(
   product: { id: string; name: string },
   documents: Record<string, { title: string; body: unknown }>,
   signer: DocumentationSigner,
+  attachments: Record<string, Uint8Array> = {},
 ): Promise<Buffer> {
   const files: Record<string, Uint8Array> = {};
   for (const [name, doc] of Object.entries(documents)) {
     files[`${name}.json`] = Buffer.from(`${JSON.stringify(doc.body, null, 2)}\n`);
     files[`${name}.html`] = Buffer.from(toHtml(doc.title, doc.body));
+  }
+  for (const [path, bytes] of Object.entries(attachments)) {
+    if (path in files || path === "manifest.json" || path === "signature.json")
+      throw new Error(`attachment ${path} would overwrite a document`);
+    files[path] = bytes;
   }
   const manifest: Manifest = {
     format: "bulwark-cra-export/1",

@@ -1,3 +1,4 @@
+import { productRawSboms, rawFileName } from "../../software/sbom-raw.ts";
 import { listSboms } from "../../software/sboms.ts";
 import type { Store } from "../../store/store.ts";
 import { listAdvisories } from "../advisory-store.ts";
@@ -33,19 +34,31 @@ export async function craDocuments(
   const support = await supportPeriods(store, product.id);
   const disclosure = (await disclosureSettings(store)) ?? null;
   const matrix = await evaluateAnnexI(store, product, capabilities);
+  // CRA Annex VII point 2(b) / Annex I Part II (1): the SBOMs themselves travel in the bundle as
+  // uploaded (`sboms/<release>/<id>.cdx.json`), each listed here with its TR-03183-2 gaps.
+  const originals = new Map((await productRawSboms(store, product.id)).map((r) => [r.sbomId, r]));
+  const sbomFiles: Record<string, Uint8Array> = {};
   const sboms = [];
   for (const r of releases)
-    for (const s of await listSboms(store, r.id))
+    for (const s of await listSboms(store, r.id)) {
+      const raw = originals.get(s.id);
+      const file = raw?.bytes
+        ? `sboms/${r.version.replace(/[^A-Za-z0-9._-]+/g, "_")}/${rawFileName(raw)}`
+        : null;
+      if (file && raw?.bytes) sbomFiles[file] = raw.bytes;
       sboms.push({
         release: r.version,
         format: s.format,
         specVersion: s.specVersion,
         components: s.components,
         sha256: s.sha256,
+        file,
+        bsiTr03183Version: s.minimumElements.bsiVersion ?? "2.0.0",
         bsiTr03183Gaps: s.minimumElements.gaps
           .filter((g) => g.standard === "BSI-TR-03183-2")
-          .map((g) => g.element),
+          .map((g) => (g.clause ? `${g.element} (${g.clause})` : g.element)),
       });
+    }
   const advisories = (await listAdvisories(store, product.id)).map((a) => ({
     trackingId: a.tracking_id,
     vulnerabilities: JSON.parse(a.vulnerabilities) as string[],
@@ -117,7 +130,7 @@ export async function craDocuments(
         "Decommission the device in the console or with bulwark device decommission: its data key is destroyed (crypto-erase) and its certificates revoked.",
     },
     sbom: sboms.length
-      ? "The SBOM of each release is available from the manufacturer on request and in the technical documentation."
+      ? "The SBOM of each release is available from the manufacturer on request and, as uploaded, in the technical documentation (sboms/)."
       : null,
   };
 
@@ -161,5 +174,5 @@ export async function craDocuments(
     annexIMatrix: matrix,
     declarationOfConformity: declaration,
   };
-  return { technicalDocumentation, declaration, userInformation };
+  return { technicalDocumentation, declaration, userInformation, sbomFiles };
 }

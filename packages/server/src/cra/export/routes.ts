@@ -46,6 +46,7 @@ export async function exportRoutes(app: FastifyInstance, deps: ExportDeps): Prom
           "user-information": { title: docs.userInformation.title, body: docs.userInformation },
         },
         signer,
+        docs.sbomFiles,
       );
       await deps.store.transaction((tx) =>
         appendAudit(tx, {
@@ -53,7 +54,11 @@ export async function exportRoutes(app: FastifyInstance, deps: ExportDeps): Prom
           action: "cra.export",
           target: { type: "product", id: product.id },
           outcome: "success",
-          details: { bytes: zip.length, declaration: docs.declaration.status },
+          details: {
+            bytes: zip.length,
+            declaration: docs.declaration.status,
+            sboms: Object.keys(docs.sbomFiles).length,
+          },
         }),
       );
       const fileName = `cra-${product.name.replace(/[^A-Za-z0-9._-]+/g, "_")}.zip`;

@@ -13,16 +13,18 @@ import {
 import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import { parseSbomText } from "@bulwark/sdk/software/sbom/parse";
 import { type GeneratorInput, generateSbom } from "../generators.ts";
+import { type PackedSbom, packRawSbom } from "../sbom-raw.ts";
 
 export type ParseTask =
   | { kind: "sbom"; text: string; source: string; limits: SbomLimits }
   | { kind: "generate"; from: GeneratorInput; text: string; subject: string; format: "cyclonedx" | "spdx" }
   | { kind: "kev"; path: string };
 
-/** A validated SBOM with its minimum-elements report (computed where it was parsed). */
+/** A validated SBOM with its minimum-elements report and its packed original (made where it was parsed). */
 export interface ParsedSbom {
   document: SbomDocument;
   minimumElements: MinimumElementsReport;
+  original: PackedSbom;
 }
 
 export type ParseValue<T extends ParseTask> = T extends { kind: "sbom" }
@@ -44,7 +46,11 @@ export async function runTask<T extends ParseTask>(task: T): Promise<ParseValue<
   switch (task.kind) {
     case "sbom": {
       const document = parseSbomText(task.text, { ...task.limits, source: task.source });
-      return { document, minimumElements: checkMinimumElements(document) } as ParseValue<T>;
+      return {
+        document,
+        minimumElements: checkMinimumElements(document),
+        original: packRawSbom(task.text),
+      } as ParseValue<T>;
     }
     case "generate":
       return generateSbom(task.from, task.text, task.subject, task.format) as ParseValue<T>;

@@ -250,7 +250,7 @@ test("firmware manifest", () => {
   assert.deepEqual(openssl.licenses, ["Apache-2.0"]);
   assert.equal(doc.components.find((c) => c.name === "busybox")!.licenses[0], "GPL-2.0-only OR MIT");
   const report = checkMinimumElements(doc);
-  const bsiHash = report.gaps.find((g) => g.element === "hash value of the deliverable (SHA-512)")!;
+  const bsiHash = report.gaps.find((g) => g.element === "hash value of the deployable component (SHA-512)")!;
   assert.deepEqual(bsiHash.componentRefs.sort(), ["bulwark:subject", "busybox", "zlib"]);
   for (const [broken, path] of [
     [{ ...manifest, bulwarkFirmwareManifest: 2 }, "/bulwarkFirmwareManifest"],
