@@ -54,6 +54,12 @@ const PUBLIC_ROUTES = new Set([
   "GET /.well-known/csaf/white/index.txt",
   "GET /.well-known/csaf/white/changes.csv",
   "GET /.well-known/csaf/white/:year/:file",
+  // Requirement 14 (directory listings) and 15–17 (the ROLIE feed, service and category documents).
+  "GET /.well-known/csaf/white/",
+  "GET /.well-known/csaf/white/:year/",
+  "GET /.well-known/csaf/feed-tlp-white.json",
+  "GET /.well-known/csaf/service.json",
+  "GET /.well-known/csaf/category-white.json",
   "GET /.well-known/csaf/openpgp/:file",
 ]);
 

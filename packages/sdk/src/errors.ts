@@ -92,6 +92,11 @@ export const errorCatalogue = {
     status: 409,
     title: "The release is below the anti-rollback floor of a targeted device",
   },
+  // Issue #16: CSAF 2.0 §6.1 / §9.1.14.
+  BW_ERR_CSAF_INVALID: {
+    status: 422,
+    title: "The CSAF document fails the schema or a mandatory test",
+  },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
@@ -101,13 +106,20 @@ export class BulwarkError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly detail: string | undefined;
+  /** RFC 9457 §3.2 extension members, safe to show the caller (e.g. the list of failed checks). */
+  readonly extensions: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    options?: { cause?: unknown; extensions?: Record<string, unknown> },
+  ) {
     super(detail ?? errorCatalogue[code].title, options);
     this.name = "BulwarkError";
     this.code = code;
     this.status = errorCatalogue[code].status;
     this.detail = detail;
+    this.extensions = options?.extensions;
   }
 }
 
@@ -123,12 +135,15 @@ export interface ProblemDetails {
   detail?: string;
   instance?: string;
   code: ErrorCode;
+  [extension: string]: unknown;
 }
 
 /** RFC 9457 §3: the problem document for an error; `type` resolves to the catalogue docs. */
 export function toProblem(error: BulwarkError, instance?: string): ProblemDetails {
   const entry = errorCatalogue[error.code];
   const problem: ProblemDetails = {
+    // RFC 9457 §3.2: extension members first, so they never shadow a standard member.
+    ...error.extensions,
     type: `/problems/${error.code}`,
     title: entry.title,
     status: entry.status,

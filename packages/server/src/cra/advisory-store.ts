@@ -28,13 +28,15 @@ export interface PublishedAdvisory {
   sha512: string;
   signature: string | null;
   publishedAt: number;
+  /** CSAF 2.0 §6.2 recommended-test findings of the validator run at publication (absent: not run). */
+  warnings?: { test: string; path: string; message: string }[];
 }
 
 /** Stores a published advisory and indexes the vulnerabilities it covers (caller's transaction). */
 export async function recordAdvisory(tx: Queryable, a: PublishedAdvisory, by: string | null): Promise<void> {
   await tx.run(
     `INSERT INTO cra_advisories (id, product_id, tracking_id, release_id, vulnerabilities, document, sha512, signature,
-      published_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      published_at, created_by, validation_warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       a.id,
       a.productId,
@@ -46,6 +48,7 @@ export async function recordAdvisory(tx: Queryable, a: PublishedAdvisory, by: st
       a.signature,
       a.publishedAt,
       by,
+      a.warnings ? JSON.stringify(a.warnings) : null,
     ],
   );
   for (const v of new Set(a.vulnerabilities))
@@ -65,12 +68,15 @@ export interface AdvisoryRow {
   sha512: string;
   signature: string | null;
   published_at: number;
+  /** JSON array of `{test, path, message}`; null for advisories published before validation ran. */
+  validation_warnings: string | null;
 }
 
 /** Published advisories, newest first (every product when `productId` is not given). */
 export async function listAdvisories(db: Queryable, productId?: string): Promise<AdvisoryRow[]> {
   return db.all<AdvisoryRow>(
-    `SELECT id, product_id, tracking_id, release_id, vulnerabilities, document, sha512, signature, published_at
+    `SELECT id, product_id, tracking_id, release_id, vulnerabilities, document, sha512, signature, published_at,
+       validation_warnings
      FROM cra_advisories ${productId ? "WHERE product_id = ?" : ""} ORDER BY published_at DESC, tracking_id DESC`,
     productId ? [productId] : [],
   );

@@ -140,4 +140,10 @@ export const craMigrations: Migration[] = [
       `CREATE INDEX cra_user_notice_deliveries_device ON cra_user_notice_deliveries(device_id, state)`,
     ],
   },
+  {
+    // CSAF 2.0 §6.2: the recommended-test warnings of the validator run at publication, kept and shown.
+    id: 930,
+    name: "cra-advisory-validation-warnings",
+    statements: [`ALTER TABLE cra_advisories ADD COLUMN validation_warnings TEXT`],
+  },
 ];

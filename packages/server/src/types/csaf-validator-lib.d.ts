@@ -20,3 +20,26 @@ declare module "@secvisogram/csaf-validator-lib/extended.js" {
   const tests: Record<string, DocumentTest>;
   export = tests;
 }
+
+// Schema (CSAF 2.0 §9.1.14 conformance: the JSON schema), mandatory (§6.1) and recommended (§6.2,
+// "optional" in the library's naming) tests, as separate sets for publication-time validation.
+declare module "@secvisogram/csaf-validator-lib/schemaTests.js" {
+  import type { DocumentTest } from "@secvisogram/csaf-validator-lib/validate.js";
+
+  export const csaf_2_0: DocumentTest;
+  export const csaf_2_0_strict: DocumentTest;
+}
+
+declare module "@secvisogram/csaf-validator-lib/mandatoryTests.js" {
+  import type { DocumentTest } from "@secvisogram/csaf-validator-lib/validate.js";
+
+  const tests: Record<string, DocumentTest>;
+  export = tests;
+}
+
+declare module "@secvisogram/csaf-validator-lib/optionalTests.js" {
+  import type { DocumentTest } from "@secvisogram/csaf-validator-lib/validate.js";
+
+  const tests: Record<string, DocumentTest>;
+  export = tests;
+}

@@ -14,6 +14,8 @@ export interface CsafSigningKey {
   fingerprint: string;
   publicKeyArmored: string;
   sign(data: Uint8Array): Promise<string>;
+  /** An OpenPGP cleartext signature (RFC 9580 §7) over `text`, e.g. security.txt (RFC 9116 §2.3). */
+  signCleartext(text: string): Promise<string>;
 }
 
 interface Stored {
@@ -63,6 +65,12 @@ export async function ensureCsafKey(
         detached: true,
         format: "armored",
       })) as string,
+    signCleartext: async (text) =>
+      openpgp.sign({
+        message: await openpgp.createCleartextMessage({ text }),
+        signingKeys: privateKey,
+        format: "armored",
+      }),
   };
 }
 

@@ -11,6 +11,7 @@ import { profileOf } from "../profile.ts";
 import { buildAdvisory } from "./advisory.ts";
 import { csafFileName, WHITE_DIRECTORY, yearOf } from "./naming.ts";
 import { ensureCsafKey } from "./openpgp-key.ts";
+import { assertValidCsaf } from "./validation.ts";
 
 const PROVIDER = "cra.csaf-provider";
 const purlOf = (product: string, version: string) =>
@@ -130,6 +131,9 @@ export async function publishAdvisory(store: Store, box: SecretBox, publicUrl: s
     releasedAt: now,
     generator: "0.1.0",
   });
+  // CSAF 2.0 §7.1.1 (requirement 1): only a valid document is published; the recommended tests'
+  // findings are kept with it. Refused with BW_ERR_CSAF_INVALID listing the failed tests.
+  const { warnings } = await assertValidCsaf(document);
   const text = `${JSON.stringify(document, null, 2)}\n`;
   const bytes = Buffer.from(text, "utf8");
   const key = await ensureCsafKey(store, box, {
@@ -156,10 +160,11 @@ export async function publishAdvisory(store: Store, box: SecretBox, publicUrl: s
         sha512: createHash("sha512").update(bytes).digest("hex"),
         signature,
         publishedAt: now,
+        warnings,
       },
       req.by,
     );
     await req.audit(tx, { id, trackingId, vulnerabilities: chosen });
   });
-  return { id, trackingId, path, vulnerabilities: chosen, document };
+  return { id, trackingId, path, vulnerabilities: chosen, document, warnings };
 }

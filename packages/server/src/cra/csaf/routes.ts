@@ -5,17 +5,31 @@ import { actorOf } from "../../audit/actor.ts";
 import { appendAudit } from "../../audit/audit-log.ts";
 import { releaseFindings } from "../../software/findings.ts";
 import type { Store } from "../../store/store.ts";
-import { type AdvisoryRow, listAdvisories } from "../advisory-store.ts";
+import { listAdvisories } from "../advisory-store.ts";
 import { byOf } from "../audited.ts";
 import { releaseById } from "../product-source.ts";
 import { profileOf } from "../profile.ts";
-import { csafFileName, PROVIDER_METADATA, WHITE_DIRECTORY, yearOf } from "./naming.ts";
+import {
+  changesCsv,
+  directoryListing,
+  indexTxt,
+  listingEntries,
+  parseAdvisory,
+  pathOf,
+  providerMetadata,
+  ROLIE_SERVICE,
+  rolieCategories,
+  rolieService,
+  WHITE_CATEGORIES,
+  WHITE_FEED,
+  whiteFeed,
+} from "./distribution.ts";
+import { csafFileName, PROVIDER_METADATA, WHITE_DIRECTORY } from "./naming.ts";
 import { csafPublicKey } from "./openpgp-key.ts";
 import { csafProvider, cvssOf, publishAdvisory } from "./publish.ts";
 import { buildVex } from "./vex.ts";
 
 const PUBLIC_RATE = { max: 600, timeWindow: 60_000, groupId: "csaf-public" };
-const pathOf = (a: AdvisoryRow) => `${yearOf(Number(a.published_at))}/${csafFileName(a.tracking_id)}`;
 const PRODUCT = {
   type: "object",
   required: ["id"],
@@ -91,6 +105,8 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
         vulnerabilities: JSON.parse(a.vulnerabilities) as string[],
         publishedAt: new Date(Number(a.published_at)).toISOString(),
         url: url(`${WHITE_DIRECTORY}${pathOf(a)}`),
+        // CSAF 2.0 §6.2: the recommended-test findings kept at publication (null: published before).
+        warnings: a.validation_warnings === null ? null : (JSON.parse(a.validation_warnings) as unknown[]),
       })),
     }),
   );
@@ -147,41 +163,65 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
   );
 
   const open = { config: { auth: { public: true as const }, rateLimit: PUBLIC_RATE } };
-
-  // CSAF 2.0 §7.1.7 (requirement 7) and §7.1.20 (public OpenPGP keys).
-  app.get(PROVIDER_METADATA, open, async () => {
+  const published = async () => (await listAdvisories(store)).map(parseAdvisory);
+  const providerOrNotFound = async () => {
     const provider = await csafProvider(store);
     if (!provider) throw new BulwarkError("BW_ERR_NOT_FOUND", "no CSAF advisory is published yet");
-    const key = await csafPublicKey(store);
-    const newest = (await listAdvisories(store))[0];
-    return {
-      canonical_url: url(PROVIDER_METADATA),
-      distributions: [{ directory_url: url(WHITE_DIRECTORY) }],
-      last_updated: new Date(Number(newest?.published_at ?? Date.now())).toISOString(),
-      list_on_CSAF_aggregators: true,
-      metadata_version: "2.0",
-      mirror_on_CSAF_aggregators: true,
-      public_openpgp_keys: key
-        ? [{ fingerprint: key.fingerprint, url: url(`/.well-known/csaf/openpgp/${key.fingerprint}.asc`) }]
-        : [],
-      publisher: { category: "vendor", name: provider.name, namespace: provider.namespace },
-      role: "csaf_trusted_provider",
-    };
+    return provider;
+  };
+
+  // CSAF 2.0 §7.1.7, §7.1.9 (requirements 7 and 9) and §7.1.20 (public OpenPGP keys).
+  app.get(PROVIDER_METADATA, open, async () => {
+    const provider = await providerOrNotFound();
+    return providerMetadata(deps.publicUrl(), provider, await published(), await csafPublicKey(store));
+  });
+
+  // Requirement 15: the TLP:WHITE ROLIE feed; 16: the service document; 17: the category document.
+  app.get(WHITE_FEED, open, async () =>
+    whiteFeed(deps.publicUrl(), await providerOrNotFound(), await published()),
+  );
+  app.get(ROLIE_SERVICE, open, async () => rolieService(deps.publicUrl(), await providerOrNotFound()));
+  app.get(WHITE_CATEGORIES, open, async () => {
+    await providerOrNotFound();
+    return rolieCategories(await published());
   });
 
   // Requirement 12: index.txt lists every document path relative to the directory.
   app.get(`${WHITE_DIRECTORY}index.txt`, open, async (_r, reply) => {
     reply.type("text/plain; charset=utf-8");
-    return (await listAdvisories(store)).map((a) => `${pathOf(a)}\n`).join("");
+    return indexTxt(await published());
   });
 
-  // Requirement 13: changes.csv, "path","timestamp" newest first.
+  // Requirement 13: changes.csv, "path","current_release_date" newest first.
   app.get(`${WHITE_DIRECTORY}changes.csv`, open, async (_r, reply) => {
     reply.type("text/csv; charset=utf-8");
-    return (await listAdvisories(store))
-      .map((a) => `"${pathOf(a)}","${new Date(Number(a.published_at)).toISOString()}"\n`)
-      .join("");
+    return changesCsv(await published());
   });
+
+  // Requirement 14: directory listings of the TLP:WHITE directory and of each year folder.
+  app.get(WHITE_DIRECTORY, open, async (_r, reply) => {
+    reply.type("text/html; charset=utf-8");
+    return directoryListing(WHITE_DIRECTORY, listingEntries(await published())!);
+  });
+  app.get<{ Params: { year: string } }>(
+    `${WHITE_DIRECTORY}:year/`,
+    {
+      ...open,
+      schema: {
+        params: {
+          type: "object",
+          required: ["year"],
+          properties: { year: { type: "string", pattern: "^[0-9]{4}$" } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const entries = listingEntries(await published(), request.params.year);
+      if (!entries) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such year folder");
+      reply.type("text/html; charset=utf-8");
+      return directoryListing(`${WHITE_DIRECTORY}${request.params.year}/`, entries);
+    },
+  );
 
   // Requirements 11, 18, 19: the document, its SHA-512 and its detached OpenPGP signature.
   app.get<{ Params: { year: string; file: string } }>(
@@ -206,6 +246,7 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
       if (!advisory) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such CSAF document");
       if (file.endsWith(".sha512")) {
         reply.type("text/plain; charset=utf-8");
+        // Requirement 18: the file starts with the hex hash; the file name follows after spaces.
         return `${advisory.sha512}  ${base}\n`;
       }
       if (file.endsWith(".asc")) {
@@ -213,8 +254,10 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
         reply.type("application/pgp-signature");
         return advisory.signature;
       }
+      // csaf_checker requires exactly application/json for a CSAF document (RFC 8259 §11 defines no
+      // charset parameter); a Buffer keeps Fastify from appending one. The bytes are the signed ones.
       reply.type("application/json");
-      return advisory.document;
+      return Buffer.from(advisory.document, "utf8");
     },
   );
 

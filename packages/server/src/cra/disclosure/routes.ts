@@ -18,6 +18,7 @@ import {
 } from "./intake.ts";
 import { MAX_EXPIRY_MS, securityTxt } from "./security-txt.ts";
 import { type DisclosureSettings, disclosureSettings, saveDisclosureSettings } from "./settings.ts";
+import { signedSecurityTxt } from "./signed-security-txt.ts";
 
 /** Per client address: a few reports per ten minutes (a flood gets 429 BW_ERR_RATE_LIMITED). */
 export const INTAKE_RATE = { max: 5, timeWindow: 10 * 60_000, groupId: "cra-intake" };
@@ -38,6 +39,8 @@ export interface DisclosureDeps {
   custody: KeyCustody;
   publicUrl: () => string;
   csafProviderMetadata: () => Promise<string | null>;
+  /** Makes an OpenPGP cleartext signature with the CSAF signing key (CSAF 2.0 §7.1.20's key). */
+  signSecurityTxt: (text: string, settings: DisclosureSettings) => Promise<string>;
 }
 
 /** security.txt, the CVD policy page and the public intake (issue #16 item 6; Annex I Part II (5), (6)). */
@@ -49,15 +52,21 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
     return s;
   };
 
+  // The file as served: signed (RFC 9116 §2.3) when the setting asks, re-signed when its text changed.
+  const served = async (s: DisclosureSettings) => {
+    const text = securityTxt(s, {
+      base: deps.publicUrl(),
+      csafProviderMetadata: await deps.csafProviderMetadata(),
+    });
+    return s.signed ? signedSecurityTxt(store, text, (t) => deps.signSecurityTxt(t, s)) : text;
+  };
+
   // RFC 9116 §3: served at /.well-known/security.txt as text/plain; charset=utf-8.
   app.get(
     "/.well-known/security.txt",
     { config: { auth: { public: true }, rateLimit: PUBLIC_RATE } },
     async (_r, reply) => {
-      const text = securityTxt(await published(), {
-        base: deps.publicUrl(),
-        csafProviderMetadata: await deps.csafProviderMetadata(),
-      });
+      const text = await served(await published());
       reply.type("text/plain; charset=utf-8");
       return text;
     },
@@ -109,6 +118,7 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
               items: { type: "string", pattern: "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$" },
             },
             intakeEnabled: { type: "boolean" },
+            signed: { type: "boolean" },
             encryptionKey: {
               anyOf: [
                 { type: "string", maxLength: 64 * 1024, pattern: "^-----BEGIN PGP PUBLIC KEY BLOCK-----" },
@@ -124,6 +134,7 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
       // RFC 9116 §2.5.5: Expires less than a year ahead; each save refreshes it.
       const settings: DisclosureSettings = {
         ...request.body,
+        signed: request.body.signed ?? false,
         expiresAt: now + MAX_EXPIRY_MS - 24 * 3600 * 1000,
         updatedAt: now,
       };
@@ -133,8 +144,10 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
         "cra.disclosure.update",
         { type: "settings", id: "cra.disclosure" },
         (tx) => saveDisclosureSettings(tx, settings),
-        () => ({ contact: settings.contact, intakeEnabled: settings.intakeEnabled }),
+        () => ({ contact: settings.contact, intakeEnabled: settings.intakeEnabled, signed: settings.signed }),
       );
+      // RFC 9116 §2.3: the new text (new fields, refreshed Expires) is signed now, not at first read.
+      if (settings.signed) await served(settings);
       return settings;
     },
   );

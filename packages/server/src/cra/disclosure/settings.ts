@@ -17,6 +17,8 @@ export interface DisclosureSettings {
   intakeEnabled: boolean;
   /** An OpenPGP public key (armoured) reporters may encrypt to (RFC 9116 §2.5.4 Encryption). */
   encryptionKey: string | null;
+  /** Serve security.txt with an OpenPGP cleartext signature by the CSAF key (RFC 9116 §2.3). */
+  signed?: boolean;
   updatedAt: number;
 }
 
