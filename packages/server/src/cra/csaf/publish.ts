@@ -11,7 +11,8 @@ import { profileOf } from "../profile.ts";
 import { buildAdvisory } from "./advisory.ts";
 import { csafFileName, WHITE_DIRECTORY, yearOf } from "./naming.ts";
 import { ensureCsafKey } from "./openpgp-key.ts";
-import { assertValidCsaf } from "./validation.ts";
+import type { CsafValidation } from "./validation.ts";
+import { assertValidCsaf } from "./validator-pool.ts";
 
 const PROVIDER = "cra.csaf-provider";
 const purlOf = (product: string, version: string) =>
@@ -66,6 +67,8 @@ export interface PublishRequest {
   vulnerabilities?: string[];
   title?: string;
   by: string | null;
+  /** Runs the CSAF validator (a worker thread in the server: `CsafValidatorPool`). */
+  validate: (text: string) => Promise<CsafValidation>;
   /** Appends the audit entry inside the publication's transaction. */
   audit: (
     tx: Queryable,
@@ -133,8 +136,8 @@ export async function publishAdvisory(store: Store, box: SecretBox, publicUrl: s
   });
   // CSAF 2.0 §7.1.1 (requirement 1): only a valid document is published; the recommended tests'
   // findings are kept with it. Refused with BW_ERR_CSAF_INVALID listing the failed tests.
-  const { warnings } = await assertValidCsaf(document);
   const text = `${JSON.stringify(document, null, 2)}\n`;
+  const { warnings } = await assertValidCsaf(req.validate, text);
   const bytes = Buffer.from(text, "utf8");
   const key = await ensureCsafKey(store, box, {
     name: profile.manufacturer.name,

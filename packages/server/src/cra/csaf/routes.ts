@@ -27,6 +27,7 @@ import {
 import { csafFileName, PROVIDER_METADATA, WHITE_DIRECTORY } from "./naming.ts";
 import { csafPublicKey } from "./openpgp-key.ts";
 import { csafProvider, cvssOf, publishAdvisory } from "./publish.ts";
+import { CsafValidatorPool } from "./validator-pool.ts";
 import { buildVex } from "./vex.ts";
 
 const PUBLIC_RATE = { max: 600, timeWindow: 60_000, groupId: "csaf-public" };
@@ -46,6 +47,8 @@ export interface CsafDeps {
 export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<void> {
   const { store } = deps;
   const url = (path: string) => new URL(path, deps.publicUrl()).href;
+  const validator = new CsafValidatorPool();
+  app.addHook("onClose", () => validator.close());
 
   app.post<{
     Params: { id: string };
@@ -79,6 +82,7 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
         productId: request.params.id,
         ...request.body,
         by: byOf(request),
+        validate: (text) => validator.validate(text),
         audit: async (tx, p) => {
           await appendAudit(tx, {
             actor: actorOf(request.principal),

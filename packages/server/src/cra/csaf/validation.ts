@@ -1,4 +1,8 @@
-import { BulwarkError } from "@bulwark/sdk/errors";
+/**
+ * CSAF 2.0 validation with the BSI/Secvisogram validator. Importing this module loads the library
+ * and compiles its schemas (seconds of CPU): the server imports it only on the validator's worker
+ * thread (`validator-pool.ts`), never on the main thread.
+ */
 import * as mandatory from "@secvisogram/csaf-validator-lib/mandatoryTests.js";
 import * as recommended from "@secvisogram/csaf-validator-lib/optionalTests.js";
 import { csaf_2_0_strict } from "@secvisogram/csaf-validator-lib/schemaTests.js";
@@ -64,17 +68,4 @@ export async function validateCsaf(document: unknown): Promise<CsafValidation> {
     ],
     tests: blocking.length + advisory.length,
   };
-}
-
-/** Refuses a document that fails the schema or a mandatory test (RFC 9457 problem with the list). */
-export async function assertValidCsaf(document: unknown): Promise<CsafValidation> {
-  const result = await validateCsaf(document);
-  if (result.errors.length)
-    throw new BulwarkError(
-      "BW_ERR_CSAF_INVALID",
-      `the CSAF document fails ${new Set(result.errors.map((e) => e.test)).size} schema or mandatory test(s)`,
-      // RFC 9457 §3.2: an extension member listing every failed test.
-      { extensions: { failedTests: result.errors } },
-    );
-  return result;
 }
