@@ -11,6 +11,7 @@ import validate from "@secvisogram/csaf-validator-lib/validate.js";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import * as openpgp from "openpgp";
+import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import { cyclonedx, osvDir, osvRecord } from "../../packages/server/test/store-fixtures.ts";
 import { startTestServer, type TestServer, tempDir } from "../helpers.ts";
 
@@ -580,5 +581,36 @@ describe("CSAF 2.0 trusted provider: requirements 1–20, ROLIE, validation, sig
       errors.filter((e) => !e.startsWith("10:")),
       [],
     );
+  });
+});
+
+describe("CSAF 2.0 §7.1.3 (requirement 3): no publication under a plain-http public URL", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ args: ["--public-url", "http://csaf.example.test:8080"] });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("refuses to publish when the public URL is not https (the https server above publishes)", async () => {
+    // The helper addresses the public URL; this one is not the listener, so talk to its port directly.
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await httpsRequest({
+        url: `https://127.0.0.1:${server.httpPort}${path}`,
+        method,
+        ca: server.rootPem,
+        headers: { authorization: `Bearer ${server.adminKey}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: JSON.parse(res.body.toString("utf8")) as Record<string, string> };
+    };
+    const product = (await call("POST", "/api/v1/products", { name: "gateway" })).body.id;
+    const refused = await call("POST", `/api/v1/products/${product}/advisories`, {
+      releaseId: "00000000-0000-4000-8000-000000000000",
+    });
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, "BW_ERR_CONFLICT");
+    assert.match(refused.body.detail!, /https only.*http:\/\/csaf\.example\.test:8080/);
   });
 });

@@ -81,6 +81,12 @@ export interface PublishRequest {
  * (CRA Annex I Part II (4), (8)); the caller audit-logs. Returns the stored advisory's id and path.
  */
 export async function publishAdvisory(store: Store, box: SecretBox, publicUrl: string, req: PublishRequest) {
+  // CSAF 2.0 §7.1.3 (requirement 3): documents are only ever named, and fetched, over TLS.
+  if (new URL(publicUrl).protocol !== "https:")
+    throw new BulwarkError(
+      "BW_ERR_CONFLICT",
+      `CSAF documents are published over https only; the public URL is ${new URL(publicUrl).origin}`,
+    );
   const product = await productById(store, req.productId);
   if (!product) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such product");
   const profile = await profileOf(store, product.id);
