@@ -81,3 +81,21 @@ export async function listAdvisories(db: Queryable, productId?: string): Promise
     productId ? [productId] : [],
   );
 }
+
+/** An advisory's row without its document (what listings, feeds and lookups need). */
+export type AdvisoryHead = Omit<AdvisoryRow, "document">;
+
+/** Every published advisory's head, newest first: the public distribution lists these. */
+export async function listAdvisoryHeads(db: Queryable): Promise<AdvisoryHead[]> {
+  return db.all<AdvisoryHead>(
+    `SELECT id, product_id, tracking_id, release_id, vulnerabilities, sha512, signature, published_at,
+       validation_warnings
+     FROM cra_advisories ORDER BY published_at DESC, tracking_id DESC`,
+  );
+}
+
+/** One advisory's stored document (the exact bytes that were hashed and signed). */
+export async function advisoryDocument(db: Queryable, id: string): Promise<string | undefined> {
+  return (await db.get<{ document: string }>(`SELECT document FROM cra_advisories WHERE id = ?`, [id]))
+    ?.document;
+}

@@ -1,4 +1,4 @@
-import type { AdvisoryRow } from "../advisory-store.ts";
+import type { AdvisoryHead } from "../advisory-store.ts";
 import { csafFileName, PROVIDER_METADATA, WHITE_DIRECTORY, yearOf } from "./naming.ts";
 
 /**
@@ -22,11 +22,11 @@ const SCHEME_PRODUCT_NAME =
   "https://docs.oasis-open.org/csaf/csaf/v2.0/csaf-v2.0.html#3223-branches-type---category";
 const CSAF_SCHEMA = "https://docs.oasis-open.org/csaf/csaf/v2.0/csaf_json_schema.json";
 
-export const pathOf = (a: Pick<AdvisoryRow, "published_at" | "tracking_id">) =>
+export const pathOf = (a: Pick<AdvisoryHead, "published_at" | "tracking_id">) =>
   `${yearOf(Number(a.published_at))}/${csafFileName(a.tracking_id)}`;
 
-interface Parsed {
-  row: AdvisoryRow;
+export interface Parsed {
+  row: AdvisoryHead;
   path: string;
   title: string;
   category: string;
@@ -44,8 +44,8 @@ const productNames = (branches: Branch[] | undefined): string[] =>
   ]);
 
 /** What the distribution needs from a stored document (its own dates, title, products). */
-export function parseAdvisory(row: AdvisoryRow): Parsed {
-  const doc = JSON.parse(row.document) as {
+export function parseAdvisory(row: AdvisoryHead, document: string): Parsed {
+  const doc = JSON.parse(document) as {
     document: {
       title: string;
       category: string;

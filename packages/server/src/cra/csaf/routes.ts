@@ -5,7 +5,7 @@ import { actorOf } from "../../audit/actor.ts";
 import { appendAudit } from "../../audit/audit-log.ts";
 import { releaseFindings } from "../../software/findings.ts";
 import type { Store } from "../../store/store.ts";
-import { listAdvisories } from "../advisory-store.ts";
+import { advisoryDocument, listAdvisories, listAdvisoryHeads } from "../advisory-store.ts";
 import { byOf } from "../audited.ts";
 import { releaseById } from "../product-source.ts";
 import { profileOf } from "../profile.ts";
@@ -14,6 +14,7 @@ import {
   directoryListing,
   indexTxt,
   listingEntries,
+  type Parsed,
   parseAdvisory,
   pathOf,
   providerMetadata,
@@ -167,7 +168,22 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
   );
 
   const open = { config: { auth: { public: true as const }, rateLimit: PUBLIC_RATE } };
-  const published = async () => (await listAdvisories(store)).map(parseAdvisory);
+  // Published documents never change: each is read and parsed once per process, and a public
+  // request reads only the rows' heads (a listing never loads every document).
+  const parsed = new Map<string, Parsed>();
+  const published = async () =>
+    Promise.all(
+      (await listAdvisoryHeads(store)).map(async (head) => {
+        let p = parsed.get(head.id);
+        if (!p) {
+          const document = await advisoryDocument(store, head.id);
+          if (document === undefined) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such CSAF document");
+          p = parseAdvisory(head, document);
+          parsed.set(head.id, p);
+        }
+        return p;
+      }),
+    );
   const providerOrNotFound = async () => {
     const provider = await csafProvider(store);
     if (!provider) throw new BulwarkError("BW_ERR_NOT_FOUND", "no CSAF advisory is published yet");
@@ -246,7 +262,7 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
     async (request, reply) => {
       const { year, file } = request.params;
       const base = file.replace(/\.(sha512|asc)$/, "");
-      const advisory = (await listAdvisories(store)).find((a) => pathOf(a) === `${year}/${base}`);
+      const advisory = (await listAdvisoryHeads(store)).find((a) => pathOf(a) === `${year}/${base}`);
       if (!advisory) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such CSAF document");
       if (file.endsWith(".sha512")) {
         reply.type("text/plain; charset=utf-8");
@@ -260,8 +276,10 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
       }
       // csaf_checker requires exactly application/json for a CSAF document (RFC 8259 §11 defines no
       // charset parameter); a Buffer keeps Fastify from appending one. The bytes are the signed ones.
+      const document = await advisoryDocument(store, advisory.id);
+      if (document === undefined) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such CSAF document");
       reply.type("application/json");
-      return Buffer.from(advisory.document, "utf8");
+      return Buffer.from(document, "utf8");
     },
   );
 
