@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import * as openpgp from "openpgp";
 import { startTestServer, type TestServer } from "../helpers.ts";
 
 /** security.txt, the CVD policy, and the public intake with its limits (issue #16 items 6 and 9). */
@@ -168,5 +169,41 @@ describe("CRA disclosure: security.txt and the vulnerability intake (issue #16)"
       trail.map((t) => t.action),
       ["cra.intake.receive", "cra.intake.triaging", "cra.intake.accepted"],
     );
+  });
+
+  it("signs security.txt before any CSAF advisory exists, with a key then published for verification", async () => {
+    const saved = await server.api("PUT", "/api/v1/cra/disclosure", {
+      contact: ["mailto:psirt@acme.example?subject=security"],
+      policy: "We coordinate disclosure within 90 days.",
+      preferredLanguages: ["en"],
+      intakeEnabled: true,
+      encryptionKey: null,
+      signed: true,
+    });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    const txt = (await server.api<string>("GET", "/.well-known/security.txt", undefined, anonymous)).body;
+    // RFC 9116 §2.3: an OpenPGP cleartext signature; no CSAF line yet (CSAF 2.0 §7.1.8 needs a provider).
+    const message = await openpgp.readCleartextMessage({ cleartextMessage: txt });
+    assert.doesNotMatch(message.getText(), /^CSAF:/m);
+    // openpgp.js keeps the parsed signature on the message; its types do not declare it.
+    const { signature } = message as unknown as { signature: openpgp.Signature };
+    const issuer = signature.packets[0]!.issuerFingerprint;
+    assert.ok(issuer, "the signature names its key's fingerprint");
+    const fingerprint = Buffer.from(issuer).toString("hex").toUpperCase();
+    // The key is the CSAF signing key (CSAF 2.0 §7.1.20), published under /.well-known/csaf/openpgp/.
+    const key = await server.api<string>(
+      "GET",
+      `/.well-known/csaf/openpgp/${fingerprint}.asc`,
+      undefined,
+      anonymous,
+    );
+    assert.equal(key.status, 200);
+    const publicKey = await openpgp.readKey({ armoredKey: key.body });
+    assert.deepEqual(
+      publicKey.users.map((u) => u.userID?.email),
+      ["psirt@acme.example"],
+    );
+    const verified = await openpgp.verify({ message, verificationKeys: publicKey });
+    await assert.doesNotReject(verified.signatures[0]!.verified);
   });
 });
