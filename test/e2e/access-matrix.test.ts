@@ -54,6 +54,8 @@ const PUBLIC_ROUTES = new Set([
   "GET /.well-known/csaf/white/index.txt",
   "GET /.well-known/csaf/white/changes.csv",
   "GET /.well-known/csaf/white/:year/:file",
+  // Requirement 10: the root of https://csaf.data.security.DOMAIN (404 under any other host name).
+  "GET /",
   // Requirement 14 (directory listings) and 15–17 (the ROLIE feed, service and category documents).
   "GET /.well-known/csaf/white/",
   "GET /.well-known/csaf/white/:year/",

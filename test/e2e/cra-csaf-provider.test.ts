@@ -3,6 +3,7 @@ import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { get as httpsGet } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -81,9 +82,34 @@ describe("CSAF 2.0 trusted provider: requirements 1–20, ROLIE, validation, sig
   let validators: Awaited<ReturnType<typeof schemaValidator>>;
   const get = <T = string>(url: string, headers: Record<string, string> = {}) =>
     server.api<T>("GET", url, undefined, { ...anonymous, ...headers });
+  // The exact bytes a client receives (the API helper parses JSON), optionally under another Host
+  // name over a TLS session to the test certificate's name.
+  const fetchBytes = (url: string, host?: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const target = new URL(url, server.httpUrl);
+      const req = httpsGet(
+        {
+          host: "127.0.0.1",
+          port: target.port,
+          path: target.pathname,
+          servername: "localhost",
+          ca: server.rootPem,
+          ...(host ? { headers: { host } } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString("utf8") }),
+          );
+        },
+      );
+      req.on("error", reject);
+    });
   const raw = async (url: string) => {
-    const r = await get(url, { accept: "text/plain" });
-    return typeof r.body === "string" ? r.body : `${JSON.stringify(r.body, null, 2)}\n`;
+    const r = await fetchBytes(url);
+    assert.equal(r.status, 200, url);
+    return r.body;
   };
   let meta: Metadata;
   let feed: Feed;
@@ -340,6 +366,19 @@ describe("CSAF 2.0 trusted provider: requirements 1–20, ROLIE, validation, sig
   it("requirement 9: the provider metadata is at /.well-known/csaf/provider-metadata.json over https", async () => {
     assert.equal(new URL(meta.canonical_url).pathname, "/.well-known/csaf/provider-metadata.json");
     assert.equal(new URL(meta.canonical_url).origin, new URL(server.httpUrl).origin);
+  });
+
+  it("requirement 10: under the host csaf.data.security.DOMAIN the root serves the same metadata bytes", async () => {
+    const wellKnown = await raw("/.well-known/csaf/provider-metadata.json");
+    const dns = await fetchBytes("/", "csaf.data.security.acme.example");
+    assert.equal(dns.status, 200, dns.body);
+    const body = dns.body;
+    assert.equal(
+      createHash("sha256").update(body).digest("hex"),
+      createHash("sha256").update(wellKnown).digest("hex"),
+    );
+    // Control: under the server's own host name the root is no route.
+    assert.equal((await get("/")).status, 404);
   });
 
   it("requirement 11: each document is in the folder of its initial_release_date's year", async () => {

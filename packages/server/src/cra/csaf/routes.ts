@@ -31,6 +31,7 @@ import { csafProvider, cvssOf, publishAdvisory } from "./publish.ts";
 import { CsafValidatorPool } from "./validator-pool.ts";
 import { buildVex } from "./vex.ts";
 
+const CSAF_DNS_PREFIX = "csaf.data.security.";
 const PUBLIC_RATE = { max: 600, timeWindow: 60_000, groupId: "csaf-public" };
 const PRODUCT = {
   type: "object",
@@ -191,9 +192,22 @@ export async function csafRoutes(app: FastifyInstance, deps: CsafDeps): Promise<
   };
 
   // CSAF 2.0 §7.1.7, §7.1.9 (requirements 7 and 9) and §7.1.20 (public OpenPGP keys).
-  app.get(PROVIDER_METADATA, open, async () => {
-    const provider = await providerOrNotFound();
-    return providerMetadata(deps.publicUrl(), provider, await published(), await csafPublicKey(store));
+  const metadata = async () =>
+    providerMetadata(
+      deps.publicUrl(),
+      await providerOrNotFound(),
+      await published(),
+      await csafPublicKey(store),
+    );
+  app.get(PROVIDER_METADATA, open, metadata);
+
+  // Requirement 10: `https://csaf.data.security.DOMAIN` serves the provider metadata itself. Only
+  // under that host name (a deployment points it at this listener, with a certificate naming it);
+  // any other host has no route here.
+  app.get("/", open, async (request) => {
+    if (!request.hostname.toLowerCase().startsWith(CSAF_DNS_PREFIX))
+      throw new BulwarkError("BW_ERR_ROUTE_NOT_FOUND");
+    return metadata();
   });
 
   // Requirement 15: the TLP:WHITE ROLIE feed; 16: the service document; 17: the category document.
