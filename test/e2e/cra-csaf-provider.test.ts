@@ -561,31 +561,35 @@ describe("CSAF 2.0 trusted provider: requirements 1–20, ROLIE, validation, sig
       assert.doesNotMatch(signed, /psirt@/);
     });
 
-    it("verifies with GnuPG (gpg --verify)", async (t) => {
-      const gpg = spawnSync("gpg", ["--version"], { encoding: "utf8" });
-      if (gpg.error || gpg.status !== 0) {
-        const reason = `gpg is not installed here (${gpg.error?.message ?? `exit ${gpg.status}`})`;
+    it("verifies with GnuPG (gpgv, the verify-only tool of GnuPG)", async (t) => {
+      // gpgv needs no home directory and starts no gpg-agent; `gpg --dearmor` makes its keyring.
+      const probe = ["gpg", "gpgv"].map((bin) => spawnSync(bin, ["--version"], { encoding: "utf8" }));
+      const missing = probe.find((p) => p.error || p.status !== 0);
+      if (missing) {
+        const reason = `GnuPG is not installed here (${missing.error?.message ?? `exit ${missing.status}`})`;
         console.log(`skipped: ${reason}`);
         t.skip(reason);
         return;
       }
-      const home = tempDir("bulwark-gnupg-");
-      const env = { ...process.env, GNUPGHOME: home };
-      const keyFile = join(home, "key.asc");
+      const dir = tempDir("bulwark-gnupg-");
+      const keyFile = join(dir, "key.asc");
+      const keyring = join(dir, "key.gpg");
       writeFileSync(keyFile, (await get(meta.public_openpgp_keys[0]!.url)).body);
-      await run("gpg", ["--batch", "--quiet", "--import", keyFile], { env });
+      await run("gpg", ["--batch", "--no-options", "--dearmor", "--output", keyring, keyFile], {
+        env: { ...process.env, GNUPGHOME: dir },
+      });
       const txt = (await get("/.well-known/security.txt")).body;
-      const good = join(home, "security.txt");
+      const good = join(dir, "security.txt");
       writeFileSync(good, txt);
-      const ok = await run("gpg", ["--batch", "--status-fd", "1", "--verify", good], { env });
+      const ok = await run("gpgv", ["--keyring", keyring, "--status-fd", "1", good]);
       assert.match(
         ok.stdout,
         new RegExp(`\\[GNUPG:\\] VALIDSIG ${meta.public_openpgp_keys[0]!.fingerprint} `),
       );
-      const bad = join(home, "tampered.txt");
+      const bad = join(dir, "tampered.txt");
       writeFileSync(bad, txt.replace("Contact: mailto:security@", "Contact: mailto:attacker@"));
       await assert.rejects(
-        run("gpg", ["--batch", "--status-fd", "1", "--verify", bad], { env }),
+        run("gpgv", ["--keyring", keyring, "--status-fd", "1", bad]),
         (e: Error & { stdout?: string }) => /\[GNUPG:\] BADSIG/.test(e.stdout ?? ""),
       );
     });
