@@ -206,10 +206,10 @@ const jobs: Command = async (args, api, io) => {
     io.stdout(`${JSON.stringify(items, null, 2)}\n`);
     return 0;
   }
-  for (const job of items)
-    io.stdout(
-      `${job.deviceId}  wave ${job.wave}  ${job.state.padEnd(11)}  ${job.reason ?? ""}`.trimEnd() + "\n",
-    );
+  for (const job of items) {
+    const line = `${job.deviceId}  wave ${job.wave}  ${job.state.padEnd(11)}  ${job.reason ?? ""}`;
+    io.stdout(`${line.trimEnd()}\n`);
+  }
   return 0;
 };
 
