@@ -206,4 +206,53 @@ describe("CRA disclosure: security.txt and the vulnerability intake (issue #16)"
     const verified = await openpgp.verify({ message, verificationKeys: publicKey });
     await assert.doesNotReject(verified.signatures[0]!.verified);
   });
+
+  it("moves Expires forward on its own once under 30 days are left, re-signs, and audits it once", async () => {
+    const read = async () => {
+      const txt = (await server.api<string>("GET", "/.well-known/security.txt", undefined, anonymous)).body;
+      const message = await openpgp.readCleartextMessage({ cleartextMessage: txt });
+      const expires = /^Expires: (.+)$/m.exec(message.getText())![1]!;
+      return { message, expires: Date.parse(expires) };
+    };
+    const refreshes = async () =>
+      Number(
+        (
+          await server.store.get<{ n: number }>(
+            `SELECT COUNT(*) AS n FROM audit_log WHERE action = 'cra.disclosure.expires-refresh'`,
+          )
+        )?.n,
+      );
+    // Positive control first: a fresh file (saved above, a year ahead) is left as it is.
+    const fresh = await read();
+    assert.ok(fresh.expires - Date.now() > 300 * 86_400_000);
+    assert.equal(await refreshes(), 0);
+    // Age the stored settings: 10 days left (RFC 9116 §2.5.5 would soon call the file stale).
+    const row = await server.store.get<{ value: string }>(
+      `SELECT value FROM settings WHERE key = 'cra.disclosure'`,
+    );
+    const aged = { ...JSON.parse(row!.value), expiresAt: Date.now() + 10 * 86_400_000 };
+    await server.store.run(`UPDATE settings SET value = ? WHERE key = 'cra.disclosure'`, [
+      JSON.stringify(aged),
+    ]);
+    const [a, b] = await Promise.all([read(), read()]);
+    for (const served of [a, b]) {
+      assert.ok(served.expires - Date.now() > 300 * 86_400_000, "Expires moved about a year ahead");
+      assert.ok(served.expires - Date.now() < 365 * 86_400_000, "and stays less than a year ahead");
+    }
+    assert.equal(await refreshes(), 1, "two concurrent readers refresh once");
+    // The refreshed text is what the signature covers.
+    const { signature } = a.message as unknown as { signature: openpgp.Signature };
+    const fingerprint = Buffer.from(signature.packets[0]!.issuerFingerprint!).toString("hex").toUpperCase();
+    const armored = await server.api<string>(
+      "GET",
+      `/.well-known/csaf/openpgp/${fingerprint}.asc`,
+      undefined,
+      anonymous,
+    );
+    const verified = await openpgp.verify({
+      message: a.message,
+      verificationKeys: await openpgp.readKey({ armoredKey: armored.body }),
+    });
+    await assert.doesNotReject(verified.signatures[0]!.verified);
+  });
 });

@@ -16,8 +16,14 @@ import {
   moveReport,
   receiveReport,
 } from "./intake.ts";
-import { MAX_EXPIRY_MS, securityTxt } from "./security-txt.ts";
-import { type DisclosureSettings, disclosureSettings, saveDisclosureSettings } from "./settings.ts";
+import { nextExpiry, securityTxt } from "./security-txt.ts";
+import {
+  type DisclosureSettings,
+  disclosureSettings,
+  REFRESH_BEFORE_MS,
+  refreshExpiry,
+  saveDisclosureSettings,
+} from "./settings.ts";
 import { signedSecurityTxt } from "./signed-security-txt.ts";
 
 /** Per client address: a few reports per ten minutes (a flood gets 429 BW_ERR_RATE_LIMITED). */
@@ -49,7 +55,24 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
   const published = async () => {
     const s = await disclosureSettings(store);
     if (!s) throw new BulwarkError("BW_ERR_NOT_FOUND", "no security contact is published");
-    return s;
+    // RFC 9116 §2.5.5: kept fresh without an operator saving again (a signed file is re-signed
+    // by `served`, whose text then differs).
+    if (s.expiresAt - Date.now() >= REFRESH_BEFORE_MS) return s;
+    return store.transaction(async (tx) => {
+      const { settings, refreshed } = await refreshExpiry(tx, s, Date.now(), nextExpiry);
+      if (refreshed)
+        await appendAudit(tx, {
+          actor: { type: "system" },
+          action: "cra.disclosure.expires-refresh",
+          target: { type: "settings", id: "cra.disclosure" },
+          outcome: "success",
+          details: {
+            from: new Date(s.expiresAt).toISOString(),
+            to: new Date(settings.expiresAt).toISOString(),
+          },
+        });
+      return settings;
+    });
   };
 
   // The file as served: signed (RFC 9116 §2.3) when the setting asks, re-signed when its text changed.
@@ -135,7 +158,7 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
       const settings: DisclosureSettings = {
         ...request.body,
         signed: request.body.signed ?? false,
-        expiresAt: now + MAX_EXPIRY_MS - 24 * 3600 * 1000,
+        expiresAt: nextExpiry(now),
         updatedAt: now,
       };
       await audited(

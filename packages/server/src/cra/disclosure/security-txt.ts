@@ -3,6 +3,9 @@ import type { DisclosureSettings } from "./settings.ts";
 /** A year is the most RFC 9116 §2.5.5 recommends between now and Expires. */
 export const MAX_EXPIRY_MS = 365 * 24 * 3600 * 1000;
 
+/** The Expires a save or a refresh sets: a day inside the year, so clock skew never exceeds it. */
+export const nextExpiry = (now: number): number => now + MAX_EXPIRY_MS - 24 * 3600 * 1000;
+
 export interface SecurityTxtUrls {
   /** The public base URL (https). */
   base: string;

@@ -34,3 +34,30 @@ export async function saveDisclosureSettings(db: Queryable, settings: Disclosure
   const { changes } = await db.run(`UPDATE settings SET value = ? WHERE key = ?`, [value, KEY]);
   if (changes === 0) await db.run(`INSERT INTO settings (key, value) VALUES (?, ?)`, [KEY, value]);
 }
+
+/** Expires is moved forward once less than this is left (RFC 9116 §2.5.5 asks it be kept current). */
+export const REFRESH_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * RFC 9116 §2.5.5: a security.txt past its Expires "SHOULD be considered stale", so a file whose
+ * owner never saves the settings again must not go stale on its own. Once less than
+ * `REFRESH_BEFORE_MS` is left, Expires moves to `nextExpiry(now)`. The update is conditional on
+ * the stored value, so concurrent readers refresh once (the one whose UPDATE changed the row gets
+ * `refreshed: true`, to audit it).
+ */
+export async function refreshExpiry(
+  db: Queryable,
+  settings: DisclosureSettings,
+  now: number,
+  nextExpiry: (now: number) => number,
+): Promise<{ settings: DisclosureSettings; refreshed: boolean }> {
+  if (settings.expiresAt - now >= REFRESH_BEFORE_MS) return { settings, refreshed: false };
+  const next = { ...settings, expiresAt: nextExpiry(now) };
+  const { changes } = await db.run(`UPDATE settings SET value = ? WHERE key = ? AND value = ?`, [
+    JSON.stringify(next),
+    KEY,
+    JSON.stringify(settings),
+  ]);
+  if (changes > 0) return { settings: next, refreshed: true };
+  return { settings: (await disclosureSettings(db)) ?? next, refreshed: false };
+}
