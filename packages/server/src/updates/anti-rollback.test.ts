@@ -243,8 +243,8 @@ describe("server-side anti-rollback: deployments and fleet rollbacks below a dev
       ),
     );
     // A counter once signed never changes: the new security release raised only its own.
-    const signed = await signedCounters();
-    assert.deepEqual(signed, { "1.0.0": 0, "1.1.0": 1, "1.2.0": 1, "1.3.0": 1, "2.0.0": 2 });
+    const signed: Record<string, unknown> = await signedCounters();
+    assert.deepEqual({ ...signed }, { "1.0.0": 0, "1.1.0": 1, "1.2.0": 1, "1.3.0": 1, "2.0.0": 2 });
     for (const [version, id] of Object.entries(release))
       assert.equal((await releaseGuard(server.store, id))?.counter, signed[version], version);
   });
