@@ -107,6 +107,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   const updates = startUpdates({
     ...{ stateDir: options.stateDir, serverUrl: state.serverUrl, deviceId: state.deviceId, client, log },
     store,
+    onMetadataChange: () => publishMetadata(),
     caPem: readFileSync(paths.ca, "utf8"),
     identity: () => ({
       keyPem: deviceKeyPem(store),

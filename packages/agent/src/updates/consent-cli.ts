@@ -151,7 +151,8 @@ function apply(
       if (names.length === 0) out.stdout("nothing installed through updates yet");
       for (const name of names) {
         const c = installed.components[name]!;
-        out.stdout(`${name}\t${c.version}\tanti-rollback floor ${c.floor ?? "none"}`);
+        const counter = c.counter === undefined ? "" : `\tanti-rollback counter ${c.counter}`;
+        out.stdout(`${name}\t${c.version}\tanti-rollback floor ${c.floor ?? "none"}${counter}`);
       }
       if (installed.floorRebuilt)
         out.stdout(

@@ -4,7 +4,7 @@ import type { EncryptedStore } from "@bulwark/sdk/store";
 import type { JobNotify, JobState } from "@bulwark/sdk/wire/jobs";
 import semver from "semver";
 import type { AgentLog } from "../log.ts";
-import type { FloorAnchor } from "./tpm-floor.ts";
+import type { FloorAnchor, HeldFloors } from "./tpm-floor.ts";
 import { FLOOR_RECORD, INSTALLED_RECORD, JOB_PREFIX, jobRecord, readRecord } from "./update-records.ts";
 
 /** What the agent remembers of a job across restarts. */
@@ -13,11 +13,18 @@ export interface LocalJob {
   firstSeenAt: number;
   state: JobState;
   reason?: string;
+  /** The anti-rollback counter signed into the job's targets (`custom.antiRollbackCounter`), once resolved. */
+  counter?: number;
 }
 
-/** What is installed per component, and the anti-rollback floor (the newest security version installed). */
+/**
+ * What is installed per component, and its anti-rollback floors: `counter`, the highest signed
+ * anti-rollback counter installed (TUF spec §4.5 custom `antiRollbackCounter`, the server's
+ * counter: issue #15), absent until the component installs or is migrated to a target that has
+ * one; `floor`, the newest security version installed, the rule for targets without a counter.
+ */
 export interface Installed {
-  components: Record<string, { version: string; floor: string | null }>;
+  components: Record<string, { version: string; floor: string | null; counter?: number }>;
   /**
    * The floor was rebuilt after its record failed an integrity check (or went missing): it may be
    * lower than the one that was lost, so every rollback job is refused from then on.
@@ -25,11 +32,19 @@ export interface Installed {
   floorRebuilt?: boolean;
 }
 
-/** The anti-rollback floor's own record: only ever raised (`setInstalled`). */
+/** The anti-rollback floor's own record: only ever raised (`setInstalled`, `raiseCounter`). */
 interface FloorRecord {
   components: Record<string, string>;
+  /** Per component, the highest signed anti-rollback counter installed. */
+  counters?: Record<string, number>;
   rebuilt?: boolean;
 }
+
+/** The higher of two counters; undefined only if both are. */
+const higher = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined ? b : b === undefined ? a : Math.max(a, b);
+
+const counterOf = (n: number | undefined): { counter?: number } => (n === undefined ? {} : { counter: n });
 
 /** The newer of two versions (semver where both are valid); null only if both are. */
 export function newer(a: string | null | undefined, b: string | null | undefined): string | null {
@@ -49,7 +64,8 @@ export function newer(a: string | null | undefined, b: string | null | undefined
  * What the store does not detect: a record replaced by an older copy of itself, or the whole store
  * rolled back (`@bulwark/sdk/store` has no monotonic counter). Against a single rolled-back or
  * deleted record the floor is kept in three places — its own record, the installed-versions record
- * and every succeeded security job — and is the highest of them. Against a copy of the whole store
+ * and every succeeded security job (for the counter, every succeeded job with a signed counter) —
+ * and is the highest of them. Against a copy of the whole store
  * put back, the floor is also held by an anchor outside the device's storage where there is one
  * (`tpm-floor.ts`: a TPM NV index); without one, such a copy lowers it. See docs/updates.md
  * "Update state on the device".
@@ -138,7 +154,7 @@ export class JobStore {
     const components: Installed["components"] = {};
     if (installed.found)
       for (const [c, v] of Object.entries(installed.value.components))
-        components[c] = { version: v.version, floor: v.floor };
+        components[c] = { version: v.version, floor: v.floor, ...counterOf(v.counter) };
     else
       for (const job of succeeded)
         components[job.note.component] = { version: job.note.version, floor: null };
@@ -150,19 +166,34 @@ export class JobStore {
     if (floor.found) for (const [c, v] of Object.entries(floor.value.components)) raise(c, v);
     for (const job of succeeded)
       if (job.note.kind === "security") raise(job.note.component, job.note.version);
+    const counters = new Map<string, number | undefined>();
+    const lift = (component: string, n: number | undefined) =>
+      counters.set(component, higher(counters.get(component), n));
+    for (const [c, v] of Object.entries(components)) lift(c, v.counter);
+    if (floor.found) for (const [c, n] of Object.entries(floor.value.counters ?? {})) lift(c, n);
+    for (const job of succeeded) if (job.counter !== undefined) lift(job.note.component, job.counter);
     const anchored = this.#anchored();
     for (const [c, v] of Object.entries(anchored.floors)) raise(c, v);
+    for (const [c, n] of Object.entries(anchored.counters)) lift(c, n);
     // The store's floor below the anchor's: an older copy of the store put back (or a crash
     // between the two writes, which raise the anchor first). The higher one applies.
     const recorded = floor.found ? floor.value.components : {};
-    const belowAnchor = Object.entries(anchored.floors).some(
-      ([c, v]) => newer(recorded[c], v) !== recorded[c],
-    );
+    const recordedCounters = floor.found ? (floor.value.counters ?? {}) : {};
+    const belowAnchor =
+      Object.entries(anchored.floors).some(([c, v]) => newer(recorded[c], v) !== recorded[c]) ||
+      Object.entries(anchored.counters).some(([c, n]) => (recordedCounters[c] ?? -1) < n);
     for (const [c, f] of floors) {
       // Never below the floor (a rollback job stops at it): a version rolled back with its record,
       // or known only by its floor, is taken as the floor.
       components[c] = { version: newer(components[c]?.version, f) ?? "0.0.0", floor: f };
     }
+    for (const [c, n] of counters)
+      if (n !== undefined)
+        components[c] = {
+          version: components[c]?.version ?? "0.0.0",
+          floor: components[c]?.floor ?? null,
+          counter: n,
+        };
     const floorRebuilt = (floor.found && floor.value.rebuilt === true) || floorLost || anchored.failed;
 
     if (floorLost)
@@ -182,7 +213,9 @@ export class JobStore {
         `the anti-rollback floor in the store is below the one held in the ${this.#anchor!.where}: an older copy of the store was put back, or a write was interrupted; the higher floor applies`,
       );
     const result: Installed = { components, ...(floorRebuilt ? { floorRebuilt: true } : {}) };
-    const anchorBehind = [...floors].some(([c, f]) => f !== null && anchored.floors[c] !== f);
+    const anchorBehind =
+      [...floors].some(([c, f]) => f !== null && anchored.floors[c] !== f) ||
+      [...counters].some(([c, n]) => n !== undefined && anchored.counters[c] !== n);
     // A failed anchor read marks this answer only (rollback jobs refused while it lasts), not the record.
     const persisted: Installed = {
       components,
@@ -193,35 +226,61 @@ export class JobStore {
     return { answer: result, persisted };
   }
 
-  /** Records an install; the floor only ever rises (to a security release's version). */
-  setInstalled(component: string, version: string, security: boolean): void {
+  /**
+   * Records an install; the floors only ever rise: the version floor to a security release's
+   * version, the counter floor to the install's signed counter (none for a target without one).
+   */
+  setInstalled(component: string, version: string, security: boolean, counter?: number): void {
     const installed = this.#installed().persisted;
-    const floor = installed.components[component]?.floor ?? null;
+    const before = installed.components[component];
+    const floor = before?.floor ?? null;
     const raised = security ? newer(floor, version) : floor;
-    installed.components[component] = { version, floor: raised };
+    installed.components[component] = {
+      version,
+      floor: raised,
+      ...counterOf(higher(before?.counter, counter)),
+    };
     this.#write(installed);
   }
 
+  /**
+   * Raises a component's counter floor without an install: the migration of a floor kept by
+   * version (before targets were signed with a counter) to the counter of the installed version
+   * (`update-agent.ts`). Returns whether it rose.
+   */
+  raiseCounter(component: string, counter: number): boolean {
+    const installed = this.#installed().persisted;
+    const entry = installed.components[component];
+    if (!entry || (entry.counter !== undefined && entry.counter >= counter)) return false;
+    installed.components[component] = { ...entry, counter };
+    this.#write(installed);
+    return true;
+  }
+
   /** The anchor's floors; `failed` when it could not be read (said in an error line). */
-  #anchored(): { floors: Record<string, string>; failed: boolean } {
-    if (!this.#anchor) return { floors: {}, failed: false };
+  #anchored(): HeldFloors & { failed: boolean } {
+    if (!this.#anchor) return { floors: {}, counters: {}, failed: false };
     try {
-      return { floors: this.#anchor.read(), failed: false };
+      return { ...this.#anchor.read(), failed: false };
     } catch (error) {
       this.#log.error(
         `the anti-rollback floor in the ${this.#anchor.where} cannot be read: rollback jobs are refused until it can`,
         { reason: (error as Error).message },
       );
-      return { floors: {}, failed: true };
+      return { floors: {}, counters: {}, failed: true };
     }
   }
 
   #raiseAnchor(installed: Installed): void {
     if (!this.#anchor) return;
     const floors: Record<string, string> = {};
-    for (const [c, v] of Object.entries(installed.components)) if (v.floor) floors[c] = v.floor;
+    const counters: Record<string, number> = {};
+    for (const [c, v] of Object.entries(installed.components)) {
+      if (v.floor) floors[c] = v.floor;
+      if (v.counter !== undefined) counters[c] = v.counter;
+    }
     try {
-      this.#anchor.raise(floors, (a, b) => newer(a, b) ?? a);
+      this.#anchor.raise({ floors, counters }, (a, b) => newer(a, b) ?? a);
     } catch (error) {
       this.#log.error(`the anti-rollback floor could not be raised in the ${this.#anchor.where}`, {
         reason: (error as Error).message,
@@ -233,7 +292,10 @@ export class JobStore {
   #write(installed: Installed): void {
     this.#raiseAnchor(installed);
     const floors: FloorRecord = { components: {} };
-    for (const [c, v] of Object.entries(installed.components)) if (v.floor) floors.components[c] = v.floor;
+    for (const [c, v] of Object.entries(installed.components)) {
+      if (v.floor) floors.components[c] = v.floor;
+      if (v.counter !== undefined) floors.counters = { ...floors.counters, [c]: v.counter };
+    }
     if (installed.floorRebuilt) floors.rebuilt = true;
     this.#store.putJson("state", FLOOR_RECORD, floors);
     this.#store.putJson("state", INSTALLED_RECORD, { components: installed.components });

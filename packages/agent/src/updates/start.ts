@@ -16,6 +16,8 @@ export function startUpdates(options: {
   identity: () => { keyPem: string; certChainPem: string };
   caPem: string;
   client: MqttClient;
+  /** Publishes the device's metadata again (its installed firmware and anti-rollback floor changed). */
+  onMetadataChange?: () => void;
   log: AgentLog;
 }): UpdateAgent {
   const topics = deviceTopics(options.deviceId);
@@ -30,6 +32,7 @@ export function startUpdates(options: {
     serverUrl: options.serverUrl,
     tls,
     log: options.log,
+    ...(options.onMetadataChange ? { onMetadataChange: options.onMetadataChange } : {}),
     report: (jobId, report) =>
       options.client.publish(topics.jobStatus(jobId), JSON.stringify(report), { qos: 1 }, (error) => {
         if (error) options.log.warn("job status not published", { jobId, reason: error.message });

@@ -84,7 +84,7 @@ describe("agent: the anti-rollback floor held in a TPM NV index (swtpm + tpm2-to
     const snapshot = join(tempDir("bulwark-snap-"), "state");
     cpSync(d.stateDir, snapshot, { recursive: true });
     d.install("job-120", "1.2.0");
-    assert.deepEqual(d.anchor.read(), { firmware: "1.2.0" });
+    assert.deepEqual(d.anchor.read(), { floors: { firmware: "1.2.0" }, counters: {} });
 
     // Positive control: the same rollback read without the anchor lowers the floor.
     rmSync(d.stateDir, { recursive: true });
@@ -105,6 +105,27 @@ describe("agent: the anti-rollback floor held in a TPM NV index (swtpm + tpm2-to
     );
     d.jobs.installed();
     assert.equal(d.errors.length, 1, "said once");
+  });
+
+  it("the signed counter floor is held in the TPM too: a copy of the store put back does not lower it", async (t) => {
+    if (skipWithoutTools(t)) return;
+    const d = device();
+    d.jobs.setInstalled("firmware", "1.0.0", false, 0);
+    const snapshot = join(tempDir("bulwark-snap-"), "state");
+    cpSync(d.stateDir, snapshot, { recursive: true });
+    d.jobs.setInstalled("firmware", "1.1.0", false, 1);
+    assert.deepEqual(d.anchor.read(), { floors: {}, counters: { firmware: 1 } });
+    rmSync(d.stateDir, { recursive: true });
+    cpSync(snapshot, d.stateDir, { recursive: true });
+    assert.equal(
+      new JobStore(d.store, d.dir, d.log).installed().components.firmware?.counter,
+      0,
+      "positive control",
+    );
+    assert.deepEqual(d.jobs.installed().components.firmware, { version: "1.0.0", floor: null, counter: 1 });
+    assert.match(d.errors[0]!, /anti-rollback floor in the store is below the one held in the TPM NV index/);
+    d.anchor.raise({ floors: {}, counters: { firmware: 0 } }, (a) => a);
+    assert.deepEqual(d.anchor.read().counters, { firmware: 1 }, "never lowered");
   });
 
   it("every update record deleted: the floor comes back from the TPM", async (t) => {
@@ -128,11 +149,15 @@ describe("agent: the anti-rollback floor held in a TPM NV index (swtpm + tpm2-to
     new JobStore(d.store, d.dir, d.log).setInstalled("firmware", "2.0.0", true);
     const readOnly = tpmFloorAnchor(tpm, d.index, false);
     new JobStore(d.store, d.dir, d.log, readOnly).installed();
-    assert.deepEqual(d.anchor.read(), {}, "the command line's read-only anchor did not write");
+    assert.deepEqual(
+      d.anchor.read(),
+      { floors: {}, counters: {} },
+      "the command line's read-only anchor did not write",
+    );
     d.jobs.installed();
-    assert.deepEqual(d.anchor.read(), { firmware: "2.0.0" });
-    d.anchor.raise({ firmware: "1.0.0" }, (a) => a);
-    assert.deepEqual(d.anchor.read(), { firmware: "2.0.0" }, "never lowered");
+    assert.deepEqual(d.anchor.read(), { floors: { firmware: "2.0.0" }, counters: {} });
+    d.anchor.raise({ floors: { firmware: "1.0.0" }, counters: {} }, (a) => a);
+    assert.deepEqual(d.anchor.read(), { floors: { firmware: "2.0.0" }, counters: {} }, "never lowered");
   });
 
   it("a TPM that cannot be read: rollback jobs are refused while it lasts, nothing is marked in the store", async (t) => {

@@ -6,12 +6,18 @@ import { detectTpm, hasTpmKek, TpmError, type TpmOptions, tpm2 } from "../tpm-ke
  * per component and raises both.
  */
 export interface FloorAnchor {
-  /** The floors held here (component → version); empty when none was written yet. */
-  read(): Record<string, string>;
+  /** The floors held here; empty when none was written yet. */
+  read(): HeldFloors;
   /** Raises the held floors to at least these (never lowers one); a read-only anchor ignores it. */
-  raise(floors: Record<string, string>, newer: (a: string, b: string) => string): void;
+  raise(held: HeldFloors, newer: (a: string, b: string) => string): void;
   /** Said in log lines: where the floor is held. */
   readonly where: string;
+}
+
+/** Per component: the version floor (newest security version) and the counter floor (highest signed counter). */
+export interface HeldFloors {
+  floors: Record<string, string>;
+  counters: Record<string, number>;
 }
 
 /** NV index of the floor, in the owner range 0x01000000-0x013FFFFF (TCG Registry of Reserved TPM 2.0 Handles and Localities). */
@@ -20,7 +26,9 @@ const SIZE = 1024;
 
 /**
  * The floor in an ordinary TPM 2.0 NV index (TPM2_NV_DefineSpace / NV_Write / NV_Read, TCG TPM 2.0
- * Library Part 3 §31), owner-authorised, 1,024 bytes: JSON `{"v":1,"floors":{…}}` padded with NUL.
+ * Library Part 3 §31), owner-authorised, 1,024 bytes: JSON `{"v":1,"floors":{…},"counters":{…}}`
+ * padded with NUL (`counters`, the signed anti-rollback counters, is optional: an index an older
+ * agent wrote has none, and an older agent reads past it).
  * The TPM's non-volatile memory is not on the device's storage, so neither an older copy of the
  * state directory nor a re-flashed disk brings an older floor back. Not protected: an attacker
  * running code as root with the TPM's owner authorisation (empty by default) can write the index —
@@ -35,12 +43,12 @@ export function tpmFloorAnchor(tpm: TpmOptions, index = DEFAULT_FLOOR_INDEX, wri
     const want = Number.parseInt(index, 16);
     return [...listed.matchAll(/0x[0-9a-f]+/gi)].some((m) => Number.parseInt(m[0], 16) === want);
   };
-  const read = (): Record<string, string> => {
-    if (!defined()) return {};
+  const read = (): HeldFloors => {
+    if (!defined()) return { floors: {}, counters: {} };
     const bytes = tpm2(tpm, "tpm2_nvread", ["-C", "o", "-s", String(SIZE), index]);
     const end = bytes.indexOf(0);
     const text = bytes.subarray(0, end === -1 ? bytes.length : end).toString("utf8");
-    let value: { v?: unknown; floors?: Record<string, unknown> };
+    let value: { v?: unknown; floors?: Record<string, unknown>; counters?: unknown };
     try {
       value = JSON.parse(text) as typeof value;
     } catch {
@@ -48,21 +56,39 @@ export function tpmFloorAnchor(tpm: TpmOptions, index = DEFAULT_FLOOR_INDEX, wri
     }
     if (value.v !== 1 || typeof value.floors !== "object" || value.floors === null)
       throw new TpmError(`the TPM NV index ${index} does not hold an anti-rollback floor`);
-    return Object.fromEntries(
-      Object.entries(value.floors).filter((e): e is [string, string] => typeof e[1] === "string"),
-    );
+    const counters =
+      typeof value.counters === "object" && value.counters !== null ? Object.entries(value.counters) : [];
+    return {
+      floors: Object.fromEntries(
+        Object.entries(value.floors).filter((e): e is [string, string] => typeof e[1] === "string"),
+      ),
+      counters: Object.fromEntries(
+        counters.filter((e): e is [string, number] => Number.isSafeInteger(e[1]) && (e[1] as number) >= 0),
+      ),
+    };
   };
   return {
     where: `TPM NV index ${index}`,
     read,
-    raise(floors, newer) {
+    raise(wanted, newer) {
       if (!writable) return;
       const held = read();
-      const next = { ...held };
-      for (const [component, version] of Object.entries(floors))
-        next[component] = held[component] === undefined ? version : newer(held[component], version);
-      if (Object.entries(next).every(([c, v]) => held[c] === v)) return;
-      const json = Buffer.from(JSON.stringify({ v: 1, floors: next }), "utf8");
+      const floors = { ...held.floors };
+      for (const [component, version] of Object.entries(wanted.floors))
+        floors[component] =
+          held.floors[component] === undefined ? version : newer(held.floors[component], version);
+      const counters = { ...held.counters };
+      for (const [component, n] of Object.entries(wanted.counters))
+        counters[component] = Math.max(held.counters[component] ?? n, n);
+      if (
+        Object.entries(floors).every(([c, v]) => held.floors[c] === v) &&
+        Object.entries(counters).every(([c, n]) => held.counters[c] === n)
+      )
+        return;
+      const json = Buffer.from(
+        JSON.stringify({ v: 1, floors, ...(Object.keys(counters).length > 0 ? { counters } : {}) }),
+        "utf8",
+      );
       if (json.length >= SIZE)
         throw new TpmError(
           `the anti-rollback floors take ${json.length} bytes: more than the ${SIZE}-byte NV index holds`,

@@ -13,6 +13,7 @@ import {
 } from "@bulwark/sdk/wire/jobs";
 import semver from "semver";
 import type { AgentLog } from "../log.ts";
+import { counterFromTargets, signedCounter } from "./anti-rollback.ts";
 import { installConfigFile } from "./config-installer.ts";
 import { decide, readConsent } from "./consent.ts";
 import { applyDelta, DeltaRefused, fileSha256 } from "./delta-apply.ts";
@@ -36,6 +37,8 @@ export interface UpdateAgentOptions {
   tls: () => DownloadTls;
   /** Publishes a job status report on `jobs/{jobId}/status`. */
   report(jobId: string, report: JobStatusReport): void;
+  /** Called when what `metadata()` says changed (an install, a migrated floor): publish it again. */
+  onMetadataChange?: () => void;
   log: AgentLog;
 }
 
@@ -53,6 +56,8 @@ class JobHold extends Error {}
 
 interface Resolved {
   info: TargetInfo;
+  /** The target's signed anti-rollback counter; none for a target published before counters were signed. */
+  counter?: number;
   artifact: "binary" | "config";
   file: string;
   /** A signed delta from the device's current image (`base`) that passed `checkDelta`. */
@@ -113,13 +118,26 @@ export class UpdateAgent {
     await this.#queue.catch(() => undefined);
   }
 
-  /** What the device reports of its updates in its metadata: hardware revision, installed firmware. */
-  metadata(): { hardwareRevision?: string; firmwareVersion?: string } {
+  /**
+   * What the device reports of its updates in its metadata: hardware revision, installed firmware
+   * and its anti-rollback floor per component (the highest signed counter installed), which the
+   * server takes as the device's floor.
+   */
+  metadata(): {
+    hardwareRevision?: string;
+    firmwareVersion?: string;
+    antiRollbackCounters?: Record<string, number>;
+  } {
     const hardwareRevision = readSettings(this.#o.stateDir).hardwareRevision;
-    const firmwareVersion = this.#jobs.installed().components.firmware?.version;
+    const { components } = this.#jobs.installed();
+    const firmwareVersion = components.firmware?.version;
+    const counters = Object.entries(components).flatMap(([c, v]) =>
+      v.counter === undefined ? [] : [[c, v.counter] as const],
+    );
     return {
       ...(hardwareRevision ? { hardwareRevision } : {}),
       ...(firmwareVersion ? { firmwareVersion } : {}),
+      ...(counters.length > 0 ? { antiRollbackCounters: Object.fromEntries(counters) } : {}),
     };
   }
 
@@ -190,6 +208,8 @@ export class UpdateAgent {
       const decision = decide(job.note, readConsent(this.#o.store, this.#o.log), job.firstSeenAt, Date.now());
       if (decision.action === "reject") throw new JobEnd("rejected", decision.reason);
       const resolved = await this.#resolve(job);
+      const counters = resolved.flatMap((r) => (r.counter === undefined ? [] : [r.counter]));
+      if (counters.length > 0) job = { ...job, counter: Math.max(...counters) };
       const policy: DeltaPolicy = job.note.delta ?? "prefer";
       const plan = planTransfer(
         policy,
@@ -234,8 +254,14 @@ export class UpdateAgent {
       }
       job = this.#set(job, "installing");
       for (const r of resolved) await this.#install(job, r);
-      this.#jobs.setInstalled(job.note.component, job.note.version, job.note.kind === "security");
+      this.#jobs.setInstalled(
+        job.note.component,
+        job.note.version,
+        job.note.kind === "security",
+        job.counter,
+      );
       this.#end(job, "succeeded", paths.join("; "));
+      this.#o.onMetadataChange?.();
     } catch (error) {
       if (this.#abort.signal.aborted) return;
       const fresh = this.#jobs.get(jobId);
@@ -269,8 +295,9 @@ export class UpdateAgent {
       const info = await updater.getTargetInfo(t.path);
       if (!info) throw new JobEnd("failed", `${t.path} is not a signed target of this product`);
       this.#checkTarget(note, info);
+      const counter = this.#checkCounter(note, info, updater);
       const name = `${info.target.hashes.sha256}.${t.path.split("/").at(-1)}`;
-      const r: Resolved = { info, artifact: t.artifact, file: this.#jobs.downloadPath(name) };
+      const r: Resolved = { info, counter, artifact: t.artifact, file: this.#jobs.downloadPath(name) };
       if ((note.delta ?? "prefer") !== "off") Object.assign(r, await this.#findDelta(updater, r));
       resolved.push(r);
     }
@@ -394,6 +421,44 @@ export class UpdateAgent {
         "rejected",
         `rollback below the anti-rollback floor ${installed.floor} (a security release) refused`,
       );
+  }
+
+  /**
+   * Anti-rollback by the signed counter (issue #15; TUF spec §4.5 custom): a target whose counter
+   * is below the highest one installed is refused, forward or rollback job alike (a rollback to
+   * the same counter, the last known-good, passes). A component installed before counters were
+   * signed has its floor migrated once, at its first target with a counter: the counter of its
+   * installed version, counted from the role's signed targets (`counterFromTargets`, the server's
+   * count). A target without a counter (published before counters were signed) has the version
+   * rule of `#checkTarget` and, once the component has a counter floor, its counter counted the
+   * same way. Returns the signed counter, recorded with the install.
+   */
+  #checkCounter(note: JobNotify, info: TargetInfo, updater: TufUpdater): number | undefined {
+    const signed = signedCounter(info.target);
+    if (signed instanceof Error) throw new JobEnd("failed", signed.message);
+    const installed = this.#jobs.installed().components[note.component];
+    if (!installed) return signed;
+    const targets = () => updater.trusted.targets(info.role)?.targets ?? {};
+    let floor = installed.counter;
+    if (floor === undefined && signed !== undefined) {
+      floor = counterFromTargets(targets(), note.component, installed.version);
+      if (this.#jobs.raiseCounter(note.component, floor)) {
+        this.#o.log.info("anti-rollback floor migrated to a signed counter", {
+          component: note.component,
+          version: installed.version,
+          counter: floor,
+        });
+        this.#o.onMetadataChange?.();
+      }
+    }
+    if (floor === undefined) return signed;
+    const counter = signed ?? counterFromTargets(targets(), note.component, note.version);
+    if (counter < floor)
+      throw new JobEnd(
+        "rejected",
+        `rollback below the anti-rollback floor ${floor} (the highest signed counter installed) refused: ${note.version} has counter ${counter}${signed === undefined ? " (counted from the signed targets)" : ""}`,
+      );
+    return signed;
   }
 
   async #download(job: LocalJob, info: TargetInfo, file: string): Promise<void> {

@@ -151,6 +151,47 @@ describe("agent update state in the encrypted store", () => {
     assert.equal(other.events.length, 1);
   });
 
+  it("the counter floor is the highest signed counter installed, kept like the version floor", () => {
+    const d = device();
+    const jobs = new JobStore(d.store, d.dir, d.log);
+    const put = (jobId: string, version: string, counter: number) => {
+      jobs.put({ ...succeeded(jobId, version, "feature"), counter });
+      jobs.setInstalled("firmware", version, false, counter);
+    };
+    put("job-100", "1.0.0", 0);
+    const snapshot = join(tempDir("bulwark-snap-"), "state");
+    cpSync(join(storePaths(d.dir).store, "state"), snapshot, { recursive: true });
+    // A feature release after a security release this device never installed: counter 1, no version floor.
+    put("job-110", "1.1.0", 1);
+    assert.deepEqual(jobs.installed(), {
+      components: { firmware: { version: "1.1.0", floor: null, counter: 1 } },
+    });
+    // The last known-good with the same counter: the floor stays; it never goes down.
+    put("job-105", "1.0.5", 1);
+    jobs.setInstalled("firmware", "1.0.5", false, 0);
+    assert.equal(jobs.installed().components.firmware?.counter, 1);
+    // Both records rolled back to the copy with counter 0: the succeeded job with counter 1 still says 1.
+    cpSync(join(snapshot, `${INSTALLED_RECORD}.rec`), recordFile(d.dir, INSTALLED_RECORD));
+    cpSync(join(snapshot, `${FLOOR_RECORD}.rec`), recordFile(d.dir, FLOOR_RECORD));
+    assert.equal(jobs.installed().components.firmware?.counter, 1);
+    // A tampered floor record: rebuilt with the counter, and marked.
+    tamper(d.dir, FLOOR_RECORD);
+    assert.equal(jobs.installed().components.firmware?.counter, 1);
+    assert.equal(jobs.installed().floorRebuilt, true);
+  });
+
+  it("a floor kept by version is migrated to a counter once, and only upwards", () => {
+    const d = device();
+    const jobs = new JobStore(d.store, d.dir, d.log);
+    assert.equal(jobs.raiseCounter("firmware", 1), false, "nothing installed: nothing to migrate");
+    install(jobs, "job-120", "1.2.0");
+    assert.deepEqual(jobs.installed().components.firmware, { version: "1.2.0", floor: "1.2.0" });
+    assert.equal(jobs.raiseCounter("firmware", 2), true);
+    assert.deepEqual(jobs.installed().components.firmware, { version: "1.2.0", floor: "1.2.0", counter: 2 });
+    assert.equal(jobs.raiseCounter("firmware", 1), false, "never lowered");
+    assert.equal(new JobStore(d.open(), d.dir, d.log).installed().components.firmware?.counter, 2);
+  });
+
   it("what is not protected: a copy of the whole store put back lowers the floor (no monotonic counter)", () => {
     const d = device();
     const jobs = new JobStore(d.store, d.dir, d.log);

@@ -14,6 +14,25 @@ export interface DeviceMetadata {
   bootTime?: string;
   /** The agent's own integrity state: "tampered" once its encrypted store found a changed record. */
   agentIntegrity?: AgentIntegrity;
+  /**
+   * The agent's anti-rollback floor per update component: the highest signed counter it installed
+   * (`custom.antiRollbackCounter` of a TUF target, TUF spec §4.5 custom). The server takes it as the
+   * device's floor (issue #15).
+   */
+  antiRollbackCounters?: Record<string, number>;
+}
+
+/** A component name (a delegated TUF role's name, `release-routes.ts`). */
+const COMPONENT = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const MAX_COMPONENTS = 16;
+
+function isCounters(value: unknown): value is Record<string, number> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return (
+    entries.length <= MAX_COMPONENTS &&
+    entries.every(([c, n]) => COMPONENT.test(c) && Number.isSafeInteger(n) && (n as number) >= 0)
+  );
 }
 
 export const AGENT_INTEGRITY = ["ok", "tampered"] as const;
@@ -64,6 +83,11 @@ export function sanitiseMetadata(input: unknown): SanitisedMetadata {
     } else if (key === "agentIntegrity") {
       if ((AGENT_INTEGRITY as readonly unknown[]).includes(value)) {
         metadata.agentIntegrity = value as AgentIntegrity;
+        continue;
+      }
+    } else if (key === "antiRollbackCounters") {
+      if (isCounters(value)) {
+        metadata.antiRollbackCounters = { ...value };
         continue;
       }
     } else if (key === "listeningPorts") {

@@ -66,6 +66,16 @@ describe("wire: minimal metadata (CRA Annex I Part I (2)(g))", () => {
     assert.deepEqual(sanitiseMetadata([1]).dropped, ["(root)"]);
     assert.deepEqual(sanitiseMetadata({ listeningPorts: [0] }).dropped, ["listeningPorts"]);
   });
+
+  it("keeps the agent's anti-rollback counters only as component → non-negative integer", () => {
+    assert.deepEqual(sanitiseMetadata({ antiRollbackCounters: { firmware: 2, "app.ui": 0 } }), {
+      metadata: { antiRollbackCounters: { firmware: 2, "app.ui": 0 } },
+      dropped: [],
+    });
+    const many = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`c${i}`, 1]));
+    for (const bad of [{ firmware: -1 }, { firmware: 1.5 }, { firmware: "2" }, { "Bad Name": 1 }, [1], many])
+      assert.deepEqual(sanitiseMetadata({ antiRollbackCounters: bad }).dropped, ["antiRollbackCounters"]);
+  });
 });
 
 describe("wire: policy settings — the device validator agrees with the HTTP schema", () => {

@@ -7,7 +7,7 @@ import type { EnrolledDevice } from "../../../../test/enrol-helpers.ts";
 import { CLI, runCli, startTestServer, type TestServer, waitFor } from "../../../../test/helpers.ts";
 import { connectDevice } from "../../../../test/mqtt-helpers.ts";
 import { productDevice, publishedRelease } from "../../../../test/update-helpers.ts";
-import { counterAt } from "./anti-rollback.ts";
+import { counterAt, releaseGuard } from "./anti-rollback.ts";
 
 interface SimDevice extends EnrolledDevice {
   client: MqttClient;
@@ -47,16 +47,23 @@ describe("server-side anti-rollback: deployments and fleet rollbacks below a dev
   let b: SimDevice;
   let c: SimDevice;
 
-  async function simDevice(firmwareVersion?: string): Promise<SimDevice> {
+  async function simDevice(
+    firmwareVersion?: string,
+    antiRollbackCounters?: Record<string, number>,
+  ): Promise<SimDevice> {
     const enrolled = await productDevice(server, productId, "fleet");
     const client = await connectDevice(server, enrolled);
     const topics = deviceTopics(enrolled.deviceId);
     const sim: SimDevice = { ...enrolled, client, notes: [] };
     client.on("message", (_topic, payload) => sim.notes.push(JSON.parse(payload.toString()) as JobNotify));
     await client.subscribeAsync(topics.jobsNotify, { qos: 1 });
-    await client.publishAsync(topics.meta, JSON.stringify({ hardwareRevision: "rev-a", firmwareVersion }), {
-      qos: 1,
-    });
+    await client.publishAsync(
+      topics.meta,
+      JSON.stringify({ hardwareRevision: "rev-a", firmwareVersion, antiRollbackCounters }),
+      {
+        qos: 1,
+      },
+    );
     await waitFor("metadata stored", async () => {
       const row = await server.store.get<{ metadata: string }>(`SELECT metadata FROM devices WHERE id = ?`, [
         enrolled.deviceId,
@@ -65,6 +72,24 @@ describe("server-side anti-rollback: deployments and fleet rollbacks below a dev
     });
     devices.push(sim);
     return sim;
+  }
+
+  /** The signed `custom.antiRollbackCounter` of each firmware target (TUF spec §4.5), by version. */
+  async function signedCounters(): Promise<Record<string, unknown>> {
+    const rows = await server.store.all<{ name: string; body: Uint8Array }>(
+      `SELECT name, body FROM tuf_files WHERE product_id = ?`,
+      [productId],
+    );
+    type Role = {
+      signed: { version: number; targets: Record<string, { custom?: Record<string, unknown> }> };
+    };
+    const role = rows
+      .filter((r) => /(^|\.)firmware\.json$/.test(r.name))
+      .map((r) => JSON.parse(Buffer.from(r.body).toString("utf8")) as Role)
+      .sort((x, y) => y.signed.version - x.signed.version)[0]!;
+    return Object.fromEntries(
+      Object.values(role.signed.targets).map((t) => [t.custom?.version, t.custom?.antiRollbackCounter]),
+    );
   }
 
   const deploy = (body: Record<string, unknown>) =>
@@ -106,6 +131,16 @@ describe("server-side anti-rollback: deployments and fleet rollbacks below a dev
   after(async () => {
     for (const d of devices) d.client.end(true);
     await server.close();
+  });
+
+  it("each target is signed with the server's counter of its release", async () => {
+    assert.deepEqual(await signedCounters(), { "1.0.0": 0, "1.1.0": 1, "1.2.0": 1, "1.3.0": 1 });
+    for (const [version, id] of Object.entries(release))
+      assert.equal(
+        (await releaseGuard(server.store, id))?.counter,
+        (await signedCounters())[version],
+        version,
+      );
   });
 
   it("refuses a fleet rollback below the floor with a problem document naming the devices", async () => {
@@ -207,5 +242,28 @@ describe("server-side anti-rollback: deployments and fleet rollbacks below a dev
         `below the floor of 1 targeted device\\(s\\): ${d.deviceId} \\(counter 2, 2\\.0\\.0 installed\\); the oldest release they all accept is 2\\.0\\.0$`,
       ),
     );
+    // A counter once signed never changes: the new security release raised only its own.
+    const signed: Record<string, unknown> = await signedCounters();
+    assert.deepEqual({ ...signed }, { "1.0.0": 0, "1.1.0": 1, "1.2.0": 1, "1.3.0": 1, "2.0.0": 2 });
+    for (const [version, id] of Object.entries(release))
+      assert.equal((await releaseGuard(server.store, id))?.counter, signed[version], version);
+  });
+
+  it("a device that reports its floor has that one, not the server's derivation", async () => {
+    // E reports firmware 1.0.0 (derived floor 0) but counter 2; F reports 2.0.0 (derived 2) but counter 1.
+    const e = await simDevice("1.0.0", { firmware: 2 });
+    const f = await simDevice("2.0.0", { firmware: 1 });
+    const refused = await deploy({ releaseId: release["1.2.0"], devices: [e.deviceId, f.deviceId] });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, "BW_ERR_ANTI_ROLLBACK");
+    assert.match(
+      refused.body.detail,
+      new RegExp(
+        `below the floor of 1 targeted device\\(s\\): ${e.deviceId} \\(counter 2, reported by the device\\);`,
+      ),
+    );
+    const allowed = await deploy({ releaseId: release["1.2.0"], devices: [f.deviceId], rollback: true });
+    assert.equal(allowed.status, 201, "F's own floor is 1: positive control");
+    assert.equal((await server.api("POST", `/api/v1/deployments/${allowed.body.id}/cancel`)).status, 200);
   });
 });

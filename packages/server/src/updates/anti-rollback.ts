@@ -12,7 +12,9 @@ import { DEFAULT_COMPONENT, releaseUpdateOf } from "./release-updates.ts";
  * (`assertVersionIncreases`), so the counter never changes once a release has it, rises with each
  * security release and is shared by the feature releases that follow one. A device's floor is the
  * highest counter of what it has installed: the releases of its succeeded jobs and, for the main
- * firmware, the version it reports in its metadata. A release below a device's floor would bring
+ * firmware, the version it reports in its metadata — unless the device reports its floor itself
+ * (`antiRollbackCounters` in its metadata, the highest signed counter its agent installed), which
+ * is then the floor: it is the one the device enforces. A release below a device's floor would bring
  * back a vulnerability a security release fixed; one with the same counter is a last-known-good.
  */
 export interface Guard {
@@ -23,8 +25,10 @@ export interface Guard {
 
 export interface Floor {
   counter: number;
-  /** The installed version that set the floor. */
-  version: string;
+  /** The installed version that set the floor (none when the device reported its floor itself). */
+  version?: string;
+  /** The device reported this floor in its metadata (`antiRollbackCounters`). */
+  reported?: boolean;
 }
 
 /** Published security versions of a product's component, for counting. */
@@ -43,6 +47,22 @@ export function counterAt(security: string[], version: string | undefined): numb
   return security.filter((s) => semver.lte(s, version)).length;
 }
 
+/**
+ * The counter a release is published with (`publish.ts` signs it into each of its targets'
+ * `custom.antiRollbackCounter`, TUF spec §4.5 custom): the same count as `releaseGuard`, with the
+ * release itself counted when it is a security release (it is marked published in the same change).
+ */
+export async function counterAtPublish(
+  db: Queryable,
+  productId: string,
+  component: string,
+  version: string,
+  security: boolean,
+): Promise<number> {
+  const known = await securityVersions(db, productId, component);
+  return counterAt(security && !known.includes(version) ? [...known, version] : known, version);
+}
+
 /** The release's component, version and anti-rollback counter. */
 export async function releaseGuard(db: Queryable, releaseId: string): Promise<Guard | undefined> {
   const release = await releaseById(db, releaseId);
@@ -53,7 +73,9 @@ export async function releaseGuard(db: Queryable, releaseId: string): Promise<Gu
 }
 
 /**
- * Each given device's floor for the component (devices with nothing known installed have none):
+ * Each given device's floor for the component (devices with nothing known installed have none).
+ * A device that reports its floor (`metadata.antiRollbackCounters[component]`: the highest signed
+ * counter its agent installed, the floor the agent itself enforces) has that one; for the others,
  * from the server's record of succeeded jobs and the firmware version the device reports.
  */
 export async function deviceFloors(
@@ -63,12 +85,20 @@ export async function deviceFloors(
   devices: { id: string; metadata: DeviceMetadata }[],
   known?: string[],
 ): Promise<Map<string, Floor>> {
+  const floors = new Map<string, Floor>();
+  const derived: typeof devices = [];
+  for (const d of devices) {
+    const reported = d.metadata.antiRollbackCounters?.[component];
+    if (reported === undefined) derived.push(d);
+    else if (reported > 0) floors.set(d.id, { counter: reported, reported: true });
+  }
+  if (derived.length === 0) return floors;
   const security = known ?? (await securityVersions(db, productId, component));
   const installed = new Map<string, string[]>();
   const add = (id: string, version: string | undefined) => {
     if (version) installed.set(id, [...(installed.get(id) ?? []), version]);
   };
-  const wanted = new Set(devices.map((d) => d.id));
+  const wanted = new Set(derived.map((d) => d.id));
   const rows = await db.all<{ device_id: string; version: string }>(
     `SELECT j.device_id, r.version FROM deployment_jobs j
      JOIN deployments d ON d.id = j.deployment_id
@@ -78,8 +108,7 @@ export async function deviceFloors(
     [productId, component],
   );
   for (const row of rows) if (wanted.has(row.device_id)) add(row.device_id, row.version);
-  if (component === DEFAULT_COMPONENT) for (const d of devices) add(d.id, d.metadata.firmwareVersion);
-  const floors = new Map<string, Floor>();
+  if (component === DEFAULT_COMPONENT) for (const d of derived) add(d.id, d.metadata.firmwareVersion);
   for (const [id, versions] of installed) {
     let best: Floor | undefined;
     for (const version of versions) {

@@ -155,7 +155,10 @@ async function checkFloors(
   if (below.size === 0) return;
   const listed = [...below]
     .slice(0, 3)
-    .map(([id, floor]) => `${id} (counter ${floor.counter}, ${floor.version} installed)`)
+    .map(
+      ([id, floor]) =>
+        `${id} (counter ${floor.counter}, ${floor.reported ? "reported by the device" : `${floor.version} installed`})`,
+    )
     .join(", ");
   const more = below.size > 3 ? ` and ${below.size - 3} more` : "";
   const needed = Math.max(...[...below.values()].map((f) => f.counter));

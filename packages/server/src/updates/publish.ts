@@ -1,6 +1,7 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { TargetFile } from "@bulwark/sdk/tuf";
 import type { AuditEntry } from "../audit/audit-log.ts";
+import { counterAtPublish } from "./anti-rollback.ts";
 import { type Artifact, artifactsOf } from "./artifacts.ts";
 import { buildDeltas, type DeltaDeps, type SkippedDelta } from "./delta.ts";
 import { insertDelta } from "./delta-queries.ts";
@@ -62,7 +63,7 @@ async function componentRole(ctx: RepositoryContext, component: string): Promise
 }
 
 /** Step 3: the target entry with Bulwark's custom fields (docs/tuf.md). */
-function targetOf(release: Publishable & ReleaseUpdate, artifact: Artifact): TargetFile {
+function targetOf(release: Publishable & ReleaseUpdate, artifact: Artifact, counter: number): TargetFile {
   return {
     length: artifact.length,
     hashes: { sha256: artifact.sha256, sha512: artifact.sha512 },
@@ -81,6 +82,9 @@ function targetOf(release: Publishable & ReleaseUpdate, artifact: Artifact): Tar
       component: release.component,
       releaseId: release.id,
       artifact: artifact.kind,
+      // TUF spec §4.5 custom: the anti-rollback counter (anti-rollback.ts), covered by the role's
+      // signature, so the device enforces the same floor as the server (docs/updates.md).
+      antiRollbackCounter: counter,
     },
   };
 }
@@ -107,7 +111,18 @@ export async function publishRelease(
     const roleKeys = { ...ctx.row.roleKeys, components };
     const signers = ctx.signers[release.component] ? ctx.signers : await roleSigners(deps.custody, roleKeys);
     const targets = artifacts.map((a) => targetPath(release.component, release.version, a.name));
-    const fulls = artifacts.map((a, i) => ({ artifact: a, path: targets[i]!, target: targetOf(release, a) }));
+    const counter = await counterAtPublish(
+      deps.store,
+      release.productId,
+      release.component,
+      release.version,
+      release.classification === "security",
+    );
+    const fulls = artifacts.map((a, i) => ({
+      artifact: a,
+      path: targets[i]!,
+      target: targetOf(release, a, counter),
+    }));
     for (const f of fulls) ctx.repo.setTarget(f.path, f.target, release.component);
     const { made: deltas, skipped } = delta
       ? await buildDeltas(deps.store, delta, release, fulls)
