@@ -10,6 +10,7 @@ import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import { rateLimitReporter } from "../audit/rate-limit-reports.ts";
 import type { Config } from "../config.ts";
+import { holdContinue } from "../http/expect-continue.ts";
 import { logListenerErrors } from "../http/listener-errors.ts";
 import { requestLogSerializer } from "../http/log-redaction.ts";
 import { problemDetails } from "../http/problems.ts";
@@ -49,6 +50,8 @@ export function createHttpServer(deps: {
     trustProxy: false,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  // RFC 9110 §10.1.1: an upload refused on its headers is answered before its body is sent.
+  holdContinue(http);
   // Before TLS: the caps, the handshake deadline and a balancer's PROXY header; `request.ip` is then
   // the client's own address.
   const admission = guardListener(http.server as unknown as TlsServer, {

@@ -3,6 +3,7 @@ import { BulwarkError } from "@bulwark/sdk/errors";
 import type { FastifyInstance } from "fastify";
 import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
+import { continueBody } from "../http/expect-continue.ts";
 import type { Store } from "../store/store.ts";
 import type { ArtifactStore } from "./artifact-store.ts";
 import { type ArtifactKind, addArtifact, artifactByTargetFile, artifactsOf } from "./artifacts.ts";
@@ -33,7 +34,8 @@ export async function artifactRoutes(app: FastifyInstance, deps: ArtifactRouteDe
   app.post<{ Params: { id: string }; Querystring: { name: string; kind?: ArtifactKind } }>(
     "/api/v1/releases/:id/artifacts",
     {
-      config: { auth: { permission: "artifacts:write" } },
+      // The body is asked for (100 Continue) only once the checks below have passed.
+      config: { auth: { permission: "artifacts:write" }, deferContinue: true },
       schema: {
         params: RELEASE_PARAMS,
         querystring: {
@@ -58,6 +60,7 @@ export async function artifactRoutes(app: FastifyInstance, deps: ArtifactRouteDe
         );
       const release = await updateRelease(deps.store, request.params.id);
       if (release.publishedAt) throw new BulwarkError("BW_ERR_CONFLICT", "the release is already published");
+      continueBody(request.raw);
       const stored = await deps.artifacts.put(request.body as Readable, deps.maxArtifactBytes);
       const artifact = await deps.store.transaction(async (tx) => {
         const created = await addArtifact(tx, {
