@@ -119,6 +119,11 @@ describe("update attacks against the agent: each refused with a reason, nothing 
     assert.equal(end.state, "failed");
     assert.match(end.reason!, /signed target is version 1\.0\.0, not 2\.0\.0/);
     assert.equal(installed, false);
+    // The kind too: a feature release announced as a security one (mandatory, raising the floor).
+    const forgedKind = await attempt("firmware/1.0.0/fw.img", "1.0.0", { kind: "security" });
+    assert.equal(forgedKind.end.state, "failed");
+    assert.match(forgedKind.end.reason!, /signed target is a feature release, not security/);
+    assert.equal(forgedKind.installed, false);
   });
 
   it("a classical-only signature where the agent requires the hybrid pair is refused", async () => {

@@ -396,6 +396,10 @@ export class UpdateAgent {
         "failed",
         `the signed target is version ${String(custom.version)}, not ${note.version}`,
       );
+    // The release kind decides the deferral rules and the version floor: the signed value, not the
+    // job message's, counts (a target published before the field existed has none).
+    if (custom.kind !== undefined && custom.kind !== note.kind)
+      throw new JobEnd("failed", `the signed target is a ${String(custom.kind)} release, not ${note.kind}`);
     const hardware = (custom.hardware as string[] | undefined) ?? [];
     const mine = this.#settings.hardwareRevision;
     if (hardware.length > 0 && (!mine || !hardware.includes(mine)))
