@@ -94,7 +94,17 @@ export async function craStep(
   const sbom = join(work, "sbom-4.3.cdx.json");
   writeFileSync(
     sbom,
-    await cli("sbom", "generate", "--from", "requirements", "--name", "gateway-fw", requirements),
+    await cli(
+      "sbom",
+      "generate",
+      "--from",
+      "requirements",
+      "--creator",
+      "psirt@demo-devices.example",
+      "--name",
+      "gateway-fw",
+      requirements,
+    ),
   );
   const release = await cli("release", "create", product, "4.3.0");
   await cli("sbom", "upload", release, sbom);

@@ -282,7 +282,17 @@ async function softwareTrustStep(work: string, env: NodeJS.ProcessEnv): Promise<
   const sbom = join(work, "sbom.cdx.json");
   writeFileSync(
     sbom,
-    await cli("sbom", "generate", "--from", "requirements", "--name", "gateway-fw", requirements),
+    await cli(
+      "sbom",
+      "generate",
+      "--from",
+      "requirements",
+      "--creator",
+      "sbom@demo-devices.example",
+      "--name",
+      "gateway-fw",
+      requirements,
+    ),
   );
   const product = await cli("product", "create", "gateway-fw");
   const release = await cli("release", "create", product, "4.2.0");

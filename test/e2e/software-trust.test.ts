@@ -89,14 +89,14 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     const lock = readFileSync(join(ROOT, "package-lock.json"), "utf8");
     const generated = await server.api<{ bomFormat: string; components: unknown[] }>(
       "POST",
-      "/api/v1/sboms/generate?from=package-lock&format=cyclonedx",
+      "/api/v1/sboms/generate?from=package-lock&format=cyclonedx&creator=sbom%40acme.example",
       lock,
     );
     assert.equal(generated.status, 200);
     assert.equal(generated.body.bomFormat, "CycloneDX");
     const spdx = await server.api<{ spdxVersion: string }>(
       "POST",
-      "/api/v1/sboms/generate?from=package-lock&format=spdx",
+      "/api/v1/sboms/generate?from=package-lock&format=spdx&creator=sbom%40acme.example",
       lock,
     );
     assert.equal(spdx.body.spdxVersion, "SPDX-2.3");
@@ -281,7 +281,17 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     writeFileSync(requirements, "jinja2==2.10\nurllib3==1.26.5\n");
     const generated = await runCli(
       CLI,
-      ["sbom", "generate", "--from", "requirements", "--format", "spdx", requirements],
+      [
+        "sbom",
+        "generate",
+        "--from",
+        "requirements",
+        "--creator",
+        "https://acme.example",
+        "--format",
+        "spdx",
+        requirements,
+      ],
       {
         BULWARK_URL: "",
         BULWARK_API_KEY: "",
@@ -291,7 +301,15 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     const doc = JSON.parse(generated.stdout) as { spdxVersion: string; packages: { name: string }[] };
     assert.equal(doc.spdxVersion, "SPDX-2.3");
     assert.ok(doc.packages.some((p) => p.name === "jinja2"));
-    const bad = await runCli(CLI, ["sbom", "generate", "--from", "requirements", CDXGEN]);
+    const bad = await runCli(CLI, [
+      "sbom",
+      "generate",
+      "--from",
+      "requirements",
+      "--creator",
+      "sbom@acme.example",
+      CDXGEN,
+    ]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /BW_ERR_LOCKFILE_INVALID/);
   });

@@ -6,7 +6,7 @@ import { isSoftwareError } from "@bulwark/sdk/software/errors";
 import { toCycloneDx } from "@bulwark/sdk/software/sbom/generate/cyclonedx";
 import { inventoryFromDpkgStatus } from "@bulwark/sdk/software/sbom/generate/dpkg";
 import { inventoryFromFirmwareManifest } from "@bulwark/sdk/software/sbom/generate/firmware";
-import type { Inventory } from "@bulwark/sdk/software/sbom/generate/model";
+import { type GenerateOptions, type Inventory, isContact } from "@bulwark/sdk/software/sbom/generate/model";
 import { inventoryFromPackageLock } from "@bulwark/sdk/software/sbom/generate/npm-lock";
 import {
   inventoryFromPythonLock,
@@ -78,21 +78,47 @@ const GENERATORS: Record<string, (text: string, name: string) => Inventory> = {
   "firmware-manifest": (t) => inventoryFromFirmwareManifest(t),
 };
 
-/** Offline: builds a CycloneDX 1.6 or SPDX 2.3 SBOM from a lock file, dpkg status or firmware manifest. */
+/**
+ * Offline: builds a CycloneDX 1.6 or SPDX 2.3 SBOM from a lock file, dpkg status or firmware manifest.
+ * --creator (BSI TR-03183-2 v2.1.0 §5.2.1: the SBOM creator's e-mail address or URL) is required:
+ * nothing in the input says who makes the SBOM.
+ */
 const sbomGenerate: Command = async (args, _api, io) => {
   const { values, positionals } = parse(
     args,
-    { from: { type: "string" }, format: { type: "string" }, name: { type: "string" } },
+    {
+      from: { type: "string" },
+      format: { type: "string" },
+      name: { type: "string" },
+      creator: { type: "string" },
+      "creator-name": { type: "string" },
+      "distribution-licences": { type: "string" },
+    },
     { max: 1 },
   );
   const generate = values.from ? GENERATORS[values.from] : undefined;
-  if (!generate || positionals.length !== 1)
-    throw new CliError(`sbom generate needs --from ${Object.keys(GENERATORS).join("|")} FILE`, 2);
+  if (!generate || positionals.length !== 1 || !values.creator)
+    throw new CliError(
+      `sbom generate needs --from ${Object.keys(GENERATORS).join("|")} --creator EMAIL|URL FILE`,
+      2,
+    );
   if (values.format && values.format !== "cyclonedx" && values.format !== "spdx")
     throw new CliError("--format is cyclonedx or spdx", 2);
+  if (!isContact(values.creator))
+    throw new CliError("--creator is the SBOM creator's e-mail address or http(s) URL", 2);
+  const distribution = values["distribution-licences"];
+  if (distribution !== undefined && distribution !== "declared")
+    throw new CliError("--distribution-licences is declared (or left out)", 2);
+  const options: GenerateOptions = {
+    creator: {
+      contact: values.creator,
+      ...(values["creator-name"] ? { name: values["creator-name"] } : {}),
+    },
+    ...(distribution === "declared" ? { distributionLicences: "declared" as const } : {}),
+  };
   try {
     const inventory = generate(readInput(positionals[0]!).toString("utf8"), values.name ?? "project");
-    io.stdout(json(values.format === "spdx" ? toSpdx(inventory) : toCycloneDx(inventory)));
+    io.stdout(json(values.format === "spdx" ? toSpdx(inventory, options) : toCycloneDx(inventory, options)));
   } catch (error) {
     if (isSoftwareError(error)) throw new CliError(error.message, 1);
     throw error;

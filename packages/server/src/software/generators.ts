@@ -4,7 +4,7 @@ import { DEFAULT_MAX_SBOM_COMPONENTS } from "@bulwark/sdk/software/sbom/bounds";
 import { toCycloneDx } from "@bulwark/sdk/software/sbom/generate/cyclonedx";
 import { inventoryFromDpkgStatus } from "@bulwark/sdk/software/sbom/generate/dpkg";
 import { inventoryFromFirmwareManifest } from "@bulwark/sdk/software/sbom/generate/firmware";
-import type { Inventory } from "@bulwark/sdk/software/sbom/generate/model";
+import type { GenerateOptions, Inventory } from "@bulwark/sdk/software/sbom/generate/model";
 import { inventoryFromPackageLock } from "@bulwark/sdk/software/sbom/generate/npm-lock";
 import {
   inventoryFromPythonLock,
@@ -44,12 +44,23 @@ export function inventoryOf(from: GeneratorInput, text: string, subject: string)
   }
 }
 
+/**
+ * What the caller states for BSI TR-03183-2 v2.1.0 and no input holds: the SBOM's creator (§5.2.1,
+ * required, never made up) and whether components are distributed under their declared licences.
+ */
+export interface GenerateStatement {
+  creator: { name?: string; contact: string };
+  distributionLicences?: "declared";
+}
+
 /** Generates a CycloneDX 1.6 or SPDX 2.3 document from a lock file, package database or manifest. */
 export function generateSbom(
   from: GeneratorInput,
   text: string,
   subject: string,
   format: "cyclonedx" | "spdx",
+  statement: GenerateStatement,
+  at?: Pick<GenerateOptions, "timestamp" | "uuid">,
 ): unknown {
   const inventory = inventoryOf(from, text, subject);
   // The same bound as an uploaded SBOM: the document made here could not be uploaded otherwise.
@@ -58,5 +69,6 @@ export function generateSbom(
       from === "firmware-manifest" ? "BW_ERR_MANIFEST_INVALID" : "BW_ERR_LOCKFILE_INVALID",
       `the input lists ${inventory.packages.length} packages, the limit is ${DEFAULT_MAX_SBOM_COMPONENTS}`,
     );
-  return format === "spdx" ? toSpdx(inventory) : toCycloneDx(inventory);
+  const options: GenerateOptions = { ...at, ...statement };
+  return format === "spdx" ? toSpdx(inventory, options) : toCycloneDx(inventory, options);
 }

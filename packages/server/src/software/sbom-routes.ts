@@ -1,4 +1,5 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
+import { isContact } from "@bulwark/sdk/software/sbom/generate/model";
 import type { FastifyInstance } from "fastify";
 import { productScope } from "../access/principal.ts";
 import { actorOf } from "../audit/actor.ts";
@@ -92,7 +93,14 @@ export function sbomRoutes(
     );
 
     app.post<{
-      Querystring: { from: GeneratorInput; format?: "cyclonedx" | "spdx"; name?: string };
+      Querystring: {
+        from: GeneratorInput;
+        format?: "cyclonedx" | "spdx";
+        name?: string;
+        creator: string;
+        creatorName?: string;
+        distributionLicences?: "declared";
+      };
       Body: string;
     }>(
       "/api/v1/sboms/generate",
@@ -103,11 +111,16 @@ export function sbomRoutes(
           querystring: {
             type: "object",
             additionalProperties: false,
-            required: ["from"],
+            // BSI TR-03183-2 v2.1.0 §5.2.1: the SBOM's creator is an e-mail address or a URL; the
+            // platform cannot know who makes the SBOM, so the caller states it.
+            required: ["from", "creator"],
             properties: {
               from: { type: "string", enum: [...GENERATOR_INPUTS] },
               format: { type: "string", enum: ["cyclonedx", "spdx"] },
               name: { type: "string", minLength: 1, maxLength: 128 },
+              creator: { type: "string", minLength: 3, maxLength: 256 },
+              creatorName: { type: "string", minLength: 1, maxLength: 128 },
+              distributionLicences: { type: "string", enum: ["declared"] },
             },
           },
         },
@@ -115,6 +128,12 @@ export function sbomRoutes(
       async (request) => {
         if (typeof request.body !== "string")
           throw new BulwarkError("BW_ERR_VALIDATION", "send the input file as the body");
+        const { creator, creatorName, distributionLicences } = request.query;
+        if (!isContact(creator))
+          throw new BulwarkError(
+            "BW_ERR_VALIDATION",
+            "creator must be the SBOM creator's e-mail address or http(s) URL (BSI TR-03183-2 §5.2.1)",
+          );
         try {
           return await parser.parse({
             kind: "generate",
@@ -122,6 +141,10 @@ export function sbomRoutes(
             text: request.body,
             subject: request.query.name ?? "project",
             format: request.query.format ?? "cyclonedx",
+            statement: {
+              creator: { contact: creator, ...(creatorName === undefined ? {} : { name: creatorName }) },
+              ...(distributionLicences === undefined ? {} : { distributionLicences }),
+            },
           });
         } catch (error) {
           throw asBulwarkError(error);

@@ -12,12 +12,19 @@ import {
 } from "@bulwark/sdk/software/sbom/minimum-elements";
 import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import { parseSbomText } from "@bulwark/sdk/software/sbom/parse";
-import { type GeneratorInput, generateSbom } from "../generators.ts";
+import { type GenerateStatement, type GeneratorInput, generateSbom } from "../generators.ts";
 import { type PackedSbom, packRawSbom } from "../sbom-raw.ts";
 
 export type ParseTask =
   | { kind: "sbom"; text: string; source: string; limits: SbomLimits }
-  | { kind: "generate"; from: GeneratorInput; text: string; subject: string; format: "cyclonedx" | "spdx" }
+  | {
+      kind: "generate";
+      from: GeneratorInput;
+      text: string;
+      subject: string;
+      format: "cyclonedx" | "spdx";
+      statement: GenerateStatement;
+    }
   | { kind: "kev"; path: string };
 
 /** A validated SBOM with its minimum-elements report and its packed original (made where it was parsed). */
@@ -53,7 +60,7 @@ export async function runTask<T extends ParseTask>(task: T): Promise<ParseValue<
       } as ParseValue<T>;
     }
     case "generate":
-      return generateSbom(task.from, task.text, task.subject, task.format) as ParseValue<T>;
+      return generateSbom(task.from, task.text, task.subject, task.format, task.statement) as ParseValue<T>;
     case "kev":
       return (await readKevCatalog(task.path)) as ParseValue<T>;
     default: {

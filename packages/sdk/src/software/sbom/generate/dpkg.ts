@@ -4,7 +4,7 @@
  */
 import { PackageURL } from "packageurl-js";
 import { SoftwareError } from "../../errors.ts";
-import { type GeneratedPackage, type Inventory, newPackage } from "./model.ts";
+import { type GeneratedPackage, type Inventory, isContact, newPackage, PACKAGE_ARCHIVE } from "./model.ts";
 
 export interface DpkgOptions {
   /** purl "distro" qualifier, e.g. "debian-12" (purl-spec PURL-TYPES deb). */
@@ -101,6 +101,13 @@ export function inventoryFromDpkgStatus(text: string, options: DpkgOptions = {})
       undefined,
     ).toString();
     g.supplier = personName(p.get("Maintainer"));
+    // deb-control(5) Maintainer "Name <email>": who made and maintains the package (TR-03183-2
+    // §5.2.2 component creator, §8.1.8: the maintainer steps into the creator's role).
+    const email = /<([^<>\s]+)>\s*$/.exec(p.get("Maintainer") ?? "")?.[1];
+    if (email !== undefined && isContact(email)) g.creatorContact = email;
+    // A .deb is a structured, non-executable archive (TR-03183-2 §8.1.7 Table 7, as an rpm); the
+    // status database does not keep its file name or hash.
+    g.fileKind = PACKAGE_ARCHIVE;
     byName.set(name, g);
     for (const alts of relations(p.get("Provides")))
       for (const v of alts) if (!provides.has(v)) provides.set(v, name);
@@ -108,13 +115,17 @@ export function inventoryFromDpkgStatus(text: string, options: DpkgOptions = {})
   }
   for (const [name, groups] of rawDeps) {
     const g = byName.get(name)!;
+    let unmet = 0;
     for (const alts of groups) {
       // The first alternative that is installed (directly or as a virtual package) satisfies the relation.
       const hit = alts
         .map((a) => byName.get(a) ?? byName.get(provides.get(a) ?? ""))
         .find((x) => x !== undefined);
+      if (hit === undefined) unmet++;
       if (hit !== undefined && hit !== g && !g.dependsOn.includes(hit.ref)) g.dependsOn.push(hit.ref);
     }
+    // Depends and Pre-Depends are the package's whole list (Debian Policy §7.2).
+    g.dependencyCompleteness = unmet === 0 ? "complete" : "incomplete";
   }
   return {
     subject: {
@@ -125,5 +136,7 @@ export function inventoryFromDpkgStatus(text: string, options: DpkgOptions = {})
     },
     packages: [...byName.values()],
     direct: undefined,
+    // The system is every package the status database records as installed.
+    directCompleteness: "complete",
   };
 }

@@ -9,10 +9,15 @@
  *
  * Component names are unique; dependsOn lists names of other components; an optional top-level
  * "direct": [names] says what the product itself uses directly (default: every component).
+ *
+ * Optional, for BSI TR-03183-2 v2.1.0 §5.2.2 (only the manifest's author knows them): per component
+ * "creator" (an e-mail address or URL), "filename" (no path), "file": {"executable", "archive",
+ * "structured": booleans} and "dependenciesComplete" (true when dependsOn lists every dependency);
+ * "product.creator" and a top-level "directComplete" likewise for the product.
  */
 import { SoftwareError } from "../../errors.ts";
 import { parsePurl } from "../purl.ts";
-import { type GeneratedPackage, type HashAlgorithm, type Inventory, newPackage } from "./model.ts";
+import { type GeneratedPackage, type HashAlgorithm, type Inventory, isContact, newPackage } from "./model.ts";
 
 type Json = Record<string, unknown>;
 
@@ -47,6 +52,23 @@ function strings(o: Json, key: string, path: string): string[] {
   return v as string[];
 }
 
+function flag(o: Json, key: string, path: string): boolean | undefined {
+  const v = o[key];
+  if (v !== undefined && typeof v !== "boolean") bad("expected true or false", `${path}/${key}`);
+  return v as boolean | undefined;
+}
+
+function contact(o: Json, path: string): string | undefined {
+  const v = text(o, "creator", path, false);
+  if (v !== undefined && !isContact(v))
+    bad("expected an e-mail address or an http(s) URL", `${path}/creator`);
+  return v;
+}
+
+function completeness(v: boolean | undefined): GeneratedPackage["dependencyCompleteness"] {
+  return v === undefined ? "unknown" : v ? "complete" : "incomplete";
+}
+
 export function inventoryFromFirmwareManifest(input: string, source = "manifest.json"): Inventory {
   let doc: unknown;
   try {
@@ -78,6 +100,24 @@ export function inventoryFromFirmwareManifest(input: string, source = "manifest.
     p.supplier = text(c, "supplier", path, false);
     p.licenses = strings(c, "licenses", path);
     p.dependsOn = strings(c, "dependsOn", path);
+    p.creatorContact = contact(c, path);
+    p.filename = text(c, "filename", path, false);
+    // TR §5.2.2: "the actual filename of the component (i.e. not its file system path)".
+    if (p.filename !== undefined && /[\\/]/.test(p.filename))
+      bad("a file name, not a path", `${path}/filename`);
+    p.dependencyCompleteness = completeness(flag(c, "dependenciesComplete", path));
+    if (c["file"] !== undefined) {
+      const f = obj(c["file"], `${path}/file`);
+      const [x, a, st] = ["executable", "archive", "structured"].map((k) => flag(f, k, `${path}/file`));
+      if (x === undefined || a === undefined || st === undefined)
+        bad("executable, archive and structured are all needed", `${path}/file`);
+      // TR §8.1.4–8.1.6 values.
+      p.fileKind = {
+        executable: x ? "executable" : "non-executable",
+        archive: a ? "archive" : "no archive",
+        structured: st ? "structured" : "unstructured",
+      };
+    }
     const hashes = c["hashes"] === undefined ? {} : obj(c["hashes"], `${path}/hashes`);
     for (const [alg, value] of Object.entries(hashes)) {
       const len = HASH_LENGTHS[alg as HashAlgorithm];
@@ -108,8 +148,10 @@ export function inventoryFromFirmwareManifest(input: string, source = "manifest.
       version: text(product, "version", `${source}#/product`, false),
       supplier: text(product, "supplier", `${source}#/product`, false),
       purl: undefined,
+      creatorContact: contact(product, `${source}#/product`),
     },
     packages,
     direct: direct.length > 0 ? direct : undefined,
+    directCompleteness: completeness(flag(root, "directComplete", `${source}#`)),
   };
 }

@@ -5,17 +5,17 @@ import { isSoftwareError } from "../../errors.ts";
 import { checkMinimumElements } from "../minimum-elements.ts";
 import { parseSbomText } from "../parse.ts";
 import { schemaErrors } from "../schema.ts";
-import { toCycloneDx } from "./cyclonedx.ts";
+import { toCycloneDx, UNKNOWN_PROPERTY } from "./cyclonedx.ts";
 import { inventoryFromDpkgStatus } from "./dpkg.ts";
 import { inventoryFromFirmwareManifest } from "./firmware.ts";
-import type { Inventory } from "./model.ts";
+import type { GenerateOptions, Inventory } from "./model.ts";
 import { inventoryFromPackageLock } from "./npm-lock.ts";
 import { inventoryFromPythonLock, inventoryFromRequirements } from "./python.ts";
 import { toSpdx } from "./spdx.ts";
 
-const OPTIONS = {
+const OPTIONS: GenerateOptions = {
   timestamp: "2026-01-02T03:04:05Z",
-  author: "ACME GmbH",
+  creator: { name: "ACME GmbH", contact: "sbom@acme.example" },
   uuid: "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
 };
 
@@ -62,6 +62,143 @@ test("npm package-lock.json v3 (this repository's own lock, with workspaces)", (
     ).length,
     0,
   );
+});
+
+/** The BSI gaps of a generated CycloneDX SBOM, element → the refs lacking it. */
+function bsiGaps(cdx: Record<string, unknown>): Map<string, string[]> {
+  const report = checkMinimumElements(parseSbomText(JSON.stringify(cdx)));
+  return new Map(
+    report.gaps.filter((g) => g.standard === "BSI-TR-03183-2").map((g) => [g.element, g.componentRefs]),
+  );
+}
+
+/** Which §5.2.2 fields each component of a generated CycloneDX SBOM says it does not know. */
+function unknownOf(cdx: Record<string, unknown>): Map<string, string[]> {
+  type C = { "bom-ref": string; properties?: { name: string; value: string }[] };
+  const all = [(cdx["metadata"] as { component: C }).component, ...(cdx["components"] as C[])];
+  return new Map(
+    all.map((c) => [
+      c["bom-ref"],
+      c.properties?.find((p) => p.name === UNKNOWN_PROPERTY)?.value.split("; ") ?? [],
+    ]),
+  );
+}
+
+test("BSI TR-03183-2 v2.1.0: an SBOM made from this repository's package-lock.json misses only what a lockfile cannot know", () => {
+  const text = readFileSync(new URL("../../../../../../package-lock.json", import.meta.url), "utf8");
+  const inv = inventoryFromPackageLock(text);
+  const cdx = toCycloneDx(inv, { ...OPTIONS, distributionLicences: "declared" });
+  assert.equal(schemaErrors("cyclonedx-1.6", cdx), undefined);
+  const gaps = bsiGaps(cdx);
+  const unknown = unknownOf(cdx);
+  // The gaps that remain, each with why the input cannot know it. Each must list exactly the
+  // components whose output says (bulwark:tr-03183-2:unknown) that the field is unknown.
+  const EXPECTED: Record<string, { field: string; why: string }> = {
+    "component creator (e-mail or URL)": {
+      field: "component creator",
+      why: "a lockfile records no author or maintainer of a package (npm keeps it in each package.json)",
+    },
+    "filename of the component": {
+      field: "filename",
+      why: "the primary component (the project) and the workspace packages are folders, not files",
+    },
+    "hash value of the deployable component (SHA-512)": {
+      field: "SHA-512 of the deployable file",
+      why: "no integrity is recorded for the project and the workspace folders",
+    },
+    "executable property": {
+      field: "executable/archive/structured properties",
+      why: "the project and the workspace folders are not a file",
+    },
+    "archive property": { field: "executable/archive/structured properties", why: "as above" },
+    "structured property": { field: "executable/archive/structured properties", why: "as above" },
+    "distribution licences (SPDX identifier or expression)": {
+      field: "distribution licences",
+      why: "the project and a package declaring no SPDX licence have none to distribute under",
+    },
+  };
+  const report = checkMinimumElements(parseSbomText(JSON.stringify(cdx)));
+  for (const gap of report.gaps.filter((g) => g.standard === "BSI-TR-03183-2")) {
+    const expected = EXPECTED[gap.element];
+    assert.ok(
+      expected !== undefined,
+      `unexpected gap ${gap.element}: ${gap.componentRefs.slice(0, 5).join(", ")}`,
+    );
+    for (const ref of gap.componentRefs)
+      assert.ok(
+        unknown.get(ref)?.includes(expected.field),
+        `${ref} lacks ${gap.element} but does not say so`,
+      );
+    // (a gap lists at most 50 components: the counts must agree too)
+    const said = [...unknown.values()].filter((u) => u.includes(expected.field)).length;
+    assert.equal(gap.missingCount, said, `${gap.element}: ${gap.missingCount} flagged, ${said} said unknown`);
+  }
+  // Everything a lockfile knows is there: the SBOM's creator and timestamp (§5.2.1), the format
+  // (§4), names, versions, purls (§5.2.4), dependencies and their completeness (§5.2.2, §5.1).
+  for (const element of [
+    "SBOM format version (CycloneDX >= 1.6, SPDX >= 3.0.1)",
+    "creator of the SBOM (e-mail or URL)",
+    "timestamp",
+    "component version",
+    "dependencies on other components",
+    "completeness of the dependencies indicated",
+    "dependencies complete (not declared incomplete or unknown)",
+    "other unique identifiers (purl, CPE or SWID)",
+    "no vulnerability information",
+  ])
+    assert.equal(gaps.has(element), false, element);
+  // The registry packages carry all of the file-level fields.
+  const ajv = (cdx["components"] as Record<string, unknown>[]).find(
+    (c) => c["bom-ref"] === "node_modules/ajv",
+  )!;
+  assert.deepEqual(unknown.get("node_modules/ajv"), ["component creator"]);
+  assert.deepEqual((ajv["properties"] as { name: string; value: string }[]).slice(0, 4), [
+    { name: "bsi:component:filename", value: `ajv-${ajv["version"]}.tgz` },
+    { name: "bsi:component:executable", value: "non-executable" },
+    { name: "bsi:component:archive", value: "archive" },
+    { name: "bsi:component:structured", value: "structured" },
+  ]);
+  const sri = JSON.parse(text).packages["node_modules/ajv"].integrity as string;
+  assert.deepEqual((ajv["hashes"] as unknown[])[0], {
+    alg: "SHA-512",
+    content: Buffer.from(sri.slice("sha512-".length), "base64").toString("hex"),
+  });
+  const gappy = [...gaps.values()].flat();
+  assert.ok(
+    (gaps.get("filename of the component") ?? []).length < 20 && gappy.length > 0,
+    "only the project and its workspaces lack a file",
+  );
+
+  // Positive controls: a field stripped from the output is flagged against that component.
+  const stripped = structuredClone(cdx) as { components: Record<string, unknown>[]; compositions: unknown[] };
+  const victim = stripped.components.find((c) => c["bom-ref"] === "node_modules/ajv")!;
+  victim["hashes"] = [];
+  victim["properties"] = (victim["properties"] as { name: string }[]).filter(
+    (p) => p.name !== "bsi:component:archive",
+  );
+  stripped.compositions = [];
+  const after = bsiGaps(stripped as unknown as Record<string, unknown>);
+  assert.ok(after.get("hash value of the deployable component (SHA-512)")?.includes("node_modules/ajv"));
+  assert.ok(after.get("archive property")?.includes("node_modules/ajv"));
+  // (a gap lists at most 50 components; every one of them lacks it now)
+  const completeness = checkMinimumElements(parseSbomText(JSON.stringify(stripped))).gaps.find(
+    (g) => g.element === "completeness of the dependencies indicated",
+  );
+  assert.equal(completeness?.missingCount, inv.packages.length + 1);
+  // Without the creator's statement no distribution licence is written, and the gate says so.
+  const noStatement = bsiGaps(toCycloneDx(inv, OPTIONS));
+  assert.ok(
+    (noStatement.get("distribution licences (SPDX identifier or expression)")?.length ?? 0) >
+      (gaps.get("distribution licences (SPDX identifier or expression)")?.length ?? 0),
+  );
+  assert.deepEqual((ajv["licenses"] as unknown[]).slice(0, 2), [
+    { license: { id: "MIT", acknowledgement: "declared" } },
+    { license: { id: "MIT", acknowledgement: "concluded" } },
+  ]);
+  // Without a creator the SBOM names only its tool, which §5.2.1 does not accept.
+  const anonymous = toCycloneDx(inv, { timestamp: OPTIONS.timestamp });
+  assert.ok(bsiGaps(anonymous).has("creator of the SBOM (e-mail or URL)"));
+  assert.throws(() => toCycloneDx(inv, { creator: { contact: "ACME GmbH" } }), RangeError);
 });
 
 test("nested node_modules resolve to the nearest copy", () => {

@@ -4,7 +4,13 @@
  */
 import { PackageURL } from "packageurl-js";
 import { SoftwareError } from "../../errors.ts";
-import { type GeneratedPackage, type HashAlgorithm, type Inventory, newPackage } from "./model.ts";
+import {
+  type GeneratedPackage,
+  type HashAlgorithm,
+  type Inventory,
+  newPackage,
+  PACKAGE_ARCHIVE,
+} from "./model.ts";
 
 type Json = Record<string, unknown>;
 
@@ -45,6 +51,23 @@ function npmPurl(name: string, version: string): string {
   return new PackageURL("npm", ns, n, version, undefined, undefined).toString();
 }
 
+/**
+ * The name of the tarball npm installs the package from (BSI TR-03183-2 v2.1.0 §5.2.2 filename, the
+ * file whose SHA-512 `integrity` holds): the last segment of `resolved`; a lockfile written without
+ * `resolved` (npm `omit-lockfile-registry-resolved`) keeps `integrity` only for registry packages, whose
+ * tarball the registry names "<name without scope>-<version>.tgz" (npm registry API, the `dist.tarball`
+ * of every version). Anything else (git, a folder, a workspace) has no known file.
+ */
+function tarballName(e: Json, name: string, version: string): string | undefined {
+  const resolved = e["resolved"];
+  if (typeof resolved === "string") {
+    const m = /^https?:\/\/[^?#]*\/([^/?#]+\.tgz)(?:[?#].*)?$/.exec(resolved);
+    return m ? decodeURIComponent(m[1]!) : undefined;
+  }
+  if (typeof e["integrity"] !== "string") return undefined;
+  return `${name.slice(name.lastIndexOf("/") + 1)}-${version}.tgz`;
+}
+
 function licenseOf(v: unknown): string[] {
   if (typeof v === "string") return [v];
   const o = obj(v);
@@ -81,6 +104,13 @@ export function inventoryFromPackageLock(text: string, source = "package-lock.js
       base = i === -1 ? "" : base.slice(0, i);
     }
   };
+  // npm docs "package.json" §peerDependenciesMeta: an optional peer need not be installed.
+  const optionalPeers = (e: Json): Set<string> =>
+    new Set(
+      Object.entries(obj(e["peerDependenciesMeta"]) ?? {})
+        .filter(([, m]) => obj(m)?.["optional"] === true)
+        .map(([n]) => n),
+    );
   const depNames = (e: Json, withDev: boolean): string[] => {
     const fields = [
       "dependencies",
@@ -105,17 +135,29 @@ export function inventoryFromPackageLock(text: string, source = "package-lock.js
     p.hashes = integrityHashes(e["integrity"]);
     p.licenses = licenseOf(e["license"]);
     p.development = e["dev"] === true;
-    p.dependsOn = depNames(e, !key.includes("node_modules/"))
-      .map((d) => resolve(key, d))
-      .filter((r): r is string => r !== undefined && r !== key);
+    p.filename = tarballName(e, name, version);
+    if (p.filename !== undefined) p.fileKind = PACKAGE_ARCHIVE;
+    const optional = optionalPeers(e);
+    let unresolved = 0;
+    p.dependsOn = depNames(e, !key.includes("node_modules/")).flatMap((d) => {
+      const r = resolve(key, d);
+      if (r === undefined && !optional.has(d)) unresolved++;
+      return r === undefined || r === key ? [] : [r];
+    });
+    // npm docs "package-lock.json" (v2/v3): "packages" holds every package the install needs with
+    // its declared dependencies, so the list is complete when each of them was found.
+    p.dependencyCompleteness = unresolved === 0 ? "complete" : "incomplete";
     packages.push(p);
     included.add(key);
   }
   for (const p of packages) p.dependsOn = p.dependsOn.filter((d) => included.has(d));
   const root = obj(entries[""]) ?? {};
-  const direct = depNames(root, true)
+  const rootOptional = optionalPeers(root);
+  const rootNames = depNames(root, true);
+  const direct = rootNames
     .map((d) => resolve("", d))
     .filter((r): r is string => r !== undefined && included.has(r));
+  const rootUnresolved = rootNames.filter((d) => resolve("", d) === undefined && !rootOptional.has(d));
   // npm workspaces: workspace packages are direct parts of the root project too.
   for (const p of packages) if (!p.ref.includes("node_modules/")) direct.push(p.ref);
   const name =
@@ -134,5 +176,6 @@ export function inventoryFromPackageLock(text: string, source = "package-lock.js
     },
     packages,
     direct: [...new Set(direct)],
+    directCompleteness: rootUnresolved.length === 0 ? "complete" : "incomplete",
   };
 }

@@ -6,7 +6,13 @@ import { PackageURL } from "packageurl-js";
 import { parse as parseToml } from "smol-toml";
 import { SoftwareError } from "../../errors.ts";
 import { normalizePypiName } from "../../osv/names.ts";
-import { type GeneratedPackage, type HashAlgorithm, type Inventory, newPackage } from "./model.ts";
+import {
+  type GeneratedPackage,
+  type HashAlgorithm,
+  type Inventory,
+  newPackage,
+  PACKAGE_ARCHIVE,
+} from "./model.ts";
 
 type Json = Record<string, unknown>;
 
@@ -49,6 +55,9 @@ export function inventoryFromRequirements(
     const ref = normalizePypiName(m[1]!);
     const p = newPackage(ref, m[1]!, m[2]!);
     p.purl = pypiPurl(m[1]!, m[2]!);
+    // A wheel or sdist is a structured, non-executable archive (TR-03183-2 §8.1.7); which of the
+    // pinned files is installed, its name, and the package's own dependencies are not in the file.
+    p.fileKind = PACKAGE_ARCHIVE;
     for (const h of line.matchAll(/--hash[= ](\S+)/g)) {
       const parsed = hashFrom(h[1]);
       if (parsed && p.hashes[parsed[0]] === undefined) p.hashes[parsed[0]] = parsed[1];
@@ -101,11 +110,15 @@ export function inventoryFromPythonLock(
     // uv.lock: the project itself has an editable or virtual source.
     const src = obj(e["source"]);
     const isRoot = isUv && (src?.["editable"] === "." || src?.["virtual"] === ".");
+    // poetry.lock [package.dependencies]: name = constraint or {version, optional, markers}; an
+    // optional one belongs to an extra and need not be installed.
     const deps = isUv
       ? arr(e["dependencies"]).flatMap((d) =>
           typeof obj(d)?.["name"] === "string" ? [normalizePypiName(obj(d)!["name"] as string)] : [],
         )
-      : Object.keys(obj(e["dependencies"]) ?? {}).map(normalizePypiName);
+      : Object.entries(obj(e["dependencies"]) ?? {})
+          .filter(([, v]) => obj(v)?.["optional"] !== true)
+          .map(([n]) => normalizePypiName(n));
     if (isRoot) {
       subject = {
         name,
@@ -131,9 +144,30 @@ export function inventoryFromPythonLock(
     ];
     const first = hashes.map(hashFrom).find((h) => h !== undefined);
     if (first) p.hashes[first[0]] = first[1];
+    p.fileKind = PACKAGE_ARCHIVE;
+    // The file installed is known only when the lock lists a single one (poetry files[].file, uv
+    // sdist/wheels url); with several, which one a platform installs is decided at install time.
+    const files = [
+      obj(e["sdist"])?.["url"],
+      ...arr(e["wheels"]).map((w) => obj(w)?.["url"]),
+      ...arr(e["files"]).map((f) => obj(f)?.["file"]),
+    ].filter((f): f is string => typeof f === "string");
+    if (files.length === 1) p.filename = files[0]!.slice(files[0]!.lastIndexOf("/") + 1);
     packages.push(p);
   });
   const known = new Set(packages.map((p) => p.ref));
-  for (const p of packages) p.dependsOn = p.dependsOn.filter((d) => known.has(d));
-  return { subject, packages, direct: direct?.filter((d) => known.has(d)) };
+  // poetry.lock and uv.lock list every package of the resolution with its dependencies, so a
+  // package's list is complete when each one is in the lock.
+  for (const p of packages) {
+    p.dependencyCompleteness = p.dependsOn.every((d) => known.has(d)) ? "complete" : "incomplete";
+    p.dependsOn = p.dependsOn.filter((d) => known.has(d));
+  }
+  const root = direct?.filter((d) => known.has(d));
+  return {
+    subject,
+    packages,
+    direct: root,
+    directCompleteness:
+      direct === undefined ? "unknown" : root!.length === direct.length ? "complete" : "incomplete",
+  };
 }

@@ -1,5 +1,10 @@
-/** Serialises an inventory as an SPDX 2.3 JSON document. */
+/**
+ * Serialises an inventory as an SPDX 2.3 JSON document. BSI TR-03183-2 v2.1.0 §4 asks for SPDX 3.0.1:
+ * SPDX 2.3 has no place for the executable / archive / structured properties or for the completeness
+ * of a dependency list, so an SBOM made here fails that gate; CycloneDX 1.6 carries all of it.
+ */
 import { randomUUID } from "node:crypto";
+import { checkCreator } from "./cyclonedx.ts";
 import { classifyLicense } from "./licenses.ts";
 import type { GeneratedPackage, GenerateOptions, HashAlgorithm, Inventory } from "./model.ts";
 
@@ -23,7 +28,8 @@ function declared(licenses: string[]): string {
   return usable.length === 1 ? usable[0]! : usable.map((l) => `(${l})`).join(" AND ");
 }
 
-function pkg(p: GeneratedPackage, id: string): Record<string, unknown> {
+function pkg(p: GeneratedPackage, id: string, options: GenerateOptions): Record<string, unknown> {
+  const licence = declared(p.licenses);
   const out: Record<string, unknown> = {
     SPDXID: id,
     name: p.name,
@@ -32,8 +38,10 @@ function pkg(p: GeneratedPackage, id: string): Record<string, unknown> {
     supplier: p.supplier === undefined ? "NOASSERTION" : `Organization: ${p.supplier}`,
     downloadLocation: "NOASSERTION",
     filesAnalyzed: false,
-    licenseConcluded: "NOASSERTION",
-    licenseDeclared: declared(p.licenses),
+    // SPDX 2.3 §7.13: the concluded licence; the declared one only when the SBOM's creator says it
+    // distributes each package under the licence it declares (GenerateOptions.distributionLicences).
+    licenseConcluded: options.distributionLicences === "declared" ? licence : "NOASSERTION",
+    licenseDeclared: licence,
     copyrightText: "NOASSERTION",
   };
   const checksums = Object.entries(p.hashes).map(([alg, value]) => ({
@@ -41,6 +49,11 @@ function pkg(p: GeneratedPackage, id: string): Record<string, unknown> {
     checksumValue: value,
   }));
   if (checksums.length > 0) out["checksums"] = checksums;
+  // SPDX 2.3 §7.4: the file name of the package's archive.
+  if (p.filename !== undefined) out["packageFileName"] = p.filename;
+  // SPDX 2.3 §7.6 originator: the package's own creator, "Organization: name (email)".
+  if (p.creatorContact !== undefined && !/^https?:/i.test(p.creatorContact))
+    out["originator"] = `Organization: ${p.supplier ?? p.creatorContact} (${p.creatorContact})`;
   // SPDX 2.3 Annex F: purl as a PACKAGE-MANAGER external reference.
   if (p.purl !== undefined)
     out["externalRefs"] = [
@@ -85,8 +98,17 @@ export function toSpdx(inv: Inventory, options: GenerateOptions = {}): Record<st
         });
     }
   }
+  checkCreator(options.creator);
   const creators = ["Tool: bulwark-0.1.0"];
-  if (options.author !== undefined) creators.push(`Organization: ${options.author}`);
+  const creator = options.creator;
+  // SPDX 2.3 §6.8: "Organization: name (email)"; a URL has no place there and goes in the comment.
+  const byUrl = creator !== undefined && /^https?:/i.test(creator.contact);
+  if (creator !== undefined)
+    creators.push(
+      byUrl
+        ? `Organization: ${creator.name ?? creator.contact}`
+        : `Organization: ${creator.name ?? creator.contact} (${creator.contact})`,
+    );
   return {
     spdxVersion: "SPDX-2.3",
     dataLicense: "CC0-1.0",
@@ -97,8 +119,9 @@ export function toSpdx(inv: Inventory, options: GenerateOptions = {}): Record<st
     creationInfo: {
       created: (options.timestamp ?? new Date().toISOString()).replace(/\.\d+Z$/, "Z"),
       creators,
+      ...(byUrl ? { comment: `SBOM creator (BSI TR-03183-2 §5.2.1): ${creator!.contact}` } : {}),
     },
-    packages: [subject, ...inv.packages.map((p) => pkg(p, ids.get(p.ref)!))],
+    packages: [subject, ...inv.packages.map((p) => pkg(p, ids.get(p.ref)!, options))],
     relationships,
   };
 }
