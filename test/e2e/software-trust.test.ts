@@ -94,6 +94,15 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
     );
     assert.equal(generated.status, 200);
     assert.equal(generated.body.bomFormat, "CycloneDX");
+    // BSI TR-03183-2 v2.1.0 §5.2.1: the SBOM's creator is stated by the caller, never made up.
+    for (const query of ["", "&creator=ACME%20GmbH"]) {
+      const anonymous = await server.api<{ status: number }>(
+        "POST",
+        `/api/v1/sboms/generate?from=package-lock${query}`,
+        lock,
+      );
+      assert.equal(anonymous.status, 400, query);
+    }
     const spdx = await server.api<{ spdxVersion: string }>(
       "POST",
       "/api/v1/sboms/generate?from=package-lock&format=spdx&creator=sbom%40acme.example",

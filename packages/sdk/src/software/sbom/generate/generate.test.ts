@@ -406,3 +406,66 @@ test("firmware manifest", () => {
     );
   }
 });
+
+test("BSI TR-03183-2 v2.1.0: a firmware manifest that states every field leaves only the product's own file unknown", () => {
+  const component = (name: string, dependsOn: string[]) => ({
+    name,
+    version: "1.0.0",
+    purl: `pkg:generic/${name}@1.0.0`,
+    creator: name === "app" ? "https://app.example" : `dev@${name}.example`,
+    licenses: ["Apache-2.0"],
+    hashes: { "SHA-512": "ab".repeat(64) },
+    filename: `${name}.so`,
+    file: { executable: true, archive: false, structured: false },
+    dependsOn,
+    dependenciesComplete: true,
+  });
+  const manifest = {
+    bulwarkFirmwareManifest: 1,
+    product: { name: "gw-100", version: "4.2.0", creator: "psirt@acme.example" },
+    direct: ["app"],
+    directComplete: true,
+    components: [component("app", ["libz"]), component("libz", [])],
+  };
+  const inv = inventoryFromFirmwareManifest(JSON.stringify(manifest));
+  const cdx = toCycloneDx(inv, { ...OPTIONS, distributionLicences: "declared" });
+  assert.equal(schemaErrors("cyclonedx-1.6", cdx), undefined);
+  const gaps = bsiGaps(cdx);
+  // The product is described as a logical component (TR §3.2.2): no file, hash or file properties,
+  // and its own licence and identifiers are not in the manifest. The gate holds it to the full list (§3.2.2 not applied).
+  assert.deepEqual([...gaps.keys()].sort(), [
+    "archive property",
+    "distribution licences (SPDX identifier or expression)",
+    "executable property",
+    "filename of the component",
+    "hash value of the deployable component (SHA-512)",
+    // the manifest format has no purl or CPE for the product
+    "other unique identifiers (purl, CPE or SWID)",
+    "structured property",
+  ]);
+  for (const refs of gaps.values()) assert.deepEqual(refs, ["bulwark:subject"]);
+  // Positive control: a component that does not say whether its list is complete is flagged.
+  const vague = {
+    ...manifest,
+    components: [component("app", ["libz"]), { ...component("libz", []), dependenciesComplete: undefined }],
+  };
+  const vagueGaps = bsiGaps(toCycloneDx(inventoryFromFirmwareManifest(JSON.stringify(vague)), OPTIONS));
+  assert.deepEqual(vagueGaps.get("dependencies complete (not declared incomplete or unknown)"), ["libz"]);
+  for (const [broken, path] of [
+    [
+      { ...manifest, components: [{ ...component("x", []), filename: "lib/x.so" }] },
+      "/components/0/filename",
+    ],
+    [{ ...manifest, components: [{ ...component("x", []), creator: "X Corp" }] }, "/components/0/creator"],
+    [
+      { ...manifest, components: [{ ...component("x", []), file: { executable: true } }] },
+      "/components/0/file",
+    ],
+    [{ ...manifest, directComplete: "yes" }, "/directComplete"],
+  ] as const)
+    assert.throws(
+      () => inventoryFromFirmwareManifest(JSON.stringify(broken), "m.json"),
+      (e) => isSoftwareError(e, "BW_ERR_MANIFEST_INVALID") && e.path === `m.json#${path}`,
+      path,
+    );
+});
