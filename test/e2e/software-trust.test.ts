@@ -109,6 +109,13 @@ describe("software trust end to end: SBOM → advisories → finding → webhook
       lock,
     );
     assert.equal(spdx.body.spdxVersion, "SPDX-2.3");
+    const spdx3 = await server.api<{ "@context": string; "@graph": { type: string }[] }>(
+      "POST",
+      "/api/v1/sboms/generate?from=package-lock&format=spdx3&creator=https%3A%2F%2Facme.example",
+      lock,
+    );
+    assert.equal(spdx3.body["@context"], "https://spdx.org/rdf/3.0.1/spdx-context.jsonld");
+    assert.ok(spdx3.body["@graph"].some((e) => e.type === "software_File"));
     const attached = await server.api(
       "POST",
       `/api/v1/releases/${releaseId}/sboms`,

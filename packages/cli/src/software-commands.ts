@@ -13,6 +13,7 @@ import {
   inventoryFromRequirements,
 } from "@bulwark/sdk/software/sbom/generate/python";
 import { toSpdx } from "@bulwark/sdk/software/sbom/generate/spdx";
+import { toSpdx3 } from "@bulwark/sdk/software/sbom/generate/spdx3";
 import { pack } from "tar-stream";
 import { onlyPositionals, parse } from "./args.ts";
 import { CliError } from "./client.ts";
@@ -79,7 +80,7 @@ const GENERATORS: Record<string, (text: string, name: string) => Inventory> = {
 };
 
 /**
- * Offline: builds a CycloneDX 1.6 or SPDX 2.3 SBOM from a lock file, dpkg status or firmware manifest.
+ * Offline: builds a CycloneDX 1.6, SPDX 2.3 or SPDX 3.0.1 SBOM from a lock file, dpkg status or firmware manifest.
  * --creator (BSI TR-03183-2 v2.1.0 §5.2.1: the SBOM creator's e-mail address or URL) is required:
  * nothing in the input says who makes the SBOM.
  */
@@ -102,8 +103,8 @@ const sbomGenerate: Command = async (args, _api, io) => {
       `sbom generate needs --from ${Object.keys(GENERATORS).join("|")} --creator EMAIL|URL FILE`,
       2,
     );
-  if (values.format && values.format !== "cyclonedx" && values.format !== "spdx")
-    throw new CliError("--format is cyclonedx or spdx", 2);
+  if (values.format && !["cyclonedx", "spdx", "spdx3"].includes(values.format))
+    throw new CliError("--format is cyclonedx, spdx (2.3) or spdx3 (3.0.1)", 2);
   if (!isContact(values.creator))
     throw new CliError("--creator is the SBOM creator's e-mail address or http(s) URL", 2);
   const distribution = values["distribution-licences"];
@@ -118,7 +119,13 @@ const sbomGenerate: Command = async (args, _api, io) => {
   };
   try {
     const inventory = generate(readInput(positionals[0]!).toString("utf8"), values.name ?? "project");
-    io.stdout(json(values.format === "spdx" ? toSpdx(inventory, options) : toCycloneDx(inventory, options)));
+    const doc =
+      values.format === "spdx3"
+        ? toSpdx3(inventory, options)
+        : values.format === "spdx"
+          ? toSpdx(inventory, options)
+          : toCycloneDx(inventory, options);
+    io.stdout(json(doc));
   } catch (error) {
     if (isSoftwareError(error)) throw new CliError(error.message, 1);
     throw error;

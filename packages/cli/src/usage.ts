@@ -37,7 +37,7 @@ Software and vulnerabilities:
   product create NAME
   release create PRODUCT_ID VERSION [--classification security|feature]
   sbom upload RELEASE_ID FILE [--json]
-  sbom generate --from KIND --creator EMAIL|URL FILE [--creator-name NAME] [--format cyclonedx|spdx] [--name NAME] [--distribution-licences declared]   (offline)
+  sbom generate --from KIND --creator EMAIL|URL FILE [--creator-name NAME] [--format cyclonedx|spdx|spdx3] [--name NAME] [--distribution-licences declared]   (offline)
   vuln import PATH [--json]       (PATH: directory, .zip, .tar.gz, .json, .yaml)
   kev import PATH [--json]        (the CISA KEV catalogue, .json or .json.gz)
   findings list [--release ID] [--status open|resolved] [--known-exploited] [--article14] [--limit N] [--json]

@@ -11,6 +11,7 @@ import {
   inventoryFromRequirements,
 } from "@bulwark/sdk/software/sbom/generate/python";
 import { toSpdx } from "@bulwark/sdk/software/sbom/generate/spdx";
+import { toSpdx3 } from "@bulwark/sdk/software/sbom/generate/spdx3";
 
 export const GENERATOR_INPUTS = [
   "package-lock",
@@ -53,12 +54,16 @@ export interface GenerateStatement {
   distributionLicences?: "declared";
 }
 
-/** Generates a CycloneDX 1.6 or SPDX 2.3 document from a lock file, package database or manifest. */
+export const GENERATOR_FORMATS = ["cyclonedx", "spdx", "spdx3"] as const;
+/** CycloneDX 1.6, SPDX 2.3 ("spdx") or SPDX 3.0.1 ("spdx3", the one BSI TR-03183-2 v2.1.0 §4 accepts). */
+export type GeneratorFormat = (typeof GENERATOR_FORMATS)[number];
+
+/** Generates a CycloneDX 1.6, SPDX 2.3 or SPDX 3.0.1 document from a lock file, package database or manifest. */
 export function generateSbom(
   from: GeneratorInput,
   text: string,
   subject: string,
-  format: "cyclonedx" | "spdx",
+  format: GeneratorFormat,
   statement: GenerateStatement,
   at?: Pick<GenerateOptions, "timestamp" | "uuid">,
 ): unknown {
@@ -70,5 +75,6 @@ export function generateSbom(
       `the input lists ${inventory.packages.length} packages, the limit is ${DEFAULT_MAX_SBOM_COMPONENTS}`,
     );
   const options: GenerateOptions = { ...at, ...statement };
+  if (format === "spdx3") return toSpdx3(inventory, options);
   return format === "spdx" ? toSpdx(inventory, options) : toCycloneDx(inventory, options);
 }

@@ -5,7 +5,12 @@ import { productScope } from "../access/principal.ts";
 import { actorOf } from "../audit/actor.ts";
 import { releaseById } from "../products/products.ts";
 import type { Store } from "../store/store.ts";
-import { GENERATOR_INPUTS, type GeneratorInput } from "./generators.ts";
+import {
+  GENERATOR_FORMATS,
+  GENERATOR_INPUTS,
+  type GeneratorFormat,
+  type GeneratorInput,
+} from "./generators.ts";
 import { asBulwarkError, type SoftwareMonitor } from "./monitor.ts";
 import type { DocumentParser } from "./parsing/document-parser.ts";
 import { rawFileName, rawMediaType, rawSbom } from "./sbom-raw.ts";
@@ -95,7 +100,7 @@ export function sbomRoutes(
     app.post<{
       Querystring: {
         from: GeneratorInput;
-        format?: "cyclonedx" | "spdx";
+        format?: GeneratorFormat;
         name?: string;
         creator: string;
         creatorName?: string;
@@ -116,7 +121,7 @@ export function sbomRoutes(
             required: ["from", "creator"],
             properties: {
               from: { type: "string", enum: [...GENERATOR_INPUTS] },
-              format: { type: "string", enum: ["cyclonedx", "spdx"] },
+              format: { type: "string", enum: [...GENERATOR_FORMATS] },
               name: { type: "string", minLength: 1, maxLength: 128 },
               creator: { type: "string", minLength: 3, maxLength: 256 },
               creatorName: { type: "string", minLength: 1, maxLength: 128 },

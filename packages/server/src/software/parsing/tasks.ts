@@ -12,7 +12,12 @@ import {
 } from "@bulwark/sdk/software/sbom/minimum-elements";
 import type { SbomDocument } from "@bulwark/sdk/software/sbom/model";
 import { parseSbomText } from "@bulwark/sdk/software/sbom/parse";
-import { type GenerateStatement, type GeneratorInput, generateSbom } from "../generators.ts";
+import {
+  type GenerateStatement,
+  type GeneratorFormat,
+  type GeneratorInput,
+  generateSbom,
+} from "../generators.ts";
 import { type PackedSbom, packRawSbom } from "../sbom-raw.ts";
 
 export type ParseTask =
@@ -22,7 +27,7 @@ export type ParseTask =
       from: GeneratorInput;
       text: string;
       subject: string;
-      format: "cyclonedx" | "spdx";
+      format: GeneratorFormat;
       statement: GenerateStatement;
     }
   | { kind: "kev"; path: string };

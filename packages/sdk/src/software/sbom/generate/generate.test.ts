@@ -12,6 +12,7 @@ import type { GenerateOptions, Inventory } from "./model.ts";
 import { inventoryFromPackageLock } from "./npm-lock.ts";
 import { inventoryFromPythonLock, inventoryFromRequirements } from "./python.ts";
 import { toSpdx } from "./spdx.ts";
+import { toSpdx3 } from "./spdx3.ts";
 
 const OPTIONS: GenerateOptions = {
   timestamp: "2026-01-02T03:04:05Z",
@@ -356,6 +357,16 @@ test("dpkg alternatives and virtual packages", () => {
   );
   assert.deepEqual(inv.packages[0]!.dependsOn, ["b"]);
   assert.equal(inv.packages[0]!.supplier, "Jane");
+  // deb-control(5) Maintainer's e-mail is the component creator (TR-03183-2 §5.2.2, §8.1.8).
+  const parsed = parseSbomText(JSON.stringify(toCycloneDx(inv, OPTIONS)));
+  assert.deepEqual(parsed.components.find((c) => c.name === "a")!.creatorContacts, ["j@example.org"]);
+  assert.deepEqual(parsed.components.find((c) => c.name === "b")!.creatorContacts, []);
+  assert.equal(
+    parsed.components.find((c) => c.name === "a")!.dependencyCompleteness,
+    "incomplete",
+    "libc6 is not installed",
+  );
+  assert.equal(parsed.components.find((c) => c.name === "b")!.dependencyCompleteness, "complete");
   checkRoundTrip(inv);
 });
 
@@ -468,4 +479,143 @@ test("BSI TR-03183-2 v2.1.0: a firmware manifest that states every field leaves 
       (e) => isSoftwareError(e, "BW_ERR_MANIFEST_INVALID") && e.path === `m.json#${path}`,
       path,
     );
+});
+
+/** SPDX 3.0.1 JSON-LD structure: every element typed and created, every reference resolvable. */
+function checkSpdx3Structure(doc: Record<string, unknown>): void {
+  assert.equal(doc["@context"], "https://spdx.org/rdf/3.0.1/spdx-context.jsonld");
+  const graph = doc["@graph"] as Record<string, unknown>[];
+  const ids = new Set(graph.map((e) => (e["spdxId"] ?? e["@id"]) as string));
+  assert.equal(ids.size, graph.length, "ids are unique");
+  const none = "https://spdx.org/rdf/3.0.1/terms/Core/NoneElement";
+  const known = (ref: unknown) => typeof ref === "string" && (ids.has(ref) || ref === none);
+  for (const e of graph) {
+    assert.equal(typeof e["type"], "string");
+    if (e["type"] === "CreationInfo") continue;
+    assert.equal(e["creationInfo"], "_:creationinfo", String(e["spdxId"]));
+    if (e["type"] === "Relationship" || e["type"] === "LifecycleScopedRelationship") {
+      assert.ok(known(e["from"]), String(e["spdxId"]));
+      const to = e["to"] as unknown[];
+      assert.ok(to.length > 0 && to.every(known), String(e["spdxId"]));
+    }
+    for (const key of ["rootElement", "element", "originatedBy", "createdBy", "createdUsing"])
+      for (const ref of (e[key] as unknown[] | undefined) ?? [])
+        assert.ok(known(ref), `${key} ${String(ref)}`);
+    if (typeof e["suppliedBy"] === "string") assert.ok(known(e["suppliedBy"]));
+  }
+}
+
+test("BSI TR-03183-2 v2.1.0: SPDX 3.0.1 from this repository's package-lock.json has the same gaps as the CycloneDX", () => {
+  const text = readFileSync(new URL("../../../../../../package-lock.json", import.meta.url), "utf8");
+  const inv = inventoryFromPackageLock(text);
+  const options: GenerateOptions = { ...OPTIONS, distributionLicences: "declared" };
+  const spdx3 = toSpdx3(inv, options);
+  checkSpdx3Structure(spdx3);
+  const parsed = parseSbomText(JSON.stringify(spdx3));
+  assert.equal(parsed.format, "spdx");
+  assert.equal(parsed.specVersion, "3.0.1");
+  assert.equal(parsed.timestamp, OPTIONS.timestamp);
+  assert.deepEqual(
+    parsed.components
+      .filter((c) => c.ref !== parsed.subjectRef)
+      .map((c) => c.purl)
+      .sort(),
+    inv.packages.map((p) => p.purl).sort(),
+  );
+  const edges = parsed.dependencies.reduce((n, d) => n + d.dependsOn.length, 0);
+  assert.equal(
+    edges,
+    inv.packages.reduce((n, p) => n + new Set(p.dependsOn).size, 0) + new Set(inv.direct).size,
+    "every dependency edge is kept",
+  );
+  const summary = (doc: Record<string, unknown>) =>
+    checkMinimumElements(parseSbomText(JSON.stringify(doc)))
+      .gaps.filter((g) => g.standard === "BSI-TR-03183-2")
+      .map((g) => `${g.element}: ${g.missingCount}`)
+      .sort();
+  // The same fields, for the same number of components, as the CycloneDX made from the same lock
+  // (whose gaps the test above explains one by one).
+  assert.deepEqual(summary(spdx3), summary(toCycloneDx(inv, options)));
+  const ajv = parsed.components.find((c) => c.name === "ajv" && c.purl?.startsWith("pkg:npm/ajv@8"))!;
+  assert.equal(ajv.filename, `ajv-${ajv.version}.tgz`);
+  assert.deepEqual(ajv.bsiProperties, {
+    executable: "non-executable",
+    archive: "archive",
+    structured: "structured",
+  });
+  assert.equal(ajv.dependencyCompleteness, "complete");
+  assert.deepEqual(ajv.distributionLicenses, ["MIT"]);
+
+  // Positive controls: the gate notices what is taken out.
+  const graph = (spdx3["@graph"] as Record<string, unknown>[]).filter(
+    (e) => !(e["relationshipType"] === "hasDistributionArtifact" && e["from"] === ajv.ref),
+  );
+  for (const e of graph)
+    if (e["type"] === "Organization" && String(e["spdxId"]).endsWith("#Creator"))
+      e["externalIdentifier"] = [];
+  const stripped = checkMinimumElements(parseSbomText(JSON.stringify({ ...spdx3, "@graph": graph })));
+  assert.ok(stripped.gaps.some((g) => g.element === "creator of the SBOM (e-mail or URL)"));
+  for (const element of ["filename of the component", "structured property"])
+    assert.ok(stripped.gaps.find((g) => g.element === element)?.componentRefs.includes(ajv.ref), element);
+  assert.throws(() => toSpdx3(inv, { timestamp: OPTIONS.timestamp }), RangeError);
+});
+
+test("SPDX 3.0.1 from a lockfile and a firmware manifest keeps packages, edges and the stated fields", () => {
+  const lock = {
+    name: "app",
+    version: "1.0.0",
+    lockfileVersion: 3,
+    packages: {
+      "": { name: "app", version: "1.0.0", dependencies: { a: "^1" }, devDependencies: { b: "^2" } },
+      "node_modules/a": { version: "1.0.0", license: "MIT OR Apache-2.0", integrity: "sha512-AAAA" },
+      "node_modules/b": { version: "2.0.0", dev: true, resolved: "https://r.example/b/-/b-2.0.0.tgz" },
+    },
+  };
+  const inv = inventoryFromPackageLock(JSON.stringify(lock));
+  const doc = toSpdx3(inv, OPTIONS);
+  checkSpdx3Structure(doc);
+  const parsed = parseSbomText(JSON.stringify(doc));
+  const a = parsed.components.find((c) => c.name === "a")!;
+  const b = parsed.components.find((c) => c.name === "b")!;
+  assert.equal(a.filename, "a-1.0.0.tgz");
+  assert.equal(b.filename, "b-2.0.0.tgz", "the name in resolved");
+  assert.deepEqual(a.licenses, ["MIT OR Apache-2.0"]);
+  assert.deepEqual(a.distributionLicenses, [], "no distribution licence without the creator's statement");
+  // The development dependency hangs off a lifecycle-scoped relationship, still an edge.
+  const graph = doc["@graph"] as Record<string, unknown>[];
+  assert.ok(graph.some((e) => e["type"] === "LifecycleScopedRelationship" && e["scope"] === "development"));
+  assert.deepEqual(
+    parsed.dependencies.find((d) => d.ref === parsed.subjectRef)!.dependsOn.sort(),
+    [a.ref, b.ref].sort(),
+  );
+  const firmware = inventoryFromFirmwareManifest(
+    JSON.stringify({
+      bulwarkFirmwareManifest: 1,
+      product: { name: "gw", creator: "https://acme.example" },
+      components: [
+        {
+          name: "blob",
+          version: "1",
+          creator: "fw@vendor.example",
+          filename: "blob.bin",
+          file: { executable: true, archive: false, structured: false },
+          hashes: { "SHA-512": "cd".repeat(64) },
+          dependenciesComplete: true,
+        },
+      ],
+    }),
+  );
+  const fw = parseSbomText(JSON.stringify(toSpdx3(firmware, OPTIONS)));
+  const blob = fw.components.find((c) => c.name === "blob")!;
+  assert.deepEqual(blob.creatorContacts, ["fw@vendor.example"]);
+  assert.deepEqual(blob.bsiProperties, {
+    executable: "executable",
+    archive: "no archive",
+    structured: "unstructured",
+  });
+  assert.equal(blob.dependencyCompleteness, "complete");
+  assert.deepEqual(fw.components.find((c) => c.ref === fw.subjectRef)!.creatorContacts, [
+    "https://acme.example",
+  ]);
+  assert.deepEqual(fw.creatorContacts, ["sbom@acme.example"]);
 });
