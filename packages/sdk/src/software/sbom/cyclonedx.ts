@@ -168,6 +168,12 @@ class Collector {
         .flatMap((r) => hashes(r?.["hashes"])),
       ...c.hashes,
     ];
+    // TR-03183-2 v2.1 §3.2.5, §8.2 "References to another BOM": externalReferences type "bom".
+    c.referencedBom = arr(raw["externalReferences"])
+      .map(obj)
+      .filter((r) => r?.["type"] === "bom")
+      .map((r) => str(r?.["url"]))
+      .find((u) => u !== undefined);
     // §8.2 Table 9: the BSI property taxonomy (bsi:component:filename / executable / archive / structured).
     c.filename = property(raw, "bsi:component:filename");
     c.bsiProperties = {

@@ -223,6 +223,36 @@ describe("BSI TR-03183-2 v2.1.0 on CycloneDX 1.6", () => {
       "without the nesting app declares nothing",
     );
   });
+  it("a component referenced by another BOM needs only creator, name and version (§3.2.5)", () => {
+    const d = clone(CDX);
+    const ext: Json = {
+      type: "library",
+      "bom-ref": "ext",
+      name: "ext",
+      version: "2.0.0",
+      manufacturer: { contact: [{ email: "dev@ext.example" }] },
+      // §8.2 "References to another BOM".
+      externalReferences: [{ type: "bom", url: "https://ext.example/sbom.cdx.json" }],
+    };
+    d.components.push(ext);
+    assert.deepEqual(bsiGaps(d), []);
+    // Positive controls: it still needs its version, and without the reference the full list.
+    delete ext.version;
+    assert.deepEqual(bsiGaps(d), ["component version"]);
+    ext.version = "2.0.0";
+    ext.externalReferences = [];
+    assert.deepEqual(bsiGaps(d), [
+      "archive property",
+      "completeness of the dependencies indicated",
+      "dependencies on other components",
+      "distribution licences (SPDX identifier or expression)",
+      "executable property",
+      "filename of the component",
+      "hash value of the deployable component (SHA-512)",
+      "other unique identifiers (purl, CPE or SWID)",
+      "structured property",
+    ]);
+  });
   it("names the components, the clause and where vulnerability records sit", () => {
     const d = clone(CDX);
     d.vulnerabilities = [{ id: "CVE-2024-0001" }, { id: "CVE-2024-0002" }];
@@ -460,6 +490,43 @@ describe("BSI TR-03183-2 v2.1.0 on SPDX 3.0.1", () => {
       assert.deepEqual(bsiGaps(d), expected);
     });
   }
+  it("a package described by another SBOM (buildMeta) needs only creator, name and version (§3.2.5)", () => {
+    const d = spdx3();
+    d["@graph"].push(
+      {
+        type: "software_Package",
+        spdxId: "https://ex.org/ext",
+        creationInfo: "_:creationinfo",
+        name: "ext",
+        software_packageVersion: "2.0.0",
+        originatedBy: ["https://ex.org/maker"],
+      },
+      {
+        type: "software_Sbom",
+        spdxId: "https://ex.org/ext-sbom",
+        creationInfo: "_:creationinfo",
+        externalRef: [
+          {
+            type: "ExternalRef",
+            externalRefType: "buildMeta",
+            locator: ["https://ext.example/sbom.spdx.json"],
+          },
+        ],
+      },
+      {
+        type: "Relationship",
+        spdxId: "https://ex.org/ext-describes",
+        creationInfo: "_:creationinfo",
+        from: "https://ex.org/ext-sbom",
+        relationshipType: "describes",
+        to: ["https://ex.org/ext"],
+      },
+    );
+    assert.deepEqual(bsiGaps(d), []);
+    // Positive control: without the reference it is held to the full list.
+    d["@graph"] = d["@graph"].filter((e: Json) => e.spdxId !== "https://ex.org/ext-describes");
+    assert.ok(bsiGaps(d).includes("filename of the component"));
+  });
   it("without a distribution file, filename, hash and the three properties are gaps", () => {
     const d = spdx3();
     d["@graph"] = d["@graph"].filter((e: Json) => e.spdxId !== "https://ex.org/r2");

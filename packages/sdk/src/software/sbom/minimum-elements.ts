@@ -143,8 +143,17 @@ function checkBsiTr03183(doc: SbomDocument, gaps: MinimumElementGap[]): void {
         ...(detail === undefined ? {} : { detail }),
       });
   };
-  const component = (element: string, clause: string, ok: Check, detail?: string): void => {
-    const missing = doc.components.filter((c) => !ok(c));
+  // §5.1 order: a referenced component (§3.2.5) needs only creator, name and version; the other
+  // fields are the referenced BOM's. (Identified §3.2.4 and logical §3.2.2 components need fewer
+  // fields too, but no format field marks them, §8.2 maps none: they are held to the full list.)
+  const component = (
+    element: string,
+    clause: string,
+    ok: Check,
+    detail?: string,
+    ofReferenced = false,
+  ): void => {
+    const missing = doc.components.filter((c) => (ofReferenced || c.referencedBom === undefined) && !ok(c));
     if (missing.length > 0)
       gaps.push({
         standard: BSI,
@@ -182,9 +191,15 @@ function checkBsiTr03183(doc: SbomDocument, gaps: MinimumElementGap[]): void {
   // by nesting (CycloneDX components[].components, §8.2 Table 9).
   const declared = new Set(doc.dependencies.map((d) => d.ref));
   for (const c of doc.components) if (c.parentRef !== undefined) declared.add(c.parentRef);
-  component("component creator (e-mail or URL)", "§5.2.2", (c) => c.creatorContacts.some(isContact));
-  component("component name", "§5.2.2", (c) => c.name !== "");
-  component("component version", "§5.2.2", (c) => c.version !== undefined);
+  component(
+    "component creator (e-mail or URL)",
+    "§5.2.2",
+    (c) => c.creatorContacts.some(isContact),
+    undefined,
+    true,
+  );
+  component("component name", "§5.2.2", (c) => c.name !== "", undefined, true);
+  component("component version", "§5.2.2", (c) => c.version !== undefined, undefined, true);
   // "the actual filename of the component (i.e. not its file system path)".
   component(
     "filename of the component",

@@ -51,6 +51,13 @@ export interface SbomComponent {
    * when it says nothing.
    */
   dependencyCompleteness: "complete" | "incomplete" | "unknown" | undefined;
+  /**
+   * BSI TR-03183-2 v2.1 §3.2.5: the other BOM this component is recorded in (CycloneDX
+   * externalReferences type "bom"; SPDX 3 a software_Sbom with a buildMeta externalRef that
+   * `describes` it, §8.2 "References to another BOM"); such a component needs only creator, name
+   * and version here. Absent from documents stored before it was read.
+   */
+  referencedBom?: string | undefined;
 }
 
 export interface SbomDependency {
@@ -104,5 +111,6 @@ export function emptyComponent(ref: string, name: string): SbomComponent {
     deployableHashes: [],
     bsiProperties: {},
     dependencyCompleteness: undefined,
+    referencedBom: undefined,
   };
 }

@@ -125,6 +125,13 @@ export function normalizeSpdx3(doc: Json, source: string | undefined): SbomDocum
     components.push(c);
   }
   const byRef = new Map(components.map((c) => [c.ref, c]));
+  // The document's own SBOM (its root element) describes this document's packages, not another BOM's.
+  const ownSboms = new Set(
+    elements
+      .filter((e) => e["type"] === "SpdxDocument")
+      .flatMap((e) => arr(e["rootElement"]))
+      .filter((r): r is string => typeof r === "string"),
+  );
   const edges = new Map<string, Set<string>>();
   const completeness = new Map<string, SbomComponent["dependencyCompleteness"]>();
   for (const e of elements) {
@@ -132,6 +139,23 @@ export function normalizeSpdx3(doc: Json, source: string | undefined): SbomDocum
     const from = str(e["from"]);
     const type = e["relationshipType"];
     const to = arr(e["to"]).filter((t): t is string => typeof t === "string");
+    // TR-03183-2 v2.1 §3.2.5, §8.2 "References to another BOM": a software_Sbom with a buildMeta
+    // externalRef that describes the package.
+    const fromEl = from === undefined ? undefined : byId.get(from);
+    if (type === "describes" && fromEl?.["type"] === "software_Sbom" && !ownSboms.has(from!)) {
+      const locator = arr(fromEl["externalRef"])
+        .map(obj)
+        .filter((x) => x?.["externalRefType"] === "buildMeta")
+        .flatMap((x) => arr(x?.["locator"]))
+        .map(str)
+        .find((l) => l !== undefined);
+      if (locator !== undefined)
+        for (const t of to) {
+          const target = byRef.get(t);
+          if (target !== undefined) target.referencedBom ??= locator;
+        }
+      continue;
+    }
     const c = from === undefined ? undefined : byRef.get(from);
     if (c === undefined) continue;
     if (type === "hasDeclaredLicense" || type === "hasConcludedLicense") {
