@@ -103,6 +103,7 @@ export function toCycloneDx(inv: Inventory, options: GenerateOptions = {}): Json
   const subjectUnknown = [
     ...(inv.subject.creatorContact === undefined ? ["component creator"] : []),
     ...(inv.subject.version === undefined ? ["version"] : []),
+    ...(inv.subject.purl === undefined ? ["other unique identifiers"] : []),
     "filename",
     "SHA-512 of the deployable file",
     "executable/archive/structured properties",

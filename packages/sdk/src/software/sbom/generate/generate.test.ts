@@ -619,3 +619,108 @@ test("SPDX 3.0.1 from a lockfile and a firmware manifest keeps packages, edges a
   ]);
   assert.deepEqual(fw.creatorContacts, ["sbom@acme.example"]);
 });
+
+const LOCKFILES = new URL("../../../../../../test/data/lockfiles/", import.meta.url);
+
+test("BSI TR-03183-2 v2.1.0: SBOMs made from real uv.lock and poetry.lock miss only what a Python lock cannot know", () => {
+  // What a Python lock file cannot say, and why (each must also be named in the component's
+  // bulwark:tr-03183-2:unknown property, and only for components that say so).
+  const EXPECTED: Record<string, string> = {
+    // no author or maintainer is recorded in either lock format
+    "component creator (e-mail or URL)": "component creator",
+    // several files (sdist and per-platform wheels): the installer picks one at install time
+    "filename of the component": "filename",
+    // PyPI and the locks give SHA-256 only
+    "hash value of the deployable component (SHA-512)": "SHA-512 of the deployable file",
+    // neither lock records a licence
+    "distribution licences (SPDX identifier or expression)": "distribution licences",
+    // the project itself is a logical component (TR §3.2.2), not a file
+    "executable property": "executable/archive/structured properties",
+    "archive property": "executable/archive/structured properties",
+    "structured property": "executable/archive/structured properties",
+    // poetry.lock has no entry for the project: its version (and so a purl) is in pyproject.toml
+    "component version": "version",
+    "other unique identifiers (purl, CPE or SWID)": "other unique identifiers",
+    // nor which packages the project uses directly (pyproject.toml): it is attached to all, unknown
+    "dependencies complete (not declared incomplete or unknown)": "completeness of the dependencies",
+  };
+  for (const [file, subjectName] of [
+    ["flask-uv.lock", "project"],
+    ["python-polylith-poetry.lock", "python-polylith"],
+  ] as const) {
+    const text = readFileSync(new URL(file, LOCKFILES), "utf8");
+    const inv = inventoryFromPythonLock(text, file, subjectName);
+    assert.ok(inv.packages.length > 40, file);
+    assert.equal(
+      new Set(inv.packages.map((p) => p.ref)).size,
+      inv.packages.length,
+      `${file}: refs are unique`,
+    );
+    const cdx = toCycloneDx(inv, { ...OPTIONS, distributionLicences: "declared" });
+    assert.equal(schemaErrors("cyclonedx-1.6", cdx), undefined);
+    const unknown = unknownOf(cdx);
+    const report = checkMinimumElements(parseSbomText(JSON.stringify(cdx)));
+    for (const gap of report.gaps.filter((g) => g.standard === "BSI-TR-03183-2")) {
+      const field = EXPECTED[gap.element];
+      assert.ok(
+        field !== undefined,
+        `${file}: unexpected gap ${gap.element}: ${gap.componentRefs.slice(0, 5).join(", ")}`,
+      );
+      const said = [...unknown.values()].filter((u) => u.includes(field)).length;
+      assert.equal(gap.missingCount, said, `${file}: ${gap.element}`);
+      for (const ref of gap.componentRefs) assert.ok(unknown.get(ref)?.includes(field), `${file}: ${ref}`);
+    }
+    // The dependency lists are there and complete (§5.2.2, §5.1); every package is identified (§5.2.4).
+    for (const element of ["dependencies on other components", "completeness of the dependencies indicated"])
+      assert.equal(
+        report.gaps.some((g) => g.element === element),
+        false,
+        `${file}: ${element}`,
+      );
+    // Only the project itself (poetry) lacks a version, an identifier or a known list of direct dependencies.
+    for (const element of [
+      "component version",
+      "other unique identifiers (purl, CPE or SWID)",
+      "dependencies complete (not declared incomplete or unknown)",
+    ])
+      assert.deepEqual(
+        report.gaps.find((g) => g.element === element)?.componentRefs ?? [],
+        file.includes("poetry") ? ["bulwark:subject"] : [],
+        `${file}: ${element}`,
+      );
+    // Package archives: the file properties are known even where the file is not.
+    const props = (cdx["components"] as { properties?: { name: string; value: string }[] }[]).map(
+      (c) => c.properties?.find((p) => p.name === "bsi:component:structured")?.value,
+    );
+    assert.ok(
+      props.every((v) => v === "structured"),
+      file,
+    );
+  }
+  // Flask's lock holds sphinx at two versions (one per Python range): both kept, each with its own ref.
+  const flask = inventoryFromPythonLock(readFileSync(new URL("flask-uv.lock", LOCKFILES), "utf8"), "uv.lock");
+  assert.equal(flask.subject.name, "flask");
+  const sphinx = flask.packages
+    .filter((p) => p.name === "sphinx")
+    .map((p) => p.ref)
+    .sort();
+  assert.deepEqual(sphinx, ["sphinx@8.1.3", "sphinx@8.2.3"]);
+  assert.ok(flask.direct!.includes("werkzeug"));
+  assert.equal(flask.packages.find((p) => p.ref === "werkzeug")!.development, false);
+  assert.equal(
+    flask.packages.find((p) => p.ref === "ruff")!.development,
+    true,
+    "reached only through the dev group",
+  );
+  assert.equal(flask.directCompleteness, "complete");
+  // Positive control: a dependency missing from the lock makes that package's list incomplete.
+  const broken = readFileSync(new URL("flask-uv.lock", LOCKFILES), "utf8").replace(
+    /\[\[package\]\]\nname = "markupsafe"\n/,
+    '[[package]]\nname = "markupsafe-renamed"\n',
+  );
+  const after = inventoryFromPythonLock(broken, "uv.lock");
+  assert.equal(after.packages.find((p) => p.ref === "jinja2")!.dependencyCompleteness, "incomplete");
+  assert.equal(after.directCompleteness, "incomplete");
+  const gate = bsiGaps(toCycloneDx(after, OPTIONS));
+  assert.ok(gate.get("dependencies complete (not declared incomplete or unknown)")?.includes("jinja2"));
+});

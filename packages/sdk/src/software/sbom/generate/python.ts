@@ -94,14 +94,42 @@ export function inventoryFromPythonLock(
   const list = arr(doc["package"]);
   if (list.length === 0 && doc["package"] !== undefined)
     bad("package must be an array of tables", `${source}#/package`);
+  interface Dep {
+    name: string;
+    version: string | undefined;
+  }
+  // uv.lock dependencies: [{name, version?, marker?}] (version only where the lock holds several
+  // versions of the name); poetry.lock [package.dependencies]: name = constraint or {version,
+  // optional, markers}, an optional one belonging to an extra that need not be installed.
+  const depsOf = (e: Json, key: string): Dep[] =>
+    isUv
+      ? arr(e[key]).flatMap((d) => {
+          const o = obj(d);
+          return typeof o?.["name"] === "string"
+            ? [
+                {
+                  name: normalizePypiName(o["name"]),
+                  version: typeof o["version"] === "string" ? o["version"] : undefined,
+                },
+              ]
+            : [];
+        })
+      : Object.entries(obj(e[key]) ?? {})
+          .filter(([, v]) => obj(v)?.["optional"] !== true)
+          .map(([n]) => ({ name: normalizePypiName(n), version: undefined }));
+  // uv.lock [package.optional-dependencies] / [package.dev-dependencies]: {group: [dep]}.
+  const groupDeps = (e: Json, key: string): Dep[] =>
+    Object.keys(obj(e[key]) ?? {}).flatMap((g) => depsOf(obj(e[key])!, g));
+
   const packages: GeneratedPackage[] = [];
+  const packageDeps = new Map<GeneratedPackage, Dep[]>();
   let subject: Inventory["subject"] = {
     name: subjectName,
     version: undefined,
     supplier: undefined,
     purl: undefined,
   };
-  let direct: string[] | undefined;
+  let rootDeps: { runtime: Dep[]; development: Dep[] } | undefined;
   list.forEach((v, i) => {
     const e = obj(v);
     const name = e?.["name"];
@@ -110,64 +138,77 @@ export function inventoryFromPythonLock(
     // uv.lock: the project itself has an editable or virtual source.
     const src = obj(e["source"]);
     const isRoot = isUv && (src?.["editable"] === "." || src?.["virtual"] === ".");
-    // poetry.lock [package.dependencies]: name = constraint or {version, optional, markers}; an
-    // optional one belongs to an extra and need not be installed.
-    const deps = isUv
-      ? arr(e["dependencies"]).flatMap((d) =>
-          typeof obj(d)?.["name"] === "string" ? [normalizePypiName(obj(d)!["name"] as string)] : [],
-        )
-      : Object.entries(obj(e["dependencies"]) ?? {})
-          .filter(([, v]) => obj(v)?.["optional"] !== true)
-          .map(([n]) => normalizePypiName(n));
     if (isRoot) {
+      // The project named as PyPI would name it (as npm-lock.ts names the npm project).
       subject = {
         name,
         version: typeof version === "string" ? version : undefined,
         supplier: undefined,
-        purl: undefined,
+        purl: typeof version === "string" ? pypiPurl(name, version) : undefined,
       };
-      direct = deps;
+      rootDeps = {
+        runtime: [...depsOf(e, "dependencies"), ...groupDeps(e, "optional-dependencies")],
+        development: groupDeps(e, "dev-dependencies"),
+      };
       return;
     }
     if (typeof version !== "string") bad("package without a version", `${source}#/package/${i}`);
     const p = newPackage(normalizePypiName(name), name, version);
     p.purl = pypiPurl(name, version);
-    p.dependsOn = deps;
+    packageDeps.set(p, [...depsOf(e, "dependencies"), ...groupDeps(e, "optional-dependencies")]);
     // poetry.lock: category "dev" (lock format 1.x) or groups without "main" (2.x).
     const groups = arr(e["groups"]);
     p.development = e["category"] === "dev" || (groups.length > 0 && !groups.includes("main"));
-    // uv.lock: sdist.hash, wheels[].hash; poetry.lock: files[].hash.
-    const hashes = [
-      obj(e["sdist"])?.["hash"],
-      ...arr(e["wheels"]).map((w) => obj(w)?.["hash"]),
-      ...arr(e["files"]).map((f) => obj(f)?.["hash"]),
-    ];
-    const first = hashes.map(hashFrom).find((h) => h !== undefined);
-    if (first) p.hashes[first[0]] = first[1];
     p.fileKind = PACKAGE_ARCHIVE;
-    // The file installed is known only when the lock lists a single one (poetry files[].file, uv
-    // sdist/wheels url); with several, which one a platform installs is decided at install time.
-    const files = [
-      obj(e["sdist"])?.["url"],
-      ...arr(e["wheels"]).map((w) => obj(w)?.["url"]),
-      ...arr(e["files"]).map((f) => obj(f)?.["file"]),
-    ].filter((f): f is string => typeof f === "string");
-    if (files.length === 1) p.filename = files[0]!.slice(files[0]!.lastIndexOf("/") + 1);
+    // The file installed, and so its name and hash, is known only when the lock lists a single one
+    // (uv sdist / wheels[], poetry files[]); with several, the installer picks one per platform.
+    const files = [obj(e["sdist"]), ...arr(e["wheels"]).map(obj), ...arr(e["files"]).map(obj)].filter(
+      (f): f is Json => f !== undefined,
+    );
+    if (files.length === 1) {
+      const path = files[0]!["url"] ?? files[0]!["file"];
+      if (typeof path === "string") p.filename = path.slice(path.lastIndexOf("/") + 1);
+      const hash = hashFrom(files[0]!["hash"]);
+      if (hash) p.hashes[hash[0]] = hash[1];
+    }
     packages.push(p);
   });
-  const known = new Set(packages.map((p) => p.ref));
+  // A name locked at several versions (uv, one per set of markers) gets "name@version" refs.
+  const byName = new Map<string, GeneratedPackage[]>();
+  for (const p of packages) byName.set(p.ref, [...(byName.get(p.ref) ?? []), p]);
+  for (const same of byName.values())
+    if (same.length > 1) for (const p of same) p.ref = `${p.ref}@${p.version}`;
+  const resolve = (d: Dep): string[] => {
+    const same = byName.get(d.name) ?? [];
+    const hit = d.version === undefined ? same : same.filter((p) => p.version === d.version);
+    return hit.map((p) => p.ref);
+  };
   // poetry.lock and uv.lock list every package of the resolution with its dependencies, so a
   // package's list is complete when each one is in the lock.
-  for (const p of packages) {
-    p.dependencyCompleteness = p.dependsOn.every((d) => known.has(d)) ? "complete" : "incomplete";
-    p.dependsOn = p.dependsOn.filter((d) => known.has(d));
+  const complete = (deps: Dep[]) => (deps.every((d) => resolve(d).length > 0) ? "complete" : "incomplete");
+  for (const [p, deps] of packageDeps) {
+    p.dependsOn = [...new Set(deps.flatMap(resolve))];
+    p.dependencyCompleteness = complete(deps);
   }
-  const root = direct?.filter((d) => known.has(d));
+  if (rootDeps === undefined) return { subject, packages, direct: undefined, directCompleteness: "unknown" };
+  const { runtime, development } = rootDeps;
+  // uv.lock has no per-package group: a package the project reaches only through its
+  // dev-dependencies is development-only.
+  const byRef = new Map(packages.map((p) => [p.ref, p]));
+  const reached = new Set<string>();
+  const walk = (refs: string[]): void => {
+    for (const r of refs) {
+      if (reached.has(r)) continue;
+      reached.add(r);
+      walk(byRef.get(r)?.dependsOn ?? []);
+    }
+  };
+  walk(runtime.flatMap(resolve));
+  for (const p of packages) if (!reached.has(p.ref)) p.development = true;
   return {
     subject,
     packages,
-    direct: root,
-    directCompleteness:
-      direct === undefined ? "unknown" : root!.length === direct.length ? "complete" : "incomplete",
+    direct: [...new Set([...runtime, ...development].flatMap(resolve))],
+    directCompleteness: complete([...runtime, ...development]),
   };
 }

@@ -118,6 +118,8 @@ export function toSpdx3(inv: Inventory, options: GenerateOptions): Json {
   const subjectId = `${base}Subject`;
   const subjectUnknown = [
     ...(inv.subject.creatorContact === undefined ? ["component creator"] : []),
+    ...(inv.subject.version === undefined ? ["version"] : []),
+    ...(inv.subject.purl === undefined ? ["other unique identifiers"] : []),
     "filename",
     "SHA-512 of the deployable file",
     "executable/archive/structured properties",
