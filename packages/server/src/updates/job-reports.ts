@@ -28,12 +28,24 @@ export function deviceMayMove(from: JobState, to: JobState): boolean {
   return RANK[to] >= RANK[from];
 }
 
+/** Concurrent transitions a report may lose before it gives up (more than a job has states). */
+const MAX_RACES = Object.keys(RANK).length;
+
 export type ReportOutcome = "recorded" | "ignored";
 
 /**
  * A device's report on `jobs/{jobId}/status`: applied only to that device's own job, only as a
  * forward move (a replayed or out-of-order report cannot undo a later state, nor reopen an ended
  * job), with a deferral of a mandatory update capped at the deployment's limit.
+ *
+ * Reports of one job can be applied at the same time: Aedes handles the packets of one socket read
+ * concurrently, and a device that reconnects sends its queued reports (`installing`, `succeeded`)
+ * together. Each transition is a conditional UPDATE on the state read; in PostgreSQL (READ
+ * COMMITTED) the report that lost the race finds the row moved by the other and changes nothing.
+ * Taking that as "ignored" lost a forward move for good (a job left `installing` though its device
+ * had reported `succeeded`). So a lost race is retried against the state now committed: it applies
+ * if it still moves the job forward. Each retry means the job moved forward, so there are at most
+ * as many as there are states.
  */
 export async function applyJobReport(
   db: Queryable,
@@ -42,23 +54,27 @@ export async function applyJobReport(
   payload: unknown,
 ): Promise<{ outcome: ReportOutcome; deploymentId?: string }> {
   if (!isJobStatusReport(payload)) return { outcome: "ignored" };
-  const job = await jobById(db, jobId);
-  if (!job || job.deviceId !== deviceId || !deviceMayMove(job.state, payload.state))
-    return { outcome: "ignored" };
-  const deployment = await deploymentById(db, job.deploymentId);
-  if (!deployment) return { outcome: "ignored" };
-  const timeout = deployment.spec.jobTimeoutSeconds * 1000;
-  const now = Date.now();
-  const deferUntil =
-    payload.state === "deferred" ? deferral(payload, deployment.spec.maxDeferralSeconds, now) : null;
-  const moved = await transitionJob(db, job, payload.state, {
-    actor: "device",
-    reason: payload.reason ?? null,
-    deferUntil,
-    progress: payload.progress,
-    deadlineAt: Math.max(now, deferUntil ?? 0) + timeout,
-  });
-  return { outcome: moved ? "recorded" : "ignored", deploymentId: job.deploymentId };
+  for (let attempt = 0; attempt <= MAX_RACES; attempt++) {
+    const job = await jobById(db, jobId);
+    if (!job || job.deviceId !== deviceId || !deviceMayMove(job.state, payload.state))
+      return { outcome: "ignored" };
+    const deployment = await deploymentById(db, job.deploymentId);
+    if (!deployment) return { outcome: "ignored" };
+    const timeout = deployment.spec.jobTimeoutSeconds * 1000;
+    const now = Date.now();
+    const deferUntil =
+      payload.state === "deferred" ? deferral(payload, deployment.spec.maxDeferralSeconds, now) : null;
+    const moved = await transitionJob(db, job, payload.state, {
+      actor: "device",
+      reason: payload.reason ?? null,
+      deferUntil,
+      progress: payload.progress,
+      deadlineAt: Math.max(now, deferUntil ?? 0) + timeout,
+    });
+    if (moved) return { outcome: "recorded", deploymentId: job.deploymentId };
+    // The row was no longer in the state read: a concurrent transition committed first; read it again.
+  }
+  return { outcome: "ignored" };
 }
 
 /** Deferral until the device's date, at most the policy's limit from now (CRA Annex I Part I (2)(c)). */
