@@ -168,18 +168,23 @@ async function completeIfDone(pass: Pass): Promise<"continue" | "stop"> {
   return "stop";
 }
 
-/** Step 6: queued jobs are announced on the device's `jobs/notify` topic. */
+/**
+ * Step 6: queued jobs are announced on the device's `jobs/notify` topic. The announcement is handed
+ * to the broker (across processes: Redis has taken it) before the move to `notified` commits, the
+ * job's row locked meanwhile: a process that dies in between leaves the job `queued`, and the next
+ * pass, on any process, announces it again. (Committed first, a job was left `notified` without
+ * its device ever hearing of it when that device's session was on another process.) A device that
+ * reports at once waits for the commit (`applyJobReport` applies it against the state committed).
+ */
 async function notifyQueued(pass: Pass): Promise<"continue"> {
-  for (const job of pass.jobs.filter((j) => j.state === "queued")) {
-    const moved = await pass.deps.store.transaction((tx) =>
-      transitionJob(tx, job, "notified", {
+  for (const job of pass.jobs.filter((j) => j.state === "queued"))
+    await pass.deps.store.transaction(async (tx) => {
+      const moved = await transitionJob(tx, job, "notified", {
         actor: "system",
         deadlineAt: pass.now + timeoutMs(pass.deployment),
-      }),
-    );
-    if (moved)
-      await sendNotify(pass.deps.channel, pass.deps.store, pass.deployment, { ...job, state: "notified" });
-  }
+      });
+      if (moved) await sendNotify(pass.deps.channel, tx, pass.deployment, { ...job, state: "notified" });
+    });
   return "continue";
 }
 

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { describe, it } from "node:test";
+import { pino } from "pino";
+import { release, tempPostgresStore } from "../../test/store-fixtures.ts";
+import type { DeviceChannel } from "../fleet/device-channel.ts";
+import { insertDevice } from "../fleet/devices.ts";
+import { jobEvents, jobsOf } from "./deployment-jobs.ts";
+import { DEFAULT_SPEC } from "./deployment-spec.ts";
+import { insertDeployment } from "./deployments.ts";
+import { advanceDeployment } from "./rollout.ts";
+
+/**
+ * Issue #15 item 7: the process running a rollout pass can die between moving a job to `notified`
+ * and handing its announcement to the broker. Committed first, the job stayed `notified` and its
+ * device, connected to another process, never heard of it (the scale-out test's other failure).
+ * The announcement now goes out before the move commits. Real PostgreSQL and rollout engine; the
+ * device channel is the port to the broker, here one that reports what the database holds when it
+ * is called, and fails as a broker that went away does.
+ */
+describe("rollout: a job is announced before its move to notified commits (PostgreSQL)", () => {
+  it("leaves the job queued when the announcement fails, and the next pass announces it", async (t) => {
+    const fixture = await tempPostgresStore(t);
+    if (!fixture) return;
+    const { store } = fixture;
+    try {
+      const rel = await release(store, "Announcer A1", "1.0.0");
+      const groupId = randomUUID();
+      await store.run(
+        `INSERT INTO device_groups (id, name, provisioning_policy, created_at) VALUES (?, 'g', '{}', ?)`,
+        [groupId, Date.now()],
+      );
+      const deviceId = randomUUID();
+      await insertDevice(store, { id: deviceId, groupId, enrolledVia: "test" });
+      await store.run(`UPDATE devices SET product = ? WHERE id = ?`, [rel.productId, deviceId]);
+      const deployment = await insertDeployment(store, {
+        releaseId: rel.id,
+        productId: rel.productId,
+        target: { devices: [deviceId] },
+        spec: DEFAULT_SPEC,
+        createdBy: null,
+      });
+      const committedState = async () =>
+        (
+          await store.get<{ state: string }>(`SELECT state FROM deployment_jobs WHERE device_id = ?`, [
+            deviceId,
+          ])
+        )?.state;
+      const seen: { state: string | undefined; jobId: string }[] = [];
+      let brokerAway = true;
+      const channel: Pick<DeviceChannel, "publish"> = {
+        async publish(_deviceId, _kind, payload) {
+          // Read on another pooled connection: what a process taking over would see now.
+          seen.push({ state: await committedState(), jobId: (payload as { jobId: string }).jobId });
+          if (brokerAway) throw new Error("broker away");
+        },
+      };
+      const deps = { store, channel, log: pino({ level: "silent" }) };
+
+      await assert.rejects(advanceDeployment(deps, deployment.id), /broker away/);
+      assert.deepEqual(
+        seen.map((s) => s.state),
+        ["queued"],
+      );
+      assert.equal(await committedState(), "queued", "not left notified without an announcement");
+
+      brokerAway = false;
+      await advanceDeployment(deps, deployment.id);
+      const [job] = await jobsOf(store, deployment.id);
+      assert.equal(job?.state, "notified");
+      assert.deepEqual(
+        seen.map((s) => [s.state, s.jobId]),
+        [
+          ["queued", job.id],
+          ["queued", job.id],
+        ],
+      );
+      assert.deepEqual(
+        (await jobEvents(store, job.id)).map((e) => e.to_state),
+        ["queued", "notified"],
+      );
+    } finally {
+      await fixture.close();
+    }
+  });
+});
