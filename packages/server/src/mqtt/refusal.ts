@@ -29,7 +29,9 @@ export type PacketRefusalReason =
   | "malformed-will"
   | "unknown-device"
   | "holder-alive"
-  | "will-not-checked";
+  | "will-not-checked"
+  /** The message could not be handled (stored): not acknowledged, so the device sends it again. */
+  | "not-handled";
 
 export type RefusalReason = ConnectRefusalReason | PacketRefusalReason;
 

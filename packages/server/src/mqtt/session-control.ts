@@ -3,6 +3,7 @@ import type { Aedes } from "aedes";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import { sessionEffect } from "../fleet/lifecycle.ts";
 import type { Store } from "../store/store.ts";
+import { closeSession } from "./in-flight.ts";
 import type { RegistryChanges } from "./registry-record.ts";
 import { type RecheckOutcome, recheckSessions } from "./session-recheck.ts";
 import type { SessionRegistry } from "./sessions.ts";
@@ -27,7 +28,7 @@ export function sessionControl(deps: {
   function disconnect(deviceId: string): number {
     changes.changed();
     const live = sessions.of(deviceId);
-    for (const session of live) session.client.close();
+    for (const session of live) closeSession(session.client);
     return live.length;
   }
   return {
@@ -36,7 +37,7 @@ export function sessionControl(deps: {
     disconnectCertificate(deviceId, serial) {
       changes.changed();
       const matching = sessions.of(deviceId).filter((session) => session.identity.serial === serial);
-      for (const session of matching) session.client.close();
+      for (const session of matching) closeSession(session.client);
       return matching.length;
     },
     applyStatus(deviceId, status) {

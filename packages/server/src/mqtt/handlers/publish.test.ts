@@ -3,7 +3,9 @@ import { after, describe, it } from "node:test";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { AedesPublishPacket } from "aedes";
 import { pino } from "pino";
+import { waitFor } from "../../../../../test/helpers.ts";
 import { capturingLog, FakeClient, recordingHooks, registry } from "../../../test/mqtt-handler-fixtures.ts";
+import { closeSession } from "../in-flight.ts";
 import { RateLimiter } from "../limits.ts";
 import { OrphanWills } from "../orphan-wills.ts";
 import { MqttRefusal } from "../refusal.ts";
@@ -21,7 +23,7 @@ const packet = (topic: string, payload = "{}", extra: Partial<AedesPublishPacket
     ...extra,
   }) as AedesPublishPacket;
 
-describe("PUBLISH handlers: the ACL, the rate, routing to fleet's hooks", async () => {
+describe("PUBLISH handlers: the ACL, the rate, handling by fleet's hooks before the PUBACK", async () => {
   const { store } = await registry();
   after(() => store.close());
   const wills = new OrphanWills({
@@ -100,25 +102,120 @@ describe("PUBLISH handlers: the ACL, the rate, routing to fleet's hooks", async 
     assert.ok(lines.some((l) => l.msg === "mqtt publish rate exceeded, closing"));
   });
 
-  it("routes meta, events and job status to fleet's hooks; other topics nowhere", async () => {
+  it("routes meta, events and job status to fleet's hooks before it authorises; other topics nowhere", async () => {
     const { handlers, client, calls } = setup();
     const own = deviceTopics("dev-1");
-    for (const topic of [own.meta, own.events, own.jobStatus("j1"), deviceTopics("dev-1").config])
-      assert.equal(await published(handlers, client, packet(topic, `"${topic.split("/").pop()}"`)), null);
+    for (const topic of [own.meta, own.events, own.jobStatus("j1")])
+      assert.equal(await authorize(handlers, client, packet(topic, `"${topic.split("/").pop()}"`)), null);
     assert.deepEqual(calls, [
       ["metadata", "dev-1", '"meta"'],
       ["report", "dev-1", '"events"'],
       ["jobStatus", "dev-1", "j1", '"status"'],
     ]);
-    // A message of no session (the server's own publish) reaches no hook.
+    // Aedes' `published` after that routes nothing again, nor the server's own publish of no session.
+    assert.equal(await published(handlers, client, packet(own.meta)), null);
     assert.equal(await published(handlers, new FakeClient("x"), packet(own.meta)), null);
     assert.equal(calls.length, 3);
   });
 
-  it("logs a hook that fails and lets Aedes go on", async () => {
+  it("does not authorise (so Aedes sends no PUBACK) a message whose hook failed; the device sends it again", async () => {
     const { handlers, client, lines } = setup({ failHooks: new Error("store away") });
-    assert.equal(await published(handlers, client, packet(deviceTopics("dev-1").meta)), null);
-    assert.ok(lines.some((l) => l.msg === "device message not handled" && l.deviceId === "dev-1"));
+    const error = await authorize(handlers, client, packet(deviceTopics("dev-1").meta));
+    assert.ok(error instanceof MqttRefusal && error.reason === "not-handled");
+    assert.ok(
+      lines.some((l) => l.msg === "device message not handled, not acknowledged" && l.deviceId === "dev-1"),
+    );
+  });
+
+  it("authorises a message only once its hook has finished, one device's messages in the order received", async () => {
+    const { log } = capturingLog();
+    const sessions = new SessionRegistry();
+    const started: string[] = [];
+    const gates = new Map<string, () => void>();
+    const hold = (what: string) =>
+      new Promise<void>((resolve) => {
+        started.push(what);
+        gates.set(what, resolve);
+      });
+    const handlers = publishHandlers({
+      log,
+      sessions,
+      hooks: {
+        subscribed: async () => {},
+        metadata: () => hold("meta"),
+        report: () => hold("events"),
+        jobStatus: (_d, jobId) => hold(jobId),
+      },
+      publishRate: new RateLimiter(0, 50),
+      orphanWills: wills,
+      instanceId: "self",
+    });
+    const client = new FakeClient("dev-1");
+    sessions.authenticate(client.aedes, { deviceId: "dev-1", serial: "01" }, "active", 0);
+    const own = deviceTopics("dev-1");
+    const done: string[] = [];
+    // Aedes dispatches the packets of one socket read together.
+    const first = authorize(handlers, client, packet(own.jobStatus("j1"))).then(() => done.push("j1"));
+    const second = authorize(handlers, client, packet(own.jobStatus("j2"))).then(() => done.push("j2"));
+    await waitFor("the first hook to start", async () => gates.has("j1"));
+    assert.deepEqual(started, ["j1"], "the second waits for the first");
+    assert.deepEqual(done, [], "not authorised (no PUBACK) while its hook runs");
+    gates.get("j1")!();
+    await first;
+    assert.deepEqual(done, ["j1"]);
+    await waitFor("the second hook to start", async () => gates.has("j2"));
+    assert.deepEqual(done, ["j1"], "the second is not authorised before its own hook finished");
+    gates.get("j2")!();
+    await second;
+    assert.deepEqual(done, ["j1", "j2"]);
+  });
+
+  it("after a message that failed, handles none of the device's messages queued behind it", async () => {
+    const { handlers, client, calls } = setup({ failHooks: new Error("store away") });
+    const own = deviceTopics("dev-1");
+    const [a, b] = await Promise.all([
+      authorize(handlers, client, packet(own.jobStatus("j1"))),
+      authorize(handlers, client, packet(own.jobStatus("j2"))),
+    ]);
+    assert.ok(a instanceof MqttRefusal && a.reason === "not-handled");
+    assert.ok(b instanceof MqttRefusal && b.reason === "not-handled");
+    assert.deepEqual(calls, [["jobStatus", "dev-1", "j1", "{}"]], "j2 is left to be sent again");
+  });
+
+  it("closes a session its own message's handling ends (a wipe confirmation) only after that message's PUBACK", async () => {
+    const { log } = capturingLog();
+    const sessions = new SessionRegistry();
+    const order: string[] = [];
+    const client = new FakeClient("dev-1");
+    const other = new FakeClient("dev-2");
+    const handlers = publishHandlers({
+      log,
+      sessions,
+      hooks: {
+        subscribed: async () => {},
+        metadata: async () => {},
+        report: async () => {},
+        async jobStatus() {
+          closeSession(other.aedes); // not the session whose message this is: at once
+          order.push(`other closed: ${other.closed}`);
+          closeSession(client.aedes);
+          order.push(`own closed: ${client.closed}`);
+        },
+      },
+      publishRate: new RateLimiter(0, 50),
+      orphanWills: wills,
+      instanceId: "self",
+    });
+    sessions.authenticate(client.aedes, { deviceId: "dev-1", serial: "01" }, "active", 0);
+    const error = await new Promise<Error | null | undefined>((resolve) =>
+      handlers.authorizePublish(client.aedes, packet(deviceTopics("dev-1").jobStatus("wipe-1")), (e) => {
+        order.push(`acknowledged, own closed: ${client.closed}`);
+        resolve(e);
+      }),
+    );
+    assert.equal(error, null);
+    assert.deepEqual(order, ["other closed: true", "own closed: false", "acknowledged, own closed: false"]);
+    assert.equal(client.closed, true, "closed right after the PUBACK");
   });
 
   it("hands another process's stored will to the orphan-will check", async () => {
