@@ -20,13 +20,9 @@ import { freshSchema, needServices, REDIS_URL } from "../services.ts";
 const DEVICES = 30;
 
 describe("updates scale-out: one rollout over two processes, one killed", () => {
-  // Skipped: it passed 4 of 7 runs; in the others one job stayed "installing" on the survivor
-  // although its device had finished (root cause not found yet; docs/updates.md "Not done yet").
-  // Run it by hand (remove the skip) to reproduce: the failure message lists the open jobs.
-  const flaky = "one job in about one run in three stays open after failover; see docs/updates.md";
-  it("finishes on the survivor with every job succeeded once and every transition stored once", {
-    skip: flaky,
-  }, async (t) => {
+  // A device that reconnects sends its queued reports together (`installing`, `succeeded`); two
+  // reports of one job applied at once lost the later one (job-reports.test.ts reproduces it).
+  it("finishes on the survivor with every job succeeded once and every transition stored once", async (t) => {
     if (!(await needServices(t, ["postgres", "redis"]))) return;
     const schema = freshSchema();
     await schema.create();
@@ -153,23 +149,20 @@ describe("updates scale-out: one rollout over two processes, one killed", () => 
         `/api/v1/deployments/${id}/jobs`,
       );
       assert.equal(new Set(jobs.body.items.map((j) => j.deviceId)).size, DEVICES, "one job per device");
-      // Each job's stored transitions: each state at most once, forward only, ending in succeeded. (An
-      // intermediate report that the killed process acknowledged but had not stored can be missing:
-      // Aedes sends PUBACK before the broker hook runs; see the branch report.)
+      // Each job's stored transitions: every state the device reported, once, in order. None is
+      // missing: a report is stored before its PUBACK (mqtt/handlers/publish.ts), so one the killed
+      // process had not stored was not acknowledged and the device sent it again to the survivor.
       const order = ["queued", "notified", "downloading", "verifying", "installing", "succeeded"];
       for (const job of jobs.body.items) {
         const events = await apiB.api<{ items: { to_state: string }[] }>(
           "GET",
           `/api/v1/deployments/${id}/jobs/${job.id}/events`,
         );
-        const states = events.body.items.map((e) => e.to_state);
         assert.deepEqual(
-          states,
-          [...states].sort((x, y) => order.indexOf(x) - order.indexOf(y)),
-          "forward only",
+          events.body.items.map((e) => e.to_state),
+          order,
+          `every transition stored once, in order (job ${job.id})`,
         );
-        assert.equal(new Set(states).size, states.length, "no transition stored twice");
-        assert.deepEqual([states[0], states[1], states.at(-1)], ["queued", "notified", "succeeded"]);
       }
       assert.ok(
         [...started.values()].every((s) => s.size === 1),
