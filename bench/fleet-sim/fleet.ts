@@ -1,8 +1,10 @@
 import { type ChildProcess, fork } from "node:child_process";
+import type { DeviceJobStats, Tally, UpdateOptions } from "./update-device.ts";
 import type { ConnectCommand, WorkerCommand, WorkerEvent } from "./worker.ts";
 
 export type { SimDevice } from "./identities.ts";
 export { issueSimDevices } from "./identities.ts";
+export type { DeviceJobStats, Tally, UpdateOptions } from "./update-device.ts";
 
 /** Each worker process may hold at most this many sockets (`ulimit -n` is 20,000 here). */
 export const MAX_PER_WORKER = 19_000;
@@ -23,6 +25,8 @@ export interface FleetOptions {
   /** Connects in flight per worker. */
   concurrency?: number;
   keepaliveSeconds?: number;
+  /** Run the update client on each device (`update-device.ts`). */
+  update?: UpdateOptions;
   onProgress?: (connected: number, failed: number) => void;
 }
 
@@ -35,7 +39,44 @@ export interface Fleet {
   workers: number;
   /** Resolves with the wall-clock time (ms, sub-ms precision) at which this device's connection closed. */
   closedAt(deviceId: string): Promise<number>;
+  /** What the workers counted so far, summed; `last*At` is the latest over all workers. */
+  tally(): Tally;
+  /**
+   * Resolves with the wall-clock time of the `count`-th event of `kind` (the latest over the
+   * workers) once that many happened; rejects after `timeoutMs`.
+   */
+  reached(kind: "notified" | "succeeded" | "downloaded", count: number, timeoutMs: number): Promise<number>;
+  /** Every device downloads `path` from an HTTPS server on `port` once (the download peer). */
+  downloadAll(options: Omit<Extract<WorkerCommand, { cmd: "download" }>, "cmd">): void;
+  /** Each update device's jobs and how many times it installed each. */
+  stats(): Promise<DeviceJobStats[]>;
   close(): Promise<void>;
+}
+
+const ZERO: Tally = {
+  notified: 0,
+  succeeded: 0,
+  downloaded: 0,
+  downloadFailures: 0,
+  lastNotifiedAt: 0,
+  lastSucceededAt: 0,
+  lastDownloadedAt: 0,
+};
+
+function sumTallies(tallies: Tally[]): Tally {
+  return tallies.reduce(
+    (a, t) => ({
+      notified: a.notified + t.notified,
+      succeeded: a.succeeded + t.succeeded,
+      downloaded: a.downloaded + t.downloaded,
+      downloadFailures: a.downloadFailures + t.downloadFailures,
+      lastNotifiedAt: Math.max(a.lastNotifiedAt, t.lastNotifiedAt),
+      lastSucceededAt: Math.max(a.lastSucceededAt, t.lastSucceededAt),
+      lastDownloadedAt: Math.max(a.lastDownloadedAt, t.lastDownloadedAt),
+      firstError: a.firstError ?? t.firstError,
+    }),
+    ZERO,
+  );
 }
 
 /**
@@ -53,6 +94,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const waiting = new Map<string, (at: number) => void>();
   const progress = new Map<ChildProcess, [number, number]>();
   const children: ChildProcess[] = [];
+  const tallies = new Map<ChildProcess, Tally>();
+  const tallyListeners = new Set<() => void>();
+  const statsWaiting = new Map<ChildProcess, (devices: DeviceJobStats[]) => void>();
   const results = await Promise.all(
     Array.from({ length: workerCount }, (_, i) => {
       const child = fork(new URL("./worker.ts", import.meta.url).pathname, [], { stdio: "inherit" });
@@ -74,6 +118,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
               closes.set(event.deviceId, event.at);
               waiting.get(event.deviceId)?.(event.at);
               break;
+            case "tally":
+              tallies.set(child, event.tally);
+              for (const listener of tallyListeners) listener();
+              break;
+            case "stats":
+              statsWaiting.get(child)?.(event.devices);
+              break;
             case "closed-all":
               break;
           }
@@ -90,6 +141,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           ecdhCurve: options.ecdhCurve ?? "X25519",
           concurrency: options.concurrency ?? 16,
           keepaliveSeconds: options.keepaliveSeconds ?? 600,
+          update: options.update,
         };
         child.send(command satisfies WorkerCommand);
       });
@@ -105,6 +157,49 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       const at = closes.get(deviceId);
       if (at !== undefined) return Promise.resolve(at);
       return new Promise((resolve) => waiting.set(deviceId, resolve));
+    },
+    tally: () => sumTallies([...tallies.values()]),
+    reached(kind, count, timeoutMs) {
+      const last = {
+        notified: "lastNotifiedAt",
+        succeeded: "lastSucceededAt",
+        downloaded: "lastDownloadedAt",
+      } as const;
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const sum = sumTallies([...tallies.values()]);
+          if (sum[kind] < count) return;
+          tallyListeners.delete(check);
+          clearTimeout(timer);
+          resolve(sum[last[kind]]);
+        };
+        const timer = setTimeout(() => {
+          tallyListeners.delete(check);
+          const sum = sumTallies([...tallies.values()]);
+          reject(
+            new Error(
+              `${sum[kind]} of ${count} ${kind} after ${timeoutMs} ms (first error: ${sum.firstError})`,
+            ),
+          );
+        }, timeoutMs);
+        tallyListeners.add(check);
+        check();
+      });
+    },
+    downloadAll(command) {
+      for (const child of children) child.send({ cmd: "download", ...command } satisfies WorkerCommand);
+    },
+    async stats() {
+      const all = await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<DeviceJobStats[]>((resolve) => {
+              statsWaiting.set(child, resolve);
+              child.send({ cmd: "stats" } satisfies WorkerCommand);
+            }),
+        ),
+      );
+      return all.flat();
     },
     async close() {
       await Promise.all(

@@ -26,7 +26,13 @@ export interface BenchSetup {
   file: string;
   /** The server's own TLS identity, for the peer broker. */
   serverIdentity: { keyPem: string; certChainPem: string };
-  api(server: ServerProcess, method: string, path: string): Promise<{ status: number; body: unknown }>;
+  /** An operator API call with the bootstrap admin key; a Buffer body goes as octet-stream, others as JSON. */
+  api(
+    server: ServerProcess,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }>;
   cleanup(): Promise<void>;
 }
 
@@ -36,7 +42,12 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
  * Starts `processes` real server processes (one: embedded SQLite; two: scale-out over a fresh
  * PostgreSQL schema and Redis) on a temporary data dir, and issues `devices` identities.
  */
-export async function setUpBench(options: { devices: number; processes: number }): Promise<BenchSetup> {
+export async function setUpBench(options: {
+  devices: number;
+  processes: number;
+  /** Runs on the server's store once the identities are issued (e.g. to set the devices' product). */
+  afterIssue?: (store: Store, file: string) => Promise<void>;
+}): Promise<BenchSetup> {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-"));
   const dataDir = join(dir, "data");
   const keyFile = join(dir, "admin.key");
@@ -80,6 +91,7 @@ export async function setUpBench(options: { devices: number; processes: number }
     },
   });
   log(`issued ${options.devices} device identities in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  await options.afterIssue?.(store, file);
   const serverIdentity = await loadServerIdentity(store, dataDir);
   await store.close();
   const rootPem = readFileSync(join(dataDir, "root-ca.pem"), "utf8");
@@ -91,12 +103,18 @@ export async function setUpBench(options: { devices: number; processes: number }
     adminKey,
     file,
     serverIdentity,
-    async api(server, method, path) {
+    async api(server, method, path, body) {
       const res = await httpsRequest({
         url: new URL(path, server.httpUrl).href,
         method,
         ca: rootPem,
-        headers: { authorization: `Bearer ${adminKey}` },
+        headers: {
+          authorization: `Bearer ${adminKey}`,
+          ...(body === undefined
+            ? {}
+            : { "content-type": Buffer.isBuffer(body) ? "application/octet-stream" : "application/json" }),
+        },
+        body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
       });
       const text = res.body.toString("utf8");
       return { status: res.status, body: text ? JSON.parse(text) : undefined };

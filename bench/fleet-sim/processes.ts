@@ -182,27 +182,38 @@ function mosquittoUid(): number | undefined {
 }
 
 /** The bare `node:tls` floor server (`tls-floor.ts`) with the broker's TLS settings. */
-export async function startTlsFloor(options: {
+export function startTlsFloor(options: {
   port: number;
   caPem: string;
   certChainPem: string;
   keyPem: string;
 }): Promise<PeerProcess> {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, "bench/fleet-sim/tls-floor.ts"), JSON.stringify(options)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+  return startFloor("tls-floor.ts", options);
+}
+
+/** The bare `node:https` download peer (`https-floor.ts`) serving `file` with the server's TLS settings. */
+export function startHttpsFloor(options: {
+  port: number;
+  caPem: string;
+  certChainPem: string;
+  keyPem: string;
+  file: string;
+}): Promise<PeerProcess> {
+  return startFloor("https-floor.ts", options);
+}
+
+async function startFloor(script: string, options: { port: number }): Promise<PeerProcess> {
+  const child = spawn(process.execPath, [join(ROOT, "bench/fleet-sim", script), JSON.stringify(options)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");
   });
   await until(
-    "tls floor server",
+    script,
     () => {
-      if (child.exitCode !== null) throw new Error("tls floor server exited");
+      if (child.exitCode !== null) throw new Error(`${script} exited`);
       return output.includes("ready") ? true : undefined;
     },
     30_000,

@@ -5,10 +5,19 @@
  */
 import { readFileSync } from "node:fs";
 import type { TcpNetConnectOpts } from "node:net";
-import { performance } from "node:perf_hooks";
 import { type ConnectionOptions, connect, createSecureContext, type TLSSocket } from "node:tls";
 import type { SimDevice } from "./identities.ts";
 import { connackCode, connectPacket, DISCONNECT, PINGREQ } from "./mqtt-wire.ts";
+import {
+  type DeviceJobStats,
+  downloadVerified,
+  limiter,
+  now,
+  type Tally,
+  UpdateDevice,
+  type UpdateOptions,
+  type UpdateWorld,
+} from "./update-device.ts";
 
 export interface ConnectCommand {
   cmd: "connect";
@@ -22,20 +31,54 @@ export interface ConnectCommand {
   ecdhCurve: string;
   concurrency: number;
   keepaliveSeconds: number;
+  /** With it, each device runs the update client (`update-device.ts`) instead of only holding its session. */
+  update?: UpdateOptions;
 }
 
-export type WorkerCommand = ConnectCommand | { cmd: "close-all" };
+/** Every device downloads `path` once from an HTTPS server (the download peer), `concurrency` at a time. */
+export interface DownloadCommand {
+  cmd: "download";
+  port: number;
+  path: string;
+  expected: { sha256: string; length: number };
+  concurrency: number;
+}
+
+export type WorkerCommand = ConnectCommand | DownloadCommand | { cmd: "stats" } | { cmd: "close-all" };
 
 export type WorkerEvent =
   | { ev: "progress"; connected: number; failed: number }
   | { ev: "connected"; connected: number; failed: number; firstError?: string; group?: string }
   | { ev: "closed"; deviceId: string; at: number }
+  | { ev: "tally"; tally: Tally }
+  | { ev: "stats"; devices: DeviceJobStats[] }
   | { ev: "closed-all" };
 
 const send = (event: WorkerEvent) => process.send?.(event);
-const now = () => performance.timeOrigin + performance.now();
 const sockets = new Map<string, TLSSocket>();
 let closingAll = false;
+/** The update devices (with `update`), and what they counted; tallies go out at most every 200 ms. */
+const updateDevices: UpdateDevice[] = [];
+const contexts = new Map<string, { context: ReturnType<typeof createSecureContext>; localAddress: string }>();
+const tally: Tally = {
+  notified: 0,
+  succeeded: 0,
+  downloaded: 0,
+  downloadFailures: 0,
+  lastNotifiedAt: 0,
+  lastSucceededAt: 0,
+  lastDownloadedAt: 0,
+};
+let tallyPending = false;
+const tallyChanged = () => {
+  if (tallyPending) return;
+  tallyPending = true;
+  setTimeout(() => {
+    tallyPending = false;
+    send({ ev: "tally", tally: { ...tally } });
+  }, 200);
+};
+let world: UpdateWorld | undefined;
 
 function loadDevices(file: string, start: number, count: number): SimDevice[] {
   const lines = readFileSync(file, "utf8").split("\n");
@@ -60,15 +103,21 @@ function connectDevice(
   localAddress: string,
   command: ConnectCommand,
 ): Promise<string | true> {
+  const secureContext = createSecureContext({
+    key: device.keyPem,
+    cert: device.certChainPem,
+    ca: command.caPem,
+    minVersion: "TLSv1.3",
+    maxVersion: "TLSv1.3",
+    ecdhCurve: command.ecdhCurve,
+  });
+  contexts.set(device.deviceId, { context: secureContext, localAddress });
+  if (world) {
+    const sim = new UpdateDevice(world, device, port, localAddress, secureContext);
+    updateDevices.push(sim);
+    return sim.start();
+  }
   return new Promise((resolve) => {
-    const secureContext = createSecureContext({
-      key: device.keyPem,
-      cert: device.certChainPem,
-      ca: command.caPem,
-      minVersion: "TLSv1.3",
-      maxVersion: "TLSv1.3",
-      ecdhCurve: command.ecdhCurve,
-    });
     // node:tls hands `localAddress` on to net.connect; its ConnectionOptions type does not list it.
     const options: ConnectionOptions & Pick<TcpNetConnectOpts, "localAddress"> = {
       host: command.host,
@@ -121,6 +170,16 @@ function shuffled(n: number): Uint32Array {
 
 async function connectAll(command: ConnectCommand): Promise<void> {
   const devices = loadDevices(command.file, command.start, command.count);
+  if (command.update)
+    world = {
+      host: command.host,
+      options: command.update,
+      tally,
+      changed: tallyChanged,
+      slot: limiter(command.update.downloadConcurrency),
+      closing: () => closingAll,
+      keepaliveSeconds: command.keepaliveSeconds,
+    };
   let next = 0;
   let connected = 0;
   let failed = 0;
@@ -142,8 +201,8 @@ async function connectAll(command: ConnectCommand): Promise<void> {
       );
       if (result === true) {
         connected++;
-        group ??= (sockets.get(devices[index]!.deviceId)?.getEphemeralKeyInfo() as { name?: string } | null)
-          ?.name;
+        const socket = sockets.get(devices[index]!.deviceId) ?? updateDevices.at(-1)?.socket;
+        group ??= (socket?.getEphemeralKeyInfo() as { name?: string } | null)?.name;
       } else {
         failed++;
         firstError ??= result;
@@ -156,15 +215,47 @@ async function connectAll(command: ConnectCommand): Promise<void> {
   setInterval(
     () => {
       for (const socket of sockets.values()) socket.write(PINGREQ);
+      for (const sim of updateDevices) sim.socket?.write(PINGREQ);
     },
     (command.keepaliveSeconds * 1000) / 2,
   ).unref();
   send({ ev: "connected", connected, failed, firstError, group });
 }
 
+/** The download peer phase: every device of this worker fetches `path` once, verified. */
+async function downloadAll(command: DownloadCommand, host: string): Promise<void> {
+  const slot = limiter(command.concurrency);
+  await Promise.all(
+    [...contexts.values()].map(({ context, localAddress }) =>
+      slot(() =>
+        downloadVerified({
+          host,
+          port: command.port,
+          path: command.path,
+          secureContext: context,
+          localAddress,
+          expected: command.expected,
+        }),
+      ).then(
+        () => {
+          tally.downloaded++;
+          tally.lastDownloadedAt = now();
+          tallyChanged();
+        },
+        (error: Error) => {
+          tally.downloadFailures++;
+          tally.firstError ??= error.message;
+          tallyChanged();
+        },
+      ),
+    ),
+  );
+}
+
 async function closeAll(): Promise<void> {
   closingAll = true;
-  const closing = [...sockets.values()].map(
+  const open = [...sockets.values(), ...updateDevices.flatMap((d) => (d.socket ? [d.socket] : []))];
+  const closing = open.map(
     (socket) =>
       new Promise<void>((resolve) => {
         socket.once("close", () => resolve());
@@ -177,10 +268,18 @@ async function closeAll(): Promise<void> {
   process.disconnect?.();
 }
 
+let host = "127.0.0.1";
 process.on("message", (message: WorkerCommand) => {
   switch (message.cmd) {
     case "connect":
+      host = message.host;
       void connectAll(message);
+      break;
+    case "download":
+      void downloadAll(message, host);
+      break;
+    case "stats":
+      send({ ev: "stats", devices: updateDevices.map((d) => d.stats()) });
       break;
     case "close-all":
       void closeAll();
