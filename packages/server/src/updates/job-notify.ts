@@ -9,10 +9,21 @@ import { updateRelease } from "./release-updates.ts";
 
 /** The `jobs/notify` message for a job (SDK wire/jobs.ts); what to install is resolved by TUF on the device. */
 export async function notifyDocument(db: Queryable, deployment: Deployment, job: Job): Promise<JobNotify> {
+  return (await notifyDocuments(db, deployment))(job);
+}
+
+/**
+ * The `jobs/notify` messages of a deployment's jobs: the release and its artifacts are read once,
+ * so announcing thousands of jobs costs no query per job.
+ */
+export async function notifyDocuments(
+  db: Queryable,
+  deployment: Deployment,
+): Promise<(job: Pick<Job, "id" | "state">) => JobNotify> {
   const release = await updateRelease(db, deployment.releaseId);
   const artifacts = await artifactsOf(db, release.id);
   const mandatory = release.classification === "security";
-  return {
+  return (job) => ({
     type: "update",
     jobId: job.id,
     deploymentId: deployment.id,
@@ -34,7 +45,7 @@ export async function notifyDocument(db: Queryable, deployment: Deployment, job:
     // Deployments stored before deltas existed have no policy: the default applies.
     delta: deployment.spec.delta ?? "prefer",
     issuedAt: Date.now(),
-  };
+  });
 }
 
 export async function sendNotify(

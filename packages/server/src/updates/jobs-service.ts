@@ -1,3 +1,4 @@
+import { isJobStatusReport, isTerminalJobState } from "@bulwark/sdk/wire/jobs";
 import type { Logger } from "pino";
 import type { BrokerHooks } from "../fleet/broker-hooks.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
@@ -5,7 +6,7 @@ import type { Store } from "../store/store.ts";
 import { openJobsOfDevice } from "./deployment-jobs.ts";
 import { activeDeploymentIds, deploymentById } from "./deployments.ts";
 import { sendNotify } from "./job-notify.ts";
-import { applyJobReport } from "./job-reports.ts";
+import { applyJobReport, type ReportOutcome } from "./job-reports.ts";
 import { advanceDeployment, type RolloutDeps } from "./rollout.ts";
 
 /** The update jobs' runtime: the rollout engine's schedule and what the broker calls for jobs. */
@@ -18,6 +19,18 @@ export interface UpdateJobs {
   subscribed(deviceId: string): Promise<void>;
   start(intervalMs: number): void;
   stop(): Promise<void>;
+}
+
+/** Reports applied per transaction at most (group commit: one commit, one fsync, for all of them). */
+export const REPORT_BATCH = 256;
+/** A pass woken by device reports runs at most this soon after the first of them. */
+const REPORT_WAKE_MS = 100;
+
+interface PendingReport {
+  deviceId: string;
+  jobId: string;
+  report: unknown;
+  settle: (error?: unknown) => void;
 }
 
 export function updateJobs(deps: {
@@ -46,21 +59,77 @@ export function updateJobs(deps: {
     running.set(id, pass);
   };
 
+  // Reports change no admission: a pass is woken only by a job's end (which the abort rule, the wave
+  // gate and completion count), and at most once per REPORT_WAKE_MS; deadlines are the tick's.
+  const soon = new Map<string, NodeJS.Timeout>();
+  const wakeSoon = (id: string) => {
+    if (stopped || soon.has(id)) return;
+    soon.set(
+      id,
+      setTimeout(() => {
+        soon.delete(id);
+        wake(id);
+      }, REPORT_WAKE_MS),
+    );
+  };
+
+  // Group commit: the reports that arrive while a transaction commits are applied together in the
+  // next one, each in arrival order, each resolving once its batch is committed.
+  const pending: PendingReport[] = [];
+  let draining: Promise<void> | undefined;
+  const applyBatch = async (batch: PendingReport[]) => {
+    let outcomes: { outcome: ReportOutcome; deploymentId?: string }[];
+    try {
+      // Each state change and its event row commit together (a crash between them lost the event).
+      outcomes = await deps.store.transaction(async (tx) => {
+        const out = [];
+        for (const r of batch) out.push(await applyJobReport(tx, r.deviceId, r.jobId, r.report));
+        return out;
+      });
+    } catch {
+      // One report that throws takes its batch down with it: apply them one by one, so only it fails.
+      for (const r of batch)
+        await deps.store
+          .transaction((tx) => applyJobReport(tx, r.deviceId, r.jobId, r.report))
+          .then(
+            (result) => {
+              if (result.outcome === "recorded" && result.deploymentId && ended(r.report))
+                wakeSoon(result.deploymentId);
+              r.settle();
+            },
+            (error: unknown) => r.settle(error),
+          );
+      return;
+    }
+    batch.forEach((r, i) => {
+      const { outcome, deploymentId } = outcomes[i]!;
+      if (outcome === "recorded" && deploymentId && ended(r.report)) wakeSoon(deploymentId);
+      r.settle();
+    });
+  };
+  const drain = () => {
+    if (draining) return;
+    draining = (async () => {
+      while (pending.length > 0) await applyBatch(pending.splice(0, REPORT_BATCH));
+    })().finally(() => {
+      draining = undefined;
+    });
+  };
+
   return {
     rollout,
     wake,
-    async jobStatus(deviceId, jobId, payload) {
-      let parsed: unknown;
+    jobStatus(deviceId, jobId, payload) {
+      let report: unknown;
       try {
-        parsed = JSON.parse(payload.toString("utf8"));
+        report = JSON.parse(payload.toString("utf8"));
       } catch {
-        return;
+        return Promise.resolve();
       }
-      // The state change and its event row commit together (a crash between them lost the event).
-      const { outcome, deploymentId } = await deps.store.transaction((tx) =>
-        applyJobReport(tx, deviceId, jobId, parsed),
-      );
-      if (outcome === "recorded" && deploymentId) wake(deploymentId);
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ deviceId, jobId, report, settle: (error) => (error ? reject(error) : resolve()) });
+        drain();
+      });
     },
     async subscribed(deviceId) {
       for (const job of await openJobsOfDevice(deps.store, deviceId)) {
@@ -84,10 +153,16 @@ export function updateJobs(deps: {
     async stop() {
       stopped = true;
       clearInterval(timer);
+      for (const t of soon.values()) clearTimeout(t);
+      soon.clear();
+      await draining;
       await Promise.allSettled(running.values());
     },
   };
 }
+
+/** Whether a report ends its job (what the rollout engine's steps count). */
+const ended = (report: unknown) => isJobStatusReport(report) && isTerminalJobState(report.state);
 
 /** The fleet's broker hooks with update jobs added: job reports and `jobs/notify` subscriptions. */
 export function withUpdateJobs(hooks: BrokerHooks, jobs: UpdateJobs): BrokerHooks {

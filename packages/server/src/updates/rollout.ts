@@ -14,7 +14,7 @@ import {
   setWave,
 } from "./deployments.ts";
 import { eligibleDevices } from "./eligibility.ts";
-import { sendNotify } from "./job-notify.ts";
+import { notifyDocuments } from "./job-notify.ts";
 import { releaseUpdateOf } from "./release-updates.ts";
 
 export interface RolloutDeps {
@@ -91,13 +91,21 @@ export async function endDeployment(
     await appendAudit(tx, audit(count));
     return count;
   });
-  for (const job of told)
-    await sendNotify(deps.channel, deps.store, deployment, job).catch((error: unknown) =>
-      deps.log.warn(
-        { err: error, jobId: job.id },
-        "cancel notice not sent; the device learns it on reconnect",
+  if (told.length > 0) {
+    const documentOf = await notifyDocuments(deps.store, deployment);
+    await Promise.all(
+      told.map((job) =>
+        deps.channel
+          .publish(job.deviceId, "jobsNotify", documentOf(job))
+          .catch((error: unknown) =>
+            deps.log.warn(
+              { err: error, jobId: job.id },
+              "cancel notice not sent; the device learns it on reconnect",
+            ),
+          ),
       ),
     );
+  }
   return canceled;
 }
 
@@ -168,23 +176,41 @@ async function completeIfDone(pass: Pass): Promise<"continue" | "stop"> {
   return "stop";
 }
 
+/** Jobs moved to notified per transaction: one commit (one fsync) for this many, not one each. */
+export const NOTIFY_BATCH = 500;
+
 /**
- * Step 6: queued jobs are announced on the device's `jobs/notify` topic. The announcement is handed
- * to the broker (across processes: Redis has taken it) before the move to `notified` commits, the
- * job's row locked meanwhile: a process that dies in between leaves the job `queued`, and the next
- * pass, on any process, announces it again. (Committed first, a job was left `notified` without
- * its device ever hearing of it when that device's session was on another process.) A device that
+ * Step 6: queued jobs are announced on the device's `jobs/notify` topic, a batch at a time: the
+ * batch's jobs move to `notified` in one transaction, and its announcements are handed to the
+ * broker (across processes: Redis has taken them) before that transaction commits, the rows
+ * locked meanwhile: a process that dies in between leaves the jobs `queued`, and the next pass, on
+ * any process, announces them again. (Committed first, a job was left `notified` without its
+ * device ever hearing of it when that device's session was on another process.) A device that
  * reports at once waits for the commit (`applyJobReport` applies it against the state committed).
+ * One document per pass; a batch's announcements go out together.
  */
 async function notifyQueued(pass: Pass): Promise<"continue"> {
-  for (const job of pass.jobs.filter((j) => j.state === "queued"))
-    await pass.deps.store.transaction(async (tx) => {
-      const moved = await transitionJob(tx, job, "notified", {
-        actor: "system",
-        deadlineAt: pass.now + timeoutMs(pass.deployment),
-      });
-      if (moved) await sendNotify(pass.deps.channel, tx, pass.deployment, { ...job, state: "notified" });
+  const queued = pass.jobs.filter((j) => j.state === "queued");
+  if (queued.length === 0) return "continue";
+  const { store, channel } = pass.deps;
+  const documentOf = await notifyDocuments(store, pass.deployment);
+  for (let i = 0; i < queued.length; i += NOTIFY_BATCH) {
+    const batch = queued.slice(i, i + NOTIFY_BATCH);
+    await store.transaction(async (tx) => {
+      const moved: Job[] = [];
+      for (const job of batch)
+        if (
+          await transitionJob(tx, job, "notified", {
+            actor: "system",
+            deadlineAt: pass.now + timeoutMs(pass.deployment),
+          })
+        )
+          moved.push({ ...job, state: "notified" });
+      // A failed hand-over rolls the batch back: its jobs stay queued for the next pass (a device
+      // that already has its job does not start it twice, `update-agent.ts`).
+      await Promise.all(moved.map((job) => channel.publish(job.deviceId, "jobsNotify", documentOf(job))));
     });
+  }
   return "continue";
 }
 
