@@ -146,6 +146,8 @@ export async function run(args: string[]): Promise<void> {
         file: artifactFile,
       });
       let peerDownloadMs: number;
+      let peerMeanDownloadMs: number;
+      let peerFirstByteMs: number;
       try {
         const started = now();
         fleet.downloadAll({
@@ -155,7 +157,12 @@ export async function run(args: string[]): Promise<void> {
           concurrency: downloadConcurrency,
         });
         peerDownloadMs = (await fleet.reached("downloaded", devices, 1_200_000)) - started;
-        log(`node:https: ${devices} devices downloaded and hashed 1 MiB in ${seconds(peerDownloadMs)} s`);
+        const t = fleet.tally();
+        peerMeanDownloadMs = t.downloadMs / t.downloads;
+        peerFirstByteMs = t.firstByteMs;
+        log(
+          `node:https: ${devices} devices downloaded and hashed 1 MiB in ${seconds(peerDownloadMs)} s (${peerMeanDownloadMs.toFixed(0)} ms each, ${(peerFirstByteMs / devices).toFixed(0)} ms to the headers)`,
+        );
       } finally {
         await floor.stop();
       }
@@ -188,8 +195,9 @@ export async function run(args: string[]): Promise<void> {
       const succeededMs = Math.max(ackedAt, storedAt) - started;
       const serverCpu = procStats(server.pid).cpuSeconds - cpuBefore;
       const tally = fleet.tally();
+      const meanDownloadMs = (tally.downloadMs - peerMeanDownloadMs * devices) / (tally.downloads - devices);
       log(
-        `bulwark: ${devices} jobs succeeded in ${seconds(succeededMs)} s (last device ack after ${seconds(ackedAt - started)} s); server CPU ${serverCpu.toFixed(1)} s; ${tally.downloadFailures} download retries`,
+        `bulwark: ${devices} jobs succeeded in ${seconds(succeededMs)} s (last device ack after ${seconds(ackedAt - started)} s); server CPU ${serverCpu.toFixed(1)} s; ${tally.downloadFailures} download retries; ${meanDownloadMs.toFixed(0)} ms per download, ${((tally.firstByteMs - peerFirstByteMs) / (tally.downloads - devices)).toFixed(0)} ms to the headers`,
       );
       const notifyRatio = notifyMs / peerNotifyMs;
       const downloadRatio = succeededMs / peerDownloadMs;
@@ -213,6 +221,8 @@ export async function run(args: string[]): Promise<void> {
           download_concurrency_per_worker: downloadConcurrency,
           workers,
           download_retries: tally.downloadFailures,
+          mean_download_ms: Math.round(meanDownloadMs),
+          peer_mean_download_ms: Math.round(peerMeanDownloadMs),
         })}\n`,
       );
     } finally {

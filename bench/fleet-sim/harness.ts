@@ -20,6 +20,8 @@ const REDIS_URL = process.env.BULWARK_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379
 export interface BenchSetup {
   dir: string;
   servers: ServerProcess[];
+  /** The server command line's arguments (to start a process again on the same data). */
+  args: string[];
   rootPem: string;
   adminKey: string;
   /** The issued device identities (JSON lines). */
@@ -45,6 +47,8 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 export async function setUpBench(options: {
   devices: number;
   processes: number;
+  /** Fixed listener ports (one process only), so that a restarted server listens where it did. */
+  ports?: { http: number; mqtt: number };
   /** Runs on the server's store once the identities are issued (e.g. to set the devices' product). */
   afterIssue?: (store: Store, file: string) => Promise<void>;
 }): Promise<BenchSetup> {
@@ -66,9 +70,9 @@ export async function setUpBench(options: {
     "--data",
     dataDir,
     "--http-port",
-    "0",
+    String(options.ports?.http ?? 0),
     "--mqtt-port",
-    "0",
+    String(options.ports?.mqtt ?? 0),
     "--bootstrap-admin-key-file",
     keyFile,
     ...(scaled ? ["--store", "postgres", "--database-url", dbUrl.href, "--redis-url", REDIS_URL] : []),
@@ -99,6 +103,7 @@ export async function setUpBench(options: {
   return {
     dir,
     servers,
+    args,
     rootPem,
     adminKey,
     file,

@@ -48,6 +48,11 @@ export interface Tally {
   succeeded: number;
   downloaded: number;
   downloadFailures: number;
+  /** Sum of the successful downloads' durations (request to verified end, not the wait for a slot), ms. */
+  downloadMs: number;
+  /** Sum of the times from request to response headers, ms. */
+  firstByteMs: number;
+  downloads: number;
   lastNotifiedAt: number;
   lastSucceededAt: number;
   lastDownloadedAt: number;
@@ -92,8 +97,11 @@ export function downloadVerified(options: {
   localAddress: string;
   expected: { sha256: string; length: number };
   onProgress?: (bytes: number, total: number) => void;
+  /** Adds the duration of a successful download. */
+  tally?: Tally;
 }): Promise<void> {
-  return new Promise((resolve, reject) => {
+  const started = now();
+  return new Promise<void>((resolve, reject) => {
     // node:https hands `secureContext` and `localAddress` on to tls.connect.
     const requestOptions: RequestOptions & { secureContext: SecureContext } = {
       host: options.host,
@@ -111,6 +119,7 @@ export function downloadVerified(options: {
         reject(new Error(`HTTP ${res.statusCode} for ${options.path}`));
         return;
       }
+      if (options.tally) options.tally.firstByteMs += now() - started;
       const hash = createHash("sha256");
       let bytes = 0;
       res.on("data", (chunk: Buffer) => {
@@ -124,7 +133,13 @@ export function downloadVerified(options: {
         if (bytes !== options.expected.length)
           reject(new Error(`${bytes} bytes, the target has ${options.expected.length}`));
         else if (hash.digest("hex") !== options.expected.sha256) reject(new Error("SHA-256 mismatch"));
-        else resolve();
+        else {
+          if (options.tally) {
+            options.tally.downloads++;
+            options.tally.downloadMs += now() - started;
+          }
+          resolve();
+        }
       });
     });
     req.on("error", reject);
@@ -212,18 +227,19 @@ export class UpdateDevice {
       socket.on("error", (error) => settle(error.message));
       socket.once("close", () => {
         settle("closed before SUBACK");
-        if (this.#socket === socket) this.#socket = undefined;
+        const wasLive = this.#socket === socket;
+        if (wasLive) this.#socket = undefined;
         this.#acks.clear();
-        if (this.#world.options.reconnect && !this.#world.closing())
-          void sleep(200 + Math.random() * 800).then(() => this.#retry());
+        // A session that was up comes back (once: the retry loop itself handles its failed attempts).
+        if (wasLive && this.#world.options.reconnect && !this.#world.closing()) void this.#retry();
       });
     });
   }
 
   async #retry(): Promise<void> {
     while (!this.#world.closing()) {
+      await sleep(200 + Math.random() * 800);
       if ((await this.start()) === true) return;
-      await sleep(300 + Math.random() * 700);
     }
   }
 
@@ -341,6 +357,7 @@ export class UpdateDevice {
             secureContext: this.#secureContext,
             localAddress: this.#localAddress,
             expected: target,
+            tally: world.tally,
             // As the agent: progress at most every 10 %, not per chunk.
             onProgress: (bytes, total) => {
               if (bytes - last < total / 10 && bytes < total) return;

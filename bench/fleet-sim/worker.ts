@@ -65,6 +65,9 @@ const tally: Tally = {
   succeeded: 0,
   downloaded: 0,
   downloadFailures: 0,
+  downloadMs: 0,
+  firstByteMs: 0,
+  downloads: 0,
   lastNotifiedAt: 0,
   lastSucceededAt: 0,
   lastDownloadedAt: 0,
@@ -235,6 +238,7 @@ async function downloadAll(command: DownloadCommand, host: string): Promise<void
           secureContext: context,
           localAddress,
           expected: command.expected,
+          tally,
         }),
       ).then(
         () => {

@@ -23,6 +23,8 @@ export interface UpdateJobs {
 
 /** Reports applied per transaction at most (group commit: one commit, one fsync, for all of them). */
 export const REPORT_BATCH = 256;
+/** How long reports are gathered before their commit (unless a whole batch is waiting). */
+export const REPORT_WINDOW_MS = 50;
 /** A pass woken by device reports runs at most this soon after the first of them. */
 const REPORT_WAKE_MS = 100;
 
@@ -73,8 +75,8 @@ export function updateJobs(deps: {
     );
   };
 
-  // Group commit: the reports that arrive while a transaction commits are applied together in the
-  // next one, each in arrival order, each resolving once its batch is committed.
+  // Group commit: the reports that arrive within REPORT_WINDOW_MS (or while a transaction commits)
+  // are applied together in one transaction, each in arrival order, each resolving once committed.
   const pending: PendingReport[] = [];
   let draining: Promise<void> | undefined;
   const applyBatch = async (batch: PendingReport[]) => {
@@ -110,7 +112,12 @@ export function updateJobs(deps: {
   const drain = () => {
     if (draining) return;
     draining = (async () => {
-      while (pending.length > 0) await applyBatch(pending.splice(0, REPORT_BATCH));
+      while (pending.length > 0) {
+        // The window: reports arriving one by one would each get a commit of their own, and each
+        // commit of the embedded store blocks the event loop for its fsync.
+        if (pending.length < REPORT_BATCH) await new Promise((r) => setTimeout(r, REPORT_WINDOW_MS));
+        await applyBatch(pending.splice(0, REPORT_BATCH));
+      }
     })().finally(() => {
       draining = undefined;
     });
