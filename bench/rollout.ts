@@ -148,7 +148,9 @@ export async function run(args: string[]): Promise<void> {
       let peerDownloadMs: number;
       let peerMeanDownloadMs: number;
       let peerFirstByteMs: number;
+      let peerCpu: number;
       try {
+        const cpu = procStats(floor.pid).cpuSeconds;
         const started = now();
         fleet.downloadAll({
           port: floorPort,
@@ -160,8 +162,9 @@ export async function run(args: string[]): Promise<void> {
         const t = fleet.tally();
         peerMeanDownloadMs = t.downloadMs / t.downloads;
         peerFirstByteMs = t.firstByteMs;
+        peerCpu = procStats(floor.pid).cpuSeconds - cpu;
         log(
-          `node:https: ${devices} devices downloaded and hashed 1 MiB in ${seconds(peerDownloadMs)} s (${peerMeanDownloadMs.toFixed(0)} ms each, ${(peerFirstByteMs / devices).toFixed(0)} ms to the headers)`,
+          `node:https: ${devices} devices downloaded and hashed 1 MiB in ${seconds(peerDownloadMs)} s (${peerMeanDownloadMs.toFixed(0)} ms each, ${(peerFirstByteMs / devices).toFixed(0)} ms to the headers); its CPU ${peerCpu.toFixed(1)} s`,
         );
       } finally {
         await floor.stop();
@@ -218,6 +221,8 @@ export async function run(args: string[]): Promise<void> {
           download_peer_s: seconds(peerDownloadMs),
           download_ratio: Number(downloadRatio.toFixed(2)),
           server_cpu_s: Number(serverCpu.toFixed(1)),
+          // CPU of the download peer for the same downloads (less sensitive to the machine's load).
+          download_peer_cpu_s: Number(peerCpu.toFixed(1)),
           download_concurrency_per_worker: downloadConcurrency,
           workers,
           download_retries: tally.downloadFailures,

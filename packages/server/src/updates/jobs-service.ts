@@ -25,8 +25,12 @@ export interface UpdateJobs {
 export const REPORT_BATCH = 256;
 /** How long reports are gathered before their commit (unless a whole batch is waiting). */
 export const REPORT_WINDOW_MS = 50;
-/** A pass woken by device reports runs at most this soon after the first of them. */
-const REPORT_WAKE_MS = 100;
+/**
+ * A pass woken by device reports runs this long after the first of them (one pass for all the
+ * reports meanwhile): a pass reads every eligible device and job of its deployment, so at 10,000
+ * devices passes woken by every report would take the event loop from serving the downloads.
+ */
+const REPORT_WAKE_MS = 1000;
 
 interface PendingReport {
   deviceId: string;
@@ -62,7 +66,7 @@ export function updateJobs(deps: {
   };
 
   // Reports change no admission: a pass is woken only by a job's end (which the abort rule, the wave
-  // gate and completion count), and at most once per REPORT_WAKE_MS; deadlines are the tick's.
+  // gate and completion count), once per REPORT_WAKE_MS at most; deadlines are the tick's.
   const soon = new Map<string, NodeJS.Timeout>();
   const wakeSoon = (id: string) => {
     if (stopped || soon.has(id)) return;
