@@ -212,10 +212,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         children.map(
           (child) =>
             new Promise<void>((resolve) => {
-              if (child.exitCode !== null) return resolve();
+              if (child.exitCode !== null || child.signalCode !== null) return resolve();
               child.removeAllListeners("exit");
               child.once("exit", () => resolve());
-              child.send({ cmd: "close-all" } satisfies WorkerCommand);
+              if (child.connected) child.send({ cmd: "close-all" } satisfies WorkerCommand);
+              else child.kill("SIGTERM");
               setTimeout(() => child.kill("SIGKILL"), 30_000).unref();
             }),
         ),

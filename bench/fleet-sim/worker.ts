@@ -54,7 +54,9 @@ export type WorkerEvent =
   | { ev: "stats"; devices: DeviceJobStats[] }
   | { ev: "closed-all" };
 
-const send = (event: WorkerEvent) => process.send?.(event);
+const send = (event: WorkerEvent) => {
+  if (process.connected) process.send?.(event);
+};
 const sockets = new Map<string, TLSSocket>();
 let closingAll = false;
 /** The update devices (with `update`), and what they counted; tallies go out at most every 200 ms. */
