@@ -21,7 +21,8 @@
  * device): that is per-device CPU the peer has no counterpart of, and on this 2-core machine it
  * would be the simulator's CPU, not the server's; the target's length and hash come from the
  * bench (what the signed targets metadata says) instead. For scale: AWS IoT Jobs caps a rollout at
- * 1,000 devices a minute, i.e. 10 minutes for 10,000.
+ * 1,000 devices a minute, i.e. 10 minutes for 10,000. On this 2-core machine (`ulimit -n` 20,000)
+ * 10,000 devices fit: all connect and subscribe on both brokers (figures in docs/benchmarks.md).
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";

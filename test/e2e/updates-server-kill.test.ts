@@ -17,7 +17,7 @@ import { waitFor } from "../helpers.ts";
  * mutual TLS 1.3, the simulator's update client doing what the agent reports, downloading the
  * target over mutual-TLS HTTPS and checking its hash) and restarted on the same data directory;
  * the devices reconnect. No reported status is lost, every job ends succeeded, every transition is
- * stored once, and no device installs twice.
+ * stored once, and no device installs twice. BULWARK_KILL_TEST_DEVICES sets another count.
  */
 const DEVICES = Number(process.env.BULWARK_KILL_TEST_DEVICES ?? 1000);
 const PRODUCT = "Killed K1";
