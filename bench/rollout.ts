@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- rollout [--devices N] [--download-concurrency C]`
+ * `npm run bench -- rollout [--devices N] [--download-concurrency C] [--no-progress-reports]`
  *
  * Issue #15 item 9: a rollout to N connected simulated devices (default 10,000; the fleet
  * simulator, real keys and certificates, MQTT over mutual TLS 1.3). One product, one release with
@@ -44,6 +44,8 @@ const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
 export async function run(args: string[]): Promise<void> {
   const devices = intArg(args, "--devices", 10_000);
   const downloadConcurrency = intArg(args, "--download-concurrency", 32);
+  // Without the agent's 10 % progress reports (to see what they cost the server).
+  const progressReports = !args.includes("--no-progress-reports");
   const workers = Math.max(Math.ceil(devices / MAX_PER_WORKER), devices > 2000 ? 2 : 1);
   log(`setting up a server and ${devices} device identities (+1 for the peer's publisher)`);
   // One more identity than devices: the last one publishes to the peer broker and is in no product.
@@ -132,7 +134,14 @@ export async function run(args: string[]): Promise<void> {
       ports: [server.mqttPort],
       caPem: setup.rootPem,
       workers,
-      update: { behaviour: "agent", httpsPort, target, downloadConcurrency, reconnect: false },
+      update: {
+        behaviour: "agent",
+        httpsPort,
+        target,
+        downloadConcurrency,
+        reconnect: false,
+        progressReports,
+      },
     });
     try {
       log(`bulwark: ${fleet.connected} devices connected and subscribed (${fleet.failed} failed)`);
@@ -227,6 +236,7 @@ export async function run(args: string[]): Promise<void> {
           download_concurrency_per_worker: downloadConcurrency,
           workers,
           download_retries: tally.downloadFailures,
+          progress_reports: progressReports,
           mean_download_ms: Math.round(meanDownloadMs),
           peer_mean_download_ms: Math.round(peerMeanDownloadMs),
         })}\n`,

@@ -38,6 +38,8 @@ export interface UpdateOptions {
   downloadConcurrency: number;
   /** Reconnect (and subscribe again) when the connection drops. */
   reconnect: boolean;
+  /** The agent's progress reports during the download (default true; false to measure their cost). */
+  progressReports?: boolean;
   /** A pause before each reported state, [min, max] ms (the fault test spreads the jobs with it). */
   stepDelayMs?: [number, number];
 }
@@ -360,6 +362,7 @@ export class UpdateDevice {
             tally: world.tally,
             // As the agent: progress at most every 10 %, not per chunk.
             onProgress: (bytes, total) => {
+              if (world.options.progressReports === false) return;
               if (bytes - last < total / 10 && bytes < total) return;
               last = bytes;
               this.#report(jobId, { state: "downloading", progress: { bytes, total } });
