@@ -23,7 +23,7 @@ export interface UpdateJobs {
 
 /** Reports applied per transaction at most (group commit: one commit, one fsync, for all of them). */
 export const REPORT_BATCH = 256;
-/** How long reports are gathered before their commit (unless a whole batch is waiting). */
+/** The shortest time between two commits of reports (unless a whole batch is waiting). */
 export const REPORT_WINDOW_MS = 50;
 /**
  * A pass woken by device reports runs this long after the first of them (one pass for all the
@@ -79,10 +79,12 @@ export function updateJobs(deps: {
     );
   };
 
-  // Group commit: the reports that arrive within REPORT_WINDOW_MS (or while a transaction commits)
-  // are applied together in one transaction, each in arrival order, each resolving once committed.
+  // Group commit: at most one commit per REPORT_WINDOW_MS; the reports that arrive meanwhile are
+  // applied together in the next transaction, each in arrival order, each resolving once committed
+  // (the broker acknowledges a report only then). A report after a quiet spell commits at once.
   const pending: PendingReport[] = [];
   let draining: Promise<void> | undefined;
+  let lastCommitAt = 0;
   const applyBatch = async (batch: PendingReport[]) => {
     let outcomes: { outcome: ReportOutcome; deploymentId?: string }[];
     try {
@@ -92,19 +94,10 @@ export function updateJobs(deps: {
         for (const r of batch) out.push(await applyJobReport(tx, r.deviceId, r.jobId, r.report));
         return out;
       });
-    } catch {
-      // One report that throws takes its batch down with it: apply them one by one, so only it fails.
-      for (const r of batch)
-        await deps.store
-          .transaction((tx) => applyJobReport(tx, r.deviceId, r.jobId, r.report))
-          .then(
-            (result) => {
-              if (result.outcome === "recorded" && result.deploymentId && ended(r.report))
-                wakeSoon(result.deploymentId);
-              r.settle();
-            },
-            (error: unknown) => r.settle(error),
-          );
+    } catch (error) {
+      // A batch that cannot be stored (the database failing) fails each of its reports: none is
+      // acknowledged, so each device sends its report again (`mqtt/handlers/publish.ts`).
+      for (const r of batch) r.settle(error);
       return;
     }
     batch.forEach((r, i) => {
@@ -119,7 +112,9 @@ export function updateJobs(deps: {
       while (pending.length > 0) {
         // The window: reports arriving one by one would each get a commit of their own, and each
         // commit of the embedded store blocks the event loop for its fsync.
-        if (pending.length < REPORT_BATCH) await new Promise((r) => setTimeout(r, REPORT_WINDOW_MS));
+        const wait = lastCommitAt + REPORT_WINDOW_MS - Date.now();
+        if (pending.length < REPORT_BATCH && wait > 0) await new Promise((r) => setTimeout(r, wait));
+        lastCommitAt = Date.now();
         await applyBatch(pending.splice(0, REPORT_BATCH));
       }
     })().finally(() => {
