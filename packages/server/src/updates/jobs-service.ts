@@ -26,7 +26,7 @@ export const REPORT_BATCH = 256;
 /** The shortest time between two commits of reports (unless a whole batch is waiting). */
 export const REPORT_WINDOW_MS = 50;
 /**
- * A pass woken by device reports runs this long after the first of them (one pass for all the
+ * Passes woken by device reports run at most this often per deployment (one pass for all the
  * reports meanwhile): a pass reads every eligible device and job of its deployment, so at 10,000
  * devices passes woken by every report would take the event loop from serving the downloads.
  */
@@ -67,16 +67,20 @@ export function updateJobs(deps: {
 
   // Reports change no admission: a pass is woken only by a job's end (which the abort rule, the wave
   // gate and completion count), once per REPORT_WAKE_MS at most; deadlines are the tick's.
+  // The first end after a quiet spell wakes a pass at once (a deployment completes as its last
+  // device reports).
   const soon = new Map<string, NodeJS.Timeout>();
+  const lastWoken = new Map<string, number>();
   const wakeSoon = (id: string) => {
     if (stopped || soon.has(id)) return;
-    soon.set(
-      id,
-      setTimeout(() => {
-        soon.delete(id);
-        wake(id);
-      }, REPORT_WAKE_MS),
-    );
+    const fire = () => {
+      soon.delete(id);
+      lastWoken.set(id, Date.now());
+      wake(id);
+    };
+    const wait = (lastWoken.get(id) ?? 0) + REPORT_WAKE_MS - Date.now();
+    if (wait <= 0) fire();
+    else soon.set(id, setTimeout(fire, wait));
   };
 
   // Group commit: at most one commit per REPORT_WINDOW_MS; the reports that arrive meanwhile are
