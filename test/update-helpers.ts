@@ -1,4 +1,5 @@
 import { httpsRequest } from "../packages/sdk/src/https.ts";
+import type { JobNotify } from "../packages/sdk/src/wire/jobs.ts";
 import { type EnrolledDevice, enrolDirect } from "./enrol-helpers.ts";
 import { createToken, type TestServer } from "./helpers.ts";
 
@@ -99,4 +100,34 @@ export async function publishedRelease(
   const published = await server.api("POST", `/api/v1/releases/${releaseId}/publish`);
   if (published.status !== 200) throw new Error(`publish failed: ${JSON.stringify(published.body)}`);
   return releaseId;
+}
+
+/**
+ * A job announcement as the server sends it (`bw/v1/d/{id}/jobs/...`): a feature release of the
+ * firmware component, installed at once; `extra` overrides any field (a forged or special job).
+ */
+export function updateNote(
+  productId: string,
+  path: string,
+  version: string,
+  extra: Partial<JobNotify> = {},
+): JobNotify {
+  return {
+    type: "update",
+    jobId: `job-${Math.random().toString(36).slice(2)}`,
+    deploymentId: "d",
+    productId,
+    state: "notified",
+    targets: [{ path, artifact: "binary" }],
+    component: "firmware",
+    version,
+    kind: "feature",
+    mandatory: false,
+    maxDeferralSeconds: 0,
+    window: null,
+    network: { metered: "allow" },
+    rollback: false,
+    issuedAt: Date.now(),
+    ...extra,
+  };
 }

@@ -20,14 +20,14 @@ import {
   type TufSigner,
   TufUpdater,
 } from "../../packages/sdk/src/tuf/index.ts";
-import type { JobNotify, JobStatusReport } from "../../packages/sdk/src/wire/jobs.ts";
+import type { JobStatusReport } from "../../packages/sdk/src/wire/jobs.ts";
 import { FileKeyCustody } from "../../packages/server/src/custody/file-key-custody.ts";
 import { loadMasterKey } from "../../packages/server/src/custody/master-key.ts";
 import { custodySigner } from "../../packages/server/src/updates/tuf-keys.ts";
 import type { EnrolledDevice } from "../enrol-helpers.ts";
 import { CLI, runCli, startTestServer, type TestServer, tempDir, waitFor } from "../helpers.ts";
 import { MutualTlsFetcher } from "../tufjs-mtls-fetcher.ts";
-import { createRelease, deviceGet, productDevice, uploadArtifact } from "../update-helpers.ts";
+import { createRelease, deviceGet, productDevice, updateNote, uploadArtifact } from "../update-helpers.ts";
 
 type State = {
   status: "published" | "pending";
@@ -128,23 +128,7 @@ describe("TUF key rotation from the CLI, followed by the agent and tuf-js", () =
       log: silent,
     });
     await agent.start();
-    agent.onNotify({
-      type: "update",
-      jobId: `job-${Math.random().toString(36).slice(2)}`,
-      deploymentId: "d",
-      productId,
-      state: "notified",
-      targets: [{ path: `firmware/${version}/fw.img`, artifact: "binary" }],
-      component: "firmware",
-      version,
-      kind: "feature",
-      mandatory: false,
-      maxDeferralSeconds: 0,
-      window: null,
-      network: { metered: "allow" },
-      rollback: false,
-      issuedAt: Date.now(),
-    } satisfies JobNotify);
+    agent.onNotify(updateNote(productId, `firmware/${version}/fw.img`, version));
     try {
       return await waitFor("job end", async () =>
         reports.find((r) => ["succeeded", "failed", "rejected", "rolled_back"].includes(r.state)),

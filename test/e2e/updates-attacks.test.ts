@@ -9,7 +9,7 @@ import { UpdateAgent } from "../../packages/agent/src/updates/update-agent.ts";
 import type { JobNotify, JobStatusReport } from "../../packages/sdk/src/wire/jobs.ts";
 import type { EnrolledDevice } from "../enrol-helpers.ts";
 import { startTestServer, type TestServer, tempDir, waitFor } from "../helpers.ts";
-import { createRelease, productDevice, uploadArtifact } from "../update-helpers.ts";
+import { createRelease, productDevice, updateNote, uploadArtifact } from "../update-helpers.ts";
 
 /**
  * Issue #15 item 6: the agent against a malicious repository or server. Each attack must end
@@ -47,24 +47,7 @@ describe("update attacks against the agent: each refused with a reason, nothing 
       log: silent,
     });
     await agent.start();
-    agent.onNotify({
-      type: "update",
-      jobId: `job-${Math.random().toString(36).slice(2)}`,
-      deploymentId: "d",
-      productId,
-      state: "notified",
-      targets: [{ path, artifact: "binary" }],
-      component: "firmware",
-      version,
-      kind: "feature",
-      mandatory: false,
-      maxDeferralSeconds: 0,
-      window: null,
-      network: { metered: "allow" },
-      rollback: false,
-      issuedAt: Date.now(),
-      ...extra,
-    } satisfies JobNotify);
+    agent.onNotify(updateNote(productId, path, version, extra));
     const end = await waitFor("job end", async () =>
       reports.find((r) => ["succeeded", "failed", "rejected", "rolled_back"].includes(r.state)),
     );
@@ -220,23 +203,7 @@ describe("update attacks against the agent: each refused with a reason, nothing 
     });
     await agent.start();
     const before = readFileSync(join(first.stateDir, "updates", "slots", "slots.json"), "utf8");
-    agent.onNotify({
-      type: "update",
-      jobId: "job-rollback",
-      deploymentId: "d",
-      productId,
-      state: "notified",
-      targets: [{ path: "firmware/1.0.0/fw.img", artifact: "binary" }],
-      component: "firmware",
-      version: "1.0.0",
-      kind: "feature",
-      mandatory: false,
-      maxDeferralSeconds: 0,
-      window: null,
-      network: { metered: "allow" },
-      rollback: false,
-      issuedAt: Date.now(),
-    });
+    agent.onNotify(updateNote(productId, "firmware/1.0.0/fw.img", "1.0.0", { jobId: "job-rollback" }));
     const end = await waitFor("job end", async () =>
       reports.find((r) => r.state === "rejected" || r.state === "succeeded"),
     );

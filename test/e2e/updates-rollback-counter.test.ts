@@ -23,7 +23,7 @@ import {
   tempDir,
   waitFor,
 } from "../helpers.ts";
-import { productDevice, publishedRelease } from "../update-helpers.ts";
+import { productDevice, publishedRelease, updateNote } from "../update-helpers.ts";
 
 interface Job {
   state: string;
@@ -256,24 +256,7 @@ async function runAgentJob(
 }
 
 function note(productId: string, jobId: string, version: string, extra: Partial<JobNotify> = {}): JobNotify {
-  return {
-    type: "update",
-    jobId,
-    deploymentId: "d",
-    productId,
-    state: "notified",
-    targets: [{ path: `firmware/${version}/image.bin`, artifact: "binary" }],
-    component: "firmware",
-    version,
-    kind: "feature",
-    mandatory: false,
-    maxDeferralSeconds: 0,
-    window: null,
-    network: { metered: "allow" },
-    rollback: false,
-    issuedAt: Date.now(),
-    ...extra,
-  };
+  return updateNote(productId, `firmware/${version}/image.bin`, version, { jobId, ...extra });
 }
 
 /**
@@ -336,7 +319,11 @@ describe("targets without a signed counter (published before it): the version ru
     const refused = await run("0.9.0", { rollback: true });
     assert.equal(refused.state, "rejected");
     assert.equal(refused.reason, "rollback below the anti-rollback floor 1.0.0 (a security release) refused");
-    assert.equal((await run("1.0.0", { rollback: true, kind: "security" })).state, "succeeded", "positive control");
+    assert.equal(
+      (await run("1.0.0", { rollback: true, kind: "security" })).state,
+      "succeeded",
+      "positive control",
+    );
   });
 
   it("the first target with a counter migrates the floor; a target without one is then counted too", async () => {
