@@ -81,8 +81,8 @@ async function cuttingRelay(
   return { port: (server.address() as { port: number }).port, connections: () => connections };
 }
 
-/** The device's client as the agent runs it: clean session, its own reconnect loop. */
-function agentClient(t: TestContext, port: number): MqttClient {
+/** The device's client as the agent runs it: clean session, its own reconnect loop (until `stop`). */
+function agentClient(t: TestContext, port: number): MqttClient & { stop(): void } {
   const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
     protocolVersion: 4,
     clientId: `bulwark-outbox-${randomUUID()}`,
@@ -95,11 +95,12 @@ function agentClient(t: TestContext, port: number): MqttClient {
   client.on("close", () => {
     if (!stopped) setTimeout(() => !stopped && client.reconnect(), 20);
   });
-  t.after(() => {
+  const stop = () => {
     stopped = true;
     client.end(true);
-  });
-  return client;
+  };
+  t.after(stop);
+  return Object.assign(client, { stop });
 }
 
 /** A subscriber on the broker itself, in place of the server: what reached it, in order. */
@@ -180,6 +181,33 @@ describe("agent job reports survive a connection cut before their PUBACK (MQTT 3
       (await jobEvents(serverStore, job.id)).map((e) => e.to_state),
       ["queued", "notified", "downloading", "verifying", "installing", "succeeded"],
     );
+  });
+
+  it("reports made offline are sent after the agent restarts, in order", async (t) => {
+    // Every connection to this relay is cut at the first PUBLISH: nothing made now reaches the broker.
+    const dead = await cuttingRelay(t, () => "before-broker");
+    const deviceId = `outbox-${randomUUID()}`;
+    const root = `bulwark-test/${deviceId}`;
+    const seen = await listen(t, root);
+    const dir = join(tempDir("bulwark-outbox-"), "state");
+    const topic = (jobId: string) => `${root}/jobs/${jobId}/status`;
+    const log = createLog("error");
+    const before = agentClient(t, dead.port);
+    const first = new ReportOutbox({ store: openAgentStore(dir, { tpm: null }), client: before, topic, log });
+    await new Promise<void>((resolve) => before.once("connect", () => resolve()));
+    first.add("job-1", { state: "installing" });
+    first.add("job-1", { state: "succeeded" });
+    await waitFor("the connection cut", async () => dead.connections() >= 2);
+    before.stop();
+    assert.equal(first.pending().length, 2);
+
+    // The agent restarts: a new store handle and client, straight to the broker.
+    const relay = await cuttingRelay(t, () => undefined);
+    const after = agentClient(t, relay.port);
+    const second = new ReportOutbox({ store: openAgentStore(dir, { tpm: null }), client: after, topic, log });
+    await waitFor("every report acknowledged", async () => second.pending().length === 0);
+    await waitFor("both received", async () => seen.length >= 2);
+    assert.deepEqual(states(seen), ["installing", "succeeded"]);
   });
 
   it("without the outbox, mqtt.js with a clean session and no reconnect period loses the report (control)", async (t) => {
