@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type StoreTamperEvent, toSecurityReport } from "@bulwark/sdk/store";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
@@ -98,8 +99,12 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     ...(tlsGroups() ? { ecdhCurve: tlsGroups() } : {}),
   } as mqtt.IClientOptions);
 
+  // A security event carries an id unique on this device: one re-sent after a lost PUBACK (QoS 1 is
+  // at-least-once, MQTT 3.1.1 §4.3.2) is stored once by the server.
+  const withId = (report: DeviceReport): DeviceReport =>
+    report.type === "security-event" && !report.id ? { ...report, id: randomUUID() } : report;
   const send = (report: DeviceReport) =>
-    client.publish(topics.events, JSON.stringify(report), { qos: 1 }, (error) => {
+    client.publish(topics.events, JSON.stringify(withId(report)), { qos: 1 }, (error) => {
       if (error) log.warn("report not published", { type: report.type, reason: error.message });
     });
 
@@ -157,7 +162,10 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     for (const { id, event } of queued) {
       inFlight.add(id);
       // Acknowledged in the store only once the broker has it (QoS 1 PUBACK): a lost connection loses nothing.
-      client.publish(topics.events, JSON.stringify(event), { qos: 1 }, (error) => {
+      // The queue entry's id (unique on the device, `EncryptedStore.enqueue`) is the event's id, so
+      // every re-send of this entry (after a lost PUBACK, or after a restart) carries the same one.
+      const payload = JSON.stringify({ ...event, id: event.id ?? id });
+      client.publish(topics.events, payload, { qos: 1 }, (error) => {
         inFlight.delete(id);
         if (error) log.warn("event not published; kept queued", { reason: error.message });
         else store.ack(id);

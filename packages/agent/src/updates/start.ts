@@ -2,6 +2,7 @@ import type { EncryptedStore } from "@bulwark/sdk/store";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { MqttClient } from "mqtt";
 import type { AgentLog } from "../log.ts";
+import { ReportOutbox } from "./report-outbox.ts";
 import { agentFloorAnchor } from "./tpm-floor.ts";
 import { UpdateAgent } from "./update-agent.ts";
 
@@ -25,6 +26,12 @@ export function startUpdates(options: {
     const { keyPem, certChainPem } = options.identity();
     return { ca: options.caPem, cert: certChainPem, key: keyPem };
   };
+  const outbox = new ReportOutbox({
+    store: options.store,
+    client: options.client,
+    topic: (jobId) => topics.jobStatus(jobId),
+    log: options.log,
+  });
   const agent = new UpdateAgent({
     stateDir: options.stateDir,
     store: options.store,
@@ -33,10 +40,8 @@ export function startUpdates(options: {
     tls,
     log: options.log,
     ...(options.onMetadataChange ? { onMetadataChange: options.onMetadataChange } : {}),
-    report: (jobId, report) =>
-      options.client.publish(topics.jobStatus(jobId), JSON.stringify(report), { qos: 1 }, (error) => {
-        if (error) options.log.warn("job status not published", { jobId, reason: error.message });
-      }),
+    // Kept in the encrypted store until the server acknowledged them, sent again after a reconnect.
+    report: (jobId, report) => outbox.add(jobId, report),
   });
   void agent
     .start()

@@ -148,6 +148,14 @@ export class UpdateAgent {
       return;
     }
     const known = this.#jobs.get(payload.jobId);
+    if (payload.state === "canceled") {
+      // An installing job finishes (the server cancels none); anything not yet ended stops.
+      if (known && !isTerminalJobState(known.state) && known.state !== "installing")
+        this.#jobs.put({ ...known, state: "canceled", reason: "canceled by the server" });
+      // Acknowledged (also a repeat): the server sends a cancel again on each subscribe until then.
+      this.#o.report(payload.jobId, { state: "canceled" });
+      return;
+    }
     // "No device installing twice": an ended job is never started again. If the server still
     // shows it open, its last report was lost (a broker acknowledges a QoS 1 PUBLISH before it
     // handles it, so a server dying in between loses it): report the end again.
@@ -157,11 +165,6 @@ export class UpdateAgent {
           state: known.state,
           ...(known.reason ? { reason: known.reason } : {}),
         });
-      return;
-    }
-    if (payload.state === "canceled") {
-      if (known && known.state !== "installing")
-        this.#jobs.put({ ...known, state: "canceled", reason: "canceled by the server" });
       return;
     }
     if (!known && this.#jobs.tampered(payload.jobId)) {

@@ -12,6 +12,8 @@ export const INSTALLED_RECORD = "updates.installed";
 export const FLOOR_RECORD = "updates.floor";
 export const JOB_PREFIX = "updates.job.";
 export const TUF_PREFIX = "updates.tuf.";
+/** Job reports waiting for their PUBACK (`report-outbox.ts`), named by time and sequence. */
+export const OUTBOX_PREFIX = "updates.outbox.";
 
 /** An id as a record-name part: itself if it is short lowercase [a-z0-9-], else "h" + hex of its SHA-256. */
 export function namePart(id: string, max: number, hexChars = 64): string {

@@ -236,6 +236,33 @@ describe("agent update state in the encrypted store", () => {
     assert.equal(jobs.get("job-tampered")?.state, "failed", "rewritten as ended: never installed twice");
   });
 
+  it("a cancel stops a job not yet installing and is acknowledged, also when it comes again", () => {
+    const d = device();
+    const reports: { jobId: string; report: JobStatusReport }[] = [];
+    const agent = new UpdateAgent({
+      stateDir: d.dir,
+      store: d.store,
+      serverUrl: "https://127.0.0.1:9",
+      tls: () => ({ ca: "", cert: "", key: "" }),
+      report: (jobId, report) => reports.push({ jobId, report }),
+      log: d.log,
+    });
+    const jobs = new JobStore(d.store, d.dir, d.log);
+    jobs.put({ note: note("job-waiting"), firstSeenAt: 1, state: "deferred" });
+    jobs.put({ note: note("job-installing"), firstSeenAt: 1, state: "installing" });
+    agent.onNotify(note("job-waiting", { state: "canceled" }));
+    agent.onNotify(note("job-installing", { state: "canceled" }));
+    // Sent again on the next subscribe (the acknowledgement was lost): acknowledged again.
+    agent.onNotify(note("job-waiting", { state: "canceled" }));
+    assert.deepEqual(reports, [
+      { jobId: "job-waiting", report: { state: "canceled" } },
+      { jobId: "job-installing", report: { state: "canceled" } },
+      { jobId: "job-waiting", report: { state: "canceled" } },
+    ]);
+    assert.equal(jobs.get("job-waiting")?.state, "canceled");
+    assert.equal(jobs.get("job-installing")?.state, "installing", "an install under way finishes");
+  });
+
   it("tampered TUF metadata is discarded for that product only: the client starts again from root v1", async () => {
     const d = device();
     const a = "11111111-2222-4333-8444-555555555555";

@@ -92,7 +92,11 @@ export interface JobNotify {
   issuedAt: number;
 }
 
-/** Device → server on `jobs/{jobId}/status`. */
+/**
+ * Device → server on `jobs/{jobId}/status`. A device reports the states of `DEVICE_JOB_STATES`, and
+ * "canceled" only as the acknowledgement of the server's cancel (it never moves a job): until it
+ * comes, the server sends the cancel again each time the device subscribes to `jobs/notify`.
+ */
 export interface JobStatusReport {
   state: JobState;
   /** Why (required for failed, rolled_back, rejected, deferred). */
@@ -108,7 +112,10 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 export function isJobStatusReport(v: unknown): v is JobStatusReport {
   if (!isObject(v)) return false;
-  if (typeof v.state !== "string" || !(DEVICE_JOB_STATES as readonly string[]).includes(v.state))
+  if (
+    typeof v.state !== "string" ||
+    !([...DEVICE_JOB_STATES, "canceled"] as readonly string[]).includes(v.state)
+  )
     return false;
   if (v.reason !== undefined && (typeof v.reason !== "string" || v.reason.length > 500)) return false;
   if (v.deferUntil !== undefined && !Number.isSafeInteger(v.deferUntil)) return false;

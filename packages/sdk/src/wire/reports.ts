@@ -19,6 +19,12 @@ export type DeviceReport =
       at: string;
       /** Short, non-personal description (the agent never sends user names or passwords). */
       detail?: string;
+      /**
+       * The event's id, unique per device (`[A-Za-z0-9_-]{1,64}`): QoS 1 is at-least-once (MQTT
+       * 3.1.1 / 5 §4.3.2), so an event whose PUBACK was lost arrives again, and the server keeps one
+       * per id. Absent from agents before it (each of their events is kept).
+       */
+      id?: string;
     }
   | { type: "config-applied"; policy: string; version: number }
   | { type: "config-rejected"; reason: string }
@@ -36,6 +42,7 @@ const hasControl = (v: string) => {
 };
 const text = (v: unknown, max = MAX_TEXT): v is string =>
   typeof v === "string" && v.length > 0 && v.length <= max && !hasControl(v);
+const EVENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const keysWithin = (o: object, keys: string[]) => Object.keys(o).every((k) => keys.includes(k));
 
 /** Validates a parsed report; undefined when it is not one (the broker drops and counts it). */
@@ -44,7 +51,8 @@ export function parseDeviceReport(v: unknown): DeviceReport | undefined {
   const r = v as Record<string, unknown>;
   switch (r.type) {
     case "security-event":
-      return keysWithin(r, ["type", "kind", "at", "detail"]) &&
+      return keysWithin(r, ["type", "kind", "at", "detail", "id"]) &&
+        (r.id === undefined || (typeof r.id === "string" && EVENT_ID.test(r.id))) &&
         (SECURITY_EVENT_KINDS as readonly unknown[]).includes(r.kind) &&
         typeof r.at === "string" &&
         !Number.isNaN(Date.parse(r.at)) &&

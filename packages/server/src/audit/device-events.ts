@@ -40,13 +40,25 @@ const toEvent = (r: EventRow): DeviceSecurityEvent => ({
 // A device clock may be wrong: keep its time, but never more than a day ahead of ours.
 const MAX_FUTURE_MS = 24 * 3600 * 1000;
 
+/**
+ * Stores an event; false when the device already sent one with the same `deviceEventId` (a QoS 1
+ * re-send after a lost PUBACK, MQTT 3.1.1 / 5 §4.3.2: kept once, by the unique index of migration
+ * 960). Events without an id (agents before it, and the server's own) are always stored.
+ */
 export async function recordSecurityEvent(
   db: Queryable,
-  event: { deviceId: string; kind: StoredEventKind; occurredAt: number; detail?: string | null },
-): Promise<void> {
+  event: {
+    deviceId: string;
+    kind: StoredEventKind;
+    occurredAt: number;
+    detail?: string | null;
+    deviceEventId?: string;
+  },
+): Promise<boolean> {
   const now = Date.now();
-  await db.run(
-    `INSERT INTO device_security_events (id, device_id, kind, occurred_at, received_at, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+  const result = await db.run(
+    `INSERT INTO device_security_events (id, device_id, kind, occurred_at, received_at, detail, device_event_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, device_event_id) DO NOTHING`,
     [
       randomUUID(),
       event.deviceId,
@@ -54,8 +66,10 @@ export async function recordSecurityEvent(
       Math.min(event.occurredAt, now + MAX_FUTURE_MS),
       now,
       event.detail ?? null,
+      event.deviceEventId ?? null,
     ],
   );
+  return result.changes === 1;
 }
 
 export interface SecurityEventQuery {

@@ -77,13 +77,15 @@ export async function handleDeviceReport(
         await countDroppedReport(deps.store, deviceId);
         return "dropped";
       }
-      await recordSecurityEvent(deps.store, {
+      const stored = await recordSecurityEvent(deps.store, {
         deviceId,
         kind: report.kind,
         occurredAt: Date.parse(report.at),
         detail: report.detail,
+        ...(report.id ? { deviceEventId: report.id } : {}),
       });
-      return "stored";
+      // A repeat (its PUBACK was lost) is acknowledged like the first, and not stored twice.
+      return stored ? "stored" : "ignored";
     }
     case "config-applied":
       await recordConfigAck(deps.store, deviceId, { policy: report.policy, version: report.version });

@@ -87,4 +87,12 @@ export const UPDATES_MIGRATIONS: Migration[] = [
       `CREATE INDEX artifact_deltas_sha512 ON artifact_deltas(sha512)`,
     ],
   },
+  {
+    // Issue #15 follow-up: 1 while a canceled job's device, told of the job, has not acknowledged
+    // the cancel (it reports `canceled` on `jobs/{id}/status`): the cancel is sent again each time
+    // the device subscribes to `jobs/notify` (updates/jobs-service.ts).
+    id: 961,
+    name: "updates-job-cancel-notice",
+    statements: [`ALTER TABLE deployment_jobs ADD COLUMN cancel_notice INTEGER NOT NULL DEFAULT 0`],
+  },
 ];

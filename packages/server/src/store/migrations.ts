@@ -446,4 +446,16 @@ export const migrations: Migration[] = [
         created_at BIGINT NOT NULL)`,
     ],
   },
+  {
+    // Issue #15 follow-up: a security event carries its id on the device (wire/reports.ts), unique
+    // per device, so one re-sent after a lost PUBACK (QoS 1 is at-least-once, MQTT 3.1.1 / 5
+    // §4.3.2) is stored once. NULLs are distinct in a unique index (PostgreSQL and SQLite): events
+    // of older agents, without an id, are all kept.
+    id: 960,
+    name: "device-security-events-device-id",
+    statements: [
+      `ALTER TABLE device_security_events ADD COLUMN device_event_id TEXT`,
+      `CREATE UNIQUE INDEX device_security_events_device_event ON device_security_events(device_id, device_event_id)`,
+    ],
+  },
 ];

@@ -69,6 +69,39 @@ export async function jobById(db: Queryable, id: string): Promise<Job | undefine
   return row && toJob(row);
 }
 
+/** How long a cancel is sent again to a device that does not acknowledge it (an agent before acks). */
+export const CANCEL_NOTICE_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * The device's canceled jobs whose cancel it has not acknowledged (`cancel_notice`, migration 961):
+ * sent again when it subscribes, as a device offline at cancel time (or connected to a process
+ * that died before telling it) would otherwise go on with a job the server has ended.
+ */
+export async function unacknowledgedCancelsOf(db: Queryable, deviceId: string): Promise<Job[]> {
+  return (
+    await db.all<Row>(
+      `SELECT * FROM deployment_jobs WHERE device_id = ? AND state = 'canceled' AND cancel_notice = 1
+         AND updated_at > ? ORDER BY updated_at, id`,
+      [deviceId, Date.now() - CANCEL_NOTICE_MS],
+    )
+  ).map(toJob);
+}
+
+/** Marks a job's cancel as one its device must acknowledge (it had been told of the job). */
+export async function expectCancelAck(db: Queryable, jobId: string): Promise<void> {
+  await db.run(`UPDATE deployment_jobs SET cancel_notice = 1 WHERE id = ? AND state = 'canceled'`, [jobId]);
+}
+
+/** The device acknowledged its job's cancel: it is not sent again. */
+export async function acknowledgeCancel(db: Queryable, deviceId: string, jobId: string): Promise<boolean> {
+  const result = await db.run(
+    `UPDATE deployment_jobs SET cancel_notice = 0 WHERE id = ? AND device_id = ? AND state = 'canceled'
+       AND cancel_notice = 1`,
+    [jobId, deviceId],
+  );
+  return result.changes === 1;
+}
+
 /** The device's jobs that are still open (re-announced when it subscribes again). */
 export async function openJobsOfDevice(db: Queryable, deviceId: string): Promise<Job[]> {
   return (

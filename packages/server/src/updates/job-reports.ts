@@ -1,6 +1,6 @@
 import { isJobStatusReport, type JobState, type JobStatusReport } from "@bulwark/sdk/wire/jobs";
 import type { Queryable } from "../store/store.ts";
-import { jobById, transitionJob } from "./deployment-jobs.ts";
+import { acknowledgeCancel, jobById, transitionJob } from "./deployment-jobs.ts";
 import { deploymentById } from "./deployments.ts";
 
 /** How far along a job is; a device report may not move a job backwards (bar deferral). */
@@ -54,6 +54,11 @@ export async function applyJobReport(
   payload: unknown,
 ): Promise<{ outcome: ReportOutcome; deploymentId?: string }> {
   if (!isJobStatusReport(payload)) return { outcome: "ignored" };
+  // The device acknowledges the server's cancel; it never moves a job itself.
+  if (payload.state === "canceled") {
+    await acknowledgeCancel(db, deviceId, jobId);
+    return { outcome: "ignored" };
+  }
   for (let attempt = 0; attempt <= MAX_RACES; attempt++) {
     const job = await jobById(db, jobId);
     if (!job || job.deviceId !== deviceId || !deviceMayMove(job.state, payload.state))

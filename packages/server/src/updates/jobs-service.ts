@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { BrokerHooks } from "../fleet/broker-hooks.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import type { Store } from "../store/store.ts";
-import { openJobsOfDevice } from "./deployment-jobs.ts";
+import { openJobsOfDevice, unacknowledgedCancelsOf } from "./deployment-jobs.ts";
 import { activeDeploymentIds, deploymentById } from "./deployments.ts";
 import { sendNotify } from "./job-notify.ts";
 import { applyJobReport, type ReportOutcome } from "./job-reports.ts";
@@ -15,7 +15,7 @@ export interface UpdateJobs {
   /** Runs a pass of the deployment soon (coalesced: one pass at a time per deployment). */
   wake(deploymentId: string): void;
   jobStatus(deviceId: string, jobId: string, payload: Buffer): Promise<void>;
-  /** The device (re)subscribed to `jobs/notify`: its open jobs are announced again. */
+  /** The device (re)subscribed to `jobs/notify`: its open jobs, and cancels not acknowledged, are sent again. */
   subscribed(deviceId: string): Promise<void>;
   start(intervalMs: number): void;
   stop(): Promise<void>;
@@ -144,6 +144,11 @@ export function updateJobs(deps: {
     async subscribed(deviceId) {
       for (const job of await openJobsOfDevice(deps.store, deviceId)) {
         if (job.state === "queued") continue;
+        const deployment = await deploymentById(deps.store, job.deploymentId);
+        if (deployment) await sendNotify(deps.channel, deps.store, deployment, job);
+      }
+      // A cancel the device has not acknowledged (it was offline, or its notice was lost) goes again.
+      for (const job of await unacknowledgedCancelsOf(deps.store, deviceId)) {
         const deployment = await deploymentById(deps.store, job.deploymentId);
         if (deployment) await sendNotify(deps.channel, deps.store, deployment, job);
       }

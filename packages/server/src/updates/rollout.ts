@@ -4,7 +4,14 @@ import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import type { Store } from "../store/store.ts";
 import { releaseGuard } from "./anti-rollback.ts";
-import { createJob, type Job, type JobActor, jobsOf, transitionJob } from "./deployment-jobs.ts";
+import {
+  createJob,
+  expectCancelAck,
+  type Job,
+  type JobActor,
+  jobsOf,
+  transitionJob,
+} from "./deployment-jobs.ts";
 import { admitted, fullyAdmitted } from "./deployment-spec.ts";
 import {
   type Deployment,
@@ -68,7 +75,11 @@ async function timeOutJobs(pass: Pass): Promise<"continue"> {
 /**
  * Ends a deployment early (abort or an operator's cancel): the status change, the cancellation of
  * every job not yet installing and the audit entry commit together (an installing device finishes
- * and reports); the devices are told afterwards. Returns undefined when the status had moved.
+ * and reports). The devices told of their job are sent the cancel before the commit, as
+ * announcements are (`notifyQueued`): committed first, a process dying in between left a device
+ * connected to another process going on with a canceled job. A device that missed it (offline, or
+ * its notice not sent) gets it again each time it subscribes, until it acknowledges it
+ * (`cancel_notice`, `jobs-service.ts`). Returns undefined when the status had moved.
  */
 export async function endDeployment(
   deps: RolloutDeps,
@@ -78,35 +89,38 @@ export async function endDeployment(
   audit: (canceled: number) => AuditEntry,
 ): Promise<number | undefined> {
   const stoppable: JobState[] = ["queued", "notified", "deferred", "downloading", "verifying"];
-  const told: Job[] = [];
-  const canceled = await deps.store.transaction(async (tx) => {
+  return deps.store.transaction(async (tx) => {
     if (!(await setDeploymentStatus(tx, deployment.id, move.from, move.to, move.reason))) return undefined;
+    const told: Job[] = [];
     for (const job of await jobsOf(tx, deployment.id)) {
       if (!stoppable.includes(job.state)) continue;
       const reason = `deployment ${move.to}`;
       if (await transitionJob(tx, job, "canceled", { actor, reason, deadlineAt: job.deadlineAt }))
-        if (job.state !== "queued") told.push({ ...job, state: "canceled" });
+        if (job.state !== "queued") {
+          await expectCancelAck(tx, job.id);
+          told.push({ ...job, state: "canceled" });
+        }
     }
     const count = (await jobsOf(tx, deployment.id)).filter((j) => j.state === "canceled").length;
     await appendAudit(tx, audit(count));
+    if (told.length > 0) {
+      // One document for all; the notices go out together, before the commit.
+      const documentOf = await notifyDocuments(tx, deployment);
+      await Promise.all(
+        told.map((job) =>
+          deps.channel
+            .publish(job.deviceId, "jobsNotify", documentOf(job))
+            .catch((error: unknown) =>
+              deps.log.warn(
+                { err: error, jobId: job.id },
+                "cancel notice not sent; the device gets it when it subscribes again",
+              ),
+            ),
+        ),
+      );
+    }
     return count;
   });
-  if (told.length > 0) {
-    const documentOf = await notifyDocuments(deps.store, deployment);
-    await Promise.all(
-      told.map((job) =>
-        deps.channel
-          .publish(job.deviceId, "jobsNotify", documentOf(job))
-          .catch((error: unknown) =>
-            deps.log.warn(
-              { err: error, jobId: job.id },
-              "cancel notice not sent; the device learns it on reconnect",
-            ),
-          ),
-      ),
-    );
-  }
-  return canceled;
 }
 
 /** Step 3: automatic abort when the failure rate among finished jobs passes the threshold. */

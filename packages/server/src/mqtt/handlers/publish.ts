@@ -35,8 +35,10 @@ export interface PublishDeps {
  * message and the sender discards it, so a PUBACK sent before the message was stored lost it when
  * the server died in between. A message that could not be handled is not acknowledged: the
  * connection closes (3.1.1 has no negative PUBACK) and the device sends it again after it
- * reconnects (mqtt.js, so the agent, keeps unacknowledged messages across reconnects; §4.4 asks it
- * of persistent sessions). One device's messages are handled one at a time, in the order received,
+ * reconnects (§4.4 asks it of persistent sessions only; the agent connects with clean sessions,
+ * where mqtt.js does not send them again, so it keeps its security events and job reports in its
+ * encrypted store until their PUBACK and sends them again itself: `security-events.ts`,
+ * `updates/report-outbox.ts`). One device's messages are handled one at a time, in the order received,
  * so their PUBACKs go out in that order too ([MQTT-4.6.0-2]); Aedes hands over all the packets of
  * one socket read at once.
  */
