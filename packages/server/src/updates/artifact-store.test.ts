@@ -34,6 +34,16 @@ describe("FileArtifactStore", () => {
     assert.equal(range, whole.subarray(10, 20).toString());
   });
 
+  it("reads objects larger than one read chunk, whole and by a range across chunk boundaries", async () => {
+    const whole = randomBytes(700_000);
+    const stored = await store.put(chunks([whole]), 1_000_000);
+    assert.ok(Buffer.concat(await (await store.read(stored.sha256)).toArray()).equals(whole));
+    const part = Buffer.concat(
+      await (await store.read(stored.sha256, { start: 200_000, end: 599_999 })).toArray(),
+    );
+    assert.ok(part.equals(whole.subarray(200_000, 600_000)));
+  });
+
   it("stops reading a chunked stream at the limit and leaves no file", async () => {
     let produced = 0;
     async function* endless(): AsyncIterable<Buffer> {
@@ -54,6 +64,11 @@ describe("FileArtifactStore", () => {
 
   it("answers unknown or malformed ids as not found", async () => {
     assert.equal(await store.has("0".repeat(64)), false);
+    await assert.rejects(store.read("0".repeat(64)), (error: unknown) => {
+      assert.ok(error instanceof BulwarkError);
+      assert.equal(error.code, "BW_ERR_NOT_FOUND");
+      return true;
+    });
     await assert.rejects(store.read("../etc/passwd"), (error: unknown) => {
       assert.ok(error instanceof BulwarkError);
       assert.equal(error.code, "BW_ERR_NOT_FOUND");

@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -36,6 +35,8 @@ export interface ArtifactStore {
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** How much one read of a stored object takes from disk while it is streamed out. */
+const READ_CHUNK_BYTES = 256 * 1024;
 
 /**
  * Files named by their SHA-256 under `dir` (`ab/abcdef…`), 0600 in 0700 directories. An upload
@@ -96,9 +97,19 @@ export class FileArtifactStore implements ArtifactStore {
   }
 
   async read(sha256: string, range?: ByteRange): Promise<Readable> {
-    const path = this.#path(sha256);
-    if (!(await this.has(sha256))) throw new BulwarkError("BW_ERR_NOT_FOUND", "no such artifact");
-    return createReadStream(path, range ? { start: range.start, end: range.end } : {});
+    // One open instead of a stat and then the stream's own open (issue #15 item 9: a rollout
+    // serves the same object to every device, and the stat was ~4 % of the server's busy time).
+    let file: FileHandle;
+    try {
+      file = await open(this.#path(sha256), "r");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT")
+        throw new BulwarkError("BW_ERR_NOT_FOUND", "no such artifact");
+      throw error;
+    }
+    // 256 KiB reads instead of the default 64 KiB: a quarter of the read calls and stream turns
+    // per download; TLS still cuts the bytes into its 16 KiB records (RFC 8446 §5.1).
+    return file.createReadStream({ highWaterMark: READ_CHUNK_BYTES, ...(range ?? {}) });
   }
 
   async has(sha256: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -120,6 +120,19 @@ describe("update artifacts: streamed upload, content-addressed storage, device d
     assert.equal(JSON.parse(refused.body.toString()).code, "BW_ERR_DEVICE_NOT_ALLOWED");
     await server.api("POST", `/api/v1/devices/${device.deviceId}/enable`, { reason: "test" });
     assert.equal((await deviceGet(server, device, path)).status, 200);
+    // A product that does not exist: no device is one of its devices.
+    const noProduct = await deviceGet(server, device, path.replace(productId, randomUUID()));
+    assert.equal(JSON.parse(noProduct.body.toString()).code, "BW_ERR_FORBIDDEN");
+    // RFC 5280 §5.3.1: a revoked certificate no longer downloads, although TLS still accepts it.
+    const revokedDevice = await productDevice(server, productId);
+    assert.equal((await deviceGet(server, revokedDevice, path)).status, 200, "positive control");
+    const serial = new X509Certificate(revokedDevice.certPem).serialNumber.toLowerCase();
+    const revoke = await server.api("POST", `/api/v1/certificates/${serial}/revoke`, {
+      reason: "superseded",
+    });
+    assert.equal(revoke.status, 200);
+    const revoked = await deviceGet(server, revokedDevice, path);
+    assert.equal(JSON.parse(revoked.body.toString()).code, "BW_ERR_CERTIFICATE_INVALID");
   });
 
   it("records the update fields of a release: component, advisory, hardware", async () => {
