@@ -37,11 +37,50 @@ describe("FileArtifactStore", () => {
   it("reads objects larger than one read chunk, whole and by a range across chunk boundaries", async () => {
     const whole = randomBytes(700_000);
     const stored = await store.put(chunks([whole]), 1_000_000);
-    assert.ok(Buffer.concat(await (await store.read(stored.sha256)).toArray()).equals(whole));
-    const part = Buffer.concat(
-      await (await store.read(stored.sha256, { start: 200_000, end: 599_999 })).toArray(),
-    );
-    assert.ok(part.equals(whole.subarray(200_000, 600_000)));
+    // From disk (nothing kept in memory) and from memory (the default store keeps it once read).
+    for (const reader of [new FileArtifactStore(dir, { maxBytes: 0, maxObjectBytes: 0 }), store, store]) {
+      assert.ok(Buffer.concat(await (await reader.read(stored.sha256)).toArray()).equals(whole));
+      const part = Buffer.concat(
+        await (await reader.read(stored.sha256, { start: 200_000, end: 599_999 })).toArray(),
+      );
+      assert.ok(part.equals(whole.subarray(200_000, 600_000)));
+    }
+  });
+
+  it("keeps small objects in memory within its limits and streams larger ones from disk", async () => {
+    const hotDir = mkdtempSync(join(tmpdir(), "bulwark-hot-"));
+    const hot = new FileArtifactStore(hotDir, { maxBytes: 300_000, maxObjectBytes: 200_000 });
+    const small = randomBytes(150_000);
+    const other = randomBytes(160_000);
+    const large = randomBytes(250_000);
+    const [a, b, big] = [
+      await hot.put(chunks([small]), 1_000_000),
+      await hot.put(chunks([other]), 1_000_000),
+      await hot.put(chunks([large]), 1_000_000),
+    ];
+    const bytesOf = async (sha256: string, range?: { start: number; end: number }) =>
+      Buffer.concat(await (await hot.read(sha256, range)).toArray());
+    assert.ok((await bytesOf(a.sha256)).equals(small));
+    assert.ok((await bytesOf(big.sha256)).equals(large));
+    // With the files gone, only what was kept in memory can still be read.
+    for (const sha256 of [a.sha256, big.sha256]) rmSync(join(hotDir, sha256.slice(0, 2), sha256));
+    assert.ok((await bytesOf(a.sha256)).equals(small), "the small object is served from memory");
+    assert.ok((await bytesOf(a.sha256, { start: 1000, end: 140_999 })).equals(small.subarray(1000, 141_000)));
+    await assert.rejects(hot.read(big.sha256), (error: unknown) => {
+      assert.ok(error instanceof BulwarkError);
+      assert.equal(error.code, "BW_ERR_NOT_FOUND", "the large object was not kept");
+      return true;
+    });
+    // A second small object exceeds the 300,000 bytes together: the least recently used one goes.
+    assert.ok((await bytesOf(b.sha256)).equals(other));
+    rmSync(join(hotDir, b.sha256.slice(0, 2), b.sha256));
+    assert.ok((await bytesOf(b.sha256)).equals(other), "the newer object is kept");
+    await assert.rejects(hot.read(a.sha256), (error: unknown) => {
+      assert.ok(error instanceof BulwarkError);
+      assert.equal(error.code, "BW_ERR_NOT_FOUND", "the older object was dropped");
+      return true;
+    });
+    rmSync(hotDir, { recursive: true, force: true });
   });
 
   it("stops reading a chunked stream at the limit and leaves no file", async () => {
