@@ -64,6 +64,47 @@ export async function jobsOf(db: Queryable, deploymentId: string): Promise<Job[]
   ).map(toJob);
 }
 
+/** A deployment's jobs counted by state (SQL aggregate: one row per state, not one per job). */
+export type JobCounts = Partial<Record<JobState, number>>;
+
+export async function jobCountsOf(db: Queryable, deploymentId: string): Promise<JobCounts> {
+  const rows = await db.all<{ state: JobState; n: number | string }>(
+    `SELECT state, COUNT(*) AS n FROM deployment_jobs WHERE deployment_id = ? GROUP BY state`,
+    [deploymentId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+}
+
+/** A deployment's jobs in one state, oldest first. */
+export async function jobsInState(db: Queryable, deploymentId: string, state: JobState): Promise<Job[]> {
+  return (
+    await db.all<Row>(
+      `SELECT * FROM deployment_jobs WHERE deployment_id = ? AND state = ? ORDER BY created_at, id`,
+      [deploymentId, state],
+    )
+  ).map(toJob);
+}
+
+/** A deployment's jobs not ended whose deadline has passed. */
+export async function overdueJobsOf(db: Queryable, deploymentId: string, now: number): Promise<Job[]> {
+  return (
+    await db.all<Row>(
+      `SELECT * FROM deployment_jobs WHERE deployment_id = ? AND state NOT IN (${TERMINAL_LIST})
+         AND deadline_at < ? ORDER BY created_at, id`,
+      [deploymentId, now],
+    )
+  ).map(toJob);
+}
+
+/** The devices that have a job in the deployment. */
+export async function jobDevicesOf(db: Queryable, deploymentId: string): Promise<Set<string>> {
+  const rows = await db.all<{ device_id: string }>(
+    `SELECT device_id FROM deployment_jobs WHERE deployment_id = ?`,
+    [deploymentId],
+  );
+  return new Set(rows.map((r) => r.device_id));
+}
+
 export async function jobById(db: Queryable, id: string): Promise<Job | undefined> {
   const row = await db.get<Row>(`SELECT * FROM deployment_jobs WHERE id = ?`, [id]);
   return row && toJob(row);

@@ -65,11 +65,12 @@ export async function fittingDevices(
  * afresh each time, so devices that join the group later are taken in), whose hardware revision
  * the release lists (an empty list fits every revision) and whose anti-rollback floor the release
  * is not below (`guard`: the release's counter). Checked before a device is targeted: a device
- * left out gets no job, and the deployment's summary counts it.
+ * left out gets no job, and the deployment's summary counts it. Unordered: `inRolloutOrder` ranks
+ * them (the rollout pass only when it admits devices, as ranking costs a hash per device).
  */
-export async function eligibleDevices(
+export async function eligibleDevicesUnordered(
   db: Queryable,
-  deployment: Pick<Deployment, "id" | "productId" | "target">,
+  deployment: Pick<Deployment, "productId" | "target">,
   hardware: string[],
   guard?: Guard,
 ): Promise<Eligibility> {
@@ -77,7 +78,23 @@ export async function eligibleDevices(
   if (!productId) return { devices: [], incompatible: 0, belowFloor: 0 };
   const below = guard ? await belowFloor(db, productId, guard, fitting) : new Map();
   const devices = fitting.filter((d) => !below.has(d.id)).map((d) => d.id);
-  const rank = (id: string) => createHash("sha256").update(`${deployment.id}:${id}`).digest("hex");
+  return { devices, incompatible, belowFloor: below.size };
+}
+
+/** Devices in the deployment's stable shuffled order (wave membership). */
+export function inRolloutOrder(deploymentId: string, devices: string[]): string[] {
+  const rank = (id: string) => createHash("sha256").update(`${deploymentId}:${id}`).digest("hex");
   const ranked = devices.map((id) => ({ id, rank: rank(id) })).sort((a, b) => (a.rank < b.rank ? -1 : 1));
-  return { devices: ranked.map((d) => d.id), incompatible, belowFloor: below.size };
+  return ranked.map((d) => d.id);
+}
+
+/** `eligibleDevicesUnordered`, in the deployment's rollout order. */
+export async function eligibleDevices(
+  db: Queryable,
+  deployment: Pick<Deployment, "id" | "productId" | "target">,
+  hardware: string[],
+  guard?: Guard,
+): Promise<Eligibility> {
+  const eligibility = await eligibleDevicesUnordered(db, deployment, hardware, guard);
+  return { ...eligibility, devices: inRolloutOrder(deployment.id, eligibility.devices) };
 }

@@ -1,4 +1,4 @@
-import { isTerminalJobState, type JobState } from "@bulwark/sdk/wire/jobs";
+import { type JobState, TERMINAL_JOB_STATES } from "@bulwark/sdk/wire/jobs";
 import type { Logger } from "pino";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
@@ -9,7 +9,12 @@ import {
   expectCancelAck,
   type Job,
   type JobActor,
+  type JobCounts,
+  jobCountsOf,
+  jobDevicesOf,
+  jobsInState,
   jobsOf,
+  overdueJobsOf,
   transitionJob,
 } from "./deployment-jobs.ts";
 import { admitted, fullyAdmitted } from "./deployment-spec.ts";
@@ -20,7 +25,7 @@ import {
   setDeploymentStatus,
   setWave,
 } from "./deployments.ts";
-import { eligibleDevices } from "./eligibility.ts";
+import { eligibleDevicesUnordered, inRolloutOrder } from "./eligibility.ts";
 import { notifyDocuments } from "./job-notify.ts";
 import { releaseUpdateOf } from "./release-updates.ts";
 
@@ -30,14 +35,27 @@ export interface RolloutDeps {
   log: Logger;
 }
 
-/** What one pass of the engine sees; steps read it and say whether the pass goes on. */
+/**
+ * What one pass of the engine sees; steps read it and say whether the pass goes on. The jobs are
+ * counted by state (an SQL aggregate): a step reads the rows it acts on only (the overdue, the
+ * queued, the devices with a job when some are still to admit), so a pass over a fleet that has
+ * all its jobs costs a few aggregates, not a read of every job (issue #15 item 9: at 10,000
+ * devices the full read stalled the event loop for each pass while jobs ended).
+ */
 interface Pass {
   deps: RolloutDeps;
   deployment: Deployment;
+  /** Eligible devices, unordered (`inRolloutOrder` ranks them when devices are admitted). */
   eligible: string[];
-  jobs: Job[];
+  counts: JobCounts;
   now: number;
 }
+
+const countOf = (counts: JobCounts, states: readonly JobState[]) =>
+  states.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
+const totalOf = (counts: JobCounts) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+const endedOf = (counts: JobCounts) => countOf(counts, TERMINAL_JOB_STATES);
+const openOf = (counts: JobCounts) => totalOf(counts) - endedOf(counts);
 
 type Step = (pass: Pass) => Promise<"continue" | "stop">;
 
@@ -45,21 +63,25 @@ const timeoutMs = (d: Deployment) => d.spec.jobTimeoutSeconds * 1000;
 
 /** Step 1: jobs for the devices the strategy admits by now (devices joining later included). */
 async function admitDevices(pass: Pass): Promise<"continue"> {
-  const { deployment: d, eligible, jobs } = pass;
+  const { deployment: d, eligible } = pass;
   const allowed = admitted(d.spec.strategy, eligible.length, d.wave, pass.now - d.startedAt);
-  const have = new Set(jobs.map((j) => j.deviceId));
-  const fresh = eligible.filter((id) => !have.has(id)).slice(0, Math.max(0, allowed - jobs.length));
-  if (fresh.length === 0) return "continue";
+  const room = allowed - totalOf(pass.counts);
+  if (room <= 0) return "continue";
+  const have = await jobDevicesOf(pass.deps.store, d.id);
+  const without = eligible.filter((id) => !have.has(id));
+  if (without.length === 0) return "continue";
+  const fresh = inRolloutOrder(d.id, without).slice(0, room);
   await pass.deps.store.transaction(async (tx) => {
     for (const deviceId of fresh) await createJob(tx, d.id, deviceId, d.wave, timeoutMs(d));
   });
-  pass.jobs = await jobsOf(pass.deps.store, d.id);
+  pass.counts = await jobCountsOf(pass.deps.store, d.id);
   return "continue";
 }
 
 /** Step 2: a job without progress past its deadline is timed out. */
 async function timeOutJobs(pass: Pass): Promise<"continue"> {
-  const overdue = pass.jobs.filter((j) => !isTerminalJobState(j.state) && j.deadlineAt < pass.now);
+  if (openOf(pass.counts) === 0) return "continue";
+  const overdue = await overdueJobsOf(pass.deps.store, pass.deployment.id, pass.now);
   for (const job of overdue)
     await pass.deps.store.transaction((tx) =>
       transitionJob(tx, job, "timed_out", {
@@ -68,7 +90,7 @@ async function timeOutJobs(pass: Pass): Promise<"continue"> {
         deadlineAt: job.deadlineAt,
       }),
     );
-  if (overdue.length > 0) pass.jobs = await jobsOf(pass.deps.store, pass.deployment.id);
+  if (overdue.length > 0) pass.counts = await jobCountsOf(pass.deps.store, pass.deployment.id);
   return "continue";
 }
 
@@ -126,10 +148,10 @@ export async function endDeployment(
 /** Step 3: automatic abort when the failure rate among finished jobs passes the threshold. */
 async function abortOnFailures(pass: Pass): Promise<"continue" | "stop"> {
   const rule = pass.deployment.spec.abort;
-  const finished = pass.jobs.filter((j) => isTerminalJobState(j.state) && j.state !== "canceled");
-  const failed = finished.filter((j) => (rule.count as string[]).includes(j.state)).length;
-  if (finished.length < rule.minCount || failed / finished.length <= rule.failureRate) return "continue";
-  const reason = `failure rate ${failed}/${finished.length} passed ${rule.failureRate} (${rule.count.join(", ")})`;
+  const finished = endedOf(pass.counts) - (pass.counts.canceled ?? 0);
+  const failed = countOf(pass.counts, rule.count);
+  if (finished < rule.minCount || failed / finished <= rule.failureRate) return "continue";
+  const reason = `failure rate ${failed}/${finished} passed ${rule.failureRate} (${rule.count.join(", ")})`;
   await endDeployment(
     pass.deps,
     pass.deployment,
@@ -152,10 +174,9 @@ async function gateWave(pass: Pass): Promise<"continue" | "stop"> {
   const strategy = d.spec.strategy;
   if (strategy.kind !== "waves" || d.wave >= strategy.waves.length - 1) return "continue";
   const allowed = admitted(strategy, pass.eligible.length, d.wave, pass.now - d.startedAt);
-  if (pass.jobs.length < allowed || pass.jobs.some((j) => !isTerminalJobState(j.state))) return "continue";
-  const finished = pass.jobs.filter((j) => j.state !== "canceled");
-  const ratio =
-    finished.length === 0 ? 1 : finished.filter((j) => j.state === "succeeded").length / finished.length;
+  if (totalOf(pass.counts) < allowed || openOf(pass.counts) > 0) return "continue";
+  const finished = totalOf(pass.counts) - (pass.counts.canceled ?? 0);
+  const ratio = finished === 0 ? 1 : (pass.counts.succeeded ?? 0) / finished;
   if (ratio < strategy.successGate) {
     const reason = `wave ${d.wave + 1} succeeded on ${(ratio * 100).toFixed(1)} %, below its gate of ${strategy.successGate * 100} %`;
     await setDeploymentStatus(pass.deps.store, d.id, ["running"], "aborted", reason);
@@ -183,9 +204,9 @@ async function completeIfDone(pass: Pass): Promise<"continue" | "stop"> {
   if (!("devices" in d.target)) return "continue";
   if (!fullyAdmitted(d.spec.strategy, pass.eligible.length, d.wave, pass.now - d.startedAt))
     return "continue";
-  const have = new Set(pass.jobs.map((j) => j.deviceId));
-  if (pass.eligible.some((id) => !have.has(id)) || pass.jobs.some((j) => !isTerminalJobState(j.state)))
-    return "continue";
+  if (openOf(pass.counts) > 0) return "continue";
+  const have = await jobDevicesOf(pass.deps.store, d.id);
+  if (pass.eligible.some((id) => !have.has(id))) return "continue";
   await setDeploymentStatus(pass.deps.store, d.id, ["running"], "completed", null);
   return "stop";
 }
@@ -204,7 +225,8 @@ export const NOTIFY_BATCH = 500;
  * One document per pass; a batch's announcements go out together.
  */
 async function notifyQueued(pass: Pass): Promise<"continue"> {
-  const queued = pass.jobs.filter((j) => j.state === "queued");
+  if ((pass.counts.queued ?? 0) === 0) return "continue";
+  const queued = await jobsInState(pass.deps.store, pass.deployment.id, "queued");
   if (queued.length === 0) return "continue";
   const { store, channel } = pass.deps;
   const documentOf = await notifyDocuments(store, pass.deployment);
@@ -241,12 +263,12 @@ export async function advanceDeployment(deps: RolloutDeps, deploymentId: string)
     if (deployment?.status !== "running") return;
     const { hardware } = await releaseUpdateOf(deps.store, deployment.releaseId);
     const guard = await releaseGuard(deps.store, deployment.releaseId);
-    const { devices } = await eligibleDevices(deps.store, deployment, hardware, guard);
+    const { devices } = await eligibleDevicesUnordered(deps.store, deployment, hardware, guard);
     const pass: Pass = {
       deps,
       deployment,
       eligible: devices,
-      jobs: await jobsOf(deps.store, deploymentId),
+      counts: await jobCountsOf(deps.store, deploymentId),
       now: Date.now(),
     };
     for (const step of STEPS) if ((await step(pass)) === "stop") return;
