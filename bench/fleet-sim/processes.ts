@@ -87,6 +87,7 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   // The runtime flags `npm start` gives Node, then any extra ones, e.g.
   // BULWARK_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+  // "--import ./bench/fleet-sim/loop-delay.ts" logs its event-loop delay (see that file).
   const nodeArgs = [
     ...startScriptNodeFlags(),
     ...(process.env.BULWARK_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),

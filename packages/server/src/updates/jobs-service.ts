@@ -27,8 +27,9 @@ export const REPORT_BATCH = 256;
 export const REPORT_WINDOW_MS = 50;
 /**
  * Passes woken by device reports run at most this often per deployment (one pass for all the
- * reports meanwhile): a pass reads every eligible device and job of its deployment, so at 10,000
- * devices passes woken by every report would take the event loop from serving the downloads.
+ * reports meanwhile): a pass reads every eligible device of its deployment (its jobs only counted
+ * by state, `rollout.ts`), so at 10,000 devices passes woken by every report would take the event
+ * loop from serving the downloads.
  */
 const REPORT_WAKE_MS = 1000;
 
