@@ -4,8 +4,8 @@ import { describe, it } from "node:test";
 import type { JobNotify } from "@bulwark/sdk/wire/jobs";
 import { pino } from "pino";
 import { release, tempPostgresStore } from "../../test/store-fixtures.ts";
+import { oneDeviceDeployment } from "../../test/update-fixtures.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
-import { insertDevice } from "../fleet/devices.ts";
 import { createJob, jobById, jobEvents, jobsOf, transitionJob } from "./deployment-jobs.ts";
 import { DEFAULT_SPEC } from "./deployment-spec.ts";
 import { deploymentById, insertDeployment } from "./deployments.ts";
@@ -27,22 +27,7 @@ describe("deployment cancel: the notice reaches a device offline at cancel time 
     if (!fixture) return;
     const { store } = fixture;
     t.after(() => fixture.close());
-    const rel = await release(store, "Canceler C1", "1.0.0");
-    const groupId = randomUUID();
-    await store.run(
-      `INSERT INTO device_groups (id, name, provisioning_policy, created_at) VALUES (?, 'g', '{}', ?)`,
-      [groupId, Date.now()],
-    );
-    const deviceId = randomUUID();
-    await insertDevice(store, { id: deviceId, groupId, enrolledVia: "test" });
-    await store.run(`UPDATE devices SET product = ? WHERE id = ?`, [rel.productId, deviceId]);
-    const deployment = await insertDeployment(store, {
-      releaseId: rel.id,
-      productId: rel.productId,
-      target: { devices: [deviceId] },
-      spec: DEFAULT_SPEC,
-      createdBy: null,
-    });
+    const { rel, deviceId, deployment } = await oneDeviceDeployment(store, "Canceler C1");
     let online = true;
     const delivered: { jobId: string; state: string }[] = [];
     const handed: { jobId: string; state: string; committed: string | undefined }[] = [];

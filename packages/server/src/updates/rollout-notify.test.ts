@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { pino } from "pino";
-import { release, tempPostgresStore } from "../../test/store-fixtures.ts";
+import { tempPostgresStore } from "../../test/store-fixtures.ts";
+import { oneDeviceDeployment } from "../../test/update-fixtures.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
-import { insertDevice } from "../fleet/devices.ts";
 import { jobEvents, jobsOf } from "./deployment-jobs.ts";
-import { DEFAULT_SPEC } from "./deployment-spec.ts";
-import { insertDeployment } from "./deployments.ts";
 import { advanceDeployment } from "./rollout.ts";
 
 /**
@@ -24,22 +21,7 @@ describe("rollout: a job is announced before its move to notified commits (Postg
     if (!fixture) return;
     const { store } = fixture;
     try {
-      const rel = await release(store, "Announcer A1", "1.0.0");
-      const groupId = randomUUID();
-      await store.run(
-        `INSERT INTO device_groups (id, name, provisioning_policy, created_at) VALUES (?, 'g', '{}', ?)`,
-        [groupId, Date.now()],
-      );
-      const deviceId = randomUUID();
-      await insertDevice(store, { id: deviceId, groupId, enrolledVia: "test" });
-      await store.run(`UPDATE devices SET product = ? WHERE id = ?`, [rel.productId, deviceId]);
-      const deployment = await insertDeployment(store, {
-        releaseId: rel.id,
-        productId: rel.productId,
-        target: { devices: [deviceId] },
-        spec: DEFAULT_SPEC,
-        createdBy: null,
-      });
+      const { deviceId, deployment } = await oneDeviceDeployment(store, "Announcer A1");
       const committedState = async () =>
         (
           await store.get<{ state: string }>(`SELECT state FROM deployment_jobs WHERE device_id = ?`, [
