@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { httpsRequest } from "../packages/sdk/src/https.ts";
-import { NODE, ROOT, type TestServer, waitFor } from "./helpers.ts";
+import { NODE, ROOT, type TestServer, tempDir, waitFor } from "./helpers.ts";
+import { REDIS_URL } from "./services.ts";
 
 /** A server process started from `npm start`'s entry point (scale-out tests). */
 export interface ServerProcess {
@@ -124,3 +126,41 @@ export const closed = (client: MqttClient, what: string) =>
       resolve();
     });
   });
+
+/**
+ * Two server processes over one PostgreSQL schema and Redis, on one fresh data directory (the
+ * shared master key and CA), with the bootstrap admin's API on each.
+ */
+export async function twoProcesses(
+  schema: { url: string; name: string },
+  prefix: string,
+): Promise<{
+  a: ServerProcess;
+  b: ServerProcess;
+  servers: ServerProcess[];
+  rootPem: string;
+  adminKey: string;
+  apiA: TestServer;
+  apiB: TestServer;
+}> {
+  const dir = tempDir(prefix);
+  const keyFile = join(dir, "admin.key");
+  const common = [
+    ...["--data", join(dir, "data"), "--store", "postgres", "--database-url", schema.url],
+    ...["--redis-url", REDIS_URL, "--redis-prefix", `test-${schema.name}:`],
+    ...["--http-port", "0", "--mqtt-port", "0", "--bootstrap-admin-key-file", keyFile],
+  ];
+  const a = await startProcess(common);
+  const b = await startProcess(common);
+  const rootPem = readFileSync(join(dir, "data", "root-ca.pem"), "utf8");
+  const adminKey = readFileSync(keyFile, "utf8").trim();
+  return {
+    a,
+    b,
+    servers: [a, b],
+    rootPem,
+    adminKey,
+    apiA: apiOf(a.httpUrl, rootPem, adminKey),
+    apiB: apiOf(b.httpUrl, rootPem, adminKey),
+  };
+}

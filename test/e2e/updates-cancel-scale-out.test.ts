@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { MqttClient } from "mqtt";
 import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import type { JobNotify } from "../../packages/sdk/src/wire/jobs.ts";
 import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
 import { type EnrolledDevice, enrolDirect } from "../enrol-helpers.ts";
-import { stopChild, tempDir, waitFor } from "../helpers.ts";
-import { apiOf, connect, type ServerProcess, startProcess } from "../scale-out-helpers.ts";
-import { freshSchema, needServices, REDIS_URL } from "../services.ts";
+import { stopChild, waitFor } from "../helpers.ts";
+import { connect, twoProcesses } from "../scale-out-helpers.ts";
+import { freshSchema, needServices } from "../services.ts";
 
 /**
  * Issue #15 follow-up: a deployment's cancel reaches every device told of its job, across two
@@ -23,21 +21,9 @@ describe("updates scale-out: a cancel reaches devices on the other process and d
     if (!(await needServices(t, ["postgres", "redis"]))) return;
     const schema = freshSchema();
     await schema.create();
-    const dir = tempDir("bulwark-updates-cancel-");
-    const keyFile = join(dir, "admin.key");
-    const common = [
-      ...["--data", join(dir, "data"), "--store", "postgres", "--database-url", schema.url],
-      ...["--redis-url", REDIS_URL, "--redis-prefix", `test-${schema.name}:`],
-      ...["--http-port", "0", "--mqtt-port", "0", "--bootstrap-admin-key-file", keyFile],
-    ];
-    const servers: ServerProcess[] = [await startProcess(common)];
-    servers.push(await startProcess(common));
-    const [a, b] = servers as [ServerProcess, ServerProcess];
+    const { a, b, servers, rootPem, adminKey, apiA } = await twoProcesses(schema, "bulwark-updates-cancel-");
     const clients: MqttClient[] = [];
     try {
-      const rootPem = readFileSync(join(dir, "data", "root-ca.pem"), "utf8");
-      const adminKey = readFileSync(keyFile, "utf8").trim();
-      const apiA = apiOf(a.httpUrl, rootPem, adminKey);
       const productId = (await apiA.api<{ id: string }>("POST", "/api/v1/products", { name: "Cancel C2" }))
         .body.id;
       const token = (

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import mqtt, { type MqttClient } from "mqtt";
 import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import type { JobNotify } from "../../packages/sdk/src/wire/jobs.ts";
 import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
 import { enrolDirect } from "../enrol-helpers.ts";
-import { stopChild, tempDir, waitFor } from "../helpers.ts";
-import { apiOf, type ServerProcess, startProcess } from "../scale-out-helpers.ts";
-import { freshSchema, needServices, REDIS_URL } from "../services.ts";
+import { stopChild, waitFor } from "../helpers.ts";
+import { twoProcesses } from "../scale-out-helpers.ts";
+import { freshSchema, needServices } from "../services.ts";
 
 /**
  * Issue #15 item 7 (part): two server processes over one PostgreSQL (and Redis) run one rollout;
@@ -29,22 +27,12 @@ describe("updates scale-out: one rollout over two processes, one killed", () => 
       if (!(await needServices(t, ["postgres", "redis"]))) return;
       const schema = freshSchema();
       await schema.create();
-      const dir = tempDir("bulwark-updates-scale-");
-      const keyFile = join(dir, "admin.key");
-      const common = [
-        ...["--data", join(dir, "data"), "--store", "postgres", "--database-url", schema.url],
-        ...["--redis-url", REDIS_URL, "--redis-prefix", `test-${schema.name}:`],
-        ...["--http-port", "0", "--mqtt-port", "0", "--bootstrap-admin-key-file", keyFile],
-      ];
-      const servers: ServerProcess[] = [await startProcess(common)];
-      servers.push(await startProcess(common));
-      const [a, b] = servers as [ServerProcess, ServerProcess];
+      const { a, b, servers, rootPem, adminKey, apiA, apiB } = await twoProcesses(
+        schema,
+        "bulwark-updates-scale-",
+      );
       const clients: MqttClient[] = [];
       try {
-        const rootPem = readFileSync(join(dir, "data", "root-ca.pem"), "utf8");
-        const adminKey = readFileSync(keyFile, "utf8").trim();
-        const apiA = apiOf(a.httpUrl, rootPem, adminKey);
-        const apiB = apiOf(b.httpUrl, rootPem, adminKey);
         const [killed, survivor] = victim === "A" ? [a, apiB] : [b, apiA];
         const productId = (await apiA.api<{ id: string }>("POST", "/api/v1/products", { name: "Scaled S1" }))
           .body.id;
