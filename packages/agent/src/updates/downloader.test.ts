@@ -44,7 +44,9 @@ function handle(req: import("node:http").IncomingMessage, res: import("node:http
     pump();
     return;
   }
-  const payload = behaviour === "tampered" ? Buffer.from(body).fill(7, 1000, 1001) : body;
+  // Flip every bit of one byte: a fixed value would equal the random byte 1 time in 256.
+  const payload = behaviour === "tampered" ? Buffer.from(body) : body;
+  if (behaviour === "tampered") payload[1000] = payload[1000]! ^ 0xff;
   res.writeHead(status, { "content-length": payload.length - from });
   res.end(payload.subarray(from));
 }
