@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { isTerminalJobState, type JobState, TERMINAL_JOB_STATES } from "@bulwark/sdk/wire/jobs";
+import { chunks, placeholders } from "../store/placeholders.ts";
 import type { Queryable } from "../store/store.ts";
 
 /** One device's job in a deployment (issue #15 item 4: per-device job states, every transition stored). */
@@ -164,37 +165,86 @@ export async function stateCounts(
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
 
-async function recordEvent(
+interface JobEvent {
+  job: { id: string; deploymentId: string; deviceId: string };
+  from: JobState | null;
+  to: JobState;
+  reason: string | null;
+  actor: JobActor;
+}
+
+/**
+ * Rows per multi-row statement of the batched job writes: 10 bound values an event row, so 2,000
+ * a statement, well under both databases' limits; a rollout to 10,000 devices writes its jobs and
+ * their events in 150 statements instead of 20,000 (issue #15 item 9).
+ */
+const ROWS = 200;
+
+async function recordEvents(db: Queryable, events: readonly JobEvent[]): Promise<void> {
+  for (const chunk of chunks(events, ROWS)) {
+    const at = Date.now();
+    await db.run(
+      `INSERT INTO deployment_job_events (id, job_id, deployment_id, device_id, from_state, to_state, reason, actor, at, seq)
+       VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+      chunk.flatMap((e) => [
+        randomUUID(),
+        e.job.id,
+        e.job.deploymentId,
+        e.job.deviceId,
+        e.from,
+        e.to,
+        e.reason,
+        e.actor,
+        at,
+        nextSeq(),
+      ]),
+    );
+  }
+}
+
+const recordEvent = (
   db: Queryable,
   job: { id: string; deploymentId: string; deviceId: string },
   from: JobState | null,
   to: JobState,
   reason: string | null,
   actor: JobActor,
-) {
-  await db.run(
-    `INSERT INTO deployment_job_events (id, job_id, deployment_id, device_id, from_state, to_state, reason, actor, at, seq)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [randomUUID(), job.id, job.deploymentId, job.deviceId, from, to, reason, actor, Date.now(), nextSeq()],
-  );
-}
+) => recordEvents(db, [{ job, from, to, reason, actor }]);
 
-/** Creates a queued job; a device that already has one in this deployment gets none (UNIQUE). */
-export async function createJob(
+/** `createJobs` for one device. */
+export const createJob = (
   db: Queryable,
   deploymentId: string,
   deviceId: string,
   wave: number,
   timeoutMs: number,
+) => createJobs(db, deploymentId, [deviceId], wave, timeoutMs);
+
+/**
+ * Call inside a transaction. Creates a queued job for each device, with its event, in multi-row
+ * INSERTs. A device that already has a job in this deployment fails the whole call (UNIQUE): the
+ * rollout pass, under the deployment's lock, admits only devices without one.
+ */
+export async function createJobs(
+  db: Queryable,
+  deploymentId: string,
+  deviceIds: readonly string[],
+  wave: number,
+  timeoutMs: number,
 ): Promise<void> {
-  const now = Date.now();
-  const id = randomUUID();
-  await db.run(
-    `INSERT INTO deployment_jobs (id, deployment_id, device_id, state, wave, deadline_at, created_at, updated_at)
-     VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)`,
-    [id, deploymentId, deviceId, wave, now + timeoutMs, now, now],
-  );
-  await recordEvent(db, { id, deploymentId, deviceId }, null, "queued", null, "system");
+  for (const chunk of chunks(deviceIds, ROWS)) {
+    const now = Date.now();
+    const jobs = chunk.map((deviceId) => ({ id: randomUUID(), deploymentId, deviceId }));
+    await db.run(
+      `INSERT INTO deployment_jobs (id, deployment_id, device_id, state, wave, deadline_at, created_at, updated_at)
+       VALUES ${jobs.map(() => "(?, ?, ?, 'queued', ?, ?, ?, ?)").join(", ")}`,
+      jobs.flatMap((job) => [job.id, deploymentId, job.deviceId, wave, now + timeoutMs, now, now]),
+    );
+    await recordEvents(
+      db,
+      jobs.map((job) => ({ job, from: null, to: "queued", reason: null, actor: "system" })),
+    );
+  }
 }
 
 /**
@@ -233,6 +283,45 @@ export async function transitionJob(
   if (result.changes !== 1) return false;
   if (to !== job.state) await recordEvent(db, job, job.state, to, change.reason ?? null, change.actor);
   return true;
+}
+
+/**
+ * Call inside a transaction. `transitionJob` for many jobs with the same change: one conditional
+ * `UPDATE … WHERE state = ? AND id IN (…) RETURNING id` per state and chunk, and the events of
+ * the jobs that moved in multi-row INSERTs. Returns the jobs that moved (a job changed
+ * concurrently, or already ended, does not).
+ */
+export async function transitionJobs<J extends Pick<Job, "id" | "deploymentId" | "deviceId" | "state">>(
+  db: Queryable,
+  jobs: readonly J[],
+  to: JobState,
+  change: { reason?: string | null; actor: JobActor; deadlineAt: number },
+): Promise<J[]> {
+  const byState = new Map<JobState, J[]>();
+  for (const job of jobs) {
+    if (isTerminalJobState(job.state)) continue;
+    const group = byState.get(job.state);
+    if (group) group.push(job);
+    else byState.set(job.state, [job]);
+  }
+  const moved: J[] = [];
+  for (const [from, group] of byState)
+    for (const chunk of chunks(group, ROWS)) {
+      const rows = await db.all<{ id: string }>(
+        `UPDATE deployment_jobs SET state = ?, reason = ?, deadline_at = ?, defer_until = NULL, progress_bytes = NULL,
+           progress_total = NULL, updated_at = ? WHERE state = ? AND id IN (${placeholders(chunk.length)}) RETURNING id`,
+        [to, change.reason ?? null, change.deadlineAt, Date.now(), from, ...chunk.map((job) => job.id)],
+      );
+      const ids = new Set(rows.map((row) => row.id));
+      const changed = chunk.filter((job) => ids.has(job.id));
+      moved.push(...changed);
+      if (to !== from)
+        await recordEvents(
+          db,
+          changed.map((job) => ({ job, from, to, reason: change.reason ?? null, actor: change.actor })),
+        );
+    }
+  return moved;
 }
 
 export async function jobEvents(db: Queryable, jobId: string) {

@@ -5,7 +5,7 @@ import type { DeviceChannel } from "../fleet/device-channel.ts";
 import type { Store } from "../store/store.ts";
 import { releaseGuard } from "./anti-rollback.ts";
 import {
-  createJob,
+  createJobs,
   expectCancelAck,
   type Job,
   type JobActor,
@@ -16,6 +16,7 @@ import {
   jobsOf,
   overdueJobsOf,
   transitionJob,
+  transitionJobs,
 } from "./deployment-jobs.ts";
 import { admitted, fullyAdmitted } from "./deployment-spec.ts";
 import {
@@ -71,9 +72,7 @@ async function admitDevices(pass: Pass): Promise<"continue"> {
   const without = eligible.filter((id) => !have.has(id));
   if (without.length === 0) return "continue";
   const fresh = inRolloutOrder(d.id, without).slice(0, room);
-  await pass.deps.store.transaction(async (tx) => {
-    for (const deviceId of fresh) await createJob(tx, d.id, deviceId, d.wave, timeoutMs(d));
-  });
+  await pass.deps.store.transaction((tx) => createJobs(tx, d.id, fresh, d.wave, timeoutMs(d)));
   pass.counts = await jobCountsOf(pass.deps.store, d.id);
   return "continue";
 }
@@ -233,18 +232,17 @@ async function notifyQueued(pass: Pass): Promise<"continue"> {
   for (let i = 0; i < queued.length; i += NOTIFY_BATCH) {
     const batch = queued.slice(i, i + NOTIFY_BATCH);
     await store.transaction(async (tx) => {
-      const moved: Job[] = [];
-      for (const job of batch)
-        if (
-          await transitionJob(tx, job, "notified", {
-            actor: "system",
-            deadlineAt: pass.now + timeoutMs(pass.deployment),
-          })
-        )
-          moved.push({ ...job, state: "notified" });
+      const moved = await transitionJobs(tx, batch, "notified", {
+        actor: "system",
+        deadlineAt: pass.now + timeoutMs(pass.deployment),
+      });
       // A failed hand-over rolls the batch back: its jobs stay queued for the next pass (a device
       // that already has its job does not start it twice, `update-agent.ts`).
-      await Promise.all(moved.map((job) => channel.publish(job.deviceId, "jobsNotify", documentOf(job))));
+      await Promise.all(
+        moved.map((job) =>
+          channel.publish(job.deviceId, "jobsNotify", documentOf({ ...job, state: "notified" })),
+        ),
+      );
     });
   }
   return "continue";
