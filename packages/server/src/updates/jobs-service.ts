@@ -114,13 +114,23 @@ export function updateJobs(deps: {
   const drain = () => {
     if (draining) return;
     draining = (async () => {
-      while (pending.length > 0) {
-        // The window: reports arriving one by one would each get a commit of their own, and each
-        // commit of the embedded store blocks the event loop for its fsync.
+      // Two batches overlap: the next one is applied and committed while the last one's commit is
+      // made durable (the store's fsync runs off the event loop and covers both when they meet).
+      const inFlight = new Set<Promise<void>>();
+      while (pending.length > 0 || inFlight.size > 0) {
+        if (pending.length === 0) {
+          await Promise.race(inFlight); // reports arriving meanwhile are taken by this loop
+          continue;
+        }
+        // The window: reports arriving one by one would each get a commit (and an fsync) of their own.
         const wait = lastCommitAt + REPORT_WINDOW_MS - Date.now();
         if (pending.length < REPORT_BATCH && wait > 0) await new Promise((r) => setTimeout(r, wait));
         lastCommitAt = Date.now();
-        await applyBatch(pending.splice(0, REPORT_BATCH));
+        const applied: Promise<void> = applyBatch(pending.splice(0, REPORT_BATCH)).finally(() =>
+          inFlight.delete(applied),
+        );
+        inFlight.add(applied);
+        if (inFlight.size >= 2) await Promise.race(inFlight);
       }
     })().finally(() => {
       draining = undefined;

@@ -212,6 +212,8 @@ async function completeIfDone(pass: Pass): Promise<"continue" | "stop"> {
 
 /** Jobs moved to notified per transaction: one commit (one fsync) for this many, not one each. */
 export const NOTIFY_BATCH = 500;
+/** Notify batches committed or fsynced at once (PostgreSQL: connections of the pool they take). */
+const NOTIFY_IN_FLIGHT = 4;
 
 /**
  * Step 6: queued jobs are announced on the device's `jobs/notify` topic, a batch at a time: the
@@ -229,22 +231,34 @@ async function notifyQueued(pass: Pass): Promise<"continue"> {
   if (queued.length === 0) return "continue";
   const { store, channel } = pass.deps;
   const documentOf = await notifyDocuments(store, pass.deployment);
+  // Batches overlap: the next one is made while the last one's log is fsynced (its notices are
+  // out already), at most NOTIFY_IN_FLIGHT at once; the pass ends, and releases the deployment's
+  // lock, only once all of them have.
+  const inFlight = new Set<Promise<void>>();
+  const failures: unknown[] = [];
   for (let i = 0; i < queued.length; i += NOTIFY_BATCH) {
     const batch = queued.slice(i, i + NOTIFY_BATCH);
-    await store.transaction(async (tx) => {
-      const moved = await transitionJobs(tx, batch, "notified", {
-        actor: "system",
-        deadlineAt: pass.now + timeoutMs(pass.deployment),
-      });
-      // A failed hand-over rolls the batch back: its jobs stay queued for the next pass (a device
-      // that already has its job does not start it twice, `update-agent.ts`).
-      await Promise.all(
-        moved.map((job) =>
-          channel.publish(job.deviceId, "jobsNotify", documentOf({ ...job, state: "notified" })),
-        ),
-      );
-    });
+    if (inFlight.size >= NOTIFY_IN_FLIGHT) await Promise.race(inFlight);
+    const done: Promise<void> = store
+      .transaction(async (tx) => {
+        const moved = await transitionJobs(tx, batch, "notified", {
+          actor: "system",
+          deadlineAt: pass.now + timeoutMs(pass.deployment),
+        });
+        // A failed hand-over rolls the batch back: its jobs stay queued for the next pass (a device
+        // that already has its job does not start it twice, `update-agent.ts`).
+        await Promise.all(
+          moved.map((job) =>
+            channel.publish(job.deviceId, "jobsNotify", documentOf({ ...job, state: "notified" })),
+          ),
+        );
+      })
+      .catch((error: unknown) => void failures.push(error))
+      .finally(() => inFlight.delete(done));
+    inFlight.add(done);
   }
+  await Promise.all(inFlight);
+  if (failures.length > 0) throw failures[0];
   return "continue";
 }
 
