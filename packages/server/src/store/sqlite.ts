@@ -29,6 +29,8 @@ export interface SqliteStoreOptions {
 }
 
 const PAGE_SIZE = 8192;
+/** A plain SELECT writes nothing (a `WITH` may lead into an INSERT, so it is measured). */
+const READ_ONLY = /^\s*SELECT\b/i;
 
 /**
  * The embedded `Store`: one SQLite file through `node:sqlite`. SQLite is synchronous and has one
@@ -105,10 +107,14 @@ export class SqliteStore implements Store {
    * waits until that is durable. Whether it wrote is read with `total_changes()` around it, in the
    * same synchronous step (`INSERT … RETURNING` comes through `get` and `all` too).
    */
-  async #autocommit<T>(statement: (direct: Queryable) => Promise<T>, alwaysWrites = false): Promise<T> {
+  async #autocommit<T>(
+    sql: string,
+    statement: (direct: Queryable) => Promise<T>,
+    alwaysWrites = false,
+  ): Promise<T> {
     let wrote = alwaysWrites;
     const result = await this.#outside(() => {
-      if (!this.#wal || alwaysWrites) return statement(this.#direct);
+      if (!this.#wal || alwaysWrites || READ_ONLY.test(sql)) return statement(this.#direct);
       const before = this.#totalChanges();
       const pending = statement(this.#direct); // runs synchronously up to its promise
       wrote = this.#totalChanges() !== before;
@@ -185,16 +191,16 @@ export class SqliteStore implements Store {
   }
 
   all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return this.#autocommit((direct) => direct.all<T>(sql, params));
+    return this.#autocommit(sql, (direct) => direct.all<T>(sql, params));
   }
 
   get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
-    return this.#autocommit((direct) => direct.get<T>(sql, params));
+    return this.#autocommit(sql, (direct) => direct.get<T>(sql, params));
   }
 
   run(sql: string, params?: readonly SqlValue[]): Promise<RunResult> {
     // DDL changes no row count but is written all the same.
-    return this.#autocommit((direct) => direct.run(sql, params), true);
+    return this.#autocommit(sql, (direct) => direct.run(sql, params), true);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

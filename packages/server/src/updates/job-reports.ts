@@ -1,7 +1,7 @@
 import { isJobStatusReport, type JobState, type JobStatusReport } from "@bulwark/sdk/wire/jobs";
 import type { Queryable } from "../store/store.ts";
 import { acknowledgeCancel, jobById, transitionJob } from "./deployment-jobs.ts";
-import { deploymentById } from "./deployments.ts";
+import { type Deployment, deploymentById } from "./deployments.ts";
 
 /** How far along a job is; a device report may not move a job backwards (bar deferral). */
 const RANK: Record<JobState, number> = {
@@ -52,6 +52,8 @@ export async function applyJobReport(
   deviceId: string,
   jobId: string,
   payload: unknown,
+  /** Deployments already read in this transaction (a batch of reports reads each once). */
+  deployments: Map<string, Deployment | undefined> = new Map(),
 ): Promise<{ outcome: ReportOutcome; deploymentId?: string }> {
   if (!isJobStatusReport(payload)) return { outcome: "ignored" };
   // The device acknowledges the server's cancel; it never moves a job itself.
@@ -63,7 +65,9 @@ export async function applyJobReport(
     const job = await jobById(db, jobId);
     if (!job || job.deviceId !== deviceId || !deviceMayMove(job.state, payload.state))
       return { outcome: "ignored" };
-    const deployment = await deploymentById(db, job.deploymentId);
+    if (!deployments.has(job.deploymentId))
+      deployments.set(job.deploymentId, await deploymentById(db, job.deploymentId));
+    const deployment = deployments.get(job.deploymentId);
     if (!deployment) return { outcome: "ignored" };
     const timeout = deployment.spec.jobTimeoutSeconds * 1000;
     const now = Date.now();

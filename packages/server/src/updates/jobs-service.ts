@@ -96,7 +96,8 @@ export function updateJobs(deps: {
       // Each state change and its event row commit together (a crash between them lost the event).
       outcomes = await deps.store.transaction(async (tx) => {
         const out = [];
-        for (const r of batch) out.push(await applyJobReport(tx, r.deviceId, r.jobId, r.report));
+        const deployments = new Map();
+        for (const r of batch) out.push(await applyJobReport(tx, r.deviceId, r.jobId, r.report, deployments));
         return out;
       });
     } catch (error) {
