@@ -456,6 +456,10 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   watcher.close();
   clearInterval(telemetryTimer);
   clearTimeout(reconnectTimer);
+  // Stopping waits for no PUBACK: what matters is kept in the store until its PUBACK, or is sent
+  // again by the server itself (see `send`). A message mqtt.js still holds from a lost connection is
+  // never acknowledged (it is not sent again), and a graceful `end` would wait for it forever.
+  for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
   await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));
   log.info(outcome);
   return outcome;
