@@ -361,7 +361,10 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     attempt = 0;
     log.info("connected", { deviceId: state.deviceId, server: state.mqttUrl });
     // Wiped: no subscription (nothing more to obey), only the confirmation still owed.
-    if (wipe) return sendWipeConfirmation();
+    if (wipe) {
+      sendWipeConfirmation();
+      return;
+    }
     client.subscribe([topics.cmd, topics.config, topics.jobsNotify], { qos: 1 }, (error, granted) => {
       if (error) log.warn("subscribe failed", { reason: error.message });
       else log.debug("subscribed", { granted: granted?.map((g) => ({ topic: g.topic, qos: g.qos })) });

@@ -39,7 +39,10 @@ const FLUSH_WAIT_MS = 5000;
  */
 function closeWhenFlushed(client: Client): void {
   const conn = client.conn as Client["conn"] & Partial<Writable>;
-  if (!conn.end || !conn.writableLength || conn.destroyed) return client.close();
+  if (!conn.end || !conn.writableLength || conn.destroyed) {
+    client.close();
+    return;
+  }
   const timer = setTimeout(() => client.close(), FLUSH_WAIT_MS);
   timer.unref();
   conn.end(() => {
