@@ -5,7 +5,7 @@ import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import type { DeviceReport } from "@bulwark/sdk/wire/reports";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { TransferCommand } from "@bulwark/sdk/wire/transfer";
-import type { UserNoticeAck, UserNoticeCommand } from "@bulwark/sdk/wire/user-notice";
+import type { UserNoticeCommand } from "@bulwark/sdk/wire/user-notice";
 import mqtt, { type MqttClient } from "mqtt";
 import { type AppliedConfig, acceptConfig, appliedConfigOrNone } from "./device-config.ts";
 import { deviceKeyPem } from "./device-store.ts";
@@ -36,7 +36,7 @@ import { handleTransfer } from "./transfer.ts";
 import { pinnedRoot } from "./trust.ts";
 import { ReportOutbox } from "./updates/report-outbox.ts";
 import { startUpdates } from "./updates/start.ts";
-import { showUserNotice } from "./user-notice.ts";
+import { noticeShower } from "./user-notice.ts";
 import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
 
 export interface RunOptions {
@@ -327,26 +327,12 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     outbox.add(command.transferId, status);
   }
 
-  /** Notices whose hook is running: a notice sent again meanwhile waits for the same run. */
-  const showing = new Map<string, Promise<UserNoticeAck>>();
+  const showNotice = noticeShower({ store, stateDir: options.stateDir, log });
 
-  /**
-   * CRA Art. 14(8): show the notice to the user (the notification hook), then acknowledge it. The
-   * server sends an unacknowledged notice again on every connection; a notice already shown is
-   * answered from its record in the store (`showUserNotice`, no hook run), one still being shown
-   * waits for that run, so the hook runs once per notice. A restart between the hook and its record
-   * runs it again: a notice shown twice is better than one acknowledged and never shown.
-   */
+  /** CRA Art. 14(8): show the notice to the user (the notification hook), then acknowledge it (`noticeShower`). */
   async function onUserNotice(notice: UserNoticeCommand): Promise<void> {
     try {
-      let shown = showing.get(notice.noticeId);
-      if (!shown) {
-        shown = showUserNotice(notice, { store, stateDir: options.stateDir, log }).finally(() =>
-          showing.delete(notice.noticeId),
-        );
-        showing.set(notice.noticeId, shown);
-      }
-      const ack = await shown;
+      const ack = await showNotice(notice);
       if (wipe) return;
       client.publish(topics.jobStatus(notice.noticeId), JSON.stringify(ack), { qos: 1 }, (error) => {
         if (error) log.warn("notice acknowledgement not sent", { reason: error.message });
