@@ -149,8 +149,18 @@ describe("agent messages besides job reports survive a lost connection and a res
     readdirSync(join(a.stateDir, "store", "state")).filter((f) => f.startsWith("updates.outbox.")).length;
   const online = (who: typeof a) =>
     waitFor(`${who.deviceId} online`, async () => (await device(who.deviceId)).online);
+  /** A's messages since its last connection: each log line's message. */
+  const sinceConnected = (who: typeof a) => {
+    const msgs = who.log.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    return msgs.slice(msgs.lastIndexOf("connected"));
+  };
+  /** A is connected and quiet: it answered the configuration pushed on connect and sent what it kept. */
   const settled = async () => {
     await online(a);
+    await waitFor(
+      "A answered the configuration pushed on connect",
+      async () => sinceConnected(a)[0] === "connected" && sinceConnected(a).includes("configuration applied"),
+    );
     await waitFor("A has sent everything it kept", async () => queued() === 0 && outboxed() === 0);
   };
 
