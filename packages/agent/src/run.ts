@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type StoreTamperEvent, toSecurityReport } from "@bulwark/sdk/store";
+import type { WipeConfirmation } from "@bulwark/sdk/wire/commands";
 import type { DeviceMetadata } from "@bulwark/sdk/wire/metadata";
 import type { DeviceReport } from "@bulwark/sdk/wire/reports";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
@@ -24,8 +24,9 @@ import {
 import { startRenewal } from "./renew.ts";
 import {
   effectiveLogging,
-  MAX_QUEUED_EVENTS,
   peekEvents,
+  queueDroppedNotice,
+  queueEvent,
   type SecurityEvent,
   takeDroppedCount,
   watchEvents,
@@ -33,8 +34,9 @@ import {
 import { readState, statePaths } from "./state.ts";
 import { handleTransfer } from "./transfer.ts";
 import { pinnedRoot } from "./trust.ts";
+import { ReportOutbox } from "./updates/report-outbox.ts";
 import { startUpdates } from "./updates/start.ts";
-import { showUserNotice } from "./user-notice.ts";
+import { noticeShower } from "./user-notice.ts";
 import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
 
 export interface RunOptions {
@@ -46,7 +48,17 @@ export interface RunOptions {
   pollMs?: number;
   /** The wait after the server refused the device (jittered over its upper half), ms; default an hour. */
   refusedRetryMs?: number;
+  /** How long a wiped agent keeps trying to get its confirmation acknowledged, ms; default `WIPE_CONFIRM_MS`. */
+  wipeConfirmMs?: number;
 }
+
+/**
+ * A wiped agent sends its confirmation again on every connection until the server acknowledges it,
+ * for at most this long: it cannot keep it anywhere (the store is erased), and once the server has
+ * it the device is deleted and its certificate revoked, so a confirmation whose PUBACK was lost can
+ * never be acknowledged and the process must still end.
+ */
+export const WIPE_CONFIRM_MS = 120_000;
 
 /** Why `run` returned: stopped by a signal, or the device was wiped (its state is gone). */
 export type RunOutcome = "stopped" | "wiped";
@@ -60,16 +72,23 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   const state = readState(options.stateDir);
   const paths = statePaths(options.stateDir);
   const topics = deviceTopics(state.deviceId);
-  // Tampering found in the store is reported on the events topic once connected (CRA Annex I Part I (2)(f)).
-  const tamperReports: SecurityEvent[] = [];
+  // Tampering found in the store is reported as a security event (CRA Annex I Part I (2)(f)), queued
+  // in the store's event queue like every other (kept until its PUBACK, across restarts). Found
+  // while the store opens, or inside one of its reads, it waits here until the store can take it.
+  const tamperFound: SecurityEvent[] = [];
   let integrity: "ok" | "tampered" = "ok";
+  let metadataStale = false;
   const onTamper = (event: StoreTamperEvent) => {
     integrity = "tampered";
+    metadataStale = true; // agentIntegrity is now "tampered"
     log.error("encrypted store tampered", { location: event.location, reason: event.reason });
-    tamperReports.push(toSecurityReport(event));
+    tamperFound.push(toSecurityReport(event));
+    setImmediate(() => pumpEvents()); // not from inside the store's own read
   };
   const store = openMigratedStore(options.stateDir, log, { onSecurityEvent: onTamper });
-  const inFlight = new Set<string>();
+  /** Queue entries published and waiting for their PUBACK, with the connection they went out on. */
+  const inFlight = new Map<string, number>();
+  let connection = 0;
   const root = pinnedRoot(options.stateDir, state);
   let applied: AppliedConfig | undefined = appliedConfigOrNone(store);
   let attempt = 0;
@@ -78,6 +97,8 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   let lastLogging: string | undefined;
   let refusal: Refusal | undefined;
   let stopping = false;
+  /** Set once the device is wiped: the store is gone, only the confirmation is still to be sent. */
+  let wipe: { wipeId: string; confirmation: WipeConfirmation; timer: NodeJS.Timeout } | undefined;
   let finish!: (outcome: RunOutcome) => void;
   const finished = new Promise<RunOutcome>((resolve) => {
     finish = resolve;
@@ -99,19 +120,39 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     ...(tlsGroups() ? { ecdhCurve: tlsGroups() } : {}),
   } as mqtt.IClientOptions);
 
-  // A security event carries an id unique on this device: one re-sent after a lost PUBACK (QoS 1 is
-  // at-least-once, MQTT 3.1.1 §4.3.2) is stored once by the server.
-  const withId = (report: DeviceReport): DeviceReport =>
-    report.type === "security-event" && !report.id ? { ...report, id: randomUUID() } : report;
-  const send = (report: DeviceReport) =>
-    client.publish(topics.events, JSON.stringify(withId(report)), { qos: 1 }, (error) => {
+  /*
+   * What the device tells the server, and how each reaches it although the connection may drop
+   * before its PUBACK or the process restart (MQTT 3.1.1 §4.3.2: only the PUBACK hands a QoS 1
+   * message over; mqtt.js with a clean session and `reconnectPeriod: 0` sends nothing again itself):
+   *
+   * - security events, the agent's own included (tamper reports, refused configuration or command,
+   *   configuration changed, the notice of events the bound dropped): queued in the encrypted store
+   *   and acknowledged there only on their PUBACK (`pumpEvents`); sent again on every connection and
+   *   after a restart. The queue entry's id is the event's id, so the server keeps one per id
+   *   (migration 960) however often it arrives.
+   * - transfer steps and update job reports: the persisted outbox (`updates/report-outbox.ts`), in
+   *   order; the server moves a transfer or a job forward only, so a repeat changes nothing.
+   * - `config-applied` / `config-rejected` and the user-notice acknowledgement are answers to what
+   *   the server sends again on every connection (the configuration when the device subscribes to
+   *   `config`, an unacknowledged notice when it subscribes to `cmd`): a lost answer is given again
+   *   then, after a restart too. Not kept: a kept configuration answer could arrive after a newer
+   *   one and set the server's record back. The server records the configuration answer as the
+   *   device's state (a repeat writes the same values) and a notice acknowledgement once per device.
+   * - the logging state (`event-logging`) is the current state, sent on every connection.
+   * - the wipe confirmation: the store is erased before it is sent, so it is kept in memory and sent
+   *   on every connection until its PUBACK, for at most `WIPE_CONFIRM_MS` (`onWipe`).
+   */
+  const send = (report: Exclude<DeviceReport, { type: "security-event" }>) =>
+    client.publish(topics.events, JSON.stringify(report), { qos: 1 }, (error) => {
       if (error) log.warn("report not published", { type: report.type, reason: error.message });
     });
+  const outbox = new ReportOutbox({ store, client, topic: (id) => topics.jobStatus(id), log });
 
   // Issue #15: update jobs, downloaded over HTTPS with the same certificate (read at each use: renewal replaces it).
   const updates = startUpdates({
-    ...{ stateDir: options.stateDir, serverUrl: state.serverUrl, deviceId: state.deviceId, client, log },
+    ...{ stateDir: options.stateDir, serverUrl: state.serverUrl, deviceId: state.deviceId, log },
     store,
+    outbox,
     onMetadataChange: () => publishMetadata(),
     caPem: readFileSync(paths.ca, "utf8"),
     identity: () => ({
@@ -135,7 +176,13 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
 
   /** Security events leave only while logging is on; the opt-out itself is always reported. */
   function pumpEvents(force = false): void {
+    if (wipe) return;
+    for (const report of tamperFound.splice(0)) queueEvent(store, report);
     if (!client.connected) return;
+    if (metadataStale) {
+      metadataStale = false;
+      publishMetadata();
+    }
     const logging = effectiveLogging(options.stateDir, applied?.settings.securityEventLogging);
     const key = JSON.stringify(logging);
     if (force || key !== lastLogging) {
@@ -143,39 +190,36 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       send(logging);
       log.info("security-event logging", { enabled: logging.enabled, source: logging.source });
     }
-    const queued = peekEvents(store, 100).filter((q) => !inFlight.has(q.id));
-    const tampered = tamperReports.splice(0);
-    const dropped = takeDroppedCount(store);
     if (!logging.enabled) {
-      for (const { id } of queued) store.ack(id); // opted out: queued events are discarded, nothing is sent
+      takeDroppedCount(store);
+      // Opted out: queued events are discarded, nothing is sent.
+      for (const { id } of peekEvents(store, 100)) if (!inFlight.has(id)) store.ack(id);
       return;
     }
-    for (const report of tampered) send(report);
-    if (tampered.length > 0) publishMetadata(); // agentIntegrity is now "tampered"
-    if (dropped > 0)
-      send({
-        type: "security-event",
-        kind: "integrity-failure",
-        at: new Date().toISOString(),
-        detail: `${dropped} security events dropped while offline (the device queues at most ${MAX_QUEUED_EVENTS})`,
-      });
-    for (const { id, event } of queued) {
-      inFlight.add(id);
-      // Acknowledged in the store only once the broker has it (QoS 1 PUBACK): a lost connection loses nothing.
-      // The queue entry's id (unique on the device, `EncryptedStore.enqueue`) is the event's id, so
-      // every re-send of this entry (after a lost PUBACK, or after a restart) carries the same one.
+    queueDroppedNotice(store);
+    const sending = connection;
+    for (const { id, event } of peekEvents(store, 100)) {
+      if (inFlight.has(id)) continue;
+      inFlight.set(id, sending);
+      // Acknowledged in the store only once the broker has it (QoS 1 PUBACK, MQTT 3.1.1 §4.3.2): a
+      // lost connection loses nothing. The queue entry's id (unique on the device,
+      // `EncryptedStore.enqueue`) is the event's id, so every re-send of this entry (after a lost
+      // PUBACK, or after a restart) carries the same one and the server stores it once.
       const payload = JSON.stringify({ ...event, id: event.id ?? id });
       client.publish(topics.events, payload, { qos: 1 }, (error) => {
-        inFlight.delete(id);
+        if (inFlight.get(id) === sending) inFlight.delete(id);
         if (error) log.warn("event not published; kept queued", { reason: error.message });
-        else store.ack(id);
+        else if (!wipe) store.ack(id);
       });
     }
   }
 
+  /** The agent's own security events, queued like those of local components (`pumpEvents` sends them). */
   function securityEvent(kind: "integrity-failure" | "config-changed", detail: string): void {
     const logging = effectiveLogging(options.stateDir, applied?.settings.securityEventLogging);
-    if (logging.enabled) send({ type: "security-event", kind, at: new Date().toISOString(), detail });
+    if (!logging.enabled) return;
+    queueEvent(store, { type: "security-event", kind, at: new Date().toISOString(), detail });
+    pumpEvents();
   }
 
   function scheduleTelemetry(): void {
@@ -185,6 +229,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   }
 
   function onConfig(payload: Buffer): void {
+    if (wipe) return;
     const verdict = acceptConfig(parseJson(payload), {
       store,
       deviceId: state.deviceId,
@@ -208,6 +253,12 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
 
   function onCommand(payload: Buffer): void {
     const verdict = acceptCommand(parseJson(payload), { deviceId: state.deviceId, root });
+    if (wipe) {
+      // Wiped: only a wipe sent again is answered (with the same confirmation, nothing erased twice).
+      if (verdict.ok && verdict.command.type === "wipe" && verdict.command.wipeId === wipe.wipeId)
+        sendWipeConfirmation();
+      return;
+    }
     if (!verdict.ok) {
       log.warn("command rejected", { reason: verdict.reason });
       securityEvent("integrity-failure", `command refused: ${verdict.reason}`);
@@ -221,16 +272,46 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       onTransfer(verdict.command);
       return;
     }
-    const { wipeId } = verdict.command;
+    onWipe(verdict.command.wipeId);
+  }
+
+  /**
+   * Crypto-erases the device, then sends the confirmation until the server acknowledges it (MQTT
+   * 3.1.1 §4.3.2: only its PUBACK says the server has it): on this connection, and again on each new
+   * one (mqtt.js sends nothing again itself), for at most `wipeConfirmMs`. It lives in memory only:
+   * the store that could have kept it is what was erased, so a restart before the PUBACK loses it
+   * (the server sends the wipe again when a device connects, but a wiped device cannot connect).
+   * The server deletes the device once (a repeat finds no device and changes nothing).
+   */
+  function onWipe(wipeId: string): void {
     log.warn("wipe requested: crypto-erasing local data", { wipeId });
     const confirmation = cryptoErase(options.stateDir, wipeId);
+    // The store is gone: nothing reads or writes it from here on.
+    outbox.close();
+    renewal.stop();
+    clearInterval(poll);
+    watcher.close();
+    clearInterval(telemetryTimer);
+    const waitMs = options.wipeConfirmMs ?? WIPE_CONFIRM_MS;
+    const timer = setTimeout(() => {
+      log.error("wipe confirmation not acknowledged in time; ending without it", { wipeId, waitMs });
+      wiped();
+    }, waitMs);
+    wipe = { wipeId, confirmation, timer };
+    sendWipeConfirmation();
+  }
+
+  function sendWipeConfirmation(): void {
+    if (!wipe || !client.connected) return;
+    const { wipeId, confirmation } = wipe;
     client.publish(topics.jobStatus(wipeId), JSON.stringify(confirmation), { qos: 1 }, (error) => {
-      if (error) log.error("wipe confirmation not sent", { reason: error.message });
-      removeRemains(options.stateDir);
-      log.warn("wiped", { wipeId });
-      finish("wiped");
+      if (error)
+        log.warn("wipe confirmation not acknowledged; sent again on the next connection", { wipeId });
+      else wiped();
     });
   }
+
+  const wiped = () => finish("wiped");
 
   /** Secure transfer to a replacement device (transfer.ts): answered on `jobs/{transferId}/status`. */
   function onTransfer(command: TransferCommand): void {
@@ -241,13 +322,18 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       root,
     });
     log.info("transfer step", { transferId: command.transferId, step: command.type, outcome: status.state });
-    client.publish(topics.jobStatus(command.transferId), JSON.stringify(status), { qos: 1 });
+    // Kept in the store until its PUBACK: the server sends each transfer command once (no retry of
+    // its own), so a step lost with its connection would leave the transfer stuck.
+    outbox.add(command.transferId, status);
   }
 
-  /** CRA Art. 14(8): show the notice to the user (the notification hook), then acknowledge it. */
+  const showNotice = noticeShower({ store, stateDir: options.stateDir, log });
+
+  /** CRA Art. 14(8): show the notice to the user (the notification hook), then acknowledge it (`noticeShower`). */
   async function onUserNotice(notice: UserNoticeCommand): Promise<void> {
     try {
-      const ack = await showUserNotice(notice, { store, stateDir: options.stateDir, log });
+      const ack = await showNotice(notice);
+      if (wipe) return;
       client.publish(topics.jobStatus(notice.noticeId), JSON.stringify(ack), { qos: 1 }, (error) => {
         if (error) log.warn("notice acknowledgement not sent", { reason: error.message });
         else log.info("security notice acknowledged", { noticeId: notice.noticeId, hook: ack.hook });
@@ -260,6 +346,11 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   client.on("connect", () => {
     attempt = 0;
     log.info("connected", { deviceId: state.deviceId, server: state.mqttUrl });
+    // Wiped: no subscription (nothing more to obey), only the confirmation still owed.
+    if (wipe) {
+      sendWipeConfirmation();
+      return;
+    }
     client.subscribe([topics.cmd, topics.config, topics.jobsNotify], { qos: 1 }, (error, granted) => {
       if (error) log.warn("subscribe failed", { reason: error.message });
       else log.debug("subscribed", { granted: granted?.map((g) => ({ topic: g.topic, qos: g.qos })) });
@@ -305,6 +396,11 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   }
 
   client.on("close", () => {
+    // What was in flight on the lost connection goes again on the next (mqtt.js, with a clean session
+    // and no reconnect period of its own, neither re-sends it nor, when the server closed the
+    // connection, calls back).
+    connection++;
+    inFlight.clear();
     if (stopping || options.signal?.aborted) return;
     const why = refusal;
     refusal = undefined;
@@ -333,14 +429,26 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   if (options.signal?.aborted) stop();
   options.signal?.addEventListener("abort", stop, { once: true });
 
-  const outcome = await finished;
+  let outcome = await finished;
   stopping = true;
+  outbox.close();
+  if (wipe) {
+    // Stopped while the confirmation was still owed: the erase is done all the same.
+    outcome = "wiped";
+    clearTimeout(wipe.timer);
+    removeRemains(options.stateDir);
+    log.warn("wiped", { wipeId: wipe.wipeId });
+  }
   renewal.stop();
   await updates.stop();
   clearInterval(poll);
   watcher.close();
   clearInterval(telemetryTimer);
   clearTimeout(reconnectTimer);
+  // Stopping waits for no PUBACK: what matters is kept in the store until its PUBACK, or is sent
+  // again by the server itself (see `send`). A message mqtt.js still holds from a lost connection is
+  // never acknowledged (it is not sent again), and a graceful `end` would wait for it forever.
+  for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
   await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));
   log.info(outcome);
   return outcome;

@@ -46,7 +46,15 @@ export function spoolEvent(
   detail?: string,
   bound = MAX_QUEUED_EVENTS,
 ): string {
-  const event: SecurityEvent = { type: "security-event", kind, at: new Date().toISOString(), detail };
+  return queueEvent(store, { type: "security-event", kind, at: new Date().toISOString(), detail }, bound);
+}
+
+/**
+ * Queues an event already made (the agent's own: a tampered store record, a refused configuration
+ * or command, a configuration change). The queue entry's id becomes the event's id when it is sent,
+ * so each re-send of it is the same event to the server (MQTT 3.1.1 §4.3.2, migration 960).
+ */
+export function queueEvent(store: EncryptedStore, event: SecurityEvent, bound = MAX_QUEUED_EVENTS): string {
   const id = store.enqueue(Buffer.from(JSON.stringify(event), "utf8"));
   const ids = store.list("queue");
   if (ids.length > bound) {
@@ -87,6 +95,26 @@ export function peekEvents(store: EncryptedStore, limit = 20): QueuedEvent[] {
 export function takeDroppedCount(store: EncryptedStore): number {
   const count = store.getJson<{ count: number }>("state", DROPPED)?.count ?? 0;
   if (count > 0) store.delete("state", DROPPED);
+  return count;
+}
+
+/**
+ * Turns the count of events the bound pushed out into one queued integrity-failure event, so the
+ * notice itself is kept until its PUBACK like any other event. The notice is queued before the count
+ * is reset: a crash in between sends the notice twice (two ids), never not at all. It is queued
+ * past the bound (one entry), so it pushes nothing out. Returns the count (0: nothing queued).
+ */
+export function queueDroppedNotice(store: EncryptedStore): number {
+  const count = store.getJson<{ count: number }>("state", DROPPED)?.count ?? 0;
+  if (count === 0) return 0;
+  const notice: SecurityEvent = {
+    type: "security-event",
+    kind: "integrity-failure",
+    at: new Date().toISOString(),
+    detail: `${count} security events dropped while offline (the device queues at most ${MAX_QUEUED_EVENTS})`,
+  };
+  store.enqueue(Buffer.from(JSON.stringify(notice), "utf8"));
+  store.delete("state", DROPPED);
   return count;
 }
 

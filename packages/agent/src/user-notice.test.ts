@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { sha256Fingerprint } from "@bulwark/sdk/fingerprint";
 import { DOCUMENT_SIGNING_EKU, sealEnvelope } from "@bulwark/sdk/wire/signed";
 import type { UserNoticeCommand } from "@bulwark/sdk/wire/user-notice";
 import { signData } from "@bulwark/sdk/x509/algorithms";
-import { tempDir } from "../../../test/helpers.ts";
+import { tempDir, waitFor } from "../../../test/helpers.ts";
 import { issue } from "../../sdk/test/pki.ts";
 import { openAgentStore } from "./device-store.ts";
 import { createLog } from "./log.ts";
-import { showUserNotice } from "./user-notice.ts";
+import { noticeShower, showUserNotice } from "./user-notice.ts";
 import { acceptCommand } from "./wipe.ts";
 
 const root = issue({ cn: "Root", ca: true });
@@ -92,5 +92,57 @@ describe("agent: the CRA Art. 14(8) user notice command", () => {
       { store, stateDir: dir, log },
     );
     assert.equal(failed.hook, "failed");
+  });
+
+  it("a notice sent again while its hook still runs waits for that run: the hook runs once", async () => {
+    // A hook that says it started, then waits for the test to let it finish.
+    const setUp = () => {
+      const dir = tempDir("bulwark-agent-notice-");
+      const started = join(dir, "started");
+      const go = join(dir, "go");
+      const out = join(dir, "hook.log");
+      writeFileSync(
+        join(dir, "updates.json"),
+        JSON.stringify({
+          notifyHook: [
+            "/bin/sh",
+            "-c",
+            `echo x >> ${started}; while [ ! -e ${go} ]; do sleep 0.01; done; echo "$BULWARK_NOTICE_ID" >> ${out}`,
+          ],
+        }),
+      );
+      const runs = () => (existsSync(started) ? readFileSync(started, "utf8").split("\n").length - 1 : 0);
+      const lines = () => readFileSync(out, "utf8");
+      return {
+        ctx: { store: openAgentStore(dir), stateDir: dir, log: createLog("error") },
+        runs,
+        go: go!,
+        lines,
+      };
+    };
+
+    // Control: showUserNotice alone, asked twice before the first run recorded the notice, runs the hook twice.
+    const bare = setUp();
+    const both = [showUserNotice(notice, bare.ctx), showUserNotice(notice, bare.ctx)];
+    await waitFor("both runs started", async () => bare.runs() === 2);
+    writeFileSync(bare.go, "");
+    await Promise.all(both);
+    assert.equal(bare.lines(), `${notice.noticeId}\n${notice.noticeId}\n`);
+
+    const shower = setUp();
+    const show = noticeShower(shower.ctx);
+    const first = show(notice);
+    await waitFor("the run started", async () => shower.runs() === 1);
+    const again = show({ ...notice, issuedAt: Date.now() }); // delivered again meanwhile
+    writeFileSync(shower.go, "");
+    const acks = await Promise.all([first, again]);
+    assert.deepEqual(acks, [
+      { state: "notice-acknowledged", noticeId: notice.noticeId, hook: "ran" },
+      { state: "notice-acknowledged", noticeId: notice.noticeId, hook: "ran" },
+    ]);
+    // Once shown, a later delivery is answered from the record.
+    assert.deepEqual(await show(notice), acks[0]);
+    assert.equal(shower.runs(), 1);
+    assert.equal(shower.lines(), `${notice.noticeId}\n`, "one run");
   });
 });

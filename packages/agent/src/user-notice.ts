@@ -70,3 +70,32 @@ export async function showUserNotice(
   } satisfies ShownNotice);
   return { state: "notice-acknowledged", noticeId: notice.noticeId, hook: outcome };
 }
+
+/**
+ * `showUserNotice` for a running agent. The server sends an unacknowledged notice again on every
+ * connection, and the acknowledgement is an answer to it (not kept by the agent: a lost one is
+ * given again on the next delivery, MQTT 3.1.1 §4.3.2). A notice already shown is answered from its
+ * record, at the cost of one store read; one sent again while its hook is still running (the
+ * connection dropped and came back meanwhile) waits for that run and shares its answer: the hook
+ * runs once per notice. A restart between the hook and its record runs it again: a notice shown
+ * twice is better than one acknowledged and never shown.
+ */
+export function noticeShower(ctx: {
+  store: EncryptedStore;
+  stateDir: string;
+  log: AgentLog;
+}): (notice: UserNoticeCommand) => Promise<UserNoticeAck> {
+  const showing = new Map<string, Promise<UserNoticeAck>>();
+  return (notice) => {
+    const running = showing.get(notice.noticeId);
+    if (running) {
+      ctx.log.info("security notice sent again while it is shown; answered when it is", {
+        noticeId: notice.noticeId,
+      });
+      return running;
+    }
+    const shown = showUserNotice(notice, ctx).finally(() => showing.delete(notice.noticeId));
+    showing.set(notice.noticeId, shown);
+    return shown;
+  };
+}

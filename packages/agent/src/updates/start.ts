@@ -1,8 +1,6 @@
 import type { EncryptedStore } from "@bulwark/sdk/store";
-import { deviceTopics } from "@bulwark/sdk/wire/topics";
-import type { MqttClient } from "mqtt";
 import type { AgentLog } from "../log.ts";
-import { ReportOutbox } from "./report-outbox.ts";
+import type { ReportOutbox } from "./report-outbox.ts";
 import { agentFloorAnchor } from "./tpm-floor.ts";
 import { UpdateAgent } from "./update-agent.ts";
 
@@ -16,22 +14,17 @@ export function startUpdates(options: {
   /** The device's current key (PEM, in memory only) and certificate chain, read at each use (renewal replaces them). */
   identity: () => { keyPem: string; certChainPem: string };
   caPem: string;
-  client: MqttClient;
+  /** The agent's outbox on `jobs/{id}/status` (shared with transfer steps: one order, one bound). */
+  outbox: ReportOutbox;
   /** Publishes the device's metadata again (its installed firmware and anti-rollback floor changed). */
   onMetadataChange?: () => void;
   log: AgentLog;
 }): UpdateAgent {
-  const topics = deviceTopics(options.deviceId);
   const tls = () => {
     const { keyPem, certChainPem } = options.identity();
     return { ca: options.caPem, cert: certChainPem, key: keyPem };
   };
-  const outbox = new ReportOutbox({
-    store: options.store,
-    client: options.client,
-    topic: (jobId) => topics.jobStatus(jobId),
-    log: options.log,
-  });
+  const { outbox } = options;
   const agent = new UpdateAgent({
     stateDir: options.stateDir,
     store: options.store,

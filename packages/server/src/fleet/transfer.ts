@@ -141,8 +141,11 @@ export async function transferReport(
     row.state !== "failed"
   )
     return finish(deps, row, "failed", { reason: `${fromSource ? "source" : "target"}: ${status.reason}` });
+  // A step arrives again when its PUBACK was lost (MQTT 3.1.1 §4.3.2; the agent keeps it until then):
+  // the transfer has moved past it and it is dropped below, or, handled at the same time as the
+  // first on another connection, only the one that moves the row sends the next command.
   if (status.state === "transfer-key" && fromTarget && row.state === "requested") {
-    await advance(deps, row, "key-received");
+    if (!(await advance(deps, row, "key-received"))) return true;
     await send(deps, row.source_device_id, {
       type: "transfer-export",
       deviceId: row.source_device_id,
@@ -154,7 +157,7 @@ export async function transferReport(
     return true;
   }
   if (status.state === "transfer-exported" && fromSource && row.state === "key-received") {
-    await advance(deps, row, "exported");
+    if (!(await advance(deps, row, "exported"))) return true;
     await send(deps, row.target_device_id, {
       type: "transfer-import",
       deviceId: row.target_device_id,
@@ -177,13 +180,13 @@ export async function transferReport(
   return true;
 }
 
-async function advance(deps: TransferDeps, row: Row, state: TransferState): Promise<void> {
-  await deps.store.run(`UPDATE device_transfers SET state = ?, updated_at = ? WHERE id = ? AND state = ?`, [
-    state,
-    Date.now(),
-    row.id,
-    row.state,
-  ]);
+/** Moves the transfer on from the state it was read in; false when something else moved it first. */
+async function advance(deps: TransferDeps, row: Row, state: TransferState): Promise<boolean> {
+  const moved = await deps.store.run(
+    `UPDATE device_transfers SET state = ?, updated_at = ? WHERE id = ? AND state = ?`,
+    [state, Date.now(), row.id, row.state],
+  );
+  return moved.changes === 1;
 }
 
 async function finish(
@@ -192,11 +195,13 @@ async function finish(
   state: "imported" | "failed",
   outcome: { records?: number; reason?: string },
 ): Promise<true> {
-  await deps.store.transaction(async (tx) => {
-    await tx.run(
-      `UPDATE device_transfers SET state = ?, reason = ?, records = ?, updated_at = ? WHERE id = ?`,
-      [state, outcome.reason ?? null, outcome.records ?? null, Date.now(), row.id],
+  const moved = await deps.store.transaction(async (tx) => {
+    // From the state it was read in only: a repeat handled at the same time finishes nothing twice.
+    const update = await tx.run(
+      `UPDATE device_transfers SET state = ?, reason = ?, records = ?, updated_at = ? WHERE id = ? AND state = ?`,
+      [state, outcome.reason ?? null, outcome.records ?? null, Date.now(), row.id, row.state],
     );
+    if (update.changes !== 1) return false;
     await appendAudit(tx, {
       actor: { type: "device", id: state === "imported" ? row.target_device_id : row.source_device_id },
       action: state === "imported" ? "device.transfer.completed" : "device.transfer.failed",
@@ -204,8 +209,9 @@ async function finish(
       outcome: state === "imported" ? "success" : "failure",
       details: { transferId: row.id, to: row.target_device_id, ...outcome },
     });
+    return true;
   });
-  deps.log.info({ transferId: row.id, state, ...outcome }, "device transfer finished");
+  if (moved) deps.log.info({ transferId: row.id, state, ...outcome }, "device transfer finished");
   return true;
 }
 

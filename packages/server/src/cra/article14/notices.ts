@@ -298,10 +298,12 @@ export async function acknowledge(
   );
   if (!row) return "unknown";
   if (row.state === "acknowledged") return "again";
-  await tx.run(
+  // A repeat (its PUBACK was lost, MQTT 3.1.1 §4.3.2) handled at the same time as the first on
+  // another connection records nothing: only the update that moves the row counts.
+  const moved = await tx.run(
     `UPDATE cra_user_notice_deliveries SET state = 'acknowledged', acknowledged_at = ?, hook = ?
-     WHERE notice_id = ? AND device_id = ?`,
+     WHERE notice_id = ? AND device_id = ? AND state <> 'acknowledged'`,
     [Date.now(), hook, noticeId, deviceId],
   );
-  return "recorded";
+  return moved.changes === 1 ? "recorded" : "again";
 }

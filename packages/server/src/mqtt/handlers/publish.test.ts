@@ -218,6 +218,48 @@ describe("PUBLISH handlers: the ACL, the rate, handling by fleet's hooks before 
     assert.equal(client.closed, true, "closed right after the PUBACK");
   });
 
+  it("a PUBACK still buffered in the connection goes out before the session closes (not destroyed with it)", async () => {
+    const { log } = capturingLog();
+    const sessions = new SessionRegistry();
+    const client = new FakeClient("dev-1");
+    // What Aedes writes (the PUBACK) stays buffered: nobody reads the connection yet, and 64 KiB
+    // fill its buffers, as a TLS socket's right after the handshake.
+    const filler = Buffer.alloc(64 * 1024, 1);
+    const puback = Buffer.from([0x40, 0x02, 0x00, 0x01]);
+    const handlers = publishHandlers({
+      log,
+      sessions,
+      hooks: {
+        subscribed: async () => {},
+        metadata: async () => {},
+        report: async () => {},
+        async jobStatus() {
+          client.conn.write(filler);
+          closeSession(client.aedes);
+        },
+      },
+      publishRate: new RateLimiter(0, 50),
+      orphanWills: wills,
+      instanceId: "self",
+    });
+    sessions.authenticate(client.aedes, { deviceId: "dev-1", serial: "01" }, "active", 0);
+    const error = await new Promise<Error | null | undefined>((resolve) =>
+      handlers.authorizePublish(client.aedes, packet(deviceTopics("dev-1").jobStatus("wipe-1")), (e) => {
+        client.conn.write(puback); // as Aedes writes the PUBACK within `done`
+        resolve(e);
+      }),
+    );
+    assert.equal(error, null);
+    assert.ok(client.conn.writableLength > 0, "the PUBACK is still buffered");
+    assert.equal(client.closed, false, "not closed while it is");
+    const received: Buffer[] = [];
+    client.conn.on("data", (chunk: Buffer) => received.push(chunk));
+    await waitFor("closed once flushed", async () => client.closed);
+    const all = Buffer.concat(received);
+    assert.equal(all.length, filler.length + puback.length);
+    assert.deepEqual(all.subarray(-4), puback, "the PUBACK got out first");
+  });
+
   it("hands another process's stored will to the orphan-will check", async () => {
     const { handlers } = setup();
     const will = {
