@@ -79,7 +79,7 @@ describe(`server SIGKILL in the middle of a rollout to ${DEVICES} simulated devi
       caPem: setup.rootPem,
       update: {
         behaviour: "agent",
-        httpsPort: ports.http,
+        httpsPorts: [ports.http],
         target: { sha256: createHash("sha256").update(image).digest("hex"), length: image.length },
         downloadConcurrency: 16,
         reconnect: true,
