@@ -217,6 +217,10 @@ export function downloadVerified(options: {
         options.onProgress?.(partial.bytes, length);
       });
       res.on("error", reject);
+      // A connection that closes before the body's end (the serving process died) fails the attempt.
+      res.on("close", () => {
+        if (!res.complete) reject(new Error(`cut off after ${partial.bytes} of ${length} bytes`));
+      });
       res.on("end", () => {
         if (partial.bytes !== length) {
           reject(new Error(`${partial.bytes} bytes, the target has ${length}`));
