@@ -78,7 +78,7 @@ export interface Tally {
   failovers: number;
   /** Sessions lost while the device had a job under way or a report not yet acknowledged. */
   jobsCutOff: number;
-  /** Reports sent again on a new session (no PUBACK on the one they went out on). */
+  /** Reports sent again on a new session (no PUBACK on the one they went out on; not those made offline). */
   reportsResent: number;
   /** Downloads finished after a failed attempt: continued from the bytes held (206), or whole (200). */
   downloadsResumed: number;
@@ -407,7 +407,7 @@ export class UpdateDevice {
         // What no session acknowledged goes out again, in order, before anything reported later
         // (a clean session, MQTT 3.1.1 §3.1.2.4, re-sends nothing by itself).
         for (const entry of this.#outbox) {
-          world.tally.reportsResent++;
+          if (entry.sends > 0) world.tally.reportsResent++;
           this.#send(entry);
         }
         settle(true);
