@@ -403,6 +403,8 @@ export class UpdateDevice {
         }
         this.#sessions.push(endpoint);
         this.#endpoint = endpoint;
+        // Downloads go to the process that holds the session (the one known to be alive).
+        this.#downloadEndpoint = endpoint;
         this.#socket = socket;
         // What no session acknowledged goes out again, in order, before anything reported later
         // (a clean session, MQTT 3.1.1 §3.1.2.4, re-sends nothing by itself).
@@ -517,11 +519,14 @@ export class UpdateDevice {
     const endpoints = world.options.httpsPorts.length;
     let last = 0;
     for (let attempt = 0; ; attempt++) {
+      // Read when the slot is had: a session made on another endpoint meanwhile moves it there.
+      let used = this.#downloadEndpoint;
       try {
-        const how = await world.slot(() =>
-          downloadVerified({
+        const how = await world.slot(() => {
+          used = this.#downloadEndpoint;
+          return downloadVerified({
             host: world.host,
-            port: world.options.httpsPorts[this.#downloadEndpoint]!,
+            port: world.options.httpsPorts[used]!,
             path,
             secureContext: this.#secureContext,
             localAddress: this.#localAddress,
@@ -535,8 +540,8 @@ export class UpdateDevice {
               last = bytes;
               this.#report(jobId, { state: "downloading", progress: { bytes, total } });
             },
-          }),
-        );
+          });
+        });
         if (how === "resumed") world.tally.downloadsResumed++;
         else if (attempt > 0) world.tally.downloadsRestarted++;
         break;
@@ -544,8 +549,9 @@ export class UpdateDevice {
         world.tally.downloadFailures++;
         world.tally.firstError ??= (error as Error).message;
         if (world.closing() || attempt >= 100) return;
-        // The process that served it may be gone: the next attempt goes to the next endpoint.
-        this.#downloadEndpoint = (this.#downloadEndpoint + 1) % endpoints;
+        // The process that served it may be gone: the next attempt goes to the next endpoint (or
+        // to the one a new session was made with meanwhile).
+        if (this.#downloadEndpoint === used) this.#downloadEndpoint = (used + 1) % endpoints;
         await sleep(backoffMs(attempt, world.options.reconnectBackoffMs ?? [500, 4000]));
       }
     }
