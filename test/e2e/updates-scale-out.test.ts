@@ -111,9 +111,10 @@ describe(`updates scale-out: one rollout to ${DEVICES} simulated devices over tw
             string,
             number | undefined
           >;
-        // The kill comes while the victim's devices are in the middle of wave 1: a tenth of the
-        // fleet done there and some at work (downloading to installing), wave 2 not yet admitted.
-        // Read from the store; device i started on process i mod 2.
+        // The kill comes while the victim's own devices are in the middle of wave 1 (DEVICES / 10 of
+        // them succeeded, at least 10 between downloading and installing), wave 2 not yet admitted;
+        // read from the store, device i having started on process i mod 2. (A count over the whole
+        // fleet can be reached by the other process's devices alone, with none at work on the victim.)
         const homes = new Map(
           readFileSync(bench.file, "utf8")
             .trim()
