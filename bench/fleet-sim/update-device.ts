@@ -350,7 +350,9 @@ export class UpdateDevice {
         const wasLive = this.#socket === socket;
         if (wasLive) {
           this.#socket = undefined;
-          if (this.#outbox.length > 0 || [...this.#jobs.values()].some((job) => job.state === "running")) {
+          const underWay =
+            this.#outbox.length > 0 || [...this.#jobs.values()].some((job) => job.state === "running");
+          if (underWay && !this.#world.closing()) {
             this.#world.tally.jobsCutOff++;
             this.#world.changed();
           }
