@@ -9,15 +9,15 @@
  * metadata. Like the agent it never starts a job twice and, re-announced a job it finished,
  * reports the end again.
  *
- * Failover, as the agent behaves behind a list of servers: each device knows every server
- * process's broker and HTTPS port (`endpoints`, its own first). With `reconnect`, a device whose
- * connection drops (its process was killed) connects to the next endpoint after a jittered,
- * exponentially growing delay (so the devices of a dead process do not all arrive in one tick),
- * subscribes again and carries on its job: like the agent's report outbox
- * (agent/src/updates/report-outbox.ts) it keeps every report until its PUBACK and sends those left,
- * in order, on each new session; a download cut off resumes with an HTTP Range request (RFC 9110
- * §14.2, `If-Range` on the target's ETag) from whichever process answers next, or starts over
- * where the server answers with the whole file.
+ * Failover (what a load balancer in front of several server processes gives a real device): each
+ * device knows every process's broker and HTTPS port (the fleet's `ports` and `httpsPorts`, device
+ * i starting on endpoint i mod n). With `reconnect`, a device whose connection drops (its process
+ * was killed) connects to the next endpoint after a jittered, exponentially growing delay (so the
+ * devices of a dead process do not all arrive in one tick), subscribes again and carries on its
+ * job: like the agent's report outbox (agent/src/updates/report-outbox.ts) it keeps every report
+ * until its PUBACK and sends those left, in order, on each new session; a download cut off resumes
+ * with an HTTP Range request (RFC 9110 §14.2, `If-Range` on the target's ETag) from whichever
+ * process answers next, or starts over where the server answers with the whole file.
  */
 import { createHash, type Hash } from "node:crypto";
 import { type RequestOptions, request } from "node:https";
