@@ -81,7 +81,6 @@ describe(`updates scale-out: one rollout to ${DEVICES} simulated devices over tw
           devices: DEVICES,
           ports: [a.mqttPort, b.mqttPort],
           caPem: bench.rootPem,
-          concurrency: 64,
           update: {
             behaviour: "agent",
             httpsPorts: [httpsPort(a), httpsPort(b)],
