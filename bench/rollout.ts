@@ -100,7 +100,7 @@ export async function run(args: string[]): Promise<void> {
         ports: [mosquittoPort],
         caPem: setup.rootPem,
         workers,
-        update: { behaviour: "count", httpsPort: 0, target, downloadConcurrency, reconnect: false },
+        update: { behaviour: "count", httpsPorts: [], target, downloadConcurrency, reconnect: false },
       });
       log(`mosquitto: ${fleet.connected} devices connected and subscribed (${fleet.failed} failed)`);
       if (fleet.connected !== devices) throw new Error(`only ${fleet.connected} of ${devices} on mosquitto`);
@@ -136,7 +136,7 @@ export async function run(args: string[]): Promise<void> {
       workers,
       update: {
         behaviour: "agent",
-        httpsPort,
+        httpsPorts: [httpsPort],
         target,
         downloadConcurrency,
         reconnect: false,

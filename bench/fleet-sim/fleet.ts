@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
-import type { DeviceJobStats, Tally, UpdateOptions } from "./update-device.ts";
+import { type DeviceJobStats, emptyTally, type Tally, type UpdateOptions } from "./update-device.ts";
 import type { ConnectCommand, WorkerCommand, WorkerEvent } from "./worker.ts";
 
 export type { SimDevice } from "./identities.ts";
@@ -15,7 +15,10 @@ export interface FleetOptions {
   /** How many devices (the first N lines of the file) to connect. */
   devices: number;
   host?: string;
-  /** Broker ports; devices are spread over them round-robin (one per server process). */
+  /**
+   * Broker ports, one per server process; device i (its line in `file`) connects to port
+   * i mod ports.length, and an update device with `reconnect` fails over to the others in turn.
+   */
   ports: number[];
   caPem: string;
   /** Default: enough processes for the devices, at least two when there are more than 5,000. */
@@ -53,37 +56,21 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-const ZERO: Tally = {
-  notified: 0,
-  succeeded: 0,
-  downloaded: 0,
-  downloadFailures: 0,
-  downloadMs: 0,
-  firstByteMs: 0,
-  downloads: 0,
-  lastNotifiedAt: 0,
-  lastSucceededAt: 0,
-  lastDownloadedAt: 0,
-};
-
 function sumTallies(tallies: Tally[]): Tally {
-  return tallies.reduce(
-    (a, t) => ({
-      notified: a.notified + t.notified,
-      succeeded: a.succeeded + t.succeeded,
-      downloaded: a.downloaded + t.downloaded,
-      downloadFailures: a.downloadFailures + t.downloadFailures,
-      downloadMs: a.downloadMs + t.downloadMs,
-      firstByteMs: a.firstByteMs + t.firstByteMs,
-      downloads: a.downloads + t.downloads,
-      lastNotifiedAt: Math.max(a.lastNotifiedAt, t.lastNotifiedAt),
-      lastSucceededAt: Math.max(a.lastSucceededAt, t.lastSucceededAt),
-      lastDownloadedAt: Math.max(a.lastDownloadedAt, t.lastDownloadedAt),
-      firstError: a.firstError ?? t.firstError,
-    }),
-    ZERO,
-  );
+  const sum = emptyTally();
+  for (const t of tallies) {
+    for (const key of COUNTS) sum[key] += t[key];
+    for (const key of LATEST) sum[key] = Math.max(sum[key], t[key]);
+    sum.firstError ??= t.firstError;
+  }
+  return sum;
 }
+
+const LATEST = ["lastNotifiedAt", "lastSucceededAt", "lastDownloadedAt"] as const;
+const COUNTS = (Object.keys(emptyTally()) as (keyof Tally)[]).filter(
+  (key): key is Exclude<keyof Tally, (typeof LATEST)[number] | "firstError"> =>
+    key !== "firstError" && !(LATEST as readonly string[]).includes(key),
+);
 
 /**
  * The fleet simulator: N devices with real keys and certificates over real mutual TLS 1.3 and
@@ -91,6 +78,8 @@ function sumTallies(tallies: Tally[]): Tally {
  * or failed.
  */
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  if (options.update?.behaviour === "agent" && options.update.httpsPorts.length !== options.ports.length)
+    throw new Error("update.httpsPorts needs one HTTPS port per broker port, in the same order");
   const workerCount =
     options.workers ?? Math.max(Math.ceil(options.devices / MAX_PER_WORKER), options.devices > 5000 ? 2 : 1);
   const perWorker = Math.ceil(options.devices / workerCount);

@@ -26,6 +26,8 @@ export interface BenchSetup {
   adminKey: string;
   /** The issued device identities (JSON lines). */
   file: string;
+  /** Opens the servers' store (the scale-out schema, or the SQLite file) to read what they stored. */
+  openStore(): Promise<Store>;
   /** The server's own TLS identity, for the peer broker. */
   serverIdentity: { keyPem: string; certChainPem: string };
   /** An operator API call with the bootstrap admin key; a Buffer body goes as octet-stream, others as JSON. */
@@ -51,17 +53,23 @@ export async function setUpBench(options: {
   ports?: { http: number; mqtt: number };
   /** Runs on the server's store once the identities are issued (e.g. to set the devices' product). */
   afterIssue?: (store: Store, file: string) => Promise<void>;
+  /** PostgreSQL and Redis for several processes (default: BULWARK_BENCH_DATABASE_URL / _REDIS_URL). */
+  databaseUrl?: string;
+  redisUrl?: string;
+  /** Extra environment of the server processes (e.g. BULWARK_HEARTBEAT_MS). */
+  serverEnv?: Record<string, string>;
 }): Promise<BenchSetup> {
+  const databaseUrl = options.databaseUrl ?? DATABASE_URL;
   const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-"));
   const dataDir = join(dir, "data");
   const keyFile = join(dir, "admin.key");
   process.env.BULWARK_MASTER_KEY ??= randomBytes(32).toString("hex");
   const schema = `bw_bench_${randomBytes(6).toString("hex")}`;
   const scaled = options.processes > 1;
-  const dbUrl = new URL(DATABASE_URL);
+  const dbUrl = new URL(databaseUrl);
   dbUrl.searchParams.set("options", `-c search_path=${schema}`);
   const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: DATABASE_URL });
+    const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     await client.query(sql).finally(() => client.end());
   };
@@ -75,13 +83,19 @@ export async function setUpBench(options: {
     String(options.ports?.mqtt ?? 0),
     "--bootstrap-admin-key-file",
     keyFile,
-    ...(scaled ? ["--store", "postgres", "--database-url", dbUrl.href, "--redis-url", REDIS_URL] : []),
+    ...(scaled ? ["--store", "postgres", "--database-url", dbUrl.href] : []),
+    // Its own Redis prefix: another deployment (a test, a bench) may share the Redis.
+    ...(scaled ? ["--redis-url", options.redisUrl ?? REDIS_URL, "--redis-prefix", `${schema}:`] : []),
   ];
-  const servers: ServerProcess[] = [];
-  for (let i = 0; i < options.processes; i++) servers.push(await startServerProcess(args));
-  const store: Store = scaled
-    ? await PostgresStore.open({ url: DATABASE_URL, schema })
-    : new SqliteStore(join(dataDir, "bulwark.db"));
+  // Started together, as the README allows: one bootstraps the shared store, the others wait for it.
+  const servers: ServerProcess[] = await Promise.all(
+    Array.from({ length: options.processes }, () => startServerProcess(args, options.serverEnv)),
+  );
+  const openStore = async (): Promise<Store> =>
+    scaled
+      ? await PostgresStore.open({ url: databaseUrl, schema })
+      : new SqliteStore(join(dataDir, "bulwark.db"));
+  const store = await openStore();
   const file = join(dir, "devices.jsonl");
   const started = Date.now();
   await issueSimDevices({
@@ -108,6 +122,7 @@ export async function setUpBench(options: {
     adminKey,
     file,
     serverIdentity,
+    openStore,
     async api(server, method, path, body) {
       const res = await httpsRequest({
         url: new URL(path, server.httpUrl).href,

@@ -11,6 +11,7 @@ import { connackCode, connectPacket, DISCONNECT, PINGREQ } from "./mqtt-wire.ts"
 import {
   type DeviceJobStats,
   downloadVerified,
+  emptyTally,
   limiter,
   now,
   type Tally,
@@ -22,7 +23,11 @@ import {
 export interface ConnectCommand {
   cmd: "connect";
   host: string;
-  /** Ports to spread the devices over, round-robin (one per server process). */
+  /**
+   * Ports to spread the devices over, round-robin by the device's line in the file (one per server
+   * process): device i's own endpoint is i mod ports.length, and an update device fails over to the
+   * next ones.
+   */
   ports: number[];
   caPem: string;
   file: string;
@@ -62,18 +67,7 @@ let closingAll = false;
 /** The update devices (with `update`), and what they counted; tallies go out at most every 200 ms. */
 const updateDevices: UpdateDevice[] = [];
 const contexts = new Map<string, { context: ReturnType<typeof createSecureContext>; localAddress: string }>();
-const tally: Tally = {
-  notified: 0,
-  succeeded: 0,
-  downloaded: 0,
-  downloadFailures: 0,
-  downloadMs: 0,
-  firstByteMs: 0,
-  downloads: 0,
-  lastNotifiedAt: 0,
-  lastSucceededAt: 0,
-  lastDownloadedAt: 0,
-};
+const tally: Tally = emptyTally();
 let tallyPending = false;
 const tallyChanged = () => {
   if (tallyPending) return;
@@ -101,10 +95,13 @@ export function sourceAddress(index: number): string {
   return `127.${16 + (Math.floor(group / 64_000) % 16)}.${Math.floor(group / 250) % 256}.${(group % 250) + 1}`;
 }
 
-/** Connects one device; resolves true on CONNACK 0, false (with the reason) otherwise. */
+/**
+ * Connects one device to endpoint `endpoint` (an index into the command's ports); resolves true on
+ * CONNACK 0 (an update device: on its SUBACK), the reason otherwise.
+ */
 function connectDevice(
   device: SimDevice,
-  port: number,
+  endpoint: number,
   localAddress: string,
   command: ConnectCommand,
 ): Promise<string | true> {
@@ -118,7 +115,7 @@ function connectDevice(
   });
   contexts.set(device.deviceId, { context: secureContext, localAddress });
   if (world) {
-    const sim = new UpdateDevice(world, device, port, localAddress, secureContext);
+    const sim = new UpdateDevice(world, device, endpoint, localAddress, secureContext);
     updateDevices.push(sim);
     return sim.start();
   }
@@ -126,7 +123,7 @@ function connectDevice(
     // node:tls hands `localAddress` on to net.connect; its ConnectionOptions type does not list it.
     const options: ConnectionOptions & Pick<TcpNetConnectOpts, "localAddress"> = {
       host: command.host,
-      port,
+      port: command.ports[endpoint],
       localAddress,
       secureContext,
       servername: "localhost",
@@ -175,9 +172,10 @@ function shuffled(n: number): Uint32Array {
 
 async function connectAll(command: ConnectCommand): Promise<void> {
   const devices = loadDevices(command.file, command.start, command.count);
-  if (command.update)
+  if (command.update) {
     world = {
       host: command.host,
+      mqttPorts: command.ports,
       options: command.update,
       tally,
       changed: tallyChanged,
@@ -185,6 +183,7 @@ async function connectAll(command: ConnectCommand): Promise<void> {
       closing: () => closingAll,
       keepaliveSeconds: command.keepaliveSeconds,
     };
+  }
   let next = 0;
   let connected = 0;
   let failed = 0;
@@ -200,7 +199,7 @@ async function connectAll(command: ConnectCommand): Promise<void> {
       const index = order[next++]!;
       const result = await connectDevice(
         devices[index]!,
-        command.ports[index % command.ports.length]!,
+        (command.start + index) % command.ports.length,
         sourceAddress(command.start + index),
         command,
       );

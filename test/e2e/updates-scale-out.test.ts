@@ -1,178 +1,232 @@
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import mqtt, { type MqttClient } from "mqtt";
-import { httpsRequest } from "../../packages/sdk/src/https.ts";
-import type { JobNotify } from "../../packages/sdk/src/wire/jobs.ts";
-import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
-import { enrolDirect } from "../enrol-helpers.ts";
-import { stopChild, waitFor } from "../helpers.ts";
-import { twoProcesses } from "../scale-out-helpers.ts";
-import { freshSchema, needServices } from "../services.ts";
+import { type Fleet, startFleet } from "../../bench/fleet-sim/fleet.ts";
+import { type BenchSetup, setUpBench } from "../../bench/fleet-sim/harness.ts";
+import type { SimDevice } from "../../bench/fleet-sim/identities.ts";
+import { waitFor } from "../helpers.ts";
+import { DATABASE_URL, needServices, REDIS_URL } from "../services.ts";
 
 /**
- * Issue #15 item 7 (part): two server processes over one PostgreSQL (and Redis) run one rollout;
- * either process is killed with SIGKILL midway: A (the rollout and most devices started there) or
- * B. The other takes the deployment over (the per-deployment lock is a PostgreSQL advisory lock, every change
- * a conditional UPDATE), the devices reconnect to it, and the rollout ends consistent.
+ * Issue #15 item 7: two server processes over one PostgreSQL (and Redis) run one rollout to 1,000
+ * simulated devices (the fleet simulator: each device its own key and certificate, MQTT over
+ * mutual TLS 1.3, the simulator's update client reporting what the agent reports and downloading
+ * the target over mutual-TLS HTTPS while checking its hash), half of them on each process. Either
+ * process is killed with SIGKILL midway: A (where the rollout was created) or B. The devices that
+ * were on it fail over to the other (jittered backoff, subscribe again, re-send the reports not
+ * acknowledged, resume or restart the download there); the survivor takes the deployment over
+ * (the per-deployment lock is a PostgreSQL advisory lock, every change a conditional UPDATE) and
+ * the rollout ends consistent: every job succeeded once, every transition stored once and in
+ * order, no device installing twice. BULWARK_SCALE_TEST_DEVICES sets another count.
  */
-const DEVICES = 30;
+const DEVICES = Number(process.env.BULWARK_SCALE_TEST_DEVICES ?? 1000);
+const PRODUCT = "Scaled S1";
+const ORDER = ["queued", "notified", "downloading", "verifying", "installing", "succeeded"];
 
-describe("updates scale-out: one rollout over two processes, one killed", () => {
-  // A device that reconnects sends its queued reports together (`installing`, `succeeded`); two
-  // reports of one job applied at once lost the later one (job-reports.test.ts reproduces it).
-  // Either process dies (issue #15 item 7): A holds the rollout (it was created there) and two in
-  // three devices; B the other third.
+describe(`updates scale-out: one rollout to ${DEVICES} simulated devices over two processes, one killed`, () => {
   for (const victim of ["A", "B"] as const)
-    it(`${victim} killed: finishes on the survivor with every job succeeded once and every transition stored once`, async (t) => {
+    it(`${victim} killed: its devices fail over and finish on the survivor, every job succeeded once and every transition stored once`, {
+      timeout: 300_000,
+    }, async (t) => {
       if (!(await needServices(t, ["postgres", "redis"]))) return;
-      const schema = freshSchema();
-      await schema.create();
-      const { a, b, servers, rootPem, adminKey, apiA, apiB } = await twoProcesses(
-        schema,
-        "bulwark-updates-scale-",
-      );
-      const clients: MqttClient[] = [];
+      const began = performance.now();
+      const phase = (what: string) =>
+        t.diagnostic(`${((performance.now() - began) / 1000).toFixed(1)} s: ${what}`);
+      let setup: BenchSetup | undefined;
+      let fleet: Fleet | undefined;
       try {
-        const [killed, survivor] = victim === "A" ? [a, apiB] : [b, apiA];
-        const productId = (await apiA.api<{ id: string }>("POST", "/api/v1/products", { name: "Scaled S1" }))
-          .body.id;
-        const token = (
-          await apiA.api<{ token: string }>("POST", "/api/v1/enrolment-tokens", {
-            group: "default",
-            maxUses: DEVICES,
-          })
-        ).body.token;
-        const started = new Map<string, Set<string>>();
-        const finished = new Map<string, Set<string>>();
-        for (let i = 0; i < DEVICES; i++) {
-          const device = await enrolDirect(apiA, token);
-          await apiA.api("PATCH", `/api/v1/devices/${device.deviceId}`, { product: productId });
-          const topics = deviceTopics(device.deviceId);
-          // Two in three devices on A; each fails over to the other process when its own goes away.
-          const order = i % 3 === 2 ? [b.mqttPort, a.mqttPort] : [a.mqttPort, b.mqttPort];
-          const client = mqtt.connect({
-            protocol: "mqtts",
-            host: "127.0.0.1",
-            port: order[0],
-            servers: order.map((port) => ({ host: "127.0.0.1", port, protocol: "mqtts" as const })),
-            protocolVersion: 4,
-            clientId: device.deviceId,
-            key: device.keyPem,
-            cert: device.certChainPem,
-            ca: rootPem,
-            minVersion: "TLSv1.3",
-            reconnectPeriod: 300,
-          } as mqtt.IClientOptions);
-          const mine = { started: new Set<string>(), finished: new Set<string>() };
-          started.set(device.deviceId, mine.started);
-          finished.set(device.deviceId, mine.finished);
-          client.on("message", (_t, payload) => {
-            const note = JSON.parse(payload.toString()) as JobNotify;
-            // Re-announced while the device had finished: its last report was lost; report it again (as the agent does).
-            if (mine.finished.has(note.jobId) && note.state !== "succeeded") {
-              void client.publishAsync(topics.jobStatus(note.jobId), JSON.stringify({ state: "succeeded" }), {
-                qos: 1,
-              });
-              return;
-            }
-            if (mine.started.has(note.jobId) || note.state === "canceled") return;
-            mine.started.add(note.jobId);
-            void (async () => {
-              for (const state of ["downloading", "verifying", "installing", "succeeded"]) {
-                await new Promise((r) => setTimeout(r, 50 + Math.random() * 300));
-                await client.publishAsync(topics.jobStatus(note.jobId), JSON.stringify({ state }), {
-                  qos: 1,
-                });
-              }
-              mine.finished.add(note.jobId);
-            })().catch(() => {});
-          });
-          client.on(
-            "connect",
-            () => void client.subscribeAsync(topics.jobsNotify, { qos: 1 }).catch(() => {}),
+        setup = await setUpBench({
+          devices: DEVICES,
+          processes: 2,
+          databaseUrl: DATABASE_URL,
+          redisUrl: REDIS_URL,
+          // Short heartbeats, so the survivor finds the killed process dead within about a second.
+          serverEnv: { BULWARK_HEARTBEAT_MS: "300" },
+          afterIssue: async (store) => {
+            await store.run(`UPDATE devices SET product = ?`, [PRODUCT]);
+          },
+        });
+        const bench = setup;
+        phase("two processes up, identities issued");
+        const [a, b] = bench.servers as [(typeof bench.servers)[0], (typeof bench.servers)[0]];
+        const killedIndex = victim === "A" ? 0 : 1;
+        const survivorIndex = 1 - killedIndex;
+        const [killed, survivor] = victim === "A" ? [a, b] : [b, a];
+        const call = async (server: typeof a, method: string, path: string, body?: unknown) => {
+          const res = await bench.api(server, method, path, body);
+          assert.ok(
+            res.status === 200 || res.status === 201,
+            `${method} ${path}: ${JSON.stringify(res.body)}`,
           );
-          clients.push(client);
-        }
-        await waitFor("devices connected", async () => clients.every((c) => c.connected));
-        // A release published through A (the artifact body streamed as octet-stream).
-        const release = (
-          await apiA.api<{ id: string }>("POST", `/api/v1/products/${productId}/releases`, {
+          return res.body as Record<string, unknown>;
+        };
+        // The release, published through A.
+        const productId = (await call(a, "POST", "/api/v1/products", { name: PRODUCT })).id as string;
+        const releaseId = (
+          await call(a, "POST", `/api/v1/products/${productId}/releases`, {
             version: "1.0.0",
+            classification: "feature",
           })
-        ).body.id;
-        const upload = await httpsRequest({
-          url: `${a.httpUrl}/api/v1/releases/${release}/artifacts?name=fw.img`,
-          method: "POST",
-          ca: rootPem,
-          headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/octet-stream" },
-          body: Buffer.alloc(2048, 1),
+        ).id as string;
+        const image = randomBytes(64 * 1024);
+        await call(a, "POST", `/api/v1/releases/${releaseId}/artifacts?name=image.bin&kind=binary`, image);
+        await call(a, "PUT", `/api/v1/releases/${releaseId}/update`, { hardware: [] });
+        await call(a, "POST", `/api/v1/releases/${releaseId}/publish`);
+
+        // Device i starts on process i mod 2 (A, B) and fails over to the other.
+        const httpsPort = (server: typeof a) => Number(new URL(server.httpUrl).port);
+        fleet = await startFleet({
+          file: bench.file,
+          devices: DEVICES,
+          ports: [a.mqttPort, b.mqttPort],
+          caPem: bench.rootPem,
+          update: {
+            behaviour: "agent",
+            httpsPorts: [httpsPort(a), httpsPort(b)],
+            target: { sha256: createHash("sha256").update(image).digest("hex"), length: image.length },
+            downloadConcurrency: 32,
+            reconnect: true,
+            // The first attempt within a second (500 devices spread over it, not one tick), then up to 4 s.
+            reconnectBackoffMs: [1000, 4000],
+            // Spread each job's steps, so that the kill finds jobs in every state.
+            stepDelayMs: [20, 220],
+          },
         });
-        assert.equal(upload.status, 201);
-        assert.equal((await apiA.api("POST", `/api/v1/releases/${release}/publish`)).status, 200);
-        const created = await apiA.api<{ id: string }>("POST", "/api/v1/deployments", {
-          releaseId: release,
-          group: "default",
-          strategy: { kind: "rate", perMinute: 3000 },
-        });
-        assert.equal(created.status, 201);
-        const id = created.body.id;
+        assert.equal(fleet.connected, DEVICES, String(fleet.firstError));
+        phase("devices connected");
+
+        // Two waves, the second opened by the first's success gate: the kill comes early in the
+        // first, with jobs notified, in progress and done, and the second for the survivor to admit.
+        const id = (
+          await call(a, "POST", "/api/v1/deployments", {
+            releaseId,
+            group: "default",
+            strategy: { kind: "waves", waves: [50, 100], successGate: 1, pauseAfterWave: false },
+          })
+        ).id as string;
         const progress = async () =>
-          (await survivor.api<{ jobs: Record<string, number> }>("GET", `/api/v1/deployments/${id}`)).body
-            .jobs;
-        await waitFor("a third succeeded", async () => ((await progress()).succeeded ?? 0) >= DEVICES / 3);
+          (await call(survivor, "GET", `/api/v1/deployments/${id}`)).jobs as Record<
+            string,
+            number | undefined
+          >;
+        // The kill comes while the victim's own devices are at work in wave 1 (20 of them succeeded,
+        // at least 10 between downloading and installing); read from the store, device i having
+        // started on process i mod 2. (A count over the whole fleet can be reached by the other
+        // process's devices alone, with none at work on the victim.)
+        const homes = new Map(
+          readFileSync(bench.file, "utf8")
+            .trim()
+            .split("\n")
+            .map((line, i) => [(JSON.parse(line) as SimDevice).deviceId, i % 2]),
+        );
+        const watch = await bench.openStore();
+        let atKill: Record<string, number>;
+        try {
+          atKill = await waitFor(
+            "the killed process's devices at work",
+            async () => {
+              const counts: Record<string, number> = { jobs: 0, succeeded: 0, atWork: 0 };
+              for (const job of await watch.all<{ device_id: string; state: string }>(
+                `SELECT device_id, state FROM deployment_jobs WHERE deployment_id = ?`,
+                [id],
+              )) {
+                counts.jobs!++;
+                if (homes.get(job.device_id) !== killedIndex) continue;
+                if (job.state === "succeeded") counts.succeeded!++;
+                else if (["downloading", "verifying", "installing"].includes(job.state)) counts.atWork!++;
+              }
+              return counts.succeeded! >= 20 && counts.atWork! >= 10 && counts;
+            },
+            120_000,
+          );
+        } finally {
+          await watch.close();
+        }
+        phase("the victim's devices at work");
         killed.child.kill("SIGKILL");
         await new Promise((resolve) => killed.child.once("exit", resolve));
-        assert.ok(((await progress()).succeeded ?? 0) < DEVICES, "killed mid-rollout");
+        const killedAt = performance.now();
+        t.diagnostic(
+          `just before the kill: ${atKill.jobs} jobs admitted; of the killed process's devices ${atKill.succeeded} succeeded, ${atKill.atWork} at work`,
+        );
+
         const done = await waitFor(
           "all succeeded on the survivor",
           async () => {
             const jobs = await progress();
             return jobs.succeeded === DEVICES && jobs;
           },
-          60_000,
-        ).catch(async (error: Error) => {
-          const open = (
-            await survivor.api<{ items: { state: string; deviceId: string }[] }>(
-              "GET",
-              `/api/v1/deployments/${id}/jobs`,
-            )
-          ).body.items.filter((j) => j.state !== "succeeded");
-          const detail = open.map(
-            (j) =>
-              `${j.state} started=${started.get(j.deviceId)?.size} finished=${finished.get(j.deviceId)?.size}`,
-          );
-          throw new Error(`${error.message}: ${detail.join("; ")}`);
-        });
+          120_000,
+        );
         assert.equal((done.failed ?? 0) + (done.timed_out ?? 0) + (done.canceled ?? 0), 0);
-        const jobs = await survivor.api<{ items: { id: string; deviceId: string }[] }>(
-          "GET",
-          `/api/v1/deployments/${id}/jobs`,
+        phase("all succeeded");
+        // Every device's last report acknowledged (by the survivor where its first went unanswered).
+        await fleet.reached("succeeded", DEVICES, 30_000);
+        const after = fleet.tally();
+        t.diagnostic(
+          `after the kill: all ${DEVICES} succeeded in ${((performance.now() - killedAt) / 1000).toFixed(1)} s; ` +
+            `${after.jobsCutOff} devices cut off mid-job, ${after.reconnects} reconnects (${after.failovers} to the other process), ` +
+            `${after.reportsResent} reports re-sent, ` +
+            `downloads: ${after.downloadFailures} failed attempts, ${after.downloadsResumed} resumed, ${after.downloadsRestarted} restarted`,
         );
-        assert.equal(new Set(jobs.body.items.map((j) => j.deviceId)).size, DEVICES, "one job per device");
-        // Each job's stored transitions: every state the device reported, once, in order. None is
-        // missing: a report is stored before its PUBACK (mqtt/handlers/publish.ts), so one the killed
-        // process had not stored was not acknowledged and the device sent it again to the survivor.
-        const order = ["queued", "notified", "downloading", "verifying", "installing", "succeeded"];
-        for (const job of jobs.body.items) {
-          const events = await survivor.api<{ items: { to_state: string }[] }>(
-            "GET",
-            `/api/v1/deployments/${id}/jobs/${job.id}/events`,
+
+        // The kill cut devices off in the middle of their jobs (and they finished them elsewhere).
+        assert.ok(after.jobsCutOff > 0, "jobs under way on the killed process");
+
+        // The stored record, read from PostgreSQL: one job per device, and each job's transitions
+        // every state once, in order. None is missing: a report is stored before its PUBACK
+        // (mqtt/handlers/publish.ts), and one the killed process had not acknowledged was sent again
+        // to the survivor.
+        const store = await bench.openStore();
+        const jobOf = new Map<string, string>();
+        try {
+          const jobs = await store.all<{ id: string; device_id: string; state: string }>(
+            `SELECT id, device_id, state FROM deployment_jobs WHERE deployment_id = ?`,
+            [id],
           );
-          assert.deepEqual(
-            events.body.items.map((e) => e.to_state),
-            order,
-            `every transition stored once, in order (job ${job.id})`,
+          for (const j of jobs) jobOf.set(j.device_id, j.id);
+          assert.equal(jobs.length, DEVICES);
+          assert.equal(jobOf.size, DEVICES, "one job per device");
+          const events = await store.all<{ job_id: string; to_state: string }>(
+            `SELECT job_id, to_state FROM deployment_job_events WHERE deployment_id = ? ORDER BY job_id, seq`,
+            [id],
           );
+          const byJob = new Map<string, string[]>();
+          for (const e of events) byJob.set(e.job_id, [...(byJob.get(e.job_id) ?? []), e.to_state]);
+          for (const job of jobs)
+            assert.deepEqual(
+              byJob.get(job.id),
+              ORDER,
+              `every transition stored once, in order (job ${job.id})`,
+            );
+        } finally {
+          await store.close();
         }
-        assert.ok(
-          [...started.values()].every((s) => s.size === 1),
-          "each device started exactly one install",
-        );
+
+        phase("stored record checked");
+        // No device ran an install twice; every device of the killed process went over to the
+        // survivor, and the survivor's own devices stayed where they were.
+        const stats = await fleet.stats();
+        assert.deepEqual(new Set(stats.map((s) => s.deviceId)), new Set(homes.keys()));
+        let failedOver = 0;
+        for (const s of stats) {
+          assert.deepEqual(
+            s.installs,
+            { [jobOf.get(s.deviceId)!]: 1 },
+            `${s.deviceId} installed its job once`,
+          );
+          if (homes.get(s.deviceId) === killedIndex) {
+            assert.equal(s.sessions[0], killedIndex);
+            assert.equal(s.sessions.at(-1), survivorIndex, `${s.deviceId} failed over`);
+            failedOver++;
+          } else assert.deepEqual(s.sessions, [survivorIndex], `${s.deviceId} stayed on the survivor`);
+        }
+        assert.equal(failedOver, [...homes.values()].filter((home) => home === killedIndex).length);
+        assert.ok(failedOver > 0);
       } finally {
-        for (const c of clients) c.end(true);
-        for (const s of servers)
-          if (s.child.exitCode === null && s.child.signalCode === null) await stopChild(s.child);
-        await schema.drop();
+        await fleet?.close();
+        await setup?.cleanup();
       }
     });
 });

@@ -79,7 +79,7 @@ describe(`server SIGKILL in the middle of a rollout to ${DEVICES} simulated devi
       caPem: setup.rootPem,
       update: {
         behaviour: "agent",
-        httpsPort: ports.http,
+        httpsPorts: [ports.http],
         target: { sha256: createHash("sha256").update(image).digest("hex"), length: image.length },
         downloadConcurrency: 16,
         reconnect: true,
@@ -129,10 +129,16 @@ describe(`server SIGKILL in the middle of a rollout to ${DEVICES} simulated devi
     assert.equal((done.failed ?? 0) + (done.timed_out ?? 0) + (done.canceled ?? 0), 0);
     // Every device's last report acknowledged (a report lost to the kill was made again).
     await fleet.reached("succeeded", DEVICES, 30_000);
+    const after = fleet.tally();
+    t.diagnostic(
+      `${after.jobsCutOff} devices cut off mid-job, ${after.reconnects} reconnects, ${after.reportsResent} reports re-sent; ` +
+        `downloads: ${after.downloadFailures} failed attempts, ${after.downloadsResumed} resumed, ${after.downloadsRestarted} restarted`,
+    );
 
     // The stored record, read from the server's database: one job per device, and each job's
-    // transitions each state at most once, forward only, from queued and notified to succeeded
-    // (an intermediate report acknowledged but not yet stored by the killed process can be missing).
+    // transitions every state once, in order. None is missing: a report is stored before its PUBACK,
+    // and the simulator, like the agent's outbox, sends a report the killed process had not
+    // acknowledged again after the restart.
     const store = new SqliteStore(join(setup.dir, "data", "bulwark.db"));
     const jobOf = new Map<string, string>();
     try {
@@ -150,16 +156,8 @@ describe(`server SIGKILL in the middle of a rollout to ${DEVICES} simulated devi
       const byJob = new Map<string, string[]>();
       for (const e of events) byJob.set(e.job_id, [...(byJob.get(e.job_id) ?? []), e.to_state]);
       const order = ["queued", "notified", "downloading", "verifying", "installing", "succeeded"];
-      for (const job of jobs) {
-        const states = byJob.get(job.id) ?? [];
-        assert.deepEqual(
-          states,
-          [...states].sort((x, y) => order.indexOf(x) - order.indexOf(y)),
-          `${job.id}: forward only`,
-        );
-        assert.equal(new Set(states).size, states.length, `${job.id}: no transition stored twice`);
-        assert.deepEqual([states[0], states[1], states.at(-1)], ["queued", "notified", "succeeded"]);
-      }
+      for (const job of jobs)
+        assert.deepEqual(byJob.get(job.id), order, `every transition stored once, in order (job ${job.id})`);
     } finally {
       await store.close();
     }
