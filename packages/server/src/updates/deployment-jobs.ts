@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { isTerminalJobState, type JobState, TERMINAL_JOB_STATES } from "@bulwark/sdk/wire/jobs";
 import { chunks, placeholders } from "../store/placeholders.ts";
 import type { Queryable } from "../store/store.ts";
@@ -211,6 +211,20 @@ const recordEvent = (
   actor: JobActor,
 ) => recordEvents(db, [{ job, from, to, reason, actor }]);
 
+/**
+ * A job's id, computed from its deployment and device (one job each, UNIQUE): a UUID of version 8
+ * (RFC 9562 §5.8, vendor-specific) from the first 122 bits of their SHA-256. A batch whose
+ * announcements could not be handed over is rolled back with the jobs it made, and the next pass
+ * makes them again under the same ids: a device that did hear of its job hears the same job again
+ * (`announceInBatches`, rollout.ts). Job ids name no secret: a device's topic ACL and the report
+ * check (`applyJobReport`: the job's device) bind a job to its device.
+ */
+export function jobIdFor(deploymentId: string, deviceId: string): string {
+  const hex = createHash("sha256").update(`bulwark-job:${deploymentId}:${deviceId}`).digest("hex");
+  const variant = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
 /** `createJobs` for one device. */
 export const createJob = (
   db: Queryable,
@@ -231,10 +245,17 @@ export async function createJobs(
   deviceIds: readonly string[],
   wave: number,
   timeoutMs: number,
-): Promise<void> {
+): Promise<Pick<Job, "id" | "deploymentId" | "deviceId" | "state">[]> {
+  const created: Pick<Job, "id" | "deploymentId" | "deviceId" | "state">[] = [];
   for (const chunk of chunks(deviceIds, ROWS)) {
     const now = Date.now();
-    const jobs = chunk.map((deviceId) => ({ id: randomUUID(), deploymentId, deviceId }));
+    const jobs = chunk.map((deviceId) => ({
+      id: jobIdFor(deploymentId, deviceId),
+      deploymentId,
+      deviceId,
+      state: "queued" as const,
+    }));
+    created.push(...jobs);
     await db.run(
       `INSERT INTO deployment_jobs (id, deployment_id, device_id, state, wave, deadline_at, created_at, updated_at)
        VALUES ${jobs.map(() => "(?, ?, ?, 'queued', ?, ?, ?, ?)").join(", ")}`,
@@ -245,6 +266,7 @@ export async function createJobs(
       jobs.map((job) => ({ job, from: null, to: "queued", reason: null, actor: "system" })),
     );
   }
+  return created;
 }
 
 /**

@@ -16,7 +16,7 @@ import { advanceDeployment } from "./rollout.ts";
  * is called, and fails as a broker that went away does.
  */
 describe("rollout: a job is announced before its move to notified commits (PostgreSQL)", () => {
-  it("leaves the job queued when the announcement fails, and the next pass announces it", async (t) => {
+  it("a failed announcement rolls its batch back (the job too); the next pass makes and announces the same job", async (t) => {
     const fixture = await tempPostgresStore(t);
     if (!fixture) return;
     const { store } = fixture;
@@ -39,22 +39,24 @@ describe("rollout: a job is announced before its move to notified commits (Postg
       };
       const deps = { store, channel, log: pino({ level: "silent" }) };
 
+      // The job is made in the transaction that announces it: another connection sees no job yet.
       await assert.rejects(advanceDeployment(deps, deployment.id), /broker away/);
       assert.deepEqual(
         seen.map((s) => s.state),
-        ["queued"],
+        [undefined],
       );
-      assert.equal(await committedState(), "queued", "not left notified without an announcement");
+      assert.equal(await committedState(), undefined, "not left notified without an announcement");
 
       brokerAway = false;
       await advanceDeployment(deps, deployment.id);
       const [job] = await jobsOf(store, deployment.id);
       assert.equal(job?.state, "notified");
+      // Both announcements name the same job (its id is computed from deployment and device).
       assert.deepEqual(
         seen.map((s) => [s.state, s.jobId]),
         [
-          ["queued", job.id],
-          ["queued", job.id],
+          [undefined, job.id],
+          [undefined, job.id],
         ],
       );
       assert.deepEqual(

@@ -2,7 +2,7 @@ import { type JobState, TERMINAL_JOB_STATES } from "@bulwark/sdk/wire/jobs";
 import type { Logger } from "pino";
 import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
-import type { Store } from "../store/store.ts";
+import type { Queryable, Store } from "../store/store.ts";
 import { releaseGuard } from "./anti-rollback.ts";
 import {
   createJobs,
@@ -62,7 +62,13 @@ type Step = (pass: Pass) => Promise<"continue" | "stop">;
 
 const timeoutMs = (d: Deployment) => d.spec.jobTimeoutSeconds * 1000;
 
-/** Step 1: jobs for the devices the strategy admits by now (devices joining later included). */
+/**
+ * Step 4: jobs for the devices the strategy admits by now (devices joining later included), each
+ * batch announced in the transaction that creates it (`announceInBatches`): the first devices
+ * hear of their job while later batches are still being written, and nothing waits for the
+ * creation's own commit (issue #15 item 9). After the abort check, so a pass that aborts admits
+ * no one; after the wave gate, so a wave that opens is admitted in the same pass.
+ */
 async function admitDevices(pass: Pass): Promise<"continue"> {
   const { deployment: d, eligible } = pass;
   const allowed = admitted(d.spec.strategy, eligible.length, d.wave, pass.now - d.startedAt);
@@ -72,12 +78,14 @@ async function admitDevices(pass: Pass): Promise<"continue"> {
   const without = eligible.filter((id) => !have.has(id));
   if (without.length === 0) return "continue";
   const fresh = inRolloutOrder(d.id, without).slice(0, room);
-  await pass.deps.store.transaction((tx) => createJobs(tx, d.id, fresh, d.wave, timeoutMs(d)));
+  await announceInBatches(pass, fresh, async (tx, deviceIds) =>
+    createJobs(tx, d.id, deviceIds, d.wave, timeoutMs(d)),
+  );
   pass.counts = await jobCountsOf(pass.deps.store, d.id);
   return "continue";
 }
 
-/** Step 2: a job without progress past its deadline is timed out. */
+/** Step 1: a job without progress past its deadline is timed out. */
 async function timeOutJobs(pass: Pass): Promise<"continue"> {
   if (openOf(pass.counts) === 0) return "continue";
   const overdue = await overdueJobsOf(pass.deps.store, pass.deployment.id, pass.now);
@@ -144,7 +152,7 @@ export async function endDeployment(
   });
 }
 
-/** Step 3: automatic abort when the failure rate among finished jobs passes the threshold. */
+/** Step 2: automatic abort when the failure rate among finished jobs passes the threshold. */
 async function abortOnFailures(pass: Pass): Promise<"continue" | "stop"> {
   const rule = pass.deployment.spec.abort;
   const finished = endedOf(pass.counts) - (pass.counts.canceled ?? 0);
@@ -167,7 +175,7 @@ async function abortOnFailures(pass: Pass): Promise<"continue" | "stop"> {
   return "stop";
 }
 
-/** Step 4: a finished wave passes its success gate to open the next (or pauses for an outside check). */
+/** Step 3: a finished wave passes its success gate to open the next (or pauses for an outside check). */
 async function gateWave(pass: Pass): Promise<"continue" | "stop"> {
   const { deployment: d } = pass;
   const strategy = d.spec.strategy;
@@ -216,37 +224,38 @@ export const NOTIFY_BATCH = 500;
 const NOTIFY_IN_FLIGHT = 4;
 
 /**
- * Step 6: queued jobs are announced on the device's `jobs/notify` topic, a batch at a time: the
- * batch's jobs move to `notified` in one transaction, and its announcements are handed to the
- * broker (across processes: Redis has taken them) before that transaction commits, the rows
- * locked meanwhile: a process that dies in between leaves the jobs `queued`, and the next pass, on
- * any process, announces them again. (Committed first, a job was left `notified` without its
- * device ever hearing of it when that device's session was on another process.) A device that
- * reports at once waits for the commit (`applyJobReport` applies it against the state committed).
- * One document per pass; a batch's announcements go out together.
+ * Announces jobs on the devices' `jobs/notify` topic, a batch at a time: `load` gives the batch's
+ * jobs (made now, or read queued), they move to `notified` in the same transaction, and their
+ * announcements are handed to the broker (across processes: Redis has taken them) before that
+ * transaction commits, the rows locked meanwhile: a process that dies in between leaves the jobs
+ * `queued` or not made, and the next pass, on any process, makes or announces them again.
+ * (Committed first, a job was left `notified` without its device ever hearing of it when that
+ * device's session was on another process.) A failed hand-over rolls its batch back. A device
+ * that reports at once waits for the commit (`applyJobReport` applies it against the state
+ * committed). One document per pass. Batches overlap: the next one is made while the last one's
+ * log is fsynced (its notices are out already), at most NOTIFY_IN_FLIGHT at once; the pass ends,
+ * and releases the deployment's lock, only once all of them have.
  */
-async function notifyQueued(pass: Pass): Promise<"continue"> {
-  if ((pass.counts.queued ?? 0) === 0) return "continue";
-  const queued = await jobsInState(pass.deps.store, pass.deployment.id, "queued");
-  if (queued.length === 0) return "continue";
+async function announceInBatches<T>(
+  pass: Pass,
+  items: readonly T[],
+  load: (tx: Queryable, batch: T[]) => Promise<Pick<Job, "id" | "deploymentId" | "deviceId" | "state">[]>,
+): Promise<void> {
+  if (items.length === 0) return;
   const { store, channel } = pass.deps;
   const documentOf = await notifyDocuments(store, pass.deployment);
-  // Batches overlap: the next one is made while the last one's log is fsynced (its notices are
-  // out already), at most NOTIFY_IN_FLIGHT at once; the pass ends, and releases the deployment's
-  // lock, only once all of them have.
   const inFlight = new Set<Promise<void>>();
   const failures: unknown[] = [];
-  for (let i = 0; i < queued.length; i += NOTIFY_BATCH) {
-    const batch = queued.slice(i, i + NOTIFY_BATCH);
+  for (let i = 0; i < items.length; i += NOTIFY_BATCH) {
+    const batch = items.slice(i, i + NOTIFY_BATCH);
     if (inFlight.size >= NOTIFY_IN_FLIGHT) await Promise.race(inFlight);
     const done: Promise<void> = store
       .transaction(async (tx) => {
-        const moved = await transitionJobs(tx, batch, "notified", {
+        const moved = await transitionJobs(tx, await load(tx, batch), "notified", {
           actor: "system",
           deadlineAt: pass.now + timeoutMs(pass.deployment),
         });
-        // A failed hand-over rolls the batch back: its jobs stay queued for the next pass (a device
-        // that already has its job does not start it twice, `update-agent.ts`).
+        // A device that already has its job does not start it twice (`update-agent.ts`).
         await Promise.all(
           moved.map((job) =>
             channel.publish(job.deviceId, "jobsNotify", documentOf({ ...job, state: "notified" })),
@@ -259,10 +268,17 @@ async function notifyQueued(pass: Pass): Promise<"continue"> {
   }
   await Promise.all(inFlight);
   if (failures.length > 0) throw failures[0];
+}
+
+/** Step 6: jobs left queued (a batch rolled back, a pass that died) are announced again. */
+async function notifyQueued(pass: Pass): Promise<"continue"> {
+  if ((pass.counts.queued ?? 0) === 0) return "continue";
+  const queued = await jobsInState(pass.deps.store, pass.deployment.id, "queued");
+  await announceInBatches(pass, queued, async (_tx, batch) => batch);
   return "continue";
 }
 
-const STEPS: Step[] = [admitDevices, timeOutJobs, abortOnFailures, gateWave, completeIfDone, notifyQueued];
+const STEPS: Step[] = [timeOutJobs, abortOnFailures, gateWave, admitDevices, completeIfDone, notifyQueued];
 
 /**
  * One pass of the rollout engine over a running deployment, under the deployment's lock across
