@@ -322,8 +322,8 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
       root,
     });
     log.info("transfer step", { transferId: command.transferId, step: command.type, outcome: status.state });
-    // Kept in the store until its PUBACK: the server sends each transfer command once (no retry of
-    // its own), so a step lost with its connection would leave the transfer stuck.
+    // Kept in the store until its PUBACK, across reconnects and restarts: the server sends the
+    // command again on each reconnect until this step arrives (a repeat is answered alike, above).
     outbox.add(command.transferId, status);
   }
 

@@ -17,10 +17,17 @@ import {
 import { keyAlgorithmOf } from "@bulwark/sdk/x509/algorithms";
 import { APPLIED_CONFIG, loadDeviceKey } from "./device-store.ts";
 import { statePaths } from "./state.ts";
+import { OUTBOX_PREFIX } from "./updates/update-records.ts";
 
 /** Records that belong to this agent's own run and do not move with the data. */
 const AGENT_STATE = new Set([APPLIED_CONFIG, "queue-dropped"]);
+const IMPORTED_PREFIX = "transfer-imported-";
+/** Also the steps and reports waiting for their PUBACK: the source's, not the recipient's to send. */
+const agentOwned = (name: string) =>
+  AGENT_STATE.has(name) || name.startsWith(IMPORTED_PREFIX) || name.startsWith(OUTBOX_PREFIX);
 const secretName = (transferId: string) => `transfer-${transferId}`;
+/** What a finished import leaves in the store: how many records it took in, so a repeat is answered alike. */
+const importedName = (transferId: string) => `${IMPORTED_PREFIX}${transferId}`;
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
 export interface TransferContext {
@@ -33,7 +40,13 @@ export interface TransferContext {
 
 class TransferRefused extends Error {}
 
-/** Carries out one transfer command; returns what to report on `jobs/{transferId}/status`. */
+/**
+ * Carries out one transfer command; returns what to report on `jobs/{transferId}/status`.
+ * The server sends a command again on each reconnect until the step that answers it arrives, so a
+ * command may come twice (or after its answer is already on the way): a repeat is answered with
+ * the same step and redoes nothing that cannot be undone — the same key pair, the import not taken
+ * in again. Export is only a read, so a repeat seals again (the server keeps the first it gets).
+ */
 export function handleTransfer(command: TransferCommand, ctx: TransferContext): TransferStatus {
   const { transferId } = command;
   try {
@@ -51,10 +64,16 @@ export function handleTransfer(command: TransferCommand, ctx: TransferContext): 
   }
 }
 
-/** The recipient: a one-time X-Wing key pair for this transfer, its secret kept in the store. */
+/**
+ * The recipient: a one-time X-Wing key pair for this transfer, its secret (the seed) kept in the
+ * store. Asked again, the same pair: a new one would orphan an export already sealed to the first.
+ */
 function prepare(transferId: string, ctx: TransferContext): TransferStatus {
-  const pair = xwingKeyPair();
-  ctx.store.put("keys", secretName(transferId), pair.secretKey);
+  if (ctx.store.get("state", importedName(transferId)))
+    throw new TransferRefused("this transfer was already imported");
+  const kept = ctx.store.get("keys", secretName(transferId));
+  const pair = kept ? xwingKeyPair(kept) : xwingKeyPair();
+  if (!kept) ctx.store.put("keys", secretName(transferId), pair.secretKey);
   return { state: "transfer-key", transferId, publicKey: b64(pair.publicKey) };
 }
 
@@ -65,7 +84,7 @@ function exportData(
 ): TransferStatus {
   const payload: TransferPayload = { format: "bulwark-transfer", version: 1, state: {}, queue: {} };
   for (const name of ctx.store.list("state"))
-    if (!AGENT_STATE.has(name)) payload.state[name] = b64(ctx.store.get("state", name) ?? Buffer.alloc(0));
+    if (!agentOwned(name)) payload.state[name] = b64(ctx.store.get("state", name) ?? Buffer.alloc(0));
   for (const { id, value } of ctx.store.peekQueue(Number.MAX_SAFE_INTEGER)) payload.queue[id] = b64(value);
   const aad = transferAad(command.transferId, ctx.deviceId, command.recipientId);
   const envelope = sealTo(
@@ -100,6 +119,9 @@ function importData(
   command: Extract<TransferCommand, { type: "transfer-import" }>,
   ctx: TransferContext,
 ): TransferStatus {
+  // Already taken in: the same answer, nothing written again (the records may have changed since).
+  const done = ctx.store.getJson<{ records: number }>("state", importedName(command.transferId));
+  if (done) return { state: "transfer-imported", transferId: command.transferId, records: done.records };
   const secret = ctx.store.get("keys", secretName(command.transferId));
   if (!secret) throw new TransferRefused("no key was prepared for this transfer");
   const source = checkSource(command, ctx);
@@ -122,7 +144,7 @@ function importData(
     throw new TransferRefused("not a transfer payload");
   let records = 0;
   for (const [name, value] of Object.entries(payload.state ?? {})) {
-    if (AGENT_STATE.has(name)) continue;
+    if (agentOwned(name)) continue;
     ctx.store.put("state", name, Buffer.from(value, "base64"));
     records++;
   }
@@ -130,6 +152,7 @@ function importData(
     ctx.store.put("queue", id, Buffer.from(value, "base64"));
     records++;
   }
+  ctx.store.putJson("state", importedName(command.transferId), { records });
   ctx.store.delete("keys", secretName(command.transferId)); // one transfer, one key
   return { state: "transfer-imported", transferId: command.transferId, records };
 }

@@ -122,14 +122,41 @@ interface Transfer {
   state: "requested" | "key-received" | "exported" | "imported" | "failed";
   reason: string | null;
   records: number | null;
+  waitingFor: { deviceId: string; role: "source" | "target"; command: string } | null;
+  deadline: string | null;
+}
+
+/** One line for a transfer: its outcome, or what it waits on and until when. */
+function transferLine(t: Transfer, to: string): string {
+  if (t.state === "imported") return `${t.id}: imported (${t.records} record(s) moved to ${to})`;
+  if (t.state === "failed") return `${t.id}: failed: ${t.reason}`;
+  const waiting = t.waitingFor
+    ? `; waiting for the ${t.waitingFor.role} ${t.waitingFor.deviceId} to answer ${t.waitingFor.command} (sent again when it reconnects)`
+    : "";
+  return `${t.id}: ${t.state}${waiting}${t.deadline ? `; fails at ${t.deadline} if it does not` : ""}`;
 }
 
 /**
  * `bulwark device transfer OLD_ID NEW_ID`: moves OLD's data to NEW, sealed to NEW and signed by
- * OLD (both must be connected), and waits for the outcome (at most --wait seconds, default 60).
+ * OLD, and waits for the outcome (at most --wait seconds, default 60). A device that is away gets
+ * its command when it reconnects; the transfer fails at its deadline if it does not.
+ * `bulwark device transfer --status TRANSFER_ID` shows where a transfer is.
  */
 const deviceTransfer: Command = async (args, api, io) => {
-  const { values, positionals } = parse(args, { wait: { type: "string" } }, { max: 2 });
+  const { values, positionals } = parse(
+    args,
+    { wait: { type: "string" }, status: { type: "string" } },
+    { max: 2 },
+  );
+  if (values.status !== undefined) {
+    if (positionals.length > 0 || values.wait !== undefined)
+      throw new CliError("device transfer --status TRANSFER_ID takes nothing else", 2);
+    const id = values.status;
+    if (!UUID.test(id)) throw new CliError("device transfer --status needs a TRANSFER_ID (a UUID)", 2);
+    const t = await (await api()).call<Transfer>("GET", `/api/v1/transfers/${id}`);
+    io.stdout(`${transferLine(t, "the new device")}\n`);
+    return t.state === "failed" ? 1 : 0;
+  }
   const from = deviceIdArg(positionals[0], "device transfer OLD_ID NEW_ID");
   const to = deviceIdArg(positionals[1], "device transfer OLD_ID NEW_ID");
   const waitSeconds = wholeNumber(values.wait, "--wait") ?? 60;
@@ -143,12 +170,15 @@ const deviceTransfer: Command = async (args, api, io) => {
     transfer = await client.call<Transfer>("GET", `/api/v1/transfers/${transfer.id}`);
   }
   if (transfer.state === "imported") {
-    io.stdout(`${transfer.id}: imported (${transfer.records} record(s) moved to ${to})\n`);
+    io.stdout(`${transferLine(transfer, to)}\n`);
     return 0;
   }
   if (transfer.state === "failed")
     throw new CliError(`transfer ${transfer.id} failed: ${transfer.reason}`, 1);
-  throw new CliError(`transfer ${transfer.id} is still ${transfer.state} after ${waitSeconds} s`, 1);
+  throw new CliError(
+    `transfer ${transferLine(transfer, to)} (after ${waitSeconds} s; follow it with: bulwark device transfer --status ${transfer.id})`,
+    1,
+  );
 };
 
 const groupList: Command = async (args, api, io) => {

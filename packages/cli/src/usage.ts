@@ -15,6 +15,7 @@ const COMMAND_LINES = `Enrolment and fleet:
   device compromise ID [--reason TEXT]
   device decommission ID [--reason TEXT]
   device transfer OLD_ID NEW_ID [--wait SECONDS]   (OLD's data sealed to NEW, signed by OLD)
+  device transfer --status TRANSFER_ID             (state, what it waits on, its deadline or reason)
   group list [--json]
   group create NAME
   group set-policy GROUP POLICY|--none

@@ -148,6 +148,7 @@ function stopper(parts: {
       parts.stopAuditMaintenance();
       pki.stopSchedule();
       parts.fleet.revocation.close();
+      parts.fleet.transferDeadlines.stop();
       await parts.http.close();
       await parts.software.webhooks.stop();
       await parts.cra.article14.stop();

@@ -31,6 +31,8 @@ export interface Config {
    * with its new certificate before the old one's session is closed (issue #13 (6)).
    */
   renewalGraceMs: number;
+  /** How long a device has to answer a transfer command (sent again on each of its reconnects) before the transfer fails. */
+  transferDeadlineMs: number;
   /** Webhooks may POST to loopback and link-local addresses (refused by default: SSRF). */
   webhookAllowLocal: boolean;
   /** Webhooks may use plain http URLs (refused by default: findings would travel in clear text). */
@@ -77,6 +79,9 @@ const USAGE = `Usage: bulwark-server [options]
   --renewal-grace-seconds N        after a renewal, how long the device's session on its old
                                    (now superseded) certificate stays up while it reconnects with
                                    the new one (0-3600, default 60, env BULWARK_RENEWAL_GRACE_SECONDS)
+  --transfer-deadline-seconds N    how long a device has to answer a device-transfer command
+                                   (sent again each time it reconnects) before the transfer fails
+                                   (1-2592000, default 86400, env BULWARK_TRANSFER_DEADLINE_SECONDS)
   --redis-url URL                  Redis for broker pub/sub, sessions and control events between
                                    processes (scale-out; env BULWARK_REDIS_URL)
   --redis-prefix PREFIX            what this deployment's Redis keys and channels begin with
@@ -226,6 +231,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "delta-max-image-bytes": { type: "string" },
       "delta-base-releases": { type: "string" },
       "renewal-grace-seconds": { type: "string" },
+      "transfer-deadline-seconds": { type: "string" },
       "max-connections": { type: "string" },
       "mqtt-max-per-address": { type: "string" },
       "http-max-per-address": { type: "string" },
@@ -282,6 +288,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
         "--renewal-grace-seconds",
         0,
         3600,
+      ) * 1000,
+    transferDeadlineMs:
+      integer(
+        values["transfer-deadline-seconds"] ?? env.BULWARK_TRANSFER_DEADLINE_SECONDS,
+        86_400,
+        "--transfer-deadline-seconds",
+        1,
+        30 * 86_400,
       ) * 1000,
     webhookAllowLocal: values["webhook-allow-local"] === true || env.BULWARK_WEBHOOK_ALLOW_LOCAL === "1",
     webhookAllowHttp: values["webhook-allow-http"] === true || env.BULWARK_WEBHOOK_ALLOW_HTTP === "1",

@@ -14,6 +14,14 @@ import type { DeviceChannel } from "./device-channel.ts";
  * `jobs/{transferId}/status` move it along (`@bulwark/sdk/wire/transfer` has the protocol). The
  * server relays sealed, signed data it cannot read; it keeps each transfer's state for the
  * operator and audits its start and end.
+ *
+ * Each state waits on one server → device command (`pending_command`, migration 975): stored with
+ * the state it belongs to, in the same UPDATE, sent at once and again each time that device
+ * subscribes to `cmd` (MQTT keeps nothing for a device on a clean session, and a publish to a device
+ * that is away reaches nobody) until its step moves the transfer on. The agent answers a repeated
+ * command with the same step (`packages/agent/src/transfer.ts`) and the server moves a transfer
+ * forward only, so a repeat changes nothing. A device that never answers fails the transfer at
+ * `deadline_at` (`expireTransfers`, audited), the deadline counted from the command's first sending.
  */
 
 export type TransferState = "requested" | "key-received" | "exported" | "imported" | "failed";
@@ -27,6 +35,10 @@ export interface TransferView {
   records: number | null;
   createdAt: string;
   updatedAt: string;
+  /** The device the transfer waits on and the command it was sent (again on each of its subscribes); null once ended. */
+  waitingFor: { deviceId: string; role: "source" | "target"; command: TransferCommand["type"] } | null;
+  /** When the transfer fails if that device has not answered; null once ended. */
+  deadline: string | null;
 }
 
 export interface TransferDeps {
@@ -34,7 +46,13 @@ export interface TransferDeps {
   signer: MessageSigner;
   channel: DeviceChannel;
   log: Logger;
+  /** How long a device has to answer the command it is sent before the transfer fails. */
+  deadlineMs: number;
 }
+
+/** A command as stored: everything but `issuedAt`, stamped at each sending. */
+type PendingCommand = DistributiveOmit<TransferCommand, "issuedAt">;
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 interface Row {
   id: string;
@@ -45,7 +63,13 @@ interface Row {
   records: number | null;
   created_at: number;
   updated_at: number;
+  pending_device_id: string | null;
+  pending_command: string | null;
+  deadline_at: number | null;
 }
+
+const pendingOf = (r: Row): PendingCommand | null =>
+  r.pending_command === null ? null : (JSON.parse(r.pending_command) as PendingCommand);
 
 const view = (r: Row): TransferView => ({
   id: r.id,
@@ -56,9 +80,21 @@ const view = (r: Row): TransferView => ({
   records: r.records === null ? null : Number(r.records),
   createdAt: new Date(Number(r.created_at)).toISOString(),
   updatedAt: new Date(Number(r.updated_at)).toISOString(),
+  waitingFor:
+    r.pending_device_id === null
+      ? null
+      : {
+          deviceId: r.pending_device_id,
+          role: r.pending_device_id === r.source_device_id ? "source" : "target",
+          command: pendingOf(r)!.type,
+        },
+  deadline: r.deadline_at === null ? null : new Date(Number(r.deadline_at)).toISOString(),
 });
 
-/** Devices whose data may move: connected now (the commands are not queued), and not cut off. */
+/**
+ * Devices whose data may move: not cut off. They need not be connected: each command waits for
+ * its device's next subscribe, until the deadline.
+ */
 const MAY_TRANSFER = ["active", "quarantined"];
 
 export async function startTransfer(
@@ -71,23 +107,31 @@ export async function startTransfer(
   const now = Date.now();
   const row = await deps.store.transaction(async (tx) => {
     for (const deviceId of [request.sourceId, request.targetId]) {
-      const device = await tx.get<{ status: string; online: number }>(
-        `SELECT status, online FROM devices WHERE id = ?`,
-        [deviceId],
-      );
+      const device = await tx.get<{ status: string }>(`SELECT status FROM devices WHERE id = ?`, [deviceId]);
       if (!device) throw new BulwarkError("BW_ERR_DEVICE_NOT_FOUND", `device ${deviceId} does not exist`);
       if (!MAY_TRANSFER.includes(device.status))
         throw new BulwarkError("BW_ERR_CONFLICT", `device ${deviceId} is ${device.status}`);
-      if (Number(device.online) !== 1)
-        throw new BulwarkError(
-          "BW_ERR_CONFLICT",
-          `device ${deviceId} is offline: both devices must be connected`,
-        );
     }
+    const prepare: PendingCommand = {
+      type: "transfer-prepare",
+      deviceId: request.targetId,
+      transferId: id,
+      sourceId: request.sourceId,
+    };
     await tx.run(
-      `INSERT INTO device_transfers (id, source_device_id, target_device_id, state, created_at, updated_at)
-        VALUES (?, ?, ?, 'requested', ?, ?)`,
-      [id, request.sourceId, request.targetId, now, now],
+      `INSERT INTO device_transfers (id, source_device_id, target_device_id, state, created_at, updated_at,
+          pending_device_id, pending_command, deadline_at)
+        VALUES (?, ?, ?, 'requested', ?, ?, ?, ?, ?)`,
+      [
+        id,
+        request.sourceId,
+        request.targetId,
+        now,
+        now,
+        request.targetId,
+        JSON.stringify(prepare),
+        now + deps.deadlineMs,
+      ],
     );
     await appendAudit(tx, {
       actor: request.actor,
@@ -98,13 +142,8 @@ export async function startTransfer(
     });
     return (await tx.get<Row>(`SELECT * FROM device_transfers WHERE id = ?`, [id]))!;
   });
-  await send(deps, request.targetId, {
-    type: "transfer-prepare",
-    deviceId: request.targetId,
-    transferId: id,
-    sourceId: request.sourceId,
-    issuedAt: Date.now(),
-  });
+  // After the commit: a device that subscribes in between finds the row and is sent it too (twice is harmless).
+  await sendPending(deps, row);
   return view(row);
 }
 
@@ -114,8 +153,61 @@ export async function getTransfer(store: Store, id: string): Promise<TransferVie
   return view(row);
 }
 
-async function send(deps: TransferDeps, deviceId: string, command: TransferCommand): Promise<void> {
-  await deps.channel.publish(deviceId, "cmd", await deps.signer.seal(command));
+/** Sends the command the transfer waits on, freshly signed; to a device that is away it reaches nobody. */
+async function sendPending(deps: TransferDeps, row: Row): Promise<void> {
+  const pending = pendingOf(row);
+  if (!pending || row.pending_device_id === null) return;
+  const command = { ...pending, issuedAt: Date.now() } as TransferCommand;
+  await deps.channel.publish(row.pending_device_id, "cmd", await deps.signer.seal(command));
+}
+
+/**
+ * The device subscribed to `cmd`: the command of each open transfer that waits on it goes again
+ * (it was sent while the device was away, or lost with its connection, or it is in flight: the
+ * agent answers a repeat with the same step).
+ */
+export async function resendTransferCommands(deps: TransferDeps, deviceId: string): Promise<number> {
+  const rows = await deps.store.all<Row>(
+    `SELECT * FROM device_transfers WHERE pending_device_id = ? AND state NOT IN ('imported', 'failed')`,
+    [deviceId],
+  );
+  for (const row of rows) {
+    await sendPending(deps, row);
+    deps.log.info(
+      { deviceId, transferId: row.id, command: pendingOf(row)?.type },
+      "transfer command sent again on subscribe",
+    );
+  }
+  return rows.length;
+}
+
+/**
+ * Fails every open transfer whose device has not answered its command by the deadline, with the
+ * reason and an audit entry (once: `finish` moves only from the state read). Returns how many.
+ */
+export async function expireTransfers(deps: TransferDeps, now = Date.now()): Promise<number> {
+  const rows = await deps.store.all<Row>(
+    `SELECT * FROM device_transfers WHERE deadline_at <= ? AND state NOT IN ('imported', 'failed')`,
+    [now],
+  );
+  let failed = 0;
+  for (const row of rows) {
+    const pending = pendingOf(row);
+    const role = row.pending_device_id === row.source_device_id ? "source" : "target";
+    const seconds = Math.round(deps.deadlineMs / 1000);
+    const reason = `deadline: the ${role} device did not answer ${pending?.type ?? "its command"} within ${seconds} s`;
+    if (await finish(deps, row, "failed", { reason }, { type: "system" })) failed++;
+  }
+  return failed;
+}
+
+/** Runs `expireTransfers` every `everyMs` until stopped (each process may: a transfer fails once). */
+export function transferDeadlines(deps: TransferDeps, everyMs: number): { stop(): void } {
+  const timer = setInterval(() => {
+    expireTransfers(deps).catch((err) => deps.log.error({ err }, "transfer deadline check failed"));
+  }, everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 /** A report on `jobs/{jobId}/status`: true if it belonged to a transfer (then it is handled here). */
@@ -134,31 +226,32 @@ export async function transferReport(
   const status: TransferStatus = payload;
   const fromTarget = deviceId === row.target_device_id;
   const fromSource = deviceId === row.source_device_id;
-  if (
-    status.state === "transfer-failed" &&
-    (fromTarget || fromSource) &&
-    row.state !== "imported" &&
-    row.state !== "failed"
-  )
-    return finish(deps, row, "failed", { reason: `${fromSource ? "source" : "target"}: ${status.reason}` });
+  // A failure ends the transfer only from the device it waits on: a device answering a repeated
+  // command late (it was sent again on a reconnect) may refuse what the transfer has moved past
+  // (`this transfer was already imported`), and that changes nothing. Transfers from before
+  // migration 975 have no pending device: either device's failure ends them, as it did.
+  const awaited =
+    row.pending_device_id === null ? fromTarget || fromSource : deviceId === row.pending_device_id;
+  if (status.state === "transfer-failed" && awaited && row.state !== "imported" && row.state !== "failed") {
+    await finish(deps, row, "failed", { reason: `${fromSource ? "source" : "target"}: ${status.reason}` });
+    return true;
+  }
   // A step arrives again when its PUBACK was lost (MQTT 3.1.1 §4.3.2; the agent keeps it until then):
   // the transfer has moved past it and it is dropped below, or, handled at the same time as the
   // first on another connection, only the one that moves the row sends the next command.
   if (status.state === "transfer-key" && fromTarget && row.state === "requested") {
-    if (!(await advance(deps, row, "key-received"))) return true;
-    await send(deps, row.source_device_id, {
+    const moved = await advance(deps, row, "key-received", {
       type: "transfer-export",
       deviceId: row.source_device_id,
       transferId: row.id,
       recipientId: row.target_device_id,
       recipientKey: status.publicKey,
-      issuedAt: Date.now(),
     });
+    if (moved) await sendPending(deps, moved);
     return true;
   }
   if (status.state === "transfer-exported" && fromSource && row.state === "key-received") {
-    if (!(await advance(deps, row, "exported"))) return true;
-    await send(deps, row.target_device_id, {
+    const moved = await advance(deps, row, "exported", {
       type: "transfer-import",
       deviceId: row.target_device_id,
       transferId: row.id,
@@ -167,12 +260,14 @@ export async function transferReport(
       signature: status.signature,
       algorithm: status.algorithm,
       sourceChain: status.chain,
-      issuedAt: Date.now(),
     });
+    if (moved) await sendPending(deps, moved);
     return true;
   }
-  if (status.state === "transfer-imported" && fromTarget && row.state === "exported")
-    return finish(deps, row, "imported", { records: status.records });
+  if (status.state === "transfer-imported" && fromTarget && row.state === "exported") {
+    await finish(deps, row, "imported", { records: status.records });
+    return true;
+  }
   deps.log.warn(
     { deviceId, transferId: jobId, state: row.state, report: status.state },
     "out-of-order transfer report dropped",
@@ -180,30 +275,55 @@ export async function transferReport(
   return true;
 }
 
-/** Moves the transfer on from the state it was read in; false when something else moved it first. */
-async function advance(deps: TransferDeps, row: Row, state: TransferState): Promise<boolean> {
+/**
+ * Moves the transfer on from the state it was read in, with the command the new state waits on
+ * and its deadline; the row as moved, or undefined when something else moved it first.
+ */
+async function advance(
+  deps: TransferDeps,
+  row: Row,
+  state: TransferState,
+  next: PendingCommand,
+): Promise<Row | undefined> {
+  const now = Date.now();
   const moved = await deps.store.run(
-    `UPDATE device_transfers SET state = ?, updated_at = ? WHERE id = ? AND state = ?`,
-    [state, Date.now(), row.id, row.state],
+    `UPDATE device_transfers SET state = ?, updated_at = ?, pending_device_id = ?, pending_command = ?, deadline_at = ?
+      WHERE id = ? AND state = ?`,
+    [state, now, next.deviceId, JSON.stringify(next), now + deps.deadlineMs, row.id, row.state],
   );
-  return moved.changes === 1;
+  if (moved.changes !== 1) return undefined;
+  return {
+    ...row,
+    state,
+    updated_at: now,
+    pending_device_id: next.deviceId,
+    pending_command: JSON.stringify(next),
+    deadline_at: now + deps.deadlineMs,
+  };
 }
 
+/** Ends the transfer from the state it was read in; false when something else moved it first. */
 async function finish(
   deps: TransferDeps,
   row: Row,
   state: "imported" | "failed",
   outcome: { records?: number; reason?: string },
-): Promise<true> {
+  actor?: AuditEntry["actor"],
+): Promise<boolean> {
   const moved = await deps.store.transaction(async (tx) => {
     // From the state it was read in only: a repeat handled at the same time finishes nothing twice.
     const update = await tx.run(
-      `UPDATE device_transfers SET state = ?, reason = ?, records = ?, updated_at = ? WHERE id = ? AND state = ?`,
+      `UPDATE device_transfers SET state = ?, reason = ?, records = ?, updated_at = ?,
+          pending_device_id = NULL, pending_command = NULL, deadline_at = NULL
+        WHERE id = ? AND state = ?`,
       [state, outcome.reason ?? null, outcome.records ?? null, Date.now(), row.id, row.state],
     );
     if (update.changes !== 1) return false;
     await appendAudit(tx, {
-      actor: { type: "device", id: state === "imported" ? row.target_device_id : row.source_device_id },
+      actor: actor ?? {
+        type: "device",
+        id: state === "imported" ? row.target_device_id : row.source_device_id,
+      },
       action: state === "imported" ? "device.transfer.completed" : "device.transfer.failed",
       target: { type: "device", id: row.source_device_id },
       outcome: state === "imported" ? "success" : "failure",
@@ -212,13 +332,20 @@ async function finish(
     return true;
   });
   if (moved) deps.log.info({ transferId: row.id, state, ...outcome }, "device transfer finished");
-  return true;
+  return moved;
 }
 
-/** The broker's hooks with transfer reports taken first; every other job status goes on as before. */
+/**
+ * The broker's hooks with transfer reports taken first (every other job status goes on as
+ * before), and the pending transfer commands sent again on each `cmd` subscription.
+ */
 export function withTransfers(hooks: BrokerHooks, deps: TransferDeps): BrokerHooks {
   return {
     ...hooks,
+    async subscribed(deviceId, kind, status) {
+      await hooks.subscribed(deviceId, kind, status);
+      if (kind === "cmd" && MAY_TRANSFER.includes(status)) await resendTransferCommands(deps, deviceId);
+    },
     async jobStatus(deviceId, jobId, payload) {
       let parsed: unknown;
       try {

@@ -7,7 +7,7 @@ import {
 } from "../cra/article14/notice-delivery.ts";
 import { lateBoundChannel } from "../fleet/device-channel.ts";
 import { type FleetService, fleetService } from "../fleet/fleet-service.ts";
-import { type TransferDeps, withTransfers } from "../fleet/transfer.ts";
+import { type TransferDeps, transferDeadlines, withTransfers } from "../fleet/transfer.ts";
 import { type EmbeddedBroker, startBroker } from "../mqtt/broker.ts";
 import { clusterChannel } from "../mqtt/cluster-channel.ts";
 import type { Admission } from "../net/admission.ts";
@@ -25,6 +25,8 @@ export interface Fleet {
   deviceChannel: ReturnType<typeof lateBoundChannel>;
   /** Secure transfer of a device's data to its replacement (CRA Annex I Part I (2)(m)). */
   transfers: TransferDeps;
+  /** Fails transfers whose device did not answer in time (`expireTransfers`); stopped with the server. */
+  transferDeadlines: { stop(): void };
   /** Update jobs (issue #15): the broker calls their hooks, the updates plugin runs the rollouts. */
   updates: UpdateJobs;
   /** CRA Art. 14(8) notices to the devices running an affected version (cra/article14), over `cmd`. */
@@ -63,7 +65,13 @@ export function buildFleet(deps: {
     signer: standing.signer,
     channel: deviceChannel.channel,
     log: log.child({ component: "transfer" }),
+    deadlineMs: config.transferDeadlineMs,
   };
+  // Checked four times a deadline, at most once a minute and at least every quarter second.
+  const deadlines = transferDeadlines(
+    transfers,
+    Math.min(60_000, Math.max(250, config.transferDeadlineMs / 4)),
+  );
   const updates = updateJobs({
     store,
     channel: deviceChannel.channel,
@@ -75,7 +83,7 @@ export function buildFleet(deps: {
     channel: deviceChannel.channel,
     log: log.child({ component: "user-notices" }),
   });
-  return { fleet, revocation, deviceChannel, transfers, updates, notices };
+  return { fleet, revocation, deviceChannel, transfers, transferDeadlines: deadlines, updates, notices };
 }
 
 /** Starts the embedded MQTT broker on mutual TLS 1.3 and binds the fleet's device channel to it. */

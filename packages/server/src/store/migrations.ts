@@ -5,6 +5,7 @@
 import type { Migration } from "./migration.ts";
 import { pemCertificatesToDer } from "./migration-823.ts";
 import { TRANSFER_MIGRATION } from "./migration-870.ts";
+import { TRANSFER_RESEND_MIGRATION } from "./migration-975.ts";
 import { craMigrations } from "./migrations-cra.ts";
 import { UPDATES_MIGRATIONS } from "./migrations-updates.ts";
 
@@ -458,4 +459,5 @@ export const migrations: Migration[] = [
       `CREATE UNIQUE INDEX device_security_events_device_event ON device_security_events(device_id, device_event_id)`,
     ],
   },
+  TRANSFER_RESEND_MIGRATION,
 ];
