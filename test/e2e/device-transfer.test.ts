@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { openAgentStore } from "../../packages/agent/src/device-store.ts";
-import { readState } from "../../packages/agent/src/state.ts";
+import { deviceKeyPem, openAgentStore } from "../../packages/agent/src/device-store.ts";
+import { readState, statePaths } from "../../packages/agent/src/state.ts";
 import { handleTransfer, type TransferContext } from "../../packages/agent/src/transfer.ts";
 import { pinnedRoot } from "../../packages/agent/src/trust.ts";
+import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
 import type { TransferCommand, TransferStatus } from "../../packages/sdk/src/wire/transfer.ts";
+import type { EnrolledDevice } from "../enrol-helpers.ts";
 import {
   CLI,
   createToken,
@@ -16,13 +19,23 @@ import {
   type TestServer,
   waitFor,
 } from "../helpers.ts";
+import { connectDevice } from "../mqtt-helpers.ts";
 
 interface TransferView {
   id: string;
   state: string;
   records: number | null;
   reason: string | null;
+  waitingFor: { deviceId: string; role: string; command: string } | null;
+  deadline: string | null;
 }
+
+/** The server's "sent again on subscribe" log lines, as [command, device]. */
+const resends = (lines: string[]) =>
+  lines
+    .map((line) => JSON.parse(line) as { msg: string; command?: string; deviceId?: string })
+    .filter((l) => l.msg === "transfer command sent again on subscribe")
+    .map((l) => [l.command, l.deviceId]);
 
 describe("device transfer: OLD's data sealed to NEW's one-time X-Wing key, signed by OLD, driven from the server", () => {
   let server: TestServer;
@@ -30,15 +43,21 @@ describe("device transfer: OLD's data sealed to NEW's one-time X-Wing key, signe
   let old: { stateDir: string; deviceId: string };
   let replacement: { stateDir: string; deviceId: string };
   let env: Record<string, string>;
+  const lines: string[] = [];
 
-  const online = (deviceId: string) =>
-    waitFor(`${deviceId} online`, async () => {
+  const online = (deviceId: string, want = true) =>
+    waitFor(`${deviceId} ${want ? "online" : "offline"}`, async () => {
       const res = await server.api<{ online: boolean }>("GET", `/api/v1/devices/${deviceId}`);
-      return res.body.online;
+      return res.body.online === want;
+    });
+  const transferIn = (id: string, state: string) =>
+    waitFor(`transfer ${id} ${state}`, async () => {
+      const res = await server.api<TransferView>("GET", `/api/v1/transfers/${id}`);
+      return res.body.state === state && res.body;
     });
 
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ logLines: lines });
     env = {
       BULWARK_URL: server.httpUrl,
       BULWARK_API_KEY: server.adminKey,
@@ -56,19 +75,99 @@ describe("device transfer: OLD's data sealed to NEW's one-time X-Wing key, signe
     await server.close();
   });
 
-  it("refuses while a device is offline (the commands are not queued)", async () => {
-    const res = await server.api<{ code: string; detail: string }>(
-      "POST",
-      `/api/v1/devices/${old.deviceId}/transfer`,
-      { to: replacement.deviceId },
+  it("each command sent while its device is away goes again when it reconnects, and the transfer completes", async () => {
+    // Both agents down: transfer-prepare goes to nobody (MQTT keeps nothing for a clean session).
+    const started = await server.api<TransferView>("POST", `/api/v1/devices/${old.deviceId}/transfer`, {
+      to: replacement.deviceId,
+    });
+    assert.equal(started.status, 202);
+    const id = started.body.id;
+    assert.equal(started.body.state, "requested");
+    assert.deepEqual(started.body.waitingFor, {
+      deviceId: replacement.deviceId,
+      role: "target",
+      command: "transfer-prepare",
+    });
+    assert.ok(started.body.deadline, "an open transfer has a deadline");
+
+    // NEW connects: the prepare goes again, its key arrives, and transfer-export goes to OLD, which is away.
+    const newFirst = spawnAgent(replacement.stateDir);
+    agents.push(newFirst);
+    const keyed = await transferIn(id, "key-received");
+    assert.deepEqual(keyed.waitingFor, {
+      deviceId: old.deviceId,
+      role: "source",
+      command: "transfer-export",
+    });
+    await stopChild(newFirst);
+    await online(replacement.deviceId, false);
+
+    // A late refusal from NEW (a repeated command answered after the transfer moved past it) changes
+    // nothing: the transfer waits on OLD now. Sent as NEW itself, over its own certificate.
+    const paths = statePaths(replacement.stateDir);
+    const late = await connectDevice(server, {
+      deviceId: replacement.deviceId,
+      keyPem: deviceKeyPem(openAgentStore(replacement.stateDir)),
+      certChainPem: readFileSync(paths.cert, "utf8") + readFileSync(paths.chain, "utf8"),
+    } as EnrolledDevice);
+    await late.publishAsync(
+      deviceTopics(replacement.deviceId).jobStatus(id),
+      JSON.stringify({
+        state: "transfer-failed",
+        transferId: id,
+        reason: "this transfer was already imported",
+      }),
+      { qos: 1 },
     );
-    assert.equal(res.status, 409);
-    assert.equal(res.body.code, "BW_ERR_CONFLICT");
-    assert.match(res.body.detail, /offline: both devices must be connected/);
+    await waitFor("the late refusal handled", async () =>
+      lines.some(
+        (l) => l.includes("out-of-order transfer report dropped") && l.includes('"report":"transfer-failed"'),
+      ),
+    );
+    await late.endAsync();
+    await online(replacement.deviceId, false);
+
+    // OLD connects: the export goes again; transfer-import goes to NEW, which is away now.
+    const oldAgent = spawnAgent(old.stateDir);
+    agents.push(oldAgent);
+    const exported = await transferIn(id, "exported");
+    assert.deepEqual(exported.waitingFor, {
+      deviceId: replacement.deviceId,
+      role: "target",
+      command: "transfer-import",
+    });
+
+    // NEW reconnects: the import goes again and the transfer completes.
+    agents.push(spawnAgent(replacement.stateDir));
+    const done = await transferIn(id, "imported");
+    assert.equal(done.records, 2);
+    assert.equal(done.waitingFor, null);
+    assert.equal(done.deadline, null);
+    const store = openAgentStore(replacement.stateDir);
+    assert.deepEqual(store.getJson("state", "app-settings"), { mode: "night", threshold: 7 });
+    assert.deepEqual(store.get("state", "calibration"), Buffer.from([1, 2, 3, 4]));
+    // Each of the three commands reached its device by the re-send on its subscribe.
+    const sent = resends(lines);
+    for (const expected of [
+      ["transfer-prepare", replacement.deviceId],
+      ["transfer-export", old.deviceId],
+      ["transfer-import", replacement.deviceId],
+    ])
+      assert.ok(
+        sent.some((s) => s[0] === expected[0] && s[1] === expected[1]),
+        `${expected[0]} sent again: ${JSON.stringify(sent)}`,
+      );
+    const audit = await server.store.all<{ action: string }>(
+      `SELECT action FROM audit_log WHERE action LIKE 'device.transfer.%' AND details LIKE ? ORDER BY seq`,
+      [`%${id}%`],
+    );
+    assert.deepEqual(
+      audit.map((a) => a.action),
+      ["device.transfer.requested", "device.transfer.completed"],
+    );
   });
 
   it("bulwark device transfer moves the state records; NEW holds them, the server only relayed", async () => {
-    agents.push(spawnAgent(old.stateDir), spawnAgent(replacement.stateDir));
     await online(old.deviceId);
     await online(replacement.deviceId);
     const moved = await runCli(CLI, ["device", "transfer", old.deviceId, replacement.deviceId], env);
@@ -83,14 +182,15 @@ describe("device transfer: OLD's data sealed to NEW's one-time X-Wing key, signe
       ["device"],
       "the one-time transfer key is gone; the device key stayed its own",
     );
-    const audit = await server.store.all<{ action: string; details: string }>(
-      `SELECT action, details FROM audit_log WHERE action LIKE 'device.transfer.%' ORDER BY seq`,
+    const transferId = /transfer ([0-9a-f-]{36}) started/.exec(moved.stderr)?.[1];
+    const audit = await server.store.all<{ action: string }>(
+      `SELECT action FROM audit_log WHERE action LIKE 'device.transfer.%' AND details LIKE ? ORDER BY seq`,
+      [`%${transferId}%`],
     );
     assert.deepEqual(
       audit.map((a) => a.action),
       ["device.transfer.requested", "device.transfer.completed"],
     );
-    const transferId = /transfer ([0-9a-f-]{36}) started/.exec(moved.stderr)?.[1];
     const view = await server.api<TransferView>("GET", `/api/v1/transfers/${transferId}`);
     assert.equal(view.body.state, "imported");
     assert.equal(view.body.records, 2);
@@ -145,5 +245,145 @@ describe("device transfer: OLD's data sealed to NEW's one-time X-Wing key, signe
     );
     // Positive control: the same envelope, unchanged, opens.
     assert.equal(importing({}).state, "transfer-imported");
+  });
+
+  it("a repeated command is answered with the same step, nothing irreversible done twice", () => {
+    const ctx = (dir: string): TransferContext => {
+      const state = readState(dir);
+      return {
+        store: openAgentStore(dir),
+        stateDir: dir,
+        deviceId: state.deviceId,
+        root: pinnedRoot(dir, state),
+      };
+    };
+    const [source, target] = [ctx(old.stateDir), ctx(replacement.stateDir)];
+    const transferId = "0f0e0d0c-0000-4000-8000-000000000002";
+    const step = (c: TransferContext, command: { type: TransferCommand["type"]; [field: string]: unknown }) =>
+      handleTransfer(
+        { ...command, deviceId: c.deviceId, transferId, issuedAt: Date.now() } as TransferCommand,
+        c,
+      );
+    const prepare = { type: "transfer-prepare" as const, sourceId: source.deviceId };
+    const key = step(target, prepare) as Extract<TransferStatus, { state: "transfer-key" }>;
+    assert.deepEqual(step(target, prepare), key, "prepare again: the same one-time key, not a new one");
+    const exported = step(source, {
+      type: "transfer-export",
+      recipientId: target.deviceId,
+      recipientKey: key.publicKey,
+    }) as Extract<TransferStatus, { state: "transfer-exported" }>;
+    const importCommand = {
+      type: "transfer-import" as const,
+      sourceId: source.deviceId,
+      envelope: exported.envelope,
+      signature: exported.signature,
+      algorithm: exported.algorithm,
+      sourceChain: exported.chain,
+    };
+    target.store.putJson("state", "app-settings", { mode: "day", threshold: 1 });
+    const first = step(target, importCommand);
+    assert.equal(first.state, "transfer-imported");
+    // Positive control: the first import wrote the source's record over the one changed above.
+    assert.deepEqual(target.store.getJson("state", "app-settings"), { mode: "night", threshold: 7 });
+    target.store.putJson("state", "app-settings", { mode: "changed after the import", threshold: 9 });
+    assert.deepEqual(step(target, importCommand), first, "import again: the same answer");
+    assert.deepEqual(
+      target.store.getJson("state", "app-settings"),
+      { mode: "changed after the import", threshold: 9 },
+      "import again: nothing taken in twice",
+    );
+    assert.deepEqual(step(target, prepare), {
+      state: "transfer-failed",
+      transferId,
+      reason: "this transfer was already imported",
+    });
+    assert.ok(
+      !target.store.list("keys").includes(`transfer-${transferId}`),
+      "no new key made for a finished transfer",
+    );
+  });
+});
+
+describe("device transfer deadline: a device that never answers fails the transfer, audited, with its reason", () => {
+  let server: TestServer;
+  const agents: ReturnType<typeof spawnAgent>[] = [];
+  let env: Record<string, string>;
+  let old: { stateDir: string; deviceId: string };
+  let replacement: { stateDir: string; deviceId: string };
+
+  before(async () => {
+    server = await startTestServer({ args: ["--transfer-deadline-seconds", "3"] });
+    env = {
+      BULWARK_URL: server.httpUrl,
+      BULWARK_API_KEY: server.adminKey,
+      BULWARK_CA_FILE: server.rootPemPath,
+    };
+    old = await enrolAgent(server, await createToken(server));
+    replacement = await enrolAgent(server, await createToken(server));
+  });
+  after(async () => {
+    for (const agent of agents) await stopChild(agent);
+    await server.close();
+  });
+
+  it("fails at the deadline while NEW stays away; the same deadline lets a transfer whose devices answer complete", async () => {
+    agents.push(spawnAgent(old.stateDir));
+    const started = await runCli(
+      CLI,
+      ["device", "transfer", old.deviceId, replacement.deviceId, "--wait", "0"],
+      env,
+    );
+    assert.equal(started.code, 1, started.stderr);
+    assert.match(
+      started.stderr,
+      new RegExp(
+        `requested; waiting for the target ${replacement.deviceId} to answer transfer-prepare .*; fails at \\d{4}-`,
+      ),
+    );
+    const id = /transfer ([0-9a-f-]{36}) started/.exec(started.stderr)?.[1];
+    assert.ok(id);
+    const failed = await waitFor("transfer failed at its deadline", async () => {
+      const res = await server.api<TransferView>("GET", `/api/v1/transfers/${id}`);
+      return res.body.state === "failed" && res.body;
+    });
+    assert.equal(failed.reason, "deadline: the target device did not answer transfer-prepare within 3 s");
+    assert.equal(failed.waitingFor, null);
+    const status = await runCli(CLI, ["device", "transfer", "--status", id], env);
+    assert.equal(status.code, 1);
+    assert.equal(
+      status.stdout,
+      `${id}: failed: deadline: the target device did not answer transfer-prepare within 3 s\n`,
+    );
+    const audit = await server.store.all<{
+      action: string;
+      actor_type: string;
+      outcome: string;
+      details: string;
+    }>(
+      `SELECT action, actor_type, outcome, details FROM audit_log
+        WHERE action LIKE 'device.transfer.%' AND details LIKE ? ORDER BY seq`,
+      [`%${id}%`],
+    );
+    assert.deepEqual(
+      audit.map((a) => [a.action, a.actor_type, a.outcome]),
+      [
+        ["device.transfer.requested", "api-key", "success"],
+        ["device.transfer.failed", "system", "failure"],
+      ],
+    );
+    assert.match(audit[1]!.details, /deadline: the target device did not answer transfer-prepare/);
+
+    // NEW comes back late: the failed transfer is not sent again (nothing waits on it) and stays
+    // failed; a new transfer under the same deadline, both devices answering, completes.
+    agents.push(spawnAgent(replacement.stateDir));
+    const moved = await runCli(CLI, ["device", "transfer", old.deviceId, replacement.deviceId], env);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, /imported \(0 record\(s\) moved to /);
+    const again = await server.api<TransferView>("GET", `/api/v1/transfers/${id}`);
+    assert.equal(again.body.state, "failed");
+    assert.ok(
+      !openAgentStore(replacement.stateDir).list("keys").includes(`transfer-${id}`),
+      "the late device was never asked to prepare the failed transfer",
+    );
   });
 });
