@@ -194,7 +194,8 @@ export async function expireTransfers(deps: TransferDeps, now = Date.now()): Pro
   for (const row of rows) {
     const pending = pendingOf(row);
     const role = row.pending_device_id === row.source_device_id ? "source" : "target";
-    const seconds = Math.round(deps.deadlineMs / 1000);
+    // The deadline it was given (set with `updated_at`), not this process's: a restart may change it.
+    const seconds = Math.round((Number(row.deadline_at) - Number(row.updated_at)) / 1000);
     const reason = `deadline: the ${role} device did not answer ${pending?.type ?? "its command"} within ${seconds} s`;
     if (await finish(deps, row, "failed", { reason }, { type: "system" })) failed++;
   }
