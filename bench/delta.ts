@@ -131,7 +131,14 @@ export async function run(args: string[]): Promise<void> {
 }
 
 const MiB = 1024 * 1024;
-const peakRssMib = () => Math.round(process.resourceUsage().maxRSS / 1024);
+/**
+ * This process's own peak RSS: VmHWM of /proc/self/status (its memory map's high-water mark, new
+ * at exec). `resourceUsage().maxRSS` would carry the parent's RSS at fork into a child's figure.
+ */
+function peakRssMib(): number {
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+  return Math.round(Number(hwm?.[1] ?? process.resourceUsage().maxRSS) / 1024);
+}
 
 /**
  * One side of the large bench, in a process of its own (`--side server|device|idle DIR`): reads

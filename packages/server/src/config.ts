@@ -89,9 +89,10 @@ const USAGE = `Usage: bulwark-server [options]
                                    base in memory plus ~8 bytes per base byte of tables;
                                    env BULWARK_DELTA_MAX_IMAGE_BYTES)
   --delta-max-segmented-bytes N    largest image a segmented delta is made for when it is over
-                                   the cap above, 0 for none (default 4 GiB; server and device
-                                   hold one 8 MiB segment and its 24 MiB reference at a time;
-                                   env BULWARK_DELTA_MAX_SEGMENTED_BYTES)
+                                   the cap above, 0 for none (default 1 GiB; server and device
+                                   hold one 8 MiB segment and its 24 MiB reference at a time,
+                                   the publish waits ~1 s per 8 MiB; env
+                                   BULWARK_DELTA_MAX_SEGMENTED_BYTES)
   --delta-base-releases N          deltas from each of the N previous published releases of the
                                    component (0-10, default 1, env BULWARK_DELTA_BASE_RELEASES)
 Connection limits (both listeners; each flag also reads the env named beside it):
@@ -301,7 +302,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       ),
       maxSegmentedImageBytes: integer(
         values["delta-max-segmented-bytes"] ?? env.BULWARK_DELTA_MAX_SEGMENTED_BYTES,
-        4 * 1024 ** 3,
+        1024 ** 3,
         "--delta-max-segmented-bytes",
         0,
         Number.MAX_SAFE_INTEGER,

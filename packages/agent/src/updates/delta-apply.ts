@@ -176,7 +176,12 @@ async function applySegmented(
     const count = segmentCount(spec.length, segmentBytes);
     for (let i = 0; i < count; i++) {
       await readFully(delta, header, null, `segment ${i}'s header`);
-      const h = decodeSegmentHeader(header);
+      let h: ReturnType<typeof decodeSegmentHeader>;
+      try {
+        h = decodeSegmentHeader(header);
+      } catch (error) {
+        throw new DeltaRefused(`segment ${i}'s header is invalid: ${(error as Error).message}`);
+      }
       if (h.referenceLength > reference.length || h.referenceOffset + h.referenceLength > baseLength)
         throw new DeltaRefused(
           `segment ${i}'s reference is outside this device's image or over the signed size`,

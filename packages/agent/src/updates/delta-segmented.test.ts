@@ -12,7 +12,7 @@ import {
   segmentCount,
   segmentLength,
   segmentReference,
-  zstdDeltaParams,
+  zstdSegmentParams,
 } from "@bulwark/sdk/wire/delta";
 import { realBinary } from "../../../../test/delta-images.ts";
 import { applyDelta, DeltaRefused } from "./delta-apply.ts";
@@ -40,7 +40,7 @@ function makeSegmented(
   const parts: Buffer[] = [SEGMENTED_MAGIC];
   const frames: { at: number; length: number }[] = [];
   let at = SEGMENTED_MAGIC.length;
-  const { windowLog, hashLog } = zstdDeltaParams(format.referenceBytes, layout.segmentBytes);
+  const { windowLog, hashLog } = zstdSegmentParams(format.referenceBytes, layout.segmentBytes);
   for (let i = 0; i < segmentCount(image.length, layout.segmentBytes); i++) {
     const start = i * layout.segmentBytes;
     const data = image.subarray(start, start + segmentLength(i, image.length, layout.segmentBytes));
@@ -161,6 +161,11 @@ describe("segmented (zstd-seg) deltas on the device: one segment at a time, chec
     const { run, dest } = attempt(bad, v2);
     await assert.rejects(run, refused(/segment 0's reference is outside/));
     leftNothing(dest);
+    // An offset no file can have (2^64 − 1): refused as an invalid header, not a crash.
+    bad.fill(0xff, SEGMENTED_MAGIC.length, SEGMENTED_MAGIC.length + 8);
+    const again = attempt(bad, v2);
+    await assert.rejects(again.run, refused(/segment 0's header is invalid/));
+    leftNothing(again.dest);
   });
 
   it("refuses a truncated delta", async () => {

@@ -177,3 +177,22 @@ export function zstdDeltaParams(
     hashLog: Math.min(Math.max(log2(baseLength) - 1, 16), 26),
   };
 }
+
+/**
+ * Zstandard parameters for one `zstd-seg` segment with a reference of `referenceBytes`: a window
+ * covering reference and segment, and hash and chain tables of about a quarter entry per reference
+ * byte (measured on a real binary, 24 MiB reference, 8 MiB segment: 2^22 entries or more find
+ * every match, 2^21 lose most of them; 2^24 as `zstdDeltaParams` would give costs twice the time
+ * and 128 MiB of tables for the same delta). At least 2^18: with 2^16 for the tests' 192 KiB
+ * references the shifted bytes were no longer found (160 KB instead of under 48 KB).
+ */
+export function zstdSegmentParams(
+  referenceBytes: number,
+  segmentBytes: number,
+): { windowLog: number; hashLog: number } {
+  const log2 = (n: number) => Math.ceil(Math.log2(Math.max(n, 2)));
+  return {
+    windowLog: Math.min(Math.max(log2(referenceBytes + segmentBytes), 20), DELTA_LIMITS.maxWindowLog),
+    hashLog: Math.min(Math.max(log2(referenceBytes) - 2, 18), 26),
+  };
+}

@@ -9,7 +9,7 @@ import {
   segmentCount,
   segmentLength,
   segmentReference,
-  zstdDeltaParams,
+  zstdSegmentParams,
 } from "@bulwark/sdk/wire/delta";
 import type { ArtifactStore, StoredObject } from "./artifact-store.ts";
 
@@ -19,7 +19,7 @@ export function segmentedLayout(
   layout: { segmentBytes: number; marginBytes: number } = SEGMENTED_DELTA,
 ): { segmentBytes: number; marginBytes: number; referenceBytes: number; windowLog: number } {
   const referenceBytes = Math.min(layout.segmentBytes + 2 * layout.marginBytes, baseLength);
-  const { windowLog } = zstdDeltaParams(referenceBytes, layout.segmentBytes);
+  const { windowLog } = zstdSegmentParams(referenceBytes, layout.segmentBytes);
   return { ...layout, referenceBytes, windowLog };
 }
 
@@ -115,7 +115,7 @@ export async function* segmentedDelta(
   layout: { segmentBytes: number; marginBytes: number } = SEGMENTED_DELTA,
 ): AsyncGenerator<Buffer> {
   const { segmentBytes, marginBytes, referenceBytes } = segmentedLayout(base.length, layout);
-  const { windowLog, hashLog } = zstdDeltaParams(referenceBytes, segmentBytes);
+  const { windowLog, hashLog } = zstdSegmentParams(referenceBytes, segmentBytes);
   const params = {
     [constants.ZSTD_c_compressionLevel]: 9,
     [constants.ZSTD_c_windowLog]: windowLog,

@@ -29,7 +29,7 @@ export interface DeltaConfig {
 
 export const DEFAULT_DELTA_CONFIG: DeltaConfig = {
   maxImageBytes: 32 * 1024 * 1024,
-  maxSegmentedImageBytes: 4 * 1024 * 1024 * 1024,
+  maxSegmentedImageBytes: 1024 * 1024 * 1024,
   baseReleases: 1,
 };
 
