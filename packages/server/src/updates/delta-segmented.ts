@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { setImmediate as turn } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { constants } from "node:zlib";
 import { BulwarkError } from "@bulwark/sdk/errors";
@@ -8,10 +9,10 @@ import {
   SEGMENTED_MAGIC,
   segmentCount,
   segmentLength,
-  segmentReference,
   zstdSegmentParams,
 } from "@bulwark/sdk/wire/delta";
 import type { ArtifactStore, StoredObject } from "./artifact-store.ts";
+import { AnchorIndex, AnchorScanner, anchorBits } from "./delta-anchors.ts";
 
 /** The shape of a `zstd-seg` delta made with `layout` from a base of `baseLength` bytes. */
 export function segmentedLayout(
@@ -78,6 +79,35 @@ class SegmentCompressor {
   }
 }
 
+/**
+ * Segment `i`'s reference when its content moved by `drift` bytes from the base: the base from
+ * `margin` before the moved segment to `margin` past it, clipped to the base (at most the segment
+ * and twice the margin, as `segmentReference`, which is the case `drift` = 0).
+ */
+export function driftedReference(
+  i: number,
+  length: number,
+  layout: { segmentBytes: number; marginBytes: number },
+  drift: number,
+  baseLength: number,
+): { offset: number; length: number } {
+  const at = i * layout.segmentBytes + drift;
+  const clip = (n: number) => Math.min(Math.max(n, 0), baseLength);
+  const start = clip(at - layout.marginBytes);
+  const end = clip(at + length + layout.marginBytes);
+  return { offset: start, length: Math.max(end - start, 0) };
+}
+
+/** The anchors of one segment (offsets in the new image), scanned 1 MiB at a time between turns of the event loop. */
+async function anchorsOf(scanner: AnchorScanner, data: Buffer): Promise<{ offset: number; key: number }[]> {
+  const anchors: { offset: number; key: number }[] = [];
+  for (let at = 0; at < data.length; at += 1024 * 1024) {
+    scanner.scan(data.subarray(at, at + 1024 * 1024), (offset, key) => anchors.push({ offset, key }));
+    await turn();
+  }
+  return anchors;
+}
+
 /** The new image cut into segments of `segmentBytes` (the last one shorter), each its own buffer. */
 async function* segmentsOf(stream: Readable, length: number, segmentBytes: number): AsyncGenerator<Buffer> {
   let segment = Buffer.allocUnsafeSlow(Math.min(segmentBytes, length));
@@ -123,15 +153,23 @@ export async function* segmentedDelta(
     [constants.ZSTD_c_chainLog]: hashLog,
     [constants.ZSTD_c_checksumFlag]: 1,
   };
+  // The base's anchors, indexed once (one more read of the base, streamed): where each
+  // segment's content is in the base, so its reference follows content moved past the margin.
+  const index = new AnchorIndex(anchorBits(segmentBytes));
+  for await (const chunk of await artifacts.read(base.sha256)) index.add(chunk as Buffer);
+  const scanner = new AnchorScanner(anchorBits(segmentBytes));
   const compressor = new SegmentCompressor();
   const source = await artifacts.read(full.sha256);
   try {
     yield Buffer.from(SEGMENTED_MAGIC);
     let i = 0;
+    let drift = 0;
     for await (const data of segmentsOf(source, full.length, segmentBytes)) {
       if (data.length !== segmentLength(i, full.length, segmentBytes))
         throw new BulwarkError("BW_ERR_INTERNAL", "segment length mismatch");
-      const ref = segmentReference(i, segmentBytes, marginBytes, base.length);
+      // No anchor found (new content): the previous segment's drift, as content moves in runs.
+      drift = index.drift(await anchorsOf(scanner, data)) ?? drift;
+      const ref = driftedReference(i, data.length, { segmentBytes, marginBytes }, drift, base.length);
       const reference =
         ref.length > 0
           ? await readExactly(
