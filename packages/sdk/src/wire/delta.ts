@@ -12,8 +12,8 @@
  *
  * Format `zstd-seg` (images over the `zstd-dict` cap, e.g. a root filesystem): the target is cut
  * into fixed segments (`segmentBytes`), each a Zstandard frame of its own with, as dictionary, a
- * bounded *reference* of the base (at most `referenceBytes`, the server chooses its offset; by
- * default the same offset ± a margin, so content shifted by up to the margin still matches). The
+ * bounded *reference* of the base (at most `referenceBytes`; the server chooses its offset: where
+ * the segment's content lies in the base ± a margin, else the same offset ± the margin). The
  * file is `SEGMENTED_MAGIC` then, per segment in order, a 16-byte header (reference offset u64,
  * reference length u32, frame length u32, big-endian) and the frame. Both sides hold one reference
  * and one segment at a time, whatever the image size. The format is versioned by `format`: an agent
@@ -90,7 +90,7 @@ export function segmentLength(i: number, length: number, segmentBytes: number): 
 }
 
 /**
- * The default reference of segment `i`: the base from `margin` before the segment's own offset to
+ * The reference of segment `i` when its content did not move: the base from `margin` before the segment's own offset to
  * `margin` past its end, clipped to the base (so an insertion or deletion of up to `margin` bytes
  * before it still finds the old bytes in its reference).
  */
