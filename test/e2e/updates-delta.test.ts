@@ -21,7 +21,7 @@ interface Job {
   reason: string | null;
 }
 interface Published {
-  deltas: { path: string; length: number; sha256: string; fullLength: number }[];
+  deltas: { path: string; length: number; sha256: string; fullLength: number; format: string }[];
 }
 
 /**
@@ -29,7 +29,7 @@ interface Published {
  * (rebuilt into the inactive slot's image and checked against the full target), a delta goes
  * under a metered cap the full image would exceed, and a tampered delta is refused with a reason
  * and nothing installed when the deployment requires deltas, or falls back to the full image when
- * it prefers them.
+ * it prefers them; an image over the zstd-dict cap installs from a segmented (zstd-seg) delta.
  */
 describe("binary delta updates: a real agent against the server", () => {
   let server: TestServer;
@@ -45,9 +45,12 @@ describe("binary delta updates: a real agent against the server", () => {
   const v2 = nextRelease(v1).image;
   const v3 = nextRelease(v2).image;
   const v4 = nextRelease(v3).image;
+  const v5 = nextRelease(v4).image;
 
+  const releaseIds: Record<string, string> = {};
   async function release(version: string, image: Buffer): Promise<{ id: string; published: Published }> {
     const id = await createRelease(server, productId, version);
+    releaseIds[version] = id;
     assert.equal((await uploadArtifact(server, id, "fw.img", image)).status, 201);
     const published = await server.api<Published>("POST", `/api/v1/releases/${id}/publish`);
     assert.equal(published.status, 200);
@@ -86,7 +89,8 @@ describe("binary delta updates: a real agent against the server", () => {
   }
 
   before(async () => {
-    server = await startTestServer();
+    // Images up to 3 MiB get zstd-dict deltas; the last release (3.4 MiB) a segmented one.
+    server = await startTestServer({ args: ["--delta-max-image-bytes", String(3 * 1024 * 1024)] });
     productId = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "Delta E1" })).body.id;
     ({ stateDir, deviceId } = await enrolAgent(server, await createToken(server)));
     await server.api("PATCH", `/api/v1/devices/${deviceId}`, { product: productId });
@@ -174,7 +178,6 @@ describe("binary delta updates: a real agent against the server", () => {
   });
 
   it("a device whose image is no delta's base: required deltas fail with the reason, nothing installed", async () => {
-    const v5 = nextRelease(v4).image;
     const { id, published } = await release("1.4.0", v5);
     assert.equal(published.deltas.length, 1, "a delta exists, from 1.3.0's image");
     // The active slot changed on the device (a local modification): it is not 1.3.0's image any more.
@@ -191,5 +194,23 @@ describe("binary delta updates: a real agent against the server", () => {
     );
     assert.deepEqual(slots(), before, "nothing installed");
     assert.ok(readFileSync(slot).equals(changed));
+  });
+
+  it("an image over the zstd-dict cap installs from a segmented (zstd-seg) delta, with delta required", async () => {
+    // The device is back on 1.4.0's image (the full image: its own was changed above).
+    const reinstall = await deploy(releaseIds["1.4.0"]!);
+    assert.equal(reinstall.state, "succeeded", reinstall.reason ?? "");
+    assert.ok(activeImage().equals(v5));
+    const v6 = Buffer.concat([nextRelease(v5).image, realBinary(4 * 1024 * 1024).subarray(3 * 1024 * 1024)]);
+    const { id, published } = await release("1.5.0", v6);
+    assert.equal(published.deltas.length, 1);
+    assert.equal(published.deltas[0]!.format, "zstd-seg", `${v6.length} bytes are over the 3 MiB cap`);
+    const job = await deploy(id, { delta: "require" });
+    assert.equal(job.state, "succeeded", job.reason ?? "");
+    assert.match(
+      job.reason!,
+      new RegExp(`fw\\.img: delta of ${published.deltas[0]!.length} bytes instead of ${v6.length}`),
+    );
+    assert.ok(activeImage().equals(v6), "the active slot holds the new image, byte for byte");
   });
 });

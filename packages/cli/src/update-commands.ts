@@ -122,13 +122,13 @@ const releasePublish: Command = async (args, api, io) => {
   const published = await (await api()).call<{
     targets: string[];
     snapshotVersion: number;
-    deltas?: { path: string; length: number; fullLength: number }[];
+    deltas?: { path: string; length: number; fullLength: number; format?: string }[];
     deltasSkipped?: { artifact: string; baseVersion: string; reason: string }[];
   }>("POST", `/api/v1/releases/${release}/publish`);
   io.stdout(`published ${published.targets.join(", ")} (snapshot v${published.snapshotVersion})\n`);
   for (const delta of published.deltas ?? [])
     io.stdout(
-      `delta ${delta.path}: ${delta.length} bytes for ${delta.fullLength} (${((100 * delta.length) / delta.fullLength).toFixed(2)} %)\n`,
+      `delta ${delta.path}: ${delta.length} bytes for ${delta.fullLength} (${((100 * delta.length) / delta.fullLength).toFixed(2)} %${delta.format ? `, ${delta.format}` : ""})\n`,
     );
   for (const skipped of published.deltasSkipped ?? [])
     io.stdout(`no delta for ${skipped.artifact} from ${skipped.baseVersion}: ${skipped.reason}\n`);

@@ -40,7 +40,7 @@ export interface Config {
   /** Largest update artifact accepted for upload, in bytes (issue #15). */
   maxArtifactBytes: number;
   /** Binary deltas made at publish (issue #15 item 10): image size cap (0: none) and how many previous releases. */
-  delta: { maxImageBytes: number; baseReleases: number };
+  delta: { maxImageBytes: number; maxSegmentedImageBytes: number; baseReleases: number };
   /** Start on a data directory that group or others may access (refused by default: keys live there). */
   allowOpenDataDir: boolean;
   /** Admission on both listeners (issue #13): caps, deadlines and the load balancers' PROXY protocol. */
@@ -93,6 +93,11 @@ const USAGE = `Usage: bulwark-server [options]
                                    none (default 32 MiB, at most 64 MiB; the server holds the
                                    base in memory plus ~8 bytes per base byte of tables;
                                    env BULWARK_DELTA_MAX_IMAGE_BYTES)
+  --delta-max-segmented-bytes N    largest image a segmented delta is made for when it is over
+                                   the cap above, 0 for none (default 1 GiB; server and device
+                                   hold one 8 MiB segment and its 24 MiB reference at a time,
+                                   the publish waits ~1 s per 8 MiB; env
+                                   BULWARK_DELTA_MAX_SEGMENTED_BYTES)
   --delta-base-releases N          deltas from each of the N previous published releases of the
                                    component (0-10, default 1, env BULWARK_DELTA_BASE_RELEASES)
 Connection limits (both listeners; each flag also reads the env named beside it):
@@ -229,6 +234,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
       "redis-prefix": { type: "string" },
       "max-artifact-bytes": { type: "string" },
       "delta-max-image-bytes": { type: "string" },
+      "delta-max-segmented-bytes": { type: "string" },
       "delta-base-releases": { type: "string" },
       "renewal-grace-seconds": { type: "string" },
       "transfer-deadline-seconds": { type: "string" },
@@ -307,6 +313,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
         "--delta-max-image-bytes",
         0,
         64 * 1024 * 1024,
+      ),
+      maxSegmentedImageBytes: integer(
+        values["delta-max-segmented-bytes"] ?? env.BULWARK_DELTA_MAX_SEGMENTED_BYTES,
+        1024 ** 3,
+        "--delta-max-segmented-bytes",
+        0,
+        Number.MAX_SAFE_INTEGER,
       ),
       baseReleases: integer(
         values["delta-base-releases"] ?? env.BULWARK_DELTA_BASE_RELEASES,

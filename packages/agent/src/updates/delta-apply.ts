@@ -1,10 +1,21 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { constants, createZstdDecompress, type ZstdDecompress } from "node:zlib";
-import { DELTA_LIMITS } from "@bulwark/sdk/wire/delta";
+import { promisify } from "node:util";
+import { constants, createZstdDecompress, type ZstdDecompress, zstdDecompress } from "node:zlib";
+import {
+  DELTA_LIMITS,
+  decodeSegmentHeader,
+  SEGMENT_HEADER_BYTES,
+  SEGMENTED_DELTA_FORMAT,
+  SEGMENTED_MAGIC,
+  segmentCount,
+  segmentLength,
+} from "@bulwark/sdk/wire/delta";
+
+const decompressAsync = promisify(zstdDecompress);
 
 /** A delta the device will not install from; the message is the reason reported. */
 export class DeltaRefused extends Error {}
@@ -21,6 +32,11 @@ export interface DeltaApplySpec {
   hashes: Record<string, string>;
   /** Largest Zstandard window accepted (ZSTD_d_windowLogMax; default `DELTA_LIMITS.maxWindowLog`). */
   maxWindowLog?: number;
+  /**
+   * The delta's signed format (`custom.delta`); absent: `zstd-dict`. For `zstd-seg`, its signed
+   * segment size and largest reference, checked by `checkDelta` against the device's limits.
+   */
+  format?: { format: "zstd-dict" } | { format: "zstd-seg"; segmentBytes: number; referenceBytes: number };
 }
 
 const ALGORITHMS = ["sha256", "sha512"];
@@ -61,6 +77,8 @@ async function decompressorFor(base: string, maxWindowLog: number): Promise<Zstd
 export async function applyDelta(spec: DeltaApplySpec): Promise<void> {
   const algorithms = ALGORITHMS.filter((a) => spec.hashes[a]);
   if (!algorithms.includes("sha256")) throw new DeltaRefused("the full target lists no SHA-256");
+  const format = spec.format;
+  if (format?.format === SEGMENTED_DELTA_FORMAT) return applySegmented(spec, format, algorithms);
   const part = `${spec.dest}.part`;
   const decompress = await decompressorFor(spec.base, spec.maxWindowLog ?? DELTA_LIMITS.maxWindowLog);
   const hashes = algorithms.map((a) => createHash(a));
@@ -96,5 +114,119 @@ export async function applyDelta(spec: DeltaApplySpec): Promise<void> {
     await file.close().catch(() => undefined);
     await rm(part, { force: true });
     throw error;
+  }
+}
+
+/** Reads exactly `buffer.length` bytes at `position` (or the current position), else refuses. */
+async function readFully(
+  file: FileHandle,
+  buffer: Buffer,
+  position: number | null,
+  what: string,
+): Promise<void> {
+  let at = 0;
+  while (at < buffer.length) {
+    const { bytesRead } = await file.read(
+      buffer,
+      at,
+      buffer.length - at,
+      position === null ? null : position + at,
+    );
+    if (bytesRead === 0) throw new DeltaRefused(`the delta ends inside ${what}`);
+    at += bytesRead;
+  }
+}
+
+/**
+ * Rebuilds the full image from a `zstd-seg` delta (`@bulwark/sdk/wire/delta`), one segment at a
+ * time: each segment's reference is read from the base at the offset its header names (inside the
+ * base, at most the signed `referenceBytes`), its frame decoded with that reference as dictionary
+ * (RFC 8878 §5) into exactly the segment's length (more is refused while decoding), then hashed and
+ * written. Memory: one reference, one frame and one segment, whatever the image size. The number
+ * and lengths of the segments follow from the full target's signed length, bytes after the last
+ * segment are refused, and the result must match the full target's signed hashes (TUF spec
+ * §5.7.3) before it is renamed into `dest`; on any refusal nothing is left behind.
+ */
+async function applySegmented(
+  spec: DeltaApplySpec,
+  layout: { segmentBytes: number; referenceBytes: number },
+  algorithms: string[],
+): Promise<void> {
+  const { segmentBytes, referenceBytes } = layout;
+  if (segmentBytes < 1 || segmentBytes > DELTA_LIMITS.maxSegmentBytes)
+    throw new DeltaRefused(`the delta's ${segmentBytes}-byte segments are over this device's limit`);
+  if (referenceBytes < 0 || referenceBytes > DELTA_LIMITS.maxReferenceBytes)
+    throw new DeltaRefused(`the delta's ${referenceBytes}-byte references are over this device's limit`);
+  const maxWindowLog = spec.maxWindowLog ?? DELTA_LIMITS.maxWindowLog;
+  // A frame never needs to be much larger than its segment (RFC 8878: raw blocks cost 3 bytes per 128 KiB).
+  const maxFrame = segmentBytes + (segmentBytes >> 7) + 4096;
+  const part = `${spec.dest}.part`;
+  const hashes = algorithms.map((a) => createHash(a));
+  const delta = await open(spec.delta, "r");
+  const base = await open(spec.base, "r");
+  const file = await open(part, "w", 0o600);
+  try {
+    const baseLength = (await base.stat()).size;
+    const magic = Buffer.alloc(SEGMENTED_MAGIC.length);
+    await readFully(delta, magic, null, "its header");
+    if (!magic.equals(SEGMENTED_MAGIC)) throw new DeltaRefused("the delta is not a zstd-seg delta");
+    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+    const reference = Buffer.allocUnsafe(Math.min(referenceBytes, baseLength));
+    const frame = Buffer.allocUnsafe(maxFrame);
+    const count = segmentCount(spec.length, segmentBytes);
+    for (let i = 0; i < count; i++) {
+      await readFully(delta, header, null, `segment ${i}'s header`);
+      let h: ReturnType<typeof decodeSegmentHeader>;
+      try {
+        h = decodeSegmentHeader(header);
+      } catch (error) {
+        throw new DeltaRefused(`segment ${i}'s header is invalid: ${(error as Error).message}`);
+      }
+      if (h.referenceLength > reference.length || h.referenceOffset + h.referenceLength > baseLength)
+        throw new DeltaRefused(
+          `segment ${i}'s reference is outside this device's image or over the signed size`,
+        );
+      if (h.frameLength > maxFrame)
+        throw new DeltaRefused(`segment ${i}'s frame is larger than a segment can need`);
+      const ref = reference.subarray(0, h.referenceLength);
+      const data = frame.subarray(0, h.frameLength);
+      await readFully(base, ref, h.referenceOffset, `segment ${i}'s reference`);
+      await readFully(delta, data, null, `segment ${i}'s frame`);
+      const expected = segmentLength(i, spec.length, segmentBytes);
+      let out: Buffer;
+      try {
+        out = await decompressAsync(data, {
+          ...(ref.length > 0 ? { dictionary: ref } : {}),
+          maxOutputLength: expected,
+          params: { [constants.ZSTD_d_windowLogMax]: maxWindowLog },
+        });
+      } catch (error) {
+        const e = error as NodeJS.ErrnoException;
+        if (e.code === "ERR_BUFFER_TOO_LARGE")
+          throw new DeltaRefused(`segment ${i} rebuilds more than its ${expected} bytes of the full target`);
+        throw new DeltaRefused(`segment ${i} does not decode against this image: ${e.message}`);
+      }
+      if (out.length !== expected)
+        throw new DeltaRefused(
+          `segment ${i} rebuilds ${out.length} bytes, the full target has ${expected} there`,
+        );
+      for (const hash of hashes) hash.update(out);
+      await file.write(out);
+    }
+    const { bytesRead } = await delta.read(Buffer.alloc(1), 0, 1, null);
+    if (bytesRead !== 0) throw new DeltaRefused("the delta goes on past the full target's signed length");
+    const mismatch = algorithms.find((a, i) => hashes[i]!.digest("hex") !== spec.hashes[a]);
+    if (mismatch)
+      throw new DeltaRefused(`the rebuilt image's ${mismatch} does not match the full target's signed one`);
+    await file.sync();
+    await file.close();
+    await rename(part, spec.dest);
+  } catch (error) {
+    await file.close().catch(() => undefined);
+    await rm(part, { force: true });
+    throw error;
+  } finally {
+    await delta.close();
+    await base.close();
   }
 }

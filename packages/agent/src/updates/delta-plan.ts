@@ -1,4 +1,10 @@
-import { DELTA_LIMITS, type DeltaCustom, type DeltaPolicy } from "@bulwark/sdk/wire/delta";
+import {
+  DELTA_FORMATS,
+  DELTA_LIMITS,
+  type DeltaCustom,
+  type DeltaPolicy,
+  SEGMENTED_DELTA_FORMAT,
+} from "@bulwark/sdk/wire/delta";
 import type { NetworkPolicy } from "@bulwark/sdk/wire/jobs";
 
 /** One target of a job as the plan sees it: its full size and, if usable, a signed delta's. */
@@ -72,7 +78,9 @@ export function checkDelta(
   full: { path: string; length: number; sha256: string },
   mine: string,
 ): string | undefined {
-  if (!custom) return "the delta target carries no zstd-dict delta description";
+  // Formats this agent does not know are not parsed (`parseDeltaCustom`), so never picked.
+  if (!custom)
+    return `the delta target carries no delta description this agent knows (${DELTA_FORMATS.join(", ")})`;
   if (custom.base.sha256 !== mine)
     return `the delta is for base ${custom.base.sha256.slice(0, 16)}…, this device's image is ${mine.slice(0, 16)}…`;
   if (
@@ -83,6 +91,12 @@ export function checkDelta(
     return "the delta names a different full target than the one signed";
   if (custom.windowLog > DELTA_LIMITS.maxWindowLog)
     return `the delta needs a 2^${custom.windowLog}-byte window, above this device's 2^${DELTA_LIMITS.maxWindowLog}`;
+  if (
+    custom.format === SEGMENTED_DELTA_FORMAT &&
+    (custom.segmentBytes! > DELTA_LIMITS.maxSegmentBytes ||
+      custom.referenceBytes! > DELTA_LIMITS.maxReferenceBytes)
+  )
+    return `the delta's segments (${custom.segmentBytes} bytes) or references (${custom.referenceBytes} bytes) are over this device's limits`;
   if (deltaLength >= full.length)
     return `the delta (${deltaLength} bytes) is not smaller than the full image (${full.length} bytes)`;
   return undefined;

@@ -185,5 +185,22 @@ describe("a signed delta target is checked against the device's image and the fu
   it("refuses a window above the device's limit", () =>
     assert.match(checkDelta({ ...custom, windowLog: 30 }, 800, full, mine)!, /2\^30-byte window/));
   it("refuses a target without a delta description", () =>
-    assert.match(checkDelta(undefined, 800, full, mine)!, /no zstd-dict/));
+    assert.match(checkDelta(undefined, 800, full, mine)!, /no delta description this agent knows/));
+  it("accepts a segmented delta within the device's limits, refuses one over them", () => {
+    const seg: DeltaCustom = {
+      ...custom,
+      format: "zstd-seg",
+      segmentBytes: 8 << 20,
+      referenceBytes: 24 << 20,
+    };
+    assert.equal(checkDelta(seg, 800, full, mine), undefined);
+    assert.match(
+      checkDelta({ ...seg, segmentBytes: 64 << 20 }, 800, full, mine)!,
+      /over this device's limits/,
+    );
+    assert.match(
+      checkDelta({ ...seg, referenceBytes: 1 << 30 }, 800, full, mine)!,
+      /over this device's limits/,
+    );
+  });
 });

@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { httpsRequest } from "@bulwark/sdk/https";
 import type { EncryptedStore } from "@bulwark/sdk/store";
 import { httpFetcher, type TargetInfo, TufUpdater, targetFileNames } from "@bulwark/sdk/tuf";
-import { type DeltaPolicy, deltaTargetPath, parseDeltaCustom } from "@bulwark/sdk/wire/delta";
+import {
+  type DeltaCustom,
+  type DeltaPolicy,
+  deltaTargetPath,
+  parseDeltaCustom,
+  SEGMENTED_DELTA_FORMAT,
+} from "@bulwark/sdk/wire/delta";
 import {
   isJobNotify,
   isTerminalJobState,
@@ -61,7 +67,7 @@ interface Resolved {
   artifact: "binary" | "config";
   file: string;
   /** A signed delta from the device's current image (`base`) that passed `checkDelta`. */
-  delta?: { info: TargetInfo; file: string; base: string };
+  delta?: { info: TargetInfo; file: string; base: string; custom: DeltaCustom };
   /** Why no delta is used for this target. */
   noDelta?: string;
 }
@@ -323,15 +329,16 @@ export class UpdateAgent {
     if (!mine) return { noDelta: "this device has no current image to apply a delta to" };
     const info = await updater.getTargetInfo(deltaTargetPath(r.info.path, mine));
     if (!info) return { noDelta: `no signed delta from this device's image (sha256 ${mine.slice(0, 16)}…)` };
+    const custom = parseDeltaCustom(info.target.custom);
     const refused = checkDelta(
-      parseDeltaCustom(info.target.custom),
+      custom,
       info.target.length,
       { path: r.info.path, length: r.info.target.length, sha256: r.info.target.hashes.sha256! },
       mine,
     );
     if (refused) return { noDelta: refused };
     const file = this.#jobs.downloadPath(`${info.target.hashes.sha256}.${info.path.split("/").at(-1)}`);
-    return { delta: { info, file, base } };
+    return { delta: { info, file, base, custom: custom! } };
   }
 
   /**
@@ -353,6 +360,14 @@ export class UpdateAgent {
             dest: r.file,
             length: r.info.target.length,
             hashes: r.info.target.hashes,
+            format:
+              r.delta.custom.format === SEGMENTED_DELTA_FORMAT
+                ? {
+                    format: SEGMENTED_DELTA_FORMAT,
+                    segmentBytes: r.delta.custom.segmentBytes!,
+                    referenceBytes: r.delta.custom.referenceBytes!,
+                  }
+                : { format: "zstd-dict" },
           });
           await rm(r.delta.file, { force: true });
         }

@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DELTA_LIMITS, deltaTargetPath, parseDeltaCustom, zstdDeltaParams } from "./delta.ts";
+import {
+  DELTA_LIMITS,
+  decodeSegmentHeader,
+  deltaTargetPath,
+  encodeSegmentHeader,
+  parseDeltaCustom,
+  SEGMENT_HEADER_BYTES,
+  segmentCount,
+  segmentLength,
+  segmentReference,
+  zstdDeltaParams,
+} from "./delta.ts";
 import { isJobNotify, type JobNotify } from "./jobs.ts";
 
 const note: JobNotify = {
@@ -62,5 +73,41 @@ describe("delta wire contract (issue #15 item 10)", () => {
     assert.deepEqual(zstdDeltaParams(64 * MiB, 64 * MiB), { windowLog: 27, hashLog: 25 });
     assert.deepEqual(zstdDeltaParams(1000, 1000), { windowLog: 20, hashLog: 16 });
     assert.equal(zstdDeltaParams(512 * MiB, 512 * MiB).windowLog, DELTA_LIMITS.maxWindowLog);
+  });
+
+  it("zstd-seg: parsed only with its segment size and reference size (an older agent knows neither)", () => {
+    const seg = {
+      delta: { ...custom.delta, format: "zstd-seg", segmentBytes: 8 << 20, referenceBytes: 24 << 20 },
+    };
+    assert.deepEqual(parseDeltaCustom(seg), seg.delta);
+    assert.equal(parseDeltaCustom({ delta: { ...seg.delta, segmentBytes: undefined } }), undefined);
+    assert.equal(parseDeltaCustom({ delta: { ...seg.delta, segmentBytes: 0 } }), undefined);
+    assert.equal(parseDeltaCustom({ delta: { ...seg.delta, referenceBytes: "1" } }), undefined);
+    assert.equal(parseDeltaCustom({ delta: { ...seg.delta, format: "zstd-seg2" } }), undefined);
+  });
+
+  it("zstd-seg: a segment header round-trips; offsets past 4 GiB are kept", () => {
+    const h = { referenceOffset: 5 * 2 ** 32 + 7, referenceLength: 24 << 20, frameLength: 12345 };
+    const b = encodeSegmentHeader(h);
+    assert.equal(b.length, SEGMENT_HEADER_BYTES);
+    assert.deepEqual(decodeSegmentHeader(b), h);
+    const huge = Buffer.alloc(SEGMENT_HEADER_BYTES, 0xff);
+    assert.throws(() => decodeSegmentHeader(huge), RangeError);
+  });
+
+  it("zstd-seg: segments and their references around the same offset, clipped to the base", () => {
+    const MiB = 1024 * 1024;
+    assert.equal(segmentCount(20 * MiB, 8 * MiB), 3);
+    assert.equal(segmentLength(2, 20 * MiB, 8 * MiB), 4 * MiB);
+    assert.deepEqual(segmentReference(0, 8 * MiB, 8 * MiB, 100 * MiB), { offset: 0, length: 16 * MiB });
+    assert.deepEqual(segmentReference(3, 8 * MiB, 8 * MiB, 100 * MiB), {
+      offset: 16 * MiB,
+      length: 24 * MiB,
+    });
+    assert.deepEqual(segmentReference(11, 8 * MiB, 8 * MiB, 100 * MiB), {
+      offset: 80 * MiB,
+      length: 20 * MiB,
+    });
+    assert.deepEqual(segmentReference(20, 8 * MiB, 8 * MiB, 100 * MiB), { offset: 100 * MiB, length: 0 });
   });
 });

@@ -2,8 +2,23 @@ import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import { constants } from "node:zlib";
 import { BulwarkError } from "@bulwark/sdk/errors";
-import { DELTA_LIMITS, zstdDeltaParams } from "@bulwark/sdk/wire/delta";
+import {
+  DELTA_FORMAT,
+  DELTA_LIMITS,
+  type DeltaFormat,
+  SEGMENTED_DELTA_FORMAT,
+  zstdDeltaParams,
+} from "@bulwark/sdk/wire/delta";
 import type { ArtifactStore, StoredObject } from "./artifact-store.ts";
+import { segmentedDelta } from "./delta-segmented.ts";
+
+/** The largest images each format is made for (`--delta-max-image-bytes`, `--delta-max-segmented-bytes`). */
+export interface DeltaCaps {
+  /** `zstd-dict` (the base held whole): at most `DELTA_LIMITS.maxImageBytes`; 0 for none. */
+  maxImageBytes: number;
+  /** `zstd-seg` (bounded memory) for images over the cap above; 0 for none. */
+  maxSegmentedImageBytes: number;
+}
 
 async function readAll(stream: Readable, length: number): Promise<Buffer> {
   // Its own ArrayBuffer (never a pooled slice): it is handed over to the worker, not copied.
@@ -76,11 +91,32 @@ function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Computes the `zstd-dict` delta of `full` from `base` (RFC 8878, the base as dictionary) and
- * stores it content-addressed. Memory: the base is held once as the dictionary, plus zstd's hash
+ * The format a delta of `full` from `base` is made in: `zstd-dict` when both fit its cap (devices
+ * in the field know it), else `zstd-seg` when both fit the segmented cap, else none (the reason).
+ */
+export function deltaFormatFor(
+  base: StoredObject,
+  full: StoredObject,
+  caps: DeltaCaps,
+): DeltaFormat | { skipped: string } {
+  const dict = Math.min(caps.maxImageBytes, DELTA_LIMITS.maxImageBytes);
+  const largest = Math.max(base.length, full.length);
+  if (largest <= dict) return DELTA_FORMAT;
+  if (largest <= caps.maxSegmentedImageBytes) return SEGMENTED_DELTA_FORMAT;
+  return caps.maxSegmentedImageBytes > 0
+    ? {
+        skipped: `an image is over the segmented delta cap of ${caps.maxSegmentedImageBytes} bytes (--delta-max-segmented-bytes)`,
+      }
+    : { skipped: `an image is over the delta cap of ${dict} bytes (--delta-max-image-bytes)` };
+}
+
+/**
+ * Computes the delta of `full` from `base` in the format `deltaFormatFor` picks and stores it
+ * content-addressed. `zstd-dict` (RFC 8878, the base as dictionary): Memory: the base is held once as the dictionary, plus zstd's hash
  * and chain tables (2 × 4 × 2^hashLog bytes) and its window; the new image streams, one chunk at a
  * time. Compression (and building the dictionary's tables) runs on a worker thread, so the event
- * loop is not blocked. Skipped (with the reason) when either image is over the cap, or when the
+ * loop is not blocked. `zstd-seg` (`delta-segmented.ts`): one segment and one reference of the
+ * base at a time, whatever the image size. Skipped (with the reason) when either image is over the caps, or when the
  * delta would not be smaller than the full image (the store refuses it past `full.length - 1`
  * bytes, so a useless delta is never written whole). One computation runs at a time per process
  * (publishes of several products queue here), so these bounds are the process's.
@@ -89,21 +125,25 @@ export function makeDelta(
   artifacts: ArtifactStore,
   base: StoredObject,
   full: StoredObject,
-  maxImageBytes: number,
-): Promise<{ delta: StoredObject } | { skipped: string }> {
-  return oneAtATime(() => computeDelta(artifacts, base, full, maxImageBytes));
+  caps: DeltaCaps,
+): Promise<{ delta: StoredObject; format: DeltaFormat } | { skipped: string }> {
+  return oneAtATime(() => computeDelta(artifacts, base, full, caps));
 }
 
 async function computeDelta(
   artifacts: ArtifactStore,
   base: StoredObject,
   full: StoredObject,
-  maxImageBytes: number,
-): Promise<{ delta: StoredObject } | { skipped: string }> {
-  const cap = Math.min(maxImageBytes, DELTA_LIMITS.maxImageBytes);
-  if (base.length > cap || full.length > cap)
-    return { skipped: `an image is over the delta cap of ${cap} bytes (--delta-max-image-bytes)` };
+  caps: DeltaCaps,
+): Promise<{ delta: StoredObject; format: DeltaFormat } | { skipped: string }> {
+  const format = deltaFormatFor(base, full, caps);
+  if (typeof format === "object") return format;
   if (full.length < 2) return { skipped: "the image is too small for a delta" };
+  if (format === SEGMENTED_DELTA_FORMAT) {
+    // The segmented format (bounded memory): one segment, its reference and its frame at a time.
+    const stream = Readable.from(segmentedDelta(artifacts, base, full));
+    return storeDelta(artifacts, stream, full, format);
+  }
   const dictionary = await readAll(await artifacts.read(base.sha256), base.length);
   const { windowLog, hashLog } = zstdDeltaParams(base.length, full.length);
   const params = {
@@ -113,9 +153,23 @@ async function computeDelta(
     [constants.ZSTD_c_chainLog]: hashLog,
     [constants.ZSTD_c_checksumFlag]: 1,
   };
-  const compressed = compressOnWorker(dictionary, params, await artifacts.read(full.sha256));
+  return storeDelta(
+    artifacts,
+    compressOnWorker(dictionary, params, await artifacts.read(full.sha256)),
+    full,
+    format,
+  );
+}
+
+/** Stores a delta's bytes; a delta not smaller than the full image is refused before it is whole. */
+async function storeDelta(
+  artifacts: ArtifactStore,
+  compressed: Readable,
+  full: StoredObject,
+  format: DeltaFormat,
+): Promise<{ delta: StoredObject; format: DeltaFormat } | { skipped: string }> {
   try {
-    return { delta: await artifacts.put(compressed, full.length - 1) };
+    return { delta: await artifacts.put(compressed, full.length - 1), format };
   } catch (error) {
     compressed.destroy();
     if (error instanceof BulwarkError && error.code === "BW_ERR_PAYLOAD_TOO_LARGE")

@@ -1,4 +1,4 @@
-import type { DELTA_FORMAT } from "@bulwark/sdk/wire/delta";
+import type { DeltaFormat } from "@bulwark/sdk/wire/delta";
 import semver from "semver";
 import type { Queryable } from "../store/store.ts";
 import type { StoredObject } from "./artifact-store.ts";
@@ -14,7 +14,7 @@ export interface ArtifactDelta extends StoredObject {
   name: string;
   baseReleaseId: string;
   baseSha256: string;
-  format: typeof DELTA_FORMAT;
+  format: DeltaFormat;
 }
 
 export interface DeltaBase {
@@ -92,7 +92,7 @@ interface DeltaRow {
   name: string;
   base_release_id: string;
   base_sha256: string;
-  format: typeof DELTA_FORMAT;
+  format: DeltaFormat;
   length: number | string;
   sha256: string;
   sha512: string;

@@ -3,7 +3,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { constants, zstdDecompressSync } from "node:zlib";
 import { httpFetcher, memoryStore, TufUpdater } from "@bulwark/sdk/tuf";
-import { deltaTargetPath, parseDeltaCustom } from "@bulwark/sdk/wire/delta";
+import {
+  decodeSegmentHeader,
+  deltaTargetPath,
+  parseDeltaCustom,
+  SEGMENTED_MAGIC,
+} from "@bulwark/sdk/wire/delta";
 import { nextRelease, realBinary } from "../../../../test/delta-images.ts";
 import type { EnrolledDevice } from "../../../../test/enrol-helpers.ts";
 import { startTestServer, type TestServer } from "../../../../test/helpers.ts";
@@ -56,8 +61,11 @@ describe("binary deltas at publish (issue #15 item 10)", () => {
   }
 
   before(async () => {
-    // A 4 MiB cap: the 3 MiB images get deltas, the 5 MiB one below does not.
-    server = await startTestServer({ args: ["--delta-max-image-bytes", String(4 * MiB)] });
+    // A 4 MiB cap: the 3 MiB images get zstd-dict deltas, the 5 MiB one below a segmented delta
+    // (cap 6 MiB), the 7 MiB one none.
+    server = await startTestServer({
+      args: ["--delta-max-image-bytes", String(4 * MiB), "--delta-max-segmented-bytes", String(6 * MiB)],
+    });
     productId = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "Delta D1" })).body.id;
     device = await productDevice(server, productId);
   });
@@ -127,15 +135,46 @@ describe("binary deltas at publish (issue #15 item 10)", () => {
     assert.equal(next.deltas[0]!.baseSha256, sha256(unrelated));
   });
 
-  it("makes no delta for an image over the configured cap", async () => {
-    const big = Buffer.concat([v2, realBinary(5 * MiB).subarray(3 * MiB)]);
-    const published = await publish("1.4.0", big);
-    assert.deepEqual(published.deltas, [], "5 MiB is over the 4 MiB cap");
+  it("makes a segmented (zstd-seg) delta for an image over the zstd-dict cap, signed with its layout", async () => {
+    // 1.3.0's image (random bytes, above) with 2.9 MiB of a real binary appended: 5 MiB.
+    const previous = (await (await updater()).getTargetInfo("firmware/1.3.0/fw.img"))!;
+    const old = Buffer.from(await (await updater()).downloadTarget(previous));
+    const grown = Buffer.concat([old, realBinary(5 * MiB).subarray(2 * MiB + 100_000)]);
+    const published = await publish("1.4.0", grown);
+    assert.equal(published.deltas.length, 1, JSON.stringify(published.deltasSkipped));
+    const [delta] = published.deltas as (Published["deltas"][number] & { format: string })[];
+    assert.equal(delta!.format, "zstd-seg", "5 MiB is over the 4 MiB zstd-dict cap");
+    const info = (await (await updater()).getTargetInfo(delta!.path))!;
+    const custom = parseDeltaCustom(info.target.custom)!;
+    assert.equal(custom.format, "zstd-seg");
+    assert.equal(custom.segmentBytes, 8 * MiB);
+    assert.equal(custom.referenceBytes, Math.min(24 * MiB, custom.base.length));
+    assert.deepEqual(custom.target, {
+      path: "firmware/1.4.0/fw.img",
+      length: grown.length,
+      sha256: sha256(grown),
+    });
+    // One segment (8 MiB): magic, header, then a frame with the reference of the base as dictionary.
+    const bytes = Buffer.from(await (await updater()).downloadTarget(info));
+    assert.ok(bytes.subarray(0, SEGMENTED_MAGIC.length).equals(SEGMENTED_MAGIC));
+    const h = decodeSegmentHeader(bytes.subarray(SEGMENTED_MAGIC.length, SEGMENTED_MAGIC.length + 16));
+    assert.equal(h.referenceOffset, 0);
+    assert.equal(SEGMENTED_MAGIC.length + 16 + h.frameLength, bytes.length, "one segment, nothing after it");
+    const rebuilt = zstdDecompressSync(bytes.subarray(SEGMENTED_MAGIC.length + 16), {
+      dictionary: old.subarray(h.referenceOffset, h.referenceOffset + h.referenceLength),
+    });
+    assert.ok(rebuilt.equals(grown), "the delta rebuilds the new image from the old one");
+  });
+
+  it("makes no delta for an image over the configured caps", async () => {
+    const big = Buffer.concat([v2, realBinary(7 * MiB).subarray(3 * MiB)]);
+    const published = await publish("1.5.0", big);
+    assert.deepEqual(published.deltas, [], "7 MiB is over the 6 MiB segmented cap");
     assert.deepEqual(published.deltasSkipped, [
       {
         artifact: "fw.img",
-        baseVersion: "1.3.0",
-        reason: `an image is over the delta cap of ${4 * MiB} bytes (--delta-max-image-bytes)`,
+        baseVersion: "1.4.0",
+        reason: `an image is over the segmented delta cap of ${6 * MiB} bytes (--delta-max-segmented-bytes)`,
       },
     ]);
   });
@@ -143,7 +182,7 @@ describe("binary deltas at publish (issue #15 item 10)", () => {
   it("a deployment that requires deltas is refused for a release without any, accepted with them", async () => {
     const group = "default";
     const refused = await server.api<{ code: string; detail: string }>("POST", "/api/v1/deployments", {
-      releaseId: releases["1.4.0"],
+      releaseId: releases["1.5.0"],
       group,
       delta: "require",
     });

@@ -1,22 +1,35 @@
 import { randomUUID } from "node:crypto";
 import type { TargetFile } from "@bulwark/sdk/tuf";
-import { DELTA_FORMAT, type DeltaCustom, deltaTargetPath, zstdDeltaParams } from "@bulwark/sdk/wire/delta";
+import {
+  type DeltaCustom,
+  type DeltaFormat,
+  deltaTargetPath,
+  SEGMENTED_DELTA_FORMAT,
+  zstdDeltaParams,
+} from "@bulwark/sdk/wire/delta";
 import type { Queryable } from "../store/store.ts";
 import type { ArtifactStore, StoredObject } from "./artifact-store.ts";
 import type { Artifact } from "./artifacts.ts";
 import { makeDelta } from "./delta-compress.ts";
 import { type ArtifactDelta, type DeltaBase, deltaBases } from "./delta-queries.ts";
+import { segmentedLayout } from "./delta-segmented.ts";
 
-/** Server settings of delta generation (`--delta-max-image-bytes`, `--delta-base-releases`). */
+/**
+ * Server settings of delta generation (`--delta-max-image-bytes`, `--delta-max-segmented-bytes`,
+ * `--delta-base-releases`).
+ */
 export interface DeltaConfig {
-  /** Largest base or new image a delta is made for (0: no deltas); at most `DELTA_LIMITS.maxImageBytes`. */
+  /** Largest base or new image a `zstd-dict` delta is made for (0: none); at most `DELTA_LIMITS.maxImageBytes`. */
   maxImageBytes: number;
+  /** Largest base or new image a `zstd-seg` delta is made for, above the cap above (0: none). */
+  maxSegmentedImageBytes: number;
   /** How many of the previous published releases of the component serve as bases (default 1). */
   baseReleases: number;
 }
 
 export const DEFAULT_DELTA_CONFIG: DeltaConfig = {
   maxImageBytes: 32 * 1024 * 1024,
+  maxSegmentedImageBytes: 1024 * 1024 * 1024,
   baseReleases: 1,
 };
 
@@ -30,14 +43,20 @@ export function deltaTarget(
   full: { path: string; target: TargetFile },
   base: DeltaBase,
   delta: StoredObject,
+  format: DeltaFormat,
 ): TargetFile {
-  const { windowLog } = zstdDeltaParams(base.artifact.length, full.target.length);
-  const custom: DeltaCustom = {
-    format: DELTA_FORMAT,
+  const common = {
     base: { sha256: base.artifact.sha256, length: base.artifact.length, version: base.version },
     target: { path: full.path, length: full.target.length, sha256: full.target.hashes.sha256! },
-    windowLog,
   };
+  let custom: DeltaCustom;
+  if (format === SEGMENTED_DELTA_FORMAT) {
+    const { segmentBytes, referenceBytes, windowLog } = segmentedLayout(base.artifact.length);
+    custom = { format, ...common, windowLog, segmentBytes, referenceBytes };
+  } else {
+    const { windowLog } = zstdDeltaParams(base.artifact.length, full.target.length);
+    custom = { format, ...common, windowLog };
+  }
   const { advisory: _a, severity: _s, cves: _c, action: _x, ...rest } = full.target.custom ?? {};
   return {
     length: delta.length,
@@ -80,7 +99,7 @@ export async function buildDeltas(
         skipped.push({ artifact: full.artifact.name, baseVersion: base.version, reason });
       let result: Awaited<ReturnType<typeof makeDelta>>;
       try {
-        result = await makeDelta(deps.artifacts, base.artifact, full.artifact, deps.delta.maxImageBytes);
+        result = await makeDelta(deps.artifacts, base.artifact, full.artifact, deps.delta);
       } catch (error) {
         skip(`computing the delta failed: ${(error as Error).message}`);
         continue;
@@ -93,7 +112,7 @@ export async function buildDeltas(
       const path = deltaTargetPath(full.path, base.artifact.sha256);
       made.push({
         path,
-        target: deltaTarget(full, base, stored),
+        target: deltaTarget(full, base, stored, result.format),
         row: {
           ...stored,
           id: randomUUID(),
@@ -102,7 +121,7 @@ export async function buildDeltas(
           name: path.split("/").at(-1)!,
           baseReleaseId: base.releaseId,
           baseSha256: base.artifact.sha256,
-          format: DELTA_FORMAT,
+          format: result.format,
         },
       });
     }

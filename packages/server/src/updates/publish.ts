@@ -1,5 +1,6 @@
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { TargetFile } from "@bulwark/sdk/tuf";
+import type { DeltaFormat } from "@bulwark/sdk/wire/delta";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import { counterAtPublish } from "./anti-rollback.ts";
 import { type Artifact, artifactsOf } from "./artifacts.ts";
@@ -21,7 +22,15 @@ export interface PublishedRelease {
   component: string;
   targets: string[];
   /** Delta targets published beside the full ones (issue #15 item 10), with their base's SHA-256. */
-  deltas: { path: string; length: number; sha256: string; fullLength: number; baseSha256: string }[];
+  deltas: {
+    path: string;
+    length: number;
+    sha256: string;
+    fullLength: number;
+    baseSha256: string;
+    /** `zstd-dict` or `zstd-seg` (`@bulwark/sdk/wire/delta`). */
+    format: DeltaFormat;
+  }[];
   /** Deltas not made (over the cap, no smaller than the full image, or failed), with the reason. */
   deltasSkipped: SkippedDelta[];
   snapshotVersion: number;
@@ -143,6 +152,7 @@ export async function publishRelease(
         sha256: d.row.sha256,
         fullLength: fulls.find((f) => f.artifact.name === d.row.artifactName)!.artifact.length,
         baseSha256: d.row.baseSha256,
+        format: d.row.format,
       })),
       deltasSkipped: skipped,
       snapshotVersion: snapshot.signed.meta["snapshot.json"].version,
