@@ -10,7 +10,10 @@
  * states and the 10 % progress reports of the real agent). Measured:
  *  (1) deployment request → the last device notified, against Debian's Mosquitto 2.0.11 (mutual
  *      TLS 1.3, the same devices' certificates and clients) delivering one message of the same
- *      size to each of the same N device topics, from one publisher, in the same run;
+ *      size to each of the same N device topics, from one publisher, in the same run. Both to
+ *      clients that only count the message (a first deployment, then canceled); the rollout of
+ *      (2) is timed to its last notice too (`notify_while_acting_s`), while the first devices
+ *      already report and download: on this one machine their CPU is taken from the server's;
  *  (2) deployment request → every job stored as succeeded (and the device's last report
  *      acknowledged), against the same clients downloading and hashing the same file from a bare
  *      `node:https` server with the server's TLS settings (`fleet-sim/https-floor.ts`) in the same
@@ -126,6 +129,37 @@ export async function run(args: string[]): Promise<void> {
       await mosquitto.stop();
     }
 
+    // Our server, notification alone: the same clients as Mosquitto's, counting the notice and
+    // doing nothing else, so both brokers deliver to clients that only receive. A deployment of
+    // the release to every device, then canceled: what the issue compares (notified against
+    // Mosquitto delivering one message per device topic to the same kind of clients).
+    let countOnlyNotifyMs: number;
+    {
+      const fleet = await startFleet({
+        file: setup.file,
+        devices,
+        ports: [server.mqttPort],
+        caPem: setup.rootPem,
+        workers,
+        update: { behaviour: "count", httpsPorts: [], target, downloadConcurrency, reconnect: false },
+      });
+      try {
+        if (fleet.connected !== devices) throw new Error(`only ${fleet.connected} of ${devices} connected`);
+        await untilIdle([server.pid]);
+        const started = now();
+        const deployment = (await call("POST", "/api/v1/deployments", {
+          releaseId,
+          group: "default",
+          strategy: { kind: "all-at-once" },
+        })) as { id: string };
+        countOnlyNotifyMs = (await fleet.reached("notified", devices, 600_000)) - started;
+        log(`bulwark: ${devices} counting devices notified in ${seconds(countOnlyNotifyMs)} s`);
+        await call("POST", `/api/v1/deployments/${deployment.id}/cancel`, {});
+      } finally {
+        await fleet.close();
+      }
+    }
+
     // Our server: the same devices with the update client.
     const httpsPort = Number(new URL(server.httpUrl).port);
     const fleet = await startFleet({
@@ -189,8 +223,8 @@ export async function run(args: string[]): Promise<void> {
         group: "default",
         strategy: { kind: "all-at-once" },
       })) as { id: string };
-      const notifyMs = (await fleet.reached("notified", devices, 1_200_000)) - started;
-      log(`bulwark: ${devices} devices notified in ${seconds(notifyMs)} s`);
+      const actingNotifyMs = (await fleet.reached("notified", devices, 1_200_000)) - started;
+      log(`bulwark: ${devices} devices notified in ${seconds(actingNotifyMs)} s (while the first ones download)`);
       const ackedAt = await fleet.reached("succeeded", devices, 1_800_000);
       // The figure ends when every job is stored as succeeded (the device's acknowledgement may
       // come before the store), read through the API.
@@ -212,13 +246,13 @@ export async function run(args: string[]): Promise<void> {
       log(
         `bulwark: ${devices} jobs succeeded in ${seconds(succeededMs)} s (last device ack after ${seconds(ackedAt - started)} s); server CPU ${serverCpu.toFixed(1)} s; ${tally.downloadFailures} download retries; ${meanDownloadMs.toFixed(0)} ms per download, ${((tally.firstByteMs - peerFirstByteMs) / (tally.downloads - devices)).toFixed(0)} ms to the headers`,
       );
-      const notifyRatio = notifyMs / peerNotifyMs;
+      const notifyRatio = countOnlyNotifyMs / peerNotifyMs;
       const downloadRatio = succeededMs / peerDownloadMs;
       process.stdout.write(
         `${JSON.stringify({
           bench: "rollout",
           metric: "notify_ratio",
-          value: seconds(notifyMs),
+          value: seconds(countOnlyNotifyMs),
           unit: "s",
           peer: "mosquitto 2.0.11 (one message per device topic)",
           peer_value: seconds(peerNotifyMs),
@@ -226,6 +260,10 @@ export async function run(args: string[]): Promise<void> {
           goal: "notify <= 1.5x mosquitto; download+verify+report <= 1.5x bare node:https",
           met: notifyRatio <= 1.5 && downloadRatio <= 1.5,
           devices,
+          // The same rollout's notification while the devices act on it (report, download: on
+          // this one machine their CPU is the server's and the peer clients' too).
+          notify_while_acting_s: seconds(actingNotifyMs),
+          notify_while_acting_ratio: Number((actingNotifyMs / peerNotifyMs).toFixed(2)),
           succeeded_s: seconds(succeededMs),
           download_peer: "node:https (same TLS settings, same clients, same 1 MiB file)",
           download_peer_s: seconds(peerDownloadMs),

@@ -116,6 +116,9 @@ export interface DeviceJobStats {
   sessions: number[];
 }
 
+/** A cancel notice names its job's state as canceled (SDK wire/jobs.ts). */
+const CANCELED = Buffer.from('"state":"canceled"');
+
 export const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -473,7 +476,8 @@ export class UpdateDevice {
 
   #onNotify(payload: Buffer): void {
     const world = this.#world;
-    if (!this.#notified) {
+    // A cancel notice (a canceled job, re-sent on subscribe until acknowledged) is no notification.
+    if (!this.#notified && !payload.includes(CANCELED)) {
       this.#notified = true;
       world.tally.notified++;
       world.tally.lastNotifiedAt = now();
