@@ -76,6 +76,16 @@ export async function run(args: string[]): Promise<void> {
     const artifactFile = join(setup.dir, ARTIFACT);
     writeFileSync(artifactFile, artifact);
     const target = { sha256: createHash("sha256").update(artifact).digest("hex"), length: artifact.length };
+    /** The devices as clients that only count what they receive (the peer broker's and ours alike). */
+    const countingFleet = (port: number) =>
+      startFleet({
+        file: setup.file,
+        devices,
+        ports: [port],
+        caPem: setup.rootPem,
+        workers,
+        update: { behaviour: "count", httpsPorts: [], target, downloadConcurrency, reconnect: false },
+      });
     const product = (await call("POST", "/api/v1/products", { name: PRODUCT })).id as string;
     const releaseId = (
       await call("POST", `/api/v1/products/${product}/releases`, {
@@ -97,14 +107,7 @@ export async function run(args: string[]): Promise<void> {
     });
     let peerNotifyMs: number;
     try {
-      const fleet = await startFleet({
-        file: setup.file,
-        devices,
-        ports: [mosquittoPort],
-        caPem: setup.rootPem,
-        workers,
-        update: { behaviour: "count", httpsPorts: [], target, downloadConcurrency, reconnect: false },
-      });
+      const fleet = await countingFleet(mosquittoPort);
       log(`mosquitto: ${fleet.connected} devices connected and subscribed (${fleet.failed} failed)`);
       if (fleet.connected !== devices) throw new Error(`only ${fleet.connected} of ${devices} on mosquitto`);
       const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${mosquittoPort}`, {
@@ -135,14 +138,7 @@ export async function run(args: string[]): Promise<void> {
     // Mosquitto delivering one message per device topic to the same kind of clients).
     let countOnlyNotifyMs: number;
     {
-      const fleet = await startFleet({
-        file: setup.file,
-        devices,
-        ports: [server.mqttPort],
-        caPem: setup.rootPem,
-        workers,
-        update: { behaviour: "count", httpsPorts: [], target, downloadConcurrency, reconnect: false },
-      });
+      const fleet = await countingFleet(server.mqttPort);
       try {
         if (fleet.connected !== devices) throw new Error(`only ${fleet.connected} of ${devices} connected`);
         await untilIdle([server.pid]);
@@ -224,7 +220,9 @@ export async function run(args: string[]): Promise<void> {
         strategy: { kind: "all-at-once" },
       })) as { id: string };
       const actingNotifyMs = (await fleet.reached("notified", devices, 1_200_000)) - started;
-      log(`bulwark: ${devices} devices notified in ${seconds(actingNotifyMs)} s (while the first ones download)`);
+      log(
+        `bulwark: ${devices} devices notified in ${seconds(actingNotifyMs)} s (while the first ones download)`,
+      );
       const ackedAt = await fleet.reached("succeeded", devices, 1_800_000);
       // The figure ends when every job is stored as succeeded (the device's acknowledgement may
       // come before the store), read through the API.

@@ -1,5 +1,7 @@
+import assert from "node:assert/strict";
 import { httpsRequest } from "../packages/sdk/src/https.ts";
 import type { JobNotify } from "../packages/sdk/src/wire/jobs.ts";
+import type { Queryable } from "../packages/server/src/store/store.ts";
 import { type EnrolledDevice, enrolDirect } from "./enrol-helpers.ts";
 import { createToken, type TestServer } from "./helpers.ts";
 
@@ -130,4 +132,54 @@ export function updateNote(
     issuedAt: Date.now(),
     ...extra,
   };
+}
+
+/** An operator API call that fails the test unless it answers 200 or 201. */
+export type ApiCall = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;
+
+/** A product with release 1.0.0 whose one binary artifact is `image`, published (the fleet-simulator tests). */
+export async function publishImageRelease(
+  call: ApiCall,
+  product: string,
+  image: Buffer,
+): Promise<{ productId: string; releaseId: string }> {
+  const productId = (await call("POST", "/api/v1/products", { name: product })).id as string;
+  const releaseId = (
+    await call("POST", `/api/v1/products/${productId}/releases`, {
+      version: "1.0.0",
+      classification: "feature",
+    })
+  ).id as string;
+  await call("POST", `/api/v1/releases/${releaseId}/artifacts?name=image.bin&kind=binary`, image);
+  await call("PUT", `/api/v1/releases/${releaseId}/update`, { hardware: [] });
+  await call("POST", `/api/v1/releases/${releaseId}/publish`);
+  return { productId, releaseId };
+}
+
+/**
+ * The stored record of a rollout that ran to its end: one job per device, each job's transitions
+ * every state once, in order. Returns each device's job id.
+ */
+export async function assertEveryTransitionOnce(
+  store: Pick<Queryable, "all">,
+  deploymentId: string,
+  devices: number,
+): Promise<Map<string, string>> {
+  const jobs = await store.all<{ id: string; device_id: string }>(
+    `SELECT id, device_id FROM deployment_jobs WHERE deployment_id = ?`,
+    [deploymentId],
+  );
+  assert.equal(jobs.length, devices);
+  const jobOf = new Map(jobs.map((j) => [j.device_id, j.id]));
+  assert.equal(jobOf.size, devices, "one job per device");
+  const events = await store.all<{ job_id: string; to_state: string }>(
+    `SELECT job_id, to_state FROM deployment_job_events WHERE deployment_id = ? ORDER BY job_id, seq`,
+    [deploymentId],
+  );
+  const byJob = new Map<string, string[]>();
+  for (const e of events) byJob.set(e.job_id, [...(byJob.get(e.job_id) ?? []), e.to_state]);
+  const order = ["queued", "notified", "downloading", "verifying", "installing", "succeeded"];
+  for (const job of jobs)
+    assert.deepEqual(byJob.get(job.id), order, `every transition stored once, in order (job ${job.id})`);
+  return jobOf;
 }

@@ -37,6 +37,25 @@ const resends = (lines: string[]) =>
     .filter((l) => l.msg === "transfer command sent again on subscribe")
     .map((l) => [l.command, l.deviceId]);
 
+/** Both agents' transfer handlers, run in this process on their state directories, for one transfer. */
+function agentSides(sourceDir: string, targetDir: string, transferId: string) {
+  const ctx = (dir: string): TransferContext => {
+    const state = readState(dir);
+    return {
+      store: openAgentStore(dir),
+      stateDir: dir,
+      deviceId: state.deviceId,
+      root: pinnedRoot(dir, state),
+    };
+  };
+  const step = (c: TransferContext, command: { type: TransferCommand["type"]; [field: string]: unknown }) =>
+    handleTransfer(
+      { ...command, deviceId: c.deviceId, transferId, issuedAt: Date.now() } as TransferCommand,
+      c,
+    );
+  return { source: ctx(sourceDir), target: ctx(targetDir), step };
+}
+
 describe("device transfer: OLD's data sealed to NEW's one-time X-Wing key, signed by OLD, driven from the server", () => {
   let server: TestServer;
   const agents: ReturnType<typeof spawnAgent>[] = [];
@@ -197,22 +216,8 @@ describe("device transfer: OLD's data sealed to NEW's one-time X-Wing key, signe
   });
 
   it("NEW refuses an envelope changed on the way, and a source that is not the device named", () => {
-    const ctx = (dir: string): TransferContext => {
-      const state = readState(dir);
-      return {
-        store: openAgentStore(dir),
-        stateDir: dir,
-        deviceId: state.deviceId,
-        root: pinnedRoot(dir, state),
-      };
-    };
-    const [source, target] = [ctx(old.stateDir), ctx(replacement.stateDir)];
     const transferId = "0f0e0d0c-0000-4000-8000-000000000001";
-    const step = (c: TransferContext, command: { type: TransferCommand["type"]; [field: string]: unknown }) =>
-      handleTransfer(
-        { ...command, deviceId: c.deviceId, transferId, issuedAt: Date.now() } as TransferCommand,
-        c,
-      );
+    const { source, target, step } = agentSides(old.stateDir, replacement.stateDir, transferId);
     const key = step(target, { type: "transfer-prepare", sourceId: source.deviceId });
     assert.equal(key.state, "transfer-key");
     const exported = step(source, {
@@ -248,22 +253,8 @@ describe("device transfer: OLD's data sealed to NEW's one-time X-Wing key, signe
   });
 
   it("a repeated command is answered with the same step, nothing irreversible done twice", () => {
-    const ctx = (dir: string): TransferContext => {
-      const state = readState(dir);
-      return {
-        store: openAgentStore(dir),
-        stateDir: dir,
-        deviceId: state.deviceId,
-        root: pinnedRoot(dir, state),
-      };
-    };
-    const [source, target] = [ctx(old.stateDir), ctx(replacement.stateDir)];
     const transferId = "0f0e0d0c-0000-4000-8000-000000000002";
-    const step = (c: TransferContext, command: { type: TransferCommand["type"]; [field: string]: unknown }) =>
-      handleTransfer(
-        { ...command, deviceId: c.deviceId, transferId, issuedAt: Date.now() } as TransferCommand,
-        c,
-      );
+    const { source, target, step } = agentSides(old.stateDir, replacement.stateDir, transferId);
     const prepare = { type: "transfer-prepare" as const, sourceId: source.deviceId };
     const key = step(target, prepare) as Extract<TransferStatus, { state: "transfer-key" }>;
     assert.deepEqual(step(target, prepare), key, "prepare again: the same one-time key, not a new one");

@@ -7,6 +7,7 @@ import { createSecureContext } from "node:tls";
 import { type BenchSetup, setUpBench } from "../../bench/fleet-sim/harness.ts";
 import type { SimDevice } from "../../bench/fleet-sim/identities.ts";
 import { downloadVerified, emptyPartial } from "../../bench/fleet-sim/update-device.ts";
+import { publishImageRelease } from "../update-helpers.ts";
 
 /**
  * The fleet simulator's download after a cut (what its devices do when the process serving them
@@ -83,17 +84,8 @@ describe("fleet simulator: a download cut off resumes from where it stopped", ()
       assert.ok(res.status === 200 || res.status === 201, `${method} ${path}: ${JSON.stringify(res.body)}`);
       return res.body as Record<string, unknown>;
     };
-    const productId = (await call("POST", "/api/v1/products", { name: PRODUCT })).id as string;
-    const releaseId = (
-      await call("POST", `/api/v1/products/${productId}/releases`, {
-        version: "1.0.0",
-        classification: "feature",
-      })
-    ).id as string;
     const image = randomBytes(1024 * 1024);
-    await call("POST", `/api/v1/releases/${releaseId}/artifacts?name=image.bin&kind=binary`, image);
-    await call("PUT", `/api/v1/releases/${releaseId}/update`, { hardware: [] });
-    await call("POST", `/api/v1/releases/${releaseId}/publish`);
+    const { productId } = await publishImageRelease(call, PRODUCT, image);
     const expected = { sha256: createHash("sha256").update(image).digest("hex"), length: image.length };
 
     const device = JSON.parse(readFileSync(setup.file, "utf8").trim().split("\n")[0]!) as SimDevice;

@@ -7,6 +7,7 @@ import { type BenchSetup, setUpBench } from "../../bench/fleet-sim/harness.ts";
 import type { SimDevice } from "../../bench/fleet-sim/identities.ts";
 import { waitFor } from "../helpers.ts";
 import { DATABASE_URL, needServices, REDIS_URL } from "../services.ts";
+import { assertEveryTransitionOnce, publishImageRelease } from "../update-helpers.ts";
 
 /**
  * Issue #15 item 7: two server processes over one PostgreSQL (and Redis) run one rollout to 1,000
@@ -22,7 +23,6 @@ import { DATABASE_URL, needServices, REDIS_URL } from "../services.ts";
  */
 const DEVICES = Number(process.env.BULWARK_SCALE_TEST_DEVICES ?? 1000);
 const PRODUCT = "Scaled S1";
-const ORDER = ["queued", "notified", "downloading", "verifying", "installing", "succeeded"];
 
 describe(`updates scale-out: one rollout to ${DEVICES} simulated devices over two processes, one killed`, () => {
   for (const victim of ["A", "B"] as const)
@@ -62,17 +62,12 @@ describe(`updates scale-out: one rollout to ${DEVICES} simulated devices over tw
           return res.body as Record<string, unknown>;
         };
         // The release, published through A.
-        const productId = (await call(a, "POST", "/api/v1/products", { name: PRODUCT })).id as string;
-        const releaseId = (
-          await call(a, "POST", `/api/v1/products/${productId}/releases`, {
-            version: "1.0.0",
-            classification: "feature",
-          })
-        ).id as string;
         const image = randomBytes(64 * 1024);
-        await call(a, "POST", `/api/v1/releases/${releaseId}/artifacts?name=image.bin&kind=binary`, image);
-        await call(a, "PUT", `/api/v1/releases/${releaseId}/update`, { hardware: [] });
-        await call(a, "POST", `/api/v1/releases/${releaseId}/publish`);
+        const { releaseId } = await publishImageRelease(
+          (method: string, path: string, body?: unknown) => call(a, method, path, body),
+          PRODUCT,
+          image,
+        );
 
         // Device i starts on process i mod 2 (A, B) and fails over to the other.
         const httpsPort = (server: typeof a) => Number(new URL(server.httpUrl).port);
@@ -179,27 +174,9 @@ describe(`updates scale-out: one rollout to ${DEVICES} simulated devices over tw
         // (mqtt/handlers/publish.ts), and one the killed process had not acknowledged was sent again
         // to the survivor.
         const store = await bench.openStore();
-        const jobOf = new Map<string, string>();
+        let jobOf: Map<string, string>;
         try {
-          const jobs = await store.all<{ id: string; device_id: string; state: string }>(
-            `SELECT id, device_id, state FROM deployment_jobs WHERE deployment_id = ?`,
-            [id],
-          );
-          for (const j of jobs) jobOf.set(j.device_id, j.id);
-          assert.equal(jobs.length, DEVICES);
-          assert.equal(jobOf.size, DEVICES, "one job per device");
-          const events = await store.all<{ job_id: string; to_state: string }>(
-            `SELECT job_id, to_state FROM deployment_job_events WHERE deployment_id = ? ORDER BY job_id, seq`,
-            [id],
-          );
-          const byJob = new Map<string, string[]>();
-          for (const e of events) byJob.set(e.job_id, [...(byJob.get(e.job_id) ?? []), e.to_state]);
-          for (const job of jobs)
-            assert.deepEqual(
-              byJob.get(job.id),
-              ORDER,
-              `every transition stored once, in order (job ${job.id})`,
-            );
+          jobOf = await assertEveryTransitionOnce(store, id, DEVICES);
         } finally {
           await store.close();
         }

@@ -10,6 +10,7 @@ import type { SimDevice } from "../../bench/fleet-sim/identities.ts";
 import { startServerProcess } from "../../bench/fleet-sim/processes.ts";
 import { SqliteStore } from "../../packages/server/src/store/sqlite.ts";
 import { waitFor } from "../helpers.ts";
+import { assertEveryTransitionOnce, publishImageRelease } from "../update-helpers.ts";
 
 /**
  * Issue #15 item 7: the server is killed with SIGKILL in the middle of a rollout to 1,000
@@ -60,17 +61,8 @@ describe(`server SIGKILL in the middle of a rollout to ${DEVICES} simulated devi
       assert.ok(res.status === 200 || res.status === 201, `${method} ${path}: ${JSON.stringify(res.body)}`);
       return res.body as Record<string, unknown>;
     };
-    const productId = (await call("POST", "/api/v1/products", { name: PRODUCT })).id as string;
-    const releaseId = (
-      await call("POST", `/api/v1/products/${productId}/releases`, {
-        version: "1.0.0",
-        classification: "feature",
-      })
-    ).id as string;
     const image = randomBytes(64 * 1024);
-    await call("POST", `/api/v1/releases/${releaseId}/artifacts?name=image.bin&kind=binary`, image);
-    await call("PUT", `/api/v1/releases/${releaseId}/update`, { hardware: [] });
-    await call("POST", `/api/v1/releases/${releaseId}/publish`);
+    const { releaseId } = await publishImageRelease(call, PRODUCT, image);
 
     fleet = await startFleet({
       file: setup.file,
@@ -140,24 +132,9 @@ describe(`server SIGKILL in the middle of a rollout to ${DEVICES} simulated devi
     // and the simulator, like the agent's outbox, sends a report the killed process had not
     // acknowledged again after the restart.
     const store = new SqliteStore(join(setup.dir, "data", "bulwark.db"));
-    const jobOf = new Map<string, string>();
+    let jobOf: Map<string, string>;
     try {
-      const jobs = await store.all<{ id: string; device_id: string; state: string }>(
-        `SELECT id, device_id, state FROM deployment_jobs WHERE deployment_id = ?`,
-        [id],
-      );
-      assert.equal(jobs.length, DEVICES);
-      for (const j of jobs) jobOf.set(j.device_id, j.id);
-      assert.equal(jobOf.size, DEVICES, "one job per device");
-      const events = await store.all<{ job_id: string; to_state: string }>(
-        `SELECT job_id, to_state FROM deployment_job_events WHERE deployment_id = ? ORDER BY job_id, seq`,
-        [id],
-      );
-      const byJob = new Map<string, string[]>();
-      for (const e of events) byJob.set(e.job_id, [...(byJob.get(e.job_id) ?? []), e.to_state]);
-      const order = ["queued", "notified", "downloading", "verifying", "installing", "succeeded"];
-      for (const job of jobs)
-        assert.deepEqual(byJob.get(job.id), order, `every transition stored once, in order (job ${job.id})`);
+      jobOf = await assertEveryTransitionOnce(store, id, DEVICES);
     } finally {
       await store.close();
     }

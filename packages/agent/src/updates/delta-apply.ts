@@ -104,17 +104,33 @@ export async function applyDelta(spec: DeltaApplySpec): Promise<void> {
     }
     if (written !== spec.length)
       throw new DeltaRefused(`the delta rebuilds ${written} bytes, the full target has ${spec.length}`);
-    const mismatch = algorithms.find((a, i) => hashes[i]!.digest("hex") !== spec.hashes[a]);
-    if (mismatch)
-      throw new DeltaRefused(`the rebuilt image's ${mismatch} does not match the full target's signed one`);
-    await file.sync();
-    await file.close();
-    await rename(part, spec.dest);
+    await keepIfSigned(spec, part, file, algorithms, hashes);
   } catch (error) {
-    await file.close().catch(() => undefined);
-    await rm(part, { force: true });
+    await discard(part, file);
     throw error;
   }
+}
+
+/** The rebuilt image goes into `dest` only if it has the full target's signed hashes (TUF spec §5.7.3). */
+async function keepIfSigned(
+  spec: DeltaApplySpec,
+  part: string,
+  file: FileHandle,
+  algorithms: string[],
+  hashes: ReturnType<typeof createHash>[],
+): Promise<void> {
+  const mismatch = algorithms.find((a, i) => hashes[i]!.digest("hex") !== spec.hashes[a]);
+  if (mismatch)
+    throw new DeltaRefused(`the rebuilt image's ${mismatch} does not match the full target's signed one`);
+  await file.sync();
+  await file.close();
+  await rename(part, spec.dest);
+}
+
+/** On any refusal nothing is left behind. */
+async function discard(part: string, file: FileHandle): Promise<void> {
+  await file.close().catch(() => undefined);
+  await rm(part, { force: true });
 }
 
 /** Reads exactly `buffer.length` bytes at `position` (or the current position), else refuses. */
@@ -215,15 +231,9 @@ async function applySegmented(
     }
     const { bytesRead } = await delta.read(Buffer.alloc(1), 0, 1, null);
     if (bytesRead !== 0) throw new DeltaRefused("the delta goes on past the full target's signed length");
-    const mismatch = algorithms.find((a, i) => hashes[i]!.digest("hex") !== spec.hashes[a]);
-    if (mismatch)
-      throw new DeltaRefused(`the rebuilt image's ${mismatch} does not match the full target's signed one`);
-    await file.sync();
-    await file.close();
-    await rename(part, spec.dest);
+    await keepIfSigned(spec, part, file, algorithms, hashes);
   } catch (error) {
-    await file.close().catch(() => undefined);
-    await rm(part, { force: true });
+    await discard(part, file);
     throw error;
   } finally {
     await delta.close();

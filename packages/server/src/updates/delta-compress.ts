@@ -1,6 +1,5 @@
 import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
-import { constants } from "node:zlib";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import {
   DELTA_FORMAT,
@@ -10,7 +9,7 @@ import {
   zstdDeltaParams,
 } from "@bulwark/sdk/wire/delta";
 import type { ArtifactStore, StoredObject } from "./artifact-store.ts";
-import { segmentedDelta } from "./delta-segmented.ts";
+import { segmentedDelta, zstdCompressionParams } from "./delta-segmented.ts";
 
 /** The largest images each format is made for (`--delta-max-image-bytes`, `--delta-max-segmented-bytes`). */
 export interface DeltaCaps {
@@ -146,13 +145,7 @@ async function computeDelta(
   }
   const dictionary = await readAll(await artifacts.read(base.sha256), base.length);
   const { windowLog, hashLog } = zstdDeltaParams(base.length, full.length);
-  const params = {
-    [constants.ZSTD_c_compressionLevel]: 9,
-    [constants.ZSTD_c_windowLog]: windowLog,
-    [constants.ZSTD_c_hashLog]: hashLog,
-    [constants.ZSTD_c_chainLog]: hashLog,
-    [constants.ZSTD_c_checksumFlag]: 1,
-  };
+  const params = zstdCompressionParams(windowLog, hashLog);
   return storeDelta(
     artifacts,
     compressOnWorker(dictionary, params, await artifacts.read(full.sha256)),

@@ -132,6 +132,15 @@ async function* segmentsOf(stream: Readable, length: number, segmentBytes: numbe
   if (total !== length) throw new BulwarkError("BW_ERR_INTERNAL", "stored image shorter than recorded");
 }
 
+/** Level 9 with the window and match tables sized for the reference, a checksum per frame (RFC 8878 §3.1.1). */
+export const zstdCompressionParams = (windowLog: number, hashLog: number): Record<number, number> => ({
+  [constants.ZSTD_c_compressionLevel]: 9,
+  [constants.ZSTD_c_windowLog]: windowLog,
+  [constants.ZSTD_c_hashLog]: hashLog,
+  [constants.ZSTD_c_chainLog]: hashLog,
+  [constants.ZSTD_c_checksumFlag]: 1,
+});
+
 /**
  * The bytes of the `zstd-seg` delta of `full` from `base` (`@bulwark/sdk/wire/delta`): the magic,
  * then per segment its header and a Zstandard frame (RFC 8878) of the segment with the segment's
@@ -146,13 +155,7 @@ export async function* segmentedDelta(
 ): AsyncGenerator<Buffer> {
   const { segmentBytes, marginBytes, referenceBytes } = segmentedLayout(base.length, layout);
   const { windowLog, hashLog } = zstdSegmentParams(referenceBytes, segmentBytes);
-  const params = {
-    [constants.ZSTD_c_compressionLevel]: 9,
-    [constants.ZSTD_c_windowLog]: windowLog,
-    [constants.ZSTD_c_hashLog]: hashLog,
-    [constants.ZSTD_c_chainLog]: hashLog,
-    [constants.ZSTD_c_checksumFlag]: 1,
-  };
+  const params = zstdCompressionParams(windowLog, hashLog);
   // The base's anchors, indexed once (one more read of the base, streamed): where each
   // segment's content is in the base, so its reference follows content moved past the margin.
   const index = new AnchorIndex(anchorBits(segmentBytes));
