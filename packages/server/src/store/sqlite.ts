@@ -113,6 +113,8 @@ export class SqliteStore implements Store {
     alwaysWrites = false,
   ): Promise<T> {
     let wrote = alwaysWrites;
+    // A store whose log could not be made durable takes no more writes (wal-sync.ts).
+    if (alwaysWrites && this.#wal?.failure) throw this.#wal.failure;
     const result = await this.#outside(() => {
       if (!this.#wal || alwaysWrites || READ_ONLY.test(sql)) return statement(this.#direct);
       const before = this.#totalChanges();
@@ -210,6 +212,10 @@ export class SqliteStore implements Store {
       release = resolve;
     });
     await previous;
+    if (this.#wal?.failure) {
+      release();
+      throw this.#wal.failure;
+    }
     this.#inTransaction = true;
     let result: T;
     let wrote = false;

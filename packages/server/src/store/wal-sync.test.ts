@@ -153,8 +153,18 @@ describe("SQLite commits are made durable off the event loop (group commit)", ()
       db.transaction((tx) => tx.run("INSERT INTO t (v) VALUES ('x')")),
       /write-ahead log could not be made durable: EIO/,
     );
-    fail = false; // a later fsync that would "succeed" is not trusted
+    fail = false; // a later fsync that would "succeed" is not trusted: no more writes at all
     await assert.rejects(db.run("INSERT INTO t (v) VALUES ('y')"), /could not be made durable: EIO/);
+    await assert.rejects(
+      db.transaction((tx) => tx.run("INSERT INTO t (v) VALUES ('z')")),
+      /could not be made durable: EIO/,
+    );
+    const kept = await db.all<{ v: string }>("SELECT v FROM t ORDER BY id");
+    assert.deepEqual(
+      kept.map((r) => r.v),
+      ["x"],
+      "the row of the failed fsync's commit is there, none after it",
+    );
     await assert.rejects(db.ping(), /could not be made durable/);
     await db.close();
   });

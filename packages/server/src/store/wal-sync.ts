@@ -28,7 +28,7 @@ const fullSync = promisify(fsync);
  *
  * A failed fsync poisons the store: after it the kernel may have dropped the dirty pages and a
  * later fsync can succeed on data that never reached the disk (PostgreSQL's "fsyncgate", 2018),
- * so every later commit fails with the first error and `/healthz` reports it.
+ * so every later write is refused with the first error and `/healthz` reports it.
  */
 export class WalSync {
   readonly #path: string;
