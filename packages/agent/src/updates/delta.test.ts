@@ -27,7 +27,7 @@ async function makeDelta(base: Buffer, image: Buffer, windowLog?: number): Promi
           [constants.ZSTD_c_compressionLevel]: 9,
           [constants.ZSTD_c_windowLog]: windowLog ?? params.windowLog,
           [constants.ZSTD_c_hashLog]: params.hashLog,
-          [constants.ZSTD_c_chainLog]: params.hashLog,
+          [constants.ZSTD_c_chainLog]: params.chainLog,
         },
       }),
     ),

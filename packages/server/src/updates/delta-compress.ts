@@ -112,7 +112,7 @@ export function deltaFormatFor(
 /**
  * Computes the delta of `full` from `base` in the format `deltaFormatFor` picks and stores it
  * content-addressed. `zstd-dict` (RFC 8878, the base as dictionary): Memory: the base is held once as the dictionary, plus zstd's hash
- * and chain tables (2 × 4 × 2^hashLog bytes) and its window; the new image streams, one chunk at a
+ * table (4 × 2^hashLog bytes, 2^hashLog ≥ the base's length) and chain table (a quarter of it) and its window; the new image streams, one chunk at a
  * time. Compression (and building the dictionary's tables) runs on a worker thread, so the event
  * loop is not blocked. `zstd-seg` (`delta-segmented.ts`): one segment and one reference of the
  * base at a time, whatever the image size. Skipped (with the reason) when either image is over the caps, or when the
@@ -144,8 +144,8 @@ async function computeDelta(
     return storeDelta(artifacts, stream, full, format);
   }
   const dictionary = await readAll(await artifacts.read(base.sha256), base.length);
-  const { windowLog, hashLog } = zstdDeltaParams(base.length, full.length);
-  const params = zstdCompressionParams(windowLog, hashLog);
+  const { windowLog, hashLog, chainLog } = zstdDeltaParams(base.length, full.length);
+  const params = zstdCompressionParams(windowLog, hashLog, chainLog);
   return storeDelta(
     artifacts,
     compressOnWorker(dictionary, params, await artifacts.read(full.sha256)),

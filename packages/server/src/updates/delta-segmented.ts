@@ -133,11 +133,15 @@ async function* segmentsOf(stream: Readable, length: number, segmentBytes: numbe
 }
 
 /** Level 9 with the window and match tables sized for the reference, a checksum per frame (RFC 8878 §3.1.1). */
-export const zstdCompressionParams = (windowLog: number, hashLog: number): Record<number, number> => ({
+export const zstdCompressionParams = (
+  windowLog: number,
+  hashLog: number,
+  chainLog = hashLog,
+): Record<number, number> => ({
   [constants.ZSTD_c_compressionLevel]: 9,
   [constants.ZSTD_c_windowLog]: windowLog,
   [constants.ZSTD_c_hashLog]: hashLog,
-  [constants.ZSTD_c_chainLog]: hashLog,
+  [constants.ZSTD_c_chainLog]: chainLog,
   [constants.ZSTD_c_checksumFlag]: 1,
 });
 
