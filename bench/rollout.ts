@@ -33,7 +33,7 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { deviceTopics } from "../packages/sdk/src/wire/topics.ts";
 import { MAX_PER_WORKER, startFleet } from "./fleet-sim/fleet.ts";
-import { intArg, setUpBench } from "./fleet-sim/harness.ts";
+import { intArg, publishImageRelease, setUpBench } from "./fleet-sim/harness.ts";
 import type { SimDevice } from "./fleet-sim/identities.ts";
 import { procStats, startHttpsFloor, startMosquitto, untilIdle } from "./fleet-sim/processes.ts";
 import { now } from "./fleet-sim/update-device.ts";
@@ -86,16 +86,7 @@ export async function run(args: string[]): Promise<void> {
         workers,
         update: { behaviour: "count", httpsPorts: [], target, downloadConcurrency, reconnect: false },
       });
-    const product = (await call("POST", "/api/v1/products", { name: PRODUCT })).id as string;
-    const releaseId = (
-      await call("POST", `/api/v1/products/${product}/releases`, {
-        version: "1.0.0",
-        classification: "feature",
-      })
-    ).id as string;
-    await call("POST", `/api/v1/releases/${releaseId}/artifacts?name=${ARTIFACT}&kind=binary`, artifact);
-    await call("PUT", `/api/v1/releases/${releaseId}/update`, { hardware: [] });
-    await call("POST", `/api/v1/releases/${releaseId}/publish`);
+    const { productId: product, releaseId } = await publishImageRelease(call, PRODUCT, artifact, ARTIFACT);
 
     // Peer 1: Mosquitto, one message of a job notification's size to each device topic.
     const mosquittoPort = 18_000 + Math.floor(Math.random() * 10_000);

@@ -134,28 +134,6 @@ export function updateNote(
   };
 }
 
-/** An operator API call that fails the test unless it answers 200 or 201. */
-export type ApiCall = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;
-
-/** A product with release 1.0.0 whose one binary artifact is `image`, published (the fleet-simulator tests). */
-export async function publishImageRelease(
-  call: ApiCall,
-  product: string,
-  image: Buffer,
-): Promise<{ productId: string; releaseId: string }> {
-  const productId = (await call("POST", "/api/v1/products", { name: product })).id as string;
-  const releaseId = (
-    await call("POST", `/api/v1/products/${productId}/releases`, {
-      version: "1.0.0",
-      classification: "feature",
-    })
-  ).id as string;
-  await call("POST", `/api/v1/releases/${releaseId}/artifacts?name=image.bin&kind=binary`, image);
-  await call("PUT", `/api/v1/releases/${releaseId}/update`, { hardware: [] });
-  await call("POST", `/api/v1/releases/${releaseId}/publish`);
-  return { productId, releaseId };
-}
-
 /**
  * The stored record of a rollout that ran to its end: one job per device, each job's transitions
  * every state once, in order. Returns each device's job id.

@@ -164,3 +164,26 @@ export function intArg(args: string[], name: string, fallback: number): number {
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer`);
   return n;
 }
+
+/** An operator API call that throws unless it answers 200 or 201. */
+export type ApiCall = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;
+
+/** A product with release 1.0.0 whose one binary artifact is `image`, published (the bench and its tests). */
+export async function publishImageRelease(
+  call: ApiCall,
+  product: string,
+  image: Buffer,
+  name = "image.bin",
+): Promise<{ productId: string; releaseId: string }> {
+  const productId = (await call("POST", "/api/v1/products", { name: product })).id as string;
+  const releaseId = (
+    await call("POST", `/api/v1/products/${productId}/releases`, {
+      version: "1.0.0",
+      classification: "feature",
+    })
+  ).id as string;
+  await call("POST", `/api/v1/releases/${releaseId}/artifacts?name=${name}&kind=binary`, image);
+  await call("PUT", `/api/v1/releases/${releaseId}/update`, { hardware: [] });
+  await call("POST", `/api/v1/releases/${releaseId}/publish`);
+  return { productId, releaseId };
+}

@@ -4,10 +4,9 @@ import { readFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createSecureContext } from "node:tls";
-import { type BenchSetup, setUpBench } from "../../bench/fleet-sim/harness.ts";
+import { type BenchSetup, publishImageRelease, setUpBench } from "../../bench/fleet-sim/harness.ts";
 import type { SimDevice } from "../../bench/fleet-sim/identities.ts";
 import { downloadVerified, emptyPartial } from "../../bench/fleet-sim/update-device.ts";
-import { publishImageRelease } from "../update-helpers.ts";
 
 /**
  * The fleet simulator's download after a cut (what its devices do when the process serving them

@@ -3,11 +3,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { type Fleet, startFleet } from "../../bench/fleet-sim/fleet.ts";
-import { type BenchSetup, setUpBench } from "../../bench/fleet-sim/harness.ts";
+import { type BenchSetup, publishImageRelease, setUpBench } from "../../bench/fleet-sim/harness.ts";
 import type { SimDevice } from "../../bench/fleet-sim/identities.ts";
 import { waitFor } from "../helpers.ts";
 import { DATABASE_URL, needServices, REDIS_URL } from "../services.ts";
-import { assertEveryTransitionOnce, publishImageRelease } from "../update-helpers.ts";
+import { assertEveryTransitionOnce } from "../update-helpers.ts";
 
 /**
  * Issue #15 item 7: two server processes over one PostgreSQL (and Redis) run one rollout to 1,000

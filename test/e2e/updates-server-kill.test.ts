@@ -5,12 +5,12 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Fleet, startFleet } from "../../bench/fleet-sim/fleet.ts";
-import { type BenchSetup, setUpBench } from "../../bench/fleet-sim/harness.ts";
+import { type BenchSetup, publishImageRelease, setUpBench } from "../../bench/fleet-sim/harness.ts";
 import type { SimDevice } from "../../bench/fleet-sim/identities.ts";
 import { startServerProcess } from "../../bench/fleet-sim/processes.ts";
 import { SqliteStore } from "../../packages/server/src/store/sqlite.ts";
 import { waitFor } from "../helpers.ts";
-import { assertEveryTransitionOnce, publishImageRelease } from "../update-helpers.ts";
+import { assertEveryTransitionOnce } from "../update-helpers.ts";
 
 /**
  * Issue #15 item 7: the server is killed with SIGKILL in the middle of a rollout to 1,000

@@ -10,6 +10,7 @@ import {
   type GenerateOptions,
   type Inventory,
   isContact,
+  subjectUnknownFields,
   unknownFields,
 } from "./model.ts";
 
@@ -101,13 +102,7 @@ export function toCycloneDx(inv: Inventory, options: GenerateOptions = {}): Json
   if (inv.subject.purl !== undefined) subject["purl"] = inv.subject.purl;
   // The subject is the product as a logical component (TR §3.2.2, §8.1.3): no file of its own here.
   const subjectUnknown = [
-    ...(inv.subject.creatorContact === undefined ? ["component creator"] : []),
-    ...(inv.subject.version === undefined ? ["version"] : []),
-    ...(inv.subject.purl === undefined ? ["other unique identifiers"] : []),
-    "filename",
-    "SHA-512 of the deployable file",
-    "executable/archive/structured properties",
-    "distribution licences",
+    ...subjectUnknownFields(inv.subject),
     ...((inv.directCompleteness ?? "unknown") === "unknown" ? ["completeness of the dependencies"] : []),
   ];
   subject["properties"] = [{ name: UNKNOWN_PROPERTY, value: subjectUnknown.join("; ") }];

@@ -123,3 +123,20 @@ export function unknownFields(p: GeneratedPackage, distribution: boolean): strin
   if (p.dependencyCompleteness === "unknown") out.push("completeness of the dependencies");
   return out;
 }
+
+/**
+ * The TR-03183-2 §5.2.2 fields the subject (the product as a logical component, §3.2.2, §8.1.3:
+ * no file of its own here) leaves unknown. The dependency completeness is said where the format
+ * has a place for it.
+ */
+export function subjectUnknownFields(subject: Inventory["subject"]): string[] {
+  return [
+    ...(subject.creatorContact === undefined ? ["component creator"] : []),
+    ...(subject.version === undefined ? ["version"] : []),
+    ...(subject.purl === undefined ? ["other unique identifiers"] : []),
+    "filename",
+    "SHA-512 of the deployable file",
+    "executable/archive/structured properties",
+    "distribution licences",
+  ];
+}

@@ -12,6 +12,7 @@ import {
   type GenerateOptions,
   type HashAlgorithm,
   type Inventory,
+  subjectUnknownFields,
   unknownFields,
 } from "./model.ts";
 
@@ -116,15 +117,7 @@ export function toSpdx3(inv: Inventory, options: GenerateOptions): Json {
 
   const ids = new Map(inv.packages.map((p, i) => [p.ref, `${base}Package-${i + 1}`]));
   const subjectId = `${base}Subject`;
-  const subjectUnknown = [
-    ...(inv.subject.creatorContact === undefined ? ["component creator"] : []),
-    ...(inv.subject.version === undefined ? ["version"] : []),
-    ...(inv.subject.purl === undefined ? ["other unique identifiers"] : []),
-    "filename",
-    "SHA-512 of the deployable file",
-    "executable/archive/structured properties",
-    "distribution licences",
-  ];
+  const subjectUnknown = subjectUnknownFields(inv.subject);
   element({
     type: "software_Package",
     spdxId: subjectId,
