@@ -87,6 +87,13 @@ export async function run(args: string[]): Promise<void> {
         update: { behaviour: "count", httpsPorts: [], target, downloadConcurrency, reconnect: false },
       });
     const { productId: product, releaseId } = await publishImageRelease(call, PRODUCT, artifact, ARTIFACT);
+    /** An all-at-once deployment of the release to every device, as `bulwark deploy` makes it. */
+    const deployToAll = async () =>
+      (await call("POST", "/api/v1/deployments", {
+        releaseId,
+        group: "default",
+        strategy: { kind: "all-at-once" },
+      })) as { id: string };
 
     // Peer 1: Mosquitto, one message of a job notification's size to each device topic.
     const mosquittoPort = 18_000 + Math.floor(Math.random() * 10_000);
@@ -134,11 +141,7 @@ export async function run(args: string[]): Promise<void> {
         if (fleet.connected !== devices) throw new Error(`only ${fleet.connected} of ${devices} connected`);
         await untilIdle([server.pid]);
         const started = now();
-        const deployment = (await call("POST", "/api/v1/deployments", {
-          releaseId,
-          group: "default",
-          strategy: { kind: "all-at-once" },
-        })) as { id: string };
+        const deployment = await deployToAll();
         countOnlyNotifyMs = (await fleet.reached("notified", devices, 600_000)) - started;
         log(`bulwark: ${devices} counting devices notified in ${seconds(countOnlyNotifyMs)} s`);
         await call("POST", `/api/v1/deployments/${deployment.id}/cancel`, {});
@@ -205,11 +208,7 @@ export async function run(args: string[]): Promise<void> {
       // The rollout.
       const cpuBefore = procStats(server.pid).cpuSeconds;
       const started = now();
-      const deployment = (await call("POST", "/api/v1/deployments", {
-        releaseId,
-        group: "default",
-        strategy: { kind: "all-at-once" },
-      })) as { id: string };
+      const deployment = await deployToAll();
       const actingNotifyMs = (await fleet.reached("notified", devices, 1_200_000)) - started;
       log(
         `bulwark: ${devices} devices notified in ${seconds(actingNotifyMs)} s (while the first ones download)`,
