@@ -7,7 +7,7 @@
  * operator API. Each device runs the simulator's update client (`fleet-sim/update-device.ts`): on
  * its `jobs/notify` message it reports downloading, downloads the target over HTTPS with its own
  * certificate while checking length and SHA-256, and reports verifying, installing, succeeded (the
- * states and the 10 % progress reports of the real agent). Measured:
+ * states and the paced progress reports of the real agent, `wire/progress.ts`). Measured:
  *  (1) deployment request → the last device notified, against Debian's Mosquitto 2.0.11 (mutual
  *      TLS 1.3, the same devices' certificates and clients) delivering one message of the same
  *      size to each of the same N device topics, from one publisher, in the same run. Both to
@@ -47,7 +47,7 @@ const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
 export async function run(args: string[]): Promise<void> {
   const devices = intArg(args, "--devices", 10_000);
   const downloadConcurrency = intArg(args, "--download-concurrency", 32);
-  // Without the agent's 10 % progress reports (to see what they cost the server).
+  // Without the agent's progress reports (to see what they cost the server).
   const progressReports = !args.includes("--no-progress-reports");
   const workers = Math.max(Math.ceil(devices / MAX_PER_WORKER), devices > 2000 ? 2 : 1);
   log(`setting up a server and ${devices} device identities (+1 for the peer's publisher)`);

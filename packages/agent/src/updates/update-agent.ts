@@ -17,6 +17,7 @@ import {
   type JobNotify,
   type JobStatusReport,
 } from "@bulwark/sdk/wire/jobs";
+import { progressPacer } from "@bulwark/sdk/wire/progress";
 import semver from "semver";
 import type { AgentLog } from "../log.ts";
 import { counterFromTargets, signedCounter } from "./anti-rollback.ts";
@@ -489,7 +490,8 @@ export class UpdateAgent {
       `/tuf/${job.note.productId}/targets/${name!.split("/").map(encodeURIComponent).join("/")}`,
       this.#o.serverUrl,
     ).href;
-    let last = 0;
+    // Paced (wire/progress.ts): a report when it says something new, not per chunk.
+    const progressDue = progressPacer();
     await downloadWithResume({
       url,
       dest: file,
@@ -499,9 +501,7 @@ export class UpdateAgent {
       retries: this.#settings.downloadRetries,
       signal: this.#abort.signal,
       onProgress: (bytes, total) => {
-        // Progress at most every 10 %, not per chunk.
-        if (bytes - last < total / 10 && bytes < total) return;
-        last = bytes;
+        if (!progressDue(bytes, total)) return;
         this.#o.report(job.note.jobId, { state: "downloading", progress: { bytes, total } });
       },
     }).catch((error: Error) => {
