@@ -4,6 +4,7 @@ import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { releaseGuard } from "./anti-rollback.ts";
+import { deltaNeedOf } from "./delta-capability.ts";
 import {
   createJobs,
   expectCancelAck,
@@ -296,7 +297,12 @@ export async function advanceDeployment(deps: RolloutDeps, deploymentId: string)
     if (deployment?.status !== "running") return;
     const { hardware } = await releaseUpdateOf(deps.store, deployment.releaseId);
     const guard = await releaseGuard(deps.store, deployment.releaseId);
-    const { devices } = await eligibleDevicesUnordered(deps.store, deployment, hardware, guard);
+    // Only `require` leaves devices out for their agent's delta formats (`prefer` falls back on the device).
+    const delta =
+      deployment.spec.delta === "require"
+        ? await deltaNeedOf(deps.store, deployment.releaseId, "require")
+        : undefined;
+    const { devices } = await eligibleDevicesUnordered(deps.store, deployment, hardware, guard, delta);
     const pass: Pass = {
       deps,
       deployment,
