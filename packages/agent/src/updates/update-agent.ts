@@ -23,7 +23,7 @@ import type { AgentLog } from "../log.ts";
 import { counterFromTargets, signedCounter } from "./anti-rollback.ts";
 import { installConfigFile } from "./config-installer.ts";
 import { decide, readConsent } from "./consent.ts";
-import { applyDelta, DeltaRefused, fileSha256 } from "./delta-apply.ts";
+import { APPLICABLE_DELTA_FORMATS, applyDelta, DeltaRefused, fileSha256 } from "./delta-apply.ts";
 import { checkDelta, planTransfer } from "./delta-plan.ts";
 import { type DownloadTls, downloadWithResume } from "./downloader.ts";
 import { runCommand } from "./hooks.ts";
@@ -128,12 +128,14 @@ export class UpdateAgent {
   /**
    * What the device reports of its updates in its metadata: hardware revision, installed firmware
    * and its anti-rollback floor per component (the highest signed counter installed), which the
-   * server takes as the device's floor.
+   * server takes as the device's floor; and the delta formats it applies (`deltaFormats`), which
+   * the server checks before it sends a deployment that requires a delta.
    */
   metadata(): {
     hardwareRevision?: string;
     firmwareVersion?: string;
     antiRollbackCounters?: Record<string, number>;
+    deltaFormats: string[];
   } {
     const hardwareRevision = readSettings(this.#o.stateDir).hardwareRevision;
     const { components } = this.#jobs.installed();
@@ -145,6 +147,7 @@ export class UpdateAgent {
       ...(hardwareRevision ? { hardwareRevision } : {}),
       ...(firmwareVersion ? { firmwareVersion } : {}),
       ...(counters.length > 0 ? { antiRollbackCounters: Object.fromEntries(counters) } : {}),
+      deltaFormats: [...APPLICABLE_DELTA_FORMATS],
     };
   }
 

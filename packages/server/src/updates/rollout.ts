@@ -4,6 +4,7 @@ import { type AuditEntry, appendAudit } from "../audit/audit-log.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { releaseGuard } from "./anti-rollback.ts";
+import { deltaNeedOf } from "./delta-capability.ts";
 import {
   createJobs,
   expectCancelAck,
@@ -335,8 +336,6 @@ export async function advanceDeployment(deps: RolloutDeps, deploymentId: string)
       deps.eligibility?.delete(deploymentId);
       return;
     }
-    const { hardware } = await releaseUpdateOf(deps.store, deployment.releaseId);
-    const guard = await releaseGuard(deps.store, deployment.releaseId);
     const now = Date.now();
     const kept = deps.eligibility?.get(deploymentId);
     const pass: Pass = {
@@ -346,7 +345,14 @@ export async function advanceDeployment(deps: RolloutDeps, deploymentId: string)
       fresh: false,
       readEligible: async () => {
         const started = performance.now();
-        const { devices } = await eligibleDevicesUnordered(deps.store, deployment, hardware, guard);
+        const { hardware } = await releaseUpdateOf(deps.store, deployment.releaseId);
+        const guard = await releaseGuard(deps.store, deployment.releaseId);
+        // Only `require` leaves devices out for their agent's delta formats (`prefer` falls back on the device).
+        const delta =
+          deployment.spec.delta === "require"
+            ? await deltaNeedOf(deps.store, deployment.releaseId, "require")
+            : undefined;
+        const { devices } = await eligibleDevicesUnordered(deps.store, deployment, hardware, guard, delta);
         const took = performance.now() - started;
         pass.eligible = devices;
         pass.fresh = true;
