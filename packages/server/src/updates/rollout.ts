@@ -7,7 +7,7 @@ import { releaseGuard } from "./anti-rollback.ts";
 import { deltaNeedOf } from "./delta-capability.ts";
 import {
   createJobs,
-  expectCancelAck,
+  expectCancelAcks,
   type Job,
   type JobActor,
   type JobCounts,
@@ -159,17 +159,22 @@ export async function endDeployment(
   const stoppable: JobState[] = ["queued", "notified", "deferred", "downloading", "verifying"];
   return deps.store.transaction(async (tx) => {
     if (!(await setDeploymentStatus(tx, deployment.id, move.from, move.to, move.reason))) return undefined;
-    const told: Job[] = [];
-    for (const job of await jobsOf(tx, deployment.id)) {
-      if (!stoppable.includes(job.state)) continue;
-      const reason = `deployment ${move.to}`;
-      if (await transitionJob(tx, job, "canceled", { actor, reason, deadlineAt: job.deadlineAt }))
-        if (job.state !== "queued") {
-          await expectCancelAck(tx, job.id);
-          told.push({ ...job, state: "canceled" });
-        }
-    }
-    const count = (await jobsOf(tx, deployment.id)).filter((j) => j.state === "canceled").length;
+    // Multi-row statements: canceling 10,000 jobs one UPDATE (and event) each took ~0.5 s of the
+    // event loop inside the transaction.
+    const stopped = (await jobsOf(tx, deployment.id)).filter((job) => stoppable.includes(job.state));
+    const moved = await transitionJobs(tx, stopped, "canceled", {
+      actor,
+      reason: `deployment ${move.to}`,
+      deadlineAt: Date.now(),
+    });
+    const told: Job[] = moved
+      .filter((job) => job.state !== "queued")
+      .map((job) => ({ ...job, state: "canceled" }));
+    await expectCancelAcks(
+      tx,
+      told.map((job) => job.id),
+    );
+    const count = (await jobCountsOf(tx, deployment.id)).canceled ?? 0;
     await appendAudit(tx, audit(count));
     if (told.length > 0) {
       // One document for all; the notices go out together, before the commit.
