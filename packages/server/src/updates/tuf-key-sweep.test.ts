@@ -5,13 +5,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { pino } from "pino";
+import { freshSchema, needServices } from "../../../../test/services.ts";
 import { listAudit } from "../audit/audit-log.ts";
 import { FileKeyCustody } from "../custody/file-key-custody.ts";
 import type { KeyCustody } from "../custody/key-custody.ts";
 import { createProduct } from "../products/products.ts";
 import { migrate } from "../store/migrate.ts";
 import { migrations } from "../store/migrations.ts";
+import { PostgresStore } from "../store/postgres.ts";
 import { SqliteStore } from "../store/sqlite.ts";
+import type { Store } from "../store/store.ts";
 import { sweepRetiredTufKeys } from "./tuf-key-sweep.ts";
 import { generateSignerPair } from "./tuf-keys.ts";
 import { type TufDeps, withRepository } from "./tuf-repository.ts";
@@ -20,9 +23,9 @@ import { type RoleKeyIds, tufRepositoryRow, updateTufRepository } from "./tuf-st
 
 class Crash extends Error {}
 
-async function setup() {
+async function setup(opened?: Store) {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-tuf-sweep-"));
-  const store = new SqliteStore(join(dir, "t.db"));
+  const store = opened ?? new SqliteStore(join(dir, "t.db"));
   await migrate(store, migrations);
   const keysDir = join(dir, "keys");
   const custody = new FileKeyCustody({ dir: keysDir, masterKey: randomBytes(32) });
@@ -107,56 +110,85 @@ describe("the sweep of retired TUF custody keys", () => {
   });
 
   it("a key written by a change not yet committed is left alone; one whose change never committed is destroyed", async () => {
-    const t = await setup();
-    let listed!: () => void;
-    const sweepListed = new Promise<void>((resolve) => {
-      listed = resolve;
-    });
-    const watching: KeyCustody = {
-      ...dyingAtDestroy(t.custody),
-      destroy: (id) => t.custody.destroy(id),
-      list: async () => {
-        const keys = await t.custody.list();
-        listed();
-        return keys;
-      },
-    };
-    let sweep: Promise<unknown> | undefined;
-    let made: string[] = [];
-    await withRepository(t.deps, t.productId, async (ctx) => {
-      // As a rotation does: the keys exist before the commit that names them.
-      made = await generateSignerPair(t.custody, `tuf:${t.productId}:probe`);
-      sweep = sweepRetiredTufKeys({ ...t.deps, custody: watching }, t.log);
-      await sweepListed; // the sweep has seen the new keys, unnamed so far
-      return {
-        result: undefined,
-        change: {
-          roleKeys: { ...ctx.row.roleKeys, components: { ...ctx.row.roleKeys.components, probe: made } },
-        },
-      };
-    });
-    assert.deepEqual(await sweep, [], "nothing swept");
-    for (const id of made) assert.ok(existsSync(t.keyFile(id)), "the committed keys are kept");
+    await inFlight(await setup());
+  });
 
-    // A rotation waiting for offline root signatures names its new keys in pending_rotation.
-    const waiting = await generateSignerPair(t.custody, `tuf:${t.productId}:snapshot:v2`);
-    await updateTufRepository(t.store, t.productId, {
-      pendingRotation: { version: 2, roleKeys: { snapshot: waiting } },
-    });
-    assert.deepEqual(await sweepRetiredTufKeys(t.deps, t.log), []);
-    for (const id of waiting) assert.ok(existsSync(t.keyFile(id)), "a waiting rotation's key is kept");
-    await updateTufRepository(t.store, t.productId, { pendingRotation: null });
-
-    // Positive control: keys made for a change that died before its commit are unnamed for good.
-    const orphans = await generateSignerPair(t.custody, `tuf:${t.productId}:timestamp:v9`);
-    const swept = await sweepRetiredTufKeys(t.deps, t.log);
-    assert.deepEqual(swept.map((k) => k.id).sort(), [...orphans, ...waiting].sort());
-    assert.deepEqual(
-      readdirSync(t.keysDir)
-        .map((n) => n.replace(".key.json", ""))
-        .sort(),
-      t.allIds(await t.roleKeys()).sort(),
-      "exactly the named keys are left",
-    );
+  it("PostgreSQL, two stores as two processes: the sweep in one waits for a change in the other", async (t) => {
+    if (!(await needServices(t, ["postgres"]))) return;
+    const schema = freshSchema();
+    await schema.create();
+    const writer = await PostgresStore.open({ url: schema.url });
+    const sweeper = await PostgresStore.open({ url: schema.url });
+    try {
+      const s = await setup(writer);
+      await inFlight(s, { ...s.deps, store: sweeper });
+    } finally {
+      await writer.close();
+      await sweeper.close();
+      await schema.drop();
+    }
   });
 });
+
+/**
+ * A change holds the product's lock with its keys made and not yet committed while a sweep (from
+ * `sweepDeps`: another process's store) lists them; then a waiting rotation's keys, and keys whose
+ * change never committed (the positive control).
+ */
+async function inFlight(t: Awaited<ReturnType<typeof setup>>, sweepDeps: TufDeps = t.deps): Promise<void> {
+  // The sweep has listed the keys and gone on to the store: asked for the lock, or (were it not to
+  // take one) read the row before the commit.
+  let reached!: () => void;
+  const sweepReachedStore = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const watchedStore = new Proxy(sweepDeps.store, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop) as unknown;
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (prop === "exclusive") reached();
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (prop === "get") void (result as Promise<unknown>).then(reached, reached);
+        return result;
+      };
+    },
+  });
+  let sweep: Promise<unknown> | undefined;
+  let made: string[] = [];
+  await withRepository(t.deps, t.productId, async (ctx) => {
+    // As a rotation does: the keys exist before the commit that names them.
+    made = await generateSignerPair(t.custody, `tuf:${t.productId}:probe`);
+    sweep = sweepRetiredTufKeys({ ...sweepDeps, store: watchedStore }, t.log);
+    await sweepReachedStore; // the sweep has seen the new keys, unnamed so far
+    return {
+      result: undefined,
+      change: {
+        roleKeys: { ...ctx.row.roleKeys, components: { ...ctx.row.roleKeys.components, probe: made } },
+      },
+    };
+  });
+  assert.deepEqual(await sweep, [], "nothing swept");
+  for (const id of made) assert.ok(existsSync(t.keyFile(id)), "the committed keys are kept");
+
+  // A rotation waiting for offline root signatures names its new keys in pending_rotation.
+  const waiting = await generateSignerPair(t.custody, `tuf:${t.productId}:snapshot:v2`);
+  await updateTufRepository(t.store, t.productId, {
+    pendingRotation: { version: 2, roleKeys: { snapshot: waiting } },
+  });
+  assert.deepEqual(await sweepRetiredTufKeys(sweepDeps, t.log), []);
+  for (const id of waiting) assert.ok(existsSync(t.keyFile(id)), "a waiting rotation's key is kept");
+  await updateTufRepository(t.store, t.productId, { pendingRotation: null });
+
+  // Positive control: keys made for a change that died before its commit are unnamed for good.
+  const orphans = await generateSignerPair(t.custody, `tuf:${t.productId}:timestamp:v9`);
+  const swept = await sweepRetiredTufKeys(sweepDeps, t.log);
+  assert.deepEqual(swept.map((k) => k.id).sort(), [...orphans, ...waiting].sort());
+  assert.deepEqual(
+    readdirSync(t.keysDir)
+      .map((n) => n.replace(".key.json", ""))
+      .sort(),
+    t.allIds(await t.roleKeys()).sort(),
+    "exactly the named keys are left",
+  );
+}
