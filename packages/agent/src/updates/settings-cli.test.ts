@@ -5,10 +5,13 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { tempDir } from "../../../../test/helpers.ts";
+import { openAgentStore } from "../device-store.ts";
+import { createLog } from "../log.ts";
 import { main } from "../main.ts";
 import { readSettings, SETTING_KEYS, SettingsError, settingsFile } from "./settings.ts";
 import { settingsCommand } from "./settings-cli.ts";
 import { WRITE_STEPS } from "./settings-file.ts";
+import { UpdateAgent } from "./update-agent.ts";
 
 const NODE = process.execPath;
 const MODULE = fileURLToPath(new URL("./settings-cli.ts", import.meta.url));
@@ -263,5 +266,31 @@ describe("bulwark-agent updates settings: the integrator's updates.json", () => 
       assert.deepEqual(final[key as keyof typeof final], expected, `${key}: its last write is there`);
     }
     assert.deepEqual(readdirSync(dir), ["updates.json"]);
+  });
+
+  it("the agent reads what the command wrote; a file made invalid while it runs keeps the last hardware revision", async () => {
+    const dir = join(tempDir("bulwark-settings-agent-"), "state");
+    const lines: { level: string; msg: string; reason?: string }[] = [];
+    const log = createLog("debug", (l) => lines.push(JSON.parse(l)));
+    const store = openAgentStore(dir, { tpm: null });
+    const options = {
+      stateDir: dir,
+      store,
+      serverUrl: "https://127.0.0.1:9",
+      tls: () => ({ ca: "", cert: "", key: "" }),
+      report: () => {},
+      log,
+    };
+    assert.equal((await settings(dir, "set", "hardwareRevision", "rev-a")).code, 0);
+    const running = new UpdateAgent(options);
+    assert.equal(running.metadata().hardwareRevision, "rev-a");
+    assert.equal((await settings(dir, "set", "hardwareRevision", "rev-b")).code, 0);
+    assert.equal(running.metadata().hardwareRevision, "rev-b", "read again without a restart");
+
+    writeFileSync(settingsFile(dir), JSON.stringify({ hardwareRevision: "rev-c", checkIntervalMs: "soon" }));
+    assert.equal(running.metadata().hardwareRevision, "rev-a", "the last file read at start or at a job");
+    const refused = lines.find((l) => l.msg === "update settings refused");
+    assert.match(refused?.reason ?? "", /checkIntervalMs must be a whole number of milliseconds/);
+    assert.throws(() => new UpdateAgent(options), SettingsError, "at start the agent refuses it");
   });
 });
