@@ -16,6 +16,10 @@ const USAGE = `Usage:
   bulwark-agent enroll --server URL --token TOKEN --ca-fingerprint SHA256 [--state-dir DIR] [--label TEXT] [--key-algorithm ALG] [--force]
   bulwark-agent run [--state-dir DIR] [--model NAME] [--rekey]
   bulwark-agent updates status | jobs | installed | opt-out | opt-in | defer HOURS | defer off | refuse JOB_ID | approve JOB_ID [--state-dir DIR]
+  bulwark-agent updates settings show | set KEY VALUE | unset KEY [--state-dir DIR]   (the integrator's updates.json)
+      KEY: slotsDir | configDir (absolute paths) | installHook | healthCheck | notifyHook (a JSON argv array,
+      e.g. '["/usr/bin/hook","--flag"]', [] for none) | metered (true|false) | hardwareRevision |
+      checkIntervalMs (100..2147483647) | downloadRetries (0..100)
   bulwark-agent report-event --kind KIND [--detail TEXT] [--state-dir DIR]
       KIND: login-failed | integrity-failure | update-verification-failed | config-changed
   bulwark-agent event-logging on|off [--state-dir DIR]   (the device user's opt-out, CRA Annex I Part I (2)(l))

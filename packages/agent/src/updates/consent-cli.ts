@@ -5,10 +5,11 @@ import { spoolEvent } from "../security-events.ts";
 import { readState } from "../state.ts";
 import { readConsent, writeConsent } from "./consent.ts";
 import { JobStore } from "./job-store.ts";
+import { settingsCommand } from "./settings-cli.ts";
 import { agentFloorAnchor } from "./tpm-floor.ts";
 
 export const UPDATES_USAGE =
-  "bulwark-agent updates status | jobs | installed | opt-out | opt-in | defer HOURS | defer off | refuse JOB_ID | approve JOB_ID";
+  "bulwark-agent updates status | jobs | installed | opt-out | opt-in | defer HOURS | defer off | refuse JOB_ID | approve JOB_ID | settings …";
 
 /** The longest deferral the user can ask for, hours (a security update's policy limit still applies). */
 export const MAX_DEFER_HOURS = 24 * 90;
@@ -71,6 +72,8 @@ export function parseUpdatesArgs(args: string[]): Parsed | string {
  * done, 2 bad input or a device that is not enrolled, each with one line on stderr.
  */
 export function updatesCommand(stateDir: string, args: string[], out: UpdatesOutput, log: AgentLog): number {
+  // The integrator's settings are a plain file, not in the store: no enrolment needed.
+  if (args[0] === "settings") return settingsCommand(stateDir, args.slice(1), out);
   const parsed = parseUpdatesArgs(args);
   if (typeof parsed === "string") {
     out.stderr(`bulwark-agent updates: ${parsed}`);

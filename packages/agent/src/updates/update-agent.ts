@@ -137,7 +137,14 @@ export class UpdateAgent {
     antiRollbackCounters?: Record<string, number>;
     deltaFormats: string[];
   } {
-    const hardwareRevision = readSettings(this.#o.stateDir).hardwareRevision;
+    let hardwareRevision: string | undefined;
+    try {
+      hardwareRevision = readSettings(this.#o.stateDir).hardwareRevision;
+    } catch (error) {
+      // A file made invalid while running: the last one read stands (jobs wait until it is fixed).
+      this.#o.log.error("update settings refused", { reason: (error as Error).message });
+      hardwareRevision = this.#settings.hardwareRevision;
+    }
     const { components } = this.#jobs.installed();
     const firmwareVersion = components.firmware?.version;
     const counters = Object.entries(components).flatMap(([c, v]) =>

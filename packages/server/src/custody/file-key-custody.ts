@@ -6,7 +6,18 @@ import {
   randomBytes,
   randomUUID,
 } from "node:crypto";
-import { mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import {
   generateKeyPair,
@@ -109,19 +120,58 @@ export class FileKeyCustody implements KeyCustody {
 
   async destroy(id: string): Promise<void> {
     const path = this.#path(id);
-    const label = this.#cache.get(id)?.stored.label ?? "";
+    const label = this.#cache.get(id)?.stored.label ?? this.#labelOf(path) ?? "";
     this.#cache.delete(id);
-    // The sealed file is the key: overwritten before the unlink (best effort: a journaling or
-    // copy-on-write file system may keep old blocks; the ciphertext still needs the master key).
+    // The sealed file is the key: overwritten and flushed before the unlink, then the directory
+    // flushed (best effort: a journaling or copy-on-write file system may keep old blocks; the
+    // ciphertext still needs the master key).
+    let fd: number;
     try {
-      const size = statSync(path).size;
-      writeFileSync(path, randomBytes(size), { flag: "r+" });
-      unlinkSync(path);
+      fd = openSync(path, "r+");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
       return;
     }
+    try {
+      const noise = randomBytes(fstatSync(fd).size);
+      for (let done = 0; done < noise.length; ) done += writeSync(fd, noise, done, noise.length - done, done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      unlinkSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      return; // another destroy of the same key got there first
+    }
+    const dir = openSync(this.#dir, "r");
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
     this.#onUse({ keyId: id, label, operation: "destroy" });
+  }
+
+  async list(): Promise<Array<{ id: string; label: string }>> {
+    const keys: Array<{ id: string; label: string }> = [];
+    for (const name of readdirSync(this.#dir)) {
+      const id = /^([0-9a-f-]{36})\.key\.json$/.exec(name)?.[1];
+      const label = id === undefined ? undefined : this.#labelOf(join(this.#dir, name));
+      if (id !== undefined && label !== undefined) keys.push({ id, label });
+    }
+    return keys;
+  }
+
+  /** The label a key file holds in clear; undefined if it is gone or not (yet) whole JSON. */
+  #labelOf(path: string): string | undefined {
+    try {
+      const label = (JSON.parse(readFileSync(path, "utf8")) as Partial<StoredKey>).label;
+      return typeof label === "string" ? label : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   #path(id: string): string {

@@ -29,8 +29,13 @@ export interface KeyCustody {
    * CA keys are never exportable.
    */
   exportPrivateKeyPem(id: string): Promise<string>;
-  /** Destroys a retired key (e.g. a rotated TUF key): it can never sign again. Unknown ids are ignored. */
+  /**
+   * Destroys a retired key (e.g. a rotated TUF key): it can never sign again. Unknown ids are
+   * ignored. The sealed key is overwritten and flushed before it is unlinked.
+   */
   destroy(id: string): Promise<void>;
+  /** Every key held, id and label only (a key being written may be missing from the list). */
+  list(): Promise<Array<{ id: string; label: string }>>;
 }
 
 /** Called on every custody operation so that key use can be audit-logged. */

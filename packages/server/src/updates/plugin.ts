@@ -11,6 +11,7 @@ import { deploymentRoutes } from "./deployment-routes.ts";
 import type { UpdateJobs } from "./jobs-service.ts";
 import { productUpdateRoutes } from "./product-update-routes.ts";
 import { releaseUpdateRoutes } from "./release-routes.ts";
+import { sweepRetiredTufKeys } from "./tuf-key-sweep.ts";
 import { startRefresh } from "./tuf-refresh.ts";
 import { tufRoutes } from "./tuf-routes.ts";
 
@@ -48,6 +49,10 @@ export function updatesPlugin(deps: UpdatesDeps) {
     await releaseUpdateRoutes(app, shared);
     await productUpdateRoutes(app, shared);
     await tufRoutes(app, shared);
+    // Before the server serves: TUF custody keys a stopped process left unnamed (tuf-key-sweep.ts).
+    await sweepRetiredTufKeys(shared, deps.log).catch((error: unknown) =>
+      deps.log.error({ err: error }, "sweep of retired TUF custody keys failed; the next start tries again"),
+    );
     await deploymentRoutes(app, { store: deps.store, jobs: deps.jobs });
     deps.jobs.start(deps.rolloutIntervalMs ?? 1000);
     app.addHook("onClose", () => deps.jobs.stop());
