@@ -158,8 +158,8 @@ export async function* segmentedDelta(
   layout: { segmentBytes: number; marginBytes: number } = SEGMENTED_DELTA,
 ): AsyncGenerator<Buffer> {
   const { segmentBytes, marginBytes, referenceBytes } = segmentedLayout(base.length, layout);
-  const { windowLog, hashLog } = zstdSegmentParams(referenceBytes, segmentBytes);
-  const params = zstdCompressionParams(windowLog, hashLog);
+  const { windowLog, hashLog, chainLog } = zstdSegmentParams(referenceBytes, segmentBytes);
+  const params = zstdCompressionParams(windowLog, hashLog, chainLog);
   // The base's anchors, indexed once (one more read of the base, streamed): where each
   // segment's content is in the base, so its reference follows content moved past the margin.
   const index = new AnchorIndex(anchorBits(segmentBytes));
