@@ -9,7 +9,7 @@ import {
   zstdDeltaParams,
 } from "@bulwark/sdk/wire/delta";
 import type { ArtifactStore, StoredObject } from "./artifact-store.ts";
-import { segmentedDelta, zstdCompressionParams } from "./delta-segmented.ts";
+import { type SegmentProgress, segmentedDelta, zstdCompressionParams } from "./delta-segmented.ts";
 
 /** The largest images each format is made for (`--delta-max-image-bytes`, `--delta-max-segmented-bytes`). */
 export interface DeltaCaps {
@@ -125,8 +125,9 @@ export function makeDelta(
   base: StoredObject,
   full: StoredObject,
   caps: DeltaCaps,
+  progress: SegmentProgress = {},
 ): Promise<{ delta: StoredObject; format: DeltaFormat } | { skipped: string }> {
-  return oneAtATime(() => computeDelta(artifacts, base, full, caps));
+  return oneAtATime(() => computeDelta(artifacts, base, full, caps, progress));
 }
 
 async function computeDelta(
@@ -134,13 +135,15 @@ async function computeDelta(
   base: StoredObject,
   full: StoredObject,
   caps: DeltaCaps,
+  progress: SegmentProgress,
 ): Promise<{ delta: StoredObject; format: DeltaFormat } | { skipped: string }> {
+  progress.signal?.throwIfAborted();
   const format = deltaFormatFor(base, full, caps);
   if (typeof format === "object") return format;
   if (full.length < 2) return { skipped: "the image is too small for a delta" };
   if (format === SEGMENTED_DELTA_FORMAT) {
     // The segmented format (bounded memory): one segment, its reference and its frame at a time.
-    const stream = Readable.from(segmentedDelta(artifacts, base, full));
+    const stream = Readable.from(segmentedDelta(artifacts, base, full, undefined, progress));
     return storeDelta(artifacts, stream, full, format);
   }
   const dictionary = await readAll(await artifacts.read(base.sha256), base.length);

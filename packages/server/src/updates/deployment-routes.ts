@@ -5,6 +5,7 @@ import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { Store } from "../store/store.ts";
 import { releaseGuard } from "./anti-rollback.ts";
+import { deltaWaitReason } from "./delta-wait.ts";
 import { createDeployment, type DeploymentRequest } from "./deployment-create.ts";
 import { jobEvents, jobsOf, stateCounts } from "./deployment-jobs.ts";
 import { DEPLOYMENT_BODY } from "./deployment-schema.ts";
@@ -38,6 +39,8 @@ async function summary(store: Store, deployment: Deployment) {
     incompatible,
     belowFloor,
     jobs: Object.fromEntries(JOB_STATES.map((s) => [s, counts[s] ?? 0])),
+    // Why no device is admitted yet (delta policy require, a delta still being computed), or null.
+    waitingFor: deployment.status === "running" ? await deltaWaitReason(store, deployment) : null,
   };
 }
 
