@@ -62,6 +62,11 @@ describe("segmented deltas computed in the background", () => {
     assert.equal(published.status, 200, JSON.stringify(published.body));
     return { id, body: published.body };
   }
+  const cliEnv = () => ({
+    BULWARK_URL: server.httpUrl,
+    BULWARK_API_KEY: server.adminKey,
+    BULWARK_CA_FILE: server.rootPemPath,
+  });
   const deltas = async (releaseId: string) =>
     (await server.api<{ items: DeltaItem[] }>("GET", `/api/v1/releases/${releaseId}/deltas`)).body.items;
 
@@ -120,6 +125,7 @@ describe("segmented deltas computed in the background", () => {
     await waitFor("the waiting deployment seen while its delta is computed", async () => {
       const before = await deltas(id);
       const s = await summary();
+      const status = await runCli(CLI, ["deploy", "status", created.body.id], cliEnv());
       const afterwards = await deltas(id);
       for (const item of [...before, ...afterwards]) seen.add(item.state);
       assert.ok(
@@ -130,6 +136,11 @@ describe("segmented deltas computed in the background", () => {
       assert.match(
         s.waitingFor ?? "",
         /^delta policy require: waiting for 1 delta still being computed \(fw\.img from 1\.0\.0: (pending|computing)/,
+      );
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(
+        status.stdout,
+        /\nwaiting: delta policy require: waiting for 1 delta still being computed/,
       );
       assert.equal(
         Object.values(s.jobs).reduce((a, b) => a + b, 0),
@@ -203,11 +214,7 @@ describe("segmented deltas computed in the background", () => {
     );
     assert.equal(skipped.reason, "the delta would not be smaller than the full image");
     // The CLI shows each delta's state: this one with its reason, 1.1.0's ready with its size.
-    const env = {
-      BULWARK_URL: server.httpUrl,
-      BULWARK_API_KEY: server.adminKey,
-      BULWARK_CA_FILE: server.rootPemPath,
-    };
+    const env = cliEnv();
     const shown = await runCli(CLI, ["release", "deltas", id], env);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(
