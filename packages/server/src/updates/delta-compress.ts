@@ -117,8 +117,9 @@ export function deltaFormatFor(
  * loop is not blocked. `zstd-seg` (`delta-segmented.ts`): one segment and one reference of the
  * base at a time, whatever the image size. Skipped (with the reason) when either image is over the caps, or when the
  * delta would not be smaller than the full image (the store refuses it past `full.length - 1`
- * bytes, so a useless delta is never written whole). One computation runs at a time per process
- * (publishes of several products queue here), so these bounds are the process's.
+ * bytes, so a useless delta is never written whole). One compression runs at a time per process
+ * (publishes of several products queue here; a segmented delta queues per segment), so these
+ * bounds are the process's.
  */
 export function makeDelta(
   artifacts: ArtifactStore,
@@ -127,6 +128,10 @@ export function makeDelta(
   caps: DeltaCaps,
   progress: SegmentProgress = {},
 ): Promise<{ delta: StoredObject; format: DeltaFormat } | { skipped: string }> {
+  // A segmented delta (minutes, in the background) takes its turn per segment, so a publish's
+  // `zstd-dict` delta waits for one segment at most, not for the whole image.
+  if (deltaFormatFor(base, full, caps) === SEGMENTED_DELTA_FORMAT)
+    return computeDelta(artifacts, base, full, caps, { ...progress, exclusive: oneAtATime });
   return oneAtATime(() => computeDelta(artifacts, base, full, caps, progress));
 }
 

@@ -150,6 +150,23 @@ describe("segmented deltas computed in the background", () => {
       return true;
     });
 
+    // Meanwhile another product's publish with a zstd-dict delta (computed inside the publish)
+    // does not wait for the whole segmented delta: it takes its turn between two segments.
+    const other = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "Delta BG2" })).body
+      .id;
+    const small = realBinary(512 * 1024);
+    let made: unknown[] = [];
+    for (const [version, image] of [
+      ["1.0.0", small],
+      ["1.1.0", nextRelease(small).image],
+    ] as const) {
+      const rid = await createRelease(server, other, version);
+      assert.equal((await uploadArtifact(server, rid, "fw.img", image)).status, 201);
+      made = (await server.api<Published>("POST", `/api/v1/releases/${rid}/publish`)).body.deltas;
+    }
+    assert.equal(made.length, 1, "the small release got its zstd-dict delta at publish");
+    assert.ok(open(await deltas(id)), "...while the segmented delta was still being computed");
+
     const ready = await waitFor(
       "the delta computed",
       async () => {

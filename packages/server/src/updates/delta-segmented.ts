@@ -151,6 +151,8 @@ export interface SegmentProgress {
   onSegment?: (done: number, total: number) => Promise<void>;
   /** Stops before the next segment (the claim on the job was lost, or the server stops). */
   signal?: AbortSignal;
+  /** Runs each segment's compression in its turn among the process's delta computations. */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -196,7 +198,8 @@ export async function* segmentedDelta(
               "base",
             )
           : Buffer.alloc(0);
-      const frame = await compressor.compress(reference, data, params);
+      const compress = () => compressor.compress(reference, data, params);
+      const frame = await (progress.exclusive ? progress.exclusive(compress) : compress());
       yield encodeSegmentHeader({
         referenceOffset: ref.offset,
         referenceLength: ref.length,
