@@ -230,6 +230,19 @@ describe("segmented deltas computed in the background", () => {
       120_000,
     );
     assert.equal(skipped.reason, "the delta would not be smaller than the full image");
+    const audit = await server.api<{ items: { action: string; details: { reason?: string } }[] }>(
+      "GET",
+      "/api/v1/audit?limit=1000",
+    );
+    const entries = audit.body.items.filter((e) => e.action.startsWith("release.delta."));
+    assert.deepEqual(
+      entries.map((e) => [e.action, e.details.reason ?? null]),
+      [
+        ["release.delta.publish", null],
+        ["release.delta.skip", "the delta would not be smaller than the full image"],
+      ],
+      "the signed delta and the skipped one are audited",
+    );
     // The CLI shows each delta's state: this one with its reason, 1.1.0's ready with its size.
     const env = cliEnv();
     const shown = await runCli(CLI, ["release", "deltas", id], env);

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { Logger } from "pino";
+import { appendAudit } from "../audit/audit-log.ts";
 import { artifactsOf } from "./artifacts.ts";
 import { type DeltaDeps, publishedDelta } from "./delta.ts";
 import { makeDelta } from "./delta-compress.ts";
@@ -118,7 +119,21 @@ export class DeltaJobRunner {
     const { store, log } = this.#deps;
     if (job.attempts > MAX_DELTA_ATTEMPTS) {
       const reason = `started ${MAX_DELTA_ATTEMPTS} times without finishing (each computing process stopped mid-way)`;
-      await giveUpDeltaJob(store, job.id, reason);
+      await store.transaction(async (tx) => {
+        if (!(await giveUpDeltaJob(tx, job.id, reason))) return;
+        await appendAudit(tx, {
+          actor: { type: "system" },
+          action: "release.delta.fail",
+          target: { type: "release", id: job.releaseId },
+          outcome: "failure",
+          details: {
+            artifact: job.artifactName,
+            baseVersion: job.baseVersion,
+            reason,
+            attempt: job.attempts,
+          },
+        });
+      });
       log.error({ deltaJob: job.id, releaseId: job.releaseId }, `delta job failed: ${reason}`);
       return;
     }
@@ -153,11 +168,31 @@ export class DeltaJobRunner {
         return;
       }
       const reason = `computing the delta failed: ${(error as Error).message}`;
-      await finishDeltaJob(store, job.id, this.owner, { state: "failed", reason });
+      await this.#end(job, { state: "failed", reason });
       log.error({ deltaJob: job.id, err: error }, "delta job failed");
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /** Ends a job without a delta (skipped, failed), audited with the reason; false when the claim was lost. */
+  async #end(job: DeltaJob, end: { state: "skipped" | "failed"; reason: string }): Promise<boolean> {
+    return this.#deps.store.transaction(async (tx) => {
+      if (!(await finishDeltaJob(tx, job.id, this.owner, end))) return false;
+      await appendAudit(tx, {
+        actor: { type: "system" },
+        action: `release.delta.${end.state === "failed" ? "fail" : "skip"}`,
+        target: { type: "release", id: job.releaseId },
+        outcome: end.state === "failed" ? "failure" : "success",
+        details: {
+          artifact: job.artifactName,
+          baseVersion: job.baseVersion,
+          reason: end.reason,
+          attempt: job.attempts,
+        },
+      });
+      return true;
+    });
   }
 
   async #computeAndSign(
@@ -182,10 +217,7 @@ export class DeltaJobRunner {
     });
     signal.throwIfAborted();
     if ("skipped" in result) {
-      if (
-        !(await finishDeltaJob(deps.store, job.id, this.owner, { state: "skipped", reason: result.skipped }))
-      )
-        throw new ClaimLost();
+      if (!(await this.#end(job, { state: "skipped", reason: result.skipped }))) throw new ClaimLost();
       return "skipped";
     }
     await withRepository(deps, job.productId, async (ctx) => {
