@@ -88,7 +88,7 @@ export class DeltaJobRunner {
       });
   }
 
-  /** Stops: the computation under way ends before its next segment, its claim left to run out. */
+  /** Stops: the computation under way ends before its next segment and its job goes back to `pending`. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#abort.abort(new Error("the server is stopping"));
