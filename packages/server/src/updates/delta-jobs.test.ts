@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { zstdDecompressSync } from "node:zlib";
 import { httpFetcher, memoryStore, TufUpdater } from "@bulwark/sdk/tuf";
@@ -12,8 +14,10 @@ import {
 } from "@bulwark/sdk/wire/delta";
 import { nextRelease, realBinary } from "../../../../test/delta-images.ts";
 import type { EnrolledDevice } from "../../../../test/enrol-helpers.ts";
-import { CLI, runCli, startTestServer, type TestServer, waitFor } from "../../../../test/helpers.ts";
+import { CLI, runCli, startTestServer, type TestServer, tempDir, waitFor } from "../../../../test/helpers.ts";
 import { createRelease, deviceGet, productDevice, uploadArtifact } from "../../../../test/update-helpers.ts";
+import { SqliteStore } from "../store/sqlite.ts";
+import { deltaJobsOf } from "./delta-job-queries.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const MiB = 1024 * 1024;
@@ -46,6 +50,63 @@ interface Summary {
  * target of a new targets version that rebuilds the new image. (A server killed mid-computation:
  * `test/e2e/updates-delta-jobs.test.ts`.)
  */
+describe("a server stopped while it computes a delta", () => {
+  it("hands the job back (not counted as an attempt) and computes it after its next start", async () => {
+    const dir = tempDir("bulwark-delta-stop-");
+    const args = ["--delta-max-image-bytes", String(MiB)];
+    let server = await startTestServer({ dir, args });
+    try {
+      const productId = (await server.api<{ id: string }>("POST", "/api/v1/products", { name: "Delta ST1" }))
+        .body.id;
+      const v1 = realBinary(40 * MiB - 128 * 1024);
+      let releaseId = "";
+      for (const [version, image] of [
+        ["1.0.0", v1],
+        ["1.1.0", nextRelease(v1).image],
+      ] as const) {
+        releaseId = await createRelease(server, productId, version);
+        assert.equal((await uploadArtifact(server, releaseId, "fw.img", image)).status, 201);
+        assert.equal((await server.api("POST", `/api/v1/releases/${releaseId}/publish`)).status, 200);
+      }
+      const items = async () =>
+        (await server.api<{ items: DeltaItem[] }>("GET", `/api/v1/releases/${releaseId}/deltas`)).body.items;
+      await waitFor(
+        "the delta being computed",
+        async () => {
+          const [item] = await items();
+          assert.notEqual(item?.state, "ready", "computed before the stop");
+          return item?.state === "computing" && (item.progress?.done ?? 0) >= 1;
+        },
+        120_000,
+      );
+      await server.close();
+      const store = new SqliteStore(join(dir, "data", "bulwark.db"));
+      try {
+        const [job] = await deltaJobsOf(store, releaseId);
+        assert.deepEqual(
+          [job?.state, job?.owner, job?.attempts, job?.progress.done],
+          ["pending", null, 0, 0],
+        );
+      } finally {
+        await store.close();
+      }
+      server = await startTestServer({ dir, args });
+      const ready = await waitFor(
+        "the delta computed after the next start",
+        async () => {
+          const [item] = await items();
+          return item?.state === "ready" && item;
+        },
+        180_000,
+      );
+      assert.equal(ready.attempts, 1, "the stop was not counted as an attempt");
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("segmented deltas computed in the background", () => {
   let server: TestServer;
   let productId: string;
