@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { httpsRequest } from "../../packages/sdk/src/https.ts";
@@ -175,7 +175,8 @@ describe("background delta jobs across a server kill (issue #15 item 10)", () =>
         await store.close();
       }
     } finally {
-      if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+      if (server.child.exitCode === null && server.child.signalCode === null) await killed(server);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -226,9 +227,9 @@ describe("background delta jobs across a server kill (issue #15 item 10)", () =>
         await store.close();
       }
     } finally {
-      for (const s of servers)
-        if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGKILL");
+      for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) await killed(s);
       await schema.drop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
