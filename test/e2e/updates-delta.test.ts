@@ -22,6 +22,7 @@ interface Job {
 }
 interface Published {
   deltas: { path: string; length: number; sha256: string; fullLength: number; format: string }[];
+  deltasPending?: { format: string }[];
 }
 
 /**
@@ -203,17 +204,29 @@ describe("binary delta updates: a real agent against the server", () => {
     assert.ok(activeImage().equals(v5));
     const v6 = Buffer.concat([nextRelease(v5).image, realBinary(4 * 1024 * 1024).subarray(3 * 1024 * 1024)]);
     const { id, published } = await release("1.5.0", v6);
-    assert.equal(published.deltas.length, 1);
-    assert.equal(published.deltas[0]!.format, "zstd-seg", `${v6.length} bytes are over the 3 MiB cap`);
+    assert.deepEqual(published.deltas, [], "a segmented delta is computed after the publish");
+    assert.equal(
+      published.deltasPending?.[0]?.format,
+      "zstd-seg",
+      `${v6.length} bytes are over the 3 MiB cap`,
+    );
     // The agent advertises the formats it applies: a device-list deployment requiring a zstd-seg
     // delta is accepted for it (an agent that said nothing would be refused, BW_ERR_DELTA_UNSUPPORTED).
     const device = await server.api<{ deltaFormats: string[] | null }>("GET", `/api/v1/devices/${deviceId}`);
     assert.deepEqual(device.body.deltaFormats, ["zstd-dict", "zstd-seg"]);
+    // Deployed at once: under `require` the device waits for the delta computed in the background.
     const job = await deploy(id, { delta: "require" });
     assert.equal(job.state, "succeeded", job.reason ?? "");
+    const made = (
+      await server.api<{ items: { state: string; delta: { length: number } }[] }>(
+        "GET",
+        `/api/v1/releases/${id}/deltas`,
+      )
+    ).body.items;
+    assert.equal(made[0]?.state, "ready");
     assert.match(
       job.reason!,
-      new RegExp(`fw\\.img: delta of ${published.deltas[0]!.length} bytes instead of ${v6.length}`),
+      new RegExp(`fw\\.img: delta of ${made[0]!.delta.length} bytes instead of ${v6.length}`),
     );
     assert.ok(activeImage().equals(v6), "the active slot holds the new image, byte for byte");
   });

@@ -40,6 +40,8 @@ interface Summary {
   deltaFormats?: string[];
   spec?: { delta?: string };
   jobs: Record<string, number>;
+  /** Why no device is admitted yet (a `require` deployment waiting for its release's delta). */
+  waitingFor?: string | null;
 }
 
 /** `all-at-once`, `waves:1,10,100`, `rate:500` (per minute) or `exponential:10x2/60` (initial × factor every seconds). */
@@ -152,6 +154,7 @@ export function renderStatus(s: Summary, width = 40): string {
   );
   return [
     `deployment ${s.id}  ${s.status}${s.statusReason ? ` (${s.statusReason})` : ""}  wave ${s.wave + 1}`,
+    ...(s.waitingFor ? [`waiting: ${s.waitingFor}`] : []),
     `[${bar}] ${done}/${total} succeeded, ${bad} failed${s.incompatible ? `, ${s.incompatible} incompatible` : ""}${s.belowFloor ? `, ${s.belowFloor} below their anti-rollback floor` : ""}${deltaPart(s)}`,
     counts.join("  ") || "no jobs yet",
   ].join("\n");

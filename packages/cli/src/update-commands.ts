@@ -142,6 +142,7 @@ const releasePublish: Command = async (args, api, io) => {
     snapshotVersion: number;
     deltas?: { path: string; length: number; fullLength: number; format?: string }[];
     deltasSkipped?: { artifact: string; baseVersion: string; reason: string }[];
+    deltasPending?: { artifact: string; baseVersion: string; format: string; segments: number }[];
   }>("POST", `/api/v1/releases/${release}/publish`);
   io.stdout(`published ${published.targets.join(", ")} (snapshot v${published.snapshotVersion})\n`);
   for (const delta of published.deltas ?? [])
@@ -150,6 +151,50 @@ const releasePublish: Command = async (args, api, io) => {
     );
   for (const skipped of published.deltasSkipped ?? [])
     io.stdout(`no delta for ${skipped.artifact} from ${skipped.baseVersion}: ${skipped.reason}\n`);
+  for (const pending of published.deltasPending ?? [])
+    io.stdout(
+      `delta for ${pending.artifact} from ${pending.baseVersion} (${pending.format}, ${pending.segments} segments) computed in the background: bulwark release deltas ${release}\n`,
+    );
+  return 0;
+};
+
+interface DeltaState {
+  artifact: string;
+  baseVersion: string;
+  format: string;
+  state: string;
+  reason: string | null;
+  progress: { done: number; total: number } | null;
+  delta: { name: string; length: number } | null;
+}
+
+/** `release deltas RELEASE_ID [--json]`: each delta of the release and its state (issue #15 item 10). */
+const releaseDeltas: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: "boolean" } },
+  });
+  const release = idArg(positionals[0], "release deltas needs RELEASE_ID [--json]");
+  const body = await (await api()).call<{ items: DeltaState[] }>("GET", `/api/v1/releases/${release}/deltas`);
+  if (values.json) {
+    io.stdout(json(body));
+    return 0;
+  }
+  const detail = (d: DeltaState) =>
+    d.state === "computing" && d.progress
+      ? `${d.progress.done}/${d.progress.total} segments (${Math.floor((100 * d.progress.done) / Math.max(d.progress.total, 1))} %)`
+      : d.state === "ready" && d.delta
+        ? `${d.delta.length} bytes  ${d.delta.name}`
+        : (d.reason ?? "");
+  io.stdout(
+    body.items.length === 0
+      ? "no deltas for this release\n"
+      : table(
+          ["ARTIFACT", "BASE", "FORMAT", "STATE", "DETAIL"],
+          body.items.map((d) => [d.artifact, d.baseVersion, d.format, d.state, detail(d)]),
+        ),
+  );
   return 0;
 };
 
@@ -276,6 +321,7 @@ export const UPDATE_COMMANDS: Record<string, Command> = {
   "release update": releaseUpdate,
   "product update": productUpdate,
   "release publish": releasePublish,
+  "release deltas": releaseDeltas,
   "tuf status": tufStatus,
   "tuf keygen": tufKeyGenerate,
   "tuf rotate": tufRotate,

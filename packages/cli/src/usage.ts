@@ -88,6 +88,7 @@ Secure updates:
   release update RELEASE_ID [--component C] [--hardware REV,REV] [--advisory-file ADVISORY.json]
   product update PRODUCT_ID --delta off|prefer|require   (the delta policy of deployments that set none)
   release publish RELEASE_ID                       (into the product's TUF repository)
+  release deltas RELEASE_ID [--json]               (its deltas: pending, computing with progress, ready, skipped, failed)
   tuf status PRODUCT_ID
   tuf keygen --out-dir DIR                         (offline: an ECDSA + ML-DSA-65 root key pair)
   tuf root sign-request|sign|import-signature …    (offline root signing:)

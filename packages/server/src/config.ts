@@ -122,7 +122,7 @@ Connection limits (both listeners; each flag also reads the env named beside it)
 Environment: BULWARK_MASTER_KEY (32-byte key-encryption key, hex or base64),
   BULWARK_HEARTBEAT_MS (server process heartbeat, default 10000: in scale-out, the devices of a
   process that missed 3 beats are shown offline by the others, and its sessions' MQTT wills are
-  published by them within 4 beats)`;
+  published by them within 4 beats; a background delta job it computed is taken over after 3)`;
 
 function heartbeat(value: string | undefined): number {
   if (value === undefined) return DEFAULT_HEARTBEAT_MS;

@@ -193,19 +193,22 @@ export function zstdDeltaParams(
 
 /**
  * Zstandard parameters for one `zstd-seg` segment with a reference of `referenceBytes`: a window
- * covering reference and segment, and hash and chain tables of about a quarter entry per reference
- * byte (measured on a real binary, 24 MiB reference, 8 MiB segment: 2^22 entries or more find
- * every match, 2^21 lose most of them; 2^24 as `zstdDeltaParams` would give costs twice the time
- * and 128 MiB of tables for the same delta). At least 2^18: with 2^16 for the tests' 192 KiB
- * references the shifted bytes were no longer found (160 KB instead of under 48 KB).
+ * covering reference and segment, a hash table of at least one entry per reference byte
+ * (2^⌈log2 reference⌉) and a chain table of a quarter of that, as `zstdDeltaParams`. With a quarter
+ * entry per reference byte (before), a random 24 MiB reference lost one to six 128 KiB blocks of
+ * an 8 MiB segment in 15 of 24 runs (136–792 KB instead of 5.2 KB), and a 1 MiB one about half of
+ * its segment in every run; with one entry per byte none in 12 runs (docs/benchmarks.md). At least
+ * 2^18 (the tests' 192 KiB references), at most 2^26.
  */
 export function zstdSegmentParams(
   referenceBytes: number,
   segmentBytes: number,
-): { windowLog: number; hashLog: number } {
+): { windowLog: number; hashLog: number; chainLog: number } {
   const log2 = (n: number) => Math.ceil(Math.log2(Math.max(n, 2)));
+  const hashLog = Math.min(Math.max(log2(referenceBytes), 18), 26);
   return {
     windowLog: Math.min(Math.max(log2(referenceBytes + segmentBytes), 20), DELTA_LIMITS.maxWindowLog),
-    hashLog: Math.min(Math.max(log2(referenceBytes) - 2, 18), 26),
+    hashLog,
+    chainLog: Math.max(hashLog - 2, 16),
   };
 }

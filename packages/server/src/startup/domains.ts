@@ -108,6 +108,9 @@ export async function registerDomains(http: FastifyInstance, deps: DomainDeps): 
     jobs: fleet.updates,
     cas: pki.cas,
     log: deps.log.child({ component: "updates" }),
+    // A background delta job's claim holds for 3 beats of the process heartbeat (as a process is
+    // found dead after 3 missed beats): after that any process takes the job over.
+    deltaJobLeaseMs: 3 * config.heartbeatMs,
   };
   await http.register(updatesPlugin(updates));
 }

@@ -1,6 +1,6 @@
 import type { Migration } from "./migration.ts";
 
-/** The updates domain's tables (issue #15; migration ids 880–899, 910–914, 915 (deltas), 961 and 981 are this domain's). */
+/** The updates domain's tables (issue #15; migration ids 880–899, 910–914, 915 (deltas), 961, 981 and 985 (delta jobs) are this domain's). */
 export const UPDATES_MIGRATIONS: Migration[] = [
   {
     id: 880,
@@ -105,6 +105,25 @@ export const UPDATES_MIGRATIONS: Migration[] = [
       `CREATE TABLE product_updates (
         product_id TEXT PRIMARY KEY REFERENCES products(id), delta_policy TEXT NOT NULL,
         updated_by TEXT, updated_at BIGINT NOT NULL)`,
+    ],
+  },
+  {
+    // Issue #15 item 10: a delta computed after publish, in the background (`updates/delta-jobs.ts`):
+    // one row per (release, artifact, base), its state (pending, computing, ready, skipped,
+    // failed), the reason of a skip or failure, its progress in segments, and the claim of the
+    // process computing it (`owner`, held until `lease_until` and renewed while it works; a row whose
+    // lease ran out is taken over, so a killed process's computation is started again).
+    id: 985,
+    name: "updates-delta-jobs",
+    statements: [
+      `CREATE TABLE delta_jobs (
+        id TEXT PRIMARY KEY, release_id TEXT NOT NULL REFERENCES releases(id), product_id TEXT NOT NULL,
+        artifact_name TEXT NOT NULL, base_release_id TEXT NOT NULL REFERENCES releases(id),
+        base_version TEXT NOT NULL, base_sha256 TEXT NOT NULL, format TEXT NOT NULL, state TEXT NOT NULL,
+        reason TEXT, done_units BIGINT NOT NULL DEFAULT 0, total_units BIGINT NOT NULL,
+        owner TEXT, lease_until BIGINT, attempts INTEGER NOT NULL DEFAULT 0, delta_id TEXT,
+        created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (release_id, artifact_name, base_sha256))`,
+      `CREATE INDEX delta_jobs_state ON delta_jobs(state, created_at)`,
     ],
   },
 ];

@@ -1,5 +1,6 @@
 import { type DeltaFormat, type DeltaPolicy, UNADVERTISED_DELTA_FORMATS } from "@bulwark/sdk/wire/delta";
 import type { Queryable } from "../store/store.ts";
+import { deltaJobsOf, OPEN_DELTA_JOB_STATES } from "./delta-job-queries.ts";
 import { deltasOf } from "./delta-queries.ts";
 
 /**
@@ -27,7 +28,11 @@ export interface DeltaNeed {
  */
 export async function deltaNeedOf(db: Queryable, releaseId: string, policy: DeltaPolicy): Promise<DeltaNeed> {
   if (policy === "off") return { policy, formats: [] };
-  const formats = new Set((await deltasOf(db, releaseId)).map((d) => d.format));
+  // Deltas still computed in the background (`delta-jobs.ts`) count with their format: a device
+  // list checked at creation, and the devices a waiting `require` deployment will admit, are
+  // judged by the delta they will get.
+  const open = (await deltaJobsOf(db, releaseId)).filter((j) => OPEN_DELTA_JOB_STATES.includes(j.state));
+  const formats = new Set([...(await deltasOf(db, releaseId)), ...open].map((d) => d.format));
   return { policy, formats: [...formats].sort() };
 }
 

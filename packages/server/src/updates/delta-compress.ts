@@ -9,7 +9,7 @@ import {
   zstdDeltaParams,
 } from "@bulwark/sdk/wire/delta";
 import type { ArtifactStore, StoredObject } from "./artifact-store.ts";
-import { segmentedDelta, zstdCompressionParams } from "./delta-segmented.ts";
+import { type SegmentProgress, segmentedDelta, zstdCompressionParams } from "./delta-segmented.ts";
 
 /** The largest images each format is made for (`--delta-max-image-bytes`, `--delta-max-segmented-bytes`). */
 export interface DeltaCaps {
@@ -117,16 +117,22 @@ export function deltaFormatFor(
  * loop is not blocked. `zstd-seg` (`delta-segmented.ts`): one segment and one reference of the
  * base at a time, whatever the image size. Skipped (with the reason) when either image is over the caps, or when the
  * delta would not be smaller than the full image (the store refuses it past `full.length - 1`
- * bytes, so a useless delta is never written whole). One computation runs at a time per process
- * (publishes of several products queue here), so these bounds are the process's.
+ * bytes, so a useless delta is never written whole). One compression runs at a time per process
+ * (publishes of several products queue here; a segmented delta queues per segment), so these
+ * bounds are the process's.
  */
 export function makeDelta(
   artifacts: ArtifactStore,
   base: StoredObject,
   full: StoredObject,
   caps: DeltaCaps,
+  progress: SegmentProgress = {},
 ): Promise<{ delta: StoredObject; format: DeltaFormat } | { skipped: string }> {
-  return oneAtATime(() => computeDelta(artifacts, base, full, caps));
+  // A segmented delta (minutes, in the background) takes its turn per segment, so a publish's
+  // `zstd-dict` delta waits for one segment at most, not for the whole image.
+  if (deltaFormatFor(base, full, caps) === SEGMENTED_DELTA_FORMAT)
+    return computeDelta(artifacts, base, full, caps, { ...progress, exclusive: oneAtATime });
+  return oneAtATime(() => computeDelta(artifacts, base, full, caps, progress));
 }
 
 async function computeDelta(
@@ -134,13 +140,15 @@ async function computeDelta(
   base: StoredObject,
   full: StoredObject,
   caps: DeltaCaps,
+  progress: SegmentProgress,
 ): Promise<{ delta: StoredObject; format: DeltaFormat } | { skipped: string }> {
+  progress.signal?.throwIfAborted();
   const format = deltaFormatFor(base, full, caps);
   if (typeof format === "object") return format;
   if (full.length < 2) return { skipped: "the image is too small for a delta" };
   if (format === SEGMENTED_DELTA_FORMAT) {
     // The segmented format (bounded memory): one segment, its reference and its frame at a time.
-    const stream = Readable.from(segmentedDelta(artifacts, base, full));
+    const stream = Readable.from(segmentedDelta(artifacts, base, full, undefined, progress));
     return storeDelta(artifacts, stream, full, format);
   }
   const dictionary = await readAll(await artifacts.read(base.sha256), base.length);

@@ -82,16 +82,27 @@ describe("delta formats per device and the product's default delta policy", () =
     return sim;
   }
 
+  /** Publishes a release; its deltas once all are signed (segmented ones are computed after the publish). */
   async function publish(version: string, image: Buffer): Promise<{ format?: string }[]> {
     const id = await createRelease(server, productId, version);
     releases[version] = id;
     assert.equal((await uploadArtifact(server, id, "image.bin", image)).status, 201);
-    const published = await server.api<{ deltas: { format?: string }[] }>(
+    const published = await server.api<{ deltas: { format?: string }[]; deltasPending: unknown[] }>(
       "POST",
       `/api/v1/releases/${id}/publish`,
     );
     assert.equal(published.status, 200, JSON.stringify(published.body));
-    return published.body.deltas;
+    if (published.body.deltasPending.length === 0) return published.body.deltas;
+    const jobs = await waitFor("the background deltas computed", async () => {
+      const { items } = (
+        await server.api<{ items: { state: string; format: string }[] }>(
+          "GET",
+          `/api/v1/releases/${id}/deltas`,
+        )
+      ).body;
+      return items.every((j) => j.state === "ready") && items;
+    });
+    return [...published.body.deltas, ...jobs.map((j) => ({ format: j.format }))];
   }
 
   const deploy = (body: Record<string, unknown>) =>

@@ -145,6 +145,16 @@ export const zstdCompressionParams = (
   [constants.ZSTD_c_checksumFlag]: 1,
 });
 
+/** What a background computation sees of a segmented delta as it goes (`delta-jobs.ts`). */
+export interface SegmentProgress {
+  /** Called after each segment's frame is out (awaited: the next segment waits for it). */
+  onSegment?: (done: number, total: number) => Promise<void>;
+  /** Stops before the next segment (the claim on the job was lost, or the server stops). */
+  signal?: AbortSignal;
+  /** Runs each segment's compression in its turn among the process's delta computations. */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
 /**
  * The bytes of the `zstd-seg` delta of `full` from `base` (`@bulwark/sdk/wire/delta`): the magic,
  * then per segment its header and a Zstandard frame (RFC 8878) of the segment with the segment's
@@ -156,10 +166,11 @@ export async function* segmentedDelta(
   base: StoredObject,
   full: StoredObject,
   layout: { segmentBytes: number; marginBytes: number } = SEGMENTED_DELTA,
+  progress: SegmentProgress = {},
 ): AsyncGenerator<Buffer> {
   const { segmentBytes, marginBytes, referenceBytes } = segmentedLayout(base.length, layout);
-  const { windowLog, hashLog } = zstdSegmentParams(referenceBytes, segmentBytes);
-  const params = zstdCompressionParams(windowLog, hashLog);
+  const { windowLog, hashLog, chainLog } = zstdSegmentParams(referenceBytes, segmentBytes);
+  const params = zstdCompressionParams(windowLog, hashLog, chainLog);
   // The base's anchors, indexed once (one more read of the base, streamed): where each
   // segment's content is in the base, so its reference follows content moved past the margin.
   const index = new AnchorIndex(anchorBits(segmentBytes));
@@ -171,7 +182,9 @@ export async function* segmentedDelta(
     yield Buffer.from(SEGMENTED_MAGIC);
     let i = 0;
     let drift = 0;
+    const total = segmentCount(full.length, segmentBytes);
     for await (const data of segmentsOf(source, full.length, segmentBytes)) {
+      progress.signal?.throwIfAborted();
       if (data.length !== segmentLength(i, full.length, segmentBytes))
         throw new BulwarkError("BW_ERR_INTERNAL", "segment length mismatch");
       // No anchor found (new content): the previous segment's drift, as content moves in runs.
@@ -185,7 +198,8 @@ export async function* segmentedDelta(
               "base",
             )
           : Buffer.alloc(0);
-      const frame = await compressor.compress(reference, data, params);
+      const compress = () => compressor.compress(reference, data, params);
+      const frame = await (progress.exclusive ? progress.exclusive(compress) : compress());
       yield encodeSegmentHeader({
         referenceOffset: ref.offset,
         referenceLength: ref.length,
@@ -193,9 +207,9 @@ export async function* segmentedDelta(
       });
       yield frame;
       i++;
+      await progress.onSegment?.(i, total);
     }
-    if (i !== segmentCount(full.length, segmentBytes))
-      throw new BulwarkError("BW_ERR_INTERNAL", "segment count mismatch");
+    if (i !== total) throw new BulwarkError("BW_ERR_INTERNAL", "segment count mismatch");
   } finally {
     source.destroy();
     await compressor.close();

@@ -6,6 +6,7 @@ import semver from "semver";
 import type { Queryable } from "../store/store.ts";
 import { belowFloor, oldestAtCounter, releaseGuard } from "./anti-rollback.ts";
 import { advertisedText, deltaNeedOf, missingFormats, unableDevices } from "./delta-capability.ts";
+import { deltaJobsOf, OPEN_DELTA_JOB_STATES } from "./delta-job-queries.ts";
 import { deltasOf } from "./delta-queries.ts";
 import {
   type AbortRule,
@@ -112,10 +113,15 @@ export async function createDeployment(
     productDelta?.deltaSource === "product"
       ? " (the product's default delta policy; give delta to override it)"
       : "";
-  if (spec.delta === "require" && (await deltasOf(db, release.id)).length === 0)
+  // A delta still computed in the background counts: the deployment waits for it (`delta-wait.ts`).
+  if (
+    spec.delta === "require" &&
+    (await deltasOf(db, release.id)).length === 0 &&
+    !(await deltaJobsOf(db, release.id)).some((j) => OPEN_DELTA_JOB_STATES.includes(j.state))
+  )
     throw new BulwarkError(
       "BW_ERR_VALIDATION",
-      `the release has no delta targets (no earlier published release of the component to diff against, or images over the delta cap): delta require${fromProduct} would fail every device`,
+      `the release has no delta targets and none being computed (no earlier published release of the component to diff against, images over the delta cap, or its deltas skipped or failed: bulwark release deltas): delta require${fromProduct} would fail every device`,
     );
   if (spec.delta === "require") await checkDeltaFormats(db, release, target, fromProduct);
   return insertDeployment(db, {

@@ -6,6 +6,7 @@ import { appendAudit } from "../audit/audit-log.ts";
 import type { Store } from "../store/store.ts";
 import { releaseGuard } from "./anti-rollback.ts";
 import { deltaNeedOf, deltaUnsupportedReason } from "./delta-capability.ts";
+import { deltaWaitReason } from "./delta-wait.ts";
 import { createDeployment, type DeploymentRequest } from "./deployment-create.ts";
 import { jobEvents, jobsOf, stateCounts } from "./deployment-jobs.ts";
 import { DEPLOYMENT_BODY } from "./deployment-schema.ts";
@@ -54,6 +55,8 @@ async function summary(store: Store, deployment: Deployment) {
     deltaUnsupported,
     deltaUnsupportedReason: deltaUnsupportedReason(need, deltaUnsupported),
     jobs: Object.fromEntries(JOB_STATES.map((s) => [s, counts[s] ?? 0])),
+    // Why no device is admitted yet (delta policy require, a delta still being computed), or null.
+    waitingFor: deployment.status === "running" ? await deltaWaitReason(store, deployment) : null,
   };
 }
 

@@ -7,6 +7,7 @@ import type { Store } from "../store/store.ts";
 import { artifactRoutes } from "./artifact-routes.ts";
 import { type ArtifactStore, FileArtifactStore } from "./artifact-store.ts";
 import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "./delta.ts";
+import { DeltaJobRunner } from "./delta-jobs.ts";
 import { deploymentRoutes } from "./deployment-routes.ts";
 import type { UpdateJobs } from "./jobs-service.ts";
 import { productUpdateRoutes } from "./product-update-routes.ts";
@@ -32,17 +33,27 @@ export interface UpdatesDeps {
   rolloutIntervalMs?: number;
   /** How often repositories are checked for metadata near expiry (default 10 minutes). */
   refreshIntervalMs?: number;
+  /** How often the background delta jobs are looked for (default 5 s; a publish wakes them at once). */
+  deltaJobIntervalMs?: number;
+  /** How long a delta job's claim holds unrenewed (default 60 s; `delta-jobs.ts`). */
+  deltaJobLeaseMs?: number;
 }
 
 /** The updates domain (issue #15) as one encapsulated Fastify plugin. */
 export function updatesPlugin(deps: UpdatesDeps) {
-  const shared = {
+  const base = {
     store: deps.store,
     custody: deps.custody,
-    deviceCas: () => deps.cas().filter((ca) => ca.role === "device"),
     artifacts: deps.artifacts ?? new FileArtifactStore(join(deps.config.dataDir, "artifacts")),
-    maxArtifactBytes: deps.config.maxArtifactBytes,
     delta: deps.config.delta ?? DEFAULT_DELTA_CONFIG,
+  };
+  // Segmented deltas are computed after publish (issue #15 item 10), durably, on any process.
+  const deltaJobs = new DeltaJobRunner({ ...base, log: deps.log, leaseMs: deps.deltaJobLeaseMs });
+  const shared = {
+    ...base,
+    deviceCas: () => deps.cas().filter((ca) => ca.role === "device"),
+    maxArtifactBytes: deps.config.maxArtifactBytes,
+    wakeDeltaJobs: () => deltaJobs.wake(),
   };
   return async function updates(app: FastifyInstance): Promise<void> {
     await artifactRoutes(app, shared);
@@ -58,5 +69,7 @@ export function updatesPlugin(deps: UpdatesDeps) {
     app.addHook("onClose", () => deps.jobs.stop());
     const stopRefresh = startRefresh(shared, deps.log, deps.refreshIntervalMs ?? 10 * 60 * 1000);
     app.addHook("onClose", async () => stopRefresh());
+    deltaJobs.start(deps.deltaJobIntervalMs ?? 5000);
+    app.addHook("onClose", () => deltaJobs.stop());
   };
 }

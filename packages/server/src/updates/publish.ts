@@ -1,10 +1,12 @@
+import { randomUUID } from "node:crypto";
 import { BulwarkError } from "@bulwark/sdk/errors";
 import type { TargetFile } from "@bulwark/sdk/tuf";
 import type { DeltaFormat } from "@bulwark/sdk/wire/delta";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import { counterAtPublish } from "./anti-rollback.ts";
 import { type Artifact, artifactsOf } from "./artifacts.ts";
-import { buildDeltas, type DeltaDeps, type SkippedDelta } from "./delta.ts";
+import { buildDeltas, type DeltaDeps, type PendingDelta, type SkippedDelta } from "./delta.ts";
+import { insertDeltaJob } from "./delta-job-queries.ts";
 import { insertDelta } from "./delta-queries.ts";
 import { releaseById } from "./products.ts";
 import {
@@ -33,6 +35,11 @@ export interface PublishedRelease {
   }[];
   /** Deltas not made (over the cap, no smaller than the full image, or failed), with the reason. */
   deltasSkipped: SkippedDelta[];
+  /**
+   * Deltas left to the background (`zstd-seg`, `delta-jobs.ts`), each with its job's id: signed
+   * into a later targets version once computed (`GET /api/v1/releases/{id}/deltas`).
+   */
+  deltasPending: (PendingDelta & { jobId: string })[];
   snapshotVersion: number;
 }
 
@@ -102,7 +109,9 @@ function targetOf(release: Publishable & ReleaseUpdate, artifact: Artifact, coun
  * `bulwark release publish`: puts the release's artifacts into its product's TUF repository as
  * targets of the component's delegated role, signs targets, snapshot and timestamp (TUF spec
  * §6.3) and marks the release published, all or nothing. With `delta`, also a delta target from
- * each base the configuration names (`delta.ts`), signed in the same targets version.
+ * each base the configuration names (`delta.ts`), signed in the same targets version — or, for
+ * `zstd-seg` deltas, a background job each (`delta-jobs.ts`), committed with the publish, that
+ * signs its delta into a later targets version.
  */
 export async function publishRelease(
   deps: TufDeps,
@@ -133,9 +142,12 @@ export async function publishRelease(
       target: targetOf(release, a, counter),
     }));
     for (const f of fulls) ctx.repo.setTarget(f.path, f.target, release.component);
-    const { made: deltas, skipped } = delta
-      ? await buildDeltas(deps.store, delta, release, fulls)
-      : { made: [], skipped: [] };
+    const {
+      made: deltas,
+      skipped,
+      pending,
+    } = delta ? await buildDeltas(deps.store, delta, release, fulls) : { made: [], skipped: [], pending: [] };
+    const deltasPending = pending.map((p) => ({ ...p, jobId: randomUUID() }));
     for (const d of deltas) ctx.repo.setTarget(d.path, d.target, release.component);
     await ctx.repo.publish(signers);
     const snapshot = JSON.parse(ctx.repo.files().get("timestamp.json")!.toString()) as {
@@ -155,6 +167,7 @@ export async function publishRelease(
         format: d.row.format,
       })),
       deltasSkipped: skipped,
+      deltasPending,
       snapshotVersion: snapshot.signed.meta["snapshot.json"].version,
     };
     return {
@@ -164,6 +177,22 @@ export async function publishRelease(
         also: async (tx) => {
           await markPublished(tx, release);
           for (const d of deltas) await insertDelta(tx, d.row);
+          for (const p of deltasPending)
+            await insertDeltaJob(tx, {
+              id: p.jobId,
+              releaseId,
+              productId: release.productId,
+              artifactName: p.artifact,
+              baseReleaseId: p.baseReleaseId,
+              baseVersion: p.baseVersion,
+              baseSha256: p.baseSha256,
+              format: p.format,
+              totalUnits: p.segments,
+            });
+        },
+        // The background computation starts at once (on this process or, failing that, any other).
+        afterCommit: async () => {
+          if (deltasPending.length > 0) delta?.wakeDeltaJobs?.();
         },
         audit: {
           actor,
@@ -177,6 +206,15 @@ export async function publishRelease(
             targets,
             deltas: deltas.map((d) => d.path),
             ...(skipped.length > 0 ? { deltasSkipped: skipped } : {}),
+            ...(deltasPending.length > 0
+              ? {
+                  deltasPending: deltasPending.map((p) => ({
+                    artifact: p.artifact,
+                    baseVersion: p.baseVersion,
+                    jobId: p.jobId,
+                  })),
+                }
+              : {}),
           },
         },
       },

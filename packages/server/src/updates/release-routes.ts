@@ -3,6 +3,8 @@ import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { Store } from "../store/store.ts";
 import { artifactsOf } from "./artifacts.ts";
+import { deltaJobsOf } from "./delta-job-queries.ts";
+import { deltasOf } from "./delta-queries.ts";
 import { type Advisory, type ReleaseUpdate, setReleaseUpdate, updateRelease } from "./release-updates.ts";
 
 const RELEASE_PARAMS = {
@@ -39,6 +41,59 @@ export async function releaseUpdateRoutes(app: FastifyInstance, deps: { store: S
     async (request) => {
       const release = await updateRelease(deps.store, request.params.id);
       return { ...release, artifacts: await artifactsOf(deps.store, release.id) };
+    },
+  );
+
+  // Issue #15 item 10: the release's deltas, those made at publish (ready) and those computed in
+  // the background (pending, computing with progress, ready, skipped or failed with the reason).
+  app.get<{ Params: { id: string } }>(
+    "/api/v1/releases/:id/deltas",
+    { config: { auth: { permission: "products:read" } }, schema: { params: RELEASE_PARAMS } },
+    async (request) => {
+      const release = await updateRelease(deps.store, request.params.id);
+      const made = await deltasOf(deps.store, release.id);
+      const jobs = await deltaJobsOf(deps.store, release.id);
+      const byId = new Map(made.map((d) => [d.id, d]));
+      const delta = (id: string | null) => {
+        const d = id === null ? undefined : byId.get(id);
+        return d ? { name: d.name, length: d.length, sha256: d.sha256 } : null;
+      };
+      const baseVersions = new Map(jobs.map((j) => [j.baseReleaseId, j.baseVersion]));
+      const inline = made.filter((d) => !jobs.some((j) => j.deltaId === d.id));
+      for (const d of inline)
+        if (!baseVersions.has(d.baseReleaseId))
+          baseVersions.set(d.baseReleaseId, (await updateRelease(deps.store, d.baseReleaseId)).version);
+      return {
+        items: [
+          ...inline.map((d) => ({
+            artifact: d.artifactName,
+            baseVersion: baseVersions.get(d.baseReleaseId)!,
+            baseSha256: d.baseSha256,
+            format: d.format,
+            state: "ready" as const,
+            reason: null,
+            background: false,
+            progress: null,
+            attempts: null,
+            jobId: null,
+            delta: delta(d.id),
+          })),
+          ...jobs.map((j) => ({
+            artifact: j.artifactName,
+            baseVersion: j.baseVersion,
+            baseSha256: j.baseSha256,
+            format: j.format,
+            state: j.state,
+            reason: j.reason,
+            background: true,
+            progress: j.progress,
+            attempts: j.attempts,
+            jobId: j.id,
+            delta: delta(j.deltaId),
+            updatedAt: j.updatedAt,
+          })),
+        ],
+      };
     },
   );
 

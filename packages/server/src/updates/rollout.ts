@@ -5,6 +5,7 @@ import type { DeviceChannel } from "../fleet/device-channel.ts";
 import type { Queryable, Store } from "../store/store.ts";
 import { releaseGuard } from "./anti-rollback.ts";
 import { deltaNeedOf } from "./delta-capability.ts";
+import { deltaWaitReason } from "./delta-wait.ts";
 import {
   createJobs,
   expectCancelAcks,
@@ -249,6 +250,16 @@ async function gateWave(pass: Pass): Promise<"continue" | "stop"> {
   return "continue";
 }
 
+/**
+ * Step 3½: under delta policy `require`, no device is admitted while a delta of the release is
+ * still computed in the background (`delta-wait.ts`): its job would fail for want of the delta.
+ * The deployment's summary shows why (`waitingFor`); the next pass after the delta is ready (or
+ * skipped, or failed) admits as usual. Before admission, so nothing is made or announced meanwhile.
+ */
+async function waitForDeltas(pass: Pass): Promise<"continue" | "stop"> {
+  return (await deltaWaitReason(pass.deps.store, pass.deployment)) === null ? "continue" : "stop";
+}
+
 /** Step 5: a device-list deployment ends when every device's job has ended; group targets stay open. */
 async function completeIfDone(pass: Pass): Promise<"continue" | "stop"> {
   const { deployment: d } = pass;
@@ -327,7 +338,15 @@ async function notifyQueued(pass: Pass): Promise<"continue"> {
   return "continue";
 }
 
-const STEPS: Step[] = [timeOutJobs, abortOnFailures, gateWave, admitDevices, completeIfDone, notifyQueued];
+const STEPS: Step[] = [
+  timeOutJobs,
+  abortOnFailures,
+  gateWave,
+  waitForDeltas,
+  admitDevices,
+  completeIfDone,
+  notifyQueued,
+];
 
 /**
  * One pass of the rollout engine over a running deployment, under the deployment's lock across
