@@ -32,7 +32,7 @@ import {
   watchEvents,
 } from "./security-events.ts";
 import { readState, statePaths } from "./state.ts";
-import { handleTransfer } from "./transfer.ts";
+import { eraseExpiredTransferKeys, handleTransfer } from "./transfer.ts";
 import { pinnedRoot } from "./trust.ts";
 import { ReportOutbox } from "./updates/report-outbox.ts";
 import { startUpdates } from "./updates/start.ts";
@@ -104,6 +104,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   let attempt = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let telemetryTimer: NodeJS.Timeout | undefined;
+  let transferKeyTimer: NodeJS.Timeout | undefined;
   let lastLogging: string | undefined;
   let refusal: Refusal | undefined;
   let stopping = false;
@@ -328,6 +329,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     // The store is gone: nothing reads or writes it from here on.
     outbox.close();
     renewal.stop();
+    clearTimeout(transferKeyTimer);
     clearInterval(poll);
     watcher.close();
     clearInterval(telemetryTimer);
@@ -371,6 +373,22 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     // Kept in the store until its PUBACK, across reconnects and restarts: the server sends the
     // command again on each reconnect until this step arrives (a repeat is answered alike, above).
     outbox.add(command.transferId, status);
+    sweepTransferKeys();
+  }
+
+  /**
+   * A transfer that failed before its import leaves its one-time key here until the end the server
+   * signed into its `transfer-prepare`: erased then (the timer is armed for the next one to expire).
+   */
+  function sweepTransferKeys(): void {
+    clearTimeout(transferKeyTimer);
+    if (wipe || stopping) return;
+    const { erased, next } = eraseExpiredTransferKeys(store);
+    for (const transferId of erased)
+      log.info("transfer key erased: the transfer is past its end", { transferId });
+    // setTimeout takes at most 2^31 - 1 ms; a later expiry is looked at again then.
+    if (next !== undefined)
+      transferKeyTimer = setTimeout(sweepTransferKeys, Math.min(next - Date.now() + 1, 2 ** 31 - 1));
   }
 
   const showNotice = noticeShower({ store, stateDir: options.stateDir, log });
@@ -471,6 +489,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   const watcher = watchEvents(options.stateDir, () => pumpEvents());
   const poll = setInterval(() => pumpEvents(), options.pollMs ?? 30_000);
   scheduleTelemetry();
+  sweepTransferKeys();
   const stop = () => finish("stopped");
   if (options.signal?.aborted) stop();
   options.signal?.addEventListener("abort", stop, { once: true });
@@ -491,6 +510,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   clearInterval(poll);
   watcher.close();
   clearInterval(telemetryTimer);
+  clearTimeout(transferKeyTimer);
   clearTimeout(reconnectTimer);
   // Stopping waits for no PUBACK: what matters is kept in the store until its PUBACK, or is sent
   // again by the server itself (see `send`). A message mqtt.js still holds from a lost connection is
