@@ -144,3 +144,31 @@ export async function belowFloor(
   const floors = await deviceFloors(db, productId, guard.component, devices, security);
   return new Map([...floors].filter(([, floor]) => floor.counter > guard.counter));
 }
+
+/**
+ * Per component, the highest anti-rollback counter of what the device's succeeded jobs installed:
+ * the server's own record (a succeeded job never changes, `job-reports.ts`), which the device's
+ * storage cannot roll back. Read per device with the `deployment_jobs_device` index.
+ */
+export async function installedCounters(db: Queryable, deviceId: string): Promise<Record<string, number>> {
+  const rows = await db.all<{ product_id: string; component: string; version: string }>(
+    `SELECT DISTINCT d.product_id, u.component, r.version FROM deployment_jobs j
+     JOIN deployments d ON d.id = j.deployment_id
+     JOIN releases r ON r.id = d.release_id
+     JOIN release_updates u ON u.release_id = r.id
+     WHERE j.device_id = ? AND j.state = 'succeeded'`,
+    [deviceId],
+  );
+  const security = new Map<string, string[]>();
+  const counters: Record<string, number> = {};
+  for (const row of rows) {
+    const key = `${row.product_id}\u0000${row.component}`;
+    let known = security.get(key);
+    if (!known) {
+      known = await securityVersions(db, row.product_id, row.component);
+      security.set(key, known);
+    }
+    counters[row.component] = Math.max(counters[row.component] ?? 0, counterAt(known, row.version));
+  }
+  return counters;
+}
