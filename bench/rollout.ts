@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- rollout [--devices N] [--download-concurrency C] [--no-progress-reports]`
+ * `npm run bench -- rollout [--devices N] [--download-concurrency C] [--no-progress-reports] [--processes 2]`
  *
  * Issue #15 item 9: a rollout to N connected simulated devices (default 10,000; the fleet
  * simulator, real keys and certificates, MQTT over mutual TLS 1.3). One product, one release with
@@ -7,7 +7,7 @@
  * operator API. Each device runs the simulator's update client (`fleet-sim/update-device.ts`): on
  * its `jobs/notify` message it reports downloading, downloads the target over HTTPS with its own
  * certificate while checking length and SHA-256, and reports verifying, installing, succeeded (the
- * states and the 10 % progress reports of the real agent). Measured:
+ * states and the paced progress reports of the real agent, `wire/progress.ts`). Measured:
  *  (1) deployment request → the last device notified, against Debian's Mosquitto 2.0.11 (mutual
  *      TLS 1.3, the same devices' certificates and clients) delivering one message of the same
  *      size to each of the same N device topics, from one publisher, in the same run. Both to
@@ -26,6 +26,9 @@
  * bench (what the signed targets metadata says) instead. For scale: AWS IoT Jobs caps a rollout at
  * 1,000 devices a minute, i.e. 10 minutes for 10,000. On this 2-core machine (`ulimit -n` 20,000)
  * 10,000 devices fit: all connect and subscribe on both brokers (figures in docs/benchmarks.md).
+ * With `--processes 2` the server is the scale-out deployment: two processes over PostgreSQL and
+ * Redis (BULWARK_BENCH_DATABASE_URL, BULWARK_BENCH_REDIS_URL), device i on process i mod 2 for MQTT
+ * and HTTPS, the CPU figure both processes' together; the peers stay one process each.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -35,7 +38,7 @@ import { deviceTopics } from "../packages/sdk/src/wire/topics.ts";
 import { MAX_PER_WORKER, startFleet } from "./fleet-sim/fleet.ts";
 import { intArg, publishImageRelease, setUpBench } from "./fleet-sim/harness.ts";
 import type { SimDevice } from "./fleet-sim/identities.ts";
-import { procStats, startHttpsFloor, startMosquitto, untilIdle } from "./fleet-sim/processes.ts";
+import { procStats, startHttpsFloor, startMosquitto, sumStats, untilIdle } from "./fleet-sim/processes.ts";
 import { now } from "./fleet-sim/update-device.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -47,20 +50,25 @@ const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
 export async function run(args: string[]): Promise<void> {
   const devices = intArg(args, "--devices", 10_000);
   const downloadConcurrency = intArg(args, "--download-concurrency", 32);
-  // Without the agent's 10 % progress reports (to see what they cost the server).
+  // Without the agent's progress reports (to see what they cost the server).
   const progressReports = !args.includes("--no-progress-reports");
+  // Two: scale-out, the devices split between two processes over PostgreSQL and Redis.
+  const processes = intArg(args, "--processes", 1);
   const workers = Math.max(Math.ceil(devices / MAX_PER_WORKER), devices > 2000 ? 2 : 1);
   log(`setting up a server and ${devices} device identities (+1 for the peer's publisher)`);
   // One more identity than devices: the last one publishes to the peer broker and is in no product.
   const setup = await setUpBench({
     devices: devices + 1,
-    processes: 1,
+    processes,
     afterIssue: async (store, file) => {
       const last = JSON.parse(readFileSync(file, "utf8").trim().split("\n").at(-1)!) as SimDevice;
       await store.run(`UPDATE devices SET product = ? WHERE id <> ?`, [PRODUCT, last.deviceId]);
     },
   });
   const server = setup.servers[0]!;
+  const pids = setup.servers.map((s) => s.pid);
+  const mqttPorts = setup.servers.map((s) => s.mqttPort);
+  const serverCpu = () => sumStats(pids.map(procStats)).cpuSeconds;
   const lines = readFileSync(setup.file, "utf8").trim().split("\n");
   const publisher = JSON.parse(lines[devices]!) as SimDevice;
   const deviceIds = lines.slice(0, devices).map((l) => (JSON.parse(l) as SimDevice).deviceId);
@@ -77,11 +85,11 @@ export async function run(args: string[]): Promise<void> {
     writeFileSync(artifactFile, artifact);
     const target = { sha256: createHash("sha256").update(artifact).digest("hex"), length: artifact.length };
     /** The devices as clients that only count what they receive (the peer broker's and ours alike). */
-    const countingFleet = (port: number) =>
+    const countingFleet = (ports: number[]) =>
       startFleet({
         file: setup.file,
         devices,
-        ports: [port],
+        ports,
         caPem: setup.rootPem,
         workers,
         update: { behaviour: "count", httpsPorts: [], target, downloadConcurrency, reconnect: false },
@@ -105,7 +113,7 @@ export async function run(args: string[]): Promise<void> {
     });
     let peerNotifyMs: number;
     try {
-      const fleet = await countingFleet(mosquittoPort);
+      const fleet = await countingFleet([mosquittoPort]);
       log(`mosquitto: ${fleet.connected} devices connected and subscribed (${fleet.failed} failed)`);
       if (fleet.connected !== devices) throw new Error(`only ${fleet.connected} of ${devices} on mosquitto`);
       const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${mosquittoPort}`, {
@@ -136,10 +144,10 @@ export async function run(args: string[]): Promise<void> {
     // Mosquitto delivering one message per device topic to the same kind of clients).
     let countOnlyNotifyMs: number;
     {
-      const fleet = await countingFleet(server.mqttPort);
+      const fleet = await countingFleet(mqttPorts);
       try {
         if (fleet.connected !== devices) throw new Error(`only ${fleet.connected} of ${devices} connected`);
-        await untilIdle([server.pid]);
+        await untilIdle(pids);
         const started = now();
         const deployment = await deployToAll();
         countOnlyNotifyMs = (await fleet.reached("notified", devices, 600_000)) - started;
@@ -151,16 +159,15 @@ export async function run(args: string[]): Promise<void> {
     }
 
     // Our server: the same devices with the update client.
-    const httpsPort = Number(new URL(server.httpUrl).port);
     const fleet = await startFleet({
       file: setup.file,
       devices,
-      ports: [server.mqttPort],
+      ports: mqttPorts,
       caPem: setup.rootPem,
       workers,
       update: {
         behaviour: "agent",
-        httpsPorts: [httpsPort],
+        httpsPorts: setup.servers.map((s) => Number(new URL(s.httpUrl).port)),
         target,
         downloadConcurrency,
         reconnect: false,
@@ -203,10 +210,10 @@ export async function run(args: string[]): Promise<void> {
       } finally {
         await floor.stop();
       }
-      await untilIdle([server.pid]);
+      await untilIdle(pids);
 
       // The rollout.
-      const cpuBefore = procStats(server.pid).cpuSeconds;
+      const cpuBefore = serverCpu();
       const started = now();
       const deployment = await deployToAll();
       const actingNotifyMs = (await fleet.reached("notified", devices, 1_200_000)) - started;
@@ -228,11 +235,11 @@ export async function run(args: string[]): Promise<void> {
         await new Promise((r) => setTimeout(r, 100));
       }
       const succeededMs = Math.max(ackedAt, storedAt) - started;
-      const serverCpu = procStats(server.pid).cpuSeconds - cpuBefore;
+      const rolloutCpu = serverCpu() - cpuBefore;
       const tally = fleet.tally();
       const meanDownloadMs = (tally.downloadMs - peerMeanDownloadMs * devices) / (tally.downloads - devices);
       log(
-        `bulwark: ${devices} jobs succeeded in ${seconds(succeededMs)} s (last device ack after ${seconds(ackedAt - started)} s); server CPU ${serverCpu.toFixed(1)} s; ${tally.downloadFailures} download retries; ${meanDownloadMs.toFixed(0)} ms per download, ${((tally.firstByteMs - peerFirstByteMs) / (tally.downloads - devices)).toFixed(0)} ms to the headers`,
+        `bulwark: ${devices} jobs succeeded in ${seconds(succeededMs)} s (last device ack after ${seconds(ackedAt - started)} s); server CPU ${rolloutCpu.toFixed(1)} s${processes > 1 ? ` (${processes} processes)` : ""}; ${tally.downloadFailures} download retries; ${meanDownloadMs.toFixed(0)} ms per download, ${((tally.firstByteMs - peerFirstByteMs) / (tally.downloads - devices)).toFixed(0)} ms to the headers`,
       );
       const notifyRatio = countOnlyNotifyMs / peerNotifyMs;
       const downloadRatio = succeededMs / peerDownloadMs;
@@ -248,6 +255,8 @@ export async function run(args: string[]): Promise<void> {
           goal: "notify <= 1.5x mosquitto; download+verify+report <= 1.5x bare node:https",
           met: notifyRatio <= 1.5 && downloadRatio <= 1.5,
           devices,
+          // 1: embedded SQLite; 2 or more: PostgreSQL and Redis, the devices split between them.
+          server_processes: processes,
           // The same rollout's notification while the devices act on it (report, download: on
           // this one machine their CPU is the server's and the peer clients' too).
           notify_while_acting_s: seconds(actingNotifyMs),
@@ -256,7 +265,7 @@ export async function run(args: string[]): Promise<void> {
           download_peer: "node:https (same TLS settings, same clients, same 1 MiB file)",
           download_peer_s: seconds(peerDownloadMs),
           download_ratio: Number(downloadRatio.toFixed(2)),
-          server_cpu_s: Number(serverCpu.toFixed(1)),
+          server_cpu_s: Number(rolloutCpu.toFixed(1)),
           // CPU of the download peer for the same downloads (less sensitive to the machine's load).
           download_peer_cpu_s: Number(peerCpu.toFixed(1)),
           download_concurrency_per_worker: downloadConcurrency,

@@ -2,7 +2,7 @@
  * The fleet simulator's update client, one per device in a worker (`worker.ts`): MQTT 3.1.1 over
  * the device's own mutual TLS 1.3, subscribed to its `jobs/notify` topic. On a job notification
  * it does what the real agent reports (packages/agent/src/updates/update-agent.ts): downloading
- * (with progress every 10 %, as the agent does), the target over HTTPS with its own certificate
+ * (with progress paced as the agent paces it, `wire/progress.ts`), the target over HTTPS with its own certificate
  * while hashing it (length and SHA-256 checked against the published target), verifying,
  * installing, succeeded. It skips the agent's TUF metadata workflow (per-device CPU, not server
  * work) and takes the target's length and hash from its command instead of from signed targets
@@ -24,6 +24,7 @@ import { type RequestOptions, request } from "node:https";
 import type { TcpNetConnectOpts } from "node:net";
 import { performance } from "node:perf_hooks";
 import { type ConnectionOptions, connect, type SecureContext, type TLSSocket } from "node:tls";
+import { progressPacer } from "../../packages/sdk/src/wire/progress.ts";
 import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
 import type { SimDevice } from "./identities.ts";
 import {
@@ -523,7 +524,8 @@ export class UpdateDevice {
     const path = `/tuf/${productId}/targets/${[...parts, `${target.sha256}.${name}`].map(encodeURIComponent).join("/")}`;
     const partial = emptyPartial();
     const endpoints = world.options.httpsPorts.length;
-    let last = 0;
+    // As the agent: progress paced (wire/progress.ts), not per chunk.
+    const progressDue = progressPacer();
     for (let attempt = 0; ; attempt++) {
       // Read when the slot is had: a session made on another endpoint meanwhile moves it there.
       let used = this.#downloadEndpoint;
@@ -539,11 +541,8 @@ export class UpdateDevice {
             expected: target,
             partial,
             tally: world.tally,
-            // As the agent: progress at most every 10 %, not per chunk.
             onProgress: (bytes, total) => {
-              if (world.options.progressReports === false) return;
-              if (bytes - last < total / 10 && bytes < total) return;
-              last = bytes;
+              if (world.options.progressReports === false || !progressDue(bytes, total)) return;
               this.#report(jobId, { state: "downloading", progress: { bytes, total } });
             },
           });

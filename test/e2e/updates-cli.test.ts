@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { renderStatus } from "../../packages/cli/src/deploy-commands.ts";
 import { progressBar } from "../../packages/cli/src/update-commands.ts";
 import { signSigningRequest } from "../../packages/sdk/src/tuf/index.ts";
 import { deviceTopics } from "../../packages/sdk/src/wire/topics.ts";
@@ -184,6 +185,66 @@ describe("bulwark CLI: artifacts and release update fields (issue #15)", () => {
     } finally {
       client.end(true);
     }
+  });
+
+  it("product update sets the default delta policy of the product's deployments; bad input exits 2 in one line", async () => {
+    const { productId } = await productWithRelease(server, "CLI Delta Default");
+    const set = await runCli(CLI, ["product", "update", productId, "--delta", "require"], env);
+    assert.equal(set.code, 0, set.stderr);
+    const shown = JSON.parse(set.stdout) as { productId: string; delta: string; deltaSource: string };
+    assert.deepEqual([shown.productId, shown.delta, shown.deltaSource], [productId, "require", "product"]);
+    const read = await server.api<{ delta: string }>("GET", `/api/v1/products/${productId}/update`);
+    assert.equal(read.body.delta, "require", "stored");
+    for (const [args, pattern] of [
+      [["--delta", "sometimes"], /^bulwark product update: --delta is off, prefer or require$/],
+      [[], /^bulwark product update: product update needs PRODUCT_ID --delta off\|prefer\|require$/],
+      [["--delta", "off", "extra"], /^bulwark product update: product update needs PRODUCT_ID/],
+    ] as const) {
+      const bad = await runCli(CLI, ["product", "update", productId, ...args], env);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.equal(bad.stdout, "");
+      assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+      assert.match(bad.stderr.trim(), pattern);
+    }
+    const missing = await runCli(
+      CLI,
+      ["product", "update", "00000000-0000-4000-8000-000000000000", "--delta", "off"],
+      env,
+    );
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /BW_ERR_NOT_FOUND/);
+    assert.equal(
+      (await server.api<{ delta: string }>("GET", `/api/v1/products/${productId}/update`)).body.delta,
+      "require",
+      "unchanged by the refused ones",
+    );
+  });
+
+  it("deploy status says which devices wait for an agent that applies the release's delta", () => {
+    const base = {
+      id: "d",
+      status: "running",
+      statusReason: null,
+      wave: 0,
+      eligible: 1,
+      incompatible: 0,
+      jobs: {},
+    };
+    const required = renderStatus({
+      ...base,
+      deltaUnsupported: 2,
+      deltaFormats: ["zstd-seg"],
+      spec: { delta: "require" },
+    });
+    assert.match(required, /, 2 left out: their agent cannot apply zstd-seg deltas \(delta require\)$/m);
+    const preferred = renderStatus({
+      ...base,
+      deltaUnsupported: 1,
+      deltaFormats: ["zstd-seg"],
+      spec: { delta: "prefer" },
+    });
+    assert.match(preferred, /, 1 on the full image: their agent cannot apply zstd-seg deltas$/m);
+    assert.doesNotMatch(renderStatus({ ...base, deltaUnsupported: 0 }), /agent/);
   });
 
   it("draws a progress bar", () => {

@@ -205,6 +205,10 @@ describe("binary delta updates: a real agent against the server", () => {
     const { id, published } = await release("1.5.0", v6);
     assert.equal(published.deltas.length, 1);
     assert.equal(published.deltas[0]!.format, "zstd-seg", `${v6.length} bytes are over the 3 MiB cap`);
+    // The agent advertises the formats it applies: a device-list deployment requiring a zstd-seg
+    // delta is accepted for it (an agent that said nothing would be refused, BW_ERR_DELTA_UNSUPPORTED).
+    const device = await server.api<{ deltaFormats: string[] | null }>("GET", `/api/v1/devices/${deviceId}`);
+    assert.deepEqual(device.body.deltaFormats, ["zstd-dict", "zstd-seg"]);
     const job = await deploy(id, { delta: "require" });
     assert.equal(job.state, "succeeded", job.reason ?? "");
     assert.match(

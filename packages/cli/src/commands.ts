@@ -51,6 +51,7 @@ export const COMMAND_FIELDS: Record<string, FieldWords> = {
   "user create": { username: { option: "NAME" }, role: { option: "--role" } },
   "user role": { role: { option: "ROLE" } },
   "release create": { version: { option: "VERSION" } },
+  "product update": { delta: { option: "--delta" } },
   "operator-cert issue": { validityDays: { option: "--days", unit: "days" } },
   "group set-policy": { policy: { option: "POLICY" } },
   "cert revoke": { reason: { option: "--reason" } },

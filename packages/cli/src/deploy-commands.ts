@@ -31,6 +31,14 @@ interface Summary {
   incompatible: number;
   /** Left out: the release is below their anti-rollback floor (absent from older servers). */
   belowFloor?: number;
+  /**
+   * Devices whose agent cannot apply the release's delta format: left out under delta require,
+   * taking the full image under prefer (absent from older servers); the reason says which.
+   */
+  deltaUnsupported?: number;
+  /** The formats of the release's delta targets. */
+  deltaFormats?: string[];
+  spec?: { delta?: string };
   jobs: Record<string, number>;
 }
 
@@ -109,13 +117,22 @@ const deploy: Command = async (args, api, io) => {
   if (values.rollback) body.rollback = true;
   if (values.delta !== undefined) {
     if (!["off", "prefer", "require"].includes(values.delta))
-      throw new CliError("--delta is off, prefer (the default) or require", 2);
+      throw new CliError("--delta is off, prefer or require (default: the product's, else prefer)", 2);
     body.delta = values.delta;
   }
   const created = await (await api()).call<{ id: string }>("POST", "/api/v1/deployments", body);
   io.stdout(`${created.id}\n`);
   return 0;
 };
+
+/** Devices whose agent cannot apply the release's delta format: left out (require) or on the full image (prefer). */
+function deltaPart(s: Summary): string {
+  if (!s.deltaUnsupported) return "";
+  const formats = s.deltaFormats?.length ? `${s.deltaFormats.join(", ")} deltas` : "the release's deltas";
+  return s.spec?.delta === "require"
+    ? `, ${s.deltaUnsupported} left out: their agent cannot apply ${formats} (delta require)`
+    : `, ${s.deltaUnsupported} on the full image: their agent cannot apply ${formats}`;
+}
 
 /** The aggregate as a few lines: status, a bar of finished jobs, counts per state. */
 export function renderStatus(s: Summary, width = 40): string {
@@ -135,7 +152,7 @@ export function renderStatus(s: Summary, width = 40): string {
   );
   return [
     `deployment ${s.id}  ${s.status}${s.statusReason ? ` (${s.statusReason})` : ""}  wave ${s.wave + 1}`,
-    `[${bar}] ${done}/${total} succeeded, ${bad} failed${s.incompatible ? `, ${s.incompatible} incompatible` : ""}${s.belowFloor ? `, ${s.belowFloor} below their anti-rollback floor` : ""}`,
+    `[${bar}] ${done}/${total} succeeded, ${bad} failed${s.incompatible ? `, ${s.incompatible} incompatible` : ""}${s.belowFloor ? `, ${s.belowFloor} below their anti-rollback floor` : ""}${deltaPart(s)}`,
     counts.join("  ") || "no jobs yet",
   ].join("\n");
 }

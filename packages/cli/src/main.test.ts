@@ -76,7 +76,7 @@ describe("CLI: usage, help and version", () => {
     usageError(await cli(["device", "show", "not-a-uuid"]), /device show needs a device ID \(a UUID\)/);
     usageError(
       await cli(["deploy", "0190c1f4-0000-7000-8000-000000000001", "--group", "g", "--delta", "sometimes"]),
-      /--delta is off, prefer \(the default\) or require/,
+      /--delta is off, prefer or require \(default: the product's, else prefer\)/,
     );
     usageError(
       await cli(["group", "set-policy", "g", "p", "--none"]),

@@ -117,6 +117,24 @@ const releaseUpdate: Command = async (args, api, io) => {
   return 0;
 };
 
+/** `bulwark product update PRODUCT_ID --delta off|prefer|require`: the default delta policy of its deployments. */
+const productUpdate: Command = async (args, api, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { delta: { type: "string" } },
+  });
+  const usage = "product update needs PRODUCT_ID --delta off|prefer|require";
+  const product = idArg(positionals[0], usage);
+  if (positionals.length > 1 || values.delta === undefined) throw new CliError(usage, 2);
+  if (!["off", "prefer", "require"].includes(values.delta))
+    throw new CliError("--delta is off, prefer or require", 2);
+  io.stdout(
+    json(await (await api()).call("PUT", `/api/v1/products/${product}/update`, { delta: values.delta })),
+  );
+  return 0;
+};
+
 const releasePublish: Command = async (args, api, io) => {
   const release = idArg(args[0], "release publish needs RELEASE_ID");
   const published = await (await api()).call<{
@@ -256,6 +274,7 @@ export const UPDATE_COMMANDS: Record<string, Command> = {
   "artifact upload": artifactUpload,
   "artifact list": artifactList,
   "release update": releaseUpdate,
+  "product update": productUpdate,
   "release publish": releasePublish,
   "tuf status": tufStatus,
   "tuf keygen": tufKeyGenerate,

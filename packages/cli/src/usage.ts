@@ -86,6 +86,7 @@ Secure updates:
   artifact upload RELEASE_ID FILE [--name TARGET] [--kind binary|config] [--json]   (streamed, progress bar)
   artifact list RELEASE_ID [--json]
   release update RELEASE_ID [--component C] [--hardware REV,REV] [--advisory-file ADVISORY.json]
+  product update PRODUCT_ID --delta off|prefer|require   (the delta policy of deployments that set none)
   release publish RELEASE_ID                       (into the product's TUF repository)
   tuf status PRODUCT_ID
   tuf keygen --out-dir DIR                         (offline: an ECDSA + ML-DSA-65 root key pair)
@@ -98,7 +99,7 @@ Secure updates:
   deploy RELEASE_ID --group NAME | --devices ID,… [--strategy all-at-once|waves:P,…,100|rate:N|exponential:IxF/S]
       [--success-gate R] [--pause-after-wave] [--abort-rate R --abort-min N] [--window CRON --time-zone TZ
       --window-minutes N] [--max-deferral-hours H] [--rollback] [--delta off|prefer|require]
-      [--spec-file SPEC.json]
+      [--spec-file SPEC.json]     (--delta: default the product's, else prefer)
   deploy status ID [--watch] [--interval SECONDS] [--json]
   deploy jobs ID [--json]
   deploy pause ID

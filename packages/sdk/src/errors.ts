@@ -96,6 +96,10 @@ export const errorCatalogue = {
     status: 409,
     title: "The release is below the anti-rollback floor of a targeted device",
   },
+  BW_ERR_DELTA_UNSUPPORTED: {
+    status: 409,
+    title: "A targeted device's agent cannot apply the release's delta format",
+  },
   // Issue #16: CSAF 2.0 §6.1 / §9.1.14.
   BW_ERR_CSAF_INVALID: {
     status: 422,

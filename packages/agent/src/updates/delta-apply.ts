@@ -6,7 +6,9 @@ import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { constants, createZstdDecompress, type ZstdDecompress, zstdDecompress } from "node:zlib";
 import {
+  DELTA_FORMAT,
   DELTA_LIMITS,
+  type DeltaFormat,
   decodeSegmentHeader,
   SEGMENT_HEADER_BYTES,
   SEGMENTED_DELTA_FORMAT,
@@ -16,6 +18,14 @@ import {
 } from "@bulwark/sdk/wire/delta";
 
 const decompressAsync = promisify(zstdDecompress);
+
+/**
+ * The delta formats `applyDelta` applies. The agent advertises them in its metadata
+ * (`deltaFormats`, `wire/metadata.ts`) so that the server sends a deployment requiring a delta only
+ * to devices that can apply the release's format (issue #15 item 10). A format added here must be
+ * applied below; one the SDK parses but this list lacks is never advertised.
+ */
+export const APPLICABLE_DELTA_FORMATS: readonly DeltaFormat[] = [DELTA_FORMAT, SEGMENTED_DELTA_FORMAT];
 
 /** A delta the device will not install from; the message is the reason reported. */
 export class DeltaRefused extends Error {}

@@ -154,6 +154,27 @@ describe("delta policy with the metered-network policy (which file each target c
       if (plan.kind === "hold") assert.match(plan.reason, /metered/);
     });
 
+  it("a delta in a format this agent cannot read: prefer takes the full image, never past a metered cap; require ends", () => {
+    // What an agent without the release's delta format sees (`parseDeltaCustom` gives nothing).
+    const unread: PlanTarget = {
+      path: "firmware/2.0.0/fw.img",
+      fullLength: 10_000,
+      noDelta: checkDelta(
+        undefined,
+        800,
+        { path: "firmware/2.0.0/fw.img", length: 10_000, sha256: "b".repeat(64) },
+        "a".repeat(64),
+      ),
+    };
+    const full = planTransfer("prefer", [unread], allow, true);
+    assert.equal(full.kind === "go" && `${full.use.join(",")} ${full.bytes}`, "full 10000");
+    assert.match(full.kind === "go" ? full.summary : "", /no delta description this agent knows/);
+    const held = planTransfer("prefer", [unread], cap(1000), true);
+    assert.equal(held.kind, "hold", "the full image waits for an unmetered network");
+    const ended = planTransfer("require", [unread], allow, false);
+    assert.equal(ended.kind, "end");
+  });
+
   it("says which path it took", () => {
     const plan = planTransfer("prefer", [without], allow, false);
     assert.equal(plan.kind === "go" && plan.summary, "full: 10000 bytes (no signed delta)");

@@ -18,12 +18,13 @@ import {
   type JobNotify,
   type JobStatusReport,
 } from "@bulwark/sdk/wire/jobs";
+import { progressPacer } from "@bulwark/sdk/wire/progress";
 import semver from "semver";
 import type { AgentLog } from "../log.ts";
 import { counterFromTargets, signedCounter } from "./anti-rollback.ts";
 import { installConfigFile } from "./config-installer.ts";
 import { decide, readConsent } from "./consent.ts";
-import { applyDelta, DeltaRefused, fileSha256 } from "./delta-apply.ts";
+import { APPLICABLE_DELTA_FORMATS, applyDelta, DeltaRefused, fileSha256 } from "./delta-apply.ts";
 import { checkDelta, planTransfer } from "./delta-plan.ts";
 import { type DownloadTls, downloadWithResume } from "./downloader.ts";
 import { runCommand } from "./hooks.ts";
@@ -128,12 +129,14 @@ export class UpdateAgent {
   /**
    * What the device reports of its updates in its metadata: hardware revision, installed firmware
    * and its anti-rollback floor per component (the highest signed counter installed), which the
-   * server takes as the device's floor.
+   * server takes as the device's floor; and the delta formats it applies (`deltaFormats`), which
+   * the server checks before it sends a deployment that requires a delta.
    */
   metadata(): {
     hardwareRevision?: string;
     firmwareVersion?: string;
     antiRollbackCounters?: Record<string, number>;
+    deltaFormats: string[];
   } {
     const hardwareRevision = readSettings(this.#o.stateDir).hardwareRevision;
     const { components } = this.#jobs.installed();
@@ -145,6 +148,7 @@ export class UpdateAgent {
       ...(hardwareRevision ? { hardwareRevision } : {}),
       ...(firmwareVersion ? { firmwareVersion } : {}),
       ...(counters.length > 0 ? { antiRollbackCounters: Object.fromEntries(counters) } : {}),
+      deltaFormats: [...APPLICABLE_DELTA_FORMATS],
     };
   }
 
@@ -509,7 +513,8 @@ export class UpdateAgent {
       `/tuf/${job.note.productId}/targets/${name!.split("/").map(encodeURIComponent).join("/")}`,
       this.#o.serverUrl,
     ).href;
-    let last = 0;
+    // Paced (wire/progress.ts): a report when it says something new, not per chunk.
+    const progressDue = progressPacer();
     await downloadWithResume({
       url,
       dest: file,
@@ -519,9 +524,7 @@ export class UpdateAgent {
       retries: this.#settings.downloadRetries,
       signal: this.#abort.signal,
       onProgress: (bytes, total) => {
-        // Progress at most every 10 %, not per chunk.
-        if (bytes - last < total / 10 && bytes < total) return;
-        last = bytes;
+        if (!progressDue(bytes, total)) return;
         this.#o.report(job.note.jobId, { state: "downloading", progress: { bytes, total } });
       },
     }).catch((error: Error) => {

@@ -3,11 +3,14 @@ import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { StoreTamperEvent } from "@bulwark/sdk/store";
+import { DELTA_FORMATS } from "@bulwark/sdk/wire/delta";
 import type { JobNotify, JobStatusReport } from "@bulwark/sdk/wire/jobs";
+import { sanitiseMetadata } from "@bulwark/sdk/wire/metadata";
 import { tempDir } from "../../../../test/helpers.ts";
 import { openAgentStore, storePaths } from "../device-store.ts";
 import { type AgentLog, createLog } from "../log.ts";
 import { readConsent, writeConsent } from "./consent.ts";
+import { APPLICABLE_DELTA_FORMATS } from "./delta-apply.ts";
 import { JobStore, type LocalJob } from "./job-store.ts";
 import { tufMetadataStore } from "./tuf-store.ts";
 import { UpdateAgent } from "./update-agent.ts";
@@ -234,6 +237,29 @@ describe("agent update state in the encrypted store", () => {
     ]);
     assert.equal(d.events.length, 1);
     assert.equal(jobs.get("job-tampered")?.state, "failed", "rewritten as ended: never installed twice");
+  });
+
+  it("its metadata advertises the delta formats it applies, in a form the server keeps", () => {
+    const d = device();
+    const agent = new UpdateAgent({
+      stateDir: d.dir,
+      store: d.store,
+      serverUrl: "https://127.0.0.1:9",
+      tls: () => ({ ca: "", cert: "", key: "" }),
+      report: () => {},
+      log: d.log,
+    });
+    const metadata = agent.metadata();
+    assert.deepEqual(metadata.deltaFormats, ["zstd-dict", "zstd-seg"]);
+    assert.deepEqual(metadata.deltaFormats, [...APPLICABLE_DELTA_FORMATS]);
+    // Every format the SDK parses is one the agent applies (and so advertises).
+    assert.deepEqual(
+      [...DELTA_FORMATS].filter((f) => !APPLICABLE_DELTA_FORMATS.includes(f)),
+      [],
+    );
+    const kept = sanitiseMetadata(metadata);
+    assert.deepEqual(kept.dropped, []);
+    assert.deepEqual(kept.metadata.deltaFormats, ["zstd-dict", "zstd-seg"]);
   });
 
   it("a cancel stops a job not yet installing and is acknowledged, also when it comes again", () => {

@@ -29,6 +29,13 @@ export const SEGMENTED_DELTA_FORMAT = "zstd-seg";
 export type DeltaFormat = typeof DELTA_FORMAT | typeof SEGMENTED_DELTA_FORMAT;
 /** The formats this agent and server know, in the order they were introduced. */
 export const DELTA_FORMATS: readonly DeltaFormat[] = [DELTA_FORMAT, SEGMENTED_DELTA_FORMAT];
+/**
+ * What the server takes an agent to apply when its metadata carries no `deltaFormats` (agents
+ * before the advertisement, `wire/metadata.ts`): `zstd-dict`, the first format. An agent that knew
+ * `zstd-seg` before it advertised is taken for one that does not (it is sent a `require`
+ * deployment of a segmented delta once it advertises, i.e. once upgraded).
+ */
+export const UNADVERTISED_DELTA_FORMATS: readonly DeltaFormat[] = [DELTA_FORMAT];
 
 export const DELTA_LIMITS = {
   /**

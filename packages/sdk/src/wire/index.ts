@@ -3,6 +3,7 @@ export * from "./commands.ts";
 export * from "./jobs.ts";
 export * from "./metadata.ts";
 export * from "./policy.ts";
+export * from "./progress.ts";
 export * from "./reports.ts";
 export * from "./signed.ts";
 export * from "./topics.ts";

@@ -20,6 +20,14 @@ export interface DeviceMetadata {
    * device's floor (issue #15).
    */
   antiRollbackCounters?: Record<string, number>;
+  /**
+   * The binary delta formats (`custom.delta.format` of a delta target, `wire/delta.ts`) this agent
+   * can apply, e.g. `["zstd-dict", "zstd-seg"]` (issue #15 item 10). The server sends a deployment
+   * that requires a delta only to devices whose agent can apply the release's delta formats. Absent
+   * (an agent from before this field): the agent is taken to know `zstd-dict` only
+   * (`UNADVERTISED_DELTA_FORMATS`); an empty list: it applies none.
+   */
+  deltaFormats?: string[];
 }
 
 /** A component name (a delegated TUF role's name, `release-routes.ts`). */
@@ -32,6 +40,19 @@ export function isCounters(value: unknown): value is Record<string, number> {
   return (
     entries.length <= MAX_COMPONENTS &&
     entries.every(([c, n]) => COMPONENT.test(c) && Number.isSafeInteger(n) && (n as number) >= 0)
+  );
+}
+
+/** A delta format's name (`zstd-dict`, `zstd-seg`; a later agent's format is kept, unknown to the server). */
+const DELTA_FORMAT_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const MAX_DELTA_FORMATS = 8;
+
+function isDeltaFormats(value: unknown): value is string[] {
+  return (
+    Array.isArray(value) &&
+    value.length <= MAX_DELTA_FORMATS &&
+    value.every((f) => typeof f === "string" && DELTA_FORMAT_NAME.test(f)) &&
+    new Set(value).size === value.length
   );
 }
 
@@ -88,6 +109,11 @@ export function sanitiseMetadata(input: unknown): SanitisedMetadata {
     } else if (key === "antiRollbackCounters") {
       if (isCounters(value)) {
         metadata.antiRollbackCounters = { ...value };
+        continue;
+      }
+    } else if (key === "deltaFormats") {
+      if (isDeltaFormats(value)) {
+        metadata.deltaFormats = [...value];
         continue;
       }
     } else if (key === "listeningPorts") {

@@ -76,6 +76,34 @@ describe("wire: minimal metadata (CRA Annex I Part I (2)(g))", () => {
     for (const bad of [{ firmware: -1 }, { firmware: 1.5 }, { firmware: "2" }, { "Bad Name": 1 }, [1], many])
       assert.deepEqual(sanitiseMetadata({ antiRollbackCounters: bad }).dropped, ["antiRollbackCounters"]);
   });
+
+  it("keeps the delta formats the agent applies only as a short list of distinct format names", () => {
+    assert.deepEqual(sanitiseMetadata({ deltaFormats: ["zstd-dict", "zstd-seg"] }), {
+      metadata: { deltaFormats: ["zstd-dict", "zstd-seg"] },
+      dropped: [],
+    });
+    // An empty list is kept (the agent applies none), and so is a later agent's well-formed format.
+    assert.deepEqual(sanitiseMetadata({ deltaFormats: [] }).metadata, { deltaFormats: [] });
+    assert.deepEqual(sanitiseMetadata({ deltaFormats: ["zstd-seg2"] }).metadata, {
+      deltaFormats: ["zstd-seg2"],
+    });
+    const many = Array.from({ length: 9 }, (_, i) => `f${i}`);
+    for (const bad of [
+      "zstd-dict",
+      ["zstd-dict", "zstd-dict"],
+      ["Zstd"],
+      ["a b"],
+      [1],
+      ["x".repeat(33)],
+      many,
+      {},
+    ])
+      assert.deepEqual(
+        sanitiseMetadata({ deltaFormats: bad }).dropped,
+        ["deltaFormats"],
+        JSON.stringify(bad),
+      );
+  });
 });
 
 describe("wire: policy settings — the device validator agrees with the HTTP schema", () => {

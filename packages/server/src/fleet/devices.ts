@@ -22,6 +22,11 @@ export interface Device {
   statusChangedAt: string | null;
   enrolledVia: string;
   metadata: DeviceMetadata;
+  /**
+   * The binary delta formats the device's agent applies, as it advertised them (`deltaFormats` of
+   * its metadata, kept in their own column); null when its agent advertises none (an older agent).
+   */
+  deltaFormats: string[] | null;
   droppedFields: number;
   droppedReports: number;
   online: boolean;
@@ -43,6 +48,7 @@ export interface DeviceRow {
   status_changed_at: number | null;
   enrolled_via: string;
   metadata: string;
+  delta_formats: string | null;
   dropped_fields: number;
   dropped_reports: number;
   online: number;
@@ -68,6 +74,7 @@ const toDevice = (row: DeviceRow): Device => ({
   statusChangedAt: iso(row.status_changed_at),
   enrolledVia: row.enrolled_via,
   metadata: JSON.parse(row.metadata) as DeviceMetadata,
+  deltaFormats: row.delta_formats === null ? null : (JSON.parse(row.delta_formats) as string[]),
   droppedFields: Number(row.dropped_fields),
   droppedReports: Number(row.dropped_reports),
   online: Number(row.online) === 1,
@@ -228,9 +235,13 @@ export async function recordMetadata(
   dropped: number,
 ): Promise<void> {
   const now = Date.now();
+  // The delta formats go to their own column (the rollout reads them); a report without them (an
+  // older agent, or one downgraded) clears them: such an agent is taken to know zstd-dict only.
+  const { deltaFormats, ...rest } = metadata;
   await db.run(
-    `UPDATE devices SET metadata = ?, dropped_fields = dropped_fields + ?, last_seen_at = ?, updated_at = ? WHERE id = ?`,
-    [JSON.stringify(metadata), dropped, now, now, id],
+    `UPDATE devices SET metadata = ?, delta_formats = ?, dropped_fields = dropped_fields + ?, last_seen_at = ?, updated_at = ?
+     WHERE id = ?`,
+    [JSON.stringify(rest), deltaFormats ? JSON.stringify(deltaFormats) : null, dropped, now, now, id],
   );
 }
 

@@ -1,6 +1,6 @@
 import type { Migration } from "./migration.ts";
 
-/** The updates domain's tables (issue #15; migration ids 880–899, 910–914 and 915 (deltas) are this domain's). */
+/** The updates domain's tables (issue #15; migration ids 880–899, 910–914, 915 (deltas), 961 and 981 are this domain's). */
 export const UPDATES_MIGRATIONS: Migration[] = [
   {
     id: 880,
@@ -94,5 +94,17 @@ export const UPDATES_MIGRATIONS: Migration[] = [
     id: 961,
     name: "updates-job-cancel-notice",
     statements: [`ALTER TABLE deployment_jobs ADD COLUMN cancel_notice INTEGER NOT NULL DEFAULT 0`],
+  },
+  {
+    // Issue #15 item 10: a product's update settings beside the product row that products.ts owns
+    // (one per product, absent: the built-in defaults): the delta policy a deployment of the
+    // product's releases takes when it sets none (`off | prefer | require`).
+    id: 981,
+    name: "updates-product-settings",
+    statements: [
+      `CREATE TABLE product_updates (
+        product_id TEXT PRIMARY KEY REFERENCES products(id), delta_policy TEXT NOT NULL,
+        updated_by TEXT, updated_at BIGINT NOT NULL)`,
+    ],
   },
 ];

@@ -460,4 +460,13 @@ export const migrations: Migration[] = [
     ],
   },
   TRANSFER_RESEND_MIGRATION,
+  {
+    // Issue #15 item 10: the binary delta formats the device's agent applies, as it advertised them
+    // in its metadata (`deltaFormats`, a JSON array of format names), written with each metadata
+    // report; NULL when its agent advertises none (an older agent: taken to know `zstd-dict` only).
+    // The rollout sends a deployment that requires a delta only to devices that apply its format.
+    id: 980,
+    name: "devices-delta-formats",
+    statements: [`ALTER TABLE devices ADD COLUMN delta_formats TEXT`],
+  },
 ];

@@ -5,6 +5,7 @@ import { Cron } from "croner";
 import semver from "semver";
 import type { Queryable } from "../store/store.ts";
 import { belowFloor, oldestAtCounter, releaseGuard } from "./anti-rollback.ts";
+import { advertisedText, deltaNeedOf, missingFormats, unableDevices } from "./delta-capability.ts";
 import { deltasOf } from "./delta-queries.ts";
 import {
   type AbortRule,
@@ -15,6 +16,7 @@ import {
 } from "./deployment-spec.ts";
 import { type Deployment, insertDeployment } from "./deployments.ts";
 import { fittingDevices } from "./eligibility.ts";
+import { productUpdateSettings } from "./product-updates.ts";
 import { updateRelease } from "./release-updates.ts";
 
 export interface DeploymentRequest {
@@ -93,6 +95,9 @@ export async function createDeployment(
   const rollback = body.rollback ?? false;
   if (rollback) await checkRollback(db, release);
   await checkFloors(db, release, target, rollback);
+  // A deployment without its own delta policy takes its product's default (issue #15 item 10).
+  const productDelta =
+    body.delta === undefined ? await productUpdateSettings(db, release.productId) : undefined;
   const spec: DeploymentSpec = {
     strategy: checkStrategy(body.strategy ?? DEFAULT_SPEC.strategy),
     abort: { ...DEFAULT_SPEC.abort, ...body.abort },
@@ -101,13 +106,18 @@ export async function createDeployment(
     maxDeferralSeconds: body.maxDeferralSeconds ?? DEFAULT_SPEC.maxDeferralSeconds,
     jobTimeoutSeconds: body.jobTimeoutSeconds ?? DEFAULT_SPEC.jobTimeoutSeconds,
     rollback,
-    delta: body.delta ?? DEFAULT_SPEC.delta,
+    delta: body.delta ?? productDelta?.delta ?? DEFAULT_SPEC.delta,
   };
+  const fromProduct =
+    productDelta?.deltaSource === "product"
+      ? " (the product's default delta policy; give delta to override it)"
+      : "";
   if (spec.delta === "require" && (await deltasOf(db, release.id)).length === 0)
     throw new BulwarkError(
       "BW_ERR_VALIDATION",
-      "the release has no delta targets (no earlier published release of the component to diff against, or images over the delta cap): delta require would fail every device",
+      `the release has no delta targets (no earlier published release of the component to diff against, or images over the delta cap): delta require${fromProduct} would fail every device`,
     );
+  if (spec.delta === "require") await checkDeltaFormats(db, release, target, fromProduct);
   return insertDeployment(db, {
     releaseId: release.id,
     productId: release.productId,
@@ -166,5 +176,37 @@ async function checkFloors(
   throw new BulwarkError(
     "BW_ERR_ANTI_ROLLBACK",
     `${release.component} ${release.version} has anti-rollback counter ${guard.counter}, below the floor of ${below.size} targeted device(s): ${listed}${more}; the oldest release they all accept is ${oldest ?? `one with counter ${needed}`}`,
+  );
+}
+
+/**
+ * A deployment naming devices, with delta `require`, is refused when a listed device's agent cannot
+ * apply one of the release's delta formats (`delta-capability.ts`), naming the devices and what
+ * their agents advertise: such a device would be left out, and the deployment would complete
+ * without it. A group or query deployment is kept: those devices are left out by eligibility,
+ * counted in its summary, and taken in once their agent advertises the format.
+ */
+async function checkDeltaFormats(
+  db: Queryable,
+  release: Awaited<ReturnType<typeof updateRelease>>,
+  target: DeploymentTarget,
+  fromProduct: string,
+): Promise<void> {
+  if (!("devices" in target)) return;
+  const need = await deltaNeedOf(db, release.id, "require");
+  const { fitting } = await fittingDevices(db, { productId: release.productId, target }, release.hardware);
+  const unable = unableDevices(need, fitting);
+  if (unable.length === 0) return;
+  const listed = unable
+    .slice(0, 3)
+    .map(
+      (d) =>
+        `${d.id} (lacks ${missingFormats(need, d.deltaFormats).join(", ")}; applies ${advertisedText(d.deltaFormats)})`,
+    )
+    .join(", ");
+  const more = unable.length > 3 ? ` and ${unable.length - 3} more` : "";
+  throw new BulwarkError(
+    "BW_ERR_DELTA_UNSUPPORTED",
+    `${release.component} ${release.version} has ${need.formats.join(", ")} deltas and delta require${fromProduct} sends only deltas, which the agent of ${unable.length} targeted device(s) cannot apply: ${listed}${more}; upgrade their agent, or deploy with delta prefer (they take the full image)`,
   );
 }

@@ -131,7 +131,16 @@ export async function unacknowledgedCancelsOf(db: Queryable, deviceId: string): 
 
 /** Marks a job's cancel as one its device must acknowledge (it had been told of the job). */
 export async function expectCancelAck(db: Queryable, jobId: string): Promise<void> {
-  await db.run(`UPDATE deployment_jobs SET cancel_notice = 1 WHERE id = ? AND state = 'canceled'`, [jobId]);
+  await expectCancelAcks(db, [jobId]);
+}
+
+/** `expectCancelAck` for many jobs, in multi-row statements. */
+export async function expectCancelAcks(db: Queryable, jobIds: readonly string[]): Promise<void> {
+  for (const chunk of chunks(jobIds))
+    await db.run(
+      `UPDATE deployment_jobs SET cancel_notice = 1 WHERE state = 'canceled' AND id IN (${placeholders(chunk.length)})`,
+      chunk,
+    );
 }
 
 /** The device acknowledged its job's cancel: it is not sent again. */

@@ -5,6 +5,7 @@ import { actorOf } from "../audit/actor.ts";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { Store } from "../store/store.ts";
 import { releaseGuard } from "./anti-rollback.ts";
+import { deltaNeedOf, deltaUnsupportedReason } from "./delta-capability.ts";
 import { createDeployment, type DeploymentRequest } from "./deployment-create.ts";
 import { jobEvents, jobsOf, stateCounts } from "./deployment-jobs.ts";
 import { DEPLOYMENT_BODY } from "./deployment-schema.ts";
@@ -26,17 +27,32 @@ const ID_PARAMS = {
   required: ["id"],
 } as const;
 
-/** Live aggregate progress: jobs per state, devices reached now and those left out (hardware, anti-rollback). */
+/**
+ * Live aggregate progress: jobs per state, devices reached now and those left out (hardware,
+ * anti-rollback, an agent that cannot apply the required delta), or taking the full image for
+ * want of the delta's format under `prefer` (`deltaUnsupported`, with the reason).
+ */
 async function summary(store: Store, deployment: Deployment) {
   const { hardware } = await releaseUpdateOf(store, deployment.releaseId);
   const guard = await releaseGuard(store, deployment.releaseId);
-  const { devices, incompatible, belowFloor } = await eligibleDevices(store, deployment, hardware, guard);
+  // Deployments stored before deltas existed have no policy: the default applied to them.
+  const need = await deltaNeedOf(store, deployment.releaseId, deployment.spec.delta ?? "prefer");
+  const { devices, incompatible, belowFloor, deltaUnsupported } = await eligibleDevices(
+    store,
+    deployment,
+    hardware,
+    guard,
+    need,
+  );
   const counts = await stateCounts(store, deployment.id);
   return {
     ...deployment,
     eligible: devices.length,
     incompatible,
     belowFloor,
+    deltaFormats: need.formats,
+    deltaUnsupported,
+    deltaUnsupportedReason: deltaUnsupportedReason(need, deltaUnsupported),
     jobs: Object.fromEntries(JOB_STATES.map((s) => [s, counts[s] ?? 0])),
   };
 }
@@ -65,7 +81,12 @@ export async function deploymentRoutes(
           action: "deployment.create",
           target: { type: "deployment", id: created.id },
           outcome: "success",
-          details: { releaseId: created.releaseId, target: created.target, strategy: created.spec.strategy },
+          details: {
+            releaseId: created.releaseId,
+            target: created.target,
+            strategy: created.spec.strategy,
+            delta: created.spec.delta,
+          },
         });
         return created;
       });

@@ -48,25 +48,31 @@ export function updateJobs(deps: {
   channel: Pick<DeviceChannel, "publish">;
   log: Logger;
 }): UpdateJobs {
-  const rollout: RolloutDeps = deps;
+  // Passes of the tick and of job ends count with a recent eligibility read (rollout.ts).
+  const rollout: RolloutDeps = { ...deps, eligibility: new Map() };
   const running = new Map<string, Promise<void>>();
   const again = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
-  const wake = (id: string) => {
+  const pass = (id: string) => {
     if (stopped) return;
     if (running.has(id)) {
       again.add(id);
       return;
     }
-    const pass = advanceDeployment(rollout, id)
+    const done = advanceDeployment(rollout, id)
       .catch((error: unknown) => deps.log.error({ err: error, deploymentId: id }, "rollout pass failed"))
       .finally(() => {
         running.delete(id);
-        if (again.delete(id)) wake(id);
+        if (again.delete(id)) pass(id);
       });
-    running.set(id, pass);
+    running.set(id, done);
+  };
+  // An operator's change (a deployment made, resumed) is acted on with the fleet as it is now.
+  const wake = (id: string) => {
+    rollout.eligibility?.delete(id);
+    pass(id);
   };
 
   // Reports change no admission: a pass is woken only by a job's end (which the abort rule, the wave
@@ -80,7 +86,7 @@ export function updateJobs(deps: {
     const fire = () => {
       soon.delete(id);
       lastWoken.set(id, Date.now());
-      wake(id);
+      pass(id);
     };
     const wait = (lastWoken.get(id) ?? 0) + REPORT_WAKE_MS - Date.now();
     if (wait <= 0) fire();
@@ -173,7 +179,7 @@ export function updateJobs(deps: {
     start(intervalMs) {
       const tick = async () => {
         try {
-          for (const id of await activeDeploymentIds(deps.store)) wake(id);
+          for (const id of await activeDeploymentIds(deps.store)) pass(id);
         } catch (error) {
           deps.log.error({ err: error }, "rollout schedule failed");
         }

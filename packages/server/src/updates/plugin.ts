@@ -9,6 +9,7 @@ import { type ArtifactStore, FileArtifactStore } from "./artifact-store.ts";
 import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "./delta.ts";
 import { deploymentRoutes } from "./deployment-routes.ts";
 import type { UpdateJobs } from "./jobs-service.ts";
+import { productUpdateRoutes } from "./product-update-routes.ts";
 import { releaseUpdateRoutes } from "./release-routes.ts";
 import { startRefresh } from "./tuf-refresh.ts";
 import { tufRoutes } from "./tuf-routes.ts";
@@ -45,6 +46,7 @@ export function updatesPlugin(deps: UpdatesDeps) {
   return async function updates(app: FastifyInstance): Promise<void> {
     await artifactRoutes(app, shared);
     await releaseUpdateRoutes(app, shared);
+    await productUpdateRoutes(app, shared);
     await tufRoutes(app, shared);
     await deploymentRoutes(app, { store: deps.store, jobs: deps.jobs });
     deps.jobs.start(deps.rolloutIntervalMs ?? 1000);
