@@ -377,4 +377,32 @@ describe("device transfer deadline: a device that never answers fails the transf
       "the late device was never asked to prepare the failed transfer",
     );
   });
+  it("a transfer that fails before its import: NEW erases its one-time key at the end signed into prepare", async () => {
+    // OLD is away from here on: NEW answers prepare (and keeps a key), the export is never answered.
+    await stopChild(agents[0]!);
+    await waitFor("OLD offline", async () => {
+      const res = await server.api<{ online: boolean }>("GET", `/api/v1/devices/${old.deviceId}`);
+      return !res.body.online;
+    });
+    const started = await server.api<TransferView>("POST", `/api/v1/devices/${old.deviceId}/transfer`, {
+      to: replacement.deviceId,
+    });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const id = started.body.id;
+    const keys = () => openAgentStore(replacement.stateDir).list("keys");
+    await waitFor("NEW prepared its key", async () => keys().includes(`transfer-${id}`));
+    // Positive control: the key and its expiry are there while the transfer waits on OLD's export.
+    assert.ok(keys().includes(`transfer-expires-${id}`));
+    const failed = await waitFor("transfer failed at its deadline", async () => {
+      const res = await server.api<TransferView>("GET", `/api/v1/transfers/${id}`);
+      return res.body.state === "failed" && res.body;
+    });
+    assert.equal(failed.reason, "deadline: the source device did not answer transfer-export within 3 s");
+    // Four deadlines (12 s) after the start, on NEW's own timer: no restart, no command needed.
+    await waitFor(
+      "NEW erased the key of the failed transfer",
+      async () => !keys().includes(`transfer-${id}`) && !keys().includes(`transfer-expires-${id}`),
+      40_000,
+    );
+  });
 });

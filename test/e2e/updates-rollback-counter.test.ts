@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { openAgentStore } from "../../packages/agent/src/device-store.ts";
@@ -46,6 +46,8 @@ describe("the anti-rollback counter: signed into the targets, enforced by the se
   let agent: ChildProcess;
   let stateDir: string;
   let deviceId: string;
+  /** The device's whole state directory as enrolled, before any update: an old backup to put back. */
+  let backup: string;
   const release: Record<string, string> = {};
   const slots = () => JSON.parse(readFileSync(join(stateDir, "updates", "slots", "slots.json"), "utf8"));
 
@@ -105,6 +107,8 @@ describe("the anti-rollback counter: signed into the targets, enforced by the se
       join(stateDir, "updates.json"),
       JSON.stringify({ hardwareRevision: "rev-a", checkIntervalMs: 500 }),
     );
+    backup = join(tempDir("bulwark-counter-backup-"), "state");
+    cpSync(stateDir, backup, { recursive: true });
     agent = startAgent();
     await waitFor(
       "agent online",
@@ -226,6 +230,48 @@ describe("the anti-rollback counter: signed into the targets, enforced by the se
         error.code === "TUF_THRESHOLD_NOT_MET" &&
         /^firmware: 0 ECDSA and 0 ML-DSA valid signatures/.test(error.message),
     );
+  });
+  it("a copy of the store put back (no TPM) lowers the agent's floor until the server's record arrives; then the rollback is refused", async () => {
+    await stopChild(agent);
+    // The device's store put back from the backup taken at enrolment, on two copies of the device.
+    const putBack = () => {
+      const dir = join(tempDir("bulwark-counter-putback-"), "state");
+      cpSync(backup, dir, { recursive: true });
+      return dir;
+    };
+    const rollback = note(productId, jobId(), "1.0.0", { rollback: true });
+    const tls = await productDevice(server, productId);
+
+    // Positive control: with the store put back and no word from the server, the rollback installs.
+    const unaware = putBack();
+    assert.equal((await runAgentJob(server, unaware, tls, rollback)).state, "succeeded");
+
+    // The same device, put back, connects: the server sends its record of what the device installed.
+    const dir = putBack();
+    const child = spawnAgent(dir);
+    const lines: string[] = [];
+    child.stdout!.on("data", (d: Buffer) => lines.push(...d.toString("utf8").split("\n")));
+    try {
+      await waitFor("the agent raised its floor to the server's record", async () =>
+        lines.some(
+          (l) =>
+            l.includes("below the server's record of what this device installed") &&
+            l.includes('"component":"firmware"') &&
+            l.includes('"counter":1'),
+        ),
+      );
+    } finally {
+      await stopChild(child);
+    }
+    const end = await runAgentJob(server, dir, tls, { ...rollback, jobId: jobId() });
+    assert.equal(end.state, "rejected");
+    assert.equal(
+      end.reason,
+      "rollback below the anti-rollback floor 1 (the highest signed counter installed) refused: 1.0.0 has counter 0",
+    );
+    // Positive control: a legitimate install (counter 1, not a rollback) still works on it.
+    assert.equal((await runAgentJob(server, dir, tls, note(productId, jobId(), "1.1.0"))).state, "succeeded");
+    agent = startAgent();
   });
 });
 

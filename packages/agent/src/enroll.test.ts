@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { type Dirent, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createToken, startTestServer, type TestServer, tempDir } from "../../../test/helpers.ts";
@@ -87,5 +87,25 @@ describe("agent enrolment leaves either a whole enrolment or nothing", () => {
     const after = filesOf(stateDir);
     assert.deepEqual(after, before);
     await assert.rejects(enroll(options(stateDir, await createToken(server)), log), /already enrolled/);
+  });
+
+  it("a wipe receipt still to deliver: enrolment refused (a run would erase it), with --force the wipe is finished and dropped", async () => {
+    const stateDir = join(tempDir("bulwark-enrol-"), "state");
+    await enroll(options(stateDir, await createToken(server)), log);
+    writeFileSync(join(stateDir, "wipe-receipt.json"), "{}");
+    await assert.rejects(
+      enroll(options(stateDir, await createToken(server), { force: true, token: "not-a-token" }), log),
+      /\(HTTP 401\)/,
+    );
+    assert.ok(existsSync(join(stateDir, "wipe-receipt.json")), "a failed enrolment drops nothing");
+    await assert.rejects(
+      enroll(options(stateDir, await createToken(server)), log),
+      /a wipe of this device is still to be confirmed to the server \(wipe-receipt.json\)/,
+    );
+    // Positive control: with --force the enrolment is made and the receipt is gone.
+    const state = await enroll(options(stateDir, await createToken(server), { force: true }), log);
+    assert.equal(existsSync(join(stateDir, "wipe-receipt.json")), false);
+    assert.equal(JSON.parse(readFileSync(statePaths(stateDir).state, "utf8")).deviceId, state.deviceId);
+    assert.ok(loadDeviceKey(openAgentStore(stateDir)));
   });
 });

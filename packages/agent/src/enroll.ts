@@ -12,6 +12,8 @@ import { saveDeviceKey } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
 import { openMigratedStore } from "./migrate.ts";
 import { type AgentState, ensureStateDir, statePaths, writeAtomic } from "./state.ts";
+import { resetAgent } from "./wipe.ts";
+import { hasWipeReceipt, WIPE_RECEIPT_FILE } from "./wipe-receipt.ts";
 
 export interface EnrolOptions {
   serverUrl: string;
@@ -41,6 +43,12 @@ function deviceIdOf(cert: X509Certificate): string {
  */
 export async function enroll(options: EnrolOptions, log: AgentLog): Promise<AgentState> {
   const paths = statePaths(options.stateDir);
+  // A wipe receipt left to deliver: the next `run` would finish that wipe, erasing this enrolment.
+  const wipePending = hasWipeReceipt(options.stateDir);
+  if (wipePending && !options.force)
+    throw new EnrolError(
+      `a wipe of this device is still to be confirmed to the server (${WIPE_RECEIPT_FILE}): run "bulwark-agent run" to deliver it, or use --force to drop it`,
+    );
   if (existsSync(paths.state) && !options.force)
     throw new EnrolError(`already enrolled (${paths.state}); use --force to replace`);
   const fingerprint = normaliseFingerprint(options.caFingerprint);
@@ -90,6 +98,11 @@ export async function enroll(options: EnrolOptions, log: AgentLog): Promise<Agen
     rootFingerprint: fingerprint,
     enrolledAt: new Date().toISOString(),
   };
+  if (wipePending) {
+    // --force: the pending wipe is finished here (the KEK first) and its receipt dropped.
+    resetAgent(options.stateDir);
+    log.warn("a pending wipe receipt was dropped: the server still holds that wipe as pending");
+  }
   save(options.stateDir, log, {
     state,
     privateKey: keys.privateKey,

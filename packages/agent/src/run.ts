@@ -8,7 +8,7 @@ import type { TransferCommand } from "@bulwark/sdk/wire/transfer";
 import type { UserNoticeCommand } from "@bulwark/sdk/wire/user-notice";
 import mqtt, { type MqttClient } from "mqtt";
 import { type AppliedConfig, acceptConfig, appliedConfigOrNone } from "./device-config.ts";
-import { deviceKeyPem } from "./device-store.ts";
+import { deviceKeyPem, loadDeviceKey } from "./device-store.ts";
 import type { AgentLog } from "./log.ts";
 import { collectMetadata } from "./metadata.ts";
 import { openMigratedStore } from "./migrate.ts";
@@ -32,12 +32,19 @@ import {
   watchEvents,
 } from "./security-events.ts";
 import { readState, statePaths } from "./state.ts";
-import { handleTransfer } from "./transfer.ts";
+import { eraseExpiredTransferKeys, handleTransfer } from "./transfer.ts";
 import { pinnedRoot } from "./trust.ts";
 import { ReportOutbox } from "./updates/report-outbox.ts";
 import { startUpdates } from "./updates/start.ts";
 import { noticeShower } from "./user-notice.ts";
-import { acceptCommand, cryptoErase, removeRemains } from "./wipe.ts";
+import { acceptCommand, cryptoErase, removeRemains, resumeWipe } from "./wipe.ts";
+import {
+  deliverWipeReceipt,
+  hasWipeReceipt,
+  type PendingWipeReceipt,
+  removeWipeReceipt,
+  signReceipt,
+} from "./wipe-receipt.ts";
 
 export interface RunOptions {
   stateDir: string;
@@ -48,15 +55,16 @@ export interface RunOptions {
   pollMs?: number;
   /** The wait after the server refused the device (jittered over its upper half), ms; default an hour. */
   refusedRetryMs?: number;
-  /** How long a wiped agent keeps trying to get its confirmation acknowledged, ms; default `WIPE_CONFIRM_MS`. */
+  /** How long a wiped agent waits for the PUBACK of its MQTT confirmation before it delivers the receipt over HTTPS, ms; default `WIPE_CONFIRM_MS`. */
   wipeConfirmMs?: number;
 }
 
 /**
- * A wiped agent sends its confirmation again on every connection until the server acknowledges it,
- * for at most this long: it cannot keep it anywhere (the store is erased), and once the server has
- * it the device is deleted and its certificate revoked, so a confirmation whose PUBACK was lost can
- * never be acknowledged and the process must still end.
+ * A wiped agent sends its MQTT confirmation again on every connection until the server acknowledges
+ * it, for at most this long: once the server has it the device is deleted and its certificate
+ * revoked, so a confirmation whose PUBACK was lost can never be acknowledged over MQTT. Then the
+ * agent delivers its signed wipe receipt over HTTPS (`wipe-receipt.ts`), which the server answers
+ * whether it completes the wipe now or completed it before.
  */
 export const WIPE_CONFIRM_MS = 120_000;
 
@@ -69,6 +77,8 @@ export type RunOutcome = "stopped" | "wiped";
  * commands (wipe), and keeps reconnecting with jitter until stopped or wiped.
  */
 export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcome> {
+  // A wipe receipt left by an earlier run: the wipe is committed; finish the erase and deliver it.
+  if (hasWipeReceipt(options.stateDir)) return resumeWipe(options.stateDir, log, options.signal);
   const state = readState(options.stateDir);
   const paths = statePaths(options.stateDir);
   const topics = deviceTopics(state.deviceId);
@@ -94,11 +104,21 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   let attempt = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let telemetryTimer: NodeJS.Timeout | undefined;
+  let transferKeyTimer: NodeJS.Timeout | undefined;
   let lastLogging: string | undefined;
   let refusal: Refusal | undefined;
   let stopping = false;
   /** Set once the device is wiped: the store is gone, only the confirmation is still to be sent. */
-  let wipe: { wipeId: string; confirmation: WipeConfirmation; timer: NodeJS.Timeout } | undefined;
+  let wipe:
+    | {
+        wipeId: string;
+        confirmation: WipeConfirmation;
+        timer: NodeJS.Timeout;
+        /** The signed receipt kept on disk, delivered over HTTPS unless the MQTT confirmation is acknowledged. */
+        pending: PendingWipeReceipt | undefined;
+        acknowledged: boolean;
+      }
+    | undefined;
   let finish!: (outcome: RunOutcome) => void;
   const finished = new Promise<RunOutcome>((resolve) => {
     finish = resolve;
@@ -140,7 +160,10 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
    *   device's state (a repeat writes the same values) and a notice acknowledgement once per device.
    * - the logging state (`event-logging`) is the current state, sent on every connection.
    * - the wipe confirmation: the store is erased before it is sent, so it is kept in memory and sent
-   *   on every connection until its PUBACK, for at most `WIPE_CONFIRM_MS` (`onWipe`).
+   *   on every connection until its PUBACK, for at most `WIPE_CONFIRM_MS` (`onWipe`); beside it, a
+   *   receipt signed with the device key before the erase is kept as a file outside the store and,
+   *   unless the PUBACK came, delivered over HTTPS with no client certificate until the server
+   *   answers, after a restart too (`wipe-receipt.ts`).
    */
   const send = (report: Exclude<DeviceReport, { type: "security-event" }>) =>
     client.publish(topics.events, JSON.stringify(report), { qos: 1 }, (error) => {
@@ -285,29 +308,54 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
    */
   function onWipe(wipeId: string): void {
     log.warn("wipe requested: crypto-erasing local data", { wipeId });
-    const confirmation = cryptoErase(options.stateDir, wipeId);
+    let pending: PendingWipeReceipt | undefined;
+    try {
+      pending = signReceipt({
+        deviceId: state.deviceId,
+        wipeId,
+        serverUrl: state.serverUrl,
+        caPem: readFileSync(paths.ca, "utf8"),
+        privateKey: loadDeviceKey(store),
+        certPem: readFileSync(paths.cert, "utf8"),
+      });
+    } catch (error) {
+      // Never stands in the way of the erase: only the MQTT confirmation is left to tell the server.
+      log.error("wipe receipt not signed; erasing all the same", {
+        wipeId,
+        reason: (error as Error).message,
+      });
+    }
+    const confirmation = cryptoErase(options.stateDir, wipeId, pending);
     // The store is gone: nothing reads or writes it from here on.
     outbox.close();
     renewal.stop();
+    clearTimeout(transferKeyTimer);
     clearInterval(poll);
     watcher.close();
     clearInterval(telemetryTimer);
     const waitMs = options.wipeConfirmMs ?? WIPE_CONFIRM_MS;
     const timer = setTimeout(() => {
-      log.error("wipe confirmation not acknowledged in time; ending without it", { wipeId, waitMs });
+      log.warn("wipe confirmation not acknowledged over MQTT in time; delivering the signed receipt", {
+        wipeId,
+        waitMs,
+      });
       wiped();
     }, waitMs);
-    wipe = { wipeId, confirmation, timer };
+    wipe = { wipeId, confirmation, timer, pending, acknowledged: false };
     sendWipeConfirmation();
   }
 
   function sendWipeConfirmation(): void {
     if (!wipe || !client.connected) return;
     const { wipeId, confirmation } = wipe;
+    const current = wipe;
     client.publish(topics.jobStatus(wipeId), JSON.stringify(confirmation), { qos: 1 }, (error) => {
       if (error)
         log.warn("wipe confirmation not acknowledged; sent again on the next connection", { wipeId });
-      else wiped();
+      else {
+        current.acknowledged = true;
+        wiped();
+      }
     });
   }
 
@@ -325,6 +373,22 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     // Kept in the store until its PUBACK, across reconnects and restarts: the server sends the
     // command again on each reconnect until this step arrives (a repeat is answered alike, above).
     outbox.add(command.transferId, status);
+    sweepTransferKeys();
+  }
+
+  /**
+   * A transfer that failed before its import leaves its one-time key here until the end the server
+   * signed into its `transfer-prepare`: erased then (the timer is armed for the next one to expire).
+   */
+  function sweepTransferKeys(): void {
+    clearTimeout(transferKeyTimer);
+    if (wipe || stopping) return;
+    const { erased, next } = eraseExpiredTransferKeys(store);
+    for (const transferId of erased)
+      log.info("transfer key erased: the transfer is past its end", { transferId });
+    // setTimeout takes at most 2^31 - 1 ms; a later expiry is looked at again then.
+    if (next !== undefined)
+      transferKeyTimer = setTimeout(sweepTransferKeys, Math.min(next - Date.now() + 1, 2 ** 31 - 1));
   }
 
   const showNotice = noticeShower({ store, stateDir: options.stateDir, log });
@@ -425,6 +489,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   const watcher = watchEvents(options.stateDir, () => pumpEvents());
   const poll = setInterval(() => pumpEvents(), options.pollMs ?? 30_000);
   scheduleTelemetry();
+  sweepTransferKeys();
   const stop = () => finish("stopped");
   if (options.signal?.aborted) stop();
   options.signal?.addEventListener("abort", stop, { once: true });
@@ -437,6 +502,7 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
     outcome = "wiped";
     clearTimeout(wipe.timer);
     removeRemains(options.stateDir);
+    if (wipe.acknowledged) removeWipeReceipt(options.stateDir);
     log.warn("wiped", { wipeId: wipe.wipeId });
   }
   renewal.stop();
@@ -444,12 +510,16 @@ export async function run(options: RunOptions, log: AgentLog): Promise<RunOutcom
   clearInterval(poll);
   watcher.close();
   clearInterval(telemetryTimer);
+  clearTimeout(transferKeyTimer);
   clearTimeout(reconnectTimer);
   // Stopping waits for no PUBACK: what matters is kept in the store until its PUBACK, or is sent
   // again by the server itself (see `send`). A message mqtt.js still holds from a lost connection is
   // never acknowledged (it is not sent again), and a graceful `end` would wait for it forever.
   for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
   await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));
+  // Not acknowledged over MQTT: the receipt goes over HTTPS until answered (or, stopped, at the next start).
+  if (wipe?.pending && !wipe.acknowledged)
+    await deliverWipeReceipt(options.stateDir, wipe.pending, log, { signal: options.signal });
   log.info(outcome);
   return outcome;
 }

@@ -26,6 +26,9 @@ const IMPORTED_PREFIX = "transfer-imported-";
 const agentOwned = (name: string) =>
   AGENT_STATE.has(name) || name.startsWith(IMPORTED_PREFIX) || name.startsWith(OUTBOX_PREFIX);
 const secretName = (transferId: string) => `transfer-${transferId}`;
+/** Beside the one-time key (in `keys`, which never travels): when it is erased unless imported by then. */
+const EXPIRY_PREFIX = "transfer-expires-";
+const expiryName = (transferId: string) => `${EXPIRY_PREFIX}${transferId}`;
 /** What a finished import leaves in the store: how many records it took in, so a repeat is answered alike. */
 const importedName = (transferId: string) => `${IMPORTED_PREFIX}${transferId}`;
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
@@ -52,7 +55,7 @@ export function handleTransfer(command: TransferCommand, ctx: TransferContext): 
   try {
     switch (command.type) {
       case "transfer-prepare":
-        return prepare(transferId, ctx);
+        return prepare(transferId, command.keyExpiresAt, ctx);
       case "transfer-export":
         return exportData(command, ctx);
       case "transfer-import":
@@ -68,11 +71,16 @@ export function handleTransfer(command: TransferCommand, ctx: TransferContext): 
  * The recipient: a one-time X-Wing key pair for this transfer, its secret (the seed) kept in the
  * store. Asked again, the same pair: a new one would orphan an export already sealed to the first.
  */
-function prepare(transferId: string, ctx: TransferContext): TransferStatus {
+function prepare(transferId: string, keyExpiresAt: number | undefined, ctx: TransferContext): TransferStatus {
   if (ctx.store.get("state", importedName(transferId)))
     throw new TransferRefused("this transfer was already imported");
+  if (keyExpiresAt !== undefined && keyExpiresAt <= Date.now())
+    throw new TransferRefused("this transfer is past its end: no key is made for it");
   const kept = ctx.store.get("keys", secretName(transferId));
   const pair = kept ? xwingKeyPair(kept) : xwingKeyPair();
+  // The expiry first: a key is never kept without it (a stop in between leaves an expiry alone, swept).
+  if (!kept && keyExpiresAt !== undefined)
+    ctx.store.putJson("keys", expiryName(transferId), { keyExpiresAt });
   if (!kept) ctx.store.put("keys", secretName(transferId), pair.secretKey);
   return { state: "transfer-key", transferId, publicKey: b64(pair.publicKey) };
 }
@@ -153,7 +161,7 @@ function importData(
     records++;
   }
   ctx.store.putJson("state", importedName(command.transferId), { records });
-  ctx.store.delete("keys", secretName(command.transferId)); // one transfer, one key
+  eraseTransferKey(ctx.store, command.transferId); // one transfer, one key
   return { state: "transfer-imported", transferId: command.transferId, records };
 }
 
@@ -176,4 +184,35 @@ function checkSource(
   if (now < Date.parse(leaf.validFrom) || now > Date.parse(leaf.validTo))
     throw new TransferRefused("the source's certificate is not valid now");
   return leaf;
+}
+
+/** Deletes a transfer's one-time key and its expiry (the store's records are AES-GCM under a data key: deleted, unreadable). */
+export function eraseTransferKey(store: EncryptedStore, transferId: string): void {
+  store.delete("keys", secretName(transferId));
+  store.delete("keys", expiryName(transferId));
+}
+
+/**
+ * The one-time keys whose transfer is past its end (the `keyExpiresAt` the server signed into
+ * `transfer-prepare`): a transfer that failed before its import leaves its key on the recipient
+ * only until then. Returns the transfer ids erased, and when the next key expires.
+ */
+export function eraseExpiredTransferKeys(
+  store: EncryptedStore,
+  now = Date.now(),
+): { erased: string[]; next: number | undefined } {
+  const erased: string[] = [];
+  let next: number | undefined;
+  for (const name of store.list("keys")) {
+    if (!name.startsWith(EXPIRY_PREFIX)) continue;
+    const transferId = name.slice(EXPIRY_PREFIX.length);
+    const expiry = store.getJson<{ keyExpiresAt: number }>("keys", name)?.keyExpiresAt;
+    if (typeof expiry === "number" && expiry > now) {
+      next = next === undefined ? expiry : Math.min(next, expiry);
+      continue;
+    }
+    eraseTransferKey(store, transferId);
+    erased.push(transferId);
+  }
+  return { erased, next };
 }

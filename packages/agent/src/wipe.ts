@@ -5,6 +5,15 @@ import { EnvelopeError, openEnvelope } from "@bulwark/sdk/wire/signed";
 import { isTransferCommand, type TransferCommand } from "@bulwark/sdk/wire/transfer";
 import { isUserNoticeCommand, type UserNoticeCommand } from "@bulwark/sdk/wire/user-notice";
 import { destroyKek } from "./device-store.ts";
+import type { AgentLog } from "./log.ts";
+import {
+  deliverWipeReceipt,
+  type PendingWipeReceipt,
+  readWipeReceipt,
+  removeWipeReceipt,
+  WIPE_RECEIPT_FILE,
+  writeWipeReceipt,
+} from "./wipe-receipt.ts";
 
 export type CommandVerdict =
   | { ok: true; command: DeviceCommand | TransferCommand | UserNoticeCommand }
@@ -32,17 +41,45 @@ export function acceptCommand(
 }
 
 /**
- * The wipe, in order: destroy the store's key-encryption key (every data key it wrapped, and so the
- * device key, the applied configuration and queued events, is unreadable from this instant), then hand back the
- * confirmation to publish. `removeRemains` deletes the leftover files after it is sent.
+ * The wipe, in order: sign the receipt with the device key and write it, fsynced, outside the store
+ * (`wipe-receipt.ts`: from then on the wipe is committed, and a start that finds the receipt finishes
+ * the erase before anything else), destroy the store's key-encryption key (every data key it wrapped,
+ * and so the device key, the applied configuration and queued events, is unreadable from this
+ * instant), then hand back the confirmation to publish. `removeRemains` deletes the leftover files
+ * but the receipt once the confirmation is settled.
  */
-export function cryptoErase(dir: string, wipeId: string): WipeConfirmation {
+export function cryptoErase(dir: string, wipeId: string, pending?: PendingWipeReceipt): WipeConfirmation {
+  if (pending) writeWipeReceipt(dir, pending);
   destroyKek(dir);
   return { state: "wiped", wipeId };
 }
 
+/**
+ * A start that finds a wipe receipt: the wipe was committed by an earlier run (stopped, killed or
+ * out of power before the server acknowledged it). Finishes the erase (the KEK first, a no-op once
+ * destroyed), leaves only the receipt and delivers it until the server answers or `signal`.
+ */
+export async function resumeWipe(dir: string, log: AgentLog, signal?: AbortSignal): Promise<"wiped"> {
+  destroyKek(dir);
+  removeRemains(dir);
+  const kept = readWipeReceipt(dir);
+  if (!kept.ok) {
+    log.error("wipe receipt unreadable; dropped (the erase stands)", { reason: kept.reason });
+    removeWipeReceipt(dir);
+  } else {
+    log.warn("wiped before the server acknowledged it; delivering the wipe receipt", {
+      wipeId: kept.pending.wipeId,
+    });
+    await deliverWipeReceipt(dir, kept.pending, log, { signal });
+  }
+  log.info("wiped");
+  return "wiped";
+}
+
+/** Deletes everything in the state directory but the wipe receipt still to be delivered. */
 export function removeRemains(dir: string): void {
-  for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+  for (const name of readdirSync(dir))
+    if (name !== WIPE_RECEIPT_FILE) rmSync(join(dir, name), { recursive: true, force: true });
 }
 
 /**
@@ -54,5 +91,6 @@ export function resetAgent(dir: string): boolean {
   const had = readdirSync(dir).length > 0;
   destroyKek(dir);
   removeRemains(dir);
+  removeWipeReceipt(dir);
   return had;
 }

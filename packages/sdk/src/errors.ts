@@ -63,6 +63,10 @@ export const errorCatalogue = {
   BW_ERR_UNAVAILABLE: { status: 503, title: "The service is not available" },
   BW_ERR_DEVICE_TRANSITION: { status: 409, title: "The device cannot make this status change" },
   BW_ERR_DEVICE_NOT_ALLOWED: { status: 403, title: "The device may not do this in its current status" },
+  BW_ERR_WIPE_RECEIPT_INVALID: {
+    status: 403,
+    title: "The wipe receipt does not verify against a wipe of the device",
+  },
   BW_ERR_POLICY_NOT_FOUND: { status: 404, title: "The device policy does not exist" },
   BW_ERR_SBOM_INVALID: { status: 400, title: "The SBOM is not valid" },
   BW_ERR_SBOM_TOO_LARGE: { status: 413, title: "The SBOM is too large" },

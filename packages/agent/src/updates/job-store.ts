@@ -67,7 +67,8 @@ export function newer(a: string | null | undefined, b: string | null | undefined
  * and every succeeded security job (for the counter, every succeeded job with a signed counter) —
  * and is the highest of them. Against a copy of the whole store
  * put back, the floor is also held by an anchor outside the device's storage where there is one
- * (`tpm-floor.ts`: a TPM NV index); without one, such a copy lowers it. See docs/updates.md
+ * (`tpm-floor.ts`: a TPM NV index); without one, such a copy lowers it until the server's record of
+ * what the device installed arrives (`raiseToServer`, on each connection). See docs/updates.md
  * "Update state on the device".
  */
 export class JobStore {
@@ -255,6 +256,33 @@ export class JobStore {
     installed.components[component] = { ...entry, counter };
     this.#write(installed);
     return true;
+  }
+
+  /**
+   * Raises counter floors to the server's record of what this device installed (`FloorNotice` on
+   * `jobs/notify`, over the device's mutual-TLS session): a second source the device's storage cannot
+   * roll back. Only ever raises (a lower or equal counter changes nothing, so a server that lies can
+   * at most refuse the device updates it would otherwise take). Returns the floors it raised.
+   */
+  raiseToServer(counters: Record<string, number>): { component: string; from?: number; to: number }[] {
+    const installed = this.#installed().persisted;
+    const raised: { component: string; from?: number; to: number }[] = [];
+    for (const [component, counter] of Object.entries(counters)) {
+      const entry = installed.components[component];
+      if (entry?.counter !== undefined && entry.counter >= counter) continue;
+      installed.components[component] = {
+        version: entry?.version ?? "0.0.0",
+        floor: entry?.floor ?? null,
+        counter,
+      };
+      raised.push({
+        component,
+        ...(entry?.counter === undefined ? {} : { from: entry.counter }),
+        to: counter,
+      });
+    }
+    if (raised.length > 0) this.#write(installed);
+    return raised;
   }
 
   /** The anchor's floors; `failed` when it could not be read (said in an error line). */

@@ -12,6 +12,7 @@ import {
   SEGMENTED_DELTA_FORMAT,
 } from "@bulwark/sdk/wire/delta";
 import {
+  isFloorNotice,
   isJobNotify,
   isTerminalJobState,
   type JobNotify,
@@ -158,8 +159,27 @@ export class UpdateAgent {
     };
   }
 
+  /**
+   * The server's record of this device's floor (`FloorNotice`): the store's floor is raised to it,
+   * never lowered. Below it means the store was put back to an older copy (or its update records
+   * deleted) where no TPM holds the floor: said in an error line, and told to the server again.
+   */
+  #raiseToServer(counters: Record<string, number>): void {
+    const raised = this.#jobs.raiseToServer(counters);
+    for (const r of raised)
+      this.#o.log.error(
+        "the anti-rollback floor in the store is below the server's record of what this device installed: an older copy of the store was put back, or its records were deleted; raised to the server's",
+        { component: r.component, ...(r.from === undefined ? {} : { from: r.from }), counter: r.to },
+      );
+    if (raised.length > 0) this.#o.onMetadataChange?.();
+  }
+
   /** A message on `jobs/notify`. */
   onNotify(payload: unknown): void {
+    if (isFloorNotice(payload)) {
+      this.#raiseToServer(payload.counters);
+      return;
+    }
     if (!isJobNotify(payload)) {
       this.#o.log.warn("job notification malformed; ignored");
       return;

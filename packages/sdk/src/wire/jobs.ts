@@ -1,4 +1,5 @@
 import { DELTA_POLICIES, type DeltaPolicy } from "./delta.ts";
+import { isCounters } from "./metadata.ts";
 
 /**
  * Update jobs on the wire (issue #15): the server announces a job on `jobs/notify`, the device
@@ -153,4 +154,26 @@ export function isJobNotify(v: unknown): v is JobNotify {
     (v.delta === undefined || (DELTA_POLICIES as readonly unknown[]).includes(v.delta)) &&
     typeof v.issuedAt === "number"
   );
+}
+
+/**
+ * `jobs/notify` (server → device), besides job notices: the device's anti-rollback floor as the
+ * server knows it — per component, the highest signed counter of the releases the device's
+ * succeeded jobs installed (server `updates/anti-rollback.ts`, `installedCounters`). Sent when the
+ * device subscribes, before its open jobs, over its mutual-TLS session. The agent raises its own
+ * floor to it and never lowers it, so a copy of its store put back (without a TPM to hold the
+ * floor) cannot take it below what the server saw installed. Agents before it ignore it as a
+ * malformed job notice.
+ */
+export interface FloorNotice {
+  type: "anti-rollback-floor";
+  /** Component → counter: at most 16 components, integers ≥ 0 (as `antiRollbackCounters` in metadata). */
+  counters: Record<string, number>;
+  issuedAt: number;
+}
+
+export function isFloorNotice(v: unknown): v is FloorNotice {
+  if (typeof v !== "object" || v === null) return false;
+  const n = v as Record<string, unknown>;
+  return n.type === "anti-rollback-floor" && isCounters(n.counters) && typeof n.issuedAt === "number";
 }

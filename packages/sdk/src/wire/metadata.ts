@@ -34,7 +34,7 @@ export interface DeviceMetadata {
 const COMPONENT = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const MAX_COMPONENTS = 16;
 
-function isCounters(value: unknown): value is Record<string, number> {
+export function isCounters(value: unknown): value is Record<string, number> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const entries = Object.entries(value);
   return (

@@ -16,7 +16,19 @@
  * read the data, swap it, or replay it into another transfer.
  */
 export type TransferCommand =
-  | { type: "transfer-prepare"; deviceId: string; transferId: string; sourceId: string; issuedAt: number }
+  | {
+      type: "transfer-prepare";
+      deviceId: string;
+      transferId: string;
+      sourceId: string;
+      /**
+       * When the recipient erases its one-time key if the transfer has not imported by then (ms since
+       * the epoch): past the transfer's last possible deadline. Absent from servers before it: the
+       * key is then kept until the import or a reset.
+       */
+      keyExpiresAt?: number;
+      issuedAt: number;
+    }
   | {
       type: "transfer-export";
       deviceId: string;
@@ -80,7 +92,11 @@ export function isTransferCommand(v: unknown): v is TransferCommand {
   if (!str(c.deviceId, UUID) || !str(c.transferId, ID) || typeof c.issuedAt !== "number") return false;
   switch (c.type) {
     case "transfer-prepare":
-      return str(c.sourceId, UUID);
+      return (
+        str(c.sourceId, UUID) &&
+        (c.keyExpiresAt === undefined ||
+          (Number.isSafeInteger(c.keyExpiresAt) && (c.keyExpiresAt as number) > 0))
+      );
     case "transfer-export":
       return str(c.recipientId, UUID) && str(c.recipientKey, B64, 4096);
     case "transfer-import":

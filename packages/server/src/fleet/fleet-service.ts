@@ -8,11 +8,13 @@ import type { DeviceChannel } from "./device-channel.ts";
 import { handleDeviceMetadata } from "./device-metadata.ts";
 import { handleDeviceReport } from "./device-reports.ts";
 import type { IncidentDeps } from "./incident-actions.ts";
-import { confirmWipe, wipeSender } from "./wipe.ts";
+import { confirmWipe, type WipeDeps, wipeSender } from "./wipe.ts";
 
 export interface FleetService {
   delivery: ConfigDelivery;
   incidents: IncidentDeps;
+  /** What completes a wipe (the MQTT confirmation, the signed receipt over HTTPS). */
+  wipes: WipeDeps;
   /** What the broker calls on device traffic. */
   brokerHooks: BrokerHooks;
 }
@@ -59,6 +61,7 @@ export function fleetService(deps: {
   return {
     delivery,
     incidents: { store: deps.store, channel: deps.channel, wipe, revocation: deps.revocation },
+    wipes: { store: deps.store, channel: deps.channel, revocation: deps.revocation, log: deps.log },
     brokerHooks,
   };
 }

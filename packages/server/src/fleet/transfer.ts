@@ -97,6 +97,14 @@ const view = (r: Row): TransferView => ({
  */
 const MAY_TRANSFER = ["active", "quarantined"];
 
+/**
+ * How many deadlines the recipient keeps its one-time key for a transfer that has not imported. Each
+ * of the three steps must be answered within one deadline of the previous one, so a transfer has
+ * ended (imported, or failed) three deadlines after it started; the fourth is margin for the
+ * deadline check's own period and for the device's clock.
+ */
+export const KEY_LIFETIME_DEADLINES = 4;
+
 export async function startTransfer(
   deps: TransferDeps,
   request: { sourceId: string; targetId: string; actor: AuditEntry["actor"] },
@@ -117,6 +125,7 @@ export async function startTransfer(
       deviceId: request.targetId,
       transferId: id,
       sourceId: request.sourceId,
+      keyExpiresAt: now + KEY_LIFETIME_DEADLINES * deps.deadlineMs,
     };
     await tx.run(
       `INSERT INTO device_transfers (id, source_device_id, target_device_id, state, created_at, updated_at,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { JobNotify } from "@bulwark/sdk/wire/jobs";
+import { isFloorNotice, type JobNotify } from "@bulwark/sdk/wire/jobs";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
 import type { MqttClient } from "mqtt";
 import type { EnrolledDevice } from "../../../../test/enrol-helpers.ts";
@@ -265,5 +265,38 @@ describe("server-side anti-rollback: deployments and fleet rollbacks below a dev
     const allowed = await deploy({ releaseId: release["1.2.0"], devices: [f.deviceId], rollback: true });
     assert.equal(allowed.status, 201, "F's own floor is 1: positive control");
     assert.equal((await server.api("POST", `/api/v1/deployments/${allowed.body.id}/cancel`)).status, 200);
+  });
+
+  it("a device whose report fell below its succeeded jobs (its store put back): the server's record holds, and is sent to it on subscribe", async () => {
+    const topics = deviceTopics(b.deviceId);
+    // B installed 1.3.0 (counter 1) through the server, and now reports floor 0.
+    await b.client.publishAsync(
+      topics.meta,
+      JSON.stringify({ hardwareRevision: "rev-a", antiRollbackCounters: { firmware: 0 } }),
+      { qos: 1 },
+    );
+    await waitFor("B's lower report stored", async () => {
+      const row = await server.store.get<{ metadata: string }>(`SELECT metadata FROM devices WHERE id = ?`, [
+        b.deviceId,
+      ]);
+      return JSON.parse(row!.metadata).antiRollbackCounters?.firmware === 0;
+    });
+    const refused = await deploy({ releaseId: release["1.0.0"], devices: [b.deviceId], rollback: true });
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.detail, new RegExp(`${b.deviceId} \\(counter 1, 1\\.3\\.0 installed\\)`));
+    // Positive control: the last known-good at the same counter is allowed.
+    const allowed = await deploy({ releaseId: release["1.2.0"], devices: [b.deviceId], rollback: true });
+    assert.equal(allowed.status, 201, JSON.stringify(allowed.body));
+    assert.equal((await server.api("POST", `/api/v1/deployments/${allowed.body.id}/cancel`)).status, 200);
+
+    // B subscribes again: the server's record of its floor comes first on `jobs/notify`.
+    const seen = b.notes.length;
+    await b.client.unsubscribeAsync(topics.jobsNotify);
+    await b.client.subscribeAsync(topics.jobsNotify, { qos: 1 });
+    const notice = await waitFor("the floor notice", async () =>
+      b.notes.slice(seen).find((n) => (n as unknown as { type: string }).type === "anti-rollback-floor"),
+    );
+    assert.deepEqual((notice as unknown as { counters: unknown }).counters, { firmware: 1 });
+    assert.ok(isFloorNotice(notice));
   });
 });

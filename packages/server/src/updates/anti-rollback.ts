@@ -73,10 +73,13 @@ export async function releaseGuard(db: Queryable, releaseId: string): Promise<Gu
 }
 
 /**
- * Each given device's floor for the component (devices with nothing known installed have none).
- * A device that reports its floor (`metadata.antiRollbackCounters[component]`: the highest signed
- * counter its agent installed, the floor the agent itself enforces) has that one; for the others,
- * from the server's record of succeeded jobs and the firmware version the device reports.
+ * Each given device's floor for the component (devices with nothing known installed have none): the
+ * higher of the floor the device reports (`metadata.antiRollbackCounters[component]`: the highest
+ * signed counter its agent installed, the floor the agent itself enforces; preferred at equal
+ * counters) and the server's own record of its succeeded jobs; for a device that reports no floor
+ * (an older agent), its succeeded jobs and the firmware version it reports.
+ * The record cannot be rolled back with the device's storage: a store put back reports a lower floor
+ * until the server's `FloorNotice` raises it again (`job-notify.ts`).
  */
 export async function deviceFloors(
   db: Queryable,
@@ -86,19 +89,13 @@ export async function deviceFloors(
   known?: string[],
 ): Promise<Map<string, Floor>> {
   const floors = new Map<string, Floor>();
-  const derived: typeof devices = [];
-  for (const d of devices) {
-    const reported = d.metadata.antiRollbackCounters?.[component];
-    if (reported === undefined) derived.push(d);
-    else if (reported > 0) floors.set(d.id, { counter: reported, reported: true });
-  }
-  if (derived.length === 0) return floors;
+  if (devices.length === 0) return floors;
   const security = known ?? (await securityVersions(db, productId, component));
   const installed = new Map<string, string[]>();
   const add = (id: string, version: string | undefined) => {
     if (version) installed.set(id, [...(installed.get(id) ?? []), version]);
   };
-  const wanted = new Set(derived.map((d) => d.id));
+  const wanted = new Set(devices.map((d) => d.id));
   const rows = await db.all<{ device_id: string; version: string }>(
     `SELECT j.device_id, r.version FROM deployment_jobs j
      JOIN deployments d ON d.id = j.deployment_id
@@ -108,7 +105,11 @@ export async function deviceFloors(
     [productId, component],
   );
   for (const row of rows) if (wanted.has(row.device_id)) add(row.device_id, row.version);
-  if (component === DEFAULT_COMPONENT) for (const d of derived) add(d.id, d.metadata.firmwareVersion);
+  // The firmware version a device reports counts only for one that reports no floor (an older agent):
+  // both are the device's word, and its floor is the one its agent enforces.
+  if (component === DEFAULT_COMPONENT)
+    for (const d of devices)
+      if (d.metadata.antiRollbackCounters?.[component] === undefined) add(d.id, d.metadata.firmwareVersion);
   for (const [id, versions] of installed) {
     let best: Floor | undefined;
     for (const version of versions) {
@@ -116,6 +117,12 @@ export async function deviceFloors(
       if (!best || counter > best.counter) best = { counter, version };
     }
     if (best && best.counter > 0) floors.set(id, best);
+  }
+  for (const d of devices) {
+    const reported = d.metadata.antiRollbackCounters?.[component];
+    const recorded = floors.get(d.id)?.counter ?? 0;
+    if (reported !== undefined && reported > 0 && reported >= recorded)
+      floors.set(d.id, { counter: reported, reported: true });
   }
   return floors;
 }
@@ -143,4 +150,32 @@ export async function belowFloor(
   if (guard.counter >= security.length) return new Map();
   const floors = await deviceFloors(db, productId, guard.component, devices, security);
   return new Map([...floors].filter(([, floor]) => floor.counter > guard.counter));
+}
+
+/**
+ * Per component, the highest anti-rollback counter of what the device's succeeded jobs installed:
+ * the server's own record (a succeeded job never changes, `job-reports.ts`), which the device's
+ * storage cannot roll back. Read per device with the `deployment_jobs_device` index.
+ */
+export async function installedCounters(db: Queryable, deviceId: string): Promise<Record<string, number>> {
+  const rows = await db.all<{ product_id: string; component: string; version: string }>(
+    `SELECT DISTINCT d.product_id, u.component, r.version FROM deployment_jobs j
+     JOIN deployments d ON d.id = j.deployment_id
+     JOIN releases r ON r.id = d.release_id
+     JOIN release_updates u ON u.release_id = r.id
+     WHERE j.device_id = ? AND j.state = 'succeeded'`,
+    [deviceId],
+  );
+  const security = new Map<string, string[]>();
+  const counters: Record<string, number> = {};
+  for (const row of rows) {
+    const key = `${row.product_id}\u0000${row.component}`;
+    let known = security.get(key);
+    if (!known) {
+      known = await securityVersions(db, row.product_id, row.component);
+      security.set(key, known);
+    }
+    counters[row.component] = Math.max(counters[row.component] ?? 0, counterAt(known, row.version));
+  }
+  return counters;
 }

@@ -1,6 +1,7 @@
-import type { JobNotify } from "@bulwark/sdk/wire/jobs";
+import type { FloorNotice, JobNotify } from "@bulwark/sdk/wire/jobs";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import type { Queryable } from "../store/store.ts";
+import { installedCounters } from "./anti-rollback.ts";
 import { artifactsOf } from "./artifacts.ts";
 import type { Job } from "./deployment-jobs.ts";
 import type { Deployment } from "./deployments.ts";
@@ -55,4 +56,20 @@ export async function sendNotify(
   job: Job,
 ) {
   await channel.publish(job.deviceId, "jobsNotify", await notifyDocument(db, deployment, job));
+}
+
+/**
+ * The device's anti-rollback floor as the server knows it (`FloorNotice`, from its succeeded jobs),
+ * on `jobs/notify`; nothing for a device that installed nothing through the server.
+ */
+export async function sendFloorNotice(
+  channel: Pick<DeviceChannel, "publish">,
+  db: Queryable,
+  deviceId: string,
+) {
+  // At most 16 components, as the device takes them (`isFloorNotice`).
+  const counters = Object.fromEntries(Object.entries(await installedCounters(db, deviceId)).slice(0, 16));
+  if (Object.keys(counters).length === 0) return;
+  const notice: FloorNotice = { type: "anti-rollback-floor", counters, issuedAt: Date.now() };
+  await channel.publish(deviceId, "jobsNotify", notice);
 }

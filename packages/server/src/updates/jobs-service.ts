@@ -5,7 +5,7 @@ import type { DeviceChannel } from "../fleet/device-channel.ts";
 import type { Store } from "../store/store.ts";
 import { openJobsOfDevice, unacknowledgedCancelsOf } from "./deployment-jobs.ts";
 import { activeDeploymentIds, deploymentById } from "./deployments.ts";
-import { sendNotify } from "./job-notify.ts";
+import { sendFloorNotice, sendNotify } from "./job-notify.ts";
 import { applyJobReport, type ReportOutcome } from "./job-reports.ts";
 import { advanceDeployment, type RolloutDeps } from "./rollout.ts";
 
@@ -15,7 +15,10 @@ export interface UpdateJobs {
   /** Runs a pass of the deployment soon (coalesced: one pass at a time per deployment). */
   wake(deploymentId: string): void;
   jobStatus(deviceId: string, jobId: string, payload: Buffer): Promise<void>;
-  /** The device (re)subscribed to `jobs/notify`: its open jobs, and cancels not acknowledged, are sent again. */
+  /**
+   * The device (re)subscribed to `jobs/notify`: its anti-rollback floor as the server knows it, then
+   * its open jobs, and cancels not acknowledged, are sent again.
+   */
   subscribed(deviceId: string): Promise<void>;
   start(intervalMs: number): void;
   stop(): Promise<void>;
@@ -160,6 +163,8 @@ export function updateJobs(deps: {
       });
     },
     async subscribed(deviceId) {
+      // The floor first: the agent raises its own before it looks at any job sent below.
+      await sendFloorNotice(deps.channel, deps.store, deviceId);
       for (const job of await openJobsOfDevice(deps.store, deviceId)) {
         if (job.state === "queued") continue;
         const deployment = await deploymentById(deps.store, job.deploymentId);
