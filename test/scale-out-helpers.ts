@@ -68,21 +68,23 @@ export function logged(server: ServerProcess, msg: string, fields: Record<string
   return count;
 }
 
-/** Enough of a TestServer for the EST helpers, talking to one process's API. */
+/** Enough of a TestServer for the EST helpers, talking to one process's API: JSON, or raw bytes (an artifact upload). */
 export function apiOf(httpUrl: string, rootPem: string, adminKey: string): TestServer {
   return {
     httpUrl,
     rootPem,
-    async api(method: string, path: string, body?: unknown) {
+    async api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+      const raw = Buffer.isBuffer(body);
       const res = await httpsRequest({
         url: new URL(path, httpUrl).href,
         method,
         ca: rootPem,
         headers: {
           authorization: `Bearer ${adminKey}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(body === undefined || raw ? {} : { "content-type": "application/json" }),
+          ...headers,
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       });
       const text = res.body.toString("utf8");
       return {

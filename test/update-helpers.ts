@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { httpsRequest } from "../packages/sdk/src/https.ts";
+import { httpFetcher, memoryStore, TufUpdater } from "../packages/sdk/src/tuf/index.ts";
 import type { JobNotify } from "../packages/sdk/src/wire/jobs.ts";
 import type { Queryable } from "../packages/server/src/store/store.ts";
 import { type EnrolledDevice, enrolDirect } from "./enrol-helpers.ts";
@@ -160,4 +161,31 @@ export async function assertEveryTransitionOnce(
   for (const job of jobs)
     assert.deepEqual(byJob.get(job.id), order, `every transition stored once, in order (job ${job.id})`);
   return jobOf;
+}
+
+/**
+ * The SDK's TUF client as `device` of `productId` runs it (hybrid policy, mutual TLS with its
+ * certificate), bootstrapped from root 1 as served to the device, and refreshed (TUF spec §5).
+ */
+export async function deviceTufClient(
+  server: TestServer,
+  device: EnrolledDevice,
+  productId: string,
+): Promise<TufUpdater> {
+  const base = `${server.httpUrl}/tuf/${productId}`;
+  const root = await deviceGet(server, device, `/tuf/${productId}/1.root.json`);
+  const client = new TufUpdater({
+    fetcher: httpFetcher({
+      metadataBaseUrl: `${base}/`,
+      targetBaseUrl: `${base}/targets/`,
+      ca: server.rootPem,
+      cert: device.certChainPem,
+      key: device.keyPem,
+    }),
+    store: memoryStore(),
+    bootstrapRoot: root.body,
+    policy: "hybrid",
+  });
+  await client.refresh();
+  return client;
 }

@@ -48,6 +48,8 @@ const PUBLIC_ROUTES = new Set([
   "GET /security/policy",
   "GET /security/encryption-key",
   "POST /api/v1/cra/intake",
+  // A wiped device's signed receipt: its key is gone, so no client certificate (fleet/wipe-receipt.ts).
+  "POST /api/v1/wipe-receipts",
   "GET /api/v1/cra/intake/:id/status",
   // CSAF 2.0 §7.1 (requirements 7–20): TLP:WHITE advisories, their hashes, signatures and key are public.
   "GET /.well-known/csaf/provider-metadata.json",

@@ -3,14 +3,13 @@ import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { httpsRequest } from "../../packages/sdk/src/https.ts";
 import { deltaTargetPath } from "../../packages/sdk/src/wire/delta.ts";
 import { PostgresStore } from "../../packages/server/src/store/postgres.ts";
 import { SqliteStore } from "../../packages/server/src/store/sqlite.ts";
 import type { Queryable } from "../../packages/server/src/store/store.ts";
 import { nextRelease, realBinary } from "../delta-images.ts";
 import { type TestServer, tempDir, waitFor } from "../helpers.ts";
-import { logged, type ServerProcess, startProcess } from "../scale-out-helpers.ts";
+import { apiOf, logged, type ServerProcess, startProcess } from "../scale-out-helpers.ts";
 import { freshSchema, needServices, REDIS_URL } from "../services.ts";
 import { createRelease, uploadArtifact } from "../update-helpers.ts";
 
@@ -29,34 +28,6 @@ interface DeltaItem {
   attempts: number;
   progress: { done: number; total: number };
   delta: { name: string; length: number; sha256: string } | null;
-}
-
-/** The operator API of a server process, JSON or raw bytes (an artifact upload). */
-function apiOf(httpUrl: string, rootPem: string, adminKey: string): TestServer {
-  return {
-    httpUrl,
-    rootPem,
-    async api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-      const raw = Buffer.isBuffer(body);
-      const res = await httpsRequest({
-        url: new URL(path, httpUrl).href,
-        method,
-        ca: rootPem,
-        headers: {
-          authorization: `Bearer ${adminKey}`,
-          ...(body === undefined || raw ? {} : { "content-type": "application/json" }),
-          ...headers,
-        },
-        body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
-      });
-      const text = res.body.toString("utf8");
-      return {
-        status: res.status,
-        body: text.startsWith("{") ? JSON.parse(text) : text,
-        headers: res.headers,
-      };
-    },
-  } as unknown as TestServer;
 }
 
 const deltasOf = async (api: TestServer, releaseId: string) =>

@@ -2,22 +2,10 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { runAgentMain } from "../../../test/agent-cli.ts";
 import { tempDir } from "../../../test/helpers.ts";
-import { main } from "./main.ts";
 
-async function agent(argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-  });
-  return { code, stdout, stderr };
-}
+const agent = runAgentMain;
 
 function usageError(r: { code: number; stdout: string; stderr: string }, pattern: RegExp) {
   assert.equal(r.code, 2, r.stderr);

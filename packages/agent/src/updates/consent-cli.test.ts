@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { JobNotify } from "@bulwark/sdk/wire/jobs";
+import { runAgentMain } from "../../../../test/agent-cli.ts";
 import { tempDir } from "../../../../test/helpers.ts";
 import { openAgentStore, storePaths } from "../device-store.ts";
 import { createLog } from "../log.ts";
-import { main } from "../main.ts";
 import { peekEvents } from "../security-events.ts";
 import { statePaths } from "../state.ts";
 import { JobStore } from "./job-store.ts";
@@ -14,19 +14,7 @@ import { CONSENT_RECORD } from "./update-records.ts";
 
 process.env.BULWARK_AGENT_TPM = "off"; // the file KEK, whatever this machine has
 
-async function agent(argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-  });
-  return { code, stdout, stderr };
-}
+const agent = runAgentMain;
 
 /** A state directory as enrolment leaves it: agent.json and the store. */
 function enrolled(): string {

@@ -4,10 +4,10 @@ import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { runAgentMain } from "../../../../test/agent-cli.ts";
 import { tempDir } from "../../../../test/helpers.ts";
 import { openAgentStore } from "../device-store.ts";
 import { createLog } from "../log.ts";
-import { main } from "../main.ts";
 import { readSettings, SETTING_KEYS, SettingsError, settingsFile } from "./settings.ts";
 import { settingsCommand } from "./settings-cli.ts";
 import { WRITE_STEPS } from "./settings-file.ts";
@@ -16,19 +16,7 @@ import { UpdateAgent } from "./update-agent.ts";
 const NODE = process.execPath;
 const MODULE = fileURLToPath(new URL("./settings-cli.ts", import.meta.url));
 
-async function agent(argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-  });
-  return { code, stdout, stderr };
-}
+const agent = runAgentMain;
 
 const settings = (dir: string, ...args: string[]) =>
   agent(["updates", "settings", ...args, "--state-dir", dir]);

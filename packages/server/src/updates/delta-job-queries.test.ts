@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { release, storeBackends } from "../../test/store-fixtures.ts";
+import type { Store } from "../store/store.ts";
 import {
   claimDeltaJob,
   deltaJobById,
@@ -15,6 +16,25 @@ import {
 
 const LEASE = 30_000;
 
+/** A pending zstd-seg job of `units` segments for release 1.1.0 of `product` against 1.0.0. */
+async function pendingJob(store: Store, product: string, hashChar: string, units: number): Promise<string> {
+  const base = await release(store, product, "1.0.0");
+  const next = await release(store, product, "1.1.0");
+  const id = randomUUID();
+  await insertDeltaJob(store, {
+    id,
+    releaseId: next.id,
+    productId: next.productId,
+    artifactName: "fw.img",
+    baseReleaseId: base.id,
+    baseVersion: "1.0.0",
+    baseSha256: hashChar.repeat(64),
+    format: "zstd-seg",
+    totalUnits: units,
+  });
+  return id;
+}
+
 /**
  * The claims behind background delta jobs (issue #15 item 10, `delta-jobs.ts`), on both stores:
  * one claim wins a race, a live claim is not taken, an expired one is, and a process whose claim
@@ -27,20 +47,7 @@ for (const backend of storeBackends)
       if (!fixture) return;
       const { store } = fixture;
       try {
-        const base = await release(store, "Claims C1", "1.0.0");
-        const next = await release(store, "Claims C1", "1.1.0");
-        const id = randomUUID();
-        await insertDeltaJob(store, {
-          id,
-          releaseId: next.id,
-          productId: next.productId,
-          artifactName: "fw.img",
-          baseReleaseId: base.id,
-          baseVersion: "1.0.0",
-          baseSha256: "a".repeat(64),
-          format: "zstd-seg",
-          totalUnits: 4,
-        });
+        const id = await pendingJob(store, "Claims C1", "a", 4);
         const now = Date.now();
         assert.equal(await nextClaimableDeltaJob(store, "x", now, false), id);
 
@@ -85,20 +92,7 @@ for (const backend of storeBackends)
       if (!fixture) return;
       const { store } = fixture;
       try {
-        const base = await release(store, "Claims C2", "1.0.0");
-        const next = await release(store, "Claims C2", "1.1.0");
-        const id = randomUUID();
-        await insertDeltaJob(store, {
-          id,
-          releaseId: next.id,
-          productId: next.productId,
-          artifactName: "fw.img",
-          baseReleaseId: base.id,
-          baseVersion: "1.0.0",
-          baseSha256: "b".repeat(64),
-          format: "zstd-seg",
-          totalUnits: 2,
-        });
+        const id = await pendingJob(store, "Claims C2", "b", 2);
         const now = Date.now();
         assert.ok(await claimDeltaJob(store, id, "a", now, LEASE, false));
         assert.equal(await releaseDeltaJob(store, id, "b"), false, "only its owner hands it back");

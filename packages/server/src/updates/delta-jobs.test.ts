@@ -4,7 +4,6 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { zstdDecompressSync } from "node:zlib";
-import { httpFetcher, memoryStore, TufUpdater } from "@bulwark/sdk/tuf";
 import {
   decodeSegmentHeader,
   deltaTargetPath,
@@ -17,7 +16,13 @@ import { nextRelease, realBinary } from "../../../../test/delta-images.ts";
 import type { EnrolledDevice } from "../../../../test/enrol-helpers.ts";
 import { CLI, runCli, startTestServer, type TestServer, tempDir, waitFor } from "../../../../test/helpers.ts";
 import { connectDevice } from "../../../../test/mqtt-helpers.ts";
-import { createRelease, deviceGet, productDevice, uploadArtifact } from "../../../../test/update-helpers.ts";
+import {
+  createRelease,
+  deviceGet,
+  deviceTufClient,
+  productDevice,
+  uploadArtifact,
+} from "../../../../test/update-helpers.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import { deltaJobsOf } from "./delta-job-queries.ts";
 
@@ -133,24 +138,7 @@ describe("segmented deltas computed in the background", () => {
   const deltas = async (releaseId: string) =>
     (await server.api<{ items: DeltaItem[] }>("GET", `/api/v1/releases/${releaseId}/deltas`)).body.items;
 
-  async function updater(): Promise<TufUpdater> {
-    const base = `${server.httpUrl}/tuf/${productId}`;
-    const root = await deviceGet(server, device, `/tuf/${productId}/1.root.json`);
-    const client = new TufUpdater({
-      fetcher: httpFetcher({
-        metadataBaseUrl: `${base}/`,
-        targetBaseUrl: `${base}/targets/`,
-        ca: server.rootPem,
-        cert: device.certChainPem,
-        key: device.keyPem,
-      }),
-      store: memoryStore(),
-      bootstrapRoot: root.body,
-      policy: "hybrid",
-    });
-    await client.refresh();
-    return client;
-  }
+  const updater = () => deviceTufClient(server, device, productId);
 
   before(async () => {
     server = await startTestServer({ args: ["--delta-max-image-bytes", String(MiB)] });

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { httpFetcher, memoryStore, TufUpdater } from "@bulwark/sdk/tuf";
 import { deltaTargetPath, parseDeltaCustom } from "@bulwark/sdk/wire/delta";
 import type { JobNotify } from "@bulwark/sdk/wire/jobs";
 import { deviceTopics } from "@bulwark/sdk/wire/topics";
@@ -11,7 +10,12 @@ import type { EnrolledDevice } from "../../../../test/enrol-helpers.ts";
 import { startTestServer, type TestServer, waitFor } from "../../../../test/helpers.ts";
 import { connectDevice } from "../../../../test/mqtt-helpers.ts";
 import { freshSchema, needServices } from "../../../../test/services.ts";
-import { createRelease, deviceGet, productDevice, uploadArtifact } from "../../../../test/update-helpers.ts";
+import {
+  createRelease,
+  deviceTufClient,
+  productDevice,
+  uploadArtifact,
+} from "../../../../test/update-helpers.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const KiB = 1024;
@@ -179,20 +183,7 @@ describe("delta formats per device and the product's default delta policy", () =
     );
 
     // The newer device finds its delta in the signed metadata and downloads it (TUF spec §5.7.3).
-    const base = `${server.httpUrl}/tuf/${productId}`;
-    const tuf = new TufUpdater({
-      fetcher: httpFetcher({
-        metadataBaseUrl: `${base}/`,
-        targetBaseUrl: `${base}/targets/`,
-        ca: server.rootPem,
-        cert: current.certChainPem,
-        key: current.keyPem,
-      }),
-      store: memoryStore(),
-      bootstrapRoot: (await deviceGet(server, current, `/tuf/${productId}/1.root.json`)).body,
-      policy: "hybrid",
-    });
-    await tuf.refresh();
+    const tuf = await deviceTufClient(server, current, productId);
     const info = await tuf.getTargetInfo(deltaTargetPath(note.targets[0]!.path, sha256(v11)));
     assert.ok(info, "the delta from 1.1.0's image is a signed target");
     assert.equal(parseDeltaCustom(info.target.custom)?.format, "zstd-seg");

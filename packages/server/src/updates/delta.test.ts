@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { constants, zstdDecompressSync } from "node:zlib";
-import { httpFetcher, memoryStore, TufUpdater } from "@bulwark/sdk/tuf";
 import {
   decodeSegmentHeader,
   deltaTargetPath,
@@ -13,7 +12,13 @@ import { nextRelease, realBinary } from "../../../../test/delta-images.ts";
 import type { EnrolledDevice } from "../../../../test/enrol-helpers.ts";
 import { startTestServer, type TestServer, waitFor } from "../../../../test/helpers.ts";
 import { freshSchema, needServices } from "../../../../test/services.ts";
-import { createRelease, deviceGet, productDevice, uploadArtifact } from "../../../../test/update-helpers.ts";
+import {
+  createRelease,
+  deviceGet,
+  deviceTufClient,
+  productDevice,
+  uploadArtifact,
+} from "../../../../test/update-helpers.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const MiB = 1024 * 1024;
@@ -42,24 +47,7 @@ describe("binary deltas at publish (issue #15 item 10)", () => {
     return published.body;
   }
 
-  async function updater(): Promise<TufUpdater> {
-    const base = `${server.httpUrl}/tuf/${productId}`;
-    const root = await deviceGet(server, device, `/tuf/${productId}/1.root.json`);
-    const client = new TufUpdater({
-      fetcher: httpFetcher({
-        metadataBaseUrl: `${base}/`,
-        targetBaseUrl: `${base}/targets/`,
-        ca: server.rootPem,
-        cert: device.certChainPem,
-        key: device.keyPem,
-      }),
-      store: memoryStore(),
-      bootstrapRoot: root.body,
-      policy: "hybrid",
-    });
-    await client.refresh();
-    return client;
-  }
+  const updater = () => deviceTufClient(server, device, productId);
 
   before(async () => {
     // A 4 MiB cap: the 3 MiB images get zstd-dict deltas, the 5 MiB one below a segmented delta

@@ -51,15 +51,22 @@ export async function releaseUpdateRoutes(app: FastifyInstance, deps: { store: S
     { config: { auth: { permission: "products:read" } }, schema: { params: RELEASE_PARAMS } },
     async (request) => {
       const release = await updateRelease(deps.store, request.params.id);
-      const made = await deltasOf(deps.store, release.id);
+      // Jobs first: a job read as ready has its delta row committed with it (delta-jobs.ts), so
+      // the deltas read next include it. Read the other way round (two reads, no snapshot on
+      // PostgreSQL), a job that ended between them showed ready with no delta.
       const jobs = await deltaJobsOf(deps.store, release.id);
+      const made = await deltasOf(deps.store, release.id);
       const byId = new Map(made.map((d) => [d.id, d]));
       const delta = (id: string | null) => {
         const d = id === null ? undefined : byId.get(id);
         return d ? { name: d.name, length: d.length, sha256: d.sha256 } : null;
       };
       const baseVersions = new Map(jobs.map((j) => [j.baseReleaseId, j.baseVersion]));
-      const inline = made.filter((d) => !jobs.some((j) => j.deltaId === d.id));
+      // Made at publish: no job for its artifact and base (one a job made after the jobs were read
+      // is that job's, shown as the job read).
+      const inline = made.filter(
+        (d) => !jobs.some((j) => j.artifactName === d.artifactName && j.baseSha256 === d.baseSha256),
+      );
       for (const d of inline)
         if (!baseVersions.has(d.baseReleaseId))
           baseVersions.set(d.baseReleaseId, (await updateRelease(deps.store, d.baseReleaseId)).version);
