@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomUUIDv7 } from "node:crypto";
 import { isTerminalJobState, type JobState, TERMINAL_JOB_STATES } from "@bulwark/sdk/wire/jobs";
 import { chunks, placeholders } from "../store/placeholders.ts";
 import type { Queryable } from "../store/store.ts";
@@ -196,7 +196,10 @@ async function recordEvents(db: Queryable, events: readonly JobEvent[]): Promise
       `INSERT INTO deployment_job_events (id, job_id, deployment_id, device_id, from_state, to_state, reason, actor, at, seq)
        VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
       chunk.flatMap((e) => [
-        randomUUID(),
+        // Time-ordered (RFC 9562 §5.7): each new row's key goes to the right edge of the primary
+        // key's index, not to a random page of it (at 10,000 devices reporting, random ids were
+        // one more page written per report at every commit).
+        randomUUIDv7(),
         e.job.id,
         e.job.deploymentId,
         e.job.deviceId,
