@@ -82,11 +82,12 @@ export async function fittingDevices(
 
 /**
  * The devices a deployment reaches now: the product's active devices matching its target (read
- * afresh each time, so devices that join the group later are taken in), whose hardware revision
+ * from the store on each call, so devices that join the group later are taken in: the rollout
+ * keeps a read for a few seconds, `rollout.ts`), whose hardware revision
  * the release lists (an empty list fits every revision) and whose anti-rollback floor the release
  * is not below (`guard`: the release's counter) and, when the deployment requires a delta
- * (`delta`), whose agent can apply the release's delta formats (read afresh too, so a device whose
- * upgraded agent advertises the format is taken in on the next pass). Checked before a device is
+ * (`delta`), whose agent can apply the release's delta formats (read with them, so a device whose
+ * upgraded agent advertises the format is taken in once the rollout reads again). Checked before a device is
  * targeted: a device left out gets no job, and the deployment's summary counts it. Unordered:
  * `inRolloutOrder` ranks them (the rollout pass only when it admits devices, as ranking costs a
  * hash per device).
