@@ -120,7 +120,7 @@ export function recordingHooks(fail?: Error): { hooks: BrokerHooks; calls: HookC
       subscribed: (deviceId, kind, status) => record(["subscribed", deviceId, kind, status]),
       metadata: (deviceId, payload) => record(["metadata", deviceId, payload.toString()]),
       report: (deviceId, payload) => record(["report", deviceId, payload.toString()]),
-      jobStatus: (deviceId, jobId, payload) => record(["jobStatus", deviceId, jobId, payload.toString()]),
+      jobStatus: (deviceId, jobId, report) => record(["jobStatus", deviceId, jobId, JSON.stringify(report)]),
     },
   };
 }

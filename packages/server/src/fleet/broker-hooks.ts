@@ -12,6 +12,10 @@ export interface BrokerHooks {
   metadata(deviceId: string, payload: Buffer): Promise<void>;
   /** A device published on its `events` topic. */
   report(deviceId: string, payload: Buffer): Promise<void>;
-  /** A device published on `jobs/{jobId}/status`. */
-  jobStatus(deviceId: string, jobId: string, payload: Buffer): Promise<void>;
+  /**
+   * A device published on `jobs/{jobId}/status`: its JSON, parsed once by the broker for every
+   * hook in the chain (a job report, a user notice's acknowledgement, a transfer step, a wipe
+   * confirmation). A payload that is not JSON reaches no hook.
+   */
+  jobStatus(deviceId: string, jobId: string, report: unknown): Promise<void>;
 }

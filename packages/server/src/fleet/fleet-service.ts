@@ -48,14 +48,8 @@ export function fleetService(deps: {
     async report(deviceId, payload) {
       await handleDeviceReport(deps, deviceId, payload);
     },
-    async jobStatus(deviceId, jobId, payload) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(payload.toString("utf8"));
-      } catch {
-        return;
-      }
-      await confirmWipe(deps, deviceId, jobId, parsed);
+    async jobStatus(deviceId, jobId, report) {
+      await confirmWipe(deps, deviceId, jobId, report);
     },
   };
   return {

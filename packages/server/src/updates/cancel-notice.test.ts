@@ -74,7 +74,7 @@ describe("deployment cancel: the notice reaches a device offline at cancel time 
     await jobs.subscribed(deviceId);
     assert.deepEqual(delivered.at(-1), { jobId: job.id, state: "canceled" });
     // Another device's acknowledgement does not count; a second subscribe sends it again.
-    await jobs.jobStatus(randomUUID(), job.id, Buffer.from(JSON.stringify({ state: "canceled" })));
+    await jobs.jobStatus(randomUUID(), job.id, { state: "canceled" });
     await jobs.subscribed(deviceId);
     assert.deepEqual(
       delivered.map((d) => d.state),
@@ -82,7 +82,7 @@ describe("deployment cancel: the notice reaches a device offline at cancel time 
     );
 
     // The device acknowledges: the job's state and history stay as they were.
-    await jobs.jobStatus(deviceId, job.id, Buffer.from(JSON.stringify({ state: "canceled" })));
+    await jobs.jobStatus(deviceId, job.id, { state: "canceled" });
     assert.equal((await jobById(store, job.id))?.state, "canceled");
     assert.deepEqual(
       (await jobEvents(store, job.id)).map((e) => e.to_state),

@@ -14,7 +14,8 @@ export interface UpdateJobs {
   rollout: RolloutDeps;
   /** Runs a pass of the deployment soon (coalesced: one pass at a time per deployment). */
   wake(deploymentId: string): void;
-  jobStatus(deviceId: string, jobId: string, payload: Buffer): Promise<void>;
+  /** A device's report on `jobs/{jobId}/status`, parsed (`BrokerHooks.jobStatus`). */
+  jobStatus(deviceId: string, jobId: string, report: unknown): Promise<void>;
   /**
    * The device (re)subscribed to `jobs/notify`: its anti-rollback floor as the server knows it, then
    * its open jobs, and cancels not acknowledged, are sent again.
@@ -150,13 +151,7 @@ export function updateJobs(deps: {
   return {
     rollout,
     wake,
-    jobStatus(deviceId, jobId, payload) {
-      let report: unknown;
-      try {
-        report = JSON.parse(payload.toString("utf8"));
-      } catch {
-        return Promise.resolve();
-      }
+    jobStatus(deviceId, jobId, report) {
       return new Promise<void>((resolve, reject) => {
         pending.push({ deviceId, jobId, report, settle: (error) => (error ? reject(error) : resolve()) });
         drain();
@@ -211,9 +206,9 @@ export function withUpdateJobs(hooks: BrokerHooks, jobs: UpdateJobs): BrokerHook
     },
     metadata: (deviceId, payload) => hooks.metadata(deviceId, payload),
     report: (deviceId, payload) => hooks.report(deviceId, payload),
-    async jobStatus(deviceId, jobId, payload) {
-      await hooks.jobStatus(deviceId, jobId, payload);
-      await jobs.jobStatus(deviceId, jobId, payload);
+    async jobStatus(deviceId, jobId, report) {
+      await hooks.jobStatus(deviceId, jobId, report);
+      await jobs.jobStatus(deviceId, jobId, report);
     },
   };
 }

@@ -89,7 +89,7 @@ describe("rollout at scale: batched notification and group-committed reports", (
     await Promise.all(
       ids.map(async (deviceId) => {
         const job = jobs.get(deviceId)!;
-        await service.jobStatus(deviceId, job.id, Buffer.from(JSON.stringify({ state: "downloading" })));
+        await service.jobStatus(deviceId, job.id, { state: "downloading" });
         // Resolved only once committed: the state is stored when the report's promise resolves.
         const row = await server.store.get<{ state: string }>(
           `SELECT state FROM deployment_jobs WHERE id = ?`,
@@ -120,11 +120,7 @@ describe("rollout at scale: batched notification and group-committed reports", (
     });
     const ids = deviceIds.slice(600, 640);
     const report = (deviceId: string) =>
-      service.jobStatus(
-        deviceId,
-        jobs.get(deviceId)!.id,
-        Buffer.from(JSON.stringify({ state: "verifying" })),
-      );
+      service.jobStatus(deviceId, jobs.get(deviceId)!.id, { state: "verifying" });
     const stateOf = async (deviceId: string) =>
       (
         await store.get<{ state: string }>(`SELECT state FROM deployment_jobs WHERE id = ?`, [

@@ -19,7 +19,7 @@ export interface UserNoticeDelivery {
   /** The device subscribed to `cmd`: its unacknowledged notices go out again. */
   subscribed(deviceId: string): Promise<void>;
   /** A `jobs/{jobId}/status` report: true when it was a notice acknowledgement (recorded here). */
-  jobStatus(deviceId: string, jobId: string, payload: Buffer): Promise<boolean>;
+  jobStatus(deviceId: string, jobId: string, report: unknown): Promise<boolean>;
 }
 
 export function userNoticeDelivery(deps: {
@@ -61,13 +61,7 @@ export function userNoticeDelivery(deps: {
       for (const d of await openDeliveries(deps.store, { deviceId }))
         await send(d.noticeId, deviceId, d.version, true);
     },
-    async jobStatus(deviceId, jobId, payload) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(payload.toString("utf8"));
-      } catch {
-        return false;
-      }
+    async jobStatus(deviceId, jobId, parsed) {
       if (!isUserNoticeAck(parsed, jobId)) return false;
       const ack = parsed;
       const outcome = await deps.store.transaction(async (tx) => {
@@ -99,9 +93,9 @@ export function withUserNotices(hooks: BrokerHooks, notices: UserNoticeDelivery)
       await hooks.subscribed(deviceId, kind, status);
       if (kind === "cmd") await notices.subscribed(deviceId);
     },
-    async jobStatus(deviceId, jobId, payload) {
-      if (await notices.jobStatus(deviceId, jobId, payload)) return;
-      return hooks.jobStatus(deviceId, jobId, payload);
+    async jobStatus(deviceId, jobId, report) {
+      if (await notices.jobStatus(deviceId, jobId, report)) return;
+      return hooks.jobStatus(deviceId, jobId, report);
     },
   };
 }

@@ -112,10 +112,18 @@ describe("PUBLISH handlers: the ACL, the rate, handling by fleet's hooks before 
       ["report", "dev-1", '"events"'],
       ["jobStatus", "dev-1", "j1", '"status"'],
     ]);
+    // A job status that is not JSON is parsed once here and reaches no hook (acknowledged: the
+    // device would only send it again); the JSON one after it does.
+    assert.equal(await authorize(handlers, client, packet(own.jobStatus("j2"), "{not json")), null);
+    assert.equal(
+      await authorize(handlers, client, packet(own.jobStatus("j3"), '{"state":"verifying"}')),
+      null,
+    );
+    assert.deepEqual(calls.slice(3), [["jobStatus", "dev-1", "j3", '{"state":"verifying"}']]);
     // Aedes' `published` after that routes nothing again, nor the server's own publish of no session.
     assert.equal(await published(handlers, client, packet(own.meta)), null);
     assert.equal(await published(handlers, new FakeClient("x"), packet(own.meta)), null);
-    assert.equal(calls.length, 3);
+    assert.equal(calls.length, 4);
   });
 
   it("does not authorise (so Aedes sends no PUBACK) a message whose hook failed; the device sends it again", async () => {

@@ -111,8 +111,17 @@ async function route(hooks: BrokerHooks, deviceId: string, packet: DevicePacket)
       return hooks.metadata(deviceId, payload);
     case "events":
       return hooks.report(deviceId, payload);
-    case "jobStatus":
-      return hooks.jobStatus(deviceId, jobIdOfStatusTopic(deviceId, packet.topic)!, payload);
+    case "jobStatus": {
+      // Parsed here once: each hook of the chain parsed it again, four times a report (issue #15
+      // item 9: a rollout's reports are the server's most frequent message).
+      let report: unknown;
+      try {
+        report = JSON.parse(payload.toString("utf8"));
+      } catch {
+        return; // not JSON: nothing to apply (acknowledged, as every hook ignored it)
+      }
+      return hooks.jobStatus(deviceId, jobIdOfStatusTopic(deviceId, packet.topic)!, report);
+    }
     case undefined:
       return;
   }
