@@ -174,7 +174,12 @@ export function updateJobs(deps: {
     start(intervalMs) {
       const tick = async () => {
         try {
-          for (const id of await activeDeploymentIds(deps.store)) pass(id);
+          const active = new Set(await activeDeploymentIds(deps.store));
+          // A kept read outlives no deployment (each holds a list of device ids): one that ended,
+          // or paused, on any process is dropped here; a resume reads afresh anyway.
+          for (const id of rollout.eligibility?.keys() ?? [])
+            if (!active.has(id)) rollout.eligibility?.delete(id);
+          for (const id of active) pass(id);
         } catch (error) {
           deps.log.error({ err: error }, "rollout schedule failed");
         }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { pino } from "pino";
+import { waitFor } from "../../../../test/helpers.ts";
 import { release, tempStore } from "../../test/store-fixtures.ts";
 import type { DeviceChannel } from "../fleet/device-channel.ts";
 import { insertDevice } from "../fleet/devices.ts";
@@ -9,6 +10,7 @@ import type { Store } from "../store/store.ts";
 import { jobsOf } from "./deployment-jobs.ts";
 import { DEFAULT_SPEC } from "./deployment-spec.ts";
 import { insertDeployment } from "./deployments.ts";
+import { updateJobs } from "./jobs-service.ts";
 import { advanceDeployment, type KeptEligibility, type RolloutDeps } from "./rollout.ts";
 
 async function deviceIn(store: Store, groupId: string, productId: string): Promise<string> {
@@ -90,6 +92,41 @@ describe("rollout: a kept eligibility read", () => {
       await advanceDeployment(deps, deployment.id);
       assert.equal(eligibility.has(deployment.id), false);
     } finally {
+      await close();
+    }
+  });
+
+  it("the jobs runtime drops the kept read of a deployment no longer running, and keeps a running one's", async () => {
+    const { store, close } = await tempStore();
+    const jobs = updateJobs({ store, channel: { publish: async () => {} }, log: pino({ level: "silent" }) });
+    try {
+      const rel = await release(store, "Kept K2", "1.0.0");
+      const groupId = randomUUID();
+      await store.run(
+        `INSERT INTO device_groups (id, name, provisioning_policy, created_at) VALUES (?, 'lab', '{}', ?)`,
+        [groupId, Date.now()],
+      );
+      const device = await deviceIn(store, groupId, rel.productId);
+      const deploy = () =>
+        insertDeployment(store, {
+          releaseId: rel.id,
+          productId: rel.productId,
+          target: { group: "lab" },
+          spec: DEFAULT_SPEC,
+          createdBy: null,
+        });
+      const running = await deploy();
+      const ended = await deploy();
+      await store.run(`UPDATE deployments SET status = 'canceled' WHERE id = ?`, [ended.id]);
+      const kept = jobs.rollout.eligibility!;
+      kept.set(ended.id, { devices: [device], until: Date.now() + 60_000 });
+      jobs.start(20);
+      // The running deployment's pass keeps its read; the ended one's is dropped by the schedule.
+      await waitFor("the running deployment's read kept", async () => kept.has(running.id));
+      await waitFor("the ended deployment's read dropped", async () => !kept.has(ended.id));
+      assert.deepEqual(kept.get(running.id)?.devices, [device]);
+    } finally {
+      await jobs.stop();
       await close();
     }
   });
