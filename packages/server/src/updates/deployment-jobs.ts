@@ -129,12 +129,10 @@ export async function unacknowledgedCancelsOf(db: Queryable, deviceId: string): 
   ).map(toJob);
 }
 
-/** Marks a job's cancel as one its device must acknowledge (it had been told of the job). */
-export async function expectCancelAck(db: Queryable, jobId: string): Promise<void> {
-  await expectCancelAcks(db, [jobId]);
-}
-
-/** `expectCancelAck` for many jobs, in multi-row statements. */
+/**
+ * Marks the jobs' cancels as ones their devices must acknowledge (they had been told of their
+ * jobs), in multi-row statements; `placeholders` makes the statement's bind list (`?, ?, …`).
+ */
 export async function expectCancelAcks(db: Queryable, jobIds: readonly string[]): Promise<void> {
   for (const chunk of chunks(jobIds))
     await db.run(

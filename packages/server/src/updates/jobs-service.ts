@@ -7,7 +7,7 @@ import { openJobsOfDevice, unacknowledgedCancelsOf } from "./deployment-jobs.ts"
 import { activeDeploymentIds, deploymentById } from "./deployments.ts";
 import { sendFloorNotice, sendNotify } from "./job-notify.ts";
 import { applyJobReport, type ReportOutcome } from "./job-reports.ts";
-import { advanceDeployment, type RolloutDeps } from "./rollout.ts";
+import { advanceDeployment, type KeptEligibility, type RolloutDeps } from "./rollout.ts";
 
 /** The update jobs' runtime: the rollout engine's schedule and what the broker calls for jobs. */
 export interface UpdateJobs {
@@ -50,7 +50,8 @@ export function updateJobs(deps: {
   log: Logger;
 }): UpdateJobs {
   // Passes of the tick and of job ends count with a recent eligibility read (rollout.ts).
-  const rollout: RolloutDeps = { ...deps, eligibility: new Map() };
+  const eligibility = new Map<string, KeptEligibility>();
+  const rollout: RolloutDeps = { ...deps, eligibility };
   const running = new Map<string, Promise<void>>();
   const again = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -72,7 +73,7 @@ export function updateJobs(deps: {
   };
   // An operator's change (a deployment made, resumed) is acted on with the fleet as it is now.
   const wake = (id: string) => {
-    rollout.eligibility?.delete(id);
+    eligibility.delete(id);
     pass(id);
   };
 
@@ -177,8 +178,7 @@ export function updateJobs(deps: {
           const active = new Set(await activeDeploymentIds(deps.store));
           // A kept read outlives no deployment (each holds a list of device ids): one that ended,
           // or paused, on any process is dropped here; a resume reads afresh anyway.
-          for (const id of rollout.eligibility?.keys() ?? [])
-            if (!active.has(id)) rollout.eligibility?.delete(id);
+          for (const id of eligibility.keys()) if (!active.has(id)) eligibility.delete(id);
           for (const id of active) pass(id);
         } catch (error) {
           deps.log.error({ err: error }, "rollout schedule failed");

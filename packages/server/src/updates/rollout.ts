@@ -361,11 +361,12 @@ export async function advanceDeployment(deps: RolloutDeps, deploymentId: string)
       return;
     }
     const now = Date.now();
-    const kept = deps.eligibility?.get(deploymentId);
+    const entry = deps.eligibility?.get(deploymentId);
+    const kept = entry && now < entry.until ? entry : undefined;
     const pass: Pass = {
       deps,
       deployment,
-      eligible: kept && now < kept.until ? kept.devices : [],
+      eligible: kept?.devices ?? [],
       fresh: false,
       readEligible: async () => {
         const started = performance.now();
@@ -388,7 +389,7 @@ export async function advanceDeployment(deps: RolloutDeps, deploymentId: string)
       counts: await jobCountsOf(deps.store, deploymentId),
       now,
     };
-    if (!(kept && now < kept.until)) await pass.readEligible();
+    if (!kept) await pass.readEligible();
     for (const step of STEPS) if ((await step(pass)) === "stop") return;
   });
 }
